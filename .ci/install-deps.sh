@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what vessel needs to build and to run its tests, on Debian 12.
+# Used by `make deps` and by CI. Idempotent; needs root (or sudo).
+set -euo pipefail
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PKGS=(
+	build-essential pkg-config
+	libyaml-dev zlib1g-dev libaio-dev libfdt-dev libseccomp-dev  # build
+	libcmocka-dev                                               # unit tests
+	busybox-static cpio gzip kmod                                # guest initramfs images
+	qemu-system-x86                                              # nested KVM host for kernel tests
+	iproute2 iputils-ping procps e2fsprogs                       # container and disk tests
+)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,93 @@
+# vessel: a minimal hypervisor and container runtime on /dev/kvm.
+#   make            build ./vessel
+#   make test       unit, tiny-guest KVM, container and kernel integration tests
+#   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
+#   make deps       install build and test dependencies (Debian 12, apt-get)
+#   make hello      boot examples/hello.yaml (Debian kernel + busybox shell)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+# Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
+WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
+LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -lpthread
+VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
+
+LIB_SRC := $(sort $(wildcard vmm/*.c devices/*.c devices/*/*.c boot/*.c \
+                             container/*.c tools/*.c))
+LIB_SRC := $(filter-out tools/main.c,$(LIB_SRC))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+GUEST_SRC := $(sort $(wildcard tests/kvm/guests/*.S))
+GUEST_BIN := $(GUEST_SRC:tests/kvm/guests/%.S=$(BUILD)/tests/kvm/guests/%.bin) \
+             $(BUILD)/tests/kvm/guests/pvh.elf
+
+.PHONY: all test unit kvm-test container-test integration asan deps hello install clean
+
+all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libvessel.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Linked from objects, not the archive: device files register themselves in
+# a linker section and nothing else references them.
+$(VESSEL): $(BUILD)/tools/main.o $(LIB_OBJ)
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libvessel.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libvessel.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# Tiny guests: flat 64-bit code wrapped in a minimal bzImage header, so they
+# boot through vessel's own bzImage loader and 64-bit entry.
+$(BUILD)/tests/kvm/guests/%.bin: tests/kvm/guests/%.S tests/kvm/guests/guest.ld tests/kvm/guests/bzhdr.inc
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@.o -Itests/kvm/guests $<
+	ld -T tests/kvm/guests/guest.ld -o $@.elf $@.o
+	objcopy -O binary $@.elf $@
+
+# An ELF guest with a PVH entry note, for the PVH loader.
+$(BUILD)/tests/kvm/guests/pvh.elf: tests/kvm/pvh/pvh.S tests/kvm/pvh/pvh.ld
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@.o $<
+	ld -T tests/kvm/pvh/pvh.ld -o $@ $@.o
+
+test: all unit kvm-test container-test integration
+
+unit: $(UNIT_BIN)
+	tests/unit/run.sh $(UNIT_BIN)
+
+kvm-test: $(VESSEL) $(GUEST_BIN)
+	VESSEL=$(abspath $(VESSEL)) GUESTS=$(abspath $(BUILD)/tests/kvm/guests) tests/kvm/run.sh
+
+container-test: $(VESSEL)
+	@if [ -x tests/container/run.sh ]; then VESSEL=$(abspath $(VESSEL)) tests/container/run.sh; fi
+
+integration: $(VESSEL)
+	VESSEL=$(abspath $(VESSEL)) tests/harness/run-integration.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+deps:
+	bash .ci/install-deps.sh
+
+# Fetch Debian's kernel, build a busybox initramfs, boot examples/hello.yaml.
+hello: $(VESSEL)
+	examples/hello.sh
+
+install: vessel
+	install -D -m 0755 vessel $(DESTDIR)$(PREFIX)/bin/vessel
+
+clean:
+	rm -rf build build-asan vessel
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/tools/main.d

@@ -1,0 +1,41 @@
+/* Kernel loaders: pure functions over guest memory. Each writes the kernel,
+ * the initrd, the command line and the boot information the kernel expects,
+ * and says how the boot vCPU must start. */
+#ifndef VESSEL_LOADER_H
+#define VESSEL_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entry.h"
+
+struct boot_image {
+	const uint8_t *kernel; size_t kernel_len;
+	const char *initrd_path;        /* NULL: no initrd */
+	const char *cmdline;
+	uint64_t rsdp;                  /* ACPI RSDP guest address, 0 if none */
+};
+
+/* Which loader understands this image? */
+int bzimage_probe(const uint8_t *img, size_t len);
+int pvh_probe(const uint8_t *img, size_t len);
+
+int bzimage_load(struct gmem *m, const struct boot_image *bi,
+		 struct boot_entry *entry, struct error *err);
+int pvh_load(struct gmem *m, const struct boot_image *bi,
+	     struct boot_entry *entry, struct error *err);
+
+/* Shared by the loaders: place the initrd file as high as possible in
+ * [min_addr, max_end) and return where; size 0 when there is none. */
+int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
+		uint64_t max_end, uint64_t *addr, uint64_t *size,
+		struct error *err);
+int cmdline_write(struct gmem *m, const char *cmdline, uint64_t max_len,
+		  struct error *err);
+
+/* The whole boot: tables, kernel, initrd. Reads the files named in cfg. */
+struct vm_config;
+int boot_setup(struct gmem *m, const struct vm_config *cfg,
+	       struct boot_entry *entry, struct error *err);
+
+#endif

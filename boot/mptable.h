@@ -1,0 +1,28 @@
+/* Intel MultiProcessor Specification 1.4 tables, for guests that do not use
+ * ACPI (acpi=off) or predate it: a floating pointer structure at
+ * MPTABLE_ADDR (in the last KiB of base memory, where an OS scans for it)
+ * and, right after it, the configuration table describing one local APIC
+ * per vCPU (APIC ids 0..ncpus-1, BSP 0), the ISA bus, the IOAPIC (id ncpus)
+ * and the ISA interrupt routing (IRQ0 -> pin 2, the rest identity). */
+#ifndef VESSEL_MPTABLE_H
+#define VESSEL_MPTABLE_H
+
+#include <stddef.h>
+
+#include "../tools/error.h"
+#include "../vmm/memory.h"
+
+/* 8-bit xAPIC ids; 0xff is the broadcast id */
+#define MPTABLE_MAX_CPUS 255
+
+/* Bytes mptable_build() writes at MPTABLE_ADDR for ncpus vCPUs. With many
+ * vCPUs this exceeds the 1 KiB EBDA and runs on into [0xa0000, 1 MiB),
+ * which is reserved too; it always ends below ACPI_TABLES_ADDR. */
+size_t mptable_size(unsigned ncpus);
+
+/* Write the tables. Returns -1 with err filled if ncpus is not in
+ * 1..MPTABLE_MAX_CPUS or the tables would not lie wholly in guest RAM
+ * below ACPI_TABLES_ADDR; nothing is written then. */
+int mptable_build(struct gmem *m, unsigned ncpus, struct error *err);
+
+#endif

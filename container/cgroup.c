@@ -1,0 +1,371 @@
+/* cgroup: choosing v1 or v2, and what both share (files, leaves,
+ * killing and removing). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* also when CFLAGS is overridden */
+#endif
+#include "cgroup.h"
+#include "cgroup_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* Fill m from one mountinfo line if it is a cgroup mount; 1 if so. */
+static int parse_mountinfo(char *line, struct cg_mount *m)
+{
+	char *fields[6], *sep, *fstype, *super, *save = NULL;
+	int i;
+
+	sep = strstr(line, " - ");
+	if (!sep)
+		return 0;
+	*sep = '\0';
+	fields[0] = strtok_r(line, " ", &save);
+	for (i = 1; i < 6 && fields[i - 1]; i++)
+		fields[i] = strtok_r(NULL, " ", &save);
+	if (i < 6 || !fields[5])
+		return 0;
+	save = NULL;
+	fstype = strtok_r(sep + 3, " ", &save);
+	if (!fstype || !strtok_r(NULL, " ", &save))
+		return 0;
+	super = strtok_r(NULL, " \n", &save);
+	if (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2"))
+		return 0;
+	unescape(fields[3]);
+	unescape(fields[4]);
+	m->v2 = !strcmp(fstype, "cgroup2");
+	m->root = strdup(fields[3]);
+	m->dir = strdup(fields[4]);
+	m->opts = strdup(super ? super : "");
+	return 1;
+}
+
+int cg_mounts(struct cg_mount **mounts, size_t *n, struct error *err)
+{
+	struct cg_mount *v = NULL, m, *nv;
+	size_t cnt = 0, cap = 0;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return err_sys(err, "reading /proc/self/mountinfo");
+	while (getline(&line, &len, f) > 0) {
+		memset(&m, 0, sizeof(m));
+		if (!parse_mountinfo(line, &m))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (!m.root || !m.dir || !m.opts) {
+			free(m.root);
+			free(m.dir);
+			free(m.opts);
+			break;
+		}
+		v[cnt++] = m;
+	}
+	free(line);
+	fclose(f);
+	*mounts = v;
+	*n = cnt;
+	return 0;
+}
+
+void cg_mounts_free(struct cg_mount *mounts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(mounts[i].dir);
+		free(mounts[i].root);
+		free(mounts[i].opts);
+	}
+	free(mounts);
+}
+
+bool cg_list_has(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+	const char *p = list;
+
+	while (*p) {
+		size_t l = strcspn(p, ", \n");
+
+		if (l == wl && !strncmp(p, word, wl))
+			return true;
+		p += l;
+		p += strspn(p, ", \n");
+	}
+	return false;
+}
+
+int cg_write(const char *dir, const char *file, const char *val,
+	     struct error *err)
+{
+	char path[CG_PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >=
+	    (int)sizeof(path))
+		return err_set(err, "cgroup path too long: %s", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "opening %s", path);
+	n = write(fd, val, strlen(val));
+	if (n < 0) {
+		err_sys(err, "writing '%s' to %s", val, path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int cg_read(const char *path, char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (off + 1 < len && (n = read(fd, buf + off, len - 1 - off)) > 0)
+		off += n;
+	buf[off] = '\0';
+	close(fd);
+	return 0;
+}
+
+int cg_mkdir_p(const char *dir, struct error *err)
+{
+	char path[CG_PATH_MAX];
+	char *p;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return err_sys(err, "creating cgroup %s", path);
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return err_sys(err, "creating cgroup %s", path);
+	return 0;
+}
+
+/* Does the cgroup at dir contain any process? */
+static bool has_procs(const char *dir)
+{
+	char path[CG_PATH_MAX], buf[64];
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+	    (int)sizeof(path) || cg_read(path, buf, sizeof(buf)) < 0)
+		return false;
+	return buf[0] != '\0';
+}
+
+int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
+		 struct error *err)
+{
+	char dir[CG_PATH_MAX];
+	int tries = 5;
+
+	if (cg->ndirs == CG_MAX_DIRS)
+		return err_set(err, "too many cgroup hierarchies");
+	if (snprintf(dir, sizeof(dir), "%s/%s", base, name) >=
+	    (int)sizeof(dir))
+		return err_set(err, "cgroup path too long: %s", base);
+	if (access(dir, F_OK) == 0) {
+		if (has_procs(dir))
+			return err_set(err, "a container named '%s' is "
+				       "already running (its cgroup %s has "
+				       "processes)", name, dir);
+		/* Left behind by a vessel that was killed: reuse the name. */
+		if (rmdir(dir) < 0)
+			return err_sys(err, "removing the stale cgroup %s",
+				       dir);
+	}
+	/* base may vanish under us: an exiting vessel removes it when it
+	 * is empty. */
+	for (;;) {
+		if (cg_mkdir_p(base, err) < 0)
+			return -1;
+		if (mkdir(dir, 0755) == 0)
+			break;
+		if (errno != ENOENT || !--tries)
+			return err_sys(err, "creating cgroup %s", dir);
+	}
+	cg->dirs[cg->ndirs] = strdup(dir);
+	if (!cg->dirs[cg->ndirs]) {
+		rmdir(dir);
+		return err_set(err, "out of memory");
+	}
+	cg->ndirs++;
+	return 0;
+}
+
+int cgroup_create(const char *name, const struct container_config *ct,
+		  struct cgroup **cgp, struct error *err)
+{
+	struct cg_mount *mounts;
+	struct cgroup *cg;
+	size_t n;
+	int ret;
+
+	if (cg_mounts(&mounts, &n, err) < 0)
+		return -1;
+	cg = calloc(1, sizeof(*cg));
+	if (!cg) {
+		cg_mounts_free(mounts, n);
+		return err_set(err, "out of memory");
+	}
+	cg->v2 = cg_v2_usable(mounts, n);
+	if (cg->v2)
+		ret = cg_v2_create(cg, mounts, n, name, ct, err);
+	else
+		ret = cg_v1_create(cg, mounts, n, name, ct, err);
+	cg_mounts_free(mounts, n);
+	if (ret < 0) {
+		struct error ignored;
+
+		cgroup_destroy(cg, &ignored);
+		cgroup_free(cg);
+		return -1;
+	}
+	*cgp = cg;
+	return 0;
+}
+
+int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err)
+{
+	char val[32];
+	size_t i;
+
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	for (i = 0; i < cg->ndirs; i++)
+		if (cg_write(cg->dirs[i], "cgroup.procs", val, err) < 0)
+			return err_prefix(err, "moving the container into its "
+					  "cgroup");
+	return 0;
+}
+
+bool cgroup_is_v2(const struct cgroup *cg)
+{
+	return cg->v2;
+}
+
+static void kill_procs(const char *dir)
+{
+	char path[CG_PATH_MAX];
+	FILE *f;
+	int pid;
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.kill", dir) >=
+	    (int)sizeof(path))
+		return;
+	if (access(path, W_OK) == 0) {
+		struct error ignored;
+
+		cg_write(dir, "cgroup.kill", "1", &ignored);
+	}
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
+	    (int)sizeof(path))
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fscanf(f, "%d", &pid) == 1)
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	fclose(f);
+}
+
+/* The shared <...>/vessel directory, if no other container uses it. */
+static void remove_parent(char *dir)
+{
+	char *slash = strrchr(dir, '/');
+
+	if (!slash)
+		return;
+	*slash = '\0';
+	rmdir(dir);
+	*slash = '/';
+}
+
+int cgroup_destroy(struct cgroup *cg, struct error *err)
+{
+	const struct timespec step = { 0, 20 * 1000 * 1000 };
+	int tries = 500;	/* 10 s */
+	size_t i, left;
+
+	if (!cg)
+		return 0;
+	for (;;) {
+		left = 0;
+		for (i = 0; i < cg->ndirs; i++) {
+			if (!cg->dirs[i])
+				continue;
+			kill_procs(cg->dirs[i]);
+			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT) {
+				remove_parent(cg->dirs[i]);
+				free(cg->dirs[i]);
+				cg->dirs[i] = NULL;
+				continue;
+			}
+			if (errno != EBUSY || tries == 0)
+				return err_sys(err, "removing cgroup %s",
+					       cg->dirs[i]);
+			left++;
+		}
+		if (!left)
+			return 0;
+		tries--;
+		nanosleep(&step, NULL);
+	}
+}
+
+void cgroup_free(struct cgroup *cg)
+{
+	size_t i;
+
+	if (!cg)
+		return;
+	for (i = 0; i < cg->ndirs; i++)
+		free(cg->dirs[i]);
+	free(cg);
+}

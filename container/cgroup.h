@@ -1,0 +1,35 @@
+/* The container's cgroup: one interface over cgroup v2 and v1.
+ *
+ * cgroup v2 is used when the unified hierarchy offers at least one of the
+ * controllers vessel uses (cpu, memory, pids); otherwise the v1
+ * hierarchies. Where the cgroup lives:
+ *   v2: <cgroup2 mount>/vessel/<name>        (the root: v2 forbids
+ *       processes in a cgroup whose controllers are delegated further)
+ *   v1: <hierarchy mount>/<vessel's own cgroup>/vessel/<name>, in each of
+ *       the memory, pids, cpu and cpuacct hierarchies that are mounted.
+ * A requested limit whose controller is missing is an error before
+ * anything starts. A cgroup of the same name that still has processes
+ * means the container is already running (error); an empty one is a
+ * leftover of a killed vessel and is removed. */
+#ifndef VESSEL_CGROUP_H
+#define VESSEL_CGROUP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../tools/config.h"
+#include "../tools/error.h"
+
+struct cgroup;
+
+/* Create the cgroup for container name and apply ct's limits. */
+int cgroup_create(const char *name, const struct container_config *ct,
+		  struct cgroup **cgp, struct error *err);
+int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err);
+bool cgroup_is_v2(const struct cgroup *cg);
+/* Kill whatever is left inside, then remove the directories, retrying
+ * while the kernel still reports them busy (up to about 10 seconds). */
+int cgroup_destroy(struct cgroup *cg, struct error *err);
+void cgroup_free(struct cgroup *cg);
+
+#endif

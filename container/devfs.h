@@ -1,0 +1,15 @@
+/* The container's /dev: a small tmpfs with the usual device nodes
+ * (null zero full random urandom tty, bind-mounted from the host, which
+ * also works inside a user namespace where mknod does not), a private
+ * devpts with /dev/ptmx, /dev/shm, /dev/mqueue, the /proc/self/fd
+ * symlinks, and /dev/console when PID 1 has a pty. */
+#ifndef VESSEL_DEVFS_H
+#define VESSEL_DEVFS_H
+
+#include "../tools/error.h"
+
+/* Before pivot_root: build rootfs/dev. console is the host path of the
+ * pty slave to show as /dev/console, or NULL. */
+int devfs_setup(int rootfd, const char *console, struct error *err);
+
+#endif

@@ -1,0 +1,168 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* also when CFLAGS is overridden */
+#endif
+#include "process.h"
+#include "caps.h"
+#include "seccomp_filter.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
+		     "/usr/bin:/sbin:/bin"
+
+extern char **environ;
+
+static int stdio(int tty_fd, struct error *err)
+{
+	int fd;
+
+	if (setsid() < 0)
+		return err_sys(err, "setsid");
+	if (tty_fd < 0)
+		return 0;
+	if (ioctl(tty_fd, TIOCSCTTY, 0) < 0)
+		return err_sys(err, "making the pty the controlling terminal");
+	for (fd = 0; fd < 3; fd++)
+		if (dup2(tty_fd, fd) < 0)
+			return err_sys(err, "dup2 pty");
+	if (tty_fd > 2)
+		close(tty_fd);
+	return 0;
+}
+
+static int rlimits(struct error *err)
+{
+	struct rlimit want = { 1024, 524288 }, cur;
+
+	if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+		return 0;
+	if (errno != EPERM || getrlimit(RLIMIT_NOFILE, &cur) < 0)
+		return err_sys(err, "setting RLIMIT_NOFILE");
+	want.rlim_max = cur.rlim_max;
+	if (want.rlim_cur > want.rlim_max)
+		want.rlim_cur = want.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+		return err_sys(err, "setting RLIMIT_NOFILE");
+	return 0;
+}
+
+/* Replace the entry with the same name as kv, or append it. */
+static void env_set(char **env, size_t *n, char *kv)
+{
+	size_t i, klen = strcspn(kv, "=");
+
+	for (i = 0; i < *n; i++) {
+		if (!strncmp(env[i], kv, klen) && env[i][klen] == '=') {
+			env[i] = kv;
+			return;
+		}
+	}
+	env[(*n)++] = kv;
+}
+
+static char **build_env(const struct process_spec *p, struct error *err)
+{
+	static char home[] = "HOME=/root", home_user[] = "HOME=/",
+		    path[] = DEFAULT_PATH, term[] = "TERM=xterm",
+		    container[] = "container=vessel";
+	const struct container_config *c = p->c;
+	char **env, *host;
+	size_t i, n = 0;
+
+	env = calloc(c->nenv + 6, sizeof(*env));
+	host = malloc(strlen(p->hostname) + sizeof("HOSTNAME="));
+	if (!env || !host) {
+		free(env);
+		free(host);
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	sprintf(host, "HOSTNAME=%s", p->hostname);
+	env[n++] = path;
+	env[n++] = c->uid == 0 ? home : home_user;
+	env[n++] = host;
+	env[n++] = container;
+	if (p->tty_fd >= 0)
+		env[n++] = term;
+	for (i = 0; i < c->nenv; i++)
+		if (strchr(c->env[i], '='))
+			env_set(env, &n, c->env[i]);
+	env[n] = NULL;
+	return env;
+}
+
+static int set_user(const struct container_config *c, struct error *err)
+{
+	if (setgroups(0, NULL) < 0)
+		return err_sys(err, "clearing supplementary groups");
+	if (setresgid(c->gid, c->gid, c->gid) < 0)
+		return err_sys(err, "switching to gid %u", (unsigned)c->gid);
+	if (setresuid(c->uid, c->uid, c->uid) < 0)
+		return err_sys(err, "switching to uid %u", (unsigned)c->uid);
+	/* A credential change clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return err_sys(err, "PR_SET_PDEATHSIG");
+	return 0;
+}
+
+static void default_signals(const sigset_t *mask)
+{
+	struct sigaction sa;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);	/* fails for KILL, STOP */
+	sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+/* command[] is counted, not NULL-terminated. */
+static char **build_argv(const struct container_config *c, struct error *err)
+{
+	char **argv = calloc(c->ncommand + 1, sizeof(*argv));
+	size_t i;
+
+	if (!argv) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < c->ncommand; i++)
+		argv[i] = c->command[i];
+	return argv;
+}
+
+int process_exec(const struct process_spec *p, struct error *err)
+{
+	const struct container_config *c = p->c;
+	char **env, **argv;
+
+	if (stdio(p->tty_fd, err) < 0)
+		return -1;
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (rlimits(err) < 0)
+		return -1;
+	env = build_env(p, err);
+	argv = build_argv(c, err);
+	if (!env || !argv)
+		return -1;
+	if (caps_drop_bounding(err) < 0 || set_user(c, err) < 0 ||
+	    caps_apply(c->uid == 0, err) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_sys(err, "PR_SET_NO_NEW_PRIVS");
+	if (seccomp_apply(err) < 0)
+		return -1;
+	default_signals(p->sigmask);
+	environ = env;
+	execvp(argv[0], argv);
+	return err_sys(err, "executing '%s' in the container", c->command[0]);
+}

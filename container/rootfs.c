@@ -1,0 +1,107 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* also when CFLAGS is overridden */
+#endif
+#include "rootfs.h"
+#include "devfs.h"
+#include "masks.h"
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NSE (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+static int kernel_fs(int rootfd, bool cgroup2, struct error *err)
+{
+	if (mount_in(rootfd, "proc", MKPATH_DIR, "proc", "proc", NSE, NULL,
+		     err) < 0 ||
+	    mount_in(rootfd, "sys", MKPATH_DIR, "sysfs", "sysfs",
+		     NSE | MS_RDONLY, NULL, err) < 0)
+		return -1;
+	if (cgroup2 && mount_in(rootfd, "sys/fs/cgroup", MKPATH_NONE, "cgroup",
+				"cgroup2", NSE | MS_RDONLY, NULL, err) < 0)
+		return -1;
+	if (mount_in(rootfd, "run", MKPATH_DIR, "tmpfs", "tmpfs",
+		     MS_NOSUID | MS_NODEV, "mode=755,size=65536k", err) < 0)
+		return -1;
+	return 0;
+}
+
+static int binds(int rootfd, const struct container_config *c,
+		 struct error *err)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < c->nmounts; i++) {
+		const struct ct_mount *m = &c->mounts[i];
+
+		if (stat(m->source, &st) < 0)
+			return err_sys(err, "bind mount source '%s'",
+				       m->source);
+		if (mount_in(rootfd, m->target, S_ISDIR(st.st_mode) ?
+			     MKPATH_DIR : MKPATH_FILE, m->source, NULL,
+			     MS_BIND | MS_REC, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* After pivot_root: read-only binds, by path, now resolved in the new
+ * root. */
+static int binds_ro(const struct container_config *c, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmounts; i++)
+		if (c->mounts[i].readonly &&
+		    remount_ro(c->mounts[i].target, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int pivot(int rootfd, struct error *err)
+{
+	if (fchdir(rootfd) < 0)
+		return err_sys(err, "entering the rootfs");
+	/* Stack the old root under the new one, then detach it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return err_sys(err, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return err_sys(err, "detaching the old root");
+	if (chdir("/") < 0)
+		return err_sys(err, "chdir /");
+	return 0;
+}
+
+int rootfs_setup(const struct rootfs_spec *s, struct error *err)
+{
+	int rootfd, ret;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_sys(err, "making mount propagation private");
+	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
+	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return err_sys(err, "opening the rootfs %s", s->rootfs);
+	ret = kernel_fs(rootfd, s->cgroup2, err);
+	if (!ret)
+		ret = devfs_setup(rootfd, s->console, err);
+	if (!ret)
+		ret = binds(rootfd, s->c, err);
+	if (!ret)
+		ret = pivot(rootfd, err);
+	close(rootfd);
+	if (ret < 0)
+		return -1;
+	if (masks_apply(err) < 0 || binds_ro(s->c, err) < 0)
+		return -1;
+	if (s->c->readonly && remount_ro("/", err) < 0)
+		return err_prefix(err, "readonly: true");
+	return 0;
+}

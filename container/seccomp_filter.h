@@ -1,0 +1,28 @@
+/* The default seccomp filter (libseccomp), loaded right before exec.
+ *
+ * Everything is allowed except, with EPERM:
+ *   kernel and modules: kexec_load kexec_file_load init_module
+ *     finit_module delete_module reboot swapon swapoff acct
+ *   mounts: mount umount2 pivot_root fsopen fsconfig fsmount fspick
+ *     move_mount open_tree mount_setattr
+ *   namespaces: unshare setns, and clone with any CLONE_NEW* flag
+ *     (clone3 gets ENOSYS so libc falls back to the checked clone)
+ *   keys: keyctl add_key request_key
+ *   tracing and other processes' memory: ptrace process_vm_readv
+ *     process_vm_writev pidfd_getfd kcmp perf_event_open
+ *   time: settimeofday clock_settime clock_adjtime stime
+ *   misc: bpf open_by_handle_at userfaultfd lookup_dcookie quotactl
+ *     nfsservctl uselib personality ioperm iopl io_uring_setup
+ *     io_uring_enter io_uring_register syslog
+ * for the native ABI and, on x86-64, the i386 and x32 ABIs too. Most of
+ * these are also refused by the dropped capabilities; the filter is the
+ * second wall (and the only one for unshare(CLONE_NEWUSER), userfaultfd,
+ * perf_event_open, io_uring, ...). */
+#ifndef VESSEL_SECCOMP_FILTER_H
+#define VESSEL_SECCOMP_FILTER_H
+
+#include "../tools/error.h"
+
+int seccomp_apply(struct error *err);
+
+#endif

@@ -1,0 +1,28 @@
+/* Parent <-> child synchronisation over a SOCK_SEQPACKET socketpair.
+ *
+ * The parent sends SYNC_GO once the child may continue (id maps written,
+ * cgroup joined, veths created). The child either reports SYNC_ERROR with
+ * a message and exits, or execs: its end is close-on-exec, so a successful
+ * exec shows up in the parent as end-of-file. */
+#ifndef VESSEL_SYNC_H
+#define VESSEL_SYNC_H
+
+#include <stddef.h>
+
+#include "../tools/error.h"
+
+enum sync_kind {
+	SYNC_GO = 1,
+	SYNC_ERROR,
+};
+
+int sync_pair(int fds[2], struct error *err);
+int sync_send(int fd, enum sync_kind kind, const struct error *msg);
+/* Returns 1 with *kind (and msg for SYNC_ERROR) filled, 0 at end-of-file,
+ * -1 with err filled on failure. */
+int sync_recv(int fd, enum sync_kind *kind, struct error *msg,
+	      struct error *err);
+/* Child side: send err to the parent and exit. */
+void sync_fail(int fd, const struct error *err) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,56 @@
+/* What a device gets from the machine, and how a device file registers
+ * itself. Devices never see KVM: they get buses, guest memory, the event
+ * loop, interrupt lines and a way to ask for a power event. */
+#ifndef VESSEL_DEVICE_H
+#define VESSEL_DEVICE_H
+
+#include "../tools/config.h"
+#include "../tools/error.h"
+#include "../vmm/bus.h"
+#include "../vmm/console.h"
+#include "../vmm/irq.h"
+#include "../vmm/loop.h"
+#include "../vmm/memory.h"
+
+/* Why a VM run ended, from a device's or the VMM's point of view. */
+enum vm_event {
+	VM_EVENT_NONE,
+	VM_EVENT_POWEROFF,      /* ACPI S5 */
+	VM_EVENT_REBOOT,        /* reset register, i8042, (triple fault) */
+	VM_EVENT_CRASH,         /* triple fault, internal error, failed entry */
+	VM_EVENT_STOP,          /* host asked: signal or console escape */
+	VM_EVENT_ERROR,         /* host-side failure */
+};
+
+struct device_env {
+	const struct vm_config *cfg;
+	struct bus *pio, *mmio;
+	struct gmem *mem;
+	struct loop *loop;
+	struct console *console;
+	/* Wire `line` to the in-kernel interrupt controller at `gsi`. */
+	void (*irq_init)(struct device_env *env, struct irq_line *line, unsigned gsi);
+	/* Ask for the run to end with `ev` (poweroff, reboot). Any thread. */
+	void (*request)(struct device_env *env, enum vm_event ev);
+	void *vm;               /* opaque, for irq_init and request */
+};
+
+struct device_ops {
+	const char *name;
+	int (*create)(struct device_env *env, void **state, struct error *err);
+	void (*destroy)(void *state);
+};
+
+/* Each device file registers itself: DEVICE_REGISTER(serial_ops); */
+#define DEVICE_REGISTER(ops)                                                  \
+	static const struct device_ops *const __device_##ops                   \
+	__attribute__((section("vessel_devices"), used, aligned(8))) = &(ops)
+
+/* Iteration over every registered device (linker-provided bounds). */
+extern const struct device_ops *const __start_vessel_devices[];
+extern const struct device_ops *const __stop_vessel_devices[];
+#define for_each_device(p)                                                    \
+	for (const struct device_ops *const *p = __start_vessel_devices;       \
+	     p < __stop_vessel_devices; p++)
+
+#endif

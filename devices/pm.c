@@ -1,0 +1,151 @@
+/* The ACPI fixed hardware: PM1 event and control blocks, the PM timer, a
+ * GPE0 block, and the reset register (I/O 0xcf9). Writing SLP_TYP=S5 with
+ * SLP_EN powers the machine off; writing the reset value resets it. The SCI
+ * (IRQ 9) follows PM1 status & enable. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+
+#include "device.h"
+#include "../boot/layout.h"
+
+#define PM1_SCI_EN       0x0001
+#define PM1_SLP_TYP(v)   (((v) >> 10) & 7)
+#define PM1_SLP_EN       0x2000
+#define PM_TIMER_HZ      3579545ULL
+
+struct pm {
+	pthread_mutex_t lock;
+	struct device_env *env;
+	struct irq_line sci;
+	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	uint16_t gpe0_sts, gpe0_en;
+};
+
+static uint32_t pm_timer(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)((ts.tv_sec * PM_TIMER_HZ) +
+			  (ts.tv_nsec * PM_TIMER_HZ) / 1000000000ULL);
+}
+
+static void pm_update_sci(struct pm *p)
+{
+	irq_set(&p->sci, (p->pm1_sts & p->pm1_en) || (p->gpe0_sts & p->gpe0_en));
+}
+
+/* Little-endian access to a 16-bit register pair within a block. */
+static void reg16_access(uint16_t *regs, unsigned nregs, uint64_t off,
+			 uint8_t *data, unsigned len, bool is_write, bool w1c_first)
+{
+	for (unsigned i = 0; i < len; i++) {
+		unsigned idx = (off + i) / 2, shift = ((off + i) % 2) * 8;
+
+		if (idx >= nregs) {
+			if (!is_write)
+				data[i] = 0;
+			continue;
+		}
+		if (!is_write) {
+			data[i] = regs[idx] >> shift;
+		} else if (idx == 0 && w1c_first) {
+			regs[0] &= ~((uint16_t)data[i] << shift);  /* write 1 to clear */
+		} else {
+			regs[idx] = (regs[idx] & ~(0xff << shift)) | (data[i] << shift);
+		}
+	}
+}
+
+static void pm_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
+		  bool is_write)
+{
+	struct pm *p = opaque;
+	enum vm_event ev = VM_EVENT_NONE;
+
+	pthread_mutex_lock(&p->lock);
+	if (off < 4) {                                  /* PM1a_EVT: STS, EN */
+		uint16_t regs[2] = { p->pm1_sts, p->pm1_en };
+
+		reg16_access(regs, 2, off, data, len, is_write, true);
+		p->pm1_sts = regs[0];
+		p->pm1_en = regs[1];
+	} else if (off < 6) {                           /* PM1a_CNT */
+		uint16_t v = p->pm1_cnt | PM1_SCI_EN;
+
+		reg16_access(&v, 1, off - 4, data, len, is_write, false);
+		if (is_write) {
+			if ((v & PM1_SLP_EN) && PM1_SLP_TYP(v) == SLP_TYP_S5)
+				ev = VM_EVENT_POWEROFF;
+			p->pm1_cnt = (v & ~PM1_SLP_EN) | PM1_SCI_EN;
+		}
+	} else if (off >= 8 && off < 12) {              /* PM_TMR */
+		uint32_t t = pm_timer();
+
+		for (unsigned i = 0; !is_write && i < len; i++)
+			data[i] = off - 8 + i < 4 ? t >> ((off - 8 + i) * 8) : 0;
+	} else if (off >= 0x10 && off < 0x14) {         /* GPE0: STS, EN */
+		uint16_t regs[2] = { p->gpe0_sts, p->gpe0_en };
+
+		reg16_access(regs, 2, off - 0x10, data, len, is_write, true);
+		p->gpe0_sts = regs[0];
+		p->gpe0_en = regs[1];
+	} else if (!is_write) {
+		memset(data, 0, len);
+	}
+	pm_update_sci(p);
+	pthread_mutex_unlock(&p->lock);
+	if (ev != VM_EVENT_NONE)
+		p->env->request(p->env, ev);
+}
+
+static void reset_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
+		     bool is_write)
+{
+	struct pm *p = opaque;
+
+	(void)off;
+	if (!is_write) {
+		memset(data, 0, len);
+		return;
+	}
+	if (data[0] & 0x04)     /* RST_CPU: 0x06 from ACPI, 0x0e full reset */
+		p->env->request(p->env, VM_EVENT_REBOOT);
+}
+
+static int pm_create(struct device_env *env, void **state, struct error *err)
+{
+	struct pm *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return err_set(err, "out of memory");
+	pthread_mutex_init(&p->lock, NULL);
+	p->env = env;
+	p->pm1_cnt = PM1_SCI_EN;
+	env->irq_init(env, &p->sci, SCI_IRQ);
+	if (bus_register(env->pio, PM_BASE_PORT, 0x14, pm_io, p, "acpi-pm", err) < 0 ||
+	    bus_register(env->pio, RESET_PORT, 1, reset_io, p, "reset", err) < 0) {
+		bus_unregister(env->pio, PM_BASE_PORT);
+		free(p);
+		return -1;
+	}
+	*state = p;
+	return 0;
+}
+
+static void pm_destroy(void *state)
+{
+	struct pm *p = state;
+
+	bus_unregister(p->env->pio, PM_BASE_PORT);
+	bus_unregister(p->env->pio, RESET_PORT);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static const struct device_ops pm_ops = {
+	.name = "acpi-pm", .create = pm_create, .destroy = pm_destroy,
+};
+DEVICE_REGISTER(pm_ops);

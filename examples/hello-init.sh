@@ -1,0 +1,12 @@
+#!/bin/sh
+# /init of the hello guest: a busybox shell on the serial console.
+# Leaving the shell (exit, or Ctrl-D) powers the VM off.
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+echo
+echo "Welcome to vessel's hello guest: $(uname -sr), $(nproc) vCPUs,"
+echo "$(sed -n 's/MemTotal: *//p' /proc/meminfo) of memory. Type 'exit' to power off."
+echo "VESSEL-USERSPACE-OK"
+setsid cttyhack sh -l
+poweroff -f

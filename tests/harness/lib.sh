@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared helpers for the vessel test harness. Source it; do not run it.
+#   HARNESS_DIR  this directory        REPO   the repository root
+#   CACHE        $REPO/.cache (git-ignored; override with VESSEL_CACHE)
+
+HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HARNESS_DIR/../.." && pwd)
+CACHE=${VESSEL_CACHE:-$REPO/.cache}
+export HARNESS_DIR REPO CACHE
+
+# Exit codes with a fixed meaning across the harness scripts.
+# shellcheck disable=SC2034 # used by the scripts that source this
+readonly H_EXIT_HARNESS=125 # the harness itself failed (nested host hung, ...)
+# shellcheck disable=SC2034
+readonly H_EXIT_TIMEOUT=124 # a step ran out of time
+
+log() { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { log "warning: $*"; }
+die() {
+	log "error: $*"
+	exit 1
+}
+# harness_fail MSG: a failure of the test machinery, not of the code under test.
+harness_fail() {
+	log "harness failure: $*"
+	exit "$H_EXIT_HARNESS"
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# run_timeout SECS CMD...: CMD with a time limit; SIGTERM at SECS, SIGKILL
+# 10 s later. Returns CMD's status, or 124 if it timed out (137 if killed).
+run_timeout() {
+	local secs=$1
+	shift
+	timeout -k 10 "$secs" "$@"
+}
+
+# ensure_cmds PKG:CMD ...: apt-get installs PKG when CMD is missing (root +
+# Debian only; otherwise dies with what to install).
+ensure_cmds() {
+	local spec pkg cmd missing=()
+	for spec in "$@"; do
+		pkg=${spec%%:*} cmd=${spec#*:}
+		if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "$cmd" ]; then
+			missing+=("$pkg")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		die "missing packages: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
+	fi
+	log "installing ${missing[*]}"
+	apt_get update -qq || warn "apt-get update failed"
+	apt_get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+# apt_get ARGS...: non-interactive apt-get with a time limit.
+apt_get() {
+	DEBIAN_FRONTEND=noninteractive run_timeout 600 apt-get \
+		-o Dpkg::Use-Pty=0 -o APT::Color=0 "$@" </dev/null
+}
+
+# have_hw_kvm: true when /dev/kvm is backed by hardware virtualization
+# (kvm_intel or kvm_amd), not a software KVM such as kvm_pvm.
+have_hw_kvm() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }
+}
+
+# mktemp_dir PREFIX: a fresh directory under $CACHE/tmp (same filesystem as
+# the cache, visible at the same path inside the nested host).
+mktemp_dir() {
+	mkdir -p "$CACHE/tmp"
+	mktemp -d "$CACHE/tmp/${1:-tmp}.XXXXXX"
+}
+
+# build_guest_initrd OUT TOKEN: the test guests' initramfs (busybox, the
+# tests/integration/guest-init.sh /init, TOKEN in /etc/vessel-token).
+build_guest_initrd() {
+	local out=$1 token=$2 tokfile
+	tokfile=$(mktemp "${TMPDIR:-/tmp}/token.XXXXXX")
+	printf '%s\n' "$token" >"$tokfile"
+	run_timeout 300 "$HARNESS_DIR/mkinitramfs.sh" "$out" \
+		--init "$REPO/tests/integration/guest-init.sh" \
+		--file "$tokfile:/etc/vessel-token" || {
+		rm -f "$tokfile"
+		return 1
+	}
+	rm -f "$tokfile"
+}
+
+# random_token: 16 hex digits.
+random_token() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }

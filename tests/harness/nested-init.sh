@@ -1,0 +1,74 @@
+#!/bin/sh
+# /init of the nested KVM host's initramfs (see nested-host.sh). Runs under
+# busybox: loads virtio/9p and kvm-amd, mounts the outer host's / (read-only)
+# and the repo (writable) over 9p, chroots into it and runs the command file
+# named by vessel.run= on the kernel cmdline, then records its exit status
+# and powers off.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "VESSEL-NESTED-INIT"
+
+fail() {
+	echo "VESSEL-NESTED-FAILED: $*"
+	echo "VESSEL-NESTED-EXIT=125"
+	poweroff -f
+	sleep 30
+}
+
+while read -r m; do
+	insmod "$m" || echo "nested-init: insmod $m failed"
+done </lib/modules/load-order
+[ -c /dev/kvm ] || echo "nested-init: warning: no /dev/kvm after loading kvm-amd"
+
+run='' repo='' cache=''
+# shellcheck disable=SC2013 # words, not lines
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vessel.run=*) run=${arg#*=} ;;
+	vessel.repo=*) repo=${arg#*=} ;;
+	vessel.cache=*) cache=${arg#*=} ;;
+	esac
+done
+if [ -z "$run" ] || [ -z "$repo" ]; then fail "no vessel.run=/vessel.repo= on the kernel cmdline"; fi
+
+p9="trans=virtio,version=9p2000.L,msize=512000"
+R=/newroot
+mkdir -p $R
+mount -t 9p -o "$p9,ro,cache=loose" hostroot $R || fail "mount hostroot"
+mount -t 9p -o "$p9,cache=mmap" repo "$R$repo" || fail "mount repo at $repo"
+if [ -n "$cache" ]; then
+	mount -t 9p -o "$p9,cache=mmap" cache "$R$cache" || fail "mount cache at $cache"
+fi
+mount -t proc proc $R/proc
+mount -t sysfs sysfs $R/sys
+mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null ||
+	echo "nested-init: warning: no cgroup2 at /sys/fs/cgroup"
+mount -t devtmpfs devtmpfs $R/dev
+mkdir -p $R/dev/pts $R/dev/shm
+ln -sf /proc/self/fd $R/dev/fd
+ln -sf /proc/self/fd/0 $R/dev/stdin
+ln -sf /proc/self/fd/1 $R/dev/stdout
+ln -sf /proc/self/fd/2 $R/dev/stderr
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
+for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$R$d"; done
+mount -t tmpfs -o mode=755 tmpfs $R/run
+# Scratch space for the tests: fast, and nothing there outlives the run.
+tmpdir=${cache:-$repo/.cache}/tmp
+if [ -d "$R$tmpdir" ]; then mount -t tmpfs -o mode=1777 tmpfs "$R$tmpdir"; fi
+hostname vessel-nested 2>/dev/null
+
+[ -f "$R$run/cmd.sh" ] || fail "no $run/cmd.sh"
+echo "VESSEL-NESTED-START"
+chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/root TERM=dumb LANG=C.UTF-8 VESSEL_NESTED=1 \
+	/bin/bash "$run/cmd.sh" </dev/null
+rc=$?
+echo "$rc" >"$R$run/status"
+sync
+echo "VESSEL-NESTED-EXIT=$rc"
+poweroff -f
+sleep 30

@@ -1,0 +1,52 @@
+#!/bin/sh
+# /init of the test guests' initramfs (busybox). Prints what the tests check,
+# then acts on vessel_test= from the kernel cmdline:
+#   poweroff (default)  poweroff -f
+#   reboot              reboot -f (every boot: a restarted guest reboots again)
+#   shell               an sh on the console; when it exits, poweroff -f
+#   halt                halt -f (no power-off, no reboot)
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+mode=poweroff
+# shellcheck disable=SC2013 # words, not lines
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vessel_test=*) mode=${arg#*=} ;;
+	esac
+done
+
+echo "VESSEL-USERSPACE-OK"
+echo "VESSEL-NPROC=$(nproc)"
+echo "VESSEL-CPUINFO=$(grep -c '^processor' /proc/cpuinfo)"
+echo "VESSEL-MEMTOTAL-KB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+echo "VESSEL-CMDLINE=$(cat /proc/cmdline)"
+echo "VESSEL-INITRD-TOKEN=$(cat /etc/vessel-token 2>/dev/null || echo missing)"
+echo "VESSEL-UPTIME=$(cut -d' ' -f1 /proc/uptime)"
+
+case $mode in
+reboot)
+	echo "VESSEL-REBOOTING"
+	reboot -f
+	;;
+shell)
+	echo "VESSEL-SHELL-READY"
+	sh
+	echo "VESSEL-SHELL-EXITED"
+	echo "VESSEL-POWEROFF"
+	poweroff -f
+	;;
+halt)
+	echo "VESSEL-HALTING"
+	halt -f
+	;;
+*)
+	echo "VESSEL-POWEROFF"
+	poweroff -f
+	;;
+esac
+# Not reached unless the power-off/reboot request failed.
+echo "VESSEL-INIT-STUCK: $mode did not take effect"
+while :; do sleep 3600; done

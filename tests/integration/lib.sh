@@ -1,0 +1,214 @@
+# shellcheck shell=bash
+# Helpers for tests/integration/test_*.sh. Source it first thing:
+#   . "$(dirname "$0")/lib.sh"
+# Env (set by run-all.sh): VESSEL (the binary), GUEST_KERNEL, GUEST_INITRD,
+# GUEST_TOKEN (the token in the initrd's /etc/vessel-token), VM_TIMEOUT
+# (seconds one VM may run, default 150), GUEST_CMDLINE (base kernel cmdline).
+#
+# Each test gets a scratch dir $T holding vmlinuz and initrd.cpio.gz (links)
+# and its YAML configs, so configs name the kernel and initrd relative to
+# the YAML file. The guest's console (vessel's stdout, \r removed) is in
+# $T/console; vessel's stderr in $T/stderr; its exit status in $RC.
+set -euo pipefail
+
+INTEG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/harness/lib.sh
+. "$INTEG_DIR/../harness/lib.sh"
+
+: "${VESSEL:?VESSEL must name the vessel binary}"
+: "${GUEST_KERNEL:?GUEST_KERNEL must be set (run via run-all.sh)}"
+: "${GUEST_INITRD:?GUEST_INITRD must be set (run via run-all.sh)}"
+: "${GUEST_TOKEN:?GUEST_TOKEN must be set (run via run-all.sh)}"
+VM_TIMEOUT=${VM_TIMEOUT:-150}
+GUEST_CMDLINE=${GUEST_CMDLINE:-console=ttyS0 quiet}
+TEST_NAME=$(basename "$0" .sh)
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/$TEST_NAME.XXXXXX")
+ln -s "$GUEST_KERNEL" "$T/vmlinuz"
+ln -s "$GUEST_INITRD" "$T/initrd.cpio.gz"
+RC=
+VM_PID=
+VM_IN=
+CFG=
+_t_cleanup() {
+	if [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; then
+		kill -KILL "$VM_PID" 2>/dev/null || true
+	fi
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+trap _t_cleanup EXIT
+
+# info MSG: a progress line in the test's log.
+info() { printf '# %s\n' "$*"; }
+
+# fail MSG: reports MSG with the VM's config, status, console and stderr,
+# then ends the test.
+fail() {
+	echo "FAIL: $*"
+	if [ -n "$CFG" ] && [ -f "$CFG" ]; then
+		echo "--- config $CFG:"
+		cat "$CFG"
+	fi
+	[ -z "$RC" ] || echo "--- vessel exit status: $RC"
+	if [ -f "$T/stdout" ]; then
+		_t_console
+		echo "--- guest console (last 40 lines):"
+		tail -n 40 "$T/console"
+	fi
+	if [ -s "$T/stderr" ]; then
+		echo "--- vessel stderr (last 20 lines):"
+		tail -n 20 "$T/stderr"
+	fi
+	exit 1
+}
+
+# write_config NAME: writes the YAML read from stdin to $T/NAME.yaml and
+# makes it the current config ($CFG).
+write_config() {
+	CFG=$T/$1.yaml
+	cat >"$CFG"
+}
+
+# guest_config NAME VCPUS MEMORY MODE [ON_REBOOT [CMDLINE_EXTRA]]: a config
+# for the test guest; MODE is its vessel_test= (poweroff|reboot|shell|halt).
+# The cmdline carries vessel_cmdline_token=$T_CMDTOKEN.
+T_CMDTOKEN=$(random_token)
+guest_config() {
+	local name=$1 vcpus=$2 mem=$3 mode=$4 on_reboot=${5:-exit} extra=${6:-}
+	write_config "$name" <<-YAML
+		name: $TEST_NAME-$name
+		vcpus: $vcpus
+		memory: $mem
+		kernel: vmlinuz
+		initrd: initrd.cpio.gz
+		cmdline: "$GUEST_CMDLINE vessel_test=$mode vessel_cmdline_token=$T_CMDTOKEN${extra:+ $extra}"
+		on_reboot: $on_reboot
+	YAML
+}
+
+_t_console() { tr -d '\r' <"$T/stdout" >"$T/console" 2>/dev/null || : >"$T/console"; }
+
+# vm_run [CFG] [TIMEOUT]: runs `vessel run CFG` to completion with stdin
+# from /dev/null; sets RC (124: it did not finish within TIMEOUT).
+vm_run() {
+	local cfg=${1:-$CFG} secs=${2:-$VM_TIMEOUT} t0
+	CFG=$cfg
+	info "vessel run $cfg (timeout ${secs}s)"
+	t0=$(now_ms)
+	RC=0
+	timeout -k 5 "$secs" "$VESSEL" run "$cfg" </dev/null >"$T/stdout" 2>"$T/stderr" || RC=$?
+	_t_console
+	info "vessel exited with status $RC after $(($(now_ms) - t0)) ms"
+	if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then fail "vessel hung: still running after ${secs}s"; fi
+}
+
+# vm_start [CFG]: starts `vessel run CFG` in the background, its stdin a
+# FIFO written with vm_send; VM_PID is its pid.
+vm_start() {
+	local cfg=${1:-$CFG}
+	CFG=$cfg
+	RC=
+	rm -f "$T/stdin"
+	mkfifo "$T/stdin"
+	info "vessel run $cfg (background, stdin from a FIFO)"
+	"$VESSEL" run "$cfg" <"$T/stdin" >"$T/stdout" 2>"$T/stderr" &
+	VM_PID=$!
+	exec {VM_IN}>"$T/stdin"
+	VM_T0=$(now_ms)
+}
+
+# vm_send TEXT: writes TEXT and a newline to the VM's stdin.
+vm_send() {
+	info "stdin <- $1"
+	printf '%s\n' "$1" >&"$VM_IN" || fail "writing to vessel's stdin failed"
+}
+
+# wait_output REGEX [TIMEOUT] [COUNT]: waits until COUNT (default 1)
+# console lines match REGEX (grep -E). Fails if vessel exits first or time
+# runs out.
+wait_output() {
+	local re=$1 secs=${2:-$VM_TIMEOUT} want=${3:-1} end n
+	end=$(($(date +%s) + secs))
+	while :; do
+		_t_console
+		n=$(grep -cE -- "$re" "$T/console" || true)
+		[ "$n" -lt "$want" ] || {
+			info "seen '$re' x$n after $(($(now_ms) - VM_T0)) ms"
+			return 0
+		}
+		if ! kill -0 "$VM_PID" 2>/dev/null; then
+			RC=0
+			wait "$VM_PID" || RC=$?
+			VM_PID=
+			_t_console
+			fail "vessel exited (status $RC) before printing '$re' ($n of $want seen)"
+		fi
+		[ "$(date +%s)" -lt "$end" ] || fail "no '$re' ($n of $want seen) within ${secs}s"
+		sleep 0.2
+	done
+}
+
+# vm_wait [TIMEOUT]: waits for the background vessel to exit; sets RC.
+# Fails (as a hang) if it is still running after TIMEOUT.
+vm_wait() {
+	local secs=${1:-$VM_TIMEOUT} end
+	end=$(($(date +%s) + secs))
+	while kill -0 "$VM_PID" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			kill -KILL "$VM_PID" 2>/dev/null || true
+			wait "$VM_PID" 2>/dev/null || true
+			VM_PID=
+			fail "vessel hung: still running ${secs}s after it should have exited"
+		fi
+		sleep 0.2
+	done
+	RC=0
+	wait "$VM_PID" || RC=$?
+	VM_PID=
+	[ -z "$VM_IN" ] || exec {VM_IN}>&-
+	VM_IN=
+	_t_console
+	info "vessel exited with status $RC after $(($(now_ms) - VM_T0)) ms"
+}
+
+# vm_signal SIG: sends SIG to the background vessel.
+vm_signal() {
+	info "sending SIG$1 to vessel"
+	kill -s "$1" "$VM_PID" 2>/dev/null || fail "vessel was not running when sent SIG$1"
+}
+
+# expect_rc N [WHAT]: vessel's exit status must be N.
+expect_rc() {
+	[ "$RC" = "$1" ] || fail "vessel exit status $RC, want $1${2:+ ($2)}"
+}
+
+# expect_output REGEX: some console line matches REGEX (grep -E).
+expect_output() {
+	grep -qE -- "$1" "$T/console" || fail "console has no line matching '$1'"
+}
+
+# expect_no_output REGEX: no console line matches REGEX.
+expect_no_output() {
+	! grep -qE -- "$1" "$T/console" || fail "console has a line matching '$1': $(grep -m1 -E -- "$1" "$T/console")"
+}
+
+# count_output REGEX: prints how many console lines match REGEX.
+count_output() { grep -cE -- "$1" "$T/console" || true; }
+
+# guest_value KEY: the value of the first KEY=VALUE line the guest printed.
+guest_value() { grep -m1 -E "^$1=" "$T/console" | cut -d= -f2- || true; }
+
+# expect_booted: the guest's init ran and saw the initrd and cmdline tokens.
+expect_booted() {
+	expect_output '^VESSEL-USERSPACE-OK$'
+	[ "$(guest_value VESSEL-INITRD-TOKEN)" = "$GUEST_TOKEN" ] ||
+		fail "initrd token: guest printed '$(guest_value VESSEL-INITRD-TOKEN)', want '$GUEST_TOKEN'"
+	guest_value VESSEL-CMDLINE | grep -q "vessel_cmdline_token=$T_CMDTOKEN" ||
+		fail "guest /proc/cmdline '$(guest_value VESSEL-CMDLINE)' lacks vessel_cmdline_token=$T_CMDTOKEN"
+}
+
+# pass: ends the test successfully.
+pass() {
+	info "pass"
+	exit 0
+}

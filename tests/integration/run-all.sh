@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every tests/integration/test_*.sh (sorted), each under a time limit
+# (TEST_TIMEOUT, default 180 s; running out is reported as a hang of that
+# test). Builds the test guest's initramfs once first and exports
+#   GUEST_KERNEL GUEST_INITRD GUEST_TOKEN  (see lib.sh)
+# Prints `ok NAME` / `FAIL NAME` per test, then `N passed, N failed`; exits
+# non-zero if any failed. Needs VESSEL (default: the repo's ./vessel) and a
+# usable /dev/kvm (use tests/harness/run-integration.sh to get one).
+# Env: TEST_FILTER (grep -E regex on test names), TEST_TIMEOUT, VM_TIMEOUT,
+#      KEEP_TMP=1 (keep each test's scratch dir).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/harness/lib.sh
+. "$here/../harness/lib.sh"
+
+export VESSEL=${VESSEL:-$REPO/vessel}
+TEST_TIMEOUT=${TEST_TIMEOUT:-180}
+export VM_TIMEOUT=${VM_TIMEOUT:-$((TEST_TIMEOUT - 30))}
+
+tests=()
+for t in "$here"/test_*.sh; do
+	name=$(basename "$t" .sh)
+	[ -z "${TEST_FILTER:-}" ] || [[ $name =~ $TEST_FILTER ]] || continue
+	tests+=("$t")
+done
+[ ${#tests[@]} -gt 0 ] || die "no tests match TEST_FILTER='${TEST_FILTER:-}'"
+
+# abort_all MSG: every test fails for the same reason.
+abort_all() {
+	log "$*"
+	for t in "${tests[@]}"; do echo "FAIL $(basename "$t" .sh)"; done
+	echo "0 passed, ${#tests[@]} failed"
+	exit 1
+}
+[ -x "$VESSEL" ] || abort_all "VESSEL=$VESSEL is not an executable (run make first)"
+[ -c /dev/kvm ] || abort_all "no /dev/kvm (use tests/harness/run-integration.sh)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/integration.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+eval "$("$HARNESS_DIR/fetch-kernel.sh")" || abort_all "fetching the guest kernel failed"
+export GUEST_KERNEL=$KERNEL
+export GUEST_TOKEN
+GUEST_TOKEN=$(random_token)
+export GUEST_INITRD=$work/guest-initrd.cpio.gz
+build_guest_initrd "$GUEST_INITRD" "$GUEST_TOKEN" || abort_all "building the guest initramfs failed"
+log "vessel: $VESSEL; guest kernel: $KVERSION; ${#tests[@]} tests, ${TEST_TIMEOUT}s each"
+
+passed=0 failed=0
+for t in "${tests[@]}"; do
+	name=$(basename "$t" .sh)
+	tlog=$work/$name.log
+	t0=$(now_ms)
+	rc=0
+	TMPDIR=$work timeout -k 10 "$TEST_TIMEOUT" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
+	took=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok $name (${took}s)"
+	else
+		failed=$((failed + 1))
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			echo "FAIL $name (hang: no result within ${TEST_TIMEOUT}s)"
+		else
+			echo "FAIL $name (status $rc, ${took}s)"
+		fi
+		sed 's/^/    /' "$tlog"
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

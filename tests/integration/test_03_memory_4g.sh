@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# memory: 4G (more than fits below the 32-bit PCI hole): the guest's
+# MemTotal is within -8%/+0 of 4 GiB (the kernel keeps some for itself).
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+guest_config mem4g 1 4G poweroff
+vm_run
+expect_booted
+kb=$(guest_value VESSEL-MEMTOTAL-KB)
+[[ $kb =~ ^[0-9]+$ ]] || fail "no MemTotal from the guest (got '$kb')"
+want=$((4 * 1024 * 1024))
+min=$((want * 92 / 100))
+info "MemTotal ${kb} kB; want $min..$want kB"
+[ "$kb" -le "$want" ] || fail "MemTotal $kb kB exceeds 4 GiB ($want kB)"
+[ "$kb" -ge "$min" ] || fail "MemTotal $kb kB is below 92% of 4 GiB ($min kB)"
+expect_rc 0 "guest powered off"
+pass

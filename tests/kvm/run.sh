@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Tiny-guest KVM tests: small guests assembled at build time boot through
+# vessel's own bzImage loader, 64-bit entry, buses and devices. They run on
+# any /dev/kvm, PVM included. Each asserts on what vessel printed and its
+# exit status.
+#   env: VESSEL (the binary), GUESTS (the directory of built *.bin guests)
+set -u
+: "${VESSEL:?}" "${GUESTS:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0 skip=0
+
+if [ ! -c /dev/kvm ] || ! [ -r /dev/kvm ]; then
+	echo "SKIP kvm tests: no usable /dev/kvm"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); sed 's/^/     | /' "$work/out" | tail -20; }
+
+# vm NAME GUEST [extra yaml lines...]: write NAME.yaml for GUEST
+vm() {
+	local name=$1 guest=$2
+	shift 2
+	cp "$GUESTS/$guest.bin" "$work/$guest.bin"
+	{
+		echo "name: $name"
+		echo "kernel: $guest.bin"
+		echo "memory: 64M"
+		for l in "$@"; do echo "$l"; done
+	} > "$work/$name.yaml"
+}
+
+# run NAME [vessel args...] < stdin: sets $code, output in $work/out
+run() {
+	local name=$1
+	shift
+	timeout 60 "$VESSEL" run "$@" "$work/$name.yaml" > "$work/out" 2>&1
+	code=$?
+}
+
+expect() { grep -q -- "$1" "$work/out"; }
+
+t_serial() {
+	vm serial serial
+	run serial < /dev/null
+	if [ $code -ne 0 ]; then bad serial "exit $code, want 0 (poweroff)"
+	elif ! expect "tiny-guest: hello from serial"; then bad serial "guest output missing"
+	else ok serial; fi
+}
+
+t_unclaimed() {
+	vm unclaimed unclaimed
+	run unclaimed --stats < /dev/null
+	if [ $code -ne 0 ]; then bad unclaimed "exit $code, want 0"
+	elif ! expect "survived unclaimed accesses"; then bad unclaimed "guest did not carry on"
+	elif ! expect "unclaimed_pio 2 unclaimed_mmio 2"; then bad unclaimed "accesses not counted"
+	else ok unclaimed; fi
+}
+
+t_crash() {
+	vm crash crash
+	run crash < /dev/null
+	if [ $code -ne 4 ]; then bad crash "exit $code, want 4 (crash)"
+	elif ! expect "about to crash"; then bad crash "guest never ran"
+	elif ! grep -qE "triple fault|internal error" "$work/out"; then bad crash "no crash reason"
+	elif ! expect "rax 0000000000c0ffee"; then bad crash "no register dump with the guest's rax"
+	else ok crash; fi
+}
+
+t_reboot_exit() {
+	local g
+	for g in reboot kbdreset; do
+		vm "$g" "$g" "on_reboot: exit"
+		run "$g" < /dev/null
+		if [ $code -ne 3 ]; then bad "$g" "exit $code, want 3 (reboot)"
+		elif ! expect "tiny-guest: rebooting"; then bad "$g" "guest never ran"
+		else ok "$g"; fi
+	done
+}
+
+t_reboot_restart() {
+	# With on_reboot: restart the machine boots again; SIGTERM ends it.
+	vm restart reboot "on_reboot: restart"
+	timeout 60 "$VESSEL" run "$work/restart.yaml" > "$work/out" 2>&1 < /dev/null &
+	local pid=$! n=0
+	for _ in $(seq 100); do
+		n=$(grep -c "tiny-guest: rebooting" "$work/out")
+		[ "$n" -ge 3 ] && break
+		sleep 0.1
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+	code=$?
+	if [ "$n" -lt 3 ]; then bad restart "booted $n times, want >= 3"
+	elif [ $code -ne 143 ]; then bad restart "exit $code after SIGTERM, want 143"
+	else ok restart; fi
+}
+
+t_stdin() {
+	vm echo echo
+	run echo < <(sleep 0.3; echo "ping-$((6 * 7))")
+	if [ $code -ne 0 ]; then bad stdin "exit $code, want 0"
+	elif ! expect "tiny-guest: got ping-42"; then bad stdin "typed line did not come back"
+	else ok stdin; fi
+}
+
+t_pvh() {
+	cp "$GUESTS/pvh.elf" "$work/pvh.elf"
+	printf 'name: pvh\nkernel: pvh.elf\nmemory: 64M\ncmdline: hello-pvh token=%s\n' \
+		"$$" > "$work/pvh.yaml"
+	run pvh < /dev/null
+	if [ $code -ne 0 ]; then bad pvh "exit $code, want 0"
+	elif ! expect "pvh entry, cmdline: hello-pvh token=$$"; then bad pvh "no PVH entry or cmdline"
+	else ok pvh; fi
+}
+
+t_bad_config() {
+	printf 'name: x\nkernel: nowhere.bin\n' > "$work/bad.yaml"
+	run bad < /dev/null
+	if [ $code -ne 2 ]; then bad bad-config "exit $code, want 2"
+	elif ! grep -q "bad.yaml:2:[0-9]*: kernel" "$work/out"; then bad bad-config "no file:line: key in message"
+	else ok bad-config; fi
+}
+
+t_serial
+t_unclaimed
+t_crash
+t_reboot_exit
+t_reboot_restart
+t_stdin
+t_pvh
+t_bad_config
+echo "kvm: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,76 @@
+/* The validated, defaulted description of one guest: a VM or a container.
+ * Produced by config_load() from a YAML file; consumed by vm_run() and
+ * container_run(). All strings are heap-allocated and owned by the struct;
+ * paths are already resolved relative to the config file's directory. */
+#ifndef VESSEL_CONFIG_H
+#define VESSEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum guest_kind { GUEST_VM, GUEST_CONTAINER };
+enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
+enum on_triple_fault { ON_TRIPLE_FAULT_CRASH, ON_TRIPLE_FAULT_REBOOT };
+
+struct vm_config {
+	unsigned vcpus;                 /* 1.. ; default 1 */
+	uint64_t memory;                /* bytes; default 256M */
+	char *kernel;                   /* required: bzImage or ELF vmlinux */
+	char *initrd;                   /* optional */
+	char *cmdline;                  /* default "console=ttyS0" */
+	enum on_reboot on_reboot;       /* default restart */
+	enum on_triple_fault on_triple_fault; /* default crash */
+};
+
+struct ct_mount {
+	char *source;                   /* resolved host path */
+	char *target;                   /* absolute path inside */
+	bool readonly;
+};
+
+struct ct_net {
+	char *bridge;
+	char *address;                  /* CIDR, e.g. 10.0.0.2/24; optional */
+	char *gateway;                  /* optional */
+};
+
+struct container_config {
+	char *rootfs;                   /* resolved dir or .tar/.tar.gz path */
+	bool readonly;
+	char **command; size_t ncommand; /* default {"/sbin/init"} */
+	char **env; size_t nenv;         /* "KEY=VALUE" strings */
+	char *hostname;                  /* default: guest name */
+	uid_t uid; gid_t gid;            /* "user: uid:gid", default 0:0 */
+	uint64_t memory;                 /* bytes, 0 = no limit */
+	double cpus;                     /* 0 = no limit */
+	int64_t pids;                    /* 0 = no limit */
+	struct ct_mount *mounts; size_t nmounts;
+	bool userns;
+	struct ct_net *nets; size_t nnets;
+};
+
+struct guest_config {
+	char *path;                     /* the config file as given */
+	char *dir;                      /* its directory (for relative paths) */
+	char *name;                     /* default: file name without .yaml */
+	enum guest_kind kind;           /* "kind: vm|container", default vm */
+	bool autostart;                 /* for `vessel up` */
+	int order;
+	double up_delay;
+	struct vm_config vm;
+	struct container_config ct;
+};
+
+/* Parse and validate. On error fills err with "file:line:col: key: message"
+ * and returns -1; cfg is then left freed/zeroed. */
+int config_load(const char *path, struct guest_config *cfg, struct error *err);
+void config_free(struct guest_config *cfg);
+/* `vessel help config`: every key with type, default, range and help. */
+void config_help(FILE *out);
+
+#endif

@@ -1,0 +1,273 @@
+/* vessel: the command-line front end. Verbs parse arguments, load the
+ * config, and hand it to an engine (vm_run or container_run). Errors are
+ * printed here, once. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "exit_codes.h"
+#include "../container/container.h"
+#include "../vmm/vm.h"
+
+#ifndef VESSEL_VERSION
+#define VESSEL_VERSION "0.1"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel COMMAND [OPTIONS] ...\n"
+		"\n"
+		"A minimal hypervisor and system-container runtime on /dev/kvm.\n"
+		"\n"
+		"commands:\n"
+		"  run FILE       boot the VM or container FILE describes, in the foreground\n"
+		"  check FILE     validate FILE and print the resolved settings\n"
+		"  help config    list every configuration key\n"
+		"  version        print the version\n"
+		"\n"
+		"`vessel COMMAND --help` describes a command.\n");
+}
+
+static void usage_run(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel run [--stats] FILE\n"
+		"\n"
+		"Boot the guest FILE describes with its console on this terminal, and\n"
+		"return when it stops. Ctrl-A x quits (Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"SIGINT and SIGTERM stop the guest.\n"
+		"\n"
+		"options:\n"
+		"  --stats        print VM exit and bus counters to stderr at the end\n"
+		"  -h, --help     this help\n"
+		"\n"
+		"exit status (VM):\n"
+		"  0    the guest powered off\n"
+		"  1    a host-side failure (KVM, files, resources)\n"
+		"  2    a configuration or usage error\n"
+		"  3    the guest rebooted, with on_reboot: exit\n"
+		"  4    the guest crashed (triple fault, KVM internal error, failed\n"
+		"       entry); the vCPU registers are dumped to stderr\n"
+		"  128+N  stopped by signal N (Ctrl-A x counts as SIGINT: 130)\n"
+		"exit status (container): the container's own, or 128+N if its\n"
+		"PID 1 was killed by signal N; 1 and 2 as above for vessel's errors.\n");
+}
+
+static void usage_check(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel check FILE\n"
+		"\n"
+		"Validate FILE without starting anything. Prints the resolved\n"
+		"settings and exits 0, or prints file:line:col: key: message and\n"
+		"exits 2.\n");
+}
+
+static void usage_help(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel help [config|COMMAND]\n"
+		"\n"
+		"  help config    every configuration key: type, default, range, help\n"
+		"  help COMMAND   the same as `vessel COMMAND --help`\n");
+}
+
+/* Parse the common "[--stats] [--help] FILE" shape. */
+static int parse_file_args(int argc, char **argv, void (*help)(FILE *),
+			   bool *stats, const char **file)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "stats", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			help(stdout);
+			return 1;
+		case 's':
+			if (stats) {
+				*stats = true;
+				break;
+			}
+			/* fall through */
+		default:
+			help(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vessel %s: expected one FILE\n", argv[0]);
+		help(stderr);
+		return -1;
+	}
+	*file = argv[optind];
+	return 0;
+}
+
+static int vm_exit_code(const struct vm_run_result *res)
+{
+	switch (res->result) {
+	case VM_RESULT_POWEROFF:
+		return EXIT_POWEROFF;
+	case VM_RESULT_REBOOT:
+		return EXIT_REBOOT;
+	case VM_RESULT_CRASH:
+		return EXIT_CRASH;
+	case VM_RESULT_STOPPED:
+		return 128 + (res->stop_signal ? res->stop_signal : SIGINT);
+	}
+	return EXIT_HOST;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct guest_config cfg;
+	struct error err = { 0 };
+	bool stats = false;
+	const char *file;
+	int r, code;
+
+	r = parse_file_args(argc, argv, usage_run, &stats, &file);
+	if (r)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (config_load(file, &cfg, &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	if (cfg.kind == GUEST_CONTAINER) {
+		r = container_run(&cfg, &err);
+		code = r < 0 ? EXIT_HOST : r;
+	} else {
+		struct vm_run_opts opts = { .in_fd = 0, .out_fd = 1, .stats = stats };
+		struct vm_run_result res;
+
+		r = vm_run(&cfg.vm, &opts, &res, &err);
+		code = r < 0 ? EXIT_HOST : vm_exit_code(&res);
+	}
+	if (r < 0)
+		fprintf(stderr, "vessel: %s: %s\n", cfg.name, err.msg);
+	config_free(&cfg);
+	return code;
+}
+
+static void print_size(const char *key, uint64_t v)
+{
+	if (v && v % (1ULL << 30) == 0)
+		printf("%s: %lluG\n", key, (unsigned long long)(v >> 30));
+	else if (v && v % (1ULL << 20) == 0)
+		printf("%s: %lluM\n", key, (unsigned long long)(v >> 20));
+	else
+		printf("%s: %llu\n", key, (unsigned long long)v);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct guest_config cfg;
+	struct error err = { 0 };
+	const char *file;
+	int r = parse_file_args(argc, argv, usage_check, NULL, &file);
+
+	if (r)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (config_load(file, &cfg, &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	printf("name: %s\n", cfg.name);
+	if (cfg.kind == GUEST_VM) {
+		printf("kind: vm\nvcpus: %u\n", cfg.vm.vcpus);
+		print_size("memory", cfg.vm.memory);
+		printf("kernel: %s\ninitrd: %s\ncmdline: %s\non_reboot: %s\n",
+		       cfg.vm.kernel, cfg.vm.initrd ? cfg.vm.initrd : "(none)",
+		       cfg.vm.cmdline,
+		       cfg.vm.on_reboot == ON_REBOOT_EXIT ? "exit" : "restart");
+	} else {
+		printf("kind: container\nrootfs: %s\nhostname: %s\n",
+		       cfg.ct.rootfs, cfg.ct.hostname);
+		print_size("memory", cfg.ct.memory);
+	}
+	config_free(&cfg);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	void (*help)(FILE *out);
+} commands[] = {
+	{ "run", cmd_run, usage_run },
+	{ "check", cmd_check, usage_check },
+	{ "help", cmd_help, usage_help },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage_help(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "config")) {
+		config_help(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "vessel help: no help topic '%s'\n", argv[1]);
+		usage_help(stderr);
+		return EXIT_USAGE;
+	}
+	c->help(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("vessel %s\n", VESSEL_VERSION);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "vessel: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,150 @@
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+static void console_input(struct loop *loop, int fd, uint32_t events, void *opaque);
+
+static void console_pause(struct console *c)
+{
+	if (c->in_open && !c->in_paused) {
+		loop_mod(c->loop, c->in_fd, 0);
+		c->in_paused = true;
+	}
+}
+
+void console_kick(struct console *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->in_open && c->in_paused) {
+		c->in_paused = false;
+		loop_mod(c->loop, c->in_fd, EPOLLIN);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Feed bytes through the escape filter into the sink. Caller holds lock. */
+static void console_feed(struct console *c, const uint8_t *buf, size_t len)
+{
+	uint8_t out[512];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t ch = buf[i];
+
+		if (c->escape_pending) {
+			c->escape_pending = false;
+			if (ch == 'x' || ch == 'X') {
+				if (c->on_quit)
+					c->on_quit(c->quit_opaque);
+				return;
+			}
+			if (ch != CONSOLE_ESCAPE)
+				out[n++] = CONSOLE_ESCAPE;
+			out[n++] = ch;
+		} else if (ch == CONSOLE_ESCAPE && c->raw) {
+			c->escape_pending = true;
+		} else {
+			out[n++] = ch;
+		}
+	}
+	if (n && c->sink.push)
+		c->sink.push(c->sink.opaque, out, n);
+}
+
+static void console_input(struct loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct console *c = opaque;
+	uint8_t buf[256];
+	size_t space;
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	pthread_mutex_lock(&c->lock);
+	space = c->sink.space ? c->sink.space(c->sink.opaque) : 0;
+	/* Keep one byte spare: an escape followed by another key emits two. */
+	if (space < 2) {
+		console_pause(c);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (space - 1 < sizeof(buf))
+		space = space - 1;
+	else
+		space = sizeof(buf);
+	n = read(fd, buf, space);
+	if (n > 0) {
+		console_feed(c, buf, n);
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		/* EOF or a dead fd: the guest keeps running without input. */
+		loop_del(c->loop, fd);
+		c->in_open = false;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int console_open(struct console *c, struct loop *loop, int in_fd, int out_fd,
+		 struct error *err)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->loop = loop;
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
+		struct termios raw = c->saved;
+
+		cfmakeraw(&raw);
+		if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
+			c->raw = true;
+	}
+	if (fcntl(in_fd, F_GETFD) >= 0) {
+		struct error e;
+
+		/* A regular file or /dev/null cannot be watched by epoll: no input. */
+		if (loop_add(loop, in_fd, EPOLLIN, console_input, c, &e) == 0)
+			c->in_open = true;
+	}
+	(void)err;
+	return 0;
+}
+
+void console_close(struct console *c)
+{
+	if (c->in_open)
+		loop_del(c->loop, c->in_fd);
+	c->in_open = false;
+	if (c->raw)
+		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	c->raw = false;
+	pthread_mutex_destroy(&c->lock);
+}
+
+void console_set_sink(struct console *c, const struct console_sink *sink)
+{
+	pthread_mutex_lock(&c->lock);
+	if (sink)
+		c->sink = *sink;
+	else
+		memset(&c->sink, 0, sizeof(c->sink));
+	pthread_mutex_unlock(&c->lock);
+	console_kick(c);
+}
+
+void console_write(struct console *c, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(c->out_fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* output gone: the guest keeps running */
+		buf += n;
+		len -= n;
+	}
+}
