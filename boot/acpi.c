@@ -55,6 +55,25 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define MPS_INTI_TRIGGER_LEVEL	(0x3 << 2)
 #define ACPI_UID_ALL		0xff
 
+/* MCFG */
+#define MCFG_BUS_SHIFT		20		/* 1 MiB of ECAM per bus */
+
+/* Resource descriptors */
+#define RES_MEMORY32_FIXED	0x86
+#define RES_DWORD_ADDRESS	0x87
+#define RES_WORD_ADDRESS	0x88
+#define RES_QWORD_ADDRESS	0x8a
+#define RES_END_TAG		0x79		/* small item, 1 data byte */
+/* Address space general flags: ResourceProducer (bit 0 clear),
+ * PosDecode (bit 1 clear), MinFixed, MaxFixed */
+#define RES_MIN_FIXED		(1u << 2)
+#define RES_MAX_FIXED		(1u << 3)
+
+#define PCI_SLOTS		32
+#define PCI_INTX_PINS		4		/* INTA..INTD */
+#define PCI_IO_END		0xffff
+#define PCI_CONFIG_PORTS_END	(PCI_CONFIG_ADDR_PORT + 8 - 1)	/* 0xcff */
+
 struct acpi_rsdp {
 	char signature[8];		/* "RSD PTR " */
 	uint8_t checksum;		/* first 20 bytes */
@@ -211,6 +230,21 @@ struct madt_lapic_nmi {
 	uint8_t lint;
 } __attribute__((packed));
 _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT LAPIC NMI size");
+
+struct acpi_mcfg {
+	struct acpi_header h;
+	uint8_t reserved[8];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG size");
+
+struct mcfg_alloc {
+	uint64_t base;			/* ECAM address of bus 0 */
+	uint16_t segment;
+	uint8_t bus_start;
+	uint8_t bus_end;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mcfg_alloc) == 16, "MCFG allocation size");
 
 /* ------------------------------------------------------------------ */
 /* AML encoder */
@@ -510,6 +544,69 @@ void aml_buffer(struct aml *a, const void *p, size_t len)
 	aml_pkg_end(a, h);
 }
 
+/* Resource descriptors */
+
+/* The common part of Word/DWord/QWord Address Space descriptors: tag,
+ * length, resource type, general flags, type specific flags, then five
+ * size-byte fields: granularity, min, max, translation offset, length. */
+static void aml_res_address(struct aml *a, uint8_t tag, unsigned size,
+			    enum aml_res_space type, uint8_t type_flags,
+			    uint64_t min, uint64_t max)
+{
+	uint16_t len = 3 + 5 * size;	/* bytes after the length field */
+
+	if (min > max || max - min == UINT64_MAX ||
+	    (type != AML_RES_MEMORY && type != AML_RES_IO &&
+	     type != AML_RES_BUS)) {
+		a->failed = true;
+		return;
+	}
+	aml_byte(a, tag);
+	aml_le(a, len, 2);
+	aml_byte(a, type);
+	aml_byte(a, RES_MIN_FIXED | RES_MAX_FIXED);
+	aml_byte(a, type_flags);
+	aml_le(a, 0, size);		/* granularity: 0 for fixed windows */
+	aml_le(a, min, size);
+	aml_le(a, max, size);
+	aml_le(a, 0, size);		/* translation offset */
+	aml_le(a, max - min + 1, size);
+}
+
+void aml_res_word(struct aml *a, enum aml_res_space type, uint8_t type_flags,
+		  uint16_t min, uint16_t max)
+{
+	aml_res_address(a, RES_WORD_ADDRESS, 2, type, type_flags, min, max);
+}
+
+void aml_res_dword(struct aml *a, enum aml_res_space type, uint8_t type_flags,
+		   uint32_t min, uint32_t max)
+{
+	aml_res_address(a, RES_DWORD_ADDRESS, 4, type, type_flags, min, max);
+}
+
+void aml_res_qword(struct aml *a, enum aml_res_space type, uint8_t type_flags,
+		   uint64_t min, uint64_t max)
+{
+	aml_res_address(a, RES_QWORD_ADDRESS, 8, type, type_flags, min, max);
+}
+
+void aml_res_memory32_fixed(struct aml *a, bool rw, uint32_t base,
+			    uint32_t len)
+{
+	aml_byte(a, RES_MEMORY32_FIXED);
+	aml_le(a, 9, 2);		/* information, base, length */
+	aml_byte(a, rw ? 1 : 0);
+	aml_le(a, base, 4);
+	aml_le(a, len, 4);
+}
+
+void aml_res_end(struct aml *a)
+{
+	aml_byte(a, RES_END_TAG);
+	aml_byte(a, 0);			/* checksum 0: not computed */
+}
+
 /* ------------------------------------------------------------------ */
 /* Tables */
 
@@ -605,12 +702,127 @@ static int build_facs(struct acpi_space *s, uint64_t *gpa, struct error *err)
 	return 0;	/* the FACS has no checksum */
 }
 
-/* The DSDT's AML. Add devices (the PCI host bridge) here. */
+/* Name(name, ResourceTemplate () { ...r... }) */
+static void aml_name_template(struct aml *a, const char *name,
+			      const struct aml *r)
+{
+	if (r->failed) {
+		a->failed = true;
+		return;
+	}
+	aml_name(a, name);
+	aml_buffer(a, r->buf, r->len);
+}
+
+static uint64_t ecam_start(const struct acpi_config *c)
+{
+	return c->pci_ecam_base + ((uint64_t)c->pci_bus_start << MCFG_BUS_SHIFT);
+}
+
+static uint64_t ecam_size(const struct acpi_config *c)
+{
+	return (uint64_t)(c->pci_bus_end - c->pci_bus_start + 1) <<
+	       MCFG_BUS_SHIFT;
+}
+
+/* \_SB.PCI0's _CRS: the bus range, all I/O ports but the config ports
+ * 0xcf8-0xcff, and the memory windows. */
+static void pci0_crs(struct aml *a, const struct acpi_config *c)
+{
+	uint8_t tmp[128];
+	struct aml r;
+
+	aml_init(&r, tmp, sizeof(tmp));
+	aml_res_word(&r, AML_RES_BUS, 0, c->pci_bus_start, c->pci_bus_end);
+	aml_res_word(&r, AML_RES_IO, AML_RES_IO_ENTIRE, 0,
+		     PCI_CONFIG_ADDR_PORT - 1);
+	aml_res_word(&r, AML_RES_IO, AML_RES_IO_ENTIRE,
+		     PCI_CONFIG_PORTS_END + 1, PCI_IO_END);
+	aml_res_dword(&r, AML_RES_MEMORY,
+		      AML_RES_MEM_RW | AML_RES_MEM_NONCACHEABLE,
+		      c->pci_mmio_base,
+		      c->pci_mmio_base + c->pci_mmio_size - 1);
+	if (c->pci_mmio64_size)
+		aml_res_qword(&r, AML_RES_MEMORY,
+			      AML_RES_MEM_RW | AML_RES_MEM_CACHEABLE,
+			      c->pci_mmio64_base,
+			      c->pci_mmio64_base + c->pci_mmio64_size - 1);
+	aml_res_end(&r);
+	aml_name_template(a, "_CRS", &r);
+}
+
+/* \_SB.PCI0's _PRT: Package { Address (0xSSSSFFFF: slot, any function),
+ * Pin (0: INTA), Source (0: a GSI, not a link device), Source Index (the
+ * GSI) } for every slot and pin. */
+static void pci0_prt(struct aml *a)
+{
+	size_t prt, e;
+
+	aml_name(a, "_PRT");
+	prt = aml_package_begin(a, PCI_SLOTS * PCI_INTX_PINS);
+	for (unsigned slot = 0; slot < PCI_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < PCI_INTX_PINS; pin++) {
+			e = aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, ACPI_PCI_INTX_GSI(slot, pin));
+			aml_end(a, e);
+		}
+	}
+	aml_end(a, prt);
+}
+
+/*
+ * Scope (\_SB) {
+ *	Device (PCI0) { _HID PNP0A08, _CID PNP0A03, _SEG, _UID, _BBN, _CRS,
+ *			_PRT }
+ *	Device (RES0) { _HID PNP0C02, _CRS: Memory32Fixed (the ECAM area) }
+ * }
+ * No _ADR: a device has a _HID or an _ADR, not both (ACPI 6.5 6.1; iasl
+ * warns). No _OSC: Linux then leaves native PCIe services (hotplug, AER,
+ * PME) and ASPM off, which a bridge without them wants anyway.
+ */
+static void dsdt_pci(struct aml *a, const struct acpi_config *c)
+{
+	uint8_t tmp[32];
+	struct aml r;
+	size_t sb, dev;
+
+	sb = aml_scope_begin(a, "\\_SB_");
+
+	dev = aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");		/* PCI Express root bridge */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");		/* PCI root bridge */
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, c->pci_bus_start);
+	pci0_crs(a, c);
+	pci0_prt(a);
+	aml_end(a, dev);
+
+	dev = aml_device_begin(a, "RES0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");		/* motherboard resources */
+	aml_init(&r, tmp, sizeof(tmp));
+	aml_res_memory32_fixed(&r, true, ecam_start(c), ecam_size(c));
+	aml_res_end(&r);
+	aml_name_template(a, "_CRS", &r);
+	aml_end(a, dev);
+
+	aml_end(a, sb);
+}
+
+/* The DSDT's AML */
 static void dsdt_body(struct aml *a, const struct acpi_config *c)
 {
 	size_t pkg;
 
-	(void)c;
 	/* \_S5: soft off. SLP_TYP for PM1a_CNT and PM1b_CNT, 2 reserved */
 	aml_name(a, "_S5_");
 	pkg = aml_package_begin(a, 4);
@@ -619,6 +831,9 @@ static void dsdt_body(struct aml *a, const struct acpi_config *c)
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_end(a, pkg);
+
+	if (c->pci_ecam_base)
+		dsdt_pci(a, c);
 }
 
 static int build_dsdt(struct acpi_space *s, const struct acpi_config *c,
@@ -777,6 +992,72 @@ static int build_madt(struct acpi_space *s, const struct acpi_config *c,
 	return acpi_add_table(s, gpa, err);
 }
 
+static int build_mcfg(struct acpi_space *s, const struct acpi_config *c,
+		      struct error *err)
+{
+	size_t len = sizeof(struct acpi_mcfg) + sizeof(struct mcfg_alloc);
+	struct acpi_mcfg *mcfg;
+	struct mcfg_alloc *e;
+	uint64_t gpa;
+
+	mcfg = acpi_alloc(s, len, 16, &gpa, err);
+	if (!mcfg)
+		return -1;
+	acpi_header(&mcfg->h, "MCFG", 1);
+	e = (struct mcfg_alloc *)(mcfg + 1);
+	*e = (struct mcfg_alloc){
+		.base = c->pci_ecam_base,
+		.segment = 0,
+		.bus_start = c->pci_bus_start,
+		.bus_end = c->pci_bus_end,
+	};
+	acpi_finish(&mcfg->h, len);
+	return acpi_add_table(s, gpa, err);
+}
+
+/* Non-empty ranges that do not wrap */
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a <= b + (blen - 1) && b <= a + (alen - 1);
+}
+
+static int check_pci(const struct acpi_config *c, struct error *err)
+{
+	uint64_t ecam, size;
+
+	if (!c->pci_ecam_base)
+		return 0;
+	if (c->pci_bus_start > c->pci_bus_end)
+		return err_set(err, "ACPI: PCI bus range %u-%u is empty",
+			       c->pci_bus_start, c->pci_bus_end);
+	if (c->pci_ecam_base % (1ULL << MCFG_BUS_SHIFT) ||
+	    c->pci_ecam_base >= (1ULL << 32))
+		return err_set(err, "ACPI: bad PCI ECAM base 0x%llx",
+			       (unsigned long long)c->pci_ecam_base);
+	ecam = ecam_start(c);
+	size = ecam_size(c);
+	/* Memory32Fixed in RES0 */
+	if (ecam + size > (1ULL << 32))
+		return err_set(err, "ACPI: PCI ECAM area 0x%llx+0x%llx is not below 4 GiB",
+			       (unsigned long long)ecam,
+			       (unsigned long long)size);
+	if (!c->pci_mmio_size || c->pci_mmio_base >= (1ULL << 32) ||
+	    c->pci_mmio_size > (1ULL << 32) - c->pci_mmio_base)
+		return err_set(err, "ACPI: bad PCI 32-bit MMIO window 0x%llx+0x%llx",
+			       (unsigned long long)c->pci_mmio_base,
+			       (unsigned long long)c->pci_mmio_size);
+	if (c->pci_mmio64_size &&
+	    c->pci_mmio64_size - 1 > UINT64_MAX - c->pci_mmio64_base)
+		return err_set(err, "ACPI: bad PCI 64-bit MMIO window 0x%llx+0x%llx",
+			       (unsigned long long)c->pci_mmio64_base,
+			       (unsigned long long)c->pci_mmio64_size);
+	if (overlaps(c->pci_mmio_base, c->pci_mmio_size, ecam, size) ||
+	    (c->pci_mmio64_size &&
+	     overlaps(c->pci_mmio64_base, c->pci_mmio64_size, ecam, size)))
+		return err_set(err, "ACPI: a PCI MMIO window overlaps the ECAM area");
+	return 0;
+}
+
 static int build_root_tables(struct acpi_space *s, uint64_t *xsdt_gpa,
 			     uint64_t *rsdt_gpa, struct error *err)
 {
@@ -817,8 +1098,8 @@ int acpi_build_at(struct gmem *m, const struct acpi_config *c, uint64_t gpa,
 	if (c->ncpus < 1 || c->ncpus > ACPI_MAX_CPUS)
 		return err_set(err, "ACPI: %u vCPUs is out of range (1-%u)",
 			       c->ncpus, ACPI_MAX_CPUS);
-	if (c->pci_ecam_base)
-		return err_set(err, "ACPI: PCI host bridge tables are not implemented");
+	if (check_pci(c, err) < 0)
+		return -1;
 	/* 32-bit table pointers (RSDT, FADT) and a 16-byte aligned RSDP */
 	if (gpa % 16 || gpa > UINT32_MAX || size > UINT32_MAX - gpa + 1)
 		return err_set(err, "ACPI: bad table area 0x%llx+0x%zx",
@@ -841,6 +1122,7 @@ int acpi_build_at(struct gmem *m, const struct acpi_config *c, uint64_t gpa,
 	    build_dsdt(&s, c, &dsdt, err) < 0 ||
 	    build_fadt(&s, facs, dsdt, err) < 0 ||
 	    build_madt(&s, c, err) < 0 ||
+	    (c->pci_ecam_base && build_mcfg(&s, c, err) < 0) ||
 	    build_root_tables(&s, &xsdt, &rsdt, err) < 0)
 		return -1;
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "acpi.h"
+#include "layout.h"
 #include "mptable.h"
 #include "../tools/config.h"
 
@@ -21,10 +22,14 @@ static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err
 
 	if (fd < 0)
 		return err_sys(err, "kernel %s", path);
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > MAX_KERNEL_SIZE) {
+	if (fstat(fd, &st) < 0) {
+		err_sys(err, "kernel %s", path);
 		close(fd);
-		return st.st_size > 0 ? err_set(err, "kernel %s is too large", path)
-				      : err_sys(err, "kernel %s", path);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > MAX_KERNEL_SIZE) {
+		close(fd);
+		return err_set(err, "kernel %s is too large", path);
 	}
 	*buf = malloc(st.st_size ? st.st_size : 1);
 	if (!*buf) {
@@ -37,9 +42,13 @@ static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			if (n < 0)
+				err_sys(err, "reading kernel %s", path);
+			else
+				err_set(err, "kernel %s shrank while reading", path);
 			free(*buf);
 			close(fd);
-			return err_sys(err, "reading kernel %s", path);
+			return -1;
 		}
 		done += n;
 	}
@@ -51,7 +60,14 @@ static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err
 int boot_setup(struct gmem *m, const struct vm_config *cfg,
 	       struct boot_entry *entry, struct error *err)
 {
-	struct acpi_config acpi = { .ncpus = cfg->vcpus };
+	struct acpi_config acpi = {
+		.ncpus = cfg->vcpus,
+		.pci_ecam_base = PCI_ECAM_BASE,
+		.pci_bus_start = PCI_BUS_START,
+		.pci_bus_end = PCI_BUS_END,
+		.pci_mmio_base = PCI_MMIO_START,
+		.pci_mmio_size = PCI_MMIO_SIZE,
+	};
 	struct boot_image bi = {
 		.initrd_path = cfg->initrd,
 		.cmdline = cfg->cmdline,
@@ -62,7 +78,7 @@ int boot_setup(struct gmem *m, const struct vm_config *cfg,
 
 	if (acpi_build(m, &acpi, &bi.rsdp, err) < 0)
 		return err_prefix(err, "ACPI tables");
-	if (mptable_build(m, cfg->vcpus, err) < 0)
+	if (mptable_build(m, cfg->vcpus, true, err) < 0)
 		return err_prefix(err, "MP table");
 	if (slurp(cfg->kernel, &img, &len, err) < 0)
 		return -1;

@@ -7,7 +7,7 @@
 
 /* Low memory, below 1 MiB */
 #define BOOT_GDT_ADDR     0x0500ULL   /* GDT used for the 64-bit entry */
-#define BOOT_IDT_ADDR     0x0520ULL   /* empty IDT (limit 0) */
+#define BOOT_IDT_ADDR     0x0530ULL   /* empty IDT (limit 0), after the 5-entry GDT */
 #define ZERO_PAGE_ADDR    0x7000ULL   /* struct boot_params */
 #define PML4_ADDR         0x9000ULL   /* identity page tables: PML4 */
 #define PDPT_ADDR         0xa000ULL   /*   one PDPT */
@@ -26,6 +26,17 @@
 #define MMIO_HOLE_SIZE    0x40000000ULL
 #define HIGH_RAM_START    0x100000000ULL
 
+/* PCI: one host bridge, bus 0 only. 32-bit BARs are placed by vessel in
+ * the MMIO window (as firmware would); ECAM covers bus 0. */
+#define PCI_MMIO_START    0xc0000000ULL
+#define PCI_MMIO_SIZE     0x20000000ULL   /* 512 MiB */
+#define PCI_ECAM_BASE     0xe0000000ULL
+#define PCI_ECAM_SIZE     0x00100000ULL   /* bus 0: 32 devices x 8 functions x 4 KiB */
+#define PCI_BUS_START     0
+#define PCI_BUS_END       0
+#define PCI_CONFIG_ADDR_PORT 0xcf8
+#define PCI_CONFIG_DATA_PORT 0xcfc
+
 /* Fixed platform addresses inside the hole */
 #define IOAPIC_ADDR       0xfec00000ULL
 #define LAPIC_ADDR        0xfee00000ULL
@@ -40,7 +51,9 @@
 #define PM1_CNT_PORT      (PM_BASE_PORT + 0x4)  /* 2 bytes */
 #define PM_TMR_PORT       (PM_BASE_PORT + 0x8)  /* 4 bytes */
 #define PM_GPE0_PORT      (PM_BASE_PORT + 0x10) /* 4 bytes: STS, EN */
-#define RESET_PORT        0xcf9       /* ACPI reset register */
+/* The ACPI reset register sits in the PM block: 0xcf9, its usual home, is
+ * inside the PCI config-address register 0xcf8-0xcfb. */
+#define RESET_PORT        (PM_BASE_PORT + 0x18)
 #define RESET_VALUE       0x06
 #define SCI_IRQ           9
 #define SLP_TYP_S5        5           /* \_S5 value and PM1_CNT SLP_TYP */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "acpi.h"	/* ACPI_PCI_INTX_GSI: the _PRT's routing */
 #include "layout.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -14,7 +15,10 @@ _Static_assert(MPTABLE_ADDR % 16 == 0, "MP floating pointer alignment");
 #define MP_IOAPIC_VERSION	0x11
 #define MP_CPU_SIGNATURE	0x600	/* family 6 */
 #define MP_CPU_FEATURES		0x201	/* CPUID.1:EDX FPU, APIC */
-#define MP_ISA_BUS		0
+#define MP_PCI_BUS		0	/* with PCI: the PCI bus number */
+#define MP_PCI_FIRST_SLOT	1	/* slot 0: the host bridge, no INTx */
+#define MP_PCI_SLOTS		32
+#define MP_PCI_PINS		4	/* INTA..INTD */
 #define MP_ISA_IRQS		16
 #define MP_TIMER_PIN		2	/* IOAPIC pin the PIT's IRQ0 is on */
 #define MP_ALL_LAPICS		0xff
@@ -33,6 +37,8 @@ enum { MP_INT = 0, MP_NMI = 1, MP_SMI = 2, MP_EXTINT = 3 };
 #define MP_CPU_BSP		(1u << 1)
 #define MP_IOAPIC_ENABLED	(1u << 0)
 #define MP_IRQ_CONFORMS		0	/* polarity and trigger of the bus */
+#define MP_IRQ_ACTIVE_LOW	0x3
+#define MP_IRQ_LEVEL		(0x3 << 2)
 
 struct mpf_intel {
 	char signature[4];		/* "_MP_" */
@@ -103,22 +109,27 @@ struct mpc_intsrc {
 _Static_assert(sizeof(struct mpc_intsrc) == 8, "MP interrupt entry size");
 
 #define MP_NINTSRC		(MP_ISA_IRQS - 1)	/* no IRQ2: cascade */
+#define MP_NPCISRC		((MP_PCI_SLOTS - MP_PCI_FIRST_SLOT) * MP_PCI_PINS)
 #define MP_NLINTSRC		2
 
-static size_t mpc_size(unsigned ncpus)
+static size_t mpc_size(unsigned ncpus, bool pci)
 {
+	unsigned nbus = pci ? 2 : 1;
+	unsigned nint = MP_NINTSRC + (pci ? MP_NPCISRC : 0) + MP_NLINTSRC;
+
 	return sizeof(struct mpc_table) + ncpus * sizeof(struct mpc_cpu) +
-	       sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +
-	       (MP_NINTSRC + MP_NLINTSRC) * sizeof(struct mpc_intsrc);
+	       nbus * sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +
+	       nint * sizeof(struct mpc_intsrc);
 }
 
-size_t mptable_size(unsigned ncpus)
+size_t mptable_size(unsigned ncpus, bool pci)
 {
-	return sizeof(struct mpf_intel) + mpc_size(ncpus);
+	return sizeof(struct mpf_intel) + mpc_size(ncpus, pci);
 }
 
 _Static_assert(MPTABLE_ADDR + sizeof(struct mpf_intel) + 44 +
-	       MPTABLE_MAX_CPUS * 20 + 8 + 8 + (15 + 2) * 8 <= ACPI_TABLES_ADDR,
+	       MPTABLE_MAX_CPUS * 20 + 2 * 8 + 8 + (15 + 124 + 2) * 8 <=
+	       ACPI_TABLES_ADDR,
 	       "MP tables for MPTABLE_MAX_CPUS run into the ACPI tables");
 
 static uint8_t mp_checksum(const void *p, size_t len)
@@ -131,7 +142,27 @@ static uint8_t mp_checksum(const void *p, size_t len)
 	return (uint8_t)-sum;
 }
 
-int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
+static struct mpc_intsrc *pci_intsrcs(struct mpc_intsrc *irq,
+				       uint8_t ioapic_id)
+{
+	for (unsigned slot = MP_PCI_FIRST_SLOT; slot < MP_PCI_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < MP_PCI_PINS; pin++) {
+			*irq++ = (struct mpc_intsrc){
+				.type = MP_INTSRC,
+				.irq_type = MP_INT,
+				.irq_flags = MP_IRQ_ACTIVE_LOW | MP_IRQ_LEVEL,
+				.src_bus = MP_PCI_BUS,
+				/* device in bits 6:2, INTA..D as 0..3 */
+				.src_irq = slot << 2 | pin,
+				.dst_apic = ioapic_id,
+				.dst_pin = ACPI_PCI_INTX_GSI(slot, pin),
+			};
+		}
+	}
+	return irq;
+}
+
+int mptable_build(struct gmem *m, unsigned ncpus, bool pci, struct error *err)
 {
 	size_t size;
 	uint8_t *host;
@@ -143,11 +174,12 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 	struct mpc_intsrc *irq;
 	unsigned n = 0;
 	uint8_t ioapic_id = ncpus;
+	uint8_t isa_bus = pci ? 1 : 0;
 
 	if (ncpus < 1 || ncpus > MPTABLE_MAX_CPUS)
 		return err_set(err, "MP table: %u vCPUs is out of range (1-%u)",
 			       ncpus, MPTABLE_MAX_CPUS);
-	size = mptable_size(ncpus);
+	size = mptable_size(ncpus, pci);
 	host = gmem_ptr(m, MPTABLE_ADDR, size);
 	if (!host)
 		return err_set(err, "MP table: 0x%llx+0x%zx is outside guest RAM",
@@ -170,9 +202,17 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 		n++;
 	}
 
+	/* Bus entries in bus id order */
 	bus = (struct mpc_bus *)(cpu + ncpus);
+	if (pci) {
+		bus->type = MP_BUS;
+		bus->bus_id = MP_PCI_BUS;
+		memcpy(bus->bus_type, "PCI   ", 6);
+		bus++;
+		n++;
+	}
 	bus->type = MP_BUS;
-	bus->bus_id = MP_ISA_BUS;
+	bus->bus_id = isa_bus;
 	memcpy(bus->bus_type, "ISA   ", 6);
 	n++;
 
@@ -194,12 +234,16 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 			.type = MP_INTSRC,
 			.irq_type = MP_INT,
 			.irq_flags = MP_IRQ_CONFORMS,
-			.src_bus = MP_ISA_BUS,
+			.src_bus = isa_bus,
 			.src_irq = i,
 			.dst_apic = ioapic_id,
 			.dst_pin = i == 0 ? MP_TIMER_PIN : i,
 		};
 		n++;
+	}
+	if (pci) {
+		irq = pci_intsrcs(irq, ioapic_id);
+		n += MP_NPCISRC;
 	}
 
 	/* Virtual wire: the 8259 on every LINT0, NMI on every LINT1 */
@@ -207,7 +251,7 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 		.type = MP_LINTSRC,
 		.irq_type = MP_EXTINT,
 		.irq_flags = MP_IRQ_CONFORMS,
-		.src_bus = MP_ISA_BUS,
+		.src_bus = isa_bus,
 		.src_irq = 0,
 		.dst_apic = MP_ALL_LAPICS,
 		.dst_pin = 0,
@@ -216,7 +260,7 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 		.type = MP_LINTSRC,
 		.irq_type = MP_NMI,
 		.irq_flags = MP_IRQ_CONFORMS,
-		.src_bus = MP_ISA_BUS,
+		.src_bus = isa_bus,
 		.src_irq = 0,
 		.dst_apic = MP_ALL_LAPICS,
 		.dst_pin = 1,
@@ -224,7 +268,7 @@ int mptable_build(struct gmem *m, unsigned ncpus, struct error *err)
 	n += 2;
 
 	memcpy(mpc->signature, "PCMP", 4);
-	mpc->length = mpc_size(ncpus);
+	mpc->length = mpc_size(ncpus, pci);
 	mpc->spec_rev = MP_SPEC_REV;
 	memcpy(mpc->oem_id, "VESSEL  ", 8);
 	memcpy(mpc->product_id, "VESSEL VM   ", 12);

@@ -4,6 +4,7 @@
 #include "loader.h"
 
 #include <elf.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "e820.h"
@@ -29,53 +30,68 @@ _Static_assert(sizeof(struct hvm_memmap_entry) == 24, "hvm memmap layout");
 
 int pvh_probe(const uint8_t *img, size_t len)
 {
-	const Elf64_Ehdr *eh = (const void *)img;
+	Elf64_Ehdr eh;
 
-	return len >= sizeof(*eh) && !memcmp(eh->e_ident, ELFMAG, SELFMAG) &&
-	       eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_machine == EM_X86_64;
+	if (len < sizeof(eh))
+		return 0;
+	memcpy(&eh, img, sizeof(eh));
+	return !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	       eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64;
 }
 
-/* Bounds-checked program header lookup. */
-static const Elf64_Phdr *phdr(const struct boot_image *bi, unsigned i)
+/* The ELF header, copied: the image may sit at any alignment. */
+static Elf64_Ehdr ehdr(const struct boot_image *bi)
 {
-	const Elf64_Ehdr *eh = (const void *)bi->kernel;
+	Elf64_Ehdr eh;
+
+	memcpy(&eh, bi->kernel, sizeof(eh));
+	return eh;
+}
+
+/* Bounds-checked copy of program header i; false if it is not in the file. */
+static bool phdr(const struct boot_image *bi, unsigned i, Elf64_Phdr *ph)
+{
+	Elf64_Ehdr eh = ehdr(bi);
 	uint64_t len = bi->kernel_len;
 
 	/* e_phoff and i are bounded first, so no sum below can wrap. */
-	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > len ||
-	    i >= (len - eh->e_phoff) / sizeof(Elf64_Phdr))
-		return NULL;
-	return (const void *)(bi->kernel + eh->e_phoff + i * sizeof(Elf64_Phdr));
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+	    i >= (len - eh.e_phoff) / sizeof(Elf64_Phdr))
+		return false;
+	memcpy(ph, bi->kernel + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof(*ph));
+	return true;
 }
 
 static int find_pvh_entry(const struct boot_image *bi, uint32_t *entry)
 {
-	const Elf64_Ehdr *eh = (const void *)bi->kernel;
+	Elf64_Ehdr eh = ehdr(bi);
 
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = phdr(bi, i);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
 		uint64_t off, end;
 
-		if (!ph)
+		if (!phdr(bi, i, &ph))
 			return -1;
-		if (ph->p_type != PT_NOTE)
+		if (ph.p_type != PT_NOTE)
 			continue;
-		if (ph->p_offset > bi->kernel_len ||
-		    ph->p_filesz > bi->kernel_len - ph->p_offset)
+		if (ph.p_offset > bi->kernel_len ||
+		    ph.p_filesz > bi->kernel_len - ph.p_offset)
 			return -1;
-		off = ph->p_offset;
-		end = off + ph->p_filesz;
+		off = ph.p_offset;
+		end = off + ph.p_filesz;
 		while (off + sizeof(Elf64_Nhdr) <= end) {
-			const Elf64_Nhdr *nh = (const void *)(bi->kernel + off);
-			/* 64-bit sums of 32-bit sizes: they cannot wrap. */
-			uint64_t name = off + sizeof(*nh);
-			uint64_t desc = name + (((uint64_t)nh->n_namesz + 3) & ~3ULL);
-			uint64_t next = desc + (((uint64_t)nh->n_descsz + 3) & ~3ULL);
+			Elf64_Nhdr nh;
+			uint64_t name, desc, next;
 
+			memcpy(&nh, bi->kernel + off, sizeof(nh));
+			/* 64-bit sums of 32-bit sizes: they cannot wrap. */
+			name = off + sizeof(nh);
+			desc = name + (((uint64_t)nh.n_namesz + 3) & ~3ULL);
+			next = desc + (((uint64_t)nh.n_descsz + 3) & ~3ULL);
 			if (next > end)
 				break;
-			if (nh->n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh->n_namesz == 4 &&
-			    !memcmp(bi->kernel + name, "Xen", 4) && nh->n_descsz >= 4) {
+			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+			    !memcmp(bi->kernel + name, "Xen", 4) && nh.n_descsz >= 4) {
 				memcpy(entry, bi->kernel + desc, 4);
 				return 0;
 			}
@@ -88,7 +104,7 @@ static int find_pvh_entry(const struct boot_image *bi, uint32_t *entry)
 int pvh_load(struct gmem *m, const struct boot_image *bi,
 	     struct boot_entry *entry, struct error *err)
 {
-	const Elf64_Ehdr *eh = (const void *)bi->kernel;
+	Elf64_Ehdr eh;
 	struct hvm_start_info si = { .magic = HVM_START_MAGIC, .version = 1 };
 	struct hvm_modlist_entry mod = { 0 };
 	struct e820_entry e820[8];
@@ -99,14 +115,15 @@ int pvh_load(struct gmem *m, const struct boot_image *bi,
 
 	if (!pvh_probe(bi->kernel, bi->kernel_len))
 		return err_set(err, "not an x86_64 ELF image");
+	eh = ehdr(bi);
 	if (find_pvh_entry(bi, &pvh_entry) < 0)
 		return err_set(err, "ELF kernel has no PVH entry note "
 			       "(XEN_ELFNOTE_PHYS32_ENTRY; build with CONFIG_PVH)");
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = phdr(bi, i);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr seg, *ph = &seg;
 		uint8_t *dst;
 
-		if (!ph)
+		if (!phdr(bi, i, &seg))
 			return err_set(err, "bad ELF program headers");
 		if (ph->p_type != PT_LOAD)
 			continue;

@@ -1,6 +1,3 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "caps.h"
 
 #include <linux/capability.h>

@@ -1,8 +1,5 @@
 /* cgroup: choosing v1 or v2, and what both share (files, leaves,
  * killing and removing). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "cgroup.h"
 #include "cgroup_impl.h"
 

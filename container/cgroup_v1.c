@@ -1,8 +1,5 @@
 /* cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct),
  * each <mount>/<vessel's own cgroup there>/vessel/<name>. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "cgroup_impl.h"
 
 #include <errno.h>

@@ -1,8 +1,5 @@
 /* cgroup v2: one directory, <mount>/vessel/<name>, with the controllers
  * enabled on the way down from the root. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "cgroup_impl.h"
 
 #include <errno.h>

@@ -2,9 +2,6 @@
  * order, supervision and cleanup. Parent and child synchronise over a
  * socketpair (sync.h); every failure in the child is reported back with
  * its message and ends the run. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "container.h"
 #include "cgroup.h"
 #include "ct.h"

@@ -1,8 +1,6 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "namespaces.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -20,6 +18,11 @@ pid_t ns_clone(bool userns, struct error *err)
 	/* The raw system call with no new stack behaves like fork(): the
 	 * child continues here on a copy of our stack. */
 	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid < 0 && userns && errno == EPERM)
+		return err_sys(err, "creating the container namespaces with a "
+			       "user namespace (the kernel refuses one inside "
+			       "a chroot, or when user.max_user_namespaces is "
+			       "0)");
 	if (pid < 0)
 		return err_sys(err, "creating the container namespaces "
 			       "(clone)");

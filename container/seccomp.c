@@ -1,6 +1,3 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "seccomp_filter.h"
 
 #include <errno.h>
@@ -24,7 +21,7 @@ static const char *const denied[] = {
 	"kcmp", "perf_event_open",
 	"settimeofday", "clock_settime", "clock_adjtime", "stime",
 	"bpf", "open_by_handle_at", "userfaultfd", "lookup_dcookie",
-	"quotactl", "nfsservctl", "uselib", "personality", "ioperm", "iopl",
+	"quotactl", "nfsservctl", "uselib", "ioperm", "iopl",
 	"io_uring_setup", "io_uring_enter", "io_uring_register", "syslog",
 };
 

@@ -12,8 +12,10 @@
  *     process_vm_writev pidfd_getfd kcmp perf_event_open
  *   time: settimeofday clock_settime clock_adjtime stime
  *   misc: bpf open_by_handle_at userfaultfd lookup_dcookie quotactl
- *     nfsservctl uselib personality ioperm iopl io_uring_setup
- *     io_uring_enter io_uring_register syslog
+ *     nfsservctl uselib ioperm iopl io_uring_setup io_uring_enter
+ *     io_uring_register syslog
+ * (personality stays allowed: it only changes the caller, and
+ * libseccomp 2.5 cannot say "all but these values" in one rule.)
  * for the native ABI and, on x86-64, the i386 and x32 ABIs too. Most of
  * these are also refused by the dropped capabilities; the filter is the
  * second wall (and the only one for unshare(CLONE_NEWUSER), userfaultfd,

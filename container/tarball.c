@@ -1,6 +1,3 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* also when CFLAGS is overridden */
-#endif
 #include "tarball.h"
 #include "pathres.h"
 #include "rmtree.h"
@@ -273,7 +270,9 @@ int tarball_unpack(const char *archive, const char *name, unsigned idshift,
 	snprintf(tmpl, sizeof(tmpl), "%s/%d.%s.XXXXXX", cache, (int)getpid(),
 		 name);
 	if (!mkdtemp(tmpl))
-		return err_sys(err, "creating a directory in %s", cache);
+		return err_sys(err, "unpacking the rootfs: creating a directory "
+			       "in %s (set VESSEL_CACHE_DIR to a writable "
+			       "directory)", cache);
 	*dir = strdup(tmpl);
 	if (!*dir) {
 		rmdir(tmpl);

@@ -1,10 +1,10 @@
 /* Tarball rootfs (rootfs: x.tar or x.tar.gz): unpacked for one run into
  * $VESSEL_CACHE_DIR/rootfs/<vessel pid>.<name>.XXXXXX (VESSEL_CACHE_DIR
- * defaults to /var/cache/vessel) and removed when the container is gone. Entries are created through pathres.h, so
- * "../" and symlink tricks in the archive cannot write outside; ids are
- * shifted by idshift (100000 with userns: true). A directory whose
- * vessel pid no longer exists is a leftover of a killed vessel: the next
- * run removes it (tarball_sweep). */
+ * defaults to /var/cache/vessel) and removed when the container is gone.
+ * Entries are created through pathres.h, so "../" and symlink tricks in
+ * the archive cannot write outside; ids are shifted by idshift (100000
+ * with userns: true). A directory whose vessel pid no longer exists is a
+ * leftover of a killed vessel: the next run removes it (tarball_sweep). */
 #ifndef VESSEL_TARBALL_H
 #define VESSEL_TARBALL_H
 

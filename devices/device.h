@@ -11,6 +11,9 @@
 #include "../vmm/irq.h"
 #include "../vmm/loop.h"
 #include "../vmm/memory.h"
+#include "../vmm/msi.h"
+
+struct pci_host;
 
 /* Why a VM run ended, from a device's or the VMM's point of view. */
 enum vm_event {
@@ -32,6 +35,12 @@ struct device_env {
 	void (*irq_init)(struct device_env *env, struct irq_line *line, unsigned gsi);
 	/* Ask for the run to end with `ev` (poweroff, reboot). Any thread. */
 	void (*request)(struct device_env *env, enum vm_event ev);
+	/* PCI functions go on this host bridge; MSIs are routed here. */
+	struct pci_host *pci;
+	struct msi_router *msi;
+	/* Signal fd when the guest writes `len` bytes at MMIO address addr. */
+	int (*ioeventfd)(struct device_env *env, uint64_t addr, unsigned len,
+			 int fd, bool assign, struct error *err);
 	void *vm;               /* opaque, for irq_init and request */
 };
 

@@ -1,5 +1,5 @@
 /* The ACPI fixed hardware: PM1 event and control blocks, the PM timer, a
- * GPE0 block, and the reset register (I/O 0xcf9). Writing SLP_TYP=S5 with
+ * GPE0 block, and the reset register (RESET_PORT, in the PM block). Writing SLP_TYP=S5 with
  * SLP_EN powers the machine off; writing the reset value resets it. The SCI
  * (IRQ 9) follows PM1 status & enable. */
 #include <stdlib.h>

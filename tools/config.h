@@ -17,6 +17,20 @@ enum guest_kind { GUEST_VM, GUEST_CONTAINER };
 enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
 enum on_triple_fault { ON_TRIPLE_FAULT_CRASH, ON_TRIPLE_FAULT_REBOOT };
 
+enum disk_cache { DISK_CACHE_NONE, DISK_CACHE_WRITEBACK };
+
+struct vm_disk {
+	char *path;                     /* resolved raw image or block device */
+	bool readonly;                  /* VIRTIO_BLK_F_RO, opened O_RDONLY */
+	enum disk_cache cache;          /* none: O_DIRECT + libaio (default) */
+};
+
+struct vm_net {
+	char *tap;                      /* created if absent */
+	char *mac;                      /* "52:54:00:..."; NULL: derived */
+	char *bridge;                   /* optional existing bridge */
+};
+
 struct vm_config {
 	unsigned vcpus;                 /* 1.. ; default 1 */
 	uint64_t memory;                /* bytes; default 256M */
@@ -25,6 +39,10 @@ struct vm_config {
 	char *cmdline;                  /* default "console=ttyS0" */
 	enum on_reboot on_reboot;       /* default restart */
 	enum on_triple_fault on_triple_fault; /* default crash */
+	struct vm_disk *disks; size_t ndisks;  /* /dev/vda, vdb, ... in order */
+	struct vm_net *nets; size_t nnets;     /* eth0, eth1, ... in order */
+	bool rng;                       /* virtio-rng; default true */
+	const char *name;               /* the guest's name (owned by guest_config) */
 };
 
 struct ct_mount {

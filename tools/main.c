@@ -152,6 +152,8 @@ static int cmd_run(int argc, char **argv)
 		struct vm_run_opts opts = { .in_fd = 0, .out_fd = 1, .stats = stats };
 		struct vm_run_result res;
 
+		cfg.vm.name = cfg.name;
+
 		r = vm_run(&cfg.vm, &opts, &res, &err);
 		code = r < 0 ? EXIT_HOST : vm_exit_code(&res);
 	}

@@ -79,6 +79,35 @@ static const char *check_file(const char *path, char *buf, size_t len)
 	return NULL;
 }
 
+/* A disk: a regular file (raw image) or a block device. */
+static const char *check_disk(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(buf, len, "'%s' is neither a file nor a block device", path);
+		return buf;
+	}
+	return NULL;
+}
+
+static const char *check_mac(const char *val, char *buf, size_t len)
+{
+	unsigned b[6];
+	char end;
+
+	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 || strlen(val) != 17) {
+		snprintf(buf, len, "bad MAC address '%s' (want xx:xx:xx:xx:xx:xx)", val);
+		return buf;
+	}
+	if (b[0] & 1) {
+		snprintf(buf, len, "'%s' is a multicast address", val);
+		return buf;
+	}
+	return NULL;
+}
+
 static const char *check_rootfs(const char *path, char *buf, size_t len)
 {
 	struct stat st;
@@ -213,6 +242,39 @@ static const struct key common_keys[] = {
 	  .help = "Seconds `vessel up` waits after starting this guest." },
 };
 
+static const struct choice cache_choices[] = {
+	{ "none", DISK_CACHE_NONE },
+	{ "writeback", DISK_CACHE_WRITEBACK },
+	{ NULL, 0 },
+};
+
+static const struct key disk_keys[] = {
+	{ .name = "path", .type = KT_PATH, .flags = KF_REQUIRED,
+	  AT(struct vm_disk, path), .check = check_disk,
+	  .help = "Raw image file or block device, relative to this file." },
+	{ .name = "readonly", .type = KT_BOOL, AT(struct vm_disk, readonly),
+	  .def = "false", .help = "Read-only disk: writes fail in the guest." },
+	{ .name = "cache", .type = KT_ENUM, AT(struct vm_disk, cache),
+	  .choices = cache_choices, .def = "none",
+	  .help = "none: O_DIRECT with libaio; writeback: the host page cache." },
+};
+
+static const struct key vm_net_keys[] = {
+	{ .name = "tap", .type = KT_STRING, .flags = KF_REQUIRED,
+	  AT(struct vm_net, tap), .check = check_ifname,
+	  .help = "Tap device; created if absent, removed on exit if vessel "
+		  "created it." },
+	{ .name = "mac", .type = KT_STRING, AT(struct vm_net, mac),
+	  .check = check_mac, .def_doc = "derived from the name and index",
+	  .help = "The guest's MAC address." },
+	{ .name = "bridge", .type = KT_STRING, AT(struct vm_net, bridge),
+	  .check = check_ifname, .def_doc = "none",
+	  .help = "Existing host bridge to attach the tap to." },
+};
+
+static const struct key_table disk_table = TABLE("disks", disk_keys);
+static const struct key_table vm_net_table = TABLE("nets", vm_net_keys);
+
 static const struct key vm_keys[] = {
 	{ .name = "vcpus", .type = KT_INT, G(vm.vcpus), .imin = 1,
 	  .imax = 255, .def = "1", .help = "Number of virtual CPUs." },
@@ -234,6 +296,14 @@ static const struct key vm_keys[] = {
 	{ .name = "on_triple_fault", .type = KT_ENUM, G(vm.on_triple_fault),
 	  .choices = triple_fault_choices, .def = "crash",
 	  .help = "On a triple fault: report a crash, or reboot the VM." },
+	{ .name = "disks", .type = KT_MAP_LIST, G(vm.disks), G2(vm.ndisks),
+	  .sub = &disk_table, .item_size = sizeof(struct vm_disk),
+	  .def_doc = "[]", .help = "virtio-blk disks: /dev/vda, vdb, ... in order." },
+	{ .name = "nets", .type = KT_MAP_LIST, G(vm.nets), G2(vm.nnets),
+	  .sub = &vm_net_table, .item_size = sizeof(struct vm_net),
+	  .def_doc = "[]", .help = "virtio-net NICs on taps: eth0, eth1, ... in order." },
+	{ .name = "rng", .type = KT_BOOL, G(vm.rng), .def = "true",
+	  .help = "A virtio-rng device fed by getrandom(2)." },
 };
 
 static const struct key mount_keys[] = {

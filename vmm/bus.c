@@ -93,16 +93,21 @@ bool bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, unsigned len,
 		  bool is_write)
 {
 	const struct bus_range *r;
+	struct bus_range hit;
 	bool claimed = false;
 
+	/* The handler runs without the lock: a handler may change the map
+	 * itself (a PCI BAR write through ECAM, which is on the MMIO bus).
+	 * Handlers and their state live until every vCPU has stopped. */
 	pthread_rwlock_rdlock(&b->lock);
 	r = bus_find(b, addr);
 	if (r && len <= r->len - (addr - r->base)) {
-		r->fn(r->opaque, addr - r->base, data, len, is_write);
+		hit = *r;
 		claimed = true;
 	}
 	pthread_rwlock_unlock(&b->lock);
 	if (claimed) {
+		hit.fn(hit.opaque, addr - hit.base, data, len, is_write);
 		__atomic_add_fetch(&b->dispatched, 1, __ATOMIC_RELAXED);
 	} else {
 		__atomic_add_fetch(&b->unclaimed, 1, __ATOMIC_RELAXED);

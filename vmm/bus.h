@@ -36,7 +36,8 @@ void bus_destroy(struct bus *b);
 int bus_register(struct bus *b, uint64_t base, uint64_t len, bus_handler fn,
 		 void *opaque, const char *name, struct error *err);
 void bus_unregister(struct bus *b, uint64_t base);
-/* Returns false if no range claims [addr, addr+len): reads then see all-ones. */
+/* Returns false if no range claims [addr, addr+len): reads then see all-ones.
+ * The handler is called without the bus lock held. */
 bool bus_dispatch(struct bus *b, uint64_t addr, uint8_t *data, unsigned len,
 		  bool is_write);
 

@@ -18,12 +18,17 @@ static void console_pause(struct console *c)
 
 void console_kick(struct console *c)
 {
+	bool resume = false;
+
 	pthread_mutex_lock(&c->lock);
 	if (c->in_open && c->in_paused) {
 		c->in_paused = false;
-		loop_mod(c->loop, c->in_fd, EPOLLIN);
+		resume = true;
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* Outside our lock: the loop thread takes the loop lock, then ours. */
+	if (resume)
+		loop_mod(c->loop, c->in_fd, EPOLLIN);
 }
 
 /* Feed bytes through the escape filter into the sink. Caller holds lock. */

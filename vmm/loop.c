@@ -11,7 +11,14 @@ int loop_init(struct loop *loop, struct error *err)
 	memset(loop, 0, sizeof(*loop));
 	for (unsigned i = 0; i < LOOP_MAX_WATCHES; i++)
 		loop->watch[i].fd = -1;
-	pthread_mutex_init(&loop->lock, NULL);
+	pthread_mutexattr_t attr;
+
+	/* Recursive: callbacks run with it held and may add or remove watches;
+	 * loop_del() from another thread waits for a running callback. */
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&loop->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return err_sys(err, "epoll_create1");
@@ -69,12 +76,18 @@ static struct loop_watch *loop_find(struct loop *loop, int fd)
 
 int loop_mod(struct loop *loop, int fd, uint32_t events)
 {
-	struct loop_watch *w = loop_find(loop, fd);
-	struct epoll_event ev = { .events = events, .data.ptr = w };
+	struct loop_watch *w;
+	int ret = -1;
 
-	if (!w)
-		return -1;
-	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev);
+	pthread_mutex_lock(&loop->lock);
+	w = loop_find(loop, fd);
+	if (w) {
+		struct epoll_event ev = { .events = events, .data.ptr = w };
+
+		ret = epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
 }
 
 void loop_del(struct loop *loop, int fd)
@@ -102,14 +115,17 @@ static void *loop_thread(void *arg)
 			continue;
 		if (n < 0)
 			break;
+		pthread_mutex_lock(&loop->lock);
 		for (int i = 0; i < n && !loop->stopping; i++) {
 			struct loop_watch *w = ev[i].data.ptr;
 
 			if (!w)
 				continue;       /* wake_fd */
+			/* A watch deleted by an earlier callback has fd -1. */
 			if (w->fd >= 0 && w->fn)
 				w->fn(loop, w->fd, ev[i].events, w->opaque);
 		}
+		pthread_mutex_unlock(&loop->lock);
 	}
 	return NULL;
 }

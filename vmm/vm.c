@@ -28,6 +28,13 @@ static void env_request(struct device_env *env, enum vm_event ev)
 	vm_request(env->vm, ev);
 }
 
+static int env_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
+			 int fd, bool assign, struct error *err)
+{
+	return ioeventfd_set(((struct vm *)env->vm)->vm_fd, addr, len, fd, false,
+			     assign, err);
+}
+
 bool vm_stopping(struct vm *vm)
 {
 	return __atomic_load_n(&vm->event, __ATOMIC_ACQUIRE) != VM_EVENT_NONE;
@@ -111,6 +118,12 @@ static int vm_map_memory(struct vm *vm, struct error *err)
 
 static int vm_devices(struct vm *vm, struct error *err)
 {
+	if (msi_router_init(&vm->msi, vm->vm_fd, err) < 0)
+		return -1;
+	vm->msi_ready = true;
+	if (pci_host_init(&vm->pci, &vm->pio, &vm->mmio, err) < 0)
+		return err_prefix(err, "PCI host bridge");
+	vm->pci_ready = true;
 	for_each_device(d) {
 		void *state = NULL;
 
@@ -139,7 +152,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	vm->env = (struct device_env){
 		.cfg = cfg, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
 		.loop = loop, .console = console, .irq_init = env_irq_init,
-		.request = env_request, .vm = vm,
+		.request = env_request, .pci = &vm->pci, .msi = &vm->msi,
+		.ioeventfd = env_ioeventfd, .vm = vm,
 	};
 	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS)
 		return err_set(err, "vcpus: %u is out of range 1..%d", cfg->vcpus,
@@ -170,6 +184,10 @@ void vm_destroy(struct vm *vm)
 		vm->ndev--;
 		vm->dev[vm->ndev].ops->destroy(vm->dev[vm->ndev].state);
 	}
+	if (vm->pci_ready)
+		pci_host_destroy(&vm->pci);
+	if (vm->msi_ready)
+		msi_router_destroy(&vm->msi);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

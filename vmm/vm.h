@@ -12,6 +12,8 @@
 #include "console.h"
 #include "loop.h"
 #include "memory.h"
+#include "msi.h"
+#include "../devices/pci.h"
 #include "../boot/entry.h"
 #include "../devices/device.h"
 #include "../tools/config.h"
@@ -40,6 +42,9 @@ struct vm {
 	size_t run_size;
 	struct gmem mem;
 	struct bus pio, mmio;
+	struct msi_router msi;
+	struct pci_host pci;
+	bool msi_ready, pci_ready;
 	struct device_env env;
 	struct {
 		const struct device_ops *ops;

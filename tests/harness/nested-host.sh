@@ -6,11 +6,15 @@
 # runs SCRIPT ARGS there (in the current directory, with VESSEL, CI and
 # VESSEL_*/TEST_*/NESTED_*/SMOKE_* variables passed through). Its serial
 # console is streamed to stdout. Exits with SCRIPT's status, or:
-#   125  harness failure: the nested host hung during boot (after one retry)
-#        or died before reporting SCRIPT's status
+#   125  harness failure: the nested host hung (during boot, or while SCRIPT
+#        ran: its heartbeat stopped) or died without reporting SCRIPT's
+#        status. A hang is retried once (SCRIPT then runs again from the
+#        start) if time allows.
 #   124  harness failure: NESTED_TIMEOUT (default 1500 s) ran out
 # Env: NESTED_TIMEOUT (s), NESTED_BOOT_TIMEOUT (s until SCRIPT starts, 120),
-#      NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log path).
+#      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
+#      180), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
+#      path). A QEMU monitor listens on $CACHE/nested/run.*/monitor.sock.
 set -euo pipefail
 # shellcheck source=tests/harness/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +34,7 @@ esac
 
 total_timeout=${NESTED_TIMEOUT:-1500}
 boot_timeout=${NESTED_BOOT_TIMEOUT:-120}
+stall_timeout=${NESTED_STALL_TIMEOUT:-180}
 mem=${NESTED_MEM:-6144}
 smp=${NESTED_SMP:-2}
 
@@ -93,75 +98,120 @@ esac
 log=${NESTED_LOG:-$rundir/console.log}
 deadline=$(($(date +%s) + total_timeout))
 
-# boot_once: runs QEMU until it exits; returns 0 if SCRIPT started, 2 if the
-# host hung during boot (QEMU killed), 3 if QEMU exited before SCRIPT started.
+# boot_once: boots the nested host and runs SCRIPT in it until QEMU exits.
+# Returns 0 when SCRIPT ran and the host powered off (or at least SCRIPT
+# started and QEMU exited), 2 if the host hung during boot, 3 if QEMU exited
+# before SCRIPT started, 4 if the host hung while SCRIPT ran (no heartbeat
+# for $stall_timeout s), 5 when NESTED_TIMEOUT ran out. QEMU's status: $qrc.
 boot_once() {
 	: >"$log"
-	rm -f "$rundir/status"
+	rm -f "$rundir/status" "$rundir/heartbeat"
 	local left=$((deadline - $(date +%s)))
-	[ "$left" -gt 0 ] || return 2
+	[ "$left" -gt 0 ] || return 5
 	timeout -k 10 "$left" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu EPYC,+svm -M q35 -smp "$smp" -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
-		-serial "file:$log" -monitor none \
+		-serial "file:$log" -monitor "unix:$rundir/monitor.sock,server=on,wait=off" \
 		-kernel "$KERNEL" -initrd "$initrd" -append "$cmdline" \
 		"${virtfs[@]}" </dev/null 2> >(grep -v "TCG doesn't support requested feature" >&2) &
 	qpid=$!
 	tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null | sed -u 's/\r$//' &
 	tpid=$!
-	local t0 started=
+	local t0 now started='' why=0 beat
 	t0=$(date +%s)
 	while kill -0 "$qpid" 2>/dev/null; do
-		if grep -q VESSEL-NESTED-START "$log"; then
-			started=1
-			log "nested host up after $(($(date +%s) - t0)) s; running $(basename "$script")"
-			break
+		now=$(date +%s)
+		if [ -z "$started" ]; then
+			if grep -q VESSEL-NESTED-START "$log"; then
+				started=$now
+				log "nested host up after $((now - t0)) s; running $(basename "$script")"
+			elif [ $((now - t0)) -ge "$boot_timeout" ]; then
+				log "nested host did not start the script within $boot_timeout s"
+				why=2
+				break
+			fi
+		else
+			# The init writes $rundir/heartbeat every 10 s while it lives.
+			beat=$(stat -c %Y "$rundir/heartbeat" 2>/dev/null || echo "$started")
+			[ "$beat" -ge "$started" ] || beat=$started
+			if [ $((now - beat)) -ge "$stall_timeout" ]; then
+				log "nested host stopped responding: no heartbeat for $((now - beat)) s"
+				why=4
+				break
+			fi
 		fi
-		if [ $(($(date +%s) - t0)) -ge "$boot_timeout" ]; then
-			log "nested host did not start the script within $boot_timeout s; killing QEMU"
-			kill "$qpid" 2>/dev/null
-			wait "$qpid" 2>/dev/null
-			wait "$tpid" 2>/dev/null
-			qpid='' tpid=''
-			return 2
-		fi
-		sleep 0.5
+		sleep 1
 	done
+	if [ "$why" -ne 0 ]; then
+		monitor_dump
+		kill "$qpid" 2>/dev/null || true
+	fi
 	wait "$qpid" && qrc=0 || qrc=$?
 	wait "$tpid" 2>/dev/null || true
 	qpid='' tpid=''
+	[ "$why" -eq 0 ] || return "$why"
+	if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then return 5; fi
 	[ -n "$started" ] || grep -q VESSEL-NESTED-START "$log" || return 3
 	return 0
+}
+
+# monitor_dump: the hung host's vCPU state, for the log (needs python3).
+monitor_dump() {
+	command -v python3 >/dev/null 2>&1 || return 0
+	log "vCPU state of the hung nested host:"
+	run_timeout 15 python3 - "$rundir/monitor.sock" <<-'PY' >&2 || true
+		import socket, sys, time
+		s = socket.socket(socket.AF_UNIX)
+		s.settimeout(5)
+		s.connect(sys.argv[1])
+		for cmd in (b"info cpus\n", b"info registers -a\n"):
+		    s.sendall(cmd)
+		    time.sleep(1)
+		out = b""
+		try:
+		    while True:
+		        d = s.recv(65536)
+		        if not d:
+		            break
+		        out += d
+		except OSError:
+		    pass
+		for line in out.decode(errors="replace").splitlines():
+		    if line.startswith(("RIP", "RAX", "CPU", "*", "  CPU", "CR0")):
+		        print("   ", line)
+	PY
 }
 
 qrc=0 brc=0
 for attempt in 1 2; do
 	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION)"
 	boot_once && brc=0 || brc=$?
-	[ "$brc" -eq 0 ] && break
-	[ "$brc" -eq 3 ] && { grep -q VESSEL-NESTED-FAILED "$log" || break; }
-	[ "$(date +%s)" -lt "$deadline" ] || break
+	case $brc in
+	0 | 5) break ;;
+	2) log "harness: nested host hung during boot" ;;
+	3) log "harness: nested host exited (QEMU status $qrc) before starting the script" ;;
+	4) log "harness: nested host hung while running the script" ;;
+	esac
+	if [ $((deadline - $(date +%s))) -lt $((boot_timeout + 60)) ]; then break; fi
+	[ "$attempt" -eq 2 ] || log "harness: retrying (the script runs again from the start)"
 done
 
-if [ "$brc" -ne 0 ]; then
-	if [ "$(date +%s)" -ge "$deadline" ]; then
-		log "harness failure: nested host timed out after $total_timeout s (NESTED_TIMEOUT)"
-		exit "$H_EXIT_TIMEOUT"
-	fi
-	case $brc in
-	2) harness_fail "nested host hung during boot (twice)" ;;
-	*) harness_fail "nested host exited (QEMU status $qrc) before starting the script" ;;
-	esac
-fi
+case $brc in
+0) ;;
+2) harness_fail "nested host hung during boot" ;;
+3) harness_fail "nested host exited (QEMU status $qrc) before starting the script" ;;
+4) harness_fail "nested host hung while running the script (no heartbeat for $stall_timeout s)" ;;
+5)
+	log "harness failure: nested host timed out after $total_timeout s (NESTED_TIMEOUT)"
+	exit "$H_EXIT_TIMEOUT"
+	;;
+esac
 if [ -s "$rundir/status" ]; then
 	rc=$(cat "$rundir/status")
 elif rc=$(grep -ao 'VESSEL-NESTED-EXIT=[0-9]*' "$log" | tail -n1 | cut -d= -f2) && [ -n "$rc" ]; then
 	:
-elif [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
-	log "harness failure: nested host timed out after $total_timeout s (NESTED_TIMEOUT)"
-	exit "$H_EXIT_TIMEOUT"
 else
-	harness_fail "nested host stopped (QEMU status $qrc) without reporting the script's status"
+	harness_fail "nested host stopped (QEMU status $qrc) without reporting the script's status (kernel panic?)"
 fi
 log "nested script exited with status $rc"
 exit "$rc"

@@ -62,6 +62,11 @@ if [ -d "$R$tmpdir" ]; then mount -t tmpfs -o mode=1777 tmpfs "$R$tmpdir"; fi
 hostname vessel-nested 2>/dev/null
 
 [ -f "$R$run/cmd.sh" ] || fail "no $run/cmd.sh"
+# Heartbeat for the outer side, which treats its stopping as a hung host.
+(while :; do
+	date +%s >"$R$run/heartbeat"
+	sleep 10
+done) &
 echo "VESSEL-NESTED-START"
 chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOME=/root TERM=dumb LANG=C.UTF-8 VESSEL_NESTED=1 \

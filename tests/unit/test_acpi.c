@@ -78,7 +78,7 @@ struct range {
 };
 
 struct tables {
-	uint64_t rsdp, xsdt, rsdt, fadt, madt, dsdt, facs;
+	uint64_t rsdp, xsdt, rsdt, fadt, madt, dsdt, facs, mcfg;
 	struct range r[16];
 	unsigned nr;
 };
@@ -160,6 +160,9 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 		} else if (!memcmp(sig, "APIC", 4)) {
 			assert_int_equal(t->madt, 0);
 			t->madt = a;
+		} else if (!memcmp(sig, "MCFG", 4)) {
+			assert_int_equal(t->mcfg, 0);
+			t->mcfg = a;
 		} else {
 			fail_msg("unexpected table %.4s in the XSDT", sig);
 		}
@@ -177,6 +180,8 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 	check_sdt(v, t, t->dsdt, "DSDT");
 	assert_int_equal(gp(v, t->dsdt, 9)[8], 2);	/* 64-bit AML ints */
 	check_sdt(v, t, t->madt, "APIC");
+	if (t->mcfg)
+		check_sdt(v, t, t->mcfg, "MCFG");
 
 	/* FACS: no checksum, 64-byte aligned */
 	assert_int_equal(t->facs % 64, 0);
@@ -207,16 +212,37 @@ static void check_no_overlap(const struct tables *t)
 	}
 }
 
-static void build(struct vm *v, unsigned ncpus, struct tables *t)
+static void build_cfg(struct vm *v, const struct acpi_config *c,
+		      struct tables *t)
 {
-	struct acpi_config c = { .ncpus = ncpus };
 	struct error err = { 0 };
 	uint64_t rsdp = 0;
 
-	if (acpi_build(&v->m, &c, &rsdp, &err) < 0)
-		fail_msg("acpi_build(%u): %s", ncpus, err.msg);
+	if (acpi_build(&v->m, c, &rsdp, &err) < 0)
+		fail_msg("acpi_build(%u vCPUs, ECAM 0x%llx): %s", c->ncpus,
+			 (unsigned long long)c->pci_ecam_base, err.msg);
 	find_tables(v, rsdp, t);
 	check_no_overlap(t);
+}
+
+static void build(struct vm *v, unsigned ncpus, struct tables *t)
+{
+	struct acpi_config c = { .ncpus = ncpus };
+
+	build_cfg(v, &c, t);
+}
+
+/* The host bridge boot.c describes: boot/layout.h's */
+static struct acpi_config pci_config(unsigned ncpus)
+{
+	return (struct acpi_config){
+		.ncpus = ncpus,
+		.pci_ecam_base = PCI_ECAM_BASE,
+		.pci_bus_start = PCI_BUS_START,
+		.pci_bus_end = PCI_BUS_END,
+		.pci_mmio_base = PCI_MMIO_START,
+		.pci_mmio_size = PCI_MMIO_SIZE,
+	};
 }
 
 static void test_tables_found_and_checksummed(void **state)
@@ -227,8 +253,14 @@ static void test_tables_found_and_checksummed(void **state)
 
 	(void)state;
 	vm_init(&v, FAKE_RAM);
-	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		struct acpi_config c = pci_config(counts[i]);
+
 		build(&v, counts[i], &t);
+		assert_int_equal(t.mcfg, 0);
+		build_cfg(&v, &c, &t);
+		assert_int_not_equal(t.mcfg, 0);
+	}
 	/* Garbage around the region is untouched */
 	assert_int_equal(gp(&v, ACPI_TABLES_ADDR - 1, 1)[0], GARBAGE);
 	assert_int_equal(gp(&v, REGION_END, 1)[0], GARBAGE);
@@ -503,78 +535,346 @@ static uint64_t rd_integer(struct reader *r)
 	return v;
 }
 
+/* What a walk of the DSDT found */
+#define MAX_DEVS	8
+#define MAX_PRT		160
+
+enum {
+	HAVE_HID = 1 << 0,
+	HAVE_CID = 1 << 1,
+	HAVE_UID = 1 << 2,
+	HAVE_SEG = 1 << 3,
+	HAVE_BBN = 1 << 4,
+	HAVE_ADR = 1 << 5,
+	HAVE_CRS = 1 << 6,
+	HAVE_PRT = 1 << 7,
+};
+
+struct prt_entry {
+	uint64_t addr, pin, source, index;
+};
+
+struct dev_info {
+	char path[64];			/* "\\_SB_.PCI0" */
+	unsigned have;			/* HAVE_* */
+	uint64_t hid, cid, uid, seg, bbn, adr;
+	const uint8_t *crs;		/* the _CRS buffer's bytes */
+	size_t crs_len;
+	unsigned prt_nelems, nprt;
+	struct prt_entry prt[MAX_PRT];
+};
+
 struct dsdt_info {
 	bool have_s5;
 	unsigned s5_nelems;
 	uint64_t s5[8];
+	unsigned nscopes, ndevs;
+	struct dev_info dev[MAX_DEVS];
 };
 
-/* A DataRefObject after a Name(); records \_S5's package */
-static void rd_data(struct reader *r, const char *name, struct dsdt_info *d)
+static void set_int(struct dev_info *dev, const char *name, uint64_t v)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+		size_t off;
+	} fields[] = {
+		{ "_HID", HAVE_HID, offsetof(struct dev_info, hid) },
+		{ "_CID", HAVE_CID, offsetof(struct dev_info, cid) },
+		{ "_UID", HAVE_UID, offsetof(struct dev_info, uid) },
+		{ "_SEG", HAVE_SEG, offsetof(struct dev_info, seg) },
+		{ "_BBN", HAVE_BBN, offsetof(struct dev_info, bbn) },
+		{ "_ADR", HAVE_ADR, offsetof(struct dev_info, adr) },
+	};
+
+	for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(name, fields[i].name)) {
+			assert_int_equal(dev->have & fields[i].bit, 0);
+			dev->have |= fields[i].bit;
+			memcpy((uint8_t *)dev + fields[i].off, &v, sizeof(v));
+			return;
+		}
+	fail_msg("unexpected integer %s in %s", name, dev->path);
+}
+
+/* Package (n) { integers or Package (4) { integers } }: \_S5 and _PRT */
+static void rd_package(struct reader *r, const char *name,
+		       struct dev_info *dev, struct dsdt_info *d)
+{
+	bool s5 = !dev && (!strcmp(name, "_S5_") || !strcmp(name, "\\_S5_"));
+	bool prt = dev && !strcmp(name, "_PRT");
+	size_t end = rd_pkglen(r);
+	unsigned n = rd_byte(r), i = 0;
+
+	assert_true(s5 || prt);
+	for (; r->pos < end; i++) {
+		if (r->p[r->pos] == 0x12) {		/* Package (4) */
+			struct prt_entry *e;
+			size_t eend;
+
+			assert_true(prt);
+			assert_true(dev->nprt < MAX_PRT);
+			e = &dev->prt[dev->nprt++];
+			r->pos++;
+			eend = rd_pkglen(r);
+			assert_int_equal(rd_byte(r), 4);
+			e->addr = rd_integer(r);
+			e->pin = rd_integer(r);
+			e->source = rd_integer(r);
+			e->index = rd_integer(r);
+			assert_int_equal(r->pos, eend);
+		} else {
+			uint64_t v = rd_integer(r);
+
+			assert_true(s5);
+			if (i < 8)
+				d->s5[i] = v;
+		}
+	}
+	assert_int_equal(r->pos, end);
+	assert_true(i <= n);
+	if (s5) {
+		assert_false(d->have_s5);
+		d->have_s5 = true;
+		d->s5_nelems = n;
+	} else {
+		assert_int_equal(dev->have & HAVE_PRT, 0);
+		dev->have |= HAVE_PRT;
+		dev->prt_nelems = n;
+	}
+}
+
+/* A DataRefObject after a Name() */
+static void rd_data(struct reader *r, const char *name, struct dev_info *dev,
+		    struct dsdt_info *d)
 {
 	uint8_t op = r->p[r->pos];
 	size_t end;
 
 	if (op == 0x12) {			/* Package */
-		bool s5 = !strcmp(name, "_S5_") || !strcmp(name, "\\_S5_");
-		unsigned n, i = 0;
-
 		r->pos++;
-		end = rd_pkglen(r);
-		n = rd_byte(r);
-		while (r->pos < end) {
-			uint64_t v = rd_integer(r);
-
-			if (s5 && i < 8)
-				d->s5[i] = v;
-			i++;
-		}
-		assert_int_equal(r->pos, end);
-		assert_true(i <= n);
-		if (s5) {
-			assert_false(d->have_s5);
-			d->have_s5 = true;
-			d->s5_nelems = n;
-		}
+		rd_package(r, name, dev, d);
 	} else if (op == 0x0d) {		/* String */
 		r->pos++;
 		while (rd_byte(r))
 			;
-	} else if (op == 0x11) {		/* Buffer */
+	} else if (op == 0x11) {		/* Buffer (size) { bytes } */
+		uint64_t size;
+
 		r->pos++;
-		r->pos = rd_pkglen(r);
+		end = rd_pkglen(r);
+		size = rd_integer(r);
+		assert_true(r->pos <= end);
+		assert_int_equal(size, end - r->pos);
+		if (dev && !strcmp(name, "_CRS")) {
+			assert_int_equal(dev->have & HAVE_CRS, 0);
+			dev->have |= HAVE_CRS;
+			dev->crs = r->p + r->pos;
+			dev->crs_len = size;
+		}
+		r->pos = end;
 	} else {
-		rd_integer(r);
+		uint64_t v = rd_integer(r);
+
+		if (dev)
+			set_int(dev, name, v);
 	}
+}
+
+static void join_path(char *out, size_t size, const char *scope,
+		      const char *name)
+{
+	if (name[0] == '\\')
+		snprintf(out, size, "%s", name);
+	else if (!strcmp(scope, "\\"))
+		snprintf(out, size, "\\%s", name);
+	else
+		snprintf(out, size, "%s.%s", scope, name);
+}
+
+/* A TermList of Name, Scope and Device up to end, in scope (a device's
+ * path if dev is not NULL) */
+static void parse_terms(struct reader *r, size_t end, const char *scope,
+			struct dev_info *dev, struct dsdt_info *d)
+{
+	char name[64], path[64];
+
+	while (r->pos < end) {
+		uint8_t op = rd_byte(r);
+		size_t pkg_end;
+
+		switch (op) {
+		case 0x08:				/* Name */
+			rd_namestring(r, name, sizeof(name));
+			rd_data(r, name, dev, d);
+			break;
+		case 0x10:				/* Scope */
+			pkg_end = rd_pkglen(r);
+			rd_namestring(r, name, sizeof(name));
+			join_path(path, sizeof(path), scope, name);
+			d->nscopes++;
+			parse_terms(r, pkg_end, path, dev, d);
+			break;
+		case 0x5b: {
+			struct dev_info *nd;
+
+			assert_int_equal(rd_byte(r), 0x82);	/* Device */
+			pkg_end = rd_pkglen(r);
+			rd_namestring(r, name, sizeof(name));
+			assert_true(d->ndevs < MAX_DEVS);
+			nd = &d->dev[d->ndevs++];
+			join_path(nd->path, sizeof(nd->path), scope, name);
+			parse_terms(r, pkg_end, nd->path, nd, d);
+			break;
+		}
+		default:
+			fail_msg("unexpected AML opcode 0x%02x at %zu", op,
+				 r->pos - 1);
+		}
+	}
+	assert_int_equal(r->pos, end);
 }
 
 static void parse_dsdt(const uint8_t *aml, size_t len, struct dsdt_info *d)
 {
 	struct reader r = { aml, 0, len };
-	char name[64];
 
 	memset(d, 0, sizeof(*d));
-	while (r.pos < r.end) {
-		uint8_t op = rd_byte(&r);
+	parse_terms(&r, len, "\\", NULL, d);
+	assert_int_equal(r.pos, len);
+}
 
-		switch (op) {
-		case 0x08:				/* Name */
-			rd_namestring(&r, name, sizeof(name));
-			rd_data(&r, name, d);
+static const struct dev_info *find_dev(const struct dsdt_info *d,
+				       const char *path)
+{
+	const struct dev_info *found = NULL;
+
+	for (unsigned i = 0; i < d->ndevs; i++)
+		if (!strcmp(d->dev[i].path, path)) {
+			assert_null(found);
+			found = &d->dev[i];
+		}
+	if (!found)
+		fail_msg("no device %s in the DSDT", path);
+	return found;
+}
+
+/* ---- a resource template walker ---- */
+
+struct res_desc {
+	uint8_t tag;			/* large item name byte */
+	uint8_t type, gflags, tflags;	/* Memory32Fixed: tflags = info */
+	uint64_t gran, min, max, tra, len;
+};
+
+struct res_list {
+	unsigned n;
+	struct res_desc d[16];
+};
+
+static uint64_t rd_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void walk_resources(const uint8_t *p, size_t len, struct res_list *l)
+{
+	bool end = false;
+	size_t off = 0;
+
+	memset(l, 0, sizeof(*l));
+	while (off < len) {
+		uint8_t b = p[off];
+		const uint8_t *e;
+		struct res_desc *r;
+		unsigned n, size;
+
+		assert_false(end);			/* End Tag is last */
+		if (!(b & 0x80)) {			/* small item */
+			n = b & 7;
+			assert_true(off + 1 + n <= len);
+			if ((b >> 3 & 0xf) != 0xf)
+				fail_msg("unexpected small resource 0x%02x", b);
+			assert_int_equal(n, 1);
+			/* checksum: 0, or the whole template sums to 0 */
+			assert_true(p[off + 1] == 0 || sum8(p, off + 2) == 0);
+			end = true;
+			off += 1 + n;
+			continue;
+		}
+		assert_true(off + 3 <= len);
+		n = rd16(p + off + 1);
+		assert_true(off + 3 + n <= len);
+		assert_true(l->n < 16);
+		e = p + off + 3;
+		r = &l->d[l->n++];
+		r->tag = b;
+		switch (b) {
+		case 0x86:				/* Memory32Fixed */
+			assert_int_equal(n, 9);
+			r->tflags = e[0];
+			r->min = rd32(e + 1);
+			r->len = rd32(e + 5);
+			assert_true(r->len > 0);
+			r->max = r->min + r->len - 1;
 			break;
-		case 0x10:				/* Scope */
-			r.pos = rd_pkglen(&r);
-			break;
-		case 0x5b:
-			assert_int_equal(rd_byte(&r), 0x82);	/* Device */
-			r.pos = rd_pkglen(&r);
+		case 0x88:				/* Word Address Space */
+		case 0x87:				/* DWord */
+		case 0x8a:				/* QWord */
+			size = b == 0x88 ? 2 : b == 0x87 ? 4 : 8;
+			/* no ResourceSource */
+			assert_int_equal(n, 3 + 5 * size);
+			r->type = e[0];
+			r->gflags = e[1];
+			r->tflags = e[2];
+			r->gran = rd_le(e + 3, size);
+			r->min = rd_le(e + 3 + size, size);
+			r->max = rd_le(e + 3 + 2 * size, size);
+			r->tra = rd_le(e + 3 + 3 * size, size);
+			r->len = rd_le(e + 3 + 4 * size, size);
 			break;
 		default:
-			fail_msg("unexpected AML opcode 0x%02x at %zu", op,
-				 r.pos - 1);
+			fail_msg("unexpected large resource 0x%02x", b);
 		}
+		off += 3 + n;
 	}
-	assert_int_equal(r.pos, len);
+	assert_true(end);
+	assert_int_equal(off, len);
+}
+
+/* EISAID("ABC1234") computed here, independently of the encoder: bytes
+ * [0..1] the three letters, 5 bits each ('A' = 1), big-endian; [2..3] the
+ * product number, big-endian; as the little-endian DWord AML holds. */
+static uint32_t eisa_id(const char *id)
+{
+	unsigned letters = (id[0] - '@') << 10 | (id[1] - '@') << 5 |
+			   (id[2] - '@');
+	unsigned product = strtoul(id + 3, NULL, 16);
+	const uint8_t b[4] = {
+		letters >> 8, letters & 0xff, product >> 8, product & 0xff,
+	};
+
+	return rd32(b);
+}
+
+static void test_eisa_id(void **state)
+{
+	(void)state;
+	/* Bytes 41 d0 0a 08: "PNP" compressed, then product 0x0a08 */
+	assert_int_equal(eisa_id("PNP0A08"), 0x080ad041);
+	assert_int_equal(eisa_id("PNP0A03"), 0x030ad041);
+	assert_int_equal(eisa_id("PNP0C02"), 0x020cd041);
+}
+
+static void get_dsdt(const struct vm *v, const struct tables *t,
+		     struct dsdt_info *d, uint32_t *len)
+{
+	*len = rd32(gp(v, t->dsdt, 8) + 4);
+	parse_dsdt(gp(v, t->dsdt, *len) + 36, *len - 36, d);
 }
 
 static void test_dsdt_s5(void **state)
@@ -584,29 +884,272 @@ static void test_dsdt_s5(void **state)
 		0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 		0x0a, SLP_TYP_S5, 0x0a, SLP_TYP_S5, 0x00, 0x00,
 	};
-	struct dsdt_info d;
+	struct acpi_config c = pci_config(1);
+	struct dsdt_info *d = malloc(sizeof(*d));
 	const uint8_t *p;
 	struct tables t;
 	uint32_t len;
 	struct vm v;
 
 	(void)state;
+	assert_non_null(d);
 	vm_init(&v, FAKE_RAM);
 	build(&v, 1, &t);
-	len = rd32(gp(&v, t.dsdt, 8) + 4);
+	get_dsdt(&v, &t, d, &len);
 	p = gp(&v, t.dsdt, len);
-	parse_dsdt(p + 36, len - 36, &d);
-	assert_true(d.have_s5);
-	assert_int_equal(d.s5_nelems, 4);
-	assert_int_equal(d.s5[0], SLP_TYP_S5);
-	assert_int_equal(d.s5[1], SLP_TYP_S5);
+	assert_true(d->have_s5);
+	assert_int_equal(d->s5_nelems, 4);
+	assert_int_equal(d->s5[0], SLP_TYP_S5);
+	assert_int_equal(d->s5[1], SLP_TYP_S5);
 	assert_non_null(memmem(p + 36, len - 36, s5, sizeof(s5)));
+	/* Without PCI the DSDT is just \_S5 */
+	assert_int_equal(len, 36 + sizeof(s5));
+	assert_int_equal(d->ndevs, 0);
+	assert_int_equal(d->nscopes, 0);
+
+	/* With PCI, \_S5 is still there */
+	build_cfg(&v, &c, &t);
+	get_dsdt(&v, &t, d, &len);
+	p = gp(&v, t.dsdt, len);
+	assert_true(d->have_s5);
+	assert_memory_equal(p + 36, s5, sizeof(s5));
 	vm_free(&v);
+	free(d);
+}
+
+/* No PCI: no MCFG, only the FADT and MADT in the XSDT, no devices */
+static void test_no_pci(void **state)
+{
+	struct acpi_config c = { .ncpus = 2, .pci_mmio_base = PCI_MMIO_START,
+				 .pci_mmio_size = PCI_MMIO_SIZE,
+				 .pci_bus_end = 7 };
+	struct dsdt_info *d = malloc(sizeof(*d));
+	struct tables t;
+	uint32_t len;
+	struct vm v;
+
+	(void)state;
+	assert_non_null(d);
+	vm_init(&v, FAKE_RAM);
+	/* The other PCI fields are ignored when pci_ecam_base is 0 */
+	build_cfg(&v, &c, &t);
+	assert_int_equal(t.mcfg, 0);
+	assert_int_equal(rd32(gp(&v, t.xsdt, 8) + 4), 36 + 2 * 8);
+	get_dsdt(&v, &t, d, &len);
+	assert_int_equal(d->ndevs, 0);
+	assert_null(memmem(gp(&v, t.dsdt, len), len, "PCI0", 4));
+	vm_free(&v);
+	free(d);
+}
+
+static void check_mcfg(const struct vm *v, const struct tables *t,
+		       const struct acpi_config *c)
+{
+	static const uint8_t zero[8];
+	const uint8_t *p;
+	uint32_t len;
+
+	assert_int_not_equal(t->mcfg, 0);
+	len = rd32(gp(v, t->mcfg, 8) + 4);
+	p = gp(v, t->mcfg, len);
+	assert_int_equal(len, 44 + 16);			/* one allocation */
+	assert_int_equal(sum8(p, len), 0);
+	assert_true(p[8] >= 1);				/* revision */
+	assert_memory_equal(p + 36, zero, 8);		/* reserved */
+	assert_int_equal(rd64(p + 44), c->pci_ecam_base);
+	assert_int_equal(rd16(p + 52), 0);		/* segment */
+	assert_int_equal(p[54], c->pci_bus_start);
+	assert_int_equal(p[55], c->pci_bus_end);
+	assert_memory_equal(p + 56, zero, 4);		/* reserved */
+}
+
+static void check_prt(const struct dev_info *pci)
+{
+	bool seen[32][4] = { { false } };
+
+	assert_true(pci->have & HAVE_PRT);
+	assert_int_equal(pci->prt_nelems, 32 * 4);
+	assert_int_equal(pci->nprt, 32 * 4);
+	for (unsigned i = 0; i < pci->nprt; i++) {
+		const struct prt_entry *e = &pci->prt[i];
+		uint64_t slot = e->addr >> 16;
+
+		assert_int_equal(e->addr & 0xffff, 0xffff);	/* any function */
+		assert_true(slot < 32);
+		assert_true(e->pin < 4);
+		assert_false(seen[slot][e->pin]);
+		seen[slot][e->pin] = true;
+		assert_int_equal(e->source, 0);		/* a GSI, no link */
+		assert_int_equal(e->index, 16 + (slot + e->pin) % 4);
+		assert_int_equal(e->index, ACPI_PCI_INTX_GSI(slot, e->pin));
+	}
+}
+
+/* The DSDT for config c: \_SB.PCI0 and \_SB.RES0 as acpi.h says */
+static void check_pci_dsdt(const struct dsdt_info *d,
+			   const struct acpi_config *c)
+{
+	static uint8_t io[0x10000];
+	uint64_t ecam = c->pci_ecam_base + ((uint64_t)c->pci_bus_start << 20);
+	uint64_t ecam_len = (uint64_t)(c->pci_bus_end - c->pci_bus_start + 1)
+			    << 20;
+	const struct dev_info *pci, *res;
+	struct res_list l;
+	unsigned nmem = 0;
+
+	assert_int_equal(d->ndevs, 2);
+	assert_int_equal(d->nscopes, 1);
+	pci = find_dev(d, "\\_SB_.PCI0");
+	res = find_dev(d, "\\_SB_.RES0");
+
+	/* No _ADR: it and _HID are exclusive */
+	assert_int_equal(pci->have, HAVE_HID | HAVE_CID | HAVE_UID | HAVE_SEG |
+				    HAVE_BBN | HAVE_CRS | HAVE_PRT);
+	assert_int_equal(pci->hid, eisa_id("PNP0A08"));
+	assert_int_equal(pci->cid, eisa_id("PNP0A03"));
+	assert_int_equal(pci->uid, 0);
+	assert_int_equal(pci->seg, 0);
+	assert_int_equal(pci->bbn, c->pci_bus_start);
+	check_prt(pci);
+
+	/* _CRS: bus range, I/O, memory windows, all produced by PCI0 */
+	walk_resources(pci->crs, pci->crs_len, &l);
+	assert_int_equal(l.n, c->pci_mmio64_size ? 5 : 4);
+	memset(io, 0, sizeof(io));
+	for (unsigned i = 0; i < l.n; i++) {
+		const struct res_desc *r = &l.d[i];
+
+		assert_int_not_equal(r->tag, 0x86);
+		/* ResourceProducer, PosDecode, MinFixed, MaxFixed */
+		assert_int_equal(r->gflags, 0x0c);
+		assert_int_equal(r->gran, 0);
+		assert_int_equal(r->tra, 0);
+		assert_true(r->min <= r->max);
+		assert_int_equal(r->len, r->max - r->min + 1);
+		switch (r->type) {
+		case 2:					/* bus numbers */
+			assert_int_equal(i, 0);
+			assert_int_equal(r->tag, 0x88);
+			assert_int_equal(r->tflags, 0);
+			assert_int_equal(r->min, c->pci_bus_start);
+			assert_int_equal(r->max, c->pci_bus_end);
+			break;
+		case 1:					/* I/O */
+			assert_int_equal(r->tag, 0x88);
+			assert_int_equal(r->tflags, 3);	/* EntireRange */
+			for (uint64_t port = r->min; port <= r->max; port++) {
+				assert_int_equal(io[port], 0);
+				io[port] = 1;
+			}
+			break;
+		case 0:					/* memory */
+			nmem++;
+			assert_int_equal(r->tflags & 1, 1);	/* ReadWrite */
+			/* Not over the ECAM area */
+			assert_true(r->max < ecam || r->min >= ecam + ecam_len);
+			if (r->tag == 0x87) {
+				assert_int_equal(r->tflags, 0x01); /* uncached */
+				assert_int_equal(r->min, c->pci_mmio_base);
+				assert_int_equal(r->len, c->pci_mmio_size);
+			} else {
+				assert_int_equal(r->tag, 0x8a);
+				assert_int_equal(r->min, c->pci_mmio64_base);
+				assert_int_equal(r->len, c->pci_mmio64_size);
+			}
+			break;
+		default:
+			fail_msg("unexpected resource type %u", r->type);
+		}
+	}
+	assert_int_equal(nmem, c->pci_mmio64_size ? 2 : 1);
+	/* Every port but the config mechanism's 0xcf8-0xcff */
+	for (unsigned port = 0; port < 0x10000; port++)
+		assert_int_equal(io[port], port < 0xcf8 || port > 0xcff);
+	assert_int_equal(l.d[1].min, 0);
+	assert_int_equal(l.d[1].max, 0xcf7);
+	assert_int_equal(l.d[2].min, 0xd00);
+	assert_int_equal(l.d[2].max, 0xffff);
+
+	/* RES0: the ECAM area of the buses, as a motherboard resource */
+	assert_int_equal(res->have, HAVE_HID | HAVE_CRS);
+	assert_int_equal(res->hid, eisa_id("PNP0C02"));
+	walk_resources(res->crs, res->crs_len, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.d[0].tag, 0x86);
+	assert_int_equal(l.d[0].tflags, 1);		/* ReadWrite */
+	assert_int_equal(l.d[0].min, ecam);
+	assert_int_equal(l.d[0].len, ecam_len);
+}
+
+static void check_pci(const struct acpi_config *c)
+{
+	struct dsdt_info *d = malloc(sizeof(*d));
+	struct tables t;
+	uint32_t len;
+	struct vm v;
+
+	assert_non_null(d);
+	vm_init(&v, FAKE_RAM);
+	build_cfg(&v, c, &t);
+	check_mcfg(&v, &t, c);
+	assert_int_equal(rd32(gp(&v, t.xsdt, 8) + 4), 36 + 3 * 8);
+	get_dsdt(&v, &t, d, &len);
+	assert_true(d->have_s5);
+	check_pci_dsdt(d, c);
+	vm_free(&v);
+	free(d);
+}
+
+static void test_pci_layout(void **state)
+{
+	struct acpi_config c = pci_config(4);
+
+	(void)state;
+	/* What boot/layout.h describes, spelled out */
+	assert_int_equal(c.pci_ecam_base, 0xe0000000);
+	assert_int_equal(c.pci_mmio_base, 0xc0000000);
+	assert_int_equal(c.pci_mmio_size, 0x20000000);
+	check_pci(&c);
+	c.ncpus = 255;
+	check_pci(&c);
+}
+
+static void test_pci_variants(void **state)
+{
+	struct acpi_config c = pci_config(2);
+
+	(void)state;
+	/* A 64-bit window too */
+	c.pci_mmio64_base = 1ULL << 39;
+	c.pci_mmio64_size = 1ULL << 39;
+	check_pci(&c);
+	/* Buses 2-5: ECAM from base + 2 MiB, 4 MiB long */
+	c = pci_config(2);
+	c.pci_ecam_base = 0xb0000000;
+	c.pci_bus_start = 2;
+	c.pci_bus_end = 5;
+	check_pci(&c);
+	/* All 256 buses, the window right below the ECAM area, ending at
+	 * the top of the 32-bit space */
+	c = pci_config(1);
+	c.pci_ecam_base = 0xe0000000;
+	c.pci_bus_start = 0;
+	c.pci_bus_end = 255;
+	c.pci_mmio_base = 0x80000000;
+	c.pci_mmio_size = 0x60000000;
+	check_pci(&c);
+	c.pci_mmio_base = 0x80000000;
+	c.pci_mmio_size = 0x20000000;
+	c.pci_ecam_base = 0xa0000000;
+	c.pci_bus_end = 15;
+	c.pci_mmio64_base = 0xffffffff00000000ULL;
+	c.pci_mmio64_size = 0x100000000ULL;		/* up to 2^64 - 1 */
+	check_pci(&c);
 }
 
 static void test_bad_config(void **state)
 {
-	struct acpi_config c = { 0 };
+	struct acpi_config c = { 0 }, bad_pci[10];
 	struct error err;
 	uint64_t rsdp = 0x1234;
 	struct vm v;
@@ -621,11 +1164,56 @@ static void test_bad_config(void **state)
 	err.msg[0] = '\0';
 	assert_int_equal(acpi_build(&v.m, &c, &rsdp, &err), -1);
 	assert_non_null(strstr(err.msg, "vCPUs"));
-	c.ncpus = 1;
-	c.pci_ecam_base = 0xb0000000;
-	err.msg[0] = '\0';
-	assert_int_equal(acpi_build(&v.m, &c, &rsdp, &err), -1);
-	assert_true(err.msg[0] != '\0');
+	for (unsigned i = 0; i < sizeof(bad_pci) / sizeof(bad_pci[0]); i++) {
+		c = pci_config(1);
+		switch (i) {
+		case 0:		/* bus range */
+			c.pci_bus_start = 1;
+			c.pci_bus_end = 0;
+			break;
+		case 1:		/* ECAM not 1 MiB aligned */
+			c.pci_ecam_base = 0xe0080000;
+			break;
+		case 2:		/* ECAM above 4 GiB */
+			c.pci_ecam_base = 1ULL << 32;
+			break;
+		case 3:		/* ECAM area crossing 4 GiB */
+			c.pci_ecam_base = 0xfff00000;
+			c.pci_bus_end = 1;
+			break;
+		case 4:		/* no 32-bit window */
+			c.pci_mmio_size = 0;
+			break;
+		case 5:		/* 32-bit window crossing 4 GiB */
+			c.pci_mmio_base = 0xf0000000;
+			c.pci_mmio_size = 0x20000000;
+			c.pci_ecam_base = 0xe0000000;
+			break;
+		case 6:		/* 32-bit window over the ECAM area */
+			c.pci_mmio_size = 0x20100000;
+			break;
+		case 7:		/* ECAM of bus 3 in the window */
+			c.pci_ecam_base = 0xbfd00000;
+			c.pci_bus_start = 3;
+			c.pci_bus_end = 3;
+			break;
+		case 8:		/* 64-bit window wrapping */
+			c.pci_mmio64_base = 0xffffffff00000000ULL;
+			c.pci_mmio64_size = 0x100000001ULL;
+			break;
+		case 9:		/* 64-bit window over the ECAM area */
+			c.pci_mmio64_base = 0;
+			c.pci_mmio64_size = 1ULL << 40;
+			break;
+		}
+		bad_pci[i] = c;
+	}
+	for (unsigned i = 0; i < sizeof(bad_pci) / sizeof(bad_pci[0]); i++) {
+		err.msg[0] = '\0';
+		if (acpi_build(&v.m, &bad_pci[i], &rsdp, &err) != -1)
+			fail_msg("bad PCI config %u accepted", i);
+		assert_non_null(strstr(err.msg, "PCI"));
+	}
 	/* Nothing written, *rsdp_gpa untouched */
 	assert_int_equal(rsdp, 0x1234);
 	for (uint64_t a = ACPI_TABLES_ADDR; a < REGION_END; a++)
@@ -676,13 +1264,16 @@ static void test_area_too_small(void **state)
 
 	(void)state;
 	vm_init(&v, FAKE_RAM);
-	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		struct acpi_config c = { .ncpus = counts[i] };
+	for (unsigned i = 0; i < 2 * sizeof(counts) / sizeof(counts[0]); i++) {
+		unsigned ncpus = counts[i / 2];
+		struct acpi_config c = { .ncpus = ncpus };
 		uint64_t need = 0;
 		size_t size;
 
+		if (i % 2)
+			c = pci_config(ncpus);
 		/* How much do the tables take? */
-		build(&v, counts[i], &t);
+		build_cfg(&v, &c, &t);
 		for (unsigned j = 0; j < t.nr; j++)
 			if (t.r[j].gpa + t.r[j].len - ACPI_TABLES_ADDR > need)
 				need = t.r[j].gpa + t.r[j].len - ACPI_TABLES_ADDR;
@@ -696,9 +1287,9 @@ static void test_area_too_small(void **state)
 			ret = acpi_build_at(&v.m, &c, gpa, size, &rsdp, &err);
 			if (size < need) {
 				if (ret != -1)
-					fail_msg("%u vCPUs fit in %zu < %llu bytes",
-						 counts[i], size,
-						 (unsigned long long)need);
+					fail_msg("%u vCPUs%s fit in %zu < %llu bytes",
+						 ncpus, i % 2 ? " + PCI" : "",
+						 size, (unsigned long long)need);
 				assert_true(err.msg[0] != '\0');
 			} else {
 				assert_int_equal(ret, 0);
@@ -722,9 +1313,11 @@ static void test_area_too_small(void **state)
 	vm_free(&v);
 }
 
-/* Tables for 255 CPUs, then for 1 CPU in the same RAM: nothing stale. */
+/* Tables for 255 CPUs, then for 1 CPU in the same RAM: nothing stale;
+ * likewise with PCI, then without. */
 static void test_rebuild(void **state)
 {
+	struct acpi_config c = pci_config(255);
 	struct tables t;
 	struct vm v;
 
@@ -734,6 +1327,15 @@ static void test_rebuild(void **state)
 	build(&v, 1, &t);
 	assert_int_equal(rd32(gp(&v, t.madt, 8) + 4),
 			 44 + 8 + 12 + 2 * 10 + 6);
+	build_cfg(&v, &c, &t);
+	assert_int_not_equal(t.mcfg, 0);
+	build(&v, 1, &t);
+	assert_int_equal(t.mcfg, 0);
+	for (uint64_t a = ACPI_TABLES_ADDR; a < REGION_END - 4; a++)
+		if (!memcmp(gp(&v, a, 4), "MCFG", 4) ||
+		    !memcmp(gp(&v, a, 4), "PCI0", 4))
+			fail_msg("stale PCI tables at 0x%llx",
+				 (unsigned long long)a);
 	vm_free(&v);
 }
 
@@ -852,6 +1454,109 @@ static void test_aml_encodings(void **state)
 	assert_memory_equal(buf, buffer, sizeof(buffer));
 }
 
+/* Resource descriptors, byte for byte as iasl 20200925 compiles the ASL
+ * in the comments */
+static void test_aml_resources(void **state)
+{
+	/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+	 *	0x0000, 0x0000, 0x0000, 0x0000, 0x0001,,,) */
+	static const uint8_t bus[] = {
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+	};
+	/* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+	 *	EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8,,,,
+	 *	TypeStatic, DenseTranslation) */
+	static const uint8_t io[] = {
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x00,
+		0xf7, 0x0c, 0x00, 0x00, 0xf8, 0x0c,
+	};
+	/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+	 *	NonCacheable, ReadWrite, 0x00000000, 0xC0000000, 0xDFFFFFFF,
+	 *	0x00000000, 0x20000000,,,, AddressRangeMemory, TypeStatic) */
+	static const uint8_t mem32[] = {
+		0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0,
+		0xff, 0xff, 0xff, 0xdf, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x20,
+	};
+	/* QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+	 *	Cacheable, ReadWrite, 0x0, 0x8000000000, 0xFFFFFFFFFF, 0x0,
+	 *	0x8000000000,,,, AddressRangeMemory, TypeStatic) */
+	static const uint8_t mem64[] = {
+		0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x03,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+	};
+	/* Memory32Fixed (ReadWrite, 0xE0000000, 0x00100000) and the End
+	 * Tag */
+	static const uint8_t fixed[] = {
+		0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0,
+		0x00, 0x00, 0x10, 0x00, 0x79, 0x00,
+	};
+	uint8_t buf[64];
+	struct aml a;
+
+	(void)state;
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_word(&a, AML_RES_BUS, 0, 0, 0);
+	assert_false(a.failed);
+	assert_int_equal(a.len, sizeof(bus));
+	assert_memory_equal(buf, bus, sizeof(bus));
+
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_word(&a, AML_RES_IO, AML_RES_IO_ENTIRE, 0, 0xcf7);
+	assert_false(a.failed);
+	assert_int_equal(a.len, sizeof(io));
+	assert_memory_equal(buf, io, sizeof(io));
+
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_dword(&a, AML_RES_MEMORY,
+		      AML_RES_MEM_RW | AML_RES_MEM_NONCACHEABLE,
+		      0xc0000000, 0xdfffffff);
+	assert_false(a.failed);
+	assert_int_equal(a.len, sizeof(mem32));
+	assert_memory_equal(buf, mem32, sizeof(mem32));
+
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_qword(&a, AML_RES_MEMORY,
+		      AML_RES_MEM_RW | AML_RES_MEM_CACHEABLE,
+		      0x8000000000, 0xffffffffff);
+	assert_false(a.failed);
+	assert_int_equal(a.len, sizeof(mem64));
+	assert_memory_equal(buf, mem64, sizeof(mem64));
+
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_memory32_fixed(&a, true, 0xe0000000, 0x100000);
+	aml_res_end(&a);
+	assert_false(a.failed);
+	assert_int_equal(a.len, sizeof(fixed));
+	assert_memory_equal(buf, fixed, sizeof(fixed));
+
+	/* The whole I/O space is fine; an empty or inverted range is not,
+	 * nor a length that does not fit (the whole 64-bit space) */
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_word(&a, AML_RES_IO, AML_RES_IO_ENTIRE, 0, 0xffff);
+	assert_false(a.failed);
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_word(&a, AML_RES_IO, AML_RES_IO_ENTIRE, 0xd00, 0xcff);
+	assert_true(a.failed);
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_qword(&a, AML_RES_MEMORY, 0, 0, UINT64_MAX);
+	assert_true(a.failed);
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_dword(&a, 7, 0, 0, 1);
+	assert_true(a.failed);
+	/* Overflow is sticky like the rest */
+	aml_init(&a, buf, 20);
+	aml_res_dword(&a, AML_RES_MEMORY, 0, 0, 1);
+	assert_true(a.failed);
+	assert_true(a.len <= 20);
+}
+
 static void test_aml_errors(void **state)
 {
 	static const char *const bad_names[] = {
@@ -889,10 +1594,30 @@ static void test_aml_errors(void **state)
 		assert_int_equal(buf[i], 0xee);
 }
 
-/* VESSEL_ACPI_DUMP=dir: write each table to dir/SIG.dat for `iasl -d`. */
+static void dump_tables(const struct vm *v, const struct tables *t,
+			const char *dir, const char *prefix)
+{
+	for (unsigned i = 0; i < t->nr; i++) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s%s.dat", dir, prefix,
+			 t->r[i].what);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(gp(v, t->r[i].gpa, t->r[i].len), 1,
+					t->r[i].len, f), t->r[i].len);
+		assert_int_equal(fclose(f), 0);
+	}
+}
+
+/* VESSEL_ACPI_DUMP=dir: write each table to dir/SIG.dat for `iasl -d`:
+ * with layout.h's PCI host bridge, as boot.c builds them, and without it
+ * as dir/nopci-SIG.dat. */
 static void test_dump(void **state)
 {
 	const char *dir = getenv("VESSEL_ACPI_DUMP");
+	struct acpi_config c = pci_config(4);
 	struct tables t;
 	struct vm v;
 
@@ -900,18 +1625,10 @@ static void test_dump(void **state)
 	if (!dir)
 		return;
 	vm_init(&v, FAKE_RAM);
+	build_cfg(&v, &c, &t);
+	dump_tables(&v, &t, dir, "");
 	build(&v, 4, &t);
-	for (unsigned i = 0; i < t.nr; i++) {
-		char path[4096];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%s.dat", dir, t.r[i].what);
-		f = fopen(path, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(gp(&v, t.r[i].gpa, t.r[i].len), 1,
-					t.r[i].len, f), t.r[i].len);
-		assert_int_equal(fclose(f), 0);
-	}
+	dump_tables(&v, &t, dir, "nopci-");
 	vm_free(&v);
 }
 
@@ -923,13 +1640,18 @@ int main(void)
 		cmocka_unit_test(test_madt_4),
 		cmocka_unit_test(test_madt_255),
 		cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_eisa_id),
 		cmocka_unit_test(test_dsdt_s5),
+		cmocka_unit_test(test_no_pci),
+		cmocka_unit_test(test_pci_layout),
+		cmocka_unit_test(test_pci_variants),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_small_ram),
 		cmocka_unit_test(test_area_too_small),
 		cmocka_unit_test(test_rebuild),
 		cmocka_unit_test(test_aml_pkglen),
 		cmocka_unit_test(test_aml_encodings),
+		cmocka_unit_test(test_aml_resources),
 		cmocka_unit_test(test_aml_errors),
 		cmocka_unit_test(test_dump),
 	};

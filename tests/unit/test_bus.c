@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../vmm/bus.h"
 
@@ -340,6 +341,68 @@ static void test_many(void **state)
 	bus_destroy(&b);
 }
 
+/* Handlers run without the bus lock, so one may change the map of its own
+ * bus (a BAR write moving a range). A rdlock held here would deadlock. */
+struct remapper {
+	struct bus *b;
+	struct dev target;
+	uint64_t at;		/* where target is mapped, 0 when not */
+};
+
+static void remap_access(void *opaque, uint64_t offset, uint8_t *data,
+			 unsigned len, bool is_write)
+{
+	struct remapper *rm = opaque;
+	struct error err = { 0 };
+	uint64_t to;
+
+	(void)offset;
+	if (!is_write) {
+		memset(data, 0, len);
+		return;
+	}
+	to = data[0] * 0x1000ULL;
+	if (rm->at)
+		bus_unregister(rm->b, rm->at);
+	rm->at = 0;
+	if (to && bus_register(rm->b, to, 0x100, dev_access, &rm->target,
+			       "target", &err) == 0)
+		rm->at = to;
+}
+
+static void test_handler_changes_map(void **state)
+{
+	struct error err = { 0 };
+	struct remapper rm;
+	uint8_t v, data[1];
+	struct bus b;
+
+	(void)state;
+	alarm(10);		/* a deadlock kills the test instead of hanging */
+	bus_init(&b, "mmio");
+	memset(&rm, 0, sizeof(rm));
+	rm.b = &b;
+	dev_init(&rm.target, 0x60);
+	assert_int_equal(bus_register(&b, 0x100, 4, remap_access, &rm, "bar",
+				      &err), 0);
+
+	v = 0x10;
+	assert_true(bus_dispatch(&b, 0x100, &v, 1, true));
+	assert_int_equal(rm.at, 0x10000);
+	assert_true(rd(&b, 0x10005, data, 1));
+	assert_int_equal(data[0], 0x65);
+	v = 0x20;
+	assert_true(bus_dispatch(&b, 0x100, &v, 1, true));
+	assert_false(rd(&b, 0x10005, data, 1));
+	assert_true(rd(&b, 0x20005, data, 1));
+	assert_int_equal(rm.target.offset, 5);
+	v = 0;
+	assert_true(bus_dispatch(&b, 0x100, &v, 1, true));
+	assert_int_equal(b.n, 1);
+	bus_destroy(&b);
+	alarm(0);
+}
+
 /* Dispatch from several threads while another thread registers and
  * unregisters a range: every access is counted exactly once. */
 struct hammer {
@@ -395,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ranges),
 		cmocka_unit_test(test_unregister),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_handler_changes_map),
 		cmocka_unit_test(test_concurrent),
 	};
 

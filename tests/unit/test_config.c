@@ -464,8 +464,63 @@ static void test_err_wrong_kind(void **state)
 	expect_error("rootfs: rootfs\nkernel: vmlinuz\nkind: container\n",
 		     "2:1: kernel: only valid with kind: vm");
 	expect_error(CT "vcpus: 2\n", "3:1: vcpus: only valid with kind: vm");
-	expect_error("kernel: vmlinuz\nnets: []\n",
-		     "2:1: nets: only valid with kind: container");
+	expect_error("kernel: vmlinuz\nuserns: true\n",
+		     "2:1: userns: only valid with kind: container");
+	expect_error(CT "rng: true\n", "3:1: rng: only valid with kind: vm");
+}
+
+/* VM disks, nets and rng: lists of maps with their own keys. */
+static void test_vm_devices(void **state)
+{
+	struct guest_config cfg;
+	char want[PATH_MAX + 64];
+
+	(void)state;
+	load_ok("dev.yaml",
+		"kernel: vmlinuz\n"
+		"disks:\n"
+		"  - path: notes.txt\n"
+		"  - {path: initrd.img, readonly: true, cache: writeback}\n"
+		"nets:\n"
+		"  - {tap: vs-dev0, mac: '52:54:00:12:34:56', bridge: br0}\n"
+		"  - tap: vs-dev1\n"
+		"rng: false\n", &cfg);
+	assert_int_equal(cfg.vm.ndisks, 2);
+	snprintf(want, sizeof(want), "%s/notes.txt", dir);
+	assert_string_equal(cfg.vm.disks[0].path, want);
+	assert_false(cfg.vm.disks[0].readonly);
+	assert_int_equal(cfg.vm.disks[0].cache, DISK_CACHE_NONE);
+	assert_true(cfg.vm.disks[1].readonly);
+	assert_int_equal(cfg.vm.disks[1].cache, DISK_CACHE_WRITEBACK);
+	assert_int_equal(cfg.vm.nnets, 2);
+	assert_string_equal(cfg.vm.nets[0].tap, "vs-dev0");
+	assert_string_equal(cfg.vm.nets[0].mac, "52:54:00:12:34:56");
+	assert_string_equal(cfg.vm.nets[0].bridge, "br0");
+	assert_null(cfg.vm.nets[1].mac);
+	assert_null(cfg.vm.nets[1].bridge);
+	assert_false(cfg.vm.rng);
+	config_free(&cfg);
+
+	load_ok("dev2.yaml", "kernel: vmlinuz\n", &cfg);
+	assert_true(cfg.vm.rng);                /* on by default */
+	assert_int_equal(cfg.vm.ndisks, 0);
+	config_free(&cfg);
+}
+
+static void test_err_vm_devices(void **state)
+{
+	(void)state;
+	expect_error("kernel: vmlinuz\ndisks:\n  - {path: nowhere.img}\n",
+		     "3:12: disks[0].path: no such file 'nowhere.img' (resolved to %s/nowhere.img)",
+		     dir);
+	expect_error("kernel: vmlinuz\ndisks:\n  - {path: notes.txt, cache: fast}\n",
+		     "3:30: disks[0].cache: expected none or writeback, got 'fast'");
+	expect_error("kernel: vmlinuz\nnets:\n  - {tap: t0, mac: '52:54:00:12:34'}\n",
+		     "3:20: nets[0].mac: bad MAC address '52:54:00:12:34' (want xx:xx:xx:xx:xx:xx)");
+	expect_error("kernel: vmlinuz\nnets:\n  - {tap: t0, mac: '01:00:00:00:00:01'}\n",
+		     "3:20: nets[0].mac: '01:00:00:00:00:01' is a multicast address");
+	expect_error("kernel: vmlinuz\nnets:\n  - {bridge: br0}\n",
+		     "3:5: nets[0].tap: missing required key");
 }
 
 static void test_err_bad_int(void **state)
@@ -962,6 +1017,8 @@ int main(void)
 		cmocka_unit_test(test_scalar_forms),
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_wrong_kind),
+		cmocka_unit_test(test_vm_devices),
+		cmocka_unit_test(test_err_vm_devices),
 		cmocka_unit_test(test_err_bad_int),
 		cmocka_unit_test(test_err_bad_size),
 		cmocka_unit_test(test_err_bad_number),

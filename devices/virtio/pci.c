@@ -1,0 +1,530 @@
+/* The virtio-pci transport, modern (1.x) only: vendor capabilities for the
+ * common, notify, ISR and device config structures in BAR0, MSI-X with its
+ * table and PBA in BAR0 too, and one ioeventfd per queue notify address. */
+#include "virtio.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "../pci.h"
+
+#define VIRTIO_VENDOR          0x1af4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040
+
+/* BAR0 layout */
+#define BAR_SIZE        0x8000
+#define COMMON_OFF      0x0000
+#define COMMON_LEN      0x0038
+#define ISR_OFF         0x1000
+#define DEVCFG_OFF      0x2000
+#define DEVCFG_LEN      0x1000
+#define NOTIFY_OFF      0x3000
+#define NOTIFY_MULT     4
+#define MSIX_TABLE_OFF  0x4000
+#define MSIX_PBA_OFF    0x6000
+#define MSIX_MAX        (VIRTIO_MAX_QUEUES + 1)
+#define NO_VECTOR       0xffff
+
+/* virtio_pci_cap cfg_type */
+#define CAP_COMMON 1
+#define CAP_NOTIFY 2
+#define CAP_ISR    3
+#define CAP_DEVICE 4
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci {
+	struct virtio_dev dev;
+	struct pci_func func;
+	unsigned msix_cap;              /* config offset of the MSI-X capability */
+	unsigned nvec;
+	struct msix_entry table[MSIX_MAX];
+	uint64_t pba;
+	struct msi_vec vec[MSIX_MAX];
+	uint16_t config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint16_t queue_size[VIRTIO_MAX_QUEUES];
+	uint32_t dfselect, gfselect;
+	uint16_t qselect;
+	uint8_t isr;
+	uint8_t generation;
+	int notify_fd[VIRTIO_MAX_QUEUES];
+	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
+};
+
+static struct virtio_pci *to_vp(struct virtio_dev *d)
+{
+	return (struct virtio_pci *)d;
+}
+
+/* ---- MSI-X ---- */
+
+static bool msix_enabled(struct virtio_pci *vp, bool *fmask)
+{
+	uint16_t ctl = pci_cfg16(&vp->func, vp->msix_cap + 2);
+
+	*fmask = ctl & 0x4000;
+	return ctl & 0x8000;
+}
+
+/* Deliver vector v now, or remember it in the PBA. Caller holds dev lock. */
+static void msix_signal(struct virtio_pci *vp, uint16_t v)
+{
+	bool fmask;
+
+	if (v >= vp->nvec)
+		return;         /* NO_VECTOR, or a vector the guest never got */
+	if (!msix_enabled(vp, &fmask))
+		return;         /* no INTx: a driver without MSI-X gets nothing */
+	if (fmask || (vp->table[v].ctrl & 1)) {
+		vp->pba |= 1ULL << v;
+		return;
+	}
+	msi_vec_fire(&vp->vec[v]);
+}
+
+static void msix_update(struct virtio_pci *vp, unsigned v)
+{
+	struct msix_entry *e = &vp->table[v];
+	bool fmask;
+
+	msi_vec_route(vp->dev.env->msi, &vp->vec[v],
+		      ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
+	if ((vp->pba & (1ULL << v)) && msix_enabled(vp, &fmask) && !fmask &&
+	    !(e->ctrl & 1)) {
+		vp->pba &= ~(1ULL << v);
+		msi_vec_fire(&vp->vec[v]);
+	}
+}
+
+static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
+			  unsigned len, bool is_write)
+{
+	unsigned v = off / 16, field = (off % 16) / 4;
+	uint32_t *reg;
+
+	if (v >= vp->nvec || len != 4 || off % 4) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	reg = &(&vp->table[v].addr_lo)[field];
+	if (!is_write) {
+		memcpy(data, reg, 4);
+		return;
+	}
+	memcpy(reg, data, 4);
+	if (field == 3)
+		*reg &= 1;      /* only the mask bit is defined */
+	msix_update(vp, v);
+}
+
+/* ---- config interrupt / used buffers ---- */
+
+void virtio_used(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	if (q >= d->ops->nqueues || !virtq_should_notify(&d->vq[q]))
+		return;
+	vp->isr |= 1;
+	msix_signal(vp, vp->queue_vector[q]);
+}
+
+void virtio_broken(struct virtio_dev *d)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	if (d->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	d->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vp->isr |= 2;
+	msix_signal(vp, vp->config_vector);
+}
+
+/* ---- common configuration ---- */
+
+static void virtio_reset(struct virtio_pci *vp)
+{
+	struct virtio_dev *d = &vp->dev;
+
+	if (d->ops->reset)
+		d->ops->reset(d);
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		virtq_reset(&d->vq[q]);
+		d->vq[q].mem = d->env->mem;
+		vp->queue_vector[q] = NO_VECTOR;
+		vp->queue_size[q] = d->ops->queue_size;
+	}
+	vp->config_vector = NO_VECTOR;
+	d->features = 0;
+	d->status = 0;
+	vp->isr = 0;
+	vp->dfselect = vp->gfselect = vp->qselect = 0;
+}
+
+static uint64_t device_features(const struct virtio_dev *d)
+{
+	return d->ops->features | (1ULL << VIRTIO_F_VERSION_1) |
+	       (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX);
+}
+
+static void set_status(struct virtio_pci *vp, uint8_t s)
+{
+	struct virtio_dev *d = &vp->dev;
+
+	if (s == 0) {
+		virtio_reset(vp);
+		return;
+	}
+	if ((s & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Accept only what we offered, and only the 1.x interface. */
+		if ((d->features & ~device_features(d)) ||
+		    !virtio_has(d, VIRTIO_F_VERSION_1))
+			s &= ~VIRTIO_STATUS_FEATURES_OK;
+		for (unsigned q = 0; q < d->ops->nqueues; q++)
+			d->vq[q].event_idx = virtio_has(d, VIRTIO_F_EVENT_IDX);
+	}
+	if ((s & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		d->status = s;
+		if (d->ops->activate)
+			d->ops->activate(d);
+		return;
+	}
+	d->status = (s & ~VIRTIO_STATUS_NEEDS_RESET) |
+		    (d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static uint64_t common_read(struct virtio_pci *vp, unsigned off)
+{
+	struct virtio_dev *d = &vp->dev;
+	unsigned q = vp->qselect;
+	bool qok = q < d->ops->nqueues;
+	struct virtq *vq = qok ? &d->vq[q] : NULL;
+
+	switch (off) {
+	case 0x00: return vp->dfselect;
+	case 0x04: return vp->dfselect < 2 ? (uint32_t)(device_features(d) >> (32 * vp->dfselect)) : 0;
+	case 0x08: return vp->gfselect;
+	case 0x0c: return vp->gfselect < 2 ? (uint32_t)(d->features >> (32 * vp->gfselect)) : 0;
+	case 0x10: return vp->config_vector;
+	case 0x12: return d->ops->nqueues;
+	case 0x14: return d->status;
+	case 0x15: return vp->generation;
+	case 0x16: return vp->qselect;
+	case 0x18: return qok ? vp->queue_size[q] : 0;
+	case 0x1a: return qok ? vp->queue_vector[q] : NO_VECTOR;
+	case 0x1c: return qok ? vq->ready : 0;
+	case 0x1e: return qok ? q : 0;
+	case 0x20: return qok ? vq->desc_gpa : 0;
+	case 0x24: return qok ? vq->desc_gpa >> 32 : 0;
+	case 0x28: return qok ? vq->avail_gpa : 0;
+	case 0x2c: return qok ? vq->avail_gpa >> 32 : 0;
+	case 0x30: return qok ? vq->used_gpa : 0;
+	case 0x34: return qok ? vq->used_gpa >> 32 : 0;
+	default:   return 0;
+	}
+}
+
+static void set_lo(uint64_t *v, uint32_t x) { *v = (*v & ~0xffffffffULL) | x; }
+static void set_hi(uint64_t *v, uint32_t x) { *v = (*v & 0xffffffffULL) | ((uint64_t)x << 32); }
+
+static void common_write(struct virtio_pci *vp, unsigned off, uint32_t val)
+{
+	struct virtio_dev *d = &vp->dev;
+	unsigned q = vp->qselect;
+	bool qok = q < d->ops->nqueues;
+	/* Ring addresses and sizes are frozen once the queue is enabled. */
+	bool qset = qok && !d->vq[q].ready;
+	struct virtq *vq = qok ? &d->vq[q] : NULL;
+
+	switch (off) {
+	case 0x00: vp->dfselect = val; break;
+	case 0x08: vp->gfselect = val; break;
+	case 0x0c:
+		if (vp->gfselect < 2 && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+			if (vp->gfselect == 0)
+				set_lo(&d->features, val);
+			else
+				set_hi(&d->features, val);
+		}
+		break;
+	case 0x10: vp->config_vector = val < vp->nvec ? val : NO_VECTOR; break;
+	case 0x14: set_status(vp, val); break;
+	case 0x16: vp->qselect = val; break;
+	case 0x18:
+		/* A power of two no larger than offered; anything else is ignored. */
+		if (qset && val && val <= d->ops->queue_size && !(val & (val - 1)))
+			vp->queue_size[q] = val;
+		break;
+	case 0x1a: if (qok) vp->queue_vector[q] = val < vp->nvec ? val : NO_VECTOR; break;
+	case 0x1c:
+		if (qset && val == 1) {
+			vq->size = vp->queue_size[q];
+			vq->mem = d->env->mem;
+			vq->event_idx = virtio_has(d, VIRTIO_F_EVENT_IDX);
+			if (virtq_activate(vq) == 0)
+				vq->ready = true;
+			else
+				virtio_broken(d);
+		}
+		break;
+	case 0x20: if (qset) set_lo(&vq->desc_gpa, val); break;
+	case 0x24: if (qset) set_hi(&vq->desc_gpa, val); break;
+	case 0x28: if (qset) set_lo(&vq->avail_gpa, val); break;
+	case 0x2c: if (qset) set_hi(&vq->avail_gpa, val); break;
+	case 0x30: if (qset) set_lo(&vq->used_gpa, val); break;
+	case 0x34: if (qset) set_hi(&vq->used_gpa, val); break;
+	default: break;
+	}
+}
+
+/* Fields are 8, 16 or 32 bits wide; 64-bit ones are two 32-bit halves. */
+static unsigned common_width(unsigned off)
+{
+	if (off == 0x14 || off == 0x15)
+		return 1;
+	if (off >= 0x10 && off < 0x20)
+		return 2;
+	return 4;
+}
+
+static void common_io(struct virtio_pci *vp, unsigned off, uint8_t *data,
+		      unsigned len, bool is_write)
+{
+	uint64_t v = 0;
+
+	if (off >= COMMON_LEN || len != common_width(off & ~(len - 1)) ||
+	    off % len) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	if (is_write) {
+		memcpy(&v, data, len);
+		common_write(vp, off, (uint32_t)v);
+	} else {
+		v = common_read(vp, off);
+		memcpy(data, &v, len);
+	}
+}
+
+/* ---- BAR0 ---- */
+
+static void bar_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
+		   bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *d = &vp->dev;
+	unsigned q;
+
+	pthread_mutex_lock(&d->lock);
+	if (off < COMMON_OFF + 0x1000) {
+		common_io(vp, off - COMMON_OFF, data, len, is_write);
+	} else if (off >= ISR_OFF && off < ISR_OFF + 4) {
+		if (!is_write) {
+			memset(data, 0, len);
+			data[0] = vp->isr;      /* reading clears it */
+			vp->isr = 0;
+		}
+	} else if (off >= DEVCFG_OFF && off < DEVCFG_OFF + DEVCFG_LEN) {
+		unsigned o = off - DEVCFG_OFF;
+
+		if (o >= d->ops->config_size || len > d->ops->config_size - o) {
+			if (!is_write)
+				memset(data, 0, len);
+		} else if (is_write) {
+			if (d->ops->config_write)
+				d->ops->config_write(d, o, data, len);
+		} else {
+			d->ops->config_read(d, o, data, len);
+		}
+	} else if (off >= NOTIFY_OFF && off < NOTIFY_OFF + 0x1000) {
+		/* Reached only when the ioeventfd is not in place. */
+		q = (off - NOTIFY_OFF) / NOTIFY_MULT;
+		if (is_write && q < d->ops->nqueues && d->vq[q].ready &&
+		    (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->vq[q].broken)
+			d->ops->queue_notify(d, q);
+		else if (!is_write)
+			memset(data, 0, len);
+	} else if (off >= MSIX_TABLE_OFF && off < MSIX_PBA_OFF) {
+		msix_table_io(vp, off - MSIX_TABLE_OFF, data, len, is_write);
+	} else if (off >= MSIX_PBA_OFF && off < MSIX_PBA_OFF + 8) {
+		unsigned o = off - MSIX_PBA_OFF;
+
+		if (!is_write)
+			for (unsigned i = 0; i < len; i++)
+				data[i] = o + i < 8 ? vp->pba >> (8 * (o + i)) : 0;
+	} else if (!is_write) {
+		memset(data, 0, len);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- notifications ---- */
+
+static void notify_ready(struct loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *d = &vp->dev;
+	uint64_t cnt;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		if (vp->notify_fd[q] != fd)
+			continue;
+		if (d->vq[q].ready && !d->vq[q].broken &&
+		    (d->status & VIRTIO_STATUS_DRIVER_OK))
+			d->ops->queue_notify(d, q);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void bar_moved(struct pci_func *f, unsigned bar, uint64_t addr)
+{
+	struct virtio_pci *vp = f->opaque;
+	struct device_env *env = vp->dev.env;
+	struct error err;
+
+	if (bar != 0)
+		return;
+	for (unsigned q = 0; q < vp->dev.ops->nqueues; q++) {
+		if (vp->notify_base)
+			env->ioeventfd(env, vp->notify_base + NOTIFY_OFF + q * NOTIFY_MULT,
+				       2, vp->notify_fd[q], false, &err);
+		if (addr)
+			env->ioeventfd(env, addr + NOTIFY_OFF + q * NOTIFY_MULT, 2,
+				       vp->notify_fd[q], true, &err);
+	}
+	vp->notify_base = addr;
+}
+
+static void msix_cfg_written(struct pci_func *f, unsigned off, unsigned len)
+{
+	struct virtio_pci *vp = f->opaque;
+
+	/* MSI-X enable or function mask changed: deliver what is pending. */
+	if (off <= vp->msix_cap + 3 && off + len > vp->msix_cap + 2) {
+		pthread_mutex_lock(&vp->dev.lock);
+		for (unsigned v = 0; v < vp->nvec; v++)
+			msix_update(vp, v);
+		pthread_mutex_unlock(&vp->dev.lock);
+	}
+}
+
+/* ---- creation ---- */
+
+static void add_vendor_cap(struct pci_func *f, uint8_t type, uint32_t off,
+			   uint32_t len, bool notify)
+{
+	uint8_t cap[20] = { 0x09, 0, notify ? 20 : 16, type, 0 /* BAR0 */ };
+
+	memcpy(&cap[8], &off, 4);
+	memcpy(&cap[12], &len, 4);
+	if (notify) {
+		uint32_t mult = NOTIFY_MULT;
+
+		memcpy(&cap[16], &mult, 4);
+	}
+	pci_add_cap(f, cap, cap[2]);
+}
+
+int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
+		      void *priv, struct virtio_dev **out, struct error *err)
+{
+	struct virtio_pci *vp;
+	struct pci_func *f;
+	uint8_t msix[12] = { 0x11 };
+	uint32_t v;
+
+	if (ops->nqueues > VIRTIO_MAX_QUEUES || ops->config_size > DEVCFG_LEN)
+		return err_set(err, "%s: too many queues or too much config", ops->name);
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return err_set(err, "out of memory");
+	pthread_mutex_init(&vp->dev.lock, NULL);
+	vp->dev.ops = ops;
+	vp->dev.priv = priv;
+	vp->dev.env = env;
+	vp->dev.pci = vp;
+	vp->nvec = ops->nqueues + 1;
+	for (unsigned i = 0; i < MSIX_MAX; i++) {
+		vp->vec[i].fd = -1;
+		vp->table[i].ctrl = 1;          /* masked at reset */
+	}
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vp->notify_fd[q] = -1;
+	virtio_reset(vp);
+
+	f = &vp->func;
+	pci_func_init(f, ops->name, VIRTIO_VENDOR, VIRTIO_PCI_DEVICE_BASE + ops->device_id,
+		      ops->class_code, 1);
+	f->cfg[PCI_SUBSYS_VENDOR] = VIRTIO_VENDOR & 0xff;
+	f->cfg[PCI_SUBSYS_VENDOR + 1] = VIRTIO_VENDOR >> 8;
+	f->cfg[PCI_SUBSYS_ID] = 0x40;
+	f->opaque = vp;
+	f->bar[0] = (struct pci_bar){ .size = BAR_SIZE, .fn = bar_io, .opaque = vp };
+	f->bar_moved = bar_moved;
+	f->cfg_written = msix_cfg_written;
+	add_vendor_cap(f, CAP_COMMON, COMMON_OFF, COMMON_LEN, false);
+	add_vendor_cap(f, CAP_NOTIFY, NOTIFY_OFF, ops->nqueues * NOTIFY_MULT, true);
+	add_vendor_cap(f, CAP_ISR, ISR_OFF, 4, false);
+	if (ops->config_size)
+		add_vendor_cap(f, CAP_DEVICE, DEVCFG_OFF, ops->config_size, false);
+	msix[2] = vp->nvec - 1;                 /* table size - 1, low byte */
+	v = MSIX_TABLE_OFF;                     /* BIR 0 */
+	memcpy(&msix[4], &v, 4);
+	v = MSIX_PBA_OFF;
+	memcpy(&msix[8], &v, 4);
+	vp->msix_cap = pci_add_cap(f, msix, sizeof(msix));
+	f->wmask[vp->msix_cap + 3] = 0xc0;      /* enable, function mask */
+
+	for (unsigned i = 0; i < vp->nvec; i++)
+		if (msi_vec_create(env->msi, &vp->vec[i], err) < 0)
+			goto fail;
+	for (unsigned q = 0; q < ops->nqueues; q++) {
+		vp->notify_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vp->notify_fd[q] < 0) {
+			err_sys(err, "eventfd");
+			goto fail;
+		}
+		if (loop_add(env->loop, vp->notify_fd[q], EPOLLIN, notify_ready, vp, err) < 0)
+			goto fail;
+	}
+	if (pci_add(env->pci, f, err) < 0)
+		goto fail;
+	*out = &vp->dev;
+	return 0;
+fail:
+	virtio_pci_destroy(&vp->dev);
+	return err_prefix(err, "%s", ops->name);
+}
+
+void virtio_pci_destroy(struct virtio_dev *d)
+{
+	struct virtio_pci *vp = to_vp(d);
+	struct device_env *env = d->env;
+
+	if (vp->notify_base)
+		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	pci_del(env->pci, &vp->func);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (vp->notify_fd[q] < 0)
+			continue;
+		loop_del(env->loop, vp->notify_fd[q]);
+		close(vp->notify_fd[q]);
+	}
+	for (unsigned i = 0; i < MSIX_MAX; i++)
+		msi_vec_destroy(env->msi, &vp->vec[i]);
+	pthread_mutex_destroy(&d->lock);
+	free(vp);
+}

@@ -1,0 +1,76 @@
+/* A virtio device as the transport sees it (virtio 1.x, modern only).
+ * Device files (blk, net, rng) describe themselves with virtio_ops; the PCI
+ * transport (devices/virtio/pci.c) does the rest. */
+#ifndef VESSEL_VIRTIO_H
+#define VESSEL_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "queue.h"
+#include "../device.h"
+
+#define VIRTIO_MAX_QUEUES      16
+
+/* Device status bits */
+#define VIRTIO_STATUS_ACK         0x01
+#define VIRTIO_STATUS_DRIVER      0x02
+#define VIRTIO_STATUS_DRIVER_OK   0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED      0x80
+
+/* Transport feature bits */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
+
+struct virtio_dev;
+
+struct virtio_ops {
+	const char *name;
+	uint16_t device_id;             /* 1 net, 2 blk, 4 rng */
+	uint32_t class_code;            /* PCI class for the function */
+	unsigned nqueues;
+	uint16_t queue_size;            /* the largest the driver may choose */
+	uint64_t features;              /* device-specific feature bits offered */
+	/* Device config space; `len` bytes at `off` (the transport bounds it). */
+	void (*config_read)(struct virtio_dev *d, unsigned off, uint8_t *data, unsigned len);
+	void (*config_write)(struct virtio_dev *d, unsigned off, const uint8_t *data, unsigned len);
+	unsigned config_size;
+	/* The driver set DRIVER_OK. Lock held. */
+	void (*activate)(struct virtio_dev *d);
+	/* The guest kicked queue q. Runs on the event loop, lock held. */
+	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* The driver reset the device. Lock held. */
+	void (*reset)(struct virtio_dev *d);
+};
+
+struct virtio_pci;
+
+struct virtio_dev {
+	const struct virtio_ops *ops;
+	void *priv;
+	struct device_env *env;
+	pthread_mutex_t lock;
+	uint64_t features;              /* negotiated */
+	uint8_t status;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	struct virtio_pci *pci;
+};
+
+int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
+		      void *priv, struct virtio_dev **out, struct error *err);
+void virtio_pci_destroy(struct virtio_dev *d);
+
+/* After virtq_push()es on queue q: interrupt the guest if it wants one. */
+void virtio_used(struct virtio_dev *d, unsigned q);
+/* A malformed ring or request: NEEDS_RESET and a config interrupt. */
+void virtio_broken(struct virtio_dev *d);
+static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)
+{
+	return d->features & (1ULL << bit);
+}
+
+#endif
