@@ -23,7 +23,11 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 GUEST_SRC := $(sort $(wildcard tests/kvm/guests/*.S))
 GUEST_BIN := $(GUEST_SRC:tests/kvm/guests/%.S=$(BUILD)/tests/kvm/guests/%.bin) \
-             $(BUILD)/tests/kvm/guests/pvh.elf
+             $(BUILD)/tests/kvm/guests/pvh.elf $(BUILD)/tests/kvm/guests/virtio.bin
+# The virtio guest is freestanding C: never the host's CFLAGS (make asan).
+VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
+                 -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
+                 -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
 .PHONY: all test unit kvm-test container-test integration asan deps hello install clean
 
@@ -59,6 +63,15 @@ $(BUILD)/tests/kvm/guests/pvh.elf: tests/kvm/pvh/pvh.S tests/kvm/pvh/pvh.ld
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $@.o $<
 	ld -T tests/kvm/pvh/pvh.ld -o $@ $@.o
+
+# A freestanding C guest driving the virtio-pci transport, in the same
+# bzImage wrapping, linked at its run address.
+$(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/guest.c tests/kvm/virtio/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(VGUEST_CFLAGS) -c -o $@.entry.o tests/kvm/virtio/entry.S
+	$(CC) $(VGUEST_CFLAGS) -c -o $@.guest.o tests/kvm/virtio/guest.c
+	ld -T tests/kvm/virtio/guest.ld -o $@.elf $@.entry.o $@.guest.o
+	objcopy -O binary $@.elf $@
 
 test: all unit kvm-test container-test integration
 

@@ -156,7 +156,10 @@ static void virtio_reset(struct virtio_pci *vp)
 	if (d->ops->reset)
 		d->ops->reset(d);
 	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		/* Off, and programmable again: the spec's reset values. */
 		virtq_reset(&d->vq[q]);
+		d->vq[q].ready = false;
+		d->vq[q].desc_gpa = d->vq[q].avail_gpa = d->vq[q].used_gpa = 0;
 		d->vq[q].mem = d->env->mem;
 		vp->queue_vector[q] = NO_VECTOR;
 		vp->queue_size[q] = d->ops->queue_size;

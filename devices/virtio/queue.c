@@ -298,24 +298,34 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 	return 1;
 }
 
-int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+int virtq_push_many(struct virtq *q, const uint16_t *head, const uint32_t *len,
+		    unsigned n)
 {
 	struct rings r;
-	uint8_t *elem;
 
 	if (q->broken)
 		return -1;
-	if (!rings_get(q, &r) || head >= q->size)
+	if (!rings_get(q, &r) || n > q->size)
 		return virtq_break(q);
+	for (unsigned i = 0; i < n; i++)
+		if (head[i] >= q->size)
+			return virtq_break(q);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *elem = r.used + USED_RING((uint16_t)(q->used_idx + i) & (q->size - 1));
 
-	elem = r.used + USED_RING(q->used_idx & (q->size - 1));
-	st32(elem, head);
-	st32(elem + 4, len);
-	/* The element before the index that publishes it */
+		st32(elem, head[i]);
+		st32(elem + 4, len[i]);
+	}
+	/* The elements before the index that publishes them, all at once */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	q->used_idx++;
+	q->used_idx += n;
 	st16(r.used + USED_IDX, q->used_idx);
 	return 0;
+}
+
+int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+{
+	return virtq_push_many(q, &head, &len, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

@@ -56,6 +56,11 @@ int virtq_pop(struct virtq *q, struct virtq_req *req);
 /* Return a chain to the guest with `len` bytes written into its in-buffers. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
+/* Return n (<= size) chains at once: the driver sees all or none of them
+ * (a merged receive buffer is one packet in several chains). */
+int virtq_push_many(struct virtq *q, const uint16_t *head, const uint32_t *len,
+		    unsigned n);
+
 /* After one or more pushes: should the guest be interrupted? (Honours
  * VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.) */
 bool virtq_should_notify(struct virtq *q);

@@ -193,7 +193,7 @@ for attempt in 1 2; do
 	4) log "harness: nested host hung while running the script" ;;
 	esac
 	if [ $((deadline - $(date +%s))) -lt $((boot_timeout + 60)) ]; then break; fi
-	[ "$attempt" -eq 2 ] || log "harness: retrying (the script runs again from the start)"
+	[ "$attempt" -eq 2 ] || log "harness: retrying once"
 done
 
 case $brc in

@@ -30,6 +30,9 @@ token=$(random_token)
 t0=$(now_ms)
 build_guest_initrd "$work/initrd.cpio.gz" "$token"
 log "guest initramfs built in $(($(now_ms) - t0)) ms"
+t0=$(now_ms)
+qemu-system-x86_64 -version >/dev/null
+echo "smoke: qemu-system-x86_64 -version takes $(($(now_ms) - t0)) ms here (process start-up cost)"
 
 # wait_marker FILE PID: prints ms until FILE contains the marker (or -1).
 wait_marker() {

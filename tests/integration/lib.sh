@@ -32,6 +32,7 @@ VM_IN=
 CFG=
 _t_cleanup() {
 	if [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; then
+		disown "$VM_PID" 2>/dev/null || true
 		kill -KILL "$VM_PID" 2>/dev/null || true
 	fi
 	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
@@ -201,6 +202,7 @@ guest_value() { grep -m1 -E "^$1=" "$T/console" | cut -d= -f2- || true; }
 # expect_booted: the guest's init ran and saw the initrd and cmdline tokens.
 expect_booted() {
 	expect_output '^VESSEL-USERSPACE-OK$'
+	info "guest reached userspace at uptime $(guest_value VESSEL-UPTIME)s"
 	[ "$(guest_value VESSEL-INITRD-TOKEN)" = "$GUEST_TOKEN" ] ||
 		fail "initrd token: guest printed '$(guest_value VESSEL-INITRD-TOKEN)', want '$GUEST_TOKEN'"
 	guest_value VESSEL-CMDLINE | grep -q "vessel_cmdline_token=$T_CMDTOKEN" ||

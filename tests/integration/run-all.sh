@@ -6,8 +6,9 @@
 # Prints `ok NAME` / `FAIL NAME` per test, then `N passed, N failed`; exits
 # non-zero if any failed. Needs VESSEL (default: the repo's ./vessel) and a
 # usable /dev/kvm (use tests/harness/run-integration.sh to get one).
-# Env: TEST_FILTER (grep -E regex on test names), TEST_TIMEOUT, VM_TIMEOUT,
-#      KEEP_TMP=1 (keep each test's scratch dir).
+# Env: TEST_FILTER (bash regex on test names), TEST_TIMEOUT, VM_TIMEOUT,
+#      TEST_VERBOSE=1 (show the logs of passing tests too), KEEP_TMP=1 (keep
+#      each test's scratch dir).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/harness/lib.sh
@@ -38,7 +39,9 @@ abort_all() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/integration.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 eval "$("$HARNESS_DIR/fetch-kernel.sh")" || abort_all "fetching the guest kernel failed"
-export GUEST_KERNEL=$KERNEL
+# A private copy: read once per test, and 9p (nested host) is slow.
+cp "$KERNEL" "$work/vmlinuz"
+export GUEST_KERNEL=$work/vmlinuz
 export GUEST_TOKEN
 GUEST_TOKEN=$(random_token)
 export GUEST_INITRD=$work/guest-initrd.cpio.gz
@@ -56,6 +59,7 @@ for t in "${tests[@]}"; do
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $name (${took}s)"
+		[ -z "${TEST_VERBOSE:-}" ] || sed 's/^/    /' "$tlog"
 	else
 		failed=$((failed + 1))
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then

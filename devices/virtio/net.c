@@ -1,0 +1,416 @@
+/* virtio-net: one PCI function per configured NIC, in config order (eth0,
+ * eth1, ...), each on a tap opened with IFF_VNET_HDR. Queue 0 receives,
+ * queue 1 transmits; the virtio-net header passes through untouched both
+ * ways. The packet plumbing is in devices/net/ (rx.c, tx.c, tap.c); this
+ * file wires it to the transport and the event loop.
+ *
+ * Threads and locks. Everything runs under d->lock: tap and wake-up
+ * callbacks on the loop thread, queue kicks on the loop thread (ioeventfd)
+ * or, without an ioeventfd, on a vCPU, and activate/reset on a vCPU. The
+ * loop thread holds the loop's lock while it runs a callback, and a
+ * callback takes d->lock; so a vCPU, which holds d->lock, must never call
+ * loop_mod(). Changes to what the tap is watched for are therefore made
+ * only on the loop thread: elsewhere they are asked for through wake_fd.
+ *
+ * Flow control. The tap is watched for EPOLLIN while the guest has receive
+ * buffers; when it runs out, the watch drops and the next rx kick resumes
+ * it. A full tap (EAGAIN on write) stops transmit until EPOLLOUT. Each
+ * callback handles a bounded batch so one busy NIC cannot starve the loop.
+ */
+#include "virtio.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "../net/mac.h"
+#include "../net/rx.h"
+#include "../net/tap.h"
+#include "../net/tx.h"
+#include "../net/vnet.h"
+
+#define NET_QUEUE_SIZE  256
+#define RXQ             0
+#define TXQ             1
+#define RX_BUDGET       64      /* packets per callback */
+#define TX_BUDGET       256     /* chains per callback */
+
+#define BIT(n)          (1ULL << (n))
+
+struct net {
+	struct virtio_ops vops;         /* features depend on the tap */
+	struct virtio_dev *vdev;
+	struct device_env *env;
+	unsigned index;
+	struct tap tap;
+	uint8_t mac[NET_MAC_LEN];
+	int wake_fd;                    /* eventfd: "loop thread, look at me" */
+	bool tap_watched, wake_watched;
+	uint32_t watching;              /* the tap's current epoll events */
+	bool running;                   /* DRIVER_OK, not reset, not broken */
+	bool tap_dead;                  /* the tap went away under us */
+	bool rx_starved;                /* no rx buffers: wait for a kick */
+	bool tx_blocked;                /* tap full: wait for EPOLLOUT */
+	bool tx_more;                   /* tx budget spent: continue later */
+	struct net_rx rx;
+	struct net_tx tx;
+};
+
+struct net_set {
+	size_t n;
+	struct net *nic[];
+};
+
+/* ---- the tap's watch ---- */
+
+static uint32_t wanted(const struct net *n)
+{
+	uint32_t ev = 0;
+
+	if (!n->running || n->tap_dead)
+		return 0;
+	if (!n->rx_starved)
+		ev |= EPOLLIN;
+	if (n->tx_blocked)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+static void wake(struct net *n)
+{
+	uint64_t one = 1;
+
+	/* Cannot fail short of a counter overflow; EAGAIN means pending. */
+	(void)!write(n->wake_fd, &one, sizeof(one));
+}
+
+/* Make the tap's watch match the state: directly on the loop thread,
+ * through wake_fd from anywhere else (see the top of the file). */
+static void watch_sync(struct net *n, bool on_loop)
+{
+	uint32_t want = wanted(n);
+
+	if (want == n->watching || !n->tap_watched)
+		return;
+	if (!on_loop) {
+		wake(n);
+		return;
+	}
+	if (loop_mod(n->env->loop, n->tap.fd, want) == 0)
+		n->watching = want;
+}
+
+/* ---- data path (d->lock held) ---- */
+
+static void net_broken(struct net *n)
+{
+	n->running = false;
+	virtio_broken(n->vdev);
+}
+
+static void tap_failed(struct net *n, const char *why)
+{
+	if (n->tap_dead)
+		return;
+	n->tap_dead = true;
+	fprintf(stderr, "vessel: nets[%u]: tap %s %s; the NIC carries no more "
+		"traffic\n", n->index, n->tap.name, why);
+}
+
+static void do_rx(struct net *n)
+{
+	struct virtq *vq = &n->vdev->vq[RXQ];
+	enum net_rx_status s;
+	unsigned pushed;
+
+	if (!n->running || n->tap_dead || n->rx_starved)
+		return;
+	if (!vq->ready) {
+		n->rx_starved = true;   /* enabling it comes with a kick */
+		return;
+	}
+	s = net_rx_pump(&n->rx, vq, n->tap.fd, RX_BUDGET, &pushed);
+	if (pushed)
+		virtio_used(n->vdev, RXQ);
+	switch (s) {
+	case NET_RX_STARVED:
+		n->rx_starved = true;
+		break;
+	case NET_RX_BROKEN:
+		net_broken(n);
+		break;
+	case NET_RX_ERROR:
+		tap_failed(n, "cannot be read");
+		break;
+	case NET_RX_IDLE:
+	case NET_RX_BUDGET:
+		break;          /* level-triggered: the loop calls again */
+	}
+}
+
+static void do_tx(struct net *n)
+{
+	struct virtq *vq = &n->vdev->vq[TXQ];
+	enum net_tx_status s;
+	unsigned pushed;
+
+	n->tx_more = false;
+	if (!n->running || n->tx_blocked || !vq->ready)
+		return;
+	s = net_tx_pump(&n->tx, vq, n->tap.fd, TX_BUDGET, &pushed);
+	if (pushed)
+		virtio_used(n->vdev, TXQ);
+	switch (s) {
+	case NET_TX_BLOCKED:
+		n->tx_blocked = true;
+		break;
+	case NET_TX_BUDGET:
+		n->tx_more = true;
+		wake(n);
+		break;
+	case NET_TX_BROKEN:
+		net_broken(n);
+		break;
+	case NET_TX_IDLE:
+		break;
+	}
+}
+
+/* ---- loop callbacks ---- */
+
+static void net_tap_event(struct loop *loop, int fd, uint32_t events,
+			  void *opaque)
+{
+	struct net *n = opaque;
+
+	pthread_mutex_lock(&n->vdev->lock);
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* The tap was deleted. epoll reports this whatever the watched
+		 * events, so the watch must go. */
+		tap_failed(n, "was removed");
+		loop_del(loop, fd);
+		n->tap_watched = false;
+		n->watching = 0;
+		pthread_mutex_unlock(&n->vdev->lock);
+		return;
+	}
+	if ((events & EPOLLOUT) && n->tx_blocked) {
+		n->tx_blocked = false;
+		do_tx(n);
+	}
+	if (events & EPOLLIN)
+		do_rx(n);
+	watch_sync(n, true);
+	pthread_mutex_unlock(&n->vdev->lock);
+}
+
+static void net_wake(struct loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct net *n = opaque;
+	uint64_t cnt;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return;
+	pthread_mutex_lock(&n->vdev->lock);
+	if (n->tx_more)
+		do_tx(n);
+	watch_sync(n, true);
+	pthread_mutex_unlock(&n->vdev->lock);
+}
+
+/* ---- virtio_ops (d->lock held) ---- */
+
+static void net_notify(struct virtio_dev *d, unsigned q)
+{
+	struct net *n = d->priv;
+
+	if (q == TXQ) {
+		do_tx(n);
+	} else if (q == RXQ && n->rx_starved) {
+		n->rx_starved = false;
+		do_rx(n);
+	}
+	watch_sync(n, false);
+}
+
+static void net_activate(struct virtio_dev *d)
+{
+	struct net *n = d->priv;
+	struct error err;
+
+	net_rx_features(&n->rx, d->features);
+	if (tap_set_offload(&n->tap, tap_offload_for(d->features), &err) < 0)
+		fprintf(stderr, "vessel: nets[%u]: %s\n", n->index, err.msg);
+	n->running = true;
+	n->rx_starved = false;
+	n->tx_blocked = false;
+	n->tx_more = false;
+	watch_sync(n, false);
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	struct net *n = d->priv;
+	struct error err;
+
+	n->running = false;
+	n->rx_starved = false;
+	n->tx_blocked = false;
+	n->tx_more = false;
+	net_rx_reset(&n->rx);
+	net_tx_reset(&n->tx);
+	if (n->tap.fd >= 0)
+		tap_set_offload(&n->tap, 0, &err);
+	watch_sync(n, false);
+}
+
+static void net_config_read(struct virtio_dev *d, unsigned off, uint8_t *data,
+			    unsigned len)
+{
+	struct net *n = d->priv;
+	uint8_t cfg[NET_CFG_SIZE];
+	uint16_t v;
+
+	memcpy(cfg + NET_CFG_MAC, n->mac, NET_MAC_LEN);
+	v = htole16(VIRTIO_NET_S_LINK_UP);
+	memcpy(cfg + NET_CFG_STATUS, &v, sizeof(v));
+	v = htole16(1);
+	memcpy(cfg + NET_CFG_MAX_PAIRS, &v, sizeof(v));
+	/* The transport keeps off + len within config_size. */
+	memcpy(data, cfg + off, len);
+}
+
+static const struct virtio_ops net_vops = {
+	.name = "virtio-net",
+	.device_id = 1,
+	.class_code = 0x020000,
+	.nqueues = 2,
+	.queue_size = NET_QUEUE_SIZE,
+	.config_read = net_config_read,
+	.config_size = NET_CFG_SIZE,
+	.activate = net_activate,
+	.queue_notify = net_notify,
+	.reset = net_reset,
+};
+
+/* What the device offers: the host side always takes partial checksums and
+ * GSO frames (the tap does); the guest side only what the tap can do. */
+static uint64_t net_features(const struct net *n)
+{
+	return BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_MAC) |
+	       BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
+	       BIT(VIRTIO_NET_F_HOST_UFO) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+	       BIT(VIRTIO_NET_F_STATUS) | tap_guest_features(&n->tap);
+}
+
+/* ---- creation ---- */
+
+static void net_destroy_one(struct net *n)
+{
+	if (!n)
+		return;
+	/* Off the loop first: after loop_del() no callback runs or will. */
+	if (n->tap_watched)
+		loop_del(n->env->loop, n->tap.fd);
+	if (n->wake_watched)
+		loop_del(n->env->loop, n->wake_fd);
+	if (n->vdev)
+		virtio_pci_destroy(n->vdev);
+	tap_close(&n->tap);
+	if (n->wake_fd >= 0)
+		close(n->wake_fd);
+	net_rx_free(&n->rx);
+	net_tx_free(&n->tx);
+	free(n);
+}
+
+static int net_create_one(struct device_env *env, unsigned i, struct net **out,
+			  struct error *err)
+{
+	const struct vm_net *c = &env->cfg->nets[i];
+	struct net *n = calloc(1, sizeof(*n));
+
+	*out = NULL;
+	if (!n)
+		return err_set(err, "out of memory");
+	n->env = env;
+	n->index = i;
+	n->tap.fd = -1;
+	n->wake_fd = -1;
+	if (c->mac) {
+		if (net_mac_parse(c->mac, n->mac, err) < 0)
+			goto fail;
+	} else {
+		net_mac_derive(env->cfg->name, i, n->mac);
+	}
+	if (net_rx_init(&n->rx, err) < 0 || net_tx_init(&n->tx, err) < 0)
+		goto fail;
+	if (tap_open(&n->tap, c->tap, c->bridge, err) < 0)
+		goto fail;
+	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (n->wake_fd < 0) {
+		err_sys(err, "eventfd");
+		goto fail;
+	}
+	n->vops = net_vops;
+	n->vops.features = net_features(n);
+	if (virtio_pci_create(env, &n->vops, n, &n->vdev, err) < 0)
+		goto fail;
+	/* Watched for nothing until the driver is ready (EPOLLERR still). */
+	if (loop_add(env->loop, n->tap.fd, 0, net_tap_event, n, err) < 0)
+		goto fail;
+	n->tap_watched = true;
+	if (loop_add(env->loop, n->wake_fd, EPOLLIN, net_wake, n, err) < 0)
+		goto fail;
+	n->wake_watched = true;
+	*out = n;
+	return 0;
+fail:
+	net_destroy_one(n);
+	return -1;
+}
+
+static void net_destroy(void *state)
+{
+	struct net_set *set = state;
+
+	if (!set)
+		return;
+	while (set->n > 0)
+		net_destroy_one(set->nic[--set->n]);
+	free(set);
+}
+
+static int net_create(struct device_env *env, void **state, struct error *err)
+{
+	const struct vm_config *cfg = env->cfg;
+	struct net_set *set;
+
+	*state = NULL;
+	if (!cfg->nnets)
+		return 0;
+	set = calloc(1, sizeof(*set) + cfg->nnets * sizeof(set->nic[0]));
+	if (!set)
+		return err_set(err, "out of memory");
+	for (size_t i = 0; i < cfg->nnets; i++) {
+		if (net_create_one(env, i, &set->nic[i], err) < 0) {
+			net_destroy(set);
+			return err_prefix(err, "nets[%zu]", i);
+		}
+		set->n++;
+	}
+	*state = set;
+	return 0;
+}
+
+static const struct device_ops net_ops = {
+	.name = "virtio-net", .create = net_create, .destroy = net_destroy,
+};
+DEVICE_REGISTER(net_ops);
