@@ -122,6 +122,7 @@ static void __attribute__((noreturn)) child(struct ct *ct,
 	struct process_spec ps = {
 		.c = ct->c, .hostname = ct->hostname,
 		.tty_fd = ct->tty ? ct->pty_slave : -1, .sigmask = mask,
+		.sync_fd = ct->child_sock,
 	};
 	int fd = ct->child_sock;
 	enum sync_kind kind;
@@ -146,6 +147,28 @@ static void __attribute__((noreturn)) child(struct ct *ct,
 	_exit(1);
 }
 
+/* The child went away without a word before exec: say how. */
+static int setup_died(struct ct *ct, struct error *err)
+{
+	int st = 0;
+
+	while (waitpid(ct->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	ct->pid = 0;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && ct->c->memory)
+		return err_set(err, "the container's setup process was killed "
+			       "(SIGKILL) before it could run the command; is "
+			       "memory: %llu too small?",
+			       (unsigned long long)ct->c->memory);
+	if (WIFSIGNALED(st))
+		return err_set(err, "the container's setup process was killed "
+			       "by signal %d before it could run the command",
+			       WTERMSIG(st));
+	return err_set(err, "the container's setup process exited with "
+		       "status %d before it could run the command",
+		       WEXITSTATUS(st));
+}
+
 /* Host-side steps while the child waits, then let it go and wait for
  * its exec (end-of-file) or its error. */
 static int start_child(struct ct *ct, struct error *err)
@@ -159,7 +182,6 @@ static int start_child(struct ct *ct, struct error *err)
 		return -1;
 	if (ct->cg && cgroup_attach(ct->cg, ct->pid, err) < 0)
 		return -1;
-	ct->veth_pid = ct->pid;
 	for (i = 0; i < ct->c->nnets; i++) {
 		char host[IF_NAMESIZE];
 
@@ -171,6 +193,10 @@ static int start_child(struct ct *ct, struct error *err)
 	if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
 		return err_sys(err, "starting the container");
 	r = sync_recv(ct->sock, &kind, &msg, err);
+	if (r > 0 && kind == SYNC_EXEC)
+		r = sync_recv(ct->sock, &kind, &msg, err);	/* exec'd? */
+	else if (r == 0)
+		return setup_died(ct, err);
 	if (r < 0)
 		return -1;
 	if (r > 0) {
@@ -209,6 +235,7 @@ static int run(struct ct *ct, const sigset_t *oldmask, struct error *err)
 	if (pid == 0)
 		child(ct, oldmask);
 	ct->pid = pid;
+	ct->veth_pid = pid;	/* before the janitor copies ct */
 	close(ct->child_sock);
 	ct->child_sock = -1;
 	ct->pidfd = syscall(SYS_pidfd_open, pid, 0);
@@ -308,7 +335,5 @@ out:
 		close(ct.pty_master);
 	if (ct.pty_slave >= 0)
 		close(ct.pty_slave);
-	if (ret < 0)
-		return -1;
 	return ret;
 }

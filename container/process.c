@@ -1,6 +1,7 @@
 #include "process.h"
 #include "caps.h"
 #include "seccomp_filter.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -160,6 +161,7 @@ int process_exec(const struct process_spec *p, struct error *err)
 		return -1;
 	default_signals(p->sigmask);
 	environ = env;
+	sync_send(p->sync_fd, SYNC_EXEC, NULL);
 	execvp(argv[0], argv);
 	return err_sys(err, "executing '%s' in the container", c->command[0]);
 }

@@ -26,6 +26,7 @@ struct process_spec {
 	const char *hostname;
 	int tty_fd;			/* pty slave, or -1 */
 	const sigset_t *sigmask;	/* to restore before exec */
+	int sync_fd;			/* told SYNC_EXEC right before */
 };
 
 /* Returns only on failure. */

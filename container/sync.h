@@ -2,8 +2,10 @@
  *
  * The parent sends SYNC_GO once the child may continue (id maps written,
  * cgroup joined, veths created). The child either reports SYNC_ERROR with
- * a message and exits, or execs: its end is close-on-exec, so a successful
- * exec shows up in the parent as end-of-file. */
+ * a message and exits, or sends SYNC_EXEC and execs: its end is
+ * close-on-exec, so a successful exec shows up in the parent as
+ * end-of-file, a failed one as SYNC_ERROR. End-of-file before SYNC_EXEC
+ * means the child died during setup (e.g. killed by the OOM killer). */
 #ifndef VESSEL_SYNC_H
 #define VESSEL_SYNC_H
 
@@ -13,6 +15,7 @@
 
 enum sync_kind {
 	SYNC_GO = 1,
+	SYNC_EXEC,
 	SYNC_ERROR,
 };
 

@@ -65,6 +65,37 @@ static unsigned shifted(const struct unpack *u, unsigned id)
 	return u->shift + (id < 65536 ? id : 65534);
 }
 
+/* Open directory p (clean, relative), creating what is missing like tar
+ * does, owned by the (shifted) root. */
+static int open_dir(const struct unpack *u, char *p, struct error *err)
+{
+	char *slash;
+	const char *base;
+	int fd, pfd;
+
+	fd = path_open_in_root(u->rootfd, p, MKPATH_NONE, err);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	slash = strrchr(p, '/');
+	if (slash)
+		*slash = '\0';
+	pfd = slash ? open_dir(u, p, err) :
+		      path_open_in_root(u->rootfd, "", MKPATH_NONE, err);
+	if (slash)
+		*slash = '/';
+	if (pfd < 0)
+		return -1;
+	base = slash ? slash + 1 : p;
+	if ((mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) ||
+	    fchownat(pfd, base, u->shift, u->shift, AT_SYMLINK_NOFOLLOW) < 0) {
+		err_sys(err, "creating directory %s", p);
+		close(pfd);
+		return -1;
+	}
+	close(pfd);
+	return path_open_in_root(u->rootfd, p, MKPATH_NONE, err);
+}
+
 /* Parent directory fd and base name of clean path p. */
 static int parent_of(const struct unpack *u, char *p, const char **base,
 		     struct error *err)
@@ -77,7 +108,7 @@ static int parent_of(const struct unpack *u, char *p, const char **base,
 		return path_open_in_root(u->rootfd, "", MKPATH_NONE, err);
 	}
 	*slash = '\0';
-	fd = path_open_in_root(u->rootfd, p, MKPATH_DIR, err);
+	fd = open_dir(u, p, err);
 	*slash = '/';
 	*base = slash + 1;
 	return fd;

@@ -1,0 +1,767 @@
+#!/usr/bin/env bash
+# Container tests: `VESSEL=/abs/vessel tests/container/run.sh [NAME...]`.
+#
+# Builds a busybox-static rootfs (plus tests/container/hog.c, compiled
+# with gcc -static) in a temporary directory, runs containers through
+# `$VESSEL run FILE.yaml` and checks what they actually did: their output,
+# exit status, files, cgroup files, links, mounts. Networking runs in a
+# network namespace of its own (with a bridge br-vtest, 10.199.0.1/24),
+# so nothing touches the host's network. With NAME arguments only those
+# tests run. Prints ok/FAIL/SKIP per test and "N passed, N failed".
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+VESSEL=${VESSEL:-$HERE/../../vessel}
+TIMEOUT=${TIMEOUT:-120}
+pass=0 fail=0 skip=0
+
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() {
+	echo "FAIL $1: $2"
+	fail=$((fail + 1))
+	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | head -30; fi
+}
+skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
+finish() {
+	if [ "$skip" -gt 0 ]; then
+		echo "$pass passed, $fail failed, $skip skipped"
+	else
+		echo "$pass passed, $fail failed"
+	fi
+	[ "$fail" -eq 0 ]
+	exit
+}
+
+ALL_TESTS="pid1 hostname host_files_invisible readonly_root exit_status
+signal_status exec_error env_and_user bind_mount memory_limit pids_limit
+cpu_limit caps seccomp masked_paths userns tarball tarball_userns veth
+cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
+already_running error_missing_rootfs error_not_root error_no_bridge
+error_no_controller error_setup_killed"
+
+if [ "$(id -u)" -ne 0 ]; then
+	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
+	finish
+fi
+if [ ! -x "$VESSEL" ]; then
+	echo "FAIL setup: VESSEL=$VESSEL is not executable"
+	fail=1
+	finish
+fi
+BUSYBOX=$(command -v busybox)
+if [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q static; then
+	BUSYBOX=/bin/busybox
+fi
+
+T=$(mktemp -d /tmp/vessel-ct.XXXXXX)
+chmod 755 "$T"
+# Tarball rootfs are unpacked under $VESSEL_CACHE_DIR (default
+# /var/cache/vessel), which must be writable (it is not in the nested
+# test host, whose / is read-only).
+if [ -z "${VESSEL_CACHE_DIR:-}" ] &&
+   ! { mkdir -p /var/cache/vessel 2>/dev/null && [ -w /var/cache/vessel ]; }; then
+	export VESSEL_CACHE_DIR=$T/cache
+fi
+CACHE=${VESSEL_CACHE_DIR:-/var/cache/vessel}
+BG_PIDS=""
+cleanup() {
+	local p
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	{ wait; } 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- fixtures ---------------------------------------------------------
+
+build_rootfs() {
+	local r=$T/rootfs a
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/mnt"
+	cp "$BUSYBOX" "$r/bin/busybox"
+	for a in $("$r/bin/busybox" --list); do
+		[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+	done
+	gcc -static -O2 -o "$r/bin/hog" "$HERE/hog.c" -pthread || return 1
+	echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
+	echo "root:x:0:" > "$r/etc/group"
+	tar -C "$r" -czf "$T/rootfs.tar.gz" . || return 1
+}
+
+if ! build_rootfs >"$T/setup.log" 2>&1; then
+	bad setup "could not build the test rootfs" "$T/setup.log"
+	finish
+fi
+
+# cfg NAME: write $T/NAME.yaml from stdin, after kind/name/rootfs lines
+# (rootfs: rootfs unless the body sets its own).
+cfg() {
+	local body
+	body=$(cat)
+	{
+		echo "kind: container"
+		echo "name: $1"
+		echo "$body" | grep -q '^rootfs:' || echo "rootfs: rootfs"
+		echo "$body"
+	} > "$T/$1.yaml"
+}
+
+# run NAME [launcher...]: run $T/NAME.yaml; output in $T/NAME.out, status
+# in $rc.
+run() {
+	local name=$1
+	shift
+	timeout -k 5 "$TIMEOUT" "$@" "$VESSEL" run "$T/$name.yaml" \
+		</dev/null >"$T/$name.out" 2>&1
+	rc=$?
+}
+
+# start NAME [launcher...]: run in the background; pid in $vpid.
+start() {
+	local name=$1
+	shift
+	"$@" "$VESSEL" run "$T/$name.yaml" </dev/null >"$T/$name.out" 2>&1 &
+	vpid=$!
+	BG_PIDS="$BG_PIDS $vpid"
+}
+
+out() { cat "$T/$1.out"; }
+has() { grep -q -- "$2" "$T/$1.out"; }
+
+cg_dirs() { find /sys/fs/cgroup -type d -path "*/vessel/$1" 2>/dev/null; }
+
+# The cgroup directory of container $1 that has file $2.
+cg_file() {
+	local d
+	for d in $(cg_dirs "$1"); do
+		[ -e "$d/$2" ] && { echo "$d/$2"; return 0; }
+	done
+	return 1
+}
+
+# Wait (up to $2 s) until container $1 has processes in its cgroup.
+wait_running() {
+	local _ f
+	for _ in $(seq $((${2:-10} * 10))); do
+		# (cgroup files have no size: read them)
+		f=$(cg_file "$1" cgroup.procs) && [ -n "$(cat "$f")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Everything container $1 could have left behind, one line per item.
+leftovers() {
+	local d
+	for d in $(cg_dirs "$1"); do echo "cgroup $d"; done
+	grep -F "$T" /proc/self/mountinfo | sed 's/^/mount /'
+	for d in "$CACHE"/rootfs/*."$1".*; do
+		[ -e "$d" ] && echo "unpacked $d"
+	done
+	if [ -n "$NS_PID" ]; then
+		"${IN_NS[@]}" ip -o link show | awk -F': ' '$2 ~ /^vs/ { print "link " $2 }'
+	fi
+	ip -o link show | awk -F': ' '$2 ~ /^vs[0-9]+n[0-9]/ { print "host link " $2 }'
+}
+
+# Poll until container $1 left nothing behind, up to $2 seconds.
+wait_clean() {
+	local _
+	for _ in $(seq $((${2:-10} * 10))); do
+		[ -z "$(leftovers "$1")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The test network lives in a network namespace held by a sleeping
+# process (no `ip netns`: no bind mounts needed, and it vanishes with the
+# process). Returns 2 if this kernel cannot make bridges or veths (the
+# nested test host's kernel has them as modules it does not load).
+NS_PID=""
+NET_OK=""
+netns_setup() {
+	[ -n "$NET_OK" ] && return "$NET_OK"
+	unshare --net sleep 100000 &
+	NS_PID=$!
+	BG_PIDS="$BG_PIDS $NS_PID"
+	IN_NS=(nsenter -t "$NS_PID" -n)
+	# Wait until the holder is in its own network namespace.
+	while [ "$(readlink "/proc/$NS_PID/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do
+		sleep 0.05
+	done
+	if ! "${IN_NS[@]}" ip link add vtest-probe type veth peer name vtest-probe1 2>/dev/null ||
+	   ! "${IN_NS[@]}" ip link add br-vtest type bridge 2>/dev/null; then
+		NET_OK=2
+		return 2
+	fi
+	"${IN_NS[@]}" ip link del vtest-probe
+	"${IN_NS[@]}" ip link set lo up &&
+	"${IN_NS[@]}" ip addr add 10.199.0.1/24 dev br-vtest &&
+	"${IN_NS[@]}" ip link set br-vtest up
+	NET_OK=$?
+	return "$NET_OK"
+}
+IN_NS=(false)
+
+# The kernel refuses new user namespaces to a chrooted process (as in the
+# nested test host, whose init chroots into the shared /).
+no_userns() { ! unshare --user true 2>/dev/null; }
+
+# ---- tests ------------------------------------------------------------
+
+t_pid1() {
+	cfg pid1 <<<"command: [/bin/sh, -c, 'echo pid=\$\$']"
+	run pid1
+	[ "$rc" = 0 ] && [ "$(out pid1)" = "pid=1" ] && ok pid1 ||
+		bad pid1 "rc=$rc" "$T/pid1.out"
+}
+
+t_hostname() {
+	cfg hostname <<'EOF'
+hostname: box-one
+command: [/bin/hostname]
+EOF
+	run hostname
+	[ "$rc" = 0 ] && [ "$(out hostname)" = "box-one" ] && ok hostname ||
+		bad hostname "rc=$rc" "$T/hostname.out"
+}
+
+t_host_files_invisible() {
+	local tok=token-$$-$RANDOM
+	echo secret > "$T/$tok"
+	cfg host_files_invisible <<EOF
+command: [/bin/sh, -c, 'test -e $T/$tok && echo visible; find / -xdev -name $tok; ls /; exit 0']
+EOF
+	run host_files_invisible
+	if [ "$rc" = 0 ] && ! has host_files_invisible "$tok" &&
+	   ! has host_files_invisible visible && has host_files_invisible '^bin$'; then
+		ok host_files_invisible
+	else
+		bad host_files_invisible "rc=$rc" "$T/host_files_invisible.out"
+	fi
+}
+
+t_readonly_root() {
+	cfg readonly_root <<'EOF'
+readonly: true
+command: [/bin/sh, -c, 'touch /bin/x && echo root-writable; echo a > /run/a && echo run-writable; echo b > /dev/shm/b && echo shm-writable']
+EOF
+	run readonly_root
+	if [ "$rc" = 0 ] && has readonly_root "Read-only file system" &&
+	   ! has readonly_root root-writable && has readonly_root run-writable &&
+	   has readonly_root shm-writable && [ ! -e "$T/rootfs/bin/x" ]; then
+		ok readonly_root
+	else
+		bad readonly_root "rc=$rc" "$T/readonly_root.out"
+	fi
+}
+
+t_exit_status() {
+	cfg exit_status <<<"command: [/bin/sh, -c, 'exit 7']"
+	run exit_status
+	[ "$rc" = 7 ] && ok exit_status || bad exit_status "rc=$rc, want 7" \
+		"$T/exit_status.out"
+}
+
+t_signal_status() {
+	cfg signal_status <<<"command: [/bin/hog, crash]"
+	run signal_status
+	[ "$rc" = 139 ] && ok signal_status ||
+		bad signal_status "rc=$rc, want 139 (128+SIGSEGV)" "$T/signal_status.out"
+}
+
+t_exec_error() {
+	cfg exec_error <<<"command: [/no/such/program]"
+	run exec_error
+	[ "$rc" = 1 ] && has exec_error "executing '/no/such/program'" &&
+		has exec_error "No such file" && ok exec_error ||
+		bad exec_error "rc=$rc" "$T/exec_error.out"
+}
+
+t_env_and_user() {
+	cfg env_and_user <<'EOF'
+user: "1000:1001"
+env:
+  FOO: bar baz
+command: [/bin/sh, -c, 'echo "id=$(id -u):$(id -g) foo=$FOO path=$PATH host=$HOSTNAME home=$HOME"; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status']
+EOF
+	run env_and_user
+	if [ "$rc" = 0 ] && has env_and_user "id=1000:1001 foo=bar baz path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin host=env_and_user home=/$" &&
+	   has env_and_user "CapEff:.*0000000000000000" &&
+	   has env_and_user "NoNewPrivs:.*1"; then
+		ok env_and_user
+	else
+		bad env_and_user "rc=$rc" "$T/env_and_user.out"
+	fi
+}
+
+t_bind_mount() {
+	mkdir -p "$T/share"
+	echo shared-data > "$T/share/file"
+	cfg bind_mount <<'EOF'
+mounts:
+  - source: share
+    target: /data
+    readonly: true
+command: [/bin/sh, -c, 'cat /data/file; touch /data/new && echo data-writable; exit 0']
+EOF
+	run bind_mount
+	if [ "$rc" = 0 ] && has bind_mount shared-data &&
+	   has bind_mount "Read-only file system" && [ ! -e "$T/share/new" ]; then
+		ok bind_mount
+	else
+		bad bind_mount "rc=$rc" "$T/bind_mount.out"
+	fi
+}
+
+t_memory_limit() {
+	cfg memory_limit <<'EOF'
+memory: 48M
+command: [/bin/sh, -c, '/bin/hog alloc 16 && exec /bin/hog alloc 400']
+EOF
+	run memory_limit
+	if [ "$rc" = 137 ] && has memory_limit "allocated 16" &&
+	   ! has memory_limit "allocated 400"; then
+		ok memory_limit
+	else
+		bad memory_limit "rc=$rc, want 137 (OOM kill)" "$T/memory_limit.out"
+	fi
+}
+
+t_pids_limit() {
+	cfg pids_limit <<'EOF'
+pids: 20
+command: [/bin/hog, fork, '1000']
+EOF
+	run pids_limit
+	# PID 1 itself counts: at most 19 children.
+	if [ "$rc" = 0 ] && has pids_limit "forked 19 errno=EAGAIN"; then
+		ok pids_limit
+	else
+		bad pids_limit "rc=$rc, want 19 forks then EAGAIN" "$T/pids_limit.out"
+	fi
+}
+
+# Cumulative CPU time, in ns, from a cgroup v2 cpu.stat or a v1
+# cpuacct.usage file.
+cpu_ns() {
+	case $1 in
+	*/cpu.stat) awk '/^usage_usec/ { printf "%.0f\n", $2 * 1000 }' "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+
+# CPU use (in % of one CPU) recorded in usage file $1 over $2 seconds.
+cpu_pct() {
+	local u1 u2 t1 t2
+	u1=$(cpu_ns "$1") t1=$(date +%s%N)
+	sleep "$2"
+	u2=$(cpu_ns "$1") t2=$(date +%s%N)
+	[ -n "$u1" ] && [ -n "$u2" ] || { echo -1; return; }
+	awk -v a="$u1" -v b="$u2" -v s="$t1" -v e="$t2" \
+		'BEGIN { printf "%d", (b - a) * 100 / (e - s) }'
+}
+
+t_cpu_limit() {
+	local f setting usage p1 p2 low ref
+	cfg cpu_limit <<'EOF'
+cpus: 0.5
+command: [/bin/hog, spin, '120', '2']
+EOF
+	start cpu_limit
+	if ! wait_running cpu_limit; then
+		bad cpu_limit "container did not start" "$T/cpu_limit.out"
+		wait "$vpid"
+		return
+	fi
+	if f=$(cg_file cpu_limit cpu.max); then
+		setting=$(cat "$f")
+		usage=$(cg_file cpu_limit cpu.stat)
+	else
+		setting="$(cat "$(cg_file cpu_limit cpu.cfs_quota_us)") $(cat "$(cg_file cpu_limit cpu.cfs_period_us)")"
+		usage=$(cg_file cpu_limit cpuacct.usage)
+	fi
+	# Two windows: a loaded machine may starve one of them, but the
+	# limit must hold in both.
+	p1=$(cpu_pct "$usage" 2.5)
+	p2=$(cpu_pct "$usage" 2.5)
+	kill -TERM "$vpid"	# forwarded; hog has a handler and exits 0
+	wait "$vpid"
+	rc=$?
+	echo "    cpu_limit: $setting; cgroup usage of 2 busy threads: $p1%, $p2% of one CPU; the container's own view: $(grep cpu "$T/cpu_limit.out" | head -1)"
+	low=30
+	if [ "$p1" -lt "$low" ] && [ "$p2" -lt "$low" ]; then
+		# A busy machine: what do 2 unlimited busy threads get now?
+		ref=$("$T/rootfs/bin/hog" spin 2.5 2 | awk '{ print $2 }')
+		[ "$ref" -lt 50 ] && low=$((ref * 6 / 10))
+		echo "    cpu_limit: the machine is busy; unlimited, the same threads get $ref% now, so at least $low% is expected"
+	fi
+	if [ "$rc" = 0 ] && [ "$setting" = "50000 100000" ] &&
+	   [ "$p1" -ge 0 ] && [ "$p2" -ge 0 ] && [ "$p1" -le 65 ] && [ "$p2" -le 65 ] &&
+	   { [ "$p1" -ge "$low" ] || [ "$p2" -ge "$low" ]; }; then
+		ok cpu_limit
+	else
+		bad cpu_limit "rc=$rc setting='$setting' usage=$p1%,$p2% (want $low-65%)" "$T/cpu_limit.out"
+	fi
+}
+
+t_caps() {
+	cfg caps <<<"command: [/bin/sh, -c, 'grep -E \"^Cap(Eff|Bnd|Prm)\" /proc/self/status']"
+	run caps
+	if [ "$rc" = 0 ] && [ "$(grep -c 00000000a80425fb "$T/caps.out")" = 3 ]; then
+		ok caps
+	else
+		bad caps "rc=$rc, want CapEff/CapPrm/CapBnd 00000000a80425fb" "$T/caps.out"
+	fi
+}
+
+t_seccomp() {
+	cfg seccomp <<'EOF'
+command: [/bin/sh, -c, '/bin/hog denied; mount -t tmpfs none /mnt && echo mounted; reboot -f; insmod /bin/hog; echo still-here']
+EOF
+	run seccomp
+	if [ "$rc" = 0 ] && has seccomp "denied 20 of 20" &&
+	   ! has seccomp mounted && has seccomp still-here; then
+		ok seccomp
+	else
+		bad seccomp "rc=$rc" "$T/seccomp.out"
+	fi
+}
+
+t_masked_paths() {
+	local p list="" checks=""
+	for p in /proc/sysrq-trigger /proc/kcore /proc/keys /proc/timer_list; do
+		[ -e "$p" ] && list="$list $p"
+	done
+	[ -e /proc/sysrq-trigger ] ||
+		echo "    masked_paths: this kernel has no /proc/sysrq-trigger; checking$list"
+	cfg masked_paths <<EOF
+command: [/bin/sh, -c, 'for p in $list; do echo "\$p \$(stat -c %t:%T \$p) \$(wc -c < \$p)"; done; echo fw=\$(ls -A /sys/firmware | wc -l); grep -E " /proc/sys | /sys " /proc/mounts; echo 1 > /proc/sys/vm/drop_caches && echo sys-writable; exit 0']
+EOF
+	run masked_paths
+	for p in $list; do
+		grep -q "^$p 1:3 0$" "$T/masked_paths.out" || checks="$checks $p"
+	done
+	if [ "$rc" = 0 ] && [ -n "$list" ] && [ -z "$checks" ] &&
+	   has masked_paths "fw=0" && has masked_paths "/proc/sys proc ro," &&
+	   has masked_paths "/sys sysfs ro," && ! has masked_paths sys-writable; then
+		ok masked_paths
+	else
+		bad masked_paths "rc=$rc, not masked:$checks" "$T/masked_paths.out"
+	fi
+}
+
+t_userns() {
+	if no_userns; then
+		skipped userns "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	rm -rf "$T/urootfs"
+	cp -a "$T/rootfs" "$T/urootfs"
+	chown -R 100000:100000 "$T/urootfs"
+	cfg userns <<'EOF'
+rootfs: urootfs
+userns: true
+memory: 64M
+command: [/bin/sh, -c, 'cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /created && echo created; grep CapEff /proc/self/status']
+EOF
+	run userns
+	if [ "$rc" = 0 ] && [ "$(grep -c '0 *100000 *65536' "$T/userns.out")" = 2 ] &&
+	   has userns "^0$" && has userns created &&
+	   [ "$(stat -c %u:%g "$T/urootfs/created")" = "100000:100000" ]; then
+		ok userns
+	else
+		bad userns "rc=$rc" "$T/userns.out"
+	fi
+}
+
+t_tarball() {
+	cfg tarball <<'EOF'
+rootfs: rootfs.tar.gz
+command: [/bin/sh, -c, 'echo pid=$$; ls -l /bin/busybox; touch /new && echo writable']
+EOF
+	run tarball
+	if [ "$rc" = 0 ] && has tarball "pid=1" && has tarball writable &&
+	   [ -z "$(leftovers tarball)" ]; then
+		ok tarball
+	else
+		bad tarball "rc=$rc $(leftovers tarball)" "$T/tarball.out"
+	fi
+}
+
+t_tarball_userns() {
+	if no_userns; then
+		skipped tarball_userns "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	cfg tarball_userns <<'EOF'
+rootfs: rootfs.tar.gz
+userns: true
+command: [/bin/sh, -c, 'cat /proc/self/uid_map; stat -c %u:%g /bin/busybox; touch /new && echo writable']
+EOF
+	run tarball_userns
+	if [ "$rc" = 0 ] && has tarball_userns '0 *100000 *65536' &&
+	   has tarball_userns "^0:0$" && has tarball_userns writable &&
+	   [ -z "$(leftovers tarball_userns)" ]; then
+		ok tarball_userns
+	else
+		bad tarball_userns "rc=$rc" "$T/tarball_userns.out"
+	fi
+}
+
+t_veth() {
+	netns_setup
+	case $? in
+	0) ;;
+	2) skipped veth "this kernel cannot create bridges or veths"; return ;;
+	*) bad veth "could not set up the test network namespace"; return ;;
+	esac
+	cfg veth <<'EOF'
+nets:
+  - bridge: br-vtest
+    address: 10.199.0.2/24
+    gateway: 10.199.0.1
+command: [/bin/sh, -c, 'ip -o addr show eth0; ip route; ping -c 2 -W 2 10.199.0.1']
+EOF
+	run veth "${IN_NS[@]}"
+	if [ "$rc" = 0 ] && has veth "inet 10.199.0.2/24" &&
+	   has veth "default via 10.199.0.1" && has veth "2 packets received" &&
+	   wait_clean veth 5; then
+		ok veth
+	else
+		bad veth "rc=$rc $(leftovers veth)" "$T/veth.out"
+	fi
+}
+
+t_cleanup_normal() {
+	netns_setup
+	case $? in
+	0) ;;
+	2) skipped cleanup_normal "this kernel cannot create bridges or veths"; return ;;
+	*) bad cleanup_normal "could not set up the test network namespace"; return ;;
+	esac
+	cfg cleanup_normal <<'EOF'
+rootfs: rootfs.tar.gz
+memory: 64M
+pids: 50
+cpus: 1
+mounts:
+  - source: share
+    target: /data
+nets:
+  - bridge: br-vtest
+    address: 10.199.0.4/24
+command: [/bin/true]
+EOF
+	mkdir -p "$T/share"
+	run cleanup_normal "${IN_NS[@]}"
+	# No waiting: everything must be gone when vessel returns.
+	local left
+	left=$(leftovers cleanup_normal)
+	if [ "$rc" = 0 ] && [ -z "$left" ]; then
+		ok cleanup_normal
+	else
+		bad cleanup_normal "rc=$rc left: $left" "$T/cleanup_normal.out"
+	fi
+}
+
+t_cleanup_sigkill() {
+	local procs left f
+	netns_setup
+	case $? in
+	0) ;;
+	2) skipped cleanup_sigkill "this kernel cannot create bridges or veths"; return ;;
+	*) bad cleanup_sigkill "could not set up the test network namespace"; return ;;
+	esac
+	cfg cleanup_sigkill <<'EOF'
+rootfs: rootfs.tar.gz
+memory: 64M
+pids: 50
+nets:
+  - bridge: br-vtest
+    address: 10.199.0.5/24
+command: [/bin/sh, -c, 'sleep 1000 & sleep 1000']
+EOF
+	start cleanup_sigkill "${IN_NS[@]}"
+	if ! wait_running cleanup_sigkill; then
+		bad cleanup_sigkill "container did not start" "$T/cleanup_sigkill.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	sleep 0.3
+	f=$(cg_file cleanup_sigkill cgroup.procs)
+	procs=$(cat "$f")
+	kill -9 "$vpid"
+	{ wait "$vpid"; } 2>/dev/null
+	if wait_clean cleanup_sigkill 15; then
+		left=""
+	else
+		left=$(leftovers cleanup_sigkill)
+	fi
+	# The container's processes must be dead. PID 1 was vessel's child,
+	# so its zombie is reaped by the host's init (or a subreaper), not
+	# by anything of vessel's: a zombie counts as dead.
+	for f in $procs; do
+		if [ -e "/proc/$f" ] && ! grep -q '^State:.*Z' "/proc/$f/status" 2>/dev/null; then
+			left="$left process $f ($(grep -E '^(Name|State)' "/proc/$f/status" 2>/dev/null | tr '\n\t' '  '))"
+		fi
+	done
+	if [ -z "$left" ]; then
+		ok cleanup_sigkill
+	else
+		bad cleanup_sigkill "left: $left" "$T/cleanup_sigkill.out"
+	fi
+}
+
+t_sigterm_forwarded() {
+	cfg sigterm_forwarded <<'EOF'
+command: [/bin/sh, -c, 'trap "echo got-term; exit 3" TERM; while :; do sleep 0.1; done']
+EOF
+	start sigterm_forwarded
+	if ! wait_running sigterm_forwarded; then
+		bad sigterm_forwarded "container did not start" "$T/sigterm_forwarded.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	sleep 0.3
+	kill -TERM "$vpid"
+	wait "$vpid"
+	rc=$?
+	[ "$rc" = 3 ] && has sigterm_forwarded got-term && ok sigterm_forwarded ||
+		bad sigterm_forwarded "rc=$rc, want 3" "$T/sigterm_forwarded.out"
+}
+
+t_sigterm_grace() {
+	local t0 t1
+	cfg sigterm_grace <<<"command: [/bin/sleep, '1000']"
+	start sigterm_grace
+	if ! wait_running sigterm_grace; then
+		bad sigterm_grace "container did not start" "$T/sigterm_grace.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	# sleep as PID 1 has no handler: SIGTERM is ignored, SIGKILL follows
+	# after the 10 s grace period.
+	t0=$(date +%s)
+	kill -TERM "$vpid"
+	wait "$vpid"
+	rc=$?
+	t1=$(date +%s)
+	if [ "$rc" = 137 ] && [ $((t1 - t0)) -ge 9 ] && [ $((t1 - t0)) -le 15 ]; then
+		ok sigterm_grace
+	else
+		bad sigterm_grace "rc=$rc after $((t1 - t0)) s, want 137 after ~10 s" \
+			"$T/sigterm_grace.out"
+	fi
+}
+
+t_pty() {
+	cfg pty <<'EOF'
+command: [/bin/sh, -c, '[ -t 0 ] && [ -t 1 ] && echo tty-yes; ls -l /dev/console; echo term=$TERM; exit 5']
+EOF
+	timeout -k 5 "$TIMEOUT" script -qec "$VESSEL run $T/pty.yaml" /dev/null \
+		</dev/null >"$T/pty.out" 2>&1
+	rc=$?
+	if [ "$rc" = 5 ] && has pty tty-yes && has pty "term=xterm" &&
+	   has pty "/dev/console"; then
+		ok pty
+	else
+		bad pty "rc=$rc, want 5" "$T/pty.out"
+	fi
+}
+
+t_already_running() {
+	cfg already_running <<<"command: [/bin/sleep, '30']"
+	start already_running
+	if ! wait_running already_running; then
+		bad already_running "container did not start" "$T/already_running.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	cp "$T/already_running.yaml" "$T/already_running2.yaml"
+	sed -i 's/^name: .*/name: already_running/' "$T/already_running2.yaml"
+	run already_running2
+	kill -9 "$vpid"
+	{ wait "$vpid"; } 2>/dev/null
+	[ "$rc" = 1 ] && has already_running2 "already running" &&
+		wait_clean already_running 10 && ok already_running ||
+		bad already_running "rc=$rc" "$T/already_running2.out"
+}
+
+t_error_missing_rootfs() {
+	cfg error_missing_rootfs <<<"rootfs: no-such-rootfs"
+	run error_missing_rootfs
+	[ "$rc" != 0 ] && has error_missing_rootfs "no-such-rootfs" &&
+		ok error_missing_rootfs ||
+		bad error_missing_rootfs "rc=$rc" "$T/error_missing_rootfs.out"
+}
+
+t_error_not_root() {
+	local v
+	cfg error_not_root <<<"command: [/bin/true]"
+	# The binary must be reachable by nobody: copy it next to the config.
+	v=$T/vessel-copy
+	cp "$VESSEL" "$v"
+	chmod 755 "$v"
+	timeout 30 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$v" run "$T/error_not_root.yaml" </dev/null >"$T/error_not_root.out" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] && has error_not_root "need root" && ok error_not_root ||
+		bad error_not_root "rc=$rc" "$T/error_not_root.out"
+}
+
+t_error_no_bridge() {
+	cfg error_no_bridge <<'EOF'
+nets:
+  - bridge: br-nonexist
+command: [/bin/true]
+EOF
+	run error_no_bridge
+	[ "$rc" = 1 ] && has error_no_bridge "bridge 'br-nonexist' does not exist" &&
+		ok error_no_bridge ||
+		bad error_no_bridge "rc=$rc" "$T/error_no_bridge.out"
+}
+
+t_error_no_controller() {
+	cfg error_no_controller <<'EOF'
+pids: 10
+command: [/bin/true]
+EOF
+	# In a private mount namespace without any cgroup filesystem.
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	timeout -k 5 "$TIMEOUT" unshare -m --propagation private sh -c '
+		for m in $(awk "\$3 ~ /^cgroup/ { print \$2 }" /proc/self/mounts | sort -r); do
+			umount "$m" || exit 99
+		done
+		exec "$1" run "$2"' sh "$VESSEL" "$T/error_no_controller.yaml" \
+		</dev/null >"$T/error_no_controller.out" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] && has error_no_controller "pids limit needs the 'pids' cgroup controller" &&
+		ok error_no_controller ||
+		bad error_no_controller "rc=$rc" "$T/error_no_controller.out"
+}
+
+t_error_setup_killed() {
+	# Far too little memory even to set the container up: the message
+	# must say so instead of passing the OOM kill off as the command's.
+	cfg error_setup_killed <<'EOF'
+memory: 256K
+command: [/bin/true]
+EOF
+	run error_setup_killed
+	[ "$rc" = 1 ] && has error_setup_killed "setup process was killed" &&
+		has error_setup_killed "memory: 262144 too small" &&
+		ok error_setup_killed ||
+		bad error_setup_killed "rc=$rc" "$T/error_setup_killed.out"
+}
+
+tests=${*:-$ALL_TESTS}
+for t in $tests; do
+	"t_$t"
+done
+finish
