@@ -94,3 +94,39 @@ build_guest_initrd() {
 
 # random_token: 16 hex digits.
 random_token() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# Modules of the virtio test guests (mkinitramfs.sh adds their dependencies;
+# crc32c_generic is what ext4 and jbd2 ask the crypto API for).
+VIRTIO_GUEST_MODULES="virtio_pci virtio_blk virtio_net virtio_rng crc32c_generic ext4"
+
+# build_virtio_initrd OUT TOKEN: the virtio test guests' initramfs: busybox,
+# the tests/integration/virtio-init.sh /init, TOKEN in /etc/vessel-token,
+# $VIRTIO_GUEST_MODULES (loaded at boot), and this machine's mke2fs (as
+# /usr/local/sbin/mke2fs and mkfs.ext4, ahead of busybox's in the guest's
+# PATH) with /etc/mke2fs.conf, its shared libraries and the dynamic loader.
+build_virtio_initrd() {
+	local out=$1 token=$2 tmp mke2fs lib rc=0
+	local args=()
+	ensure_cmds e2fsprogs:mke2fs libc-bin:ldd
+	mke2fs=$(command -v mke2fs)
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/virtio-initrd.XXXXXX")
+	printf '%s\n' "$token" >"$tmp/token"
+	# A relative symlink (mkinitramfs.sh copies it as one; the placeholder
+	# only lets it resolve here).
+	: >"$tmp/mke2fs"
+	ln -s mke2fs "$tmp/mkfs.ext4"
+	args+=(--file "$tmp/token:/etc/vessel-token"
+		--file "$(readlink -f "$mke2fs"):/usr/local/sbin/mke2fs"
+		--file "$tmp/mkfs.ext4:/usr/local/sbin/mkfs.ext4")
+	[ ! -f /etc/mke2fs.conf ] || args+=(--file /etc/mke2fs.conf:/etc/mke2fs.conf)
+	# ldd: "libc.so.6 => /lib/.../libc.so.6 (0x...)" and "/lib64/ld-linux... (0x...)";
+	# each copied as a regular file under the path the loader looks for.
+	while read -r lib; do
+		args+=(--file "$(readlink -f "$lib"):$lib")
+	done < <(ldd "$mke2fs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+	run_timeout 300 "$HARNESS_DIR/mkinitramfs.sh" "$out" \
+		--init "$REPO/tests/integration/virtio-init.sh" \
+		--modules "$VIRTIO_GUEST_MODULES" "${args[@]}" || rc=$?
+	rm -rf "$tmp"
+	return "$rc"
+}

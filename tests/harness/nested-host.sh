@@ -42,7 +42,8 @@ ensure_cmds qemu-system-x86:qemu-system-x86_64
 eval "$("$HARNESS_DIR/fetch-kernel.sh")"
 
 # The nested host's initramfs, rebuilt when its inputs change.
-mods="virtio_pci 9pnet_virtio 9p irqbypass kvm ccp kvm-amd"
+# bridge, veth and tun: the container and virtio-net tests build networks.
+mods="virtio_pci 9pnet_virtio 9p irqbypass kvm ccp kvm-amd bridge veth tun"
 key=$(cat "$HARNESS_DIR/nested-init.sh" "$HARNESS_DIR/mkinitramfs.sh" |
 	{ cat; echo "$mods $KVERSION"; } | sha256sum | cut -c1-16)
 initrd=$CACHE/nested/host-initramfs-$key.cpio.gz

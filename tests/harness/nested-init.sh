@@ -63,17 +63,23 @@ hostname vessel-nested 2>/dev/null
 
 [ -f "$R$run/cmd.sh" ] || fail "no $run/cmd.sh"
 # Heartbeat for the outer side, which treats its stopping as a hung host.
-(while :; do
-	date +%s >"$R$run/heartbeat"
+# It works from inside the run dir: a working directory survives the mount
+# move below, a path through $R does not.
+(cd "$R$run" && while :; do
+	date +%s >heartbeat
 	sleep 10
 done) &
 echo "VESSEL-NESTED-START"
-chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+# switch_root-style: move the prepared root onto / and chroot into it, so
+# the command is not "chrooted" in the kernel's eyes (user namespaces are
+# refused inside a chroot). From here on only paths inside it exist, so the
+# status file is written from inside.
+cd $R && mount --move . / && chroot . /usr/bin/env -i \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOME=/root TERM=dumb LANG=C.UTF-8 VESSEL_NESTED=1 \
-	/bin/bash "$run/cmd.sh" </dev/null
+	/bin/bash -c 'cd /; bash "$1" </dev/null; rc=$?; echo "$rc" >"$2/status"; sync; exit $rc' \
+	nested-cmd "$run/cmd.sh" "$run"
 rc=$?
-echo "$rc" >"$R$run/status"
-sync
 echo "VESSEL-NESTED-EXIT=$rc"
 poweroff -f
 sleep 30

@@ -15,6 +15,8 @@ case $VESSEL in /*) ;; *) VESSEL=$PWD/$VESSEL ;; esac
 export VESSEL
 [ -x "$VESSEL" ] || die "VESSEL=$VESSEL is not an executable (run make first)"
 suite=$REPO/tests/integration/run-all.sh
+# In the nested host the container tests run too, under cgroup v2.
+nested_suite=$HARNESS_DIR/nested-suite.sh
 
 mode=${INTEGRATION_MODE:-}
 if [ -z "$mode" ]; then
@@ -40,7 +42,7 @@ nested)
 	# Fetch the kernel out here: the nested host reads it from the cache.
 	"$HARNESS_DIR/fetch-kernel.sh" >/dev/null || die "fetching the kernel failed"
 	mkdir -p "$CACHE/tmp"
-	exec "$HARNESS_DIR/nested-host.sh" "$suite"
+	exec "$HARNESS_DIR/nested-host.sh" "$nested_suite"
 	;;
 *) die "INTEGRATION_MODE must be direct or nested, not $mode" ;;
 esac

@@ -214,3 +214,157 @@ pass() {
 	info "pass"
 	exit 0
 }
+
+# ---------------------------------------------------------------------------
+# virtio tests (test_1*): a second guest initramfs (virtio-init.sh as /init,
+# virtio modules, mke2fs), a per-test guest script, and host-side helpers.
+
+# at_exit CMD: runs CMD (eval) when the test ends, before the scratch dir
+# goes: after a still-running vessel is killed and reaped (so its files are
+# closed), in reverse order of registration. Failures are ignored.
+_T_AT_EXIT=()
+at_exit() {
+	_T_AT_EXIT+=("$1")
+	trap '_t_at_exit; _t_cleanup' EXIT
+}
+_t_at_exit() {
+	local i
+	if [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; then
+		kill -KILL "$VM_PID" 2>/dev/null || true
+		wait "$VM_PID" 2>/dev/null || true
+		VM_PID=
+	fi
+	for ((i = ${#_T_AT_EXIT[@]} - 1; i >= 0; i--)); do
+		eval "${_T_AT_EXIT[i]}" || true
+	done
+}
+
+# vfail MSG: fail, showing the guest's whole test output first (fail shows
+# only the console's last lines, which are mostly the kernel log).
+vfail() {
+	if [ -f "$T/stdout" ]; then
+		_t_console
+		echo "--- guest console from VESSEL-USERSPACE-OK (at most 150 lines):"
+		sed -n '/^VESSEL-USERSPACE-OK$/,$p' "$T/console" | head -n 150
+	fi
+	fail "$@"
+}
+
+# virtio_initrd: sets VIRTIO_INITRD_PATH to the virtio guests' initramfs:
+# $VIRTIO_INITRD when run-all.sh built it, else one built on first use into
+# $TMPDIR (run-all.sh gives each run its own), shared by the run's tests.
+virtio_initrd() {
+	if [ -n "${VIRTIO_INITRD:-}" ]; then
+		[ -s "$VIRTIO_INITRD" ] || fail "VIRTIO_INITRD=$VIRTIO_INITRD is missing or empty"
+		VIRTIO_INITRD_PATH=$VIRTIO_INITRD
+		return 0
+	fi
+	VIRTIO_INITRD_PATH=${TMPDIR:-/tmp}/virtio-initrd-$GUEST_TOKEN.cpio.gz
+	(
+		flock -w 280 9 || exit 1
+		if [ ! -s "$VIRTIO_INITRD_PATH" ]; then
+			info "building the virtio guest initramfs $VIRTIO_INITRD_PATH"
+			build_virtio_initrd "$VIRTIO_INITRD_PATH" "$GUEST_TOKEN"
+		fi
+	) 9>"$VIRTIO_INITRD_PATH.lock" || fail "building the virtio guest initramfs failed"
+}
+
+# virtio_guest NAME: the guest's test script (sh, read from stdin) as /test.sh
+# in $T/NAME-initrd.cpio.gz: the virtio initramfs plus a second cpio archive
+# (the kernel unpacks concatenated archives in order). virtio-init.sh runs it
+# with set -e after loading the modules; see there for its helpers.
+virtio_guest() {
+	local name=$1 d=$T/$1-script
+	virtio_initrd
+	mkdir -p "$d"
+	cat >"$d/test.sh"
+	(cd "$d" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$T/$name-script.cpio.gz"
+	cat "$VIRTIO_INITRD_PATH" "$T/$name-script.cpio.gz" >"$T/$name-initrd.cpio.gz"
+}
+
+# virtio_config NAME [MEMORY] [VCPUS]: the config $T/NAME.yaml (made $CFG)
+# for the virtio guest NAME (virtio_guest NAME): vessel's guest name is NAME
+# (disk serials are "vessel-NAME-INDEX"); the device keys (disks:, nets:,
+# rng:) are read from stdin and appended.
+virtio_config() {
+	local name=$1 mem=${2:-512M} vcpus=${3:-1}
+	CFG=$T/$name.yaml
+	{
+		cat <<-YAML
+			name: $name
+			vcpus: $vcpus
+			memory: $mem
+			kernel: vmlinuz
+			initrd: $name-initrd.cpio.gz
+			cmdline: "$GUEST_CMDLINE vessel_cmdline_token=$T_CMDTOKEN"
+			on_reboot: exit
+		YAML
+		cat
+	} >"$CFG"
+}
+
+# expect_guest_ok: the guest's test script ran to its end with status 0.
+expect_guest_ok() {
+	local rc
+	rc=$(guest_value VESSEL-TEST-EXIT)
+	[ -n "$rc" ] || vfail "the guest's test script did not finish (no VESSEL-TEST-EXIT)"
+	[ "$rc" = 0 ] || vfail "the guest's test script failed with status $rc (set -e: the command after its last VT- line)"
+	expect_no_output '^VESSEL-INSMOD-FAILED='
+}
+
+# vm_fd_flags FILE: the open flags (octal, from /proc/PID/fdinfo) of each
+# descriptor the running vessel has on FILE, one per line.
+vm_fd_flags() {
+	local want fd
+	want=$(readlink -f "$1")
+	for fd in /proc/"$VM_PID"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$want" ] || continue
+		awk '/^flags:/ { print $2 }' "/proc/$VM_PID/fdinfo/${fd##*/}" 2>/dev/null || true
+	done
+}
+
+# image_bytes FILE OFFSET LEN: LEN bytes of FILE from byte OFFSET.
+image_bytes() {
+	dd if="$1" bs=4096 iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
+}
+
+# host_modprobe MOD...: loads host kernel modules. In the nested host (whose
+# kernel is the guest kernel, with no /lib/modules of its own) from the
+# unpacked guest kernel package.
+host_modprobe() {
+	local m root=''
+	for m in "$@"; do
+		[ ! -d "/sys/module/${m//-/_}" ] || continue
+		! modprobe -q "$m" 2>/dev/null || continue
+		if [ -z "$root" ]; then
+			# shellcheck disable=SC2034 # set by the eval; KERNEL unused
+			local KERNEL MODDIR KVERSION
+			eval "$("$HARNESS_DIR/fetch-kernel.sh")" || return 1
+			if [ "$KVERSION" != "$(uname -r)" ]; then
+				info "modprobe $m failed (and $KVERSION is not the running kernel)"
+				return 1
+			fi
+			root=${MODDIR%/lib/modules/*}
+		fi
+		modprobe -d "$root" "$m" || {
+			info "modprobe -d $root $m failed"
+			return 1
+		}
+	done
+}
+
+# host_ext4_dir DIR [MIB]: mounts a fresh ext4 filesystem (MIB, default 512,
+# a sparse DIR.img on a loop device) at DIR, unmounted when the test ends.
+# For disk images vessel can open with O_DIRECT (cache: none): the tmpfs the
+# tests' scratch dirs are on has no O_DIRECT, so vessel falls back to the
+# page cache there. Needs root.
+host_ext4_dir() {
+	local dir=$1 mib=${2:-512}
+	[ "$(id -u)" -eq 0 ] || fail "host_ext4_dir needs root (a loop mount)"
+	host_modprobe loop crc32c_generic ext4 || fail "cannot load loop/ext4 on this host"
+	mkdir -p "$dir"
+	truncate -s "${mib}M" "$dir.img"
+	mkfs.ext4 -q -F "$dir.img" || fail "mkfs.ext4 $dir.img failed"
+	mount -o loop "$dir.img" "$dir" || fail "mounting $dir.img (loop) failed"
+	at_exit "umount $(printf %q "$dir") 2>/dev/null || umount -l $(printf %q "$dir")"
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What runs inside the nested KVM host: the kernel integration tests, then
+# the container tests under this host's cgroup v2 (the development machines
+# run cgroup v1, so both hierarchies get tested). Exits non-zero if either
+# suite failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+rc=0
+"$repo/tests/integration/run-all.sh" || rc=1
+if [ -z "${SKIP_NESTED_CONTAINERS:-}" ]; then
+	echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
+	# / is read-only in here: unpacked rootfs caches go to a tmpfs, one
+	# that mapped ids (userns) can traverse.
+	cache=$(mktemp -d /tmp/vessel-cache.XXXXXX)
+	chmod 755 "$cache"
+	VESSEL_CACHE_DIR=$cache "$repo/tests/container/run.sh" || rc=1
+fi
+exit $rc
