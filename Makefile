@@ -2,6 +2,7 @@
 #   make            build ./vessel
 #   make test       unit, tiny-guest KVM, container and kernel integration tests
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
+#                   (ASAN_TESTS="unit kvm-test" to run some suites only)
 #   make deps       install build and test dependencies (Debian 12, apt-get)
 #   make hello      boot examples/hello.yaml (Debian kernel + busybox shell)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -12,7 +13,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 # Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
 WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
-LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -lpthread
+LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c devices/*.c devices/*/*.c boot/*.c \
@@ -87,8 +88,10 @@ container-test: $(VESSEL)
 integration: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) tests/harness/run-integration.sh
 
+# ASAN_TESTS picks the suites (default: all of `make test`).
+ASAN_TESTS ?= test
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" $(ASAN_TESTS)
 
 deps:
 	bash .ci/install-deps.sh
