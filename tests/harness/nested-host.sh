@@ -27,6 +27,7 @@ script=$(readlink -f "$1")
 shift
 [ -f "$script" ] || die "no such script: $script"
 case $script in
+"$REPO"/* | "$CACHE"/*) ;;   # shared at the same path, even under /tmp
 /tmp/* | /var/tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
 	die "$script is not visible inside the nested host (tmpfs there); put it under $REPO or /"
 	;;

@@ -38,8 +38,14 @@ p9="trans=virtio,version=9p2000.L,msize=512000"
 R=/newroot
 mkdir -p $R
 mount -t 9p -o "$p9,ro,cache=loose" hostroot $R || fail "mount hostroot"
+# Fresh tmpfs first, then the shares on top: a repo that lives under /tmp
+# (a CI clone, a worktree) stays visible at its own path.
+for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$R$d"; done
+mount -t tmpfs -o mode=755 tmpfs $R/run
+mkdir -p "$R$repo" 2>/dev/null
 mount -t 9p -o "$p9,cache=mmap" repo "$R$repo" || fail "mount repo at $repo"
 if [ -n "$cache" ]; then
+	mkdir -p "$R$cache" 2>/dev/null
 	mount -t 9p -o "$p9,cache=mmap" cache "$R$cache" || fail "mount cache at $cache"
 fi
 mount -t proc proc $R/proc
@@ -54,8 +60,6 @@ ln -sf /proc/self/fd/1 $R/dev/stdout
 ln -sf /proc/self/fd/2 $R/dev/stderr
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$R$d"; done
-mount -t tmpfs -o mode=755 tmpfs $R/run
 # Scratch space for the tests: fast, and nothing there outlives the run.
 tmpdir=${cache:-$repo/.cache}/tmp
 if [ -d "$R$tmpdir" ]; then mount -t tmpfs -o mode=1777 tmpfs "$R$tmpdir"; fi
