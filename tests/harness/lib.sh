@@ -99,34 +99,76 @@ random_token() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
 # crc32c_generic is what ext4 and jbd2 ask the crypto API for).
 VIRTIO_GUEST_MODULES="virtio_pci virtio_blk virtio_net virtio_rng crc32c_generic ext4"
 
-# build_virtio_initrd OUT TOKEN: the virtio test guests' initramfs: busybox,
-# the tests/integration/virtio-init.sh /init, TOKEN in /etc/vessel-token,
-# $VIRTIO_GUEST_MODULES (loaded at boot), and this machine's mke2fs (as
-# /usr/local/sbin/mke2fs and mkfs.ext4, ahead of busybox's in the guest's
-# PATH) with /etc/mke2fs.conf, its shared libraries and the dynamic loader.
+# build_virtio_initrd OUT [TOKEN]: the virtio test guests' initramfs:
+# busybox, the tests/integration/virtio-init.sh /init, $VIRTIO_GUEST_MODULES
+# (loaded at boot), and this machine's mke2fs (as /usr/local/sbin/mke2fs and
+# mkfs.ext4, ahead of busybox's in the guest's PATH) with /etc/mke2fs.conf,
+# its shared libraries and the dynamic loader; TOKEN, if given, in
+# /etc/vessel-token (the tests add theirs; see virtio_guest).
 build_virtio_initrd() {
-	local out=$1 token=$2 tmp mke2fs lib rc=0
+	local out=$1 token=${2:-} tmp mke2fs lib rc=0
 	local args=()
 	ensure_cmds e2fsprogs:mke2fs libc-bin:ldd
 	mke2fs=$(command -v mke2fs)
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/virtio-initrd.XXXXXX")
-	printf '%s\n' "$token" >"$tmp/token"
+	if [ -n "$token" ]; then
+		printf '%s\n' "$token" >"$tmp/token"
+		args+=(--file "$tmp/token:/etc/vessel-token")
+	fi
 	# A relative symlink (mkinitramfs.sh copies it as one; the placeholder
 	# only lets it resolve here).
 	: >"$tmp/mke2fs"
 	ln -s mke2fs "$tmp/mkfs.ext4"
-	args+=(--file "$tmp/token:/etc/vessel-token"
-		--file "$(readlink -f "$mke2fs"):/usr/local/sbin/mke2fs"
+	args+=(--file "$(readlink -f "$mke2fs"):/usr/local/sbin/mke2fs"
 		--file "$tmp/mkfs.ext4:/usr/local/sbin/mkfs.ext4")
 	[ ! -f /etc/mke2fs.conf ] || args+=(--file /etc/mke2fs.conf:/etc/mke2fs.conf)
-	# ldd: "libc.so.6 => /lib/.../libc.so.6 (0x...)" and "/lib64/ld-linux... (0x...)";
-	# each copied as a regular file under the path the loader looks for.
+	# Each library copied as a regular file under the path the loader uses.
 	while read -r lib; do
 		args+=(--file "$(readlink -f "$lib"):$lib")
-	done < <(ldd "$mke2fs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+	done < <(_virtio_mke2fs_libs "$mke2fs")
 	run_timeout 300 "$HARNESS_DIR/mkinitramfs.sh" "$out" \
 		--init "$REPO/tests/integration/virtio-init.sh" \
 		--modules "$VIRTIO_GUEST_MODULES" "${args[@]}" || rc=$?
 	rm -rf "$tmp"
 	return "$rc"
+}
+
+# _virtio_mke2fs_libs MKE2FS: its libraries and loader, from ldd's
+# "libc.so.6 => /lib/.../libc.so.6 (0x...)" and "/lib64/ld-linux... (0x...)".
+_virtio_mke2fs_libs() {
+	ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+}
+
+# virtio_initrd_cached: prints the path of the virtio guests' initramfs
+# (build_virtio_initrd, no token) kept in $CACHE/virtio-guest under a key of
+# its inputs (virtio-init.sh, mkinitramfs.sh, this function set, the modules,
+# the kernel version, mke2fs and its libraries); builds it when missing.
+# Written under a temporary name and renamed, so concurrent runs are safe.
+virtio_initrd_cached() {
+	# shellcheck disable=SC2034 # set by the eval; only KVERSION is used
+	local KERNEL MODDIR KVERSION key dir out tmp mke2fs
+	eval "$("$HARNESS_DIR/fetch-kernel.sh")" || return 1
+	ensure_cmds e2fsprogs:mke2fs libc-bin:ldd
+	mke2fs=$(command -v mke2fs)
+	key=$({
+		cat "$REPO/tests/integration/virtio-init.sh" "$HARNESS_DIR/mkinitramfs.sh"
+		declare -f build_virtio_initrd _virtio_mke2fs_libs
+		echo "$VIRTIO_GUEST_MODULES $KVERSION"
+		# shellcheck disable=SC2046 # one word per file
+		stat -L -c '%n %s %Y' "$mke2fs" /etc/mke2fs.conf $(_virtio_mke2fs_libs "$mke2fs") 2>&1
+	} | sha256sum | cut -c1-16)
+	dir=$CACHE/virtio-guest
+	out=$dir/initrd-$key.cpio.gz
+	if [ ! -s "$out" ]; then
+		mkdir -p "$dir"
+		tmp=$dir/.initrd-$key.$$.cpio.gz
+		build_virtio_initrd "$tmp" >&2 || {
+			rm -f "$tmp"
+			return 1
+		}
+		mv -f "$tmp" "$out"
+		# Other keys' images, unused for a day, are stale.
+		find "$dir" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -name "initrd-$key.cpio.gz" -mmin +1440 -delete 2>/dev/null || true
+	fi
+	echo "$out"
 }

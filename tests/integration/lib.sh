@@ -251,34 +251,32 @@ vfail() {
 }
 
 # virtio_initrd: sets VIRTIO_INITRD_PATH to the virtio guests' initramfs:
-# $VIRTIO_INITRD when run-all.sh built it, else one built on first use into
-# $TMPDIR (run-all.sh gives each run its own), shared by the run's tests.
+# $VIRTIO_INITRD if set (e.g. by run-all.sh), else the one cached in
+# $CACHE/virtio-guest (built on first use; see virtio_initrd_cached).
 virtio_initrd() {
 	if [ -n "${VIRTIO_INITRD:-}" ]; then
 		[ -s "$VIRTIO_INITRD" ] || fail "VIRTIO_INITRD=$VIRTIO_INITRD is missing or empty"
 		VIRTIO_INITRD_PATH=$VIRTIO_INITRD
 		return 0
 	fi
-	VIRTIO_INITRD_PATH=${TMPDIR:-/tmp}/virtio-initrd-$GUEST_TOKEN.cpio.gz
-	(
-		flock -w 280 9 || exit 1
-		if [ ! -s "$VIRTIO_INITRD_PATH" ]; then
-			info "building the virtio guest initramfs $VIRTIO_INITRD_PATH"
-			build_virtio_initrd "$VIRTIO_INITRD_PATH" "$GUEST_TOKEN"
-		fi
-	) 9>"$VIRTIO_INITRD_PATH.lock" || fail "building the virtio guest initramfs failed"
+	VIRTIO_INITRD_PATH=$(virtio_initrd_cached) || fail "building the virtio guest initramfs failed"
+	[ -s "$VIRTIO_INITRD_PATH" ] || fail "no virtio guest initramfs at '$VIRTIO_INITRD_PATH'"
 }
 
 # virtio_guest NAME: the guest's test script (sh, read from stdin) as /test.sh
 # in $T/NAME-initrd.cpio.gz: the virtio initramfs plus a second cpio archive
-# (the kernel unpacks concatenated archives in order). virtio-init.sh runs it
-# with set -e after loading the modules; see there for its helpers.
+# with the script and $GUEST_TOKEN as /etc/vessel-token (the kernel unpacks
+# concatenated archives in order, later files replacing earlier ones).
+# virtio-init.sh runs the script with set -e after loading the modules; see
+# there for its helpers.
 virtio_guest() {
 	local name=$1 d=$T/$1-script
 	virtio_initrd
-	mkdir -p "$d"
+	mkdir -p "$d/etc"
 	cat >"$d/test.sh"
-	(cd "$d" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$T/$name-script.cpio.gz"
+	printf '%s\n' "$GUEST_TOKEN" >"$d/etc/vessel-token"
+	(cd "$d" && printf '%s\n' etc/vessel-token test.sh | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -n >"$T/$name-script.cpio.gz"
 	cat "$VIRTIO_INITRD_PATH" "$T/$name-script.cpio.gz" >"$T/$name-initrd.cpio.gz"
 }
 

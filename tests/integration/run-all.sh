@@ -46,6 +46,9 @@ export GUEST_TOKEN
 GUEST_TOKEN=$(random_token)
 export GUEST_INITRD=$work/guest-initrd.cpio.gz
 build_guest_initrd "$GUEST_INITRD" "$GUEST_TOKEN" || abort_all "building the guest initramfs failed"
+# The virtio tests' guest (modules, mkfs.ext4): cached, built once.
+export VIRTIO_INITRD
+VIRTIO_INITRD=$(virtio_initrd_cached) || abort_all "building the virtio guest initramfs failed"
 log "vessel: $VESSEL; guest kernel: $KVERSION; ${#tests[@]} tests, ${TEST_TIMEOUT}s each"
 
 passed=0 failed=0
