@@ -1,6 +1,6 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container and kernel integration tests
+#   make test       unit, tiny-guest KVM, container, management and kernel integration tests
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
 #                   (ASAN_TESTS="unit kvm-test" to run some suites only)
 #   make deps       install build and test dependencies (Debian 12, apt-get)
@@ -25,14 +25,16 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 GUEST_SRC := $(sort $(wildcard tests/kvm/guests/*.S))
 GUEST_BIN := $(GUEST_SRC:tests/kvm/guests/%.S=$(BUILD)/tests/kvm/guests/%.bin) \
              $(BUILD)/tests/kvm/guests/pvh.elf $(BUILD)/tests/kvm/guests/virtio.bin
+MGUEST_SRC := $(sort $(wildcard tests/manage/guests/*.S))
+MGUEST_BIN := $(MGUEST_SRC:tests/manage/guests/%.S=$(BUILD)/tests/manage/guests/%.bin)
 # The virtio guest is freestanding C: never the host's CFLAGS (make asan).
 VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test integration asan deps hello install clean
+.PHONY: all test unit kvm-test container-test manage-test integration asan deps hello install clean
 
-all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN)
+all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -59,6 +61,13 @@ $(BUILD)/tests/kvm/guests/%.bin: tests/kvm/guests/%.S tests/kvm/guests/guest.ld 
 	ld -T tests/kvm/guests/guest.ld -o $@.elf $@.o
 	objcopy -O binary $@.elf $@
 
+# The management tests' tiny guests (tests/manage/guests), same wrapping.
+$(BUILD)/tests/manage/guests/%.bin: tests/manage/guests/%.S tests/manage/guests/util.inc tests/kvm/guests/guest.ld tests/kvm/guests/bzhdr.inc
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@.o -Itests/kvm/guests -Itests/manage/guests $<
+	ld -T tests/kvm/guests/guest.ld -o $@.elf $@.o
+	objcopy -O binary $@.elf $@
+
 # An ELF guest with a PVH entry note, for the PVH loader.
 $(BUILD)/tests/kvm/guests/pvh.elf: tests/kvm/pvh/pvh.S tests/kvm/pvh/pvh.ld
 	@mkdir -p $(dir $@)
@@ -74,7 +83,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 	ld -T tests/kvm/virtio/guest.ld -o $@.elf $@.entry.o $@.guest.o
 	objcopy -O binary $@.elf $@
 
-test: all unit kvm-test container-test integration
+test: all unit kvm-test container-test manage-test integration
 
 unit: $(UNIT_BIN)
 	tests/unit/run.sh $(UNIT_BIN)
@@ -84,6 +93,9 @@ kvm-test: $(VESSEL) $(GUEST_BIN)
 
 container-test: $(VESSEL)
 	@if [ -x tests/container/run.sh ]; then VESSEL=$(abspath $(VESSEL)) tests/container/run.sh; fi
+
+manage-test: $(VESSEL) $(MGUEST_BIN)
+	VESSEL=$(abspath $(VESSEL)) GUESTS=$(abspath $(BUILD)/tests/manage/guests) tests/manage/run.sh
 
 integration: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) tests/harness/run-integration.sh

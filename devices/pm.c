@@ -1,7 +1,8 @@
 /* The ACPI fixed hardware: PM1 event and control blocks, the PM timer, a
  * GPE0 block, and the reset register (RESET_PORT, in the PM block). Writing SLP_TYP=S5 with
  * SLP_EN powers the machine off; writing the reset value resets it. The SCI
- * (IRQ 9) follows PM1 status & enable. */
+ * (IRQ 9) follows PM1 status & enable. The host presses the fixed-feature
+ * power button with pm_power_button() (declared in vmm/vm.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "../boot/layout.h"
 
 #define PM1_SCI_EN       0x0001
+#define PM1_PWRBTN       0x0100  /* PWRBTN_STS in PM1_STS, PWRBTN_EN in PM1_EN */
 #define PM1_SLP_TYP(v)   (((v) >> 10) & 7)
 #define PM1_SLP_EN       0x2000
 #define PM_TIMER_HZ      3579545ULL
@@ -99,6 +101,21 @@ static void pm_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
 	pthread_mutex_unlock(&p->lock);
 	if (ev != VM_EVENT_NONE)
 		p->env->request(p->env, ev);
+}
+
+/* The power button was pressed: latch PWRBTN_STS (the guest clears it by
+ * writing 1); the SCI fires if the guest enabled PWRBTN_EN. */
+bool pm_power_button(void *state)
+{
+	struct pm *p = state;
+	bool enabled;
+
+	pthread_mutex_lock(&p->lock);
+	p->pm1_sts |= PM1_PWRBTN;
+	enabled = p->pm1_en & PM1_PWRBTN;
+	pm_update_sci(p);
+	pthread_mutex_unlock(&p->lock);
+	return enabled;
 }
 
 static void reset_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "error.h"
 #include "exit_codes.h"
+#include "manage.h"
 #include "../container/container.h"
 #include "../vmm/vm.h"
 
@@ -30,6 +31,17 @@ static void usage(FILE *out)
 		"  check FILE     validate FILE and print the resolved settings\n"
 		"  help config    list every configuration key\n"
 		"  version        print the version\n"
+		"\n"
+		"managing guests in the background:\n"
+		"  start FILE     start the guest FILE describes, under a supervisor\n"
+		"  ps [--json]    list the started guests\n"
+		"  console NAME   attach the terminal to a guest's console (Ctrl-A d detaches)\n"
+		"  logs NAME      print a guest's console log (-f to follow)\n"
+		"  stop NAME      stop a guest: ACPI power button or SIGTERM, then hard\n"
+		"  pause NAME     freeze a guest\n"
+		"  resume NAME    let a paused guest run again\n"
+		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
+		"  down DIR       stop them, in reverse order\n"
 		"\n"
 		"`vessel COMMAND --help` describes a command.\n");
 }
@@ -213,6 +225,15 @@ static const struct command {
 	{ "run", cmd_run, usage_run },
 	{ "check", cmd_check, usage_check },
 	{ "help", cmd_help, usage_help },
+	{ "start", cmd_start, usage_start },
+	{ "ps", cmd_ps, usage_ps },
+	{ "console", cmd_console, usage_console },
+	{ "logs", cmd_logs, usage_logs },
+	{ "stop", cmd_stop, usage_stop },
+	{ "pause", cmd_pause, usage_pause },
+	{ "resume", cmd_resume, usage_resume },
+	{ "up", cmd_up, usage_up },
+	{ "down", cmd_down, usage_down },
 };
 
 static const struct command *find_command(const char *name)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -35,9 +36,47 @@ static int env_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
 			     assign, err);
 }
 
-bool vm_stopping(struct vm *vm)
+static bool vm_event_pending(struct vm *vm)
 {
 	return __atomic_load_n(&vm->event, __ATOMIC_ACQUIRE) != VM_EVENT_NONE;
+}
+
+/* Also the pause point: a vCPU thread of a paused VM parks here. */
+bool vm_stopping(struct vm *vm)
+{
+	if (__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&vm->lock);
+		vm->parked++;
+		pthread_cond_broadcast(&vm->cond);
+		while (vm->paused && vm->event == VM_EVENT_NONE)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->parked--;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	return vm_event_pending(vm);
+}
+
+/* Pause: kick every vCPU out of KVM_RUN and wait (briefly) until they
+ * are all parked in vm_stopping(). Resume: wake them. */
+static void vm_set_paused(struct vm *vm, bool pause)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->paused, pause, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (!pause)
+		return;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpu[i]);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&vm->lock);
+	while (vm->parked < vm->nvcpus && vm->event == VM_EVENT_NONE)
+		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until))
+			break;  /* a vCPU stuck in a device: it parks later */
+	pthread_mutex_unlock(&vm->lock);
 }
 
 void vm_request(struct vm *vm, enum vm_event ev)
@@ -210,6 +249,10 @@ struct runner {
 	struct vm *vm;
 	int stop_signal;        /* a signal asked us to stop */
 	bool quit;              /* the console escape asked us to stop */
+	bool ctl_stop;          /* vm_control_stop() asked us to stop */
+	bool paused;            /* vm_control_pause(): applies to each boot */
+	bool started;           /* vm_control's on_started was called */
+	struct vm_control *ctl; /* optional */
 };
 
 static void runner_stop(struct runner *r)
@@ -251,7 +294,7 @@ static bool runner_stopped(struct runner *r)
 	bool s;
 
 	pthread_mutex_lock(&r->lock);
-	s = r->stop_signal || r->quit;
+	s = r->stop_signal || r->quit || r->ctl_stop;
 	pthread_mutex_unlock(&r->lock);
 	return s;
 }
@@ -283,12 +326,18 @@ static int run_once(struct runner *r, const struct vm_config *cfg,
 	}
 	pthread_mutex_lock(&r->lock);
 	r->vm = vm;
+	vm->paused = r->paused;
 	pthread_mutex_unlock(&r->lock);
 	if (runner_stopped(r))
 		vm_request(vm, VM_EVENT_STOP);
-	for (unsigned i = 0; i < vm->nvcpus && !vm_stopping(vm); i++) {
+	for (unsigned i = 0; i < vm->nvcpus && !vm_event_pending(vm); i++) {
 		if (vcpu_start(&vm->vcpu[i], &vm->event_err) < 0)
 			vm_request(vm, VM_EVENT_ERROR);
+	}
+	if (r->ctl && !r->started && !vm_event_pending(vm)) {
+		r->started = true;
+		if (r->ctl->on_started)
+			r->ctl->on_started(r->ctl->opaque);
 	}
 
 	pthread_mutex_lock(&vm->lock);
@@ -355,6 +404,89 @@ static void runner_fini(struct runner *r, const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+void vm_control_init(struct vm_control *c, void (*on_started)(void *opaque),
+		     void *opaque)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->on_started = on_started;
+	c->opaque = opaque;
+}
+
+void vm_control_destroy(struct vm_control *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+/* Attach r to c (or detach, with r NULL); waits for a control call. */
+static void runner_attach(struct runner *r, struct vm_control *c)
+{
+	if (!c)
+		return;
+	if (r)
+		r->ctl = c;
+	pthread_mutex_lock(&c->lock);
+	c->runner = r;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Run fn on the attached runner with its lock held; -1 if none. */
+static int control_call(struct vm_control *c,
+			int (*fn)(struct runner *r, bool arg), bool arg)
+{
+	int ret = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->runner) {
+		pthread_mutex_lock(&c->runner->lock);
+		ret = fn(c->runner, arg);
+		pthread_mutex_unlock(&c->runner->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+static int do_stop(struct runner *r, bool arg)
+{
+	(void)arg;
+	r->ctl_stop = true;
+	if (r->vm)
+		vm_request(r->vm, VM_EVENT_STOP);
+	return 0;
+}
+
+static int do_power_button(struct runner *r, bool arg)
+{
+	(void)arg;
+	for (unsigned i = 0; r->vm && i < r->vm->ndev; i++)
+		if (!strcmp(r->vm->dev[i].ops->name, "acpi-pm"))
+			return pm_power_button(r->vm->dev[i].state) ? 1 : 0;
+	return 0;       /* between two boots, or no PM device */
+}
+
+static int do_pause(struct runner *r, bool pause)
+{
+	r->paused = pause;
+	if (r->vm)
+		vm_set_paused(r->vm, pause);
+	return 0;
+}
+
+int vm_control_stop(struct vm_control *c)
+{
+	return control_call(c, do_stop, false);
+}
+
+int vm_control_power_button(struct vm_control *c)
+{
+	return control_call(c, do_power_button, false);
+}
+
+int vm_control_pause(struct vm_control *c, bool pause)
+{
+	return control_call(c, do_pause, pause);
+}
+
 int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
 	   struct vm_run_result *res, struct error *err)
 {
@@ -370,6 +502,7 @@ int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
 		free(r);
 		return -1;
 	}
+	runner_attach(r, opts->control);
 	for (;;) {
 		ev = run_once(r, cfg, opts, err);
 		res->boots++;
@@ -398,6 +531,7 @@ int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
 		break;
 	}
 	res->stop_signal = r->stop_signal;
+	runner_attach(NULL, opts->control);
 	runner_fini(r, &old);
 	free(r);
 	return ret;

@@ -62,6 +62,8 @@ struct vm {
 	bool triple_fault;
 	struct error event_err;         /* for VM_EVENT_ERROR */
 	struct vm_stats stats;
+	bool paused;                    /* vCPUs park in vm_stopping() */
+	unsigned parked;                /* vCPU threads parked there now */
 };
 
 /* The outcome of vm_run(). */
@@ -72,9 +74,42 @@ enum vm_result {
 	VM_RESULT_STOPPED,      /* signal or console escape; see stop_signal */
 };
 
+struct runner;
+
+/* Driving a running VM from another thread: the supervisor of `vessel
+ * start`. The caller sets it up with vm_control_init() and passes it in
+ * vm_run_opts; vm_run() attaches to it while it runs (across reboots) and
+ * detaches before it returns. Every vm_control_*() call is safe from any
+ * thread at any time, and returns -1 when no VM is attached (not started
+ * yet, or already ended). */
+struct vm_control {
+	pthread_mutex_t lock;
+	struct runner *runner;          /* the attached vm_run(), or NULL */
+	/* Called once, on vm_run()'s thread, when the first boot's vCPUs run. */
+	void (*on_started)(void *opaque);
+	void *opaque;
+};
+
+void vm_control_init(struct vm_control *c, void (*on_started)(void *opaque),
+		     void *opaque);
+void vm_control_destroy(struct vm_control *c);
+/* Hard stop: the run ends with VM_RESULT_STOPPED (stop_signal 0). */
+int vm_control_stop(struct vm_control *c);
+/* Press the ACPI fixed-feature power button (PM1 status PWRBTN_STS; the
+ * SCI fires if the guest set PWRBTN_EN). Returns 1 if the guest has the
+ * button enabled, 0 if it ignores it, -1 if no VM is attached. */
+int vm_control_power_button(struct vm_control *c);
+/* Hold every vCPU out of KVM_RUN (pause) or let them go again (resume).
+ * Pausing returns once every vCPU thread is parked. The pause survives a
+ * guest reboot. Guest time is not frozen: kvmclock, the in-kernel
+ * LAPIC/PIT timers and the PM timer follow host time, so after a resume
+ * the guest sees the time that passed (as after a host suspend). */
+int vm_control_pause(struct vm_control *c, bool pause);
+
 struct vm_run_opts {
 	int in_fd, out_fd;      /* console: usually 0 and 1 */
 	bool stats;             /* print exit/bus counters to stderr at the end */
+	struct vm_control *control;     /* optional: see struct vm_control */
 };
 
 struct vm_run_result {
@@ -91,7 +126,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	      struct console *console, struct error *err);
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_event ev);
+/* The vCPU loop's check: has the run been asked to end? While the VM is
+ * paused it also parks the calling vCPU thread until resumed or stopping,
+ * so only vCPU threads may call it. */
 bool vm_stopping(struct vm *vm);
+
+/* The ACPI PM device's power button (devices/pm.c; state is the device's
+ * own, as returned by its create). Returns true if PWRBTN_EN is set. */
+bool pm_power_button(void *state);
 
 int vcpu_create(struct vm *vm, unsigned id, struct error *err);
 int vcpu_setup_boot(struct vcpu *v, const struct boot_entry *e, struct error *err);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The acpid test proper (tests/manage/acpid.sh runs it, in the nested KVM
+# host unless /dev/kvm is hardware-backed): `vessel start` a Debian kernel
+# whose initramfs runs busybox acpid, then `vessel stop`: the power-button
+# press must run the guest's own shutdown (its marker, then an ACPI
+# poweroff) well before the hard-stop timeout.
+#   env: VESSEL, TEST_ACPID_DIR (vmlinuz, initrd.cpio.gz, acpid.yaml)
+set -u
+: "${VESSEL:?}" "${TEST_ACPID_DIR:?}"
+VESSEL_RUN_DIR=$(mktemp -d /tmp/acpid-run.XXXXXX)
+export VESSEL_RUN_DIR
+out=$VESSEL_RUN_DIR.out
+name=acpid-guest
+cleanup() {
+	timeout 30 "$VESSEL" stop --force "$name" >/dev/null 2>&1
+	[ -n "${fpid:-}" ] && kill "$fpid" 2>/dev/null
+	rm -rf "$VESSEL_RUN_DIR" "$out"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL acpid_power_button: $1"
+	[ -f "$out" ] && tail -n 30 "$out" | sed 's/^/    | /'
+	exit 1
+}
+
+timeout 300 "$VESSEL" start "$TEST_ACPID_DIR/acpid.yaml" || fail "start failed"
+for _ in $(seq 3000); do
+	timeout 10 "$VESSEL" logs "$name" >"$out" 2>&1
+	grep -aq "ACPID-READY" "$out" && break
+	grep -aq "ACPID-NO-INPUT-DEVICE\|ACPID-INSMOD-FAILED" "$out" &&
+		fail "the guest has no power-button input device"
+	sleep 0.1
+done
+grep -aq "ACPID-READY" "$out" || fail "the guest did not get acpid running"
+timeout 600 "$VESSEL" logs -f "$name" >"$out" 2>&1 &
+fpid=$!
+sleep 0.5
+t0=$(date +%s)
+timeout 300 "$VESSEL" stop --timeout 240 "$name" || fail "stop failed"
+dt=$(($(date +%s) - t0))
+wait "$fpid"
+fpid=
+grep -aq "ACPID-POWER-BUTTON-MARKER" "$out" || fail "acpid's script did not run"
+grep -aq "the guest powered off" "$out" || fail "the guest did not power off"
+[ "$dt" -lt 240 ] || fail "the hard stop did it, after $dt s"
+echo "ok acpid_power_button (guest shut itself down in $dt s)"

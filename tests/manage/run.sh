@@ -1,0 +1,594 @@
+#!/usr/bin/env bash
+# Management tests: `VESSEL=/abs/vessel GUESTS=/abs/dir tests/manage/run.sh [NAME...]`
+#
+# Starts guests in the background with `vessel start` and drives them with
+# ps, console, logs, pause/resume, stop, up/down and a hostile client on
+# the control socket. VMs are the tiny guests of tests/manage/guests
+# (GUESTS holds them built): they run on any /dev/kvm, PVM included; the
+# acpid test boots Debian's kernel (acpid.sh), in the nested KVM host of
+# tests/harness when /dev/kvm is not hardware-backed (MANAGE_NESTED=0
+# skips that).
+# Containers run a busybox-static rootfs built here, on the host (root
+# only). The run directory is private to the run (VESSEL_RUN_DIR), and
+# every supervisor is stopped, or killed, at the end, whatever happened.
+# Prints ok/FAIL/SKIP per test and "N passed, N failed".
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+: "${VESSEL:?}" "${GUESTS:?}"
+pass=0 fail=0 skip=0
+
+T=$(mktemp -d /tmp/vessel-manage.XXXXXX)
+export VESSEL_RUN_DIR=$T/run
+BG_PIDS=""
+
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() {
+	echo "FAIL $1: $2"
+	fail=$((fail + 1))
+	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | tail -20; fi
+}
+skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
+
+# Every vessel command has a time limit.
+V() { timeout -k 5 90 "$VESSEL" "$@"; }
+
+cleanup() {
+	local d p
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for d in "$VESSEL_RUN_DIR"/*/; do
+		[ -d "$d" ] || continue
+		timeout 20 "$VESSEL" stop --force "$(basename "$d")" >/dev/null 2>&1
+	done
+	for d in "$VESSEL_RUN_DIR"/*/; do
+		[ -f "$d/pid" ] && kill -9 "$(cat "$d/pid")" 2>/dev/null
+	done
+	{ wait; } 2>/dev/null
+	sleep 0.5       # container janitors
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+finish() {
+	if [ "$skip" -gt 0 ]; then
+		echo "$pass passed, $fail failed, $skip skipped"
+	else
+		echo "$pass passed, $fail failed"
+	fi
+	[ "$fail" -eq 0 ]
+	exit
+}
+
+have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ---- fixtures ---------------------------------------------------------
+
+# vmdef NAME GUEST [yaml lines...]: $T/NAME.yaml booting tiny guest GUEST
+vmdef() {
+	local name=$1 guest=$2
+	shift 2
+	{
+		echo "name: $name"
+		echo "kernel: $GUESTS/$guest.bin"
+		echo "memory: 64M"
+		for l in "$@"; do echo "$l"; done
+	} > "$T/$name.yaml"
+}
+
+# ctdef NAME SCRIPT [yaml lines...]: a container running sh -c SCRIPT
+ctdef() {
+	local name=$1 script=$2
+	shift 2
+	{
+		echo "kind: container"
+		echo "name: $name"
+		echo "rootfs: $T/rootfs"
+		printf 'command: ["/bin/sh", "-c", "%s"]\n' "$script"
+		for l in "$@"; do echo "$l"; done
+	} > "$T/$name.yaml"
+}
+
+build_rootfs() {
+	local r=$T/rootfs bb a
+	bb=$(command -v busybox)
+	if [ -z "$bb" ] || ! file -L "$bb" 2>/dev/null | grep -q static; then
+		bb=/bin/busybox
+	fi
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp"
+	cp "$bb" "$r/bin/busybox" || return 1
+	for a in $("$r/bin/busybox" --list); do
+		[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+	done
+	echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
+}
+
+# `vessel ps --json` into $T/ps.json; field NAME KEY reads from it.
+psj() { V ps --json > "$T/ps.json" 2> "$T/ps.err"; }
+field() {
+	awk -v n="$1" -v k="$2" '
+		/"name": / { c = $0; sub(/.*"name": "/, "", c); sub(/".*/, "", c) }
+		c == n && index($0, "\"" k "\": ") {
+			v = $0; sub(/^[^:]*: /, "", v); sub(/,$/, "", v)
+			gsub(/"/, "", v); print v; exit
+		}' "$T/ps.json"
+}
+listed() { psj; grep -q "\"name\": \"$1\"" "$T/ps.json"; }
+
+# wait_log NAME PATTERN [SECONDS]
+wait_log() {
+	local _
+	for _ in $(seq $((${3:-10} * 10))); do
+		V logs "$1" 2>/dev/null | grep -aq -- "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A process that is gone (or a zombie nobody reaped yet).
+gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
+logsize() { V logs "$1" 2>/dev/null | wc -c; }
+
+# follow NAME FILE: `vessel logs -f NAME` into FILE in the background
+follow() {
+	V logs -f "$1" > "$2" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	FOLLOW_PID=$!
+	sleep 0.2
+}
+
+# start NAME: vessel start $T/NAME.yaml, output in $T/NAME.start
+start() {
+	V start "$T/$1.yaml" > "$T/$1.start" 2>&1
+}
+
+# Every guest the tests use, by name.
+defs() {
+	vmdef m-vm counter "vcpus: 2"
+	vmdef m-shell shell
+	vmdef m-button button
+	vmdef m-kill counter
+	vmdef m-target counter
+	ctdef m-ct 'echo ct-ready; while true; do sleep 0.1; done' \
+		"memory: 128M" "cpus: 0.5"
+	ctdef m-tick 'i=0; while true; do echo ct-tick $i; i=$((i+1)); sleep 0.1; done'
+	ctdef m-term "trap 'echo ct-got-term; exit 0' TERM; echo ct-ready; while true; do sleep 0.1; done"
+	ctdef m-ctkill 'while true; do sleep 1; done'
+	ctdef m-chatty 'i=0; while [ $i -lt 40000 ]; do echo chatty-line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo chatty-done; while true; do sleep 1; done'
+	printf 'kind: container\nname: m-sh\nrootfs: %s\ncommand: ["/bin/sh"]\n' \
+		"$T/rootfs" > "$T/m-sh.yaml"
+}
+
+# ensure NAME: started (for tests run on their own)
+ensure() {
+	listed "$1" || start "$1"
+}
+
+# ---- tests --------------------------------------------------------------
+
+t_help() {
+	local c miss=""
+	V --help > "$T/help.out" 2>&1
+	for c in start ps console logs stop pause resume up down; do
+		grep -q "^  $c " "$T/help.out" || miss="$miss $c(main)"
+		V "$c" --help > "$T/help1.out" 2>&1 || miss="$miss $c(rc)"
+		grep -q "^usage: vessel $c" "$T/help1.out" || miss="$miss $c(usage)"
+		V help "$c" > "$T/help2.out" 2>&1 || miss="$miss $c(help)"
+	done
+	if [ -n "$miss" ]; then bad help "missing:$miss" "$T/help.out"
+	else ok help; fi
+}
+
+t_not_running() {
+	V stop m-nosuch > "$T/nr.out" 2>&1
+	local rc=$?
+	V console m-nosuch >> "$T/nr.out" 2>&1 < /dev/null
+	local rc2=$?
+	if [ $rc -ne 1 ] || [ $rc2 -ne 1 ]; then bad not_running "exit $rc/$rc2, want 1" "$T/nr.out"
+	elif ! grep -q "m-nosuch is not running" "$T/nr.out"; then bad not_running "no clear message" "$T/nr.out"
+	else ok not_running; fi
+}
+
+t_start_errors() {
+	printf 'name: m-bad\nkernel: nowhere.bin\n' > "$T/m-bad.yaml"
+	V start "$T/m-bad.yaml" > "$T/se.out" 2>&1
+	local rc=$?
+	echo "not a kernel" > "$T/junk.bin"
+	printf 'name: m-junk\nkernel: %s\n' "$T/junk.bin" > "$T/m-junk.yaml"
+	V start "$T/m-junk.yaml" > "$T/se2.out" 2>&1
+	local rc2=$?
+	if [ $rc -ne 2 ]; then bad start_errors "config error: exit $rc, want 2" "$T/se.out"
+	elif [ $rc2 -ne 1 ]; then bad start_errors "unbootable kernel: exit $rc2, want 1" "$T/se2.out"
+	elif ! grep -q "m-junk:" "$T/se2.out"; then bad start_errors "no startup error shown" "$T/se2.out"
+	elif [ -e "$VESSEL_RUN_DIR/m-junk" ]; then bad start_errors "state left behind"
+	else ok start_errors; fi
+}
+
+t_start_ps() {
+	local want="" miss="" p
+	if have_kvm; then
+		start m-vm || { bad start_ps "vm start failed" "$T/m-vm.start"; return; }
+		want="m-vm"
+	fi
+	if is_root; then
+		start m-ct || { bad start_ps "container start failed" "$T/m-ct.start"; return; }
+		want="$want m-ct"
+	fi
+	sleep 1.2
+	V ps > "$T/ps.txt" 2>&1
+	psj
+	for p in $want; do
+		grep -q "^$p " "$T/ps.txt" || miss="$miss $p(table)"
+		[ "$(field "$p" state)" = running ] || miss="$miss $p.state"
+		[ "$(field "$p" pid)" = "$(cat "$VESSEL_RUN_DIR/$p/pid")" ] || miss="$miss $p.pid"
+		[ "$(field "$p" uptime)" -ge 1 ] 2>/dev/null || miss="$miss $p.uptime"
+	done
+	if have_kvm; then
+		[ "$(field m-vm kind)" = vm ] || miss="$miss vm.kind"
+		[ "$(field m-vm vcpus)" = 2 ] || miss="$miss vm.vcpus"
+		[ "$(field m-vm memory)" = 67108864 ] || miss="$miss vm.memory"
+		grep -Eq "^m-vm +vm +running +2 +64M " "$T/ps.txt" || miss="$miss vm.row"
+	fi
+	if is_root; then
+		[ "$(field m-ct kind)" = container ] || miss="$miss ct.kind"
+		[ "$(field m-ct cpus)" = 0.5 ] || miss="$miss ct.cpus"
+		[ "$(field m-ct memory)" = 134217728 ] || miss="$miss ct.memory"
+		grep -Eq "^m-ct +container +running +0.5 +128M " "$T/ps.txt" || miss="$miss ct.row"
+	fi
+	if [ -z "$want" ]; then skipped start_ps "no /dev/kvm and not root"
+	elif [ -n "$miss" ]; then bad start_ps "wrong or missing:$miss" "$T/ps.json"
+	else ok start_ps; fi
+	# state files
+	miss=""
+	for p in $want; do
+		for f in pid guest.yaml console.log control lock; do
+			[ -e "$VESSEL_RUN_DIR/$p/$f" ] || miss="$miss $p/$f"
+		done
+		[ "$(stat -c %a "$VESSEL_RUN_DIR/$p/control")" = 600 ] || miss="$miss $p/control-mode"
+		cmp -s "$VESSEL_RUN_DIR/$p/guest.yaml" "$T/$p.yaml" || miss="$miss $p/guest.yaml-copy"
+	done
+	if [ -z "$want" ]; then :
+	elif [ -n "$miss" ]; then bad state_dir "missing:$miss"
+	else ok state_dir; fi
+}
+
+t_duplicate() {
+	local rc rc2=1
+	if ! have_kvm; then skipped duplicate "no /dev/kvm"; return; fi
+	ensure m-vm
+	start m-vm
+	rc=$?
+	if is_root; then ensure m-ct; start m-ct; rc2=$?; fi
+	if [ $rc -ne 1 ] || [ $rc2 -ne 1 ]; then bad duplicate "exit $rc/$rc2, want 1" "$T/m-vm.start"
+	elif ! grep -q "already running" "$T/m-vm.start"; then bad duplicate "no clear message" "$T/m-vm.start"
+	elif ! listed m-vm || [ "$(field m-vm state)" != running ]; then bad duplicate "the first one suffered"
+	else ok duplicate; fi
+}
+
+t_console_vm() {
+	if ! have_kvm; then skipped console_vm "no /dev/kvm"; return; fi
+	start m-shell || { bad console_vm "start failed" "$T/m-shell.start"; return; }
+	wait_log m-shell "shell-guest: ready" 10
+	{ sleep 0.5; printf 'hello-1\r'; sleep 1; printf '\001d'; sleep 5; } |
+		V console m-shell > "$T/c1.out" 2> "$T/c1.err"
+	local rc=$?
+	{ sleep 0.5; printf 'hello-2\r'; sleep 1; printf '\001d'; sleep 5; } |
+		V console m-shell > "$T/c2.out" 2> "$T/c2.err"
+	local rc2=$?
+	V logs m-shell > "$T/c.log" 2>&1
+	if [ $rc -ne 0 ] || [ $rc2 -ne 0 ]; then bad console_vm "exit $rc/$rc2" "$T/c1.err"
+	elif ! grep -q "shell-guest: got hello-1" "$T/c1.out"; then bad console_vm "no answer" "$T/c1.out"
+	elif ! grep -q "detached" "$T/c1.err"; then bad console_vm "no detach" "$T/c1.err"
+	elif ! grep -q "shell-guest: got hello-2" "$T/c2.out"; then bad console_vm "no answer after re-attach" "$T/c2.out"
+	elif ! listed m-shell; then bad console_vm "the guest did not survive detaching"
+	else ok console_vm; fi
+
+	if ! grep -q "shell-guest: ready" "$T/c.log" ||
+	   ! grep -q "got hello-1" "$T/c.log" || ! grep -q "got hello-2" "$T/c.log"; then
+		bad logs "earlier output missing" "$T/c.log"
+	else ok logs; fi
+
+	# One console holder; a second is refused; --force takes over.
+	{ sleep 10; } | V console m-shell > "$T/h1.out" 2>&1 &
+	local holder=$!
+	BG_PIDS="$BG_PIDS $holder"
+	sleep 0.7
+	V console m-shell < /dev/null > "$T/h2.out" 2>&1
+	rc=$?
+	{ sleep 0.5; printf 'hello-3\r'; sleep 1; printf '\001d'; } |
+		V console --force m-shell > "$T/h3.out" 2>&1
+	rc2=$?
+	local told=1 _
+	for _ in $(seq 40); do      # the first holder hears of it at once
+		grep -q "took over" "$T/h1.out" && { told=0; break; }
+		sleep 0.1
+	done
+	kill "$holder" 2>/dev/null
+	if [ $rc -ne 1 ]; then bad console_exclusive "second client: exit $rc, want 1" "$T/h2.out"
+	elif ! grep -q "in use" "$T/h2.out"; then bad console_exclusive "no clear refusal" "$T/h2.out"
+	elif [ $rc2 -ne 0 ] || ! grep -q "got hello-3" "$T/h3.out"; then bad console_exclusive "--force did not take over" "$T/h3.out"
+	elif [ $told -ne 0 ]; then bad console_exclusive "the first holder was not told" "$T/h1.out"
+	else ok console_exclusive; fi
+}
+
+t_console_ct() {
+	if ! is_root; then skipped console_ct "needs root"; return; fi
+	start m-sh || { bad console_ct "start failed" "$T/m-sh.start"; return; }
+	{ sleep 0.7; printf 'echo out-$((6*7))\r'; sleep 1; printf '\001d'; sleep 5; } |
+		V console m-sh > "$T/cc.out" 2> "$T/cc.err"
+	local rc=$?
+	if [ $rc -ne 0 ]; then bad console_ct "exit $rc" "$T/cc.err"
+	elif ! grep -aq "out-42" "$T/cc.out"; then bad console_ct "command output missing" "$T/cc.out"
+	elif ! listed m-sh; then bad console_ct "the container did not survive detaching"
+	else ok console_ct; fi
+}
+
+# pause_check TEST NAME PATTERN: output advances, stops while paused, resumes
+pause_check() {
+	local t=$1 n=$2 a b c
+	wait_log "$n" "$3" 10
+	V pause "$n" > "$T/p.out" 2>&1 || { bad "$t" "pause failed" "$T/p.out"; return; }
+	psj
+	local st
+	st=$(field "$n" state)
+	sleep 0.3
+	a=$(logsize "$n")
+	sleep 1.2
+	b=$(logsize "$n")
+	V resume "$n" > "$T/p.out" 2>&1 || { bad "$t" "resume failed" "$T/p.out"; return; }
+	sleep 1
+	c=$(logsize "$n")
+	psj
+	if [ "$st" != paused ]; then bad "$t" "ps says '$st' while paused"
+	elif [ "$a" -ne "$b" ]; then bad "$t" "output advanced while paused ($a -> $b bytes)"
+	elif [ "$c" -le "$b" ]; then bad "$t" "output did not resume ($b -> $c bytes)"
+	elif [ "$(field "$n" state)" != running ]; then bad "$t" "not running after resume"
+	else ok "$t"; fi
+}
+
+t_pause() {
+	if have_kvm; then
+		ensure m-vm
+		pause_check pause_vm m-vm "^tick 3"
+	else
+		skipped pause_vm "no /dev/kvm"
+	fi
+	if is_root; then
+		start m-tick || { bad pause_ct "start failed" "$T/m-tick.start"; return; }
+		pause_check pause_ct m-tick "ct-tick 3"
+	else
+		skipped pause_ct "needs root"
+	fi
+}
+
+# stop_check TEST NAME ARGS MIN_MS MAX_MS MARKER: stop, time it, marker in output
+stop_check() {
+	local t=$1 n=$2 args=$3 lo=$4 hi=$5 marker=$6 pid t0 dt rc
+	psj
+	pid=$(field "$n" pid)
+	follow "$n" "$T/$n.follow"
+	t0=$(ms)
+	# shellcheck disable=SC2086
+	V stop $args "$n" > "$T/$n.stop" 2>&1
+	rc=$?
+	dt=$(($(ms) - t0))
+	wait "$FOLLOW_PID" 2>/dev/null
+	if [ $rc -ne 0 ]; then bad "$t" "exit $rc" "$T/$n.stop"
+	elif [ $dt -lt "$lo" ] || [ $dt -gt "$hi" ]; then bad "$t" "took $dt ms, want $lo..$hi" "$T/$n.follow"
+	elif [ -n "$marker" ] && ! grep -aq -- "$marker" "$T/$n.follow"; then bad "$t" "'$marker' not seen" "$T/$n.follow"
+	elif ! gone "$pid"; then bad "$t" "supervisor $pid still there"
+	elif listed "$n" || [ -e "$VESSEL_RUN_DIR/$n" ]; then bad "$t" "still listed or state left"
+	else ok "$t"; fi
+}
+
+t_stop() {
+	if have_kvm; then
+		start m-button || bad stop_graceful_vm "start failed" "$T/m-button.start"
+		wait_log m-button "alive 2" 10
+		stop_check stop_graceful_vm m-button "" 0 10000 \
+			"button-guest: power button pressed, shutting down"
+		grep -q "the guest powered off" "$T/m-button.follow" ||
+			bad stop_graceful_vm "no poweroff" "$T/m-button.follow"
+		ensure m-shell
+		stop_check stop_timeout_vm m-shell "--timeout 2" 1900 15000 "stop timeout"
+		ensure m-vm
+		stop_check stop_force_vm m-vm "--force" 0 5000 ""
+	else
+		skipped stop_vm "no /dev/kvm"
+	fi
+	if is_root; then
+		start m-term || bad stop_graceful_ct "start failed" "$T/m-term.start"
+		wait_log m-term ct-ready 10
+		stop_check stop_graceful_ct m-term "" 0 10000 "ct-got-term"
+		grep -q "exited with status 0" "$T/m-term.follow" ||
+			bad stop_graceful_ct "no exit status 0" "$T/m-term.follow"
+		# sh as PID 1 without a handler ignores SIGTERM
+		ensure m-sh
+		stop_check stop_timeout_ct m-sh "--timeout 1" 900 15000 "stop timeout"
+		ensure m-ct
+		stop_check stop_force_ct m-ct "--force" 0 10000 ""
+		pause_ct_stop
+	else
+		skipped stop_ct "needs root"
+	fi
+}
+
+# A paused container still stops (it is thawed first).
+pause_ct_stop() {
+	ensure m-tick
+	wait_log m-tick "ct-tick 2" 10
+	V pause m-tick > /dev/null 2>&1
+	stop_check stop_paused_ct m-tick "--timeout 2" 0 15000 ""
+}
+
+# sigkill_check TEST NAME: SIGKILL the supervisor; gone from ps; starts again
+sigkill_check() {
+	local t=$1 n=$2 pid _ started=1
+	start "$n" || { bad "$t" "start failed" "$T/$n.start"; return; }
+	psj
+	pid=$(field "$n" pid)
+	kill -9 "$pid"
+	sleep 0.3
+	if listed "$n"; then bad "$t" "still listed after SIGKILL" "$T/ps.json"; return; fi
+	if [ -e "$VESSEL_RUN_DIR/$n" ]; then bad "$t" "stale state not cleaned"; return; fi
+	for _ in $(seq 50); do      # a container's janitor may still clean up
+		start "$n" && { started=0; break; }
+		sleep 0.2
+	done
+	if [ $started -ne 0 ]; then bad "$t" "cannot start again" "$T/$n.start"
+	elif ! listed "$n"; then bad "$t" "not listed after the new start"
+	else ok "$t"; fi
+	V stop --force "$n" > /dev/null 2>&1
+}
+
+t_sigkill() {
+	if have_kvm; then sigkill_check sigkill_vm m-kill
+	else skipped sigkill_vm "no /dev/kvm"; fi
+	if is_root; then
+		sigkill_check sigkill_ct m-ctkill
+	else skipped sigkill_ct "needs root"; fi
+}
+
+t_up_down() {
+	local d=$T/updir ta tb
+	if ! have_kvm; then skipped up_down "no /dev/kvm"; return; fi
+	mkdir -p "$d"
+	printf 'name: m-up-a\nkernel: %s/button.bin\nmemory: 64M\nautostart: true\norder: 2\n' "$GUESTS" > "$d/a.yaml"
+	printf 'name: m-up-b\nkernel: %s/button.bin\nmemory: 64M\nautostart: true\norder: 1\nup_delay: 1\n' "$GUESTS" > "$d/b.yaml"
+	printf 'name: m-up-c\nkernel: %s/button.bin\nmemory: 64M\nautostart: false\norder: 0\n' "$GUESTS" > "$d/c.yaml"
+	V up "$d" > "$T/up.out" 2>&1
+	local rc=$?
+	psj
+	ta=$(field m-up-a started)
+	tb=$(field m-up-b started)
+	V up "$d" > "$T/up2.out" 2>&1
+	local rc2=$?
+	if [ $rc -ne 0 ]; then bad up "exit $rc" "$T/up.out"
+	elif [ "$(grep -o '^m-up-[abc]: started' "$T/up.out" | tr '\n' ' ')" != "m-up-b: started m-up-a: started " ]; then
+		bad up "wrong order or set" "$T/up.out"
+	elif listed m-up-c; then bad up "started a guest without autostart"
+	elif ! listed m-up-a || ! listed m-up-b; then bad up "not running" "$T/ps.json"
+	elif [ $((ta - tb)) -lt 1 ]; then bad up "up_delay not honoured (started $tb, $ta)"
+	elif [ $rc2 -ne 0 ] || [ "$(grep -c 'already running' "$T/up2.out")" -ne 2 ]; then bad up "second up not idempotent" "$T/up2.out"
+	else ok up; fi
+	V down --timeout 10 "$d" > "$T/down.out" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ]; then bad down "exit $rc" "$T/down.out"
+	elif [ "$(grep -o '^m-up-[abc]: stopped' "$T/down.out" | tr '\n' ' ')" != "m-up-a: stopped m-up-b: stopped " ]; then
+		bad down "wrong order or set" "$T/down.out"
+	elif listed m-up-a || listed m-up-b; then bad down "still running" "$T/ps.json"
+	else ok down; fi
+	printf 'name: m-up-d\nkernel: nowhere.bin\nautostart: true\n' > "$d/d.yaml"
+	V up "$d" > "$T/up3.out" 2>&1
+	rc=$?
+	if [ $rc -ne 2 ] || listed m-up-a; then bad up_bad_file "exit $rc (want 2) or something started" "$T/up3.out"
+	else ok up_bad_file; fi
+}
+
+t_hostile() {
+	local s=$VESSEL_RUN_DIR/m-target/control n
+	if ! have_kvm; then skipped hostile "no /dev/kvm"; return; fi
+	if ! gcc -O2 -o "$T/sockpoke" "$HERE/sockpoke.c" 2> "$T/gcc.out"; then
+		bad hostile "cannot build sockpoke" "$T/gcc.out"; return
+	fi
+	start m-target || { bad hostile "start failed" "$T/m-target.start"; return; }
+	wait_log m-target "^tick 2" 10
+	# garbage, one error reply per line
+	printf '%s\n' 'garbage' '{"op":1}' '{"op":"nope"}' '[1,2]' '{"op":"ps"' \
+		'{"op":"stop","timeout":"soon"}' '{"op":"stop","timeout":-1}' \
+		'{"op":"ps"} trailing' '"just a string"' '{}' |
+		"$T/sockpoke" "$s" 1500 > "$T/h.garbage"
+	n=$(grep -c '"ok":false' "$T/h.garbage")
+	if [ "$n" -ne 10 ]; then bad hostile_garbage "$n error replies, want 10" "$T/h.garbage"
+	elif ! grep -q "unknown op" "$T/h.garbage"; then bad hostile_garbage "no unknown-op message" "$T/h.garbage"
+	else ok hostile_garbage; fi
+	# half-written: a request without its end, then the client vanishes
+	printf '{"op":"sto' | "$T/sockpoke" "$s" 300 > "$T/h.half"
+	# huge: 1 MiB without a newline, then a good request on the same line-stream
+	{ head -c 1048576 /dev/zero | tr '\0' 'A'; printf '\n{"op":"ps"}\n'; } |
+		"$T/sockpoke" "$s" 3000 > "$T/h.huge"
+	if ! grep -q "request too long" "$T/h.huge"; then bad hostile_huge "no error reply" "$T/h.huge"
+	elif ! grep -q '"ok":true' "$T/h.huge"; then bad hostile_huge "no reply to the next request" "$T/h.huge"
+	else ok hostile_huge; fi
+	# binary bytes, NULs, deep nesting
+	{ head -c 4096 /dev/urandom; printf '\n{"op":"ps"\0}\n'; printf '%.0s[' $(seq 5000); printf '\n'; } |
+		"$T/sockpoke" "$s" 1500 > "$T/h.bin"
+	# more clients than allowed at once
+	"$T/sockpoke" "$s" 1000 100 < /dev/null > "$T/h.many"
+	if ! grep -q "too many clients" "$T/h.many"; then bad hostile_many "no refusal past the limit" "$T/h.many"
+	else ok hostile_many; fi
+	local a b
+	a=$(logsize m-target)
+	sleep 0.5
+	b=$(logsize m-target)
+	psj
+	if ! listed m-target || [ "$(field m-target state)" != running ]; then bad hostile "the guest did not survive" "$T/ps.json"
+	elif [ "$b" -le "$a" ]; then bad hostile "the guest stopped making progress"
+	else ok hostile; fi
+	# SO_PEERCRED: another uid that can reach the socket is refused
+	if is_root && command -v setpriv > /dev/null; then
+		chmod 711 "$T" "$VESSEL_RUN_DIR" "$VESSEL_RUN_DIR/m-target"
+		chmod 666 "$s"
+		echo '{"op":"ps"}' | setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$T/sockpoke" "$s" 1000 > "$T/h.auth" 2>&1
+		chmod 700 "$T" "$VESSEL_RUN_DIR" "$VESSEL_RUN_DIR/m-target"
+		chmod 600 "$s"
+		if ! grep -q "permission denied" "$T/h.auth"; then bad hostile_peercred "not refused" "$T/h.auth"
+		else ok hostile_peercred; fi
+	fi
+	V stop --force m-target > /dev/null 2>&1
+}
+
+t_log_rotation() {
+	if ! is_root; then skipped log_rotation "needs root"; return; fi
+	start m-chatty || { bad log_rotation "start failed" "$T/m-chatty.start"; return; }
+	wait_log m-chatty chatty-done 60
+	local n cur old
+	n=$(logsize m-chatty)
+	cur=$(stat -c %s "$VESSEL_RUN_DIR/m-chatty/console.log" 2>/dev/null || echo 0)
+	old=$(stat -c %s "$VESSEL_RUN_DIR/m-chatty/console.log.1" 2>/dev/null || echo 0)
+	if [ "$old" -eq 0 ]; then bad log_rotation "no rotated log"
+	elif [ "$cur" -gt 1048576 ] || [ "$old" -gt 1048576 ]; then bad log_rotation "a log past 1 MiB ($cur, $old)"
+	elif [ "$n" -ne $((cur + old)) ]; then bad log_rotation "logs printed $n bytes, files hold $((cur + old))"
+	else ok log_rotation; fi
+	V stop --force m-chatty > /dev/null 2>&1
+}
+
+# A Linux guest's own shutdown on the power button (acpid.sh: Debian's
+# kernel and busybox acpid; in the nested KVM host without hardware KVM).
+t_acpid() {
+	timeout -k 10 1500 "$HERE/acpid.sh" > "$T/acpid.out" 2>&1
+	local rc=$?
+	if grep -q "^ok acpid_power_button" "$T/acpid.out" && [ $rc -eq 0 ]; then
+		ok acpid_power_button
+	elif grep -q "^SKIP acpid_power_button" "$T/acpid.out"; then
+		skipped acpid_power_button "$(sed -n 's/^SKIP acpid_power_button: //p' "$T/acpid.out")"
+	else
+		bad acpid_power_button "exit $rc" "$T/acpid.out"
+	fi
+}
+
+# ---- main ---------------------------------------------------------------
+
+if [ ! -x "$VESSEL" ]; then
+	echo "FAIL setup: VESSEL=$VESSEL is not executable"
+	fail=1
+	finish
+fi
+if ! have_kvm; then echo "note: no usable /dev/kvm: VM tests are skipped"; fi
+if is_root && ! build_rootfs > "$T/setup.log" 2>&1; then
+	bad setup "could not build the test rootfs" "$T/setup.log"
+	finish
+fi
+defs
+
+ALL="help not_running start_errors start_ps duplicate console_vm console_ct
+pause stop sigkill up_down hostile log_rotation acpid"
+for t in ${*:-$ALL}; do
+	"t_$t"
+done
+finish

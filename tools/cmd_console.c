@@ -1,0 +1,272 @@
+/* vessel console NAME [--force], vessel logs NAME [-f] */
+#include "manage.h"
+#include "control.h"
+#include "exit_codes.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+
+#define ESCAPE 0x01     /* Ctrl-A */
+
+void usage_console(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel console [--force] NAME\n"
+		"\n"
+		"Attach this terminal to the console of the started guest NAME: a\n"
+		"VM's serial console, a container's pty. The terminal is in raw mode\n"
+		"meanwhile. Ctrl-A d (or Ctrl-A x) detaches and leaves the guest\n"
+		"running; Ctrl-A Ctrl-A sends one Ctrl-A. End of input detaches too.\n"
+		"Output that arrived while nobody was attached: `vessel logs NAME`.\n"
+		"\n"
+		"One client holds a guest's console at a time; another is refused.\n"
+		"\n"
+		"options:\n"
+		"  --force        take the console over from the client holding it\n"
+		"                 (that one is told and detached)\n"
+		"  -h, --help     this help\n");
+}
+
+void usage_logs(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel logs [-f] NAME\n"
+		"\n"
+		"Print the console output of the started guest NAME, as kept in\n"
+		"its console log: the last 1 to 2 MiB (the log is rotated at 1 MiB,\n"
+		"one old file kept). The log goes away with the guest.\n"
+		"\n"
+		"options:\n"
+		"  -f, --follow   keep printing new output until the guest stops\n"
+		"                 (or Ctrl-C)\n"
+		"  -h, --help     this help\n");
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Copy what is there from in to out: 1 copied, 0 end of input, -1 error. */
+static int relay(int in, int out)
+{
+	char buf[4096];
+	ssize_t n = read(in, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
+	return write_all(out, buf, n) < 0 ? -1 : 1;
+}
+
+/* Keystrokes through the escape filter; returns true on detach. */
+static bool keys(int sock, const char *in, size_t n, bool *esc)
+{
+	char out[8192];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = in[i];
+
+		if (*esc) {
+			*esc = false;
+			if (ch == 'd' || ch == 'D' || ch == 'x' || ch == 'X') {
+				write_all(sock, out, o);
+				return true;
+			}
+			if (ch != ESCAPE)
+				out[o++] = ESCAPE;
+			out[o++] = ch;
+		} else if (ch == ESCAPE) {
+			*esc = true;
+		} else {
+			out[o++] = ch;
+		}
+	}
+	write_all(sock, out, o);
+	return false;
+}
+
+/* The attached session: until detach, end of input, the guest gone, or
+ * SIGTERM, SIGHUP or SIGINT (which only come from outside: in raw mode
+ * Ctrl-C goes to the guest). sigfd reads them. */
+static int session(int sock, int sigfd, const char *name)
+{
+	struct pollfd p[3] = {
+		{ .fd = 0, .events = POLLIN }, { .fd = sock, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+	bool esc = false;
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[2].revents)
+			break;
+		if (p[1].revents) {
+			int r = relay(sock, 1);
+
+			if (r <= 0) {
+				fprintf(stderr, "\r\n[vessel: the console of %s "
+					"closed]\r\n", name);
+				return 0;
+			}
+		}
+		if (p[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0 || keys(sock, buf, n, &esc))
+				break;
+		}
+	}
+	fprintf(stderr, "\r\n[vessel: detached from %s; it keeps running]\r\n",
+		name);
+	return 0;
+}
+
+int cmd_console(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct json_object *req;
+	struct termios saved, raw;
+	struct winsize ws;
+	struct error err;
+	bool force = false, tty;
+	int c, fd, r, sigfd;
+	sigset_t sigs;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage_console(stdout);
+			return 0;
+		}
+		if (c != 'f') {
+			usage_console(stderr);
+			return EXIT_USAGE;
+		}
+		force = true;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vessel console: expected one NAME\n");
+		usage_console(stderr);
+		return EXIT_USAGE;
+	}
+	fd = guest_connect(argv[optind], &err);
+	if (fd < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_HOST;
+	}
+	req = control_request("console");
+	json_object_object_add(req, "force", json_object_new_boolean(force));
+	if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+		json_object_object_add(req, "rows", json_object_new_int(ws.ws_row));
+		json_object_object_add(req, "cols", json_object_new_int(ws.ws_col));
+	}
+	r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS, &err);
+	json_object_put(req);
+	if (r < 0) {
+		fprintf(stderr, "vessel: %s: %s\n", argv[optind], err.msg);
+		close(fd);
+		return EXIT_HOST;
+	}
+	tty = isatty(0) && tcgetattr(0, &saved) == 0;
+	if (tty) {
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(0, TCSANOW, &raw);
+	}
+	fprintf(stderr, "[vessel: attached to %s; Ctrl-A d detaches]\r\n",
+		argv[optind]);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	r = session(fd, sigfd, argv[optind]);
+	if (sigfd >= 0)
+		close(sigfd);
+	if (tty)
+		tcsetattr(0, TCSADRAIN, &saved);
+	close(fd);
+	return r < 0 ? EXIT_HOST : 0;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct json_object *req;
+	struct error err;
+	bool follow = false;
+	int c, fd, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage_logs(stdout);
+			return 0;
+		}
+		if (c != 'f') {
+			usage_logs(stderr);
+			return EXIT_USAGE;
+		}
+		follow = true;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vessel logs: expected one NAME\n");
+		usage_logs(stderr);
+		return EXIT_USAGE;
+	}
+	fd = guest_connect(argv[optind], &err);
+	if (fd < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_HOST;
+	}
+	req = control_request("logs");
+	json_object_object_add(req, "follow", json_object_new_boolean(follow));
+	r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS, &err);
+	json_object_put(req);
+	if (r < 0) {
+		fprintf(stderr, "vessel: %s: %s\n", argv[optind], err.msg);
+		close(fd);
+		return EXIT_HOST;
+	}
+	while ((r = relay(fd, 1)) > 0)
+		;
+	close(fd);
+	return r < 0 ? EXIT_HOST : 0;
+}

@@ -1,0 +1,64 @@
+/* vessel start FILE */
+#include "manage.h"
+#include "config.h"
+#include "exit_codes.h"
+#include "supervisor.h"
+
+#include <getopt.h>
+
+void usage_start(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel start FILE\n"
+		"\n"
+		"Start the VM or container FILE describes in the background, under\n"
+		"a supervisor process, and return once it runs. Its state lives in\n"
+		"/run/vessel/NAME/ ($XDG_RUNTIME_DIR/vessel/NAME/ when not root;\n"
+		"$VESSEL_RUN_DIR overrides both): the control socket, the pid, a copy\n"
+		"of FILE and the console log. A name that is already running is\n"
+		"refused; what a dead supervisor left behind is cleaned up.\n"
+		"\n"
+		"Then: vessel ps, console NAME, logs NAME, pause/resume NAME,\n"
+		"stop NAME.\n"
+		"\n"
+		"exit status: 0 started; 1 the guest could not start (the reason is\n"
+		"printed); 2 a configuration or usage error.\n");
+}
+
+int cmd_start(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct guest_config cfg;
+	struct error err = { 0 };
+	pid_t pid;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage_start(stdout);
+			return 0;
+		}
+		usage_start(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vessel start: expected one FILE\n");
+		usage_start(stderr);
+		return EXIT_USAGE;
+	}
+	if (config_load(argv[optind], &cfg, &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	r = supervisor_start(&cfg, &pid, &err);
+	if (r < 0)
+		fprintf(stderr, "vessel: %s: %s\n", cfg.name, err.msg);
+	else
+		printf("%s: started (supervisor pid %d)\n", cfg.name, (int)pid);
+	config_free(&cfg);
+	return r < 0 ? EXIT_HOST : 0;
+}

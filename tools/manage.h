@@ -1,0 +1,50 @@
+/* The verbs that manage started guests (docs/managing.md): start, ps,
+ * console, logs, stop, pause, resume, up, down. Each cmd_*() takes the
+ * verb's argv (argv[0] is the verb) and returns the exit status; each
+ * usage_*() is its `--help`. */
+#ifndef VESSEL_MANAGE_H
+#define VESSEL_MANAGE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#define STOP_TIMEOUT_DEFAULT 30.0
+
+int cmd_start(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+
+void usage_start(FILE *out);
+void usage_ps(FILE *out);
+void usage_console(FILE *out);
+void usage_logs(FILE *out);
+void usage_stop(FILE *out);
+void usage_pause(FILE *out);
+void usage_resume(FILE *out);
+void usage_up(FILE *out);
+void usage_down(FILE *out);
+
+/* Shared by the verbs (cmd_common.c, cmd_stop.c). */
+
+/* Connect to a started guest's control socket, with a message saying
+ * why not (not running, starting or stopping, bad name). */
+int guest_connect(const char *name, struct error *err);
+/* Is NAME started (a live supervisor)? */
+bool guest_running(const char *name);
+/* Parse "[--help] NAME": 0 with *name, 1 after --help, -1 on misuse. */
+int parse_name_args(int argc, char **argv, void (*help)(FILE *),
+		    const char **name);
+/* Parse a --timeout value in seconds. */
+int parse_seconds(const char *s, double *out);
+/* Stop NAME and wait until it is gone. */
+int guest_stop(const char *name, double timeout, bool force, struct error *err);
+
+#endif

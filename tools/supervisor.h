@@ -1,0 +1,33 @@
+/* `vessel start`: a guest detached from the terminal, under a supervisor.
+ *
+ * supervisor_start() claims RUN/NAME (state.h), copies the definition
+ * there, creates the control socket, then double-forks the supervisor: a
+ * process in a session of its own, stdio on /dev/null, that runs the
+ * guest in-process (vm_run() or container_run()), serves the control
+ * socket (ctl_server.h) and removes RUN/NAME when the guest ends.
+ *
+ * The console: a VM's serial console is a pair of pipes; a container gets
+ * a pty whose slave is the supervisor's stdin/stdout, so container_run()
+ * relays it to the pty of the container's PID 1 as it does for a
+ * terminal. Either way the supervisor holds the other end: output goes to
+ * the console log and the attached client, input comes from that client.
+ *
+ * The supervisor obeys the control socket; besides that, SIGTERM stops a
+ * VM at once and is forwarded to a container's PID 1, as for `vessel run`.
+ * SIGKILL takes the guest down with it (a VM lives in its process; a
+ * container's PID 1 has it as parent-death signal), and the state it
+ * leaves is cleaned by the next look at it. */
+#ifndef VESSEL_SUPERVISOR_H
+#define VESSEL_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "error.h"
+
+/* Start cfg's guest; returns once it runs (0, *pid = the supervisor) or
+ * with its startup error (-1). */
+int supervisor_start(const struct guest_config *cfg, pid_t *pid,
+		     struct error *err);
+
+#endif
