@@ -1,4 +1,4 @@
-/* The verbs that manage started guests (docs/managing.md): start, ps,
+/* The verbs that manage started guests (README.md, "Managing guests"): start, ps,
  * console, logs, stop, pause, resume, up, down. Each cmd_*() takes the
  * verb's argv (argv[0] is the verb) and returns the exit status; each
  * usage_*() is its `--help`. */
