@@ -5,6 +5,7 @@
 #                   (ASAN_TESTS="unit kvm-test" to run some suites only)
 #   make deps       install build and test dependencies (Debian 12, apt-get)
 #   make hello      boot examples/hello.yaml (Debian kernel + busybox shell)
+#   make bench      benchmarks against QEMU (ONLY=boot,footprint)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -32,7 +33,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration asan deps hello install clean
+.PHONY: all test unit kvm-test container-test manage-test integration asan bench deps hello install clean
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -104,6 +105,10 @@ integration: $(VESSEL)
 ASAN_TESTS ?= test
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" $(ASAN_TESTS)
+
+# Side-by-side benchmarks against QEMU (bench/README.md); ONLY=boot,footprint.
+bench: $(VESSEL)
+	VESSEL=$(abspath $(VESSEL)) ONLY="$(ONLY)" bench/run.sh
 
 deps:
 	bash .ci/install-deps.sh

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/boot.sh: boot time of the same guest (Debian's stock kernel, the
+# test busybox initramfs, 1 vCPU, 256 MiB, "console=ttyS0 quiet
+# vessel_test=poweroff") under vessel and under QEMU/KVM (microvm, q35).
+# Per run: time from launching the VMM until the guest's /init prints
+# VESSEL-USERSPACE-OK, until the VMM has exited after the guest's poweroff,
+# and the guest kernel's own uptime at /init (VESSEL-UPTIME). Runs are
+# interleaved (vessel, microvm, q35, vessel, ...) after BENCH_WARMUP (1)
+# unmeasured rounds; BENCH_RUNS (5) measured rounds.
+# Needs a hardware-backed /dev/kvm: run it through bench/run.sh, which
+# provides one (nested host) and BENCH_OUT.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+: "${VESSEL:?VESSEL must name the vessel binary}"
+runs=${BENCH_RUNS:-5}
+warmup=${BENCH_WARMUP:-1}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
+[[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a number, not '$warmup'"
+bench_guest_setup
+bench_note_sides
+
+bench_metric boot.userspace "boot: VMM launch → guest /init (VESSEL-USERSPACE-OK)" ms
+bench_metric boot.exit "boot + poweroff: VMM launch → VMM exited" ms
+bench_metric boot.guest_uptime "guest kernel's uptime at /init (VESSEL-UPTIME)" ms
+
+declare -A failed why
+for side in "${BENCH_SIDES[@]}"; do failed[$side]=0 why[$side]=''; done
+
+for ((r = 1 - warmup; r <= runs; r++)); do
+	for side in "${BENCH_SIDES[@]}"; do
+		if [ "$r" -le 0 ]; then tag=boot-warmup$((1 - r))-$side; else tag=boot-$r-$side; fi
+		bench_vm_run "$side" poweroff "$tag"
+		if [ "$VM_OK" -eq 1 ]; then
+			log "$tag: userspace $(us_to_ms "$VM_MARKER_US") ms, exit $(us_to_ms "$VM_EXIT_US") ms, guest uptime ${VM_UPTIME_MS:-?} ms"
+		else
+			log "$tag: FAILED ($VM_WHY) after $(us_to_ms "$VM_EXIT_US") ms"
+		fi
+		[ "$r" -gt 0 ] || continue
+		if [ "$VM_OK" -ne 1 ]; then
+			failed[$side]=$((failed[$side] + 1))
+			case "; ${why[$side]}; " in *"; $VM_WHY; "*) ;; *) why[$side]+="${why[$side]:+; }$VM_WHY" ;; esac
+			continue
+		fi
+		bench_sample boot.userspace "$side" "$(us_to_ms "$VM_MARKER_US")"
+		bench_sample boot.exit "$side" "$(us_to_ms "$VM_EXIT_US")"
+		[ -z "$VM_UPTIME_MS" ] || bench_sample boot.guest_uptime "$side" "$VM_UPTIME_MS"
+	done
+done
+
+for side in "${BENCH_SIDES[@]}"; do
+	bench_run_fail_note boot "$side" "${failed[$side]}" "$runs" "${why[$side]}"
+done
+bench_note all "boot: $runs measured runs per side after $warmup warm-up round(s), interleaved; guest kernel ${BENCH_KVERSION:-?}, busybox initramfs, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; times from the host's clock, stdout of each VMM read through a pipe; VESSEL-UPTIME has 10 ms resolution and does not count firmware (SeaBIOS on q35) or the VMM's own setup"
+exit 0
