@@ -149,43 +149,65 @@ static int session(int sock, int sigfd, const char *name)
 	return 0;
 }
 
-int cmd_console(int argc, char **argv)
+/* The shape console and logs share: "[-h] [-f] NAME", where -f is the
+ * command's one flag (--force, --follow), then a connection to NAME's
+ * control socket. Returns the fd; or -1 with *code the exit status (0 after
+ * --help). */
+static int parse_and_connect(int argc, char **argv, const char *verb,
+			     const char *flag_name, void (*help)(FILE *),
+			     bool *flag, int *code)
 {
-	static const struct option opts[] = {
+	const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
-		{ "force", no_argument, NULL, 'f' },
+		{ flag_name, no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct json_object *req;
-	struct termios saved, raw;
-	struct winsize ws;
 	struct error err;
-	bool force = false, tty;
-	int c, fd, r, sigfd;
-	sigset_t sigs;
+	int c, fd;
 
+	*flag = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
 		if (c == 'h') {
-			usage_console(stdout);
-			return 0;
+			help(stdout);
+			*code = 0;
+			return -1;
 		}
 		if (c != 'f') {
-			usage_console(stderr);
-			return EXIT_USAGE;
+			help(stderr);
+			*code = EXIT_USAGE;
+			return -1;
 		}
-		force = true;
+		*flag = true;
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "vessel console: expected one NAME\n");
-		usage_console(stderr);
-		return EXIT_USAGE;
+		fprintf(stderr, "vessel %s: expected one NAME\n", verb);
+		help(stderr);
+		*code = EXIT_USAGE;
+		return -1;
 	}
 	fd = guest_connect(argv[optind], &err);
 	if (fd < 0) {
 		fprintf(stderr, "vessel: %s\n", err.msg);
-		return EXIT_HOST;
+		*code = EXIT_HOST;
 	}
+	return fd;
+}
+
+int cmd_console(int argc, char **argv)
+{
+	struct json_object *req;
+	struct termios saved, raw;
+	struct winsize ws;
+	struct error err;
+	bool force, tty;
+	int fd, r, sigfd, code;
+	sigset_t sigs;
+
+	fd = parse_and_connect(argc, argv, "console", "force", usage_console,
+			       &force, &code);
+	if (fd < 0)
+		return code;
 	req = control_request("console");
 	json_object_object_add(req, "force", json_object_new_boolean(force));
 	if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
@@ -224,38 +246,15 @@ int cmd_console(int argc, char **argv)
 
 int cmd_logs(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct json_object *req;
 	struct error err;
-	bool follow = false;
-	int c, fd, r;
+	bool follow;
+	int fd, r, code;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage_logs(stdout);
-			return 0;
-		}
-		if (c != 'f') {
-			usage_logs(stderr);
-			return EXIT_USAGE;
-		}
-		follow = true;
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "vessel logs: expected one NAME\n");
-		usage_logs(stderr);
-		return EXIT_USAGE;
-	}
-	fd = guest_connect(argv[optind], &err);
-	if (fd < 0) {
-		fprintf(stderr, "vessel: %s\n", err.msg);
-		return EXIT_HOST;
-	}
+	fd = parse_and_connect(argc, argv, "logs", "follow", usage_logs, &follow,
+			       &code);
+	if (fd < 0)
+		return code;
 	req = control_request("logs");
 	json_object_object_add(req, "follow", json_object_new_boolean(follow));
 	r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS, &err);
