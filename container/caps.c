@@ -6,6 +6,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define BIT(cap) (1ULL << (cap))
+
+/* caps.h states these two masks as numbers: keep them equal. */
+_Static_assert(CAPS_DEFAULT_MASK ==
+	       (BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FOWNER) |
+		BIT(CAP_FSETID) | BIT(CAP_KILL) | BIT(CAP_SETGID) |
+		BIT(CAP_SETUID) | BIT(CAP_SETPCAP) |
+		BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_NET_RAW) |
+		BIT(CAP_SYS_CHROOT) | BIT(CAP_MKNOD) | BIT(CAP_AUDIT_WRITE) |
+		BIT(CAP_SETFCAP)), "CAPS_DEFAULT_MASK");
+_Static_assert(CAPS_USERNS_MASK ==
+	       (CAPS_DEFAULT_MASK | BIT(CAP_DAC_READ_SEARCH) |
+		BIT(CAP_IPC_OWNER) | BIT(CAP_LEASE) | BIT(CAP_NET_ADMIN) |
+		BIT(CAP_SYS_ADMIN) | BIT(CAP_SYS_BOOT) | BIT(CAP_SYS_NICE) |
+		BIT(CAP_SYS_RESOURCE)), "CAPS_USERNS_MASK");
+
 static int last_cap(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
@@ -19,30 +35,34 @@ static int last_cap(void)
 	return last;
 }
 
-static bool in_default(int cap)
+static bool in_mask(uint64_t mask, int cap)
 {
-	return cap < 64 && (CAPS_DEFAULT_MASK >> cap) & 1;
+	return cap < 64 && (mask >> cap) & 1;
 }
 
-int caps_drop_bounding(struct error *err)
+uint64_t caps_mask(bool userns)
+{
+	return userns ? CAPS_USERNS_MASK : CAPS_DEFAULT_MASK;
+}
+
+int caps_drop_bounding(uint64_t mask, struct error *err)
 {
 	int cap, last = last_cap();
 
 	for (cap = 0; cap <= last; cap++)
-		if (!in_default(cap) &&
+		if (!in_mask(mask, cap) &&
 		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return err_sys(err, "dropping capability %d from the "
 				       "bounding set", cap);
 	return 0;
 }
 
-int caps_apply(bool root_user, struct error *err)
+int caps_apply(uint64_t set, struct error *err)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = { { 0 } };
-	uint64_t set = root_user ? CAPS_DEFAULT_MASK : 0;
 	int cap, last = last_cap();
 
 	data[0].effective = data[0].permitted = data[0].inheritable =
@@ -53,8 +73,8 @@ int caps_apply(bool root_user, struct error *err)
 		return err_sys(err, "setting capabilities");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return err_sys(err, "clearing ambient capabilities");
-	for (cap = 0; root_user && cap <= last; cap++)
-		if (in_default(cap) &&
+	for (cap = 0; set && cap <= last; cap++)
+		if (in_mask(set, cap) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
 			return err_sys(err, "raising ambient capability %d",
 				       cap);

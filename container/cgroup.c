@@ -3,6 +3,7 @@
 #include "cgroup.h"
 #include "cgroup_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -185,15 +186,53 @@ int cg_mkdir_p(const char *dir, struct error *err)
 	return 0;
 }
 
-/* Does the cgroup at dir contain any process? */
+/* Does the cgroup at dir, or under v2 any cgroup below it, contain a
+ * process? */
 static bool has_procs(const char *dir)
 {
-	char path[CG_PATH_MAX], buf[64];
+	char path[CG_PATH_MAX], buf[256];
 
+	if (snprintf(path, sizeof(path), "%s/cgroup.events", dir) <
+	    (int)sizeof(path) && cg_read(path, buf, sizeof(buf)) == 0)
+		return strstr(buf, "populated 1") != NULL;
 	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >=
 	    (int)sizeof(path) || cg_read(path, buf, sizeof(buf)) < 0)
 		return false;
 	return buf[0] != '\0';
+}
+
+/* rmdir the cgroup at path after every cgroup below it, deepest first (a
+ * container's own init makes children in its delegated cgroup). path is
+ * a CG_PATH_MAX buffer, extended while descending and restored; errno is
+ * that of the last rmdir. */
+static int rmdir_tree(char *path)
+{
+	size_t n = strlen(path);
+	struct dirent *d;
+	DIR *dir;
+
+	dir = opendir(path);
+	if (dir) {
+		while ((d = readdir(dir))) {
+			if (d->d_type != DT_DIR || !strcmp(d->d_name, ".") ||
+			    !strcmp(d->d_name, ".."))
+				continue;
+			if (snprintf(path + n, CG_PATH_MAX - n, "/%s",
+				     d->d_name) < (int)(CG_PATH_MAX - n))
+				rmdir_tree(path);
+			path[n] = '\0';
+		}
+		closedir(dir);
+	}
+	return rmdir(path);
+}
+
+static int rmdir_cgroup(const char *dir)
+{
+	char path[CG_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	return rmdir_tree(path);
 }
 
 int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
@@ -213,7 +252,7 @@ int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
 				       "already running (its cgroup %s has "
 				       "processes)", name, dir);
 		/* Left behind by a vessel that was killed: reuse the name. */
-		if (rmdir(dir) < 0)
+		if (rmdir_cgroup(dir) < 0)
 			return err_sys(err, "removing the stale cgroup %s",
 				       dir);
 	}
@@ -251,6 +290,7 @@ int cgroup_create(const char *name, const struct container_config *ct,
 		cg_mounts_free(mounts, n);
 		return err_set(err, "out of memory");
 	}
+	cg->unified = -1;
 	cg->v2 = cg_v2_usable(mounts, n);
 	if (cg->v2)
 		ret = cg_v2_create(cg, mounts, n, name, ct, err);
@@ -284,6 +324,33 @@ int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err)
 bool cgroup_is_v2(const struct cgroup *cg)
 {
 	return cg->v2;
+}
+
+const char *cgroup_unified_dir(const struct cgroup *cg)
+{
+	return cg && cg->unified >= 0 ? cg->dirs[cg->unified] : NULL;
+}
+
+int cgroup_delegate(struct cgroup *cg, uid_t uid, gid_t gid,
+		    struct error *err)
+{
+	static const char *const files[] = {
+		"", "/cgroup.procs", "/cgroup.subtree_control",
+		"/cgroup.threads",
+	};
+	const char *dir = cgroup_unified_dir(cg);
+	char path[CG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; dir && i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, files[i]);
+		/* cgroup.threads is missing before Linux 4.14. */
+		if (chown(path, uid, gid) < 0 && !(i && errno == ENOENT))
+			return err_sys(err, "delegating the cgroup to the "
+				       "container's root: chown %u:%u %s",
+				       (unsigned)uid, (unsigned)gid, path);
+	}
+	return 0;
 }
 
 static void kill_procs(const char *dir)
@@ -338,7 +405,7 @@ int cgroup_destroy(struct cgroup *cg, struct error *err)
 			if (!cg->dirs[i])
 				continue;
 			kill_procs(cg->dirs[i]);
-			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT) {
+			if (rmdir_cgroup(cg->dirs[i]) == 0 || errno == ENOENT) {
 				remove_parent(cg->dirs[i]);
 				free(cg->dirs[i]);
 				cg->dirs[i] = NULL;

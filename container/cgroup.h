@@ -9,8 +9,17 @@
  *       the memory, pids, cpu and cpuacct hierarchies that are mounted.
  * A requested limit whose controller is missing is an error before
  * anything starts. A cgroup of the same name that still has processes
- * means the container is already running (error); an empty one is a
- * leftover of a killed vessel and is removed. */
+ * (under v2: anywhere below it) means the container is already running
+ * (error); an empty one is a leftover of a killed vessel and is removed.
+ *
+ * The container sees its cgroup2 directory (the v2 one, or under v1 with
+ * userns: true the one made in the hybrid layout's cgroup2 hierarchy if
+ * it is mounted) as the root of its cgroup namespace, mounted at
+ * /sys/fs/cgroup. With userns: true it is delegated to the container's
+ * root as systemd delegates (the directory, cgroup.procs,
+ * cgroup.subtree_control and cgroup.threads chowned to it), so an init
+ * inside can make its own tree there; the limit files stay the host's.
+ * Removal takes the whole tree, deepest first. */
 #ifndef VESSEL_CGROUP_H
 #define VESSEL_CGROUP_H
 
@@ -27,7 +36,13 @@ int cgroup_create(const char *name, const struct container_config *ct,
 		  struct cgroup **cgp, struct error *err);
 int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err);
 bool cgroup_is_v2(const struct cgroup *cg);
-/* Kill whatever is left inside, then remove the directories, retrying
+/* The cgroup2 directory for the container's cgroup namespace, or NULL. */
+const char *cgroup_unified_dir(const struct cgroup *cg);
+/* Hand that directory to uid:gid (see above); nothing without one. */
+int cgroup_delegate(struct cgroup *cg, uid_t uid, gid_t gid,
+		    struct error *err);
+/* Kill whatever is left inside, then remove the directories (with any
+ * cgroups the container made below them), retrying
  * while the kernel still reports them busy (up to about 10 seconds). */
 int cgroup_destroy(struct cgroup *cg, struct error *err);
 void cgroup_free(struct cgroup *cg);

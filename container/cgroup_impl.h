@@ -16,6 +16,8 @@ struct cgroup {
 	char *dirs[CG_MAX_DIRS];	/* created directories, one per
 					 * hierarchy (v2: exactly one) */
 	size_t ndirs;
+	int unified;			/* index in dirs of the cgroup2 one
+					 * (v2: 0), or -1 */
 };
 
 /* A cgroup or cgroup2 mount from /proc/self/mountinfo. */
@@ -41,6 +43,10 @@ int cg_mkdir_p(const char *dir, struct error *err);
  * base/name is removed first, one with processes is an error. */
 int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
 		 struct error *err);
+
+/* The cgroup2 mount: /sys/fs/cgroup if it is one, else the first (e.g.
+ * /sys/fs/cgroup/unified in the hybrid layout); NULL if none. */
+const struct cg_mount *cg_v2_mount(const struct cg_mount *m, size_t n);
 
 /* The back ends. Both fill cg (dirs) and write the limits. */
 bool cg_v2_usable(const struct cg_mount *mounts, size_t n);

@@ -1,5 +1,7 @@
 /* cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct),
- * each <mount>/<vessel's own cgroup there>/vessel/<name>. */
+ * each <mount>/<vessel's own cgroup there>/vessel/<name>; with userns:
+ * true also one in the cgroup2 hierarchy of the hybrid layout, if it is
+ * mounted, for the container's own cgroup2 mount (cgroup.h). */
 #include "cgroup_impl.h"
 
 #include <errno.h>
@@ -23,8 +25,9 @@ static const struct cg_mount *v1_mount(const struct cg_mount *m, size_t n,
 	return NULL;
 }
 
-/* Our own cgroup in the hierarchy with controller ctl, from
- * /proc/self/cgroup ("4:memory:/some/path"). */
+/* Our own cgroup in the hierarchy with controller ctl, or in the cgroup2
+ * one for NULL, from /proc/self/cgroup ("4:memory:/some/path",
+ * "0::/path"). */
 static int own_path(const char *ctl, char *buf, size_t len)
 {
 	char *line = NULL, *list, *path;
@@ -42,7 +45,7 @@ static int own_path(const char *ctl, char *buf, size_t len)
 			continue;
 		*path++ = '\0';
 		path[strcspn(path, "\n")] = '\0';
-		if (cg_list_has(list + 1, ctl)) {
+		if (ctl ? cg_list_has(list + 1, ctl) : !list[1]) {
 			snprintf(buf, len, "%s", path);
 			ret = 0;
 		}
@@ -107,6 +110,39 @@ static bool seen(const struct cg_mount **used, size_t n,
 	return false;
 }
 
+/* <mount>/<our own cgroup in it>/vessel/<name>, for the hierarchy of
+ * controller ctl (NULL: cgroup2). */
+static int make_leaf_in(struct cgroup *cg, const struct cg_mount *m,
+			const char *ctl, const char *name, struct error *err)
+{
+	char own[2048], base[4096];
+	const char *rel;
+
+	if (own_path(ctl, own, sizeof(own)) < 0)
+		snprintf(own, sizeof(own), "/");
+	/* Relative to what this mount shows of the hierarchy. */
+	rel = own;
+	if (strcmp(m->root, "/") && !strncmp(own, m->root, strlen(m->root)))
+		rel = own + strlen(m->root);
+	snprintf(base, sizeof(base), "%s%s%s/vessel", m->dir,
+		 rel[0] == '/' ? "" : "/", strcmp(rel, "/") ? rel : "");
+	return cg_make_leaf(cg, base, name, err);
+}
+
+/* A user namespace container may run its own init, which wants a cgroup2
+ * tree of its own (systemd). The hybrid layout's cgroup2 hierarchy has no
+ * controllers (v1 has them) but can still be delegated. Best effort: a
+ * container that does not need it still runs without. */
+static void unified_leaf(struct cgroup *cg, const struct cg_mount *mounts,
+			 size_t n, const char *name)
+{
+	const struct cg_mount *m = cg_v2_mount(mounts, n);
+	struct error ignored;
+
+	if (m && make_leaf_in(cg, m, NULL, name, &ignored) == 0)
+		cg->unified = (int)cg->ndirs - 1;
+}
+
 int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 		 const char *name, const struct container_config *ct,
 		 struct error *err)
@@ -114,9 +150,7 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 	const size_t nctl = sizeof(controllers) / sizeof(controllers[0]);
 	const struct cg_mount *used[sizeof(controllers) / sizeof(controllers[0])];
 	const struct cg_mount *m;
-	char own[2048], base[4096];
 	const char *dir;
-	const char *rel;
 	size_t i, j, nused = 0;
 
 	for (i = 0; i < nctl; i++)
@@ -135,16 +169,7 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 		if (!m || seen(used, nused, m))
 			continue;
 		used[nused++] = m;
-		if (own_path(controllers[i], own, sizeof(own)) < 0)
-			snprintf(own, sizeof(own), "/");
-		/* Relative to what this mount shows of the hierarchy. */
-		rel = own;
-		if (strcmp(m->root, "/") &&
-		    !strncmp(own, m->root, strlen(m->root)))
-			rel = own + strlen(m->root);
-		snprintf(base, sizeof(base), "%s%s%s/vessel", m->dir,
-			 rel[0] == '/' ? "" : "/", strcmp(rel, "/") ? rel : "");
-		if (cg_make_leaf(cg, base, name, err) < 0)
+		if (make_leaf_in(cg, m, controllers[i], name, err) < 0)
 			return err_prefix(err, "cgroup v1");
 		dir = cg->dirs[cg->ndirs - 1];
 		/* Every controller of this hierarchy (cpu,cpuacct). */
@@ -153,6 +178,8 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 			    write_limits(dir, controllers[j], ct, err) < 0)
 				return err_prefix(err, "cgroup v1");
 	}
+	if (ct->userns)
+		unified_leaf(cg, mounts, n, name);
 	/* Nothing mounted and no limit asked for: run without a cgroup. */
 	return 0;
 }

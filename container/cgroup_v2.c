@@ -9,9 +9,7 @@
 
 static const char *const controllers[] = { "cpu", "memory", "pids" };
 
-/* The cgroup2 mount to use: /sys/fs/cgroup if it is one, else the first
- * (e.g. /sys/fs/cgroup/unified in the hybrid layout). */
-static const struct cg_mount *v2_mount(const struct cg_mount *m, size_t n)
+const struct cg_mount *cg_v2_mount(const struct cg_mount *m, size_t n)
 {
 	const struct cg_mount *found = NULL;
 	size_t i;
@@ -37,7 +35,7 @@ static int read_controllers(const struct cg_mount *m, char *buf, size_t len)
 
 bool cg_v2_usable(const struct cg_mount *mounts, size_t n)
 {
-	const struct cg_mount *m = v2_mount(mounts, n);
+	const struct cg_mount *m = cg_v2_mount(mounts, n);
 	char avail[512];
 	size_t i;
 
@@ -117,7 +115,7 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 		 const char *name, const struct container_config *ct,
 		 struct error *err)
 {
-	const struct cg_mount *m = v2_mount(mounts, n);
+	const struct cg_mount *m = cg_v2_mount(mounts, n);
 	char avail[512], base[4096];
 	size_t i;
 
@@ -140,5 +138,6 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 	    cg_make_leaf(cg, base, name, err) < 0 ||
 	    write_limits(cg->dirs[0], ct, err) < 0)
 		return err_prefix(err, "cgroup v2");
+	cg->unified = 0;
 	return 0;
 }

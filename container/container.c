@@ -116,8 +116,9 @@ static void __attribute__((noreturn)) child(struct ct *ct,
 {
 	struct rootfs_spec rs = {
 		.rootfs = ct->rootfs, .c = ct->c,
-		.console = ct->tty ? ct->pty_name : NULL,
-		.cgroup2 = ct->cg && cgroup_is_v2(ct->cg),
+		.console = ct->pty_master >= 0 ? ct->pty_name : NULL,
+		.cgroup2 = cgroup_unified_dir(ct->cg) != NULL,
+		.cgroup_rw = ct->c->userns,
 	};
 	struct process_spec ps = {
 		.c = ct->c, .hostname = ct->hostname,
@@ -133,8 +134,10 @@ static void __attribute__((noreturn)) child(struct ct *ct,
 	 * end-of-file. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	close(ct->sock);
-	if (ct->tty)
+	if (ct->pty_master >= 0)
 		close(ct->pty_master);
+	if (!ct->tty && ct->pty_slave >= 0)
+		close(ct->pty_slave);
 	if (sync_recv(fd, &kind, NULL, &err) != 1 || kind != SYNC_GO)
 		_exit(1);
 	if ((ct->c->userns && idmap_become_root(&err) < 0) ||
@@ -283,6 +286,7 @@ int container_run(const struct guest_config *cfg, struct error *err)
 	static const int fwd[] = { SIGINT, SIGTERM, SIGQUIT };
 	enum { NFWD = sizeof(fwd) / sizeof(fwd[0]) };
 	struct sigaction old[NFWD];
+	struct error ignored;
 	sigset_t block, oldmask;
 	int ret = -1;
 	size_t i;
@@ -302,13 +306,23 @@ int container_run(const struct guest_config *cfg, struct error *err)
 			goto out;
 		ct.rootfs = ct.unpack_dir;
 	}
-	if (cgroup_create(ct.name, ct.c, &ct.cg, err) < 0)
+	if (cgroup_create(ct.name, ct.c, &ct.cg, err) < 0 ||
+	    (ct.c->userns && cgroup_delegate(ct.cg, IDMAP_HOST_BASE,
+					     IDMAP_HOST_BASE, err) < 0))
 		goto out;
-	if (isatty(0)) {
-		if (pty_open(&ct.pty_master, &ct.pty_slave, ct.pty_name,
-			     sizeof(ct.pty_name), err) < 0)
-			goto out;
-		ct.tty = true;
+	/* Without a terminal the pty is only /dev/console: no pty to be had
+	 * means no console. */
+	ct.tty = isatty(0);
+	if (pty_open(&ct.pty_master, &ct.pty_slave, ct.pty_name,
+		     sizeof(ct.pty_name), ct.tty ? err : &ignored) < 0 &&
+	    ct.tty)
+		goto out;
+	/* The container's root must be able to open its console. */
+	if (ct.c->userns && ct.pty_slave >= 0 &&
+	    fchown(ct.pty_slave, IDMAP_HOST_BASE, IDMAP_HOST_BASE) < 0) {
+		err_sys(err, "handing the console %s to the container's root",
+			ct.pty_name);
+		goto out;
 	}
 	supervise_sigset(&block);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
@@ -326,11 +340,8 @@ int container_run(const struct guest_config *cfg, struct error *err)
 		sigaction(fwd[i], &old[i], NULL);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 out:
-	if (ret < 0) {
-		struct error ignored;
-
+	if (ret < 0)
 		ct_cleanup(&ct, &ignored);
-	}
 	if (ct.pty_master >= 0)
 		close(ct.pty_master);
 	if (ct.pty_slave >= 0)

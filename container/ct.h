@@ -20,8 +20,8 @@ struct ct {
 	const char *rootfs;		/* directory actually used */
 	char *unpack_dir;		/* unpacked tarball to remove, or NULL */
 	struct cgroup *cg;		/* NULL when not created */
-	bool tty;			/* PID 1 gets a pty */
-	int pty_master, pty_slave;	/* -1 unless tty */
+	bool tty;			/* PID 1's stdio is the pty */
+	int pty_master, pty_slave;	/* the pty (pty.h), or -1 */
 	char pty_name[64];		/* host path of the pty slave */
 	int sock;			/* parent's end of the sync socketpair */
 	int child_sock;			/* child's end (closed in the parent) */

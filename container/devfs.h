@@ -2,7 +2,7 @@
  * (null zero full random urandom tty, bind-mounted from the host, which
  * also works inside a user namespace where mknod does not), a private
  * devpts with /dev/ptmx, /dev/shm, /dev/mqueue, the /proc/self/fd
- * symlinks, and /dev/console when PID 1 has a pty. */
+ * symlinks, and /dev/console: the container's pty (pty.h), if any. */
 #ifndef VESSEL_DEVFS_H
 #define VESSEL_DEVFS_H
 

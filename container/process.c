@@ -152,12 +152,13 @@ int process_exec(const struct process_spec *p, struct error *err)
 	argv = build_argv(c, err);
 	if (!env || !argv)
 		return -1;
-	if (caps_drop_bounding(err) < 0 || set_user(c, err) < 0 ||
-	    caps_apply(c->uid == 0, err) < 0)
+	if (caps_drop_bounding(caps_mask(c->userns), err) < 0 ||
+	    set_user(c, err) < 0 ||
+	    caps_apply(c->uid == 0 ? caps_mask(c->userns) : 0, err) < 0)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return err_sys(err, "PR_SET_NO_NEW_PRIVS");
-	if (seccomp_apply(err) < 0)
+	if (seccomp_apply(c->userns, err) < 0)
 		return -1;
 	default_signals(p->sigmask);
 	environ = env;

@@ -1,8 +1,14 @@
-/* A pty for PID 1 when vessel's stdin is a terminal: the master stays
- * with vessel, which relays it to/from its own terminal (put in raw mode
- * meanwhile, so ^C and friends reach the container's line discipline);
- * the slave becomes the container's stdin/stdout/stderr and
- * /dev/console. */
+/* Every container gets a pty (without a terminal: if one can be had);
+ * its master stays with vessel.
+ *   - vessel's stdin is a terminal: vessel relays the master to/from it
+ *     (put in raw mode meanwhile, so ^C and friends reach the
+ *     container's line discipline); the slave becomes the container's
+ *     stdin/stdout/stderr and /dev/console.
+ *   - otherwise PID 1 keeps vessel's stdin/stdout/stderr and the slave is
+ *     only /dev/console, where an init writes its status and logs (and
+ *     systemd starts a getty): vessel copies its output to its stdout,
+ *     and holds the slave open until PID 1 is gone so the console never
+ *     hangs up. Nothing is fed to its input. */
 #ifndef VESSEL_PTY_H
 #define VESSEL_PTY_H
 

@@ -12,18 +12,23 @@
 
 #define NSE (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-static int kernel_fs(int rootfd, bool cgroup2, struct error *err)
+static int kernel_fs(int rootfd, const struct rootfs_spec *s,
+		     struct error *err)
 {
 	if (mount_in(rootfd, "proc", MKPATH_DIR, "proc", "proc", NSE, NULL,
 		     err) < 0 ||
 	    mount_in(rootfd, "sys", MKPATH_DIR, "sysfs", "sysfs",
 		     NSE | MS_RDONLY, NULL, err) < 0)
 		return -1;
-	if (cgroup2 && mount_in(rootfd, "sys/fs/cgroup", MKPATH_NONE, "cgroup",
-				"cgroup2", NSE | MS_RDONLY, NULL, err) < 0)
+	if (s->cgroup2 && mount_in(rootfd, "sys/fs/cgroup", MKPATH_NONE,
+				   "cgroup", "cgroup2",
+				   NSE | (s->cgroup_rw ? 0 : MS_RDONLY), NULL,
+				   err) < 0)
 		return -1;
 	if (mount_in(rootfd, "run", MKPATH_DIR, "tmpfs", "tmpfs",
-		     MS_NOSUID | MS_NODEV, "mode=755,size=65536k", err) < 0)
+		     MS_NOSUID | MS_NODEV, "mode=755,size=65536k", err) < 0 ||
+	    mount_in(rootfd, "run/lock", MKPATH_DIR, "tmpfs", "tmpfs", NSE,
+		     "mode=1777,size=5120k", err) < 0)
 		return -1;
 	return 0;
 }
@@ -86,7 +91,7 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return err_sys(err, "opening the rootfs %s", s->rootfs);
-	ret = kernel_fs(rootfd, s->cgroup2, err);
+	ret = kernel_fs(rootfd, s, err);
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
 	if (!ret)

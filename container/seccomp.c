@@ -12,9 +12,7 @@
 
 static const char *const denied[] = {
 	"kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "reboot", "swapon", "swapoff", "acct",
-	"mount", "umount2", "umount", "pivot_root", "fsopen", "fsconfig",
-	"fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+	"delete_module", "swapon", "swapoff", "acct",
 	"unshare", "setns",
 	"keyctl", "add_key", "request_key",
 	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
@@ -23,6 +21,14 @@ static const char *const denied[] = {
 	"bpf", "open_by_handle_at", "userfaultfd", "lookup_dcookie",
 	"quotactl", "nfsservctl", "uselib", "ioperm", "iopl",
 	"io_uring_setup", "io_uring_enter", "io_uring_register", "syslog",
+};
+
+/* Denied too without a user namespace; with one, the kernel confines
+ * them to the container's own namespaces (seccomp_filter.h). */
+static const char *const denied_without_userns[] = {
+	"reboot",
+	"mount", "umount2", "umount", "pivot_root", "fsopen", "fsconfig",
+	"fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
 };
 
 static const unsigned long clone_ns_flags[] = {
@@ -87,7 +93,7 @@ static int add_arches(scmp_filter_ctx ctx, struct error *err)
 	return 0;
 }
 
-int seccomp_apply(struct error *err)
+int seccomp_apply(bool userns, struct error *err)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -100,6 +106,10 @@ int seccomp_apply(struct error *err)
 		goto fail;
 	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
 		if (deny(ctx, denied[i], EPERM, err) < 0)
+			goto fail;
+	for (i = 0; !userns && i < sizeof(denied_without_userns) /
+		    sizeof(denied_without_userns[0]); i++)
+		if (deny(ctx, denied_without_userns[i], EPERM, err) < 0)
 			goto fail;
 	if (deny_clone_ns(ctx, err) < 0)
 		goto fail;

@@ -19,12 +19,24 @@
  * for the native ABI and, on x86-64, the i386 and x32 ABIs too. Most of
  * these are also refused by the dropped capabilities; the filter is the
  * second wall (and the only one for unshare(CLONE_NEWUSER), userfaultfd,
- * perf_event_open, io_uring, ...). */
+ * perf_event_open, io_uring, ...).
+ *
+ * With userns: true, mount, umount2, umount, pivot_root, the new mount
+ * API (fsopen ... mount_setattr) and reboot are allowed: the container's
+ * root holds SYS_ADMIN and SYS_BOOT only in its own user namespace
+ * (caps.h), and the kernel confines them to namespaces that one owns:
+ * mounts to the container's mount namespace (the mounts copied from the
+ * host stay locked), reboot(2) to ending its pid namespace, which is
+ * how an init powers the container off. Everything else stays denied,
+ * including new namespaces: systemd then runs its units without the ones
+ * they ask for. */
 #ifndef VESSEL_SECCOMP_FILTER_H
 #define VESSEL_SECCOMP_FILTER_H
 
+#include <stdbool.h>
+
 #include "../tools/error.h"
 
-int seccomp_apply(struct error *err);
+int seccomp_apply(bool userns, struct error *err);
 
 #endif

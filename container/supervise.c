@@ -2,8 +2,10 @@
 #include "pty.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -38,7 +40,9 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Copy what is there from in to out; -1 once in is done. */
+/* Copy what is there from in to out; -1 once in is done. What out does
+ * not take is dropped: the console must not stall the container when
+ * vessel's stdout fails. */
 static int relay(int in, int out)
 {
 	char buf[4096];
@@ -49,7 +53,8 @@ static int relay(int in, int out)
 		return 0;
 	if (n <= 0)
 		return -1;
-	return write_all(out, buf, n) < 0 ? -1 : 0;
+	write_all(out, buf, n);
+	return 0;
 }
 
 static void arm_grace(int tfd)
@@ -64,6 +69,28 @@ static void arm_grace(int tfd)
 	timerfd_settime(tfd, 0, &its, NULL);
 }
 
+/* What a stop request (SIGTERM) becomes for PID 1: systemd takes
+ * SIGTERM as "re-execute yourself" and halts on SIGRTMIN+3. */
+static int stop_signal(pid_t pid)
+{
+	static const char deleted[] = " (deleted)";
+	char path[64], exe[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return SIGTERM;
+	exe[n] = '\0';
+	if ((size_t)n > sizeof(deleted) - 1 &&
+	    !strcmp(exe + n - (sizeof(deleted) - 1), deleted))
+		exe[n - (sizeof(deleted) - 1)] = '\0';
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	return strcmp(base, "systemd") ? SIGTERM : SIGRTMIN + 3;
+}
+
 static void on_signal(struct ct *ct, int sfd, int tfd)
 {
 	struct signalfd_siginfo si;
@@ -75,7 +102,8 @@ static void on_signal(struct ct *ct, int sfd, int tfd)
 			pty_resize(ct->pty_master);
 		return;
 	}
-	kill(ct->pid, si.ssi_signo);
+	kill(ct->pid, si.ssi_signo == SIGTERM ? stop_signal(ct->pid) :
+		      (int)si.ssi_signo);
 	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		arm_grace(tfd);
 }
@@ -84,12 +112,17 @@ static int status_of(int st)
 {
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
+	/* PID 1 of a pid namespace cannot die of a SIGINT otherwise: the
+	 * kernel reports a halt or power-off by reboot(2) this way. */
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGINT)
+		return 0;
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return 255;
 }
 
-/* PID 1 is gone: show what it wrote last, until its pty is closed. */
+/* PID 1 is gone (and so is everything in its pid namespace): show what
+ * was written last, until the pty reports the slave closed. */
 static void drain(struct ct *ct)
 {
 	struct pollfd p = { .fd = ct->pty_master, .events = POLLIN };
@@ -115,7 +148,7 @@ int supervise(struct ct *ct, struct error *err)
 	}
 	p[P_CHILD].fd = ct->pidfd;
 	p[P_STDIN].fd = ct->tty ? 0 : -1;
-	p[P_MASTER].fd = ct->tty ? ct->pty_master : -1;
+	p[P_MASTER].fd = ct->pty_master;
 	for (st = 0; st < P_N; st++)
 		p[st].events = POLLIN;
 	for (;;) {
@@ -144,7 +177,11 @@ int supervise(struct ct *ct, struct error *err)
 		}
 	}
 	ct->pid = 0;
-	if (ct->tty && p[P_MASTER].fd >= 0)
+	if (ct->pty_slave >= 0) {
+		close(ct->pty_slave);
+		ct->pty_slave = -1;
+	}
+	if (p[P_MASTER].fd >= 0)
 		drain(ct);
 	ret = status_of(st);
 out:

@@ -8,6 +8,12 @@
 # network namespace of its own (with a bridge br-vtest, 10.199.0.1/24),
 # so nothing touches the host's network. With NAME arguments only those
 # tests run. Prints ok/FAIL/SKIP per test and "N passed, N failed".
+#
+# The systemd test boots a Debian bookworm rootfs (debootstrap, built once
+# by debian-rootfs.sh and cached: see there) with systemd as PID 1 in a
+# userns container. Env: SYSTEMD_BOOT_TIMEOUT (s to multi-user.target,
+# 120), SYSTEMD_STOP_LIMIT (s from SIGTERM until PID 1 is gone, 10: the
+# grace period), DEBIAN_ROOTFS_TIMEOUT (s for debootstrap, 900).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +43,8 @@ signal_status exec_error env_and_user bind_mount memory_limit pids_limit
 cpu_limit caps seccomp masked_paths userns tarball tarball_userns veth
 cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
 already_running error_missing_rootfs error_not_root error_no_bridge
-error_no_controller error_setup_killed"
+error_no_controller error_setup_killed userns_security userns_poweroff
+userns_cgroup systemd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -758,6 +765,208 @@ EOF
 		has error_setup_killed "memory: 262144 too small" &&
 		ok error_setup_killed ||
 		bad error_setup_killed "rc=$rc" "$T/error_setup_killed.out"
+}
+
+t_userns_security() {
+	if no_userns; then
+		skipped userns_security "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	# Inside its own user namespace the container's root may mount (its
+	# own mount namespace) but the rest of the filter stays. It may even
+	# unmount the read-only /proc/sys: what it guarded stays out of reach
+	# (a global sysctl, owned by the host's root). hog runs last: its
+	# umount2 probe detaches /proc.
+	cfg userns_security <<'EOF'
+rootfs: rootfs.tar.gz
+userns: true
+command: [/bin/sh, -c, 'grep -E "^Cap(Eff|Bnd|Prm)" /proc/self/status; mount -t tmpfs none /mnt && touch /mnt/x && echo mounted; umount /proc/sys && echo unmasked; (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null || echo sysctl-denied; /bin/hog denied']
+EOF
+	run userns_security
+	if [ "$rc" = 0 ] && [ "$(grep -c 00000000b9e4b5ff "$T/userns_security.out")" = 3 ] &&
+	   has userns_security "^mounted$" && has userns_security "^unmasked$" &&
+	   has userns_security "^sysctl-denied$" &&
+	   has userns_security "^mount ALLOWED" && has userns_security "^reboot EINVAL" &&
+	   has userns_security "denied 16 of 20"; then
+		ok userns_security
+	else
+		bad userns_security "rc=$rc, want CapEff b9e4b5ff, mount allowed, kexec/modules/keys/bpf/ptrace/... EPERM" \
+			"$T/userns_security.out"
+	fi
+}
+
+t_userns_poweroff() {
+	local rc1
+	if no_userns; then
+		skipped userns_poweroff "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	# reboot(2) in the container's pid namespace ends just the container:
+	# a power-off is a clean exit (0), a reboot is reported as SIGHUP (129).
+	cfg userns_poweroff <<'EOF'
+rootfs: rootfs.tar.gz
+userns: true
+command: [/bin/sh, -c, 'poweroff -f; echo still-here']
+EOF
+	run userns_poweroff
+	rc1=$rc
+	sed 's/poweroff -f/reboot -f/; s/^name: .*/name: userns_reboot/' \
+		"$T/userns_poweroff.yaml" >"$T/userns_reboot.yaml"
+	run userns_reboot
+	if [ "$rc1" = 0 ] && ! has userns_poweroff still-here && [ "$rc" = 129 ] &&
+	   ! has userns_reboot still-here && wait_clean userns_poweroff 5 &&
+	   wait_clean userns_reboot 5; then
+		ok userns_poweroff
+	else
+		bad userns_poweroff "poweroff rc=$rc1 (want 0), reboot rc=$rc (want 129)" \
+			"$T/userns_poweroff.out"
+	fi
+}
+
+t_userns_cgroup() {
+	local dir
+	if no_userns; then
+		skipped userns_cgroup "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	# The delegated cgroup2 tree: the container's root makes cgroups and
+	# moves into them, but cannot raise its limits; after SIGKILL of
+	# vessel the janitor removes the whole tree.
+	cfg userns_cgroup <<'EOF'
+rootfs: rootfs.tar.gz
+userns: true
+pids: 50
+command: [/bin/sh, -c, 'grep -q " /sys/fs/cgroup .* - cgroup2 " /proc/self/mountinfo || { echo no-cgroup2; exit 0; }; mkdir -p /sys/fs/cgroup/sub/deeper && echo $$ > /sys/fs/cgroup/sub/deeper/cgroup.procs && echo moved; cat /proc/self/cgroup; if [ -e /sys/fs/cgroup/pids.max ]; then (echo 5 > /sys/fs/cgroup/pids.max) 2>/dev/null && echo limit-writable; fi; echo ready; exec sleep 1000']
+EOF
+	start userns_cgroup
+	for _ in $(seq 100); do
+		has userns_cgroup "^ready$" && break
+		has userns_cgroup no-cgroup2 && break
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if has userns_cgroup no-cgroup2; then
+		{ wait "$vpid"; } 2>/dev/null
+		skipped userns_cgroup "no cgroup2 hierarchy on this host to delegate"
+		return
+	fi
+	dir=$(cg_dirs userns_cgroup | while read -r d; do
+		[ -d "$d/sub/deeper" ] && echo "$d/sub/deeper"; done)
+	kill -9 "$vpid"
+	{ wait "$vpid"; } 2>/dev/null
+	if has userns_cgroup "^moved$" && has userns_cgroup "^0::/sub/deeper$" &&
+	   ! has userns_cgroup limit-writable && [ -n "$dir" ] &&
+	   wait_clean userns_cgroup 15; then
+		ok userns_cgroup
+	else
+		bad userns_cgroup "tree: '$dir' left: $(leftovers userns_cgroup)" "$T/userns_cgroup.out"
+	fi
+}
+
+# PID 1 of the container run by vessel $1 (its other child is the
+# janitor).
+container_pid1() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vessel-janitor ] ||
+			{ echo "$p"; return 0; }
+	done
+	return 1
+}
+
+t_systemd() {
+	local img st t0 t1 unpack boot halt stop state pid1 left _
+	local limit=${SYSTEMD_STOP_LIMIT:-10} wait_boot=${SYSTEMD_BOOT_TIMEOUT:-120}
+	if no_userns; then
+		skipped systemd "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	# The container's systemd needs a cgroup2 tree of its own: the host's
+	# v2 hierarchy, or under cgroup v1 the hybrid layout's.
+	if ! awk '$3 == "cgroup2" { f = 1 } END { exit !f }' /proc/self/mounts; then
+		skipped systemd "no cgroup2 hierarchy is mounted on this host (pure cgroup v1); the container's systemd needs one"
+		return
+	fi
+	img=$("$HERE/debian-rootfs.sh" 2>"$T/systemd.setup")
+	st=$?
+	if [ "$st" = 2 ]; then
+		skipped systemd "no Debian rootfs and no way to build one: $(tail -1 "$T/systemd.setup")"
+		return
+	elif [ "$st" != 0 ]; then
+		bad systemd "building the Debian rootfs failed" "$T/systemd.setup"
+		return
+	fi
+	cfg systemd <<EOF
+rootfs: $img
+userns: true
+memory: 512M
+pids: 1000
+command: [/sbin/init]
+EOF
+	t0=$(date +%s)
+	start systemd
+	# First the tarball is unpacked (slow under emulation: its own
+	# bound), then PID 1 starts and the boot clock runs.
+	pid1=""
+	for _ in $(seq 3000); do
+		pid1=$(container_pid1 "$vpid") && break
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	unpack=$(($(date +%s) - t0))
+	boot=""
+	for _ in $(seq $((wait_boot * 5))); do
+		[ -n "$pid1" ] || break
+		if has systemd "Reached target multi-user.target"; then
+			boot=$(($(date +%s) - t0 - unpack))
+			break
+		fi
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	# The same from inside: every unit started, none failed.
+	state=""
+	if [ -n "$boot" ] && [ -n "$pid1" ]; then
+		state=$(timeout 60 nsenter -t "$pid1" -a systemctl is-system-running --wait 2>&1)
+	fi
+	if [ -z "$boot" ] || [ "$state" != running ]; then
+		if [ -n "$pid1" ]; then
+			timeout 30 nsenter -t "$pid1" -a systemctl --failed --no-pager \
+				>>"$T/systemd.out" 2>&1
+		fi
+		bad systemd "no multi-user.target within $wait_boot s, or not running (state: '$state')" \
+			"$T/systemd.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	# SIGTERM: PID 1 must be gone within the grace period (a SIGKILL at
+	# its end would make the status 137), then vessel cleans up.
+	t1=$(date +%s%N)
+	kill -TERM "$vpid"
+	halt=""
+	for _ in $(seq $((limit * 20 + 100))); do
+		if [ ! -e "/proc/$pid1" ] || grep -q '^State:.*Z' "/proc/$pid1/status" 2>/dev/null; then
+			halt=$((($(date +%s%N) - t1) / 1000000))
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$vpid"
+	rc=$?
+	stop=$((($(date +%s%N) - t1) / 1000000))
+	wait_clean systemd 5
+	left=$(leftovers systemd)
+	echo "    systemd: unpacking $unpack s, then multi-user.target after $boot s (is-system-running: $state); SIGTERM to PID 1 gone: ${halt:-?} ms, to vessel's exit (cleanup included): $stop ms"
+	if [ "$rc" = 0 ] && [ -n "$halt" ] && [ "$halt" -lt $((limit * 1000)) ] &&
+	   has systemd "Reached target.*shutdown.target" &&
+	   has systemd "Starting.*System Halt" && has systemd "Halting system" &&
+	   [ -z "$left" ]; then
+		ok systemd
+	else
+		bad systemd "rc=$rc (want 0: halted), PID 1 gone after ${halt:-?} ms (limit $limit s), left: $left" \
+			"$T/systemd.out"
+	fi
 }
 
 tests=${*:-$ALL_TESTS}
