@@ -11,7 +11,7 @@ PKGS=(
 	libcmocka-dev                                               # unit tests
 	busybox-static cpio gzip kmod                                # guest initramfs images
 	qemu-system-x86                                              # nested KVM host for kernel tests
-	iproute2 iputils-ping procps e2fsprogs                       # container and disk tests
+	iproute2 iputils-ping procps e2fsprogs debootstrap           # container and disk tests
 )
 missing=()
 for p in "${PKGS[@]}"; do
