@@ -1,5 +1,5 @@
-/* Shared between cgroup.c and its two back ends, cgroup_v1.c and
- * cgroup_v2.c. Not for use outside container/cgroup*.c. */
+/* Shared between cgroup.c, its two back ends (cgroup_v1.c, cgroup_v2.c)
+ * and freezer.c. Not for use outside container/. */
 #ifndef VESSEL_CGROUP_IMPL_H
 #define VESSEL_CGROUP_IMPL_H
 

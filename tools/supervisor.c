@@ -2,7 +2,7 @@
  * guest, and the guest-specific side of the control operations. */
 #include "supervisor.h"
 #include "ctl_server.h"
-#include "freezer.h"
+#include "../container/freezer.h"
 #include "state.h"
 #include "../container/container.h"
 #include "../vmm/vm.h"

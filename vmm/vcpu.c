@@ -125,6 +125,50 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_entry *e, struct error *er
 	return 0;
 }
 
+static void vcpu_trace(struct vcpu *v)
+{
+	const struct kvm_run *run = v->run;
+	struct exit_record *e = &v->trace[v->trace_next++ % VCPU_TRACE_LEN];
+
+	e->reason = run->exit_reason;
+	e->addr = 0;
+	e->len = 0;
+	e->write = false;
+	if (run->exit_reason == KVM_EXIT_IO) {
+		e->addr = run->io.port;
+		e->len = run->io.size;
+		e->write = run->io.direction == KVM_EXIT_IO_OUT;
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		e->addr = run->mmio.phys_addr;
+		e->len = run->mmio.len;
+		e->write = run->mmio.is_write;
+	}
+}
+
+/* The last exits, oldest first. */
+static void vcpu_dump_trace(const struct vcpu *v)
+{
+	unsigned n = v->trace_next < VCPU_TRACE_LEN ? v->trace_next :
+		     VCPU_TRACE_LEN;
+
+	fprintf(stderr, " last %u exits (of %u), oldest first:\n", n,
+		v->trace_next);
+	for (unsigned i = v->trace_next - n; i != v->trace_next; i++) {
+		const struct exit_record *e = &v->trace[i % VCPU_TRACE_LEN];
+
+		if (e->reason == KVM_EXIT_IO)
+			fprintf(stderr, "  io   %s port %#06llx size %u\n",
+				e->write ? "out" : "in ",
+				(unsigned long long)e->addr, e->len);
+		else if (e->reason == KVM_EXIT_MMIO)
+			fprintf(stderr, "  mmio %s %#llx size %u\n",
+				e->write ? "write" : "read ",
+				(unsigned long long)e->addr, e->len);
+		else
+			fprintf(stderr, "  exit reason %u\n", e->reason);
+	}
+}
+
 void vcpu_dump(struct vcpu *v, const char *why)
 {
 	struct kvm_regs r;
@@ -150,6 +194,7 @@ void vcpu_dump(struct vcpu *v, const char *why)
 			s.ss.selector, s.gdt.base, s.gdt.limit, s.idt.base,
 			s.idt.limit);
 	}
+	vcpu_dump_trace(v);
 }
 
 static void vcpu_crash(struct vcpu *v, const char *why)
@@ -177,6 +222,7 @@ static bool vcpu_exit(struct vcpu *v)
 	char why[160];
 
 	__atomic_add_fetch(&v->vm->stats.exits, 1, __ATOMIC_RELAXED);
+	vcpu_trace(v);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_io(v);

@@ -23,6 +23,16 @@
 
 struct vm;
 
+/* One recent exit, kept for the crash dump: what the guest last did. */
+struct exit_record {
+	uint32_t reason;        /* KVM_EXIT_* */
+	uint32_t len;           /* access size */
+	uint64_t addr;          /* port or guest-physical address */
+	bool write;
+};
+
+#define VCPU_TRACE_LEN 16
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -30,6 +40,9 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	/* A ring of the last exits (written by this vCPU's thread only). */
+	struct exit_record trace[VCPU_TRACE_LEN];
+	unsigned trace_next;
 };
 
 struct vm_stats {

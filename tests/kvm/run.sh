@@ -66,6 +66,7 @@ t_crash() {
 	elif ! expect "about to crash"; then bad crash "guest never ran"
 	elif ! grep -qE "triple fault|internal error" "$work/out"; then bad crash "no crash reason"
 	elif ! expect "rax 0000000000c0ffee"; then bad crash "no register dump with the guest's rax"
+	elif ! expect "io   out port 0x03f8 size 1"; then bad crash "the dump lacks the last exits (its serial output)"
 	else ok crash; fi
 }
 

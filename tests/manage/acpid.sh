@@ -40,7 +40,7 @@ name: acpid-guest
 memory: 256M
 kernel: vmlinuz
 initrd: initrd.cpio.gz
-cmdline: console=ttyS0 quiet
+cmdline: console=ttyS0
 YAML
 export TEST_ACPID_DIR=$dir VESSEL
 if [ $mode = direct ]; then
