@@ -1,4 +1,5 @@
 #include "supervise.h"
+#include "../tools/fdio.h"
 #include "pty.h"
 
 #include <errno.h>
@@ -22,22 +23,6 @@ void supervise_sigset(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGWINCH);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /* Copy what is there from in to out; -1 once in is done. What out does

@@ -1,5 +1,6 @@
 /* vessel console NAME [--force], vessel logs NAME [-f] */
 #include "manage.h"
+#include "fdio.h"
 #include "control.h"
 #include "exit_codes.h"
 
@@ -47,22 +48,6 @@ void usage_logs(FILE *out)
 		"  -f, --follow   keep printing new output until the guest stops\n"
 		"                 (or Ctrl-C)\n"
 		"  -h, --help     this help\n");
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /* Copy what is there from in to out: 1 copied, 0 end of input, -1 error. */

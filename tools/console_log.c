@@ -1,5 +1,6 @@
 /* A bounded console log with one rotation. */
 #include "console_log.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,23 +41,12 @@ static void rotate(struct console_log *l)
 
 void console_log_write(struct console_log *l, const void *buf, size_t len)
 {
-	const char *p = buf;
-	ssize_t n;
-
 	if (l->fd < 0)
 		return;
 	if (l->size + len > CONSOLE_LOG_MAX && l->size > 0)
 		rotate(l);
-	while (len > 0) {
-		n = write(l->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= n;
-		l->size += n;
-	}
+	if (write_all(l->fd, buf, len) == 0)
+		l->size += len;
 }
 
 /* Append the whole of path (if it exists) to *buf. */

@@ -1,4 +1,5 @@
 #include "console.h"
+#include "../tools/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,14 +143,6 @@ void console_set_sink(struct console *c, const struct console_sink *sink)
 
 void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(c->out_fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* output gone: the guest keeps running */
-		buf += n;
-		len -= n;
-	}
+	/* Output gone: the guest keeps running. */
+	(void)write_all(c->out_fd, buf, len);
 }
