@@ -348,7 +348,7 @@ static int run_vm(struct sv *sv, int listen_fd, char *msg, size_t len,
 	struct vm_config vmcfg = sv->cfg->vm;
 	struct vm_run_result res;
 	struct vm_run_opts opts;
-	int in[2], out[2], r;
+	int in[2], out[2], r, saved_err;
 
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return err_sys(err, "pipe");
@@ -367,7 +367,16 @@ static int run_vm(struct sv *sv, int listen_fd, char *msg, size_t len,
 	opts = (struct vm_run_opts){ .in_fd = in[0], .out_fd = out[1],
 				     .control = &sv->vmc };
 	vmcfg.name = sv->cfg->name;
+	/* What the VMM itself reports while the guest runs (a crash's
+	 * register dump, warnings) joins the console stream: `vessel logs`
+	 * and an attached console show it. */
+	saved_err = dup(2);
+	dup2(out[1], 2);
 	r = vm_run(&vmcfg, &opts, &res, err);
+	if (saved_err >= 0) {
+		dup2(saved_err, 2);
+		close(saved_err);
+	}
 	close(in[0]);
 	close(out[1]);          /* the pump sees the end of the output */
 	if (r == 0) {

@@ -150,6 +150,7 @@ start() {
 defs() {
 	vmdef m-vm counter "vcpus: 2"
 	vmdef m-shell shell
+	vmdef m-crash shell
 	vmdef m-button button
 	vmdef m-kill counter
 	vmdef m-target counter
@@ -445,6 +446,25 @@ sigkill_check() {
 	V stop --force "$n" > /dev/null 2>&1
 }
 
+# A VM that crashes under the supervisor: the register dump and the last
+# exits reach `vessel logs -f` (not /dev/null), and the guest is gone.
+t_crash_vm() {
+	if ! have_kvm; then skipped crash_vm "no /dev/kvm"; return; fi
+	start m-crash || { bad crash_vm "start failed" "$T/m-crash.start"; return; }
+	wait_log m-crash "shell-guest: ready" 10
+	follow m-crash "$T/crash.log"
+	{ sleep 0.5; printf '!boom\r'; sleep 2; } | V console m-crash > "$T/crash.console" 2>&1
+	local _
+	for _ in $(seq 50); do listed m-crash || break; sleep 0.1; done
+	sleep 0.3
+	if listed m-crash; then bad crash_vm "still listed after crashing" "$T/crash.log"
+	elif ! grep -q "shell-guest: crashing" "$T/crash.log"; then bad crash_vm "the guest did not get the line" "$T/crash.log"
+	elif ! grep -qE "triple fault|internal error" "$T/crash.log"; then bad crash_vm "no crash reason in the log" "$T/crash.log"
+	elif ! grep -q "rax 00000000000dead5" "$T/crash.log"; then bad crash_vm "no register dump in the log" "$T/crash.log"
+	elif ! grep -q "last .* exits" "$T/crash.log"; then bad crash_vm "no exit trace in the log" "$T/crash.log"
+	else ok crash_vm; fi
+}
+
 t_sigkill() {
 	if have_kvm; then sigkill_check sigkill_vm m-kill
 	else skipped sigkill_vm "no /dev/kvm"; fi
@@ -587,7 +607,7 @@ fi
 defs
 
 ALL="help not_running start_errors start_ps duplicate console_vm console_ct
-pause stop sigkill up_down hostile log_rotation acpid"
+pause stop sigkill crash_vm up_down hostile log_rotation acpid"
 for t in ${*:-$ALL}; do
 	"t_$t"
 done
