@@ -4,8 +4,9 @@
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
 #                   (ASAN_TESTS="unit kvm-test" to run some suites only)
 #   make deps       install build and test dependencies (Debian 12, apt-get)
-#   make hello      boot examples/hello.yaml (Debian kernel + busybox shell)
-#   make bench      benchmarks against QEMU (ONLY=boot,footprint)
+#   make hello      boot examples/hello.yaml (Debian kernel + busybox shell;
+#                   EXAMPLE=disk-net: with one disk and one NIC)
+#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -106,16 +107,18 @@ ASAN_TESTS ?= test
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" $(ASAN_TESTS)
 
-# Side-by-side benchmarks against QEMU (bench/README.md); ONLY=boot,footprint.
+# Side-by-side benchmarks against QEMU, crun and runc (bench/README.md);
+# ONLY=boot,footprint,blk,net,container.
 bench: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) ONLY="$(ONLY)" bench/run.sh
 
 deps:
 	bash .ci/install-deps.sh
 
-# Fetch Debian's kernel, build a busybox initramfs, boot examples/hello.yaml.
+# Fetch Debian's kernel, build a busybox initramfs, boot examples/hello.yaml
+# (EXAMPLE=disk-net: examples/disk-net.yaml, one disk and one NIC; as root).
 hello: $(VESSEL)
-	examples/hello.sh
+	examples/hello.sh $(EXAMPLE)
 
 install: vessel
 	install -D -m 0755 vessel $(DESTDIR)$(PREFIX)/bin/vessel

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "../devices/net/mac.h"
 #include "error.h"
 #include "exit_codes.h"
 #include "manage.h"
@@ -185,6 +186,59 @@ static void print_size(const char *key, uint64_t v)
 		printf("%s: %llu\n", key, (unsigned long long)v);
 }
 
+/* `vessel check`: the disks and NICs as the guest will see them. */
+static void print_vm_devices(const struct guest_config *cfg)
+{
+	const struct vm_config *vm = &cfg->vm;
+	uint8_t mac[NET_MAC_LEN];
+	size_t i;
+
+	for (i = 0; i < vm->ndisks; i++)
+		printf("disk vd%c: %s (%s, cache: %s)\n", (char)('a' + i % 26),
+		       vm->disks[i].path,
+		       vm->disks[i].readonly ? "read-only" : "read-write",
+		       vm->disks[i].cache == DISK_CACHE_NONE ? "none" : "writeback");
+	for (i = 0; i < vm->nnets; i++) {
+		printf("net eth%zu: tap %s", i, vm->nets[i].tap);
+		if (vm->nets[i].mac) {
+			printf(", mac %s", vm->nets[i].mac);
+		} else {
+			net_mac_derive(cfg->name, (unsigned)i, mac);
+			printf(", mac %02x:%02x:%02x:%02x:%02x:%02x (derived)",
+			       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		}
+		if (vm->nets[i].bridge)
+			printf(", bridge %s", vm->nets[i].bridge);
+		printf("\n");
+	}
+	printf("rng: %s\n", vm->rng ? "true" : "false");
+}
+
+static void print_ct_extras(const struct container_config *ct)
+{
+	size_t i;
+
+	printf("command:");
+	for (i = 0; i < ct->ncommand; i++)
+		printf(" %s", ct->command[i]);
+	printf("\nuser: %u:%u\nreadonly: %s\nuserns: %s\n",
+	       (unsigned)ct->uid, (unsigned)ct->gid,
+	       ct->readonly ? "true" : "false", ct->userns ? "true" : "false");
+	if (ct->cpus > 0)
+		printf("cpus: %g\n", ct->cpus);
+	if (ct->pids > 0)
+		printf("pids: %lld\n", (long long)ct->pids);
+	for (i = 0; i < ct->nmounts; i++)
+		printf("mount: %s -> %s%s\n", ct->mounts[i].source,
+		       ct->mounts[i].target, ct->mounts[i].readonly ? " (ro)" : "");
+	for (i = 0; i < ct->nnets; i++)
+		printf("net eth%zu: bridge %s%s%s%s%s\n", i, ct->nets[i].bridge,
+		       ct->nets[i].address ? ", address " : "",
+		       ct->nets[i].address ? ct->nets[i].address : "",
+		       ct->nets[i].gateway ? ", gateway " : "",
+		       ct->nets[i].gateway ? ct->nets[i].gateway : "");
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	struct guest_config cfg;
@@ -206,10 +260,12 @@ static int cmd_check(int argc, char **argv)
 		       cfg.vm.kernel, cfg.vm.initrd ? cfg.vm.initrd : "(none)",
 		       cfg.vm.cmdline,
 		       cfg.vm.on_reboot == ON_REBOOT_EXIT ? "exit" : "restart");
+		print_vm_devices(&cfg);
 	} else {
 		printf("kind: container\nrootfs: %s\nhostname: %s\n",
 		       cfg.ct.rootfs, cfg.ct.hostname);
 		print_size("memory", cfg.ct.memory);
+		print_ct_extras(&cfg.ct);
 	}
 	config_free(&cfg);
 	return 0;

@@ -125,6 +125,28 @@ t_bad_config() {
 	else ok bad-config; fi
 }
 
+# `vessel check` prints the resolved devices: disks in order with their
+# options, NICs with the configured or the derived (stable) MAC.
+t_check() {
+	vm chk serial "disks: [{path: a.img}, {path: b.img, readonly: true, cache: writeback}]" \
+		"nets: [{tap: vs-chk0, mac: '52:54:00:aa:bb:cc'}, {tap: vs-chk1}]" "rng: false"
+	: > "$work/a.img"
+	: > "$work/b.img"
+	"$VESSEL" check "$work/chk.yaml" > "$work/out" 2>&1
+	code=$?
+	"$VESSEL" check "$work/chk.yaml" > "$work/out2" 2>&1
+	local mac
+	mac=$(sed -n 's/^net eth1: tap vs-chk1, mac \([0-9a-f:]*\) (derived)$/\1/p' "$work/out")
+	if [ $code -ne 0 ]; then bad check "exit $code, want 0"
+	elif ! expect "^disk vda: $work/a.img (read-write, cache: none)$"; then bad check "vda not listed as expected"
+	elif ! expect "^disk vdb: $work/b.img (read-only, cache: writeback)$"; then bad check "vdb not listed as expected"
+	elif ! expect "^net eth0: tap vs-chk0, mac 52:54:00:aa:bb:cc$"; then bad check "eth0 not listed as expected"
+	elif [[ ! $mac =~ ^52:54:00(:[0-9a-f]{2}){3}$ ]]; then bad check "eth1 has no derived 52:54:00 MAC"
+	elif ! cmp -s "$work/out" "$work/out2"; then bad check "the derived MAC is not stable"
+	elif ! expect "^rng: false$"; then bad check "rng not shown"
+	else ok check; fi
+}
+
 t_virtio() {
 	# A freestanding C guest (tests/kvm/virtio/) drives the virtio-pci
 	# transport with no interrupts: PCI scan, virtio-rng and virtio-blk
@@ -183,6 +205,7 @@ t_reboot_restart
 t_stdin
 t_pvh
 t_bad_config
+t_check
 t_virtio
 echo "kvm: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
