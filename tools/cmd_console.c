@@ -3,8 +3,10 @@
 #include "fdio.h"
 #include "control.h"
 #include "exit_codes.h"
+#include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -140,14 +142,13 @@ static int session(int sock, int sigfd, const char *name)
  * --help). */
 static int parse_and_connect(int argc, char **argv, const char *verb,
 			     const char *flag_name, void (*help)(FILE *),
-			     bool *flag, int *code)
+			     bool *flag, int *code, struct error *err)
 {
 	const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ flag_name, no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct error err;
 	int c, fd;
 
 	*flag = false;
@@ -171,10 +172,10 @@ static int parse_and_connect(int argc, char **argv, const char *verb,
 		*code = EXIT_USAGE;
 		return -1;
 	}
-	fd = guest_connect(argv[optind], &err);
+	fd = guest_connect(argv[optind], err);
 	if (fd < 0) {
-		fprintf(stderr, "vessel: %s\n", err.msg);
 		*code = EXIT_HOST;
+		return -2;
 	}
 	return fd;
 }
@@ -190,7 +191,9 @@ int cmd_console(int argc, char **argv)
 	sigset_t sigs;
 
 	fd = parse_and_connect(argc, argv, "console", "force", usage_console,
-			       &force, &code);
+			       &force, &code, &err);
+	if (fd == -2)
+		fprintf(stderr, "vessel: %s\n", err.msg);
 	if (fd < 0)
 		return code;
 	req = control_request("console");
@@ -229,6 +232,30 @@ int cmd_console(int argc, char **argv)
 	return r < 0 ? EXIT_HOST : 0;
 }
 
+/* NAME is not running: print the log its last run left (state.h), if
+ * any; err says why NAME could not be reached. */
+static int last_log(const char *name, struct error *err)
+{
+	char path[STATE_PATH_MAX * 2], buf[65536];
+	struct error e2;
+	ssize_t n;
+	int fd;
+
+	if (state_last_log(path, sizeof(path), name, &e2) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "vessel: %s\n", err->msg);
+		return EXIT_HOST;
+	}
+	fprintf(stderr, "vessel: %s is not running; its last run's log follows\n",
+		name);
+	fflush(stderr);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write_all(1, buf, n) < 0)
+			break;
+	close(fd);
+	return 0;
+}
+
 int cmd_logs(int argc, char **argv)
 {
 	struct json_object *req;
@@ -237,7 +264,11 @@ int cmd_logs(int argc, char **argv)
 	int fd, r, code;
 
 	fd = parse_and_connect(argc, argv, "logs", "follow", usage_logs, &follow,
-			       &code);
+			       &code, &err);
+	if (fd == -2 && !guest_running(argv[optind]))
+		return last_log(argv[optind], &err);
+	if (fd == -2)
+		fprintf(stderr, "vessel: %s\n", err.msg);
 	if (fd < 0)
 		return code;
 	req = control_request("logs");

@@ -93,15 +93,32 @@ static int lock_run_dir(struct error *err)
 	return fd;
 }
 
+int state_last_log(char *buf, size_t len, const char *name,
+		   struct error *err)
+{
+	char dir[STATE_PATH_MAX];
+
+	if (state_run_dir(dir, sizeof(dir), err) < 0)
+		return -1;
+	if ((size_t)snprintf(buf, len, "%s/%s%s", dir, name,
+			     STATE_LAST_LOG_SUFFIX) >= len)
+		return err_set(err, "run directory path too long");
+	return 0;
+}
+
 void state_remove(const char *name)
 {
 	char dir[STATE_PATH_MAX], path[STATE_PATH_MAX * 2];
+	char last[STATE_PATH_MAX * 2];
 	struct error ignored;
 	struct dirent *de;
 	DIR *d;
 
 	if (state_path(dir, sizeof(dir), name, NULL, &ignored) < 0)
 		return;
+	if (state_path(path, sizeof(path), name, STATE_LOG, &ignored) == 0 &&
+	    state_last_log(last, sizeof(last), name, &ignored) == 0)
+		rename(path, last);     /* none (never started): nothing kept */
 	d = opendir(dir);
 	if (!d)
 		return;

@@ -8,7 +8,9 @@
  *   NAME/console.log  the console log (and console.log.1, its rotation)
  *   NAME/control      the control socket, mode 0600
  * A guest directory whose lock nobody holds belongs to a supervisor that
- * died (SIGKILL, crash): it is stale, and removed when seen. Checking and
+ * died (SIGKILL, crash): it is stale, and removed when seen. When a guest
+ * directory goes, its console log is kept as RUN/NAME.last.log (until the
+ * next run of NAME ends), so `vessel logs NAME` still shows how it ended. Checking and
  * creating guest directories is serialised by flock() on RUN/.lock. */
 #ifndef VESSEL_STATE_H
 #define VESSEL_STATE_H
@@ -23,6 +25,7 @@
 #define STATE_DEF     "guest.yaml"
 #define STATE_LOG     "console.log"
 #define STATE_SOCKET  "control"
+#define STATE_LAST_LOG_SUFFIX ".last.log"
 
 #define STATE_PATH_MAX 256
 
@@ -42,8 +45,12 @@ int state_probe(const char *name, struct error *err);
 /* Create RUN/NAME for a new supervisor and take its lock: the returned
  * fd (close-on-exec) holds it. Fails if NAME is live. */
 int state_claim(const char *name, int *lock_fd, struct error *err);
-/* Remove RUN/NAME and everything in it (the supervisor, at its end). */
+/* Remove RUN/NAME and everything in it (the supervisor, at its end),
+ * keeping its console log as RUN/NAME.last.log. */
 void state_remove(const char *name);
+/* RUN/NAME.last.log: the console log of NAME's last run. */
+int state_last_log(char *buf, size_t len, const char *name,
+		   struct error *err);
 /* The names with a directory in the run directory, sorted; free with
  * state_list_free(). */
 int state_list(char ***names, size_t *n, struct error *err);

@@ -447,7 +447,8 @@ sigkill_check() {
 }
 
 # A VM that crashes under the supervisor: the register dump and the last
-# exits reach `vessel logs -f` (not /dev/null), and the guest is gone.
+# exits reach `vessel logs -f` (not /dev/null), and the guest is gone;
+# `vessel logs` afterwards prints the last run's log, outcome included.
 t_crash_vm() {
 	if ! have_kvm; then skipped crash_vm "no /dev/kvm"; return; fi
 	start m-crash || { bad crash_vm "start failed" "$T/m-crash.start"; return; }
@@ -462,6 +463,10 @@ t_crash_vm() {
 	elif ! grep -qE "triple fault|internal error" "$T/crash.log"; then bad crash_vm "no crash reason in the log" "$T/crash.log"
 	elif ! grep -q "rax 00000000000dead5" "$T/crash.log"; then bad crash_vm "no register dump in the log" "$T/crash.log"
 	elif ! grep -q "last .* exits" "$T/crash.log"; then bad crash_vm "no exit trace in the log" "$T/crash.log"
+	elif ! V logs m-crash > "$T/crash.last" 2> "$T/crash.last.err"; then bad crash_vm "no log of the last run" "$T/crash.last.err"
+	elif ! grep -q "rax 00000000000dead5" "$T/crash.last" ||
+	     ! grep -q "the guest crashed" "$T/crash.last"; then bad crash_vm "the last run's log lacks the dump or the outcome" "$T/crash.last"
+	elif ! grep -q "not running; its last run's log follows" "$T/crash.last.err"; then bad crash_vm "logs did not say the guest is gone" "$T/crash.last.err"
 	else ok crash_vm; fi
 }
 
