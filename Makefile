@@ -126,4 +126,4 @@ install: vessel
 clean:
 	rm -rf build build-asan vessel
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/tools/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/tools/main.d $(UNIT_BIN:=.d)

@@ -13,62 +13,9 @@
 
 #include "../../boot/acpi.h"
 #include "../../boot/layout.h"
+#include "fake_tables.h"
 
-#define FAKE_RAM	(1ULL << 20)
-#define GARBAGE		0xa5
 #define REGION_END	(ACPI_TABLES_ADDR + ACPI_TABLES_SIZE)
-
-struct vm {
-	uint8_t *ram;
-	uint64_t size;
-	struct gmem m;
-};
-
-static void vm_init(struct vm *v, uint64_t size)
-{
-	v->ram = malloc(size);	/* exactly size: ASan catches overruns */
-	assert_non_null(v->ram);
-	memset(v->ram, GARBAGE, size);
-	v->size = size;
-	gmem_init_fake(&v->m, v->ram, size);
-}
-
-static void vm_free(struct vm *v)
-{
-	free(v->ram);
-}
-
-static const uint8_t *gp(const struct vm *v, uint64_t gpa, size_t len)
-{
-	const uint8_t *p = gmem_ptr(&v->m, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-
-	while (len--)
-		s += *p++;
-	return s;
-}
 
 /* What the walk from the RSDP found */
 struct range {
@@ -104,7 +51,7 @@ static uint32_t check_sdt(const struct vm *v, struct tables *t, uint64_t gpa,
 	assert_true(gpa + 36 <= REGION_END);
 	h = gp(v, gpa, 36);
 	assert_memory_equal(h, sig, 4);
-	len = rd32(h + 4);
+	len = le32(h + 4);
 	assert_true(len >= 36);
 	assert_true(gpa + len <= REGION_END);
 	assert_int_equal(sum8(gp(v, gpa, len), len), 0);
@@ -134,12 +81,12 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 	p = gp(v, t->rsdp, 36);
 	assert_int_equal(sum8(p, 20), 0);
 	assert_int_equal(p[15], 2);			/* revision */
-	assert_int_equal(rd32(p + 20), 36);		/* length */
+	assert_int_equal(le32(p + 20), 36);		/* length */
 	assert_int_equal(sum8(p, 36), 0);		/* extended */
 	assert_memory_equal(p + 9, "VESSEL", 6);
 	add_range(t, "RSDP", t->rsdp, 36);
-	t->rsdt = rd32(p + 16);
-	t->xsdt = rd64(p + 24);
+	t->rsdt = le32(p + 16);
+	t->xsdt = le64(p + 24);
 
 	xlen = check_sdt(v, t, t->xsdt, "XSDT");
 	rlen = check_sdt(v, t, t->rsdt, "RSDT");
@@ -149,10 +96,10 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 	x = gp(v, t->xsdt, xlen);
 	r = gp(v, t->rsdt, rlen);
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = rd64(x + 36 + 8 * i);
+		uint64_t a = le64(x + 36 + 8 * i);
 		const uint8_t *sig;
 
-		assert_int_equal(rd32(r + 36 + 4 * i), a);	/* RSDT mirrors */
+		assert_int_equal(le32(r + 36 + 4 * i), a);	/* RSDT mirrors */
 		sig = gp(v, a, 4);
 		if (!memcmp(sig, "FACP", 4)) {
 			assert_int_equal(t->fadt, 0);
@@ -173,10 +120,10 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 	assert_int_equal(check_sdt(v, t, t->fadt, "FACP"), 276);
 	f = gp(v, t->fadt, 276);
 	assert_int_equal(f[8], 6);			/* FADT revision */
-	t->dsdt = rd32(f + 40);
-	assert_int_equal(rd64(f + 140), t->dsdt);	/* X_DSDT */
-	t->facs = rd32(f + 36);
-	assert_int_equal(rd64(f + 132), 0);	/* X_FIRMWARE_CTRL: must be 0 */
+	t->dsdt = le32(f + 40);
+	assert_int_equal(le64(f + 140), t->dsdt);	/* X_DSDT */
+	t->facs = le32(f + 36);
+	assert_int_equal(le64(f + 132), 0);	/* X_FIRMWARE_CTRL: must be 0 */
 	check_sdt(v, t, t->dsdt, "DSDT");
 	assert_int_equal(gp(v, t->dsdt, 9)[8], 2);	/* 64-bit AML ints */
 	check_sdt(v, t, t->madt, "APIC");
@@ -188,7 +135,7 @@ static void find_tables(const struct vm *v, uint64_t rsdp_ret,
 	assert_true(t->facs >= ACPI_TABLES_ADDR && t->facs + 64 <= REGION_END);
 	p = gp(v, t->facs, 64);
 	assert_memory_equal(p, "FACS", 4);
-	assert_int_equal(rd32(p + 4), 64);
+	assert_int_equal(le32(p + 4), 64);
 	add_range(t, "FACS", t->facs, 64);
 }
 
@@ -282,11 +229,11 @@ static void check_madt(unsigned ncpus)
 	build(&v, ncpus, &t);
 	for (int i = 0; i < 16; i++)
 		iso_gsi[i] = iso_flags[i] = -1;
-	len = rd32(gp(&v, t.madt, 8) + 4);
+	len = le32(gp(&v, t.madt, 8) + 4);
 	p = gp(&v, t.madt, len);
 	assert_int_equal(p[8], 5);				/* revision */
-	assert_int_equal(rd32(p + 36), LAPIC_ADDR);
-	assert_int_equal(rd32(p + 40) & 1, 1);			/* PCAT_COMPAT */
+	assert_int_equal(le32(p + 36), LAPIC_ADDR);
+	assert_int_equal(le32(p + 40) & 1, 1);			/* PCAT_COMPAT */
 	for (off = 44; off < len; off += p[off + 1]) {
 		const uint8_t *e = p + off;
 
@@ -296,7 +243,7 @@ static void check_madt(unsigned ncpus)
 		case 0:		/* Processor Local APIC */
 			assert_int_equal(e[1], 8);
 			lapics++;
-			if (rd32(e + 4) & 1) {
+			if (le32(e + 4) & 1) {
 				enabled++;
 				assert_true(e[3] < ncpus);
 				assert_int_equal(seen[e[3]], 0);
@@ -308,16 +255,16 @@ static void check_madt(unsigned ncpus)
 			assert_int_equal(e[1], 12);
 			ioapics++;
 			assert_int_equal(e[2], ncpus);
-			assert_int_equal(rd32(e + 4), IOAPIC_ADDR);
-			assert_int_equal(rd32(e + 8), 0);	/* GSI base */
+			assert_int_equal(le32(e + 4), IOAPIC_ADDR);
+			assert_int_equal(le32(e + 8), 0);	/* GSI base */
 			break;
 		case 2:		/* Interrupt Source Override */
 			assert_int_equal(e[1], 10);
 			assert_int_equal(e[2], 0);		/* ISA */
 			assert_true(e[3] < 16);
 			assert_int_equal(iso_gsi[e[3]], -1);
-			iso_gsi[e[3]] = rd32(e + 4);
-			iso_flags[e[3]] = rd16(e + 8);
+			iso_gsi[e[3]] = le32(e + 4);
+			iso_flags[e[3]] = le16(e + 8);
 			break;
 		case 4:		/* Local APIC NMI */
 			assert_int_equal(e[1], 6);
@@ -369,7 +316,7 @@ static void check_gas(const uint8_t *g, uint8_t space, uint8_t bits,
 	assert_int_equal(g[1], bits);
 	assert_int_equal(g[2], 0);			/* bit offset */
 	assert_true(addr == 0 || (g[3] >= 1 && g[3] <= 4)); /* access size */
-	assert_int_equal(rd64(g + 4), addr);
+	assert_int_equal(le64(g + 4), addr);
 }
 
 static void test_fadt(void **state)
@@ -384,27 +331,27 @@ static void test_fadt(void **state)
 	vm_init(&v, FAKE_RAM);
 	build(&v, 4, &t);
 	f = gp(&v, t.fadt, 276);
-	assert_int_equal(rd16(f + 46), SCI_IRQ);		/* SCI_INT */
-	assert_int_equal(rd32(f + 48), 0);			/* SMI_CMD */
-	assert_int_equal(rd32(f + 56), PM1_EVT_PORT);		/* PM1a_EVT */
-	assert_int_equal(rd32(f + 60), 0);			/* PM1b_EVT */
-	assert_int_equal(rd32(f + 64), PM1_CNT_PORT);		/* PM1a_CNT */
-	assert_int_equal(rd32(f + 68), 0);			/* PM1b_CNT */
-	assert_int_equal(rd32(f + 72), 0);			/* PM2_CNT */
-	assert_int_equal(rd32(f + 76), PM_TMR_PORT);		/* PM_TMR */
-	assert_int_equal(rd32(f + 80), PM_GPE0_PORT);		/* GPE0 */
-	assert_int_equal(rd32(f + 84), 0);			/* GPE1 */
+	assert_int_equal(le16(f + 46), SCI_IRQ);		/* SCI_INT */
+	assert_int_equal(le32(f + 48), 0);			/* SMI_CMD */
+	assert_int_equal(le32(f + 56), PM1_EVT_PORT);		/* PM1a_EVT */
+	assert_int_equal(le32(f + 60), 0);			/* PM1b_EVT */
+	assert_int_equal(le32(f + 64), PM1_CNT_PORT);		/* PM1a_CNT */
+	assert_int_equal(le32(f + 68), 0);			/* PM1b_CNT */
+	assert_int_equal(le32(f + 72), 0);			/* PM2_CNT */
+	assert_int_equal(le32(f + 76), PM_TMR_PORT);		/* PM_TMR */
+	assert_int_equal(le32(f + 80), PM_GPE0_PORT);		/* GPE0 */
+	assert_int_equal(le32(f + 84), 0);			/* GPE1 */
 	assert_int_equal(f[88], 4);				/* PM1_EVT_LEN */
 	assert_int_equal(f[89], 2);				/* PM1_CNT_LEN */
 	assert_int_equal(f[90], 0);				/* PM2_CNT_LEN */
 	assert_int_equal(f[91], 4);				/* PM_TMR_LEN */
 	assert_int_equal(f[92], 4);				/* GPE0_BLK_LEN */
 	assert_int_equal(f[93], 0);				/* GPE1_BLK_LEN */
-	assert_true(rd16(f + 96) > 100);			/* no C2 */
-	assert_true(rd16(f + 98) > 1000);			/* no C3 */
-	assert_int_equal(rd16(f + 109) & 2, 0);			/* no 8042 */
+	assert_true(le16(f + 96) > 100);			/* no C2 */
+	assert_true(le16(f + 98) > 1000);			/* no C3 */
+	assert_int_equal(le16(f + 109) & 2, 0);			/* no 8042 */
 
-	flags = rd32(f + 112);
+	flags = le32(f + 112);
 	assert_int_equal(flags & (1u << 10), 1u << 10);		/* RESET_REG_SUP */
 	assert_int_equal(flags & (1u << 4), 0);			/* PWR_BUTTON */
 	assert_int_equal(flags & (1u << 5), 1u << 5);		/* SLP_BUTTON */
@@ -807,7 +754,7 @@ static void walk_resources(const uint8_t *p, size_t len, struct res_list *l)
 			continue;
 		}
 		assert_true(off + 3 <= len);
-		n = rd16(p + off + 1);
+		n = le16(p + off + 1);
 		assert_true(off + 3 + n <= len);
 		assert_true(l->n < 16);
 		e = p + off + 3;
@@ -817,8 +764,8 @@ static void walk_resources(const uint8_t *p, size_t len, struct res_list *l)
 		case 0x86:				/* Memory32Fixed */
 			assert_int_equal(n, 9);
 			r->tflags = e[0];
-			r->min = rd32(e + 1);
-			r->len = rd32(e + 5);
+			r->min = le32(e + 1);
+			r->len = le32(e + 5);
 			assert_true(r->len > 0);
 			r->max = r->min + r->len - 1;
 			break;
@@ -858,7 +805,7 @@ static uint32_t eisa_id(const char *id)
 		letters >> 8, letters & 0xff, product >> 8, product & 0xff,
 	};
 
-	return rd32(b);
+	return le32(b);
 }
 
 static void test_eisa_id(void **state)
@@ -873,7 +820,7 @@ static void test_eisa_id(void **state)
 static void get_dsdt(const struct vm *v, const struct tables *t,
 		     struct dsdt_info *d, uint32_t *len)
 {
-	*len = rd32(gp(v, t->dsdt, 8) + 4);
+	*len = le32(gp(v, t->dsdt, 8) + 4);
 	parse_dsdt(gp(v, t->dsdt, *len) + 36, *len - 36, d);
 }
 
@@ -934,7 +881,7 @@ static void test_no_pci(void **state)
 	/* The other PCI fields are ignored when pci_ecam_base is 0 */
 	build_cfg(&v, &c, &t);
 	assert_int_equal(t.mcfg, 0);
-	assert_int_equal(rd32(gp(&v, t.xsdt, 8) + 4), 36 + 2 * 8);
+	assert_int_equal(le32(gp(&v, t.xsdt, 8) + 4), 36 + 2 * 8);
 	get_dsdt(&v, &t, d, &len);
 	assert_int_equal(d->ndevs, 0);
 	assert_null(memmem(gp(&v, t.dsdt, len), len, "PCI0", 4));
@@ -950,14 +897,14 @@ static void check_mcfg(const struct vm *v, const struct tables *t,
 	uint32_t len;
 
 	assert_int_not_equal(t->mcfg, 0);
-	len = rd32(gp(v, t->mcfg, 8) + 4);
+	len = le32(gp(v, t->mcfg, 8) + 4);
 	p = gp(v, t->mcfg, len);
 	assert_int_equal(len, 44 + 16);			/* one allocation */
 	assert_int_equal(sum8(p, len), 0);
 	assert_true(p[8] >= 1);				/* revision */
 	assert_memory_equal(p + 36, zero, 8);		/* reserved */
-	assert_int_equal(rd64(p + 44), c->pci_ecam_base);
-	assert_int_equal(rd16(p + 52), 0);		/* segment */
+	assert_int_equal(le64(p + 44), c->pci_ecam_base);
+	assert_int_equal(le16(p + 52), 0);		/* segment */
 	assert_int_equal(p[54], c->pci_bus_start);
 	assert_int_equal(p[55], c->pci_bus_end);
 	assert_memory_equal(p + 56, zero, 4);		/* reserved */
@@ -1092,7 +1039,7 @@ static void check_pci(const struct acpi_config *c)
 	vm_init(&v, FAKE_RAM);
 	build_cfg(&v, c, &t);
 	check_mcfg(&v, &t, c);
-	assert_int_equal(rd32(gp(&v, t.xsdt, 8) + 4), 36 + 3 * 8);
+	assert_int_equal(le32(gp(&v, t.xsdt, 8) + 4), 36 + 3 * 8);
 	get_dsdt(&v, &t, d, &len);
 	assert_true(d->have_s5);
 	check_pci_dsdt(d, c);
@@ -1325,7 +1272,7 @@ static void test_rebuild(void **state)
 	vm_init(&v, FAKE_RAM);
 	build(&v, 255, &t);
 	build(&v, 1, &t);
-	assert_int_equal(rd32(gp(&v, t.madt, 8) + 4),
+	assert_int_equal(le32(gp(&v, t.madt, 8) + 4),
 			 44 + 8 + 12 + 2 * 10 + 6);
 	build_cfg(&v, &c, &t);
 	assert_int_not_equal(t.mcfg, 0);

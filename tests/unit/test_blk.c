@@ -24,6 +24,7 @@
 #include "../../devices/block/engine.h"
 #include "../../devices/block/request.h"
 #include "../../vmm/loop.h"
+#include "fake_guest.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -998,9 +999,6 @@ static void test_backend_drain_close(void **state)
 #define STAT_GPA  0x5000ULL     /* 1 byte per request slot */
 #define DATA_GPA  0x100000ULL
 
-#define F_NEXT  1
-#define F_WRITE 2
-
 struct efx {
 	struct bfx *bf;
 	uint8_t *ram;
@@ -1008,8 +1006,7 @@ struct efx {
 	struct virtq q;
 	pthread_mutex_t lock;
 	struct blk_engine *e;
-	uint16_t avail_idx;
-	unsigned next_desc;
+	struct drvq d;          /* the driver's side of q */
 	unsigned used_calls, broken_calls;
 	struct vm_disk disk;
 };
@@ -1032,19 +1029,9 @@ static const struct blk_engine_ops eops = { .used = e_used, .broken = e_broken }
 
 static void q_program(struct efx *x)
 {
-	memset(x->ram + DESC_GPA, 0, 16 * QSZ);
-	memset(x->ram + AVAIL_GPA, 0, 6 + 2 * QSZ);
-	memset(x->ram + USED_GPA, 0, 6 + 8 * QSZ);
-	x->avail_idx = 0;
-	x->next_desc = 0;
+	drvq_init(&x->d, x->ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
 	memset(&x->q, 0, sizeof(x->q));
-	x->q.size = QSZ;
-	x->q.desc_gpa = DESC_GPA;
-	x->q.avail_gpa = AVAIL_GPA;
-	x->q.used_gpa = USED_GPA;
-	x->q.mem = &x->m;
-	x->q.ready = true;
-	assert_int_equal(virtq_activate(&x->q), 0);
+	assert_int_equal(drvq_enable(&x->d, &x->q, &x->m), 0);
 }
 
 static void efx_open(struct efx *x, enum disk_cache cache, bool readonly)
@@ -1067,11 +1054,9 @@ static int efx_setup(void **state)
 	if (!x || bfx_setup(&bf) < 0)
 		return -1;
 	x->bf = bf;
-	x->ram = aligned_alloc(4096, RAM);
+	x->ram = guest_ram_new(RAM);
 	if (!x->ram)
 		return -1;
-	for (size_t i = 0; i < RAM; i++)
-		x->ram[i] = (uint8_t)(i * 131 + 7);
 	gmem_init_fake(&x->m, x->ram, RAM);
 	pthread_mutex_init(&x->lock, NULL);
 	q_program(x);
@@ -1092,75 +1077,20 @@ static int efx_teardown(void **state)
 	return 0;
 }
 
-static void put16(struct efx *x, uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(x->ram + gpa, &v, 2);
-}
-
-static uint16_t get16(struct efx *x, uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, x->ram + gpa, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(struct efx *x, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, x->ram + gpa, 4);
-	return le32toh(v);
-}
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-/* Chain the buffers into fresh descriptors and make the chain available */
-static uint16_t post(struct efx *x, const struct buf *b, unsigned n)
-{
-	uint16_t head = x->next_desc % QSZ;
-
-	for (unsigned i = 0; i < n; i++) {
-		unsigned d = (x->next_desc + i) % QSZ;
-		uint8_t *p = x->ram + DESC_GPA + 16 * d;
-		uint64_t addr = htole64(b[i].gpa);
-		uint32_t len = htole32(b[i].len);
-		uint16_t flags = htole16((i + 1 < n ? F_NEXT : 0) |
-					 (b[i].write ? F_WRITE : 0));
-		uint16_t next = htole16((d + 1) % QSZ);
-
-		memcpy(p, &addr, 8);
-		memcpy(p + 8, &len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	x->next_desc += n;
-	put16(x, AVAIL_GPA + 4 + 2 * (x->avail_idx % QSZ), head);
-	x->avail_idx++;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	put16(x, AVAIL_GPA + 2, x->avail_idx);
-	return head;
-}
-
 /* A data request in slot s: header, data, status (each its own buffer) */
 static uint16_t post_rw(struct efx *x, unsigned s, uint32_t type,
 			uint64_t sector, uint64_t data_gpa, uint32_t len)
 {
-	struct buf b[3];
+	struct dbuf b[3];
 	unsigned n = 0;
 
 	put_hdr(x->ram + HDR_GPA + 16 * s, type, sector);
 	x->ram[STAT_GPA + s] = 0xff;
-	b[n++] = (struct buf){ HDR_GPA + 16 * s, 16, false };
+	b[n++] = (struct dbuf){ HDR_GPA + 16 * s, 16, false };
 	if (len)
-		b[n++] = (struct buf){ data_gpa, len, type != VIRTIO_BLK_T_OUT };
-	b[n++] = (struct buf){ STAT_GPA + s, 1, true };
-	return post(x, b, n);
+		b[n++] = (struct dbuf){ data_gpa, len, type != VIRTIO_BLK_T_OUT };
+	b[n++] = (struct dbuf){ STAT_GPA + s, 1, true };
+	return drvq_chain(&x->d, b, n);
 }
 
 static uint16_t used_idx(struct efx *x)
@@ -1168,7 +1098,7 @@ static uint16_t used_idx(struct efx *x)
 	uint16_t v;
 
 	pthread_mutex_lock(&x->lock);
-	v = get16(x, USED_GPA + 2);
+	v = drvq_used_idx(&x->d);
 	pthread_mutex_unlock(&x->lock);
 	return v;
 }
@@ -1187,16 +1117,6 @@ static void kick(struct efx *x)
 	pthread_mutex_unlock(&x->lock);
 }
 
-static uint32_t used_id(struct efx *x, unsigned slot)
-{
-	return get32(x, USED_GPA + 4 + 8 * (slot % QSZ));
-}
-
-static uint32_t used_len(struct efx *x, unsigned slot)
-{
-	return get32(x, USED_GPA + 4 + 8 * (slot % QSZ) + 4);
-}
-
 static void engine_rw(struct efx *x)
 {
 	uint8_t *w = x->ram + DATA_GPA, *r = x->ram + DATA_GPA + 64 * KiB;
@@ -1208,22 +1128,22 @@ static void engine_rw(struct efx *x)
 	kick(x);
 	wait_used(x, 1);
 	assert_int_equal(x->ram[STAT_GPA + 0], VIRTIO_BLK_S_OK);
-	assert_int_equal(used_id(x, 0), h0);
-	assert_int_equal(used_len(x, 0), 1);
+	assert_int_equal(drvq_used_id(&x->d, 0), h0);
+	assert_int_equal(drvq_used_len(&x->d, 0), 1);
 
 	h1 = post_rw(x, 1, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
 	kick(x);
 	wait_used(x, 2);
 	assert_int_equal(x->ram[STAT_GPA + 1], VIRTIO_BLK_S_OK);
-	assert_int_equal(used_id(x, 1), h1);
+	assert_int_equal(drvq_used_id(&x->d, 1), h1);
 
 	memset(r, 0, 32 * KiB);
 	h2 = post_rw(x, 2, VIRTIO_BLK_T_IN, 100, DATA_GPA + 64 * KiB, 32 * KiB);
 	kick(x);
 	wait_used(x, 3);
 	assert_int_equal(x->ram[STAT_GPA + 2], VIRTIO_BLK_S_OK);
-	assert_int_equal(used_id(x, 2), h2);
-	assert_int_equal(used_len(x, 2), 32 * KiB + 1);
+	assert_int_equal(drvq_used_id(&x->d, 2), h2);
+	assert_int_equal(drvq_used_len(&x->d, 2), 32 * KiB + 1);
 	assert_memory_equal(r, w, 32 * KiB);
 
 	assert_int_equal(pread(x->bf->fd, file, 32 * KiB, 100 * 512), 32 * KiB);
@@ -1262,7 +1182,7 @@ static void test_engine_unaligned_aio(void **state)
 {
 	struct efx *x = *state;
 	uint64_t wg = DATA_GPA + 3, rg = DATA_GPA + 64 * KiB + 1;
-	struct buf b[4];
+	struct dbuf b[4];
 	struct blk_stats st;
 
 	if (!odirect_ok(x->bf->path))
@@ -1275,10 +1195,10 @@ static void test_engine_unaligned_aio(void **state)
 	assert_int_equal(x->ram[STAT_GPA], VIRTIO_BLK_S_OK);
 	/* read back: 1000 + 7192 bytes, and the status in the last buffer */
 	put_hdr(x->ram + HDR_GPA + 16, VIRTIO_BLK_T_IN, 7);
-	b[0] = (struct buf){ HDR_GPA + 16, 16, false };
-	b[1] = (struct buf){ rg, 1000, true };
-	b[2] = (struct buf){ rg + 1000, 7192 + 1, true };
-	post(x, b, 3);
+	b[0] = (struct dbuf){ HDR_GPA + 16, 16, false };
+	b[1] = (struct dbuf){ rg, 1000, true };
+	b[2] = (struct dbuf){ rg + 1000, 7192 + 1, true };
+	drvq_chain(&x->d, b, 3);
 	kick(x);
 	wait_used(x, 2);
 	assert_int_equal(x->ram[rg + 8 * KiB], VIRTIO_BLK_S_OK);
@@ -1292,18 +1212,18 @@ static void test_engine_immediate_answers(void **state)
 {
 	struct efx *x = *state;
 	char id[VIRTIO_BLK_ID_BYTES];
-	struct buf b[2];
+	struct dbuf b[2];
 
 	efx_open(x, DISK_CACHE_WRITEBACK, false);
 	/* out of range, unsupported, and GET_ID: answered within the kick */
 	post_rw(x, 0, VIRTIO_BLK_T_IN, IMG_SIZE / 512, DATA_GPA, 512);
 	post_rw(x, 1, 99, 0, DATA_GPA, 512);
 	put_hdr(x->ram + HDR_GPA + 32, VIRTIO_BLK_T_GET_ID, 0);
-	b[0] = (struct buf){ HDR_GPA + 32, 16, false };
-	b[1] = (struct buf){ DATA_GPA + 4096, 21, true };
-	post(x, b, 2);
+	b[0] = (struct dbuf){ HDR_GPA + 32, 16, false };
+	b[1] = (struct dbuf){ DATA_GPA + 4096, 21, true };
+	drvq_chain(&x->d, b, 2);
 	kick(x);
-	assert_int_equal(get16(x, USED_GPA + 2), 3);
+	assert_int_equal(drvq_used_idx(&x->d), 3);
 	assert_int_equal(x->ram[STAT_GPA + 0], VIRTIO_BLK_S_IOERR);
 	assert_int_equal(x->ram[STAT_GPA + 1], VIRTIO_BLK_S_UNSUPP);
 	assert_int_equal(x->ram[DATA_GPA + 4096 + 20], VIRTIO_BLK_S_OK);
@@ -1331,20 +1251,20 @@ static void test_engine_readonly(void **state)
 static void test_engine_malformed(void **state)
 {
 	struct efx *x = *state;
-	struct buf b[2];
+	struct dbuf b[2];
 
 	efx_open(x, DISK_CACHE_WRITEBACK, false);
 	put_hdr(x->ram + HDR_GPA, VIRTIO_BLK_T_IN, 0);
-	b[0] = (struct buf){ HDR_GPA, 16, false };
-	b[1] = (struct buf){ DATA_GPA, 512, false };
-	post(x, b, 2);
+	b[0] = (struct dbuf){ HDR_GPA, 16, false };
+	b[1] = (struct dbuf){ DATA_GPA, 512, false };
+	drvq_chain(&x->d, b, 2);
 	post_rw(x, 1, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
 	kick(x);
 	assert_int_equal(x->broken_calls, 1);
-	assert_int_equal(get16(x, USED_GPA + 2), 0);
+	assert_int_equal(drvq_used_idx(&x->d), 0);
 	kick(x);
 	assert_int_equal(x->broken_calls, 1);
-	assert_int_equal(get16(x, USED_GPA + 2), 0);
+	assert_int_equal(drvq_used_idx(&x->d), 0);
 
 	pthread_mutex_lock(&x->lock);
 	blk_engine_reset(x->e);
@@ -1392,22 +1312,22 @@ static void test_engine_reset_inflight(void **state)
 static void test_engine_throttle(void **state)
 {
 	struct efx *x = *state;
-	struct buf b[2];
+	struct dbuf b[2];
 
 	efx_open(x, DISK_CACHE_WRITEBACK, false);
 	put_hdr(x->ram + HDR_GPA, VIRTIO_BLK_T_FLUSH, 0);
-	b[0] = (struct buf){ HDR_GPA, 16, false };
-	b[1] = (struct buf){ STAT_GPA, 1, true };
+	b[0] = (struct dbuf){ HDR_GPA, 16, false };
+	b[1] = (struct dbuf){ STAT_GPA, 1, true };
 	pthread_mutex_lock(&x->lock);
 	for (unsigned i = 0; i < QSZ; i++) {
-		x->next_desc = 0;       /* the same chain every time */
-		post(x, b, 2);
+		x->d.next_desc = 0;       /* the same chain every time */
+		drvq_chain(&x->d, b, 2);
 	}
 	blk_engine_notify(x->e);
 	assert_int_equal(x->e->inflight, QSZ);
 	for (unsigned i = 0; i < QSZ; i++) {
-		x->next_desc = 0;
-		post(x, b, 2);
+		x->d.next_desc = 0;
+		drvq_chain(&x->d, b, 2);
 	}
 	blk_engine_notify(x->e);
 	assert_int_equal(x->e->inflight, QSZ);
@@ -1433,14 +1353,14 @@ static void test_engine_close_inflight(void **state)
 	}
 	blk_engine_close(x->e);
 	x->e = NULL;
-	assert_true(get16(x, USED_GPA + 2) <= 8);
+	assert_true(drvq_used_idx(&x->d) <= 8);
 }
 
 /* Discard and write-zeroes through the ring */
 static void test_engine_write_zeroes(void **state)
 {
 	struct efx *x = *state;
-	struct buf b[2];
+	struct dbuf b[2];
 
 	efx_open(x, DISK_CACHE_WRITEBACK, false);
 	fill(x->ram + DATA_GPA, 16 * KiB, 2);
@@ -1450,18 +1370,18 @@ static void test_engine_write_zeroes(void **state)
 
 	put_hdr(x->ram + HDR_GPA + 16, VIRTIO_BLK_T_WRITE_ZEROES, 0);
 	put_seg(x->ram + HDR_GPA + 32, 72, 8, VIRTIO_BLK_WZ_F_UNMAP);
-	b[0] = (struct buf){ HDR_GPA + 16, 32, false };
-	b[1] = (struct buf){ STAT_GPA + 1, 1, true };
-	post(x, b, 2);
+	b[0] = (struct dbuf){ HDR_GPA + 16, 32, false };
+	b[1] = (struct dbuf){ STAT_GPA + 1, 1, true };
+	drvq_chain(&x->d, b, 2);
 	kick(x);
 	wait_used(x, 2);
 	assert_int_equal(x->ram[STAT_GPA + 1], VIRTIO_BLK_S_OK);
 
 	put_hdr(x->ram + HDR_GPA + 64, VIRTIO_BLK_T_DISCARD, 0);
 	put_seg(x->ram + HDR_GPA + 80, 88, 8, 0);
-	b[0] = (struct buf){ HDR_GPA + 64, 32, false };
-	b[1] = (struct buf){ STAT_GPA + 2, 1, true };
-	post(x, b, 2);
+	b[0] = (struct dbuf){ HDR_GPA + 64, 32, false };
+	b[1] = (struct dbuf){ STAT_GPA + 2, 1, true };
+	drvq_chain(&x->d, b, 2);
 	kick(x);
 	wait_used(x, 3);
 	assert_int_equal(x->ram[STAT_GPA + 2], VIRTIO_BLK_S_OK);

@@ -13,56 +13,7 @@
 #include "../../boot/acpi.h"
 #include "../../boot/layout.h"
 #include "../../boot/mptable.h"
-
-#define FAKE_RAM	(1ULL << 20)
-#define GARBAGE		0xa5
-
-struct vm {
-	uint8_t *ram;
-	uint64_t size;
-	struct gmem m;
-};
-
-static void vm_init(struct vm *v, uint64_t size)
-{
-	v->ram = malloc(size);	/* exactly size: ASan catches overruns */
-	assert_non_null(v->ram);
-	memset(v->ram, GARBAGE, size);
-	v->size = size;
-	gmem_init_fake(&v->m, v->ram, size);
-}
-
-static void vm_free(struct vm *v)
-{
-	free(v->ram);
-}
-
-static const uint8_t *gp(const struct vm *v, uint64_t gpa, size_t len)
-{
-	const uint8_t *p = gmem_ptr(&v->m, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint8_t sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-
-	while (len--)
-		s += *p++;
-	return s;
-}
+#include "fake_tables.h"
 
 /* Find the floating pointer where an OS looks in the last KiB of base
  * memory (16-byte boundaries); returns the config table's address. */
@@ -85,7 +36,7 @@ static uint64_t find_mpf(const struct vm *v)
 	assert_int_equal(sum8(p, 16), 0);
 	assert_int_equal(p[11], 0);		/* feature 1: table present */
 	assert_int_equal(p[12] & 0x80, 0);	/* no IMCR: virtual wire */
-	physptr = rd32(p + 4);
+	physptr = le32(p + 4);
 	assert_int_not_equal(physptr, 0);
 	/* The configuration table must not overlap the pointer */
 	assert_true(physptr >= mpf + 16 || physptr + 44 <= mpf);
@@ -116,13 +67,13 @@ static void check_mptable(unsigned ncpus, bool pci)
 
 	p = gp(&v, mpc, 44);
 	assert_memory_equal(p, "PCMP", 4);
-	len = rd16(p + 4);
+	len = le16(p + 4);
 	assert_true(len >= 44);
 	assert_true(mpc + len <= ACPI_TABLES_ADDR);
 	assert_int_equal(MPTABLE_ADDR + mptable_size(ncpus, pci), mpc + len);
 	assert_int_equal(p[6], 4);			/* spec 1.4 */
-	assert_int_equal(rd32(p + 36), LAPIC_ADDR);
-	assert_int_equal(rd16(p + 40), 0);		/* no extended table */
+	assert_int_equal(le32(p + 36), LAPIC_ADDR);
+	assert_int_equal(le16(p + 40), 0);		/* no extended table */
 	p = gp(&v, mpc, len);
 	assert_int_equal(sum8(p, len), 0);
 
@@ -168,7 +119,7 @@ static void check_mptable(unsigned ncpus, bool pci)
 			ioapics++;
 			assert_int_equal(e[1], ncpus);
 			assert_int_equal(e[3] & 1, 1);		/* enabled */
-			assert_int_equal(rd32(e + 4), IOAPIC_ADDR);
+			assert_int_equal(le32(e + 4), IOAPIC_ADDR);
 			break;
 		case 3:		/* I/O interrupt assignment */
 			assert_int_equal(e[1], 0);		/* INT */
@@ -183,12 +134,12 @@ static void check_mptable(unsigned ncpus, bool pci)
 				assert_int_equal(pci_pin[slot][pin], -1);
 				pci_pin[slot][pin] = e[7];
 				/* level, active low */
-				assert_int_equal(rd16(e + 2), 0x0f);
+				assert_int_equal(le16(e + 2), 0x0f);
 				break;
 			}
 			intsrcs++;
 			assert_int_equal(e[4], isa_bus);
-			assert_int_equal(rd16(e + 2), 0);	/* conforms */
+			assert_int_equal(le16(e + 2), 0);	/* conforms */
 			assert_true(e[5] < 16);
 			assert_int_equal(irq_pin[e[5]], -1);
 			irq_pin[e[5]] = e[7];
@@ -213,7 +164,7 @@ static void check_mptable(unsigned ncpus, bool pci)
 		off += elen;
 	}
 	assert_int_equal(off, len);
-	assert_int_equal(rd16(p + 34), entries);		/* entry count */
+	assert_int_equal(le16(p + 34), entries);		/* entry count */
 	assert_int_equal(cpus, ncpus);
 	assert_int_equal(bsps, 1);
 	assert_int_equal(ioapics, 1);

@@ -1,9 +1,9 @@
 /* virtio-net without KVM: the receive scatter and transmit gather run over
- * fake guest memory and a fake virtqueue that a small "driver" in this file
- * fills; a datagram socketpair stands in for the tap (one read or write, one
- * packet, like a tap). MAC derivation is checked for stability and address
- * bits. With root and /dev/net/tun, real taps are created and removed, and
- * a frame goes through one both ways. */
+ * fake guest memory and a fake virtqueue that a small "driver"
+ * (fake_guest.h) fills; a datagram socketpair stands in for the tap (one
+ * read or write, one packet, like a tap). MAC derivation is checked for
+ * stability and address bits. With root and /dev/net/tun, real taps are
+ * created and removed, and a frame goes through one both ways. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -39,12 +39,9 @@
 #include "../../devices/net/tap.h"
 #include "../../devices/net/tx.h"
 #include "../../devices/net/vnet.h"
+#include "fake_guest.h"
 
 #define MiB		(1ULL << 20)
-
-/* Spec constants, spelled out by the "driver" */
-#define F_NEXT		1
-#define F_WRITE		2
 
 /* The fake guest: 2 MiB of RAM, a 16-entry queue at fixed addresses */
 #define RAM		(2 * MiB)
@@ -59,19 +56,12 @@
 
 #define BIG_PKT		60000		/* a GSO-sized frame */
 
-/* The driver's side of one queue */
-struct drvq {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx;	/* the driver's next avail->idx */
-	unsigned next_desc;
-};
-
 struct fx {
 	uint8_t *ram;
 	struct gmem m;
 	struct virtq q;
 	struct drvq dq[2];	/* [0] f->q's; [1] a second queue (device test) */
-	struct drvq *d;		/* the one drv_* and used_* work on */
+	struct drvq *d;		/* the one drv_* and drvq_*(f->d) work on */
 	uint64_t next_data;
 	int sv[2];		/* [0] the device's "tap", [1] the host side */
 	struct net_rx rx;
@@ -80,37 +70,7 @@ struct fx {
 	uint8_t got[NET_RX_BUF];
 };
 
-/* ---- guest memory ---- */
-
-static void put16(struct fx *f, uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(f->ram + gpa, &v, 2);
-}
-
-static uint16_t get16(struct fx *f, uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, f->ram + gpa, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(struct fx *f, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, f->ram + gpa, 4);
-	return le32toh(v);
-}
-
 /* ---- the driver ---- */
-
-struct dbuf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
 
 static uint64_t drv_alloc(struct fx *f, uint32_t len)
 {
@@ -119,34 +79,6 @@ static uint64_t drv_alloc(struct fx *f, uint32_t len)
 	f->next_data = (f->next_data + len + 63) & ~63ULL;
 	assert_true(f->next_data <= RAM);
 	return gpa;
-}
-
-/* Queue a chain of n buffers; returns its head. */
-static uint16_t drv_chain(struct fx *f, const struct dbuf *b, unsigned n)
-{
-	struct drvq *d = f->d;
-	uint16_t head = d->next_desc % QSZ;
-
-	for (unsigned i = 0; i < n; i++) {
-		unsigned idx = (d->next_desc + i) % QSZ;
-		uint8_t *p = f->ram + d->desc + 16ULL * idx;
-		uint64_t addr = htole64(b[i].gpa);
-		uint32_t len = htole32(b[i].len);
-		uint16_t flags = htole16((i + 1 < n ? F_NEXT : 0) |
-					 (b[i].write ? F_WRITE : 0));
-		uint16_t next = htole16((idx + 1) % QSZ);
-
-		memcpy(p, &addr, 8);
-		memcpy(p + 8, &len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	d->next_desc += n;
-	put16(f, d->avail + 4 + 2 * (d->avail_idx % QSZ), head);
-	d->avail_idx++;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	put16(f, d->avail + 2, d->avail_idx);
-	return head;
 }
 
 /* An rx chain: one device-writable buffer of len bytes, or split in parts */
@@ -161,25 +93,7 @@ static uint16_t drv_rx(struct fx *f, uint32_t len, unsigned parts, uint64_t *gpa
 
 		b[i] = (struct dbuf){ *gpa + (uint64_t)(len / parts) * i, l, true };
 	}
-	return drv_chain(f, b, parts);
-}
-
-static uint16_t used_idx(struct fx *f)
-{
-	uint16_t v = get16(f, f->d->used + 2);
-
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return v;
-}
-
-static uint32_t used_id(struct fx *f, unsigned slot)
-{
-	return get32(f, f->d->used + 4 + 8 * (slot % QSZ));
-}
-
-static uint32_t used_len(struct fx *f, unsigned slot)
-{
-	return get32(f, f->d->used + 4 + 8 * (slot % QSZ) + 4);
+	return drvq_chain(f->d, b, parts);
 }
 
 /* ---- the host side of the fake tap ---- */
@@ -219,7 +133,7 @@ static void check_delivered(struct fx *f, size_t len, const uint64_t *gpa,
 	size_t off = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t l = used_len(f, slot + i);
+		uint32_t l = drvq_used_len(f->d, slot + i);
 
 		assert_true(off + l <= len);
 		memcpy(f->got + off, f->ram + gpa[i], l);
@@ -249,19 +163,11 @@ static int fx_setup(void **state)
 		return -1;
 	memset(f->ram, 0xa5, RAM);	/* not zero: stray writes show */
 	memset(f->ram + DESC_GPA, 0, 0x6000);
-	f->dq[0] = (struct drvq){ .desc = DESC_GPA, .avail = AVAIL_GPA,
-				  .used = USED_GPA };
-	f->dq[1] = (struct drvq){ .desc = DESC2_GPA, .avail = AVAIL2_GPA,
-				  .used = USED2_GPA };
+	drvq_init(&f->dq[0], f->ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
+	drvq_init(&f->dq[1], f->ram, QSZ, DESC2_GPA, AVAIL2_GPA, USED2_GPA);
 	f->d = &f->dq[0];
 	gmem_init_fake(&f->m, f->ram, RAM);
-	f->q.size = QSZ;
-	f->q.desc_gpa = DESC_GPA;
-	f->q.avail_gpa = AVAIL_GPA;
-	f->q.used_gpa = USED_GPA;
-	f->q.mem = &f->m;
-	f->q.ready = true;
-	if (virtq_activate(&f->q))
+	if (drvq_enable(f->d, &f->q, &f->m))
 		return -1;
 	f->next_data = DATA_GPA;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
@@ -364,9 +270,9 @@ static void test_rx_one_chain(void **state)
 	 * device waits for the guest, not for the tap. */
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 1);
-	assert_int_equal(used_idx(f), 1);
-	assert_int_equal(used_id(f, 0), head);
-	assert_int_equal(used_len(f, 0), len);
+	assert_int_equal(drvq_used_idx(f->d), 1);
+	assert_int_equal(drvq_used_id(f->d, 0), head);
+	assert_int_equal(drvq_used_len(f->d, 0), len);
 	check_delivered(f, len, &gpa, 0, 1, NET_HDR_F_DATA_VALID);
 	assert_int_equal(f->rx.packets, 1);
 	assert_int_equal(f->rx.dropped, 0);
@@ -386,12 +292,12 @@ static void test_rx_idle_keeps_chain(void **state)
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_IDLE);
 	assert_int_equal(pushed, 0);
 	assert_true(f->rx.have_first);
-	assert_int_equal(used_idx(f), 0);
+	assert_int_equal(drvq_used_idx(f->d), 0);
 	len = make_pkt(f, 500, 0, 0, 15);
 	host_send(f, len);
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 1);
-	assert_int_equal(used_id(f, 0), head);
+	assert_int_equal(drvq_used_id(f->d, 0), head);
 	check_delivered(f, len, &gpa, 0, 1, 0);
 }
 
@@ -430,12 +336,12 @@ static void test_rx_merged(void **state)
 
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 3);
-	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(drvq_used_idx(f->d), 3);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(used_id(f, i), head[i]);
-	assert_int_equal(used_len(f, 0), 1024);
-	assert_int_equal(used_len(f, 1), 1024);
-	assert_int_equal(used_len(f, 2), 3000 - 2048);
+		assert_int_equal(drvq_used_id(f->d, i), head[i]);
+	assert_int_equal(drvq_used_len(f->d, 0), 1024);
+	assert_int_equal(drvq_used_len(f->d, 1), 1024);
+	assert_int_equal(drvq_used_len(f->d, 2), 3000 - 2048);
 	check_delivered(f, len, gpa, 0, 3, 0);
 }
 
@@ -458,14 +364,14 @@ static void test_rx_merged_starved_midway(void **state)
 
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 0);
-	assert_int_equal(used_idx(f), 0);               /* nothing half-done */
+	assert_int_equal(drvq_used_idx(f->d), 0);               /* nothing half-done */
 	assert_false(host_has_packet(f));               /* it is with us now */
 
 	for (; n < 15; n++)
 		drv_rx(f, 4096, 1, &gpa[n]);
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 15);                   /* 60012 / 4096 */
-	assert_int_equal(used_idx(f), 15);
+	assert_int_equal(drvq_used_idx(f->d), 15);
 	check_delivered(f, len, gpa, 0, 15, NET_HDR_F_NEEDS_CSUM);
 	assert_int_equal(f->rx.packets, 1);
 }
@@ -511,7 +417,7 @@ static void test_rx_too_big_for_chain(void **state)
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 1);
 	assert_int_equal(f->rx.dropped, 1);
-	assert_int_equal(used_id(f, 0), head);
+	assert_int_equal(drvq_used_id(f->d, 0), head);
 	check_delivered(f, len, &gpa, 0, 1, 0);
 }
 
@@ -530,7 +436,7 @@ static void test_rx_big_chain_direct(void **state)
 			(1ULL << VIRTIO_NET_F_GUEST_TSO6));
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, 1);
-	assert_int_equal(used_len(f, 0), len);
+	assert_int_equal(drvq_used_len(f->d, 0), len);
 	check_delivered(f, len, &gpa, 0, 1, NET_HDR_F_NEEDS_CSUM);
 }
 
@@ -582,9 +488,9 @@ static void test_rx_never_fits(void **state)
 	net_rx_features(&f->rx, 1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	assert_int_equal(rx_pump(f, &pushed), NET_RX_STARVED);
 	assert_int_equal(pushed, QSZ);
-	assert_int_equal(used_idx(f), QSZ);
+	assert_int_equal(drvq_used_idx(f->d), QSZ);
 	for (int i = 0; i < QSZ; i++)
-		assert_int_equal(used_len(f, i), 0);
+		assert_int_equal(drvq_used_len(f->d, i), 0);
 	assert_int_equal(f->rx.dropped, 1);
 	assert_int_equal(f->rx.packets, 0);
 }
@@ -638,17 +544,17 @@ static void test_push_many(void **state)
 	for (int i = 0; i < 3; i++)
 		drv_rx(f, 64, 1, &gpa);
 	assert_int_equal(virtq_push_many(&f->q, head, len, 3), 0);
-	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(drvq_used_idx(f->d), 3);
 	assert_int_equal(f->q.used_idx, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(used_id(f, i), head[i]);
-		assert_int_equal(used_len(f, i), len[i]);
+		assert_int_equal(drvq_used_id(f->d, i), head[i]);
+		assert_int_equal(drvq_used_len(f->d, i), len[i]);
 	}
 	assert_int_equal(virtq_push_many(&f->q, head, len, 0), 0);
 	head[1] = QSZ;                                  /* not a head */
 	assert_int_equal(virtq_push_many(&f->q, head, len, 2), -1);
 	assert_true(f->q.broken);
-	assert_int_equal(used_idx(f), 3);               /* nothing published */
+	assert_int_equal(drvq_used_idx(f->d), 3);               /* nothing published */
 }
 
 /* ---- transmit ---- */
@@ -675,14 +581,14 @@ static void test_tx_split_header(void **state)
 	memcpy(f->ram + b[0].gpa, f->pkt, 5);
 	memcpy(f->ram + b[1].gpa, f->pkt + 5, 7);
 	memcpy(f->ram + b[2].gpa, f->pkt + 12, 300);
-	head = drv_chain(f, b, 3);
+	head = drvq_chain(f->d, b, 3);
 
 	assert_int_equal(net_tx_pump(&f->tx, &f->q, f->sv[0], 256, &pushed),
 			 NET_TX_IDLE);
 	assert_int_equal(pushed, 1);
-	assert_int_equal(used_idx(f), 1);
-	assert_int_equal(used_id(f, 0), head);
-	assert_int_equal(used_len(f, 0), 0);
+	assert_int_equal(drvq_used_idx(f->d), 1);
+	assert_int_equal(drvq_used_id(f->d, 0), head);
+	assert_int_equal(drvq_used_len(f->d, 0), 0);
 	assert_int_equal(host_recv(f), len);
 	assert_memory_equal(f->got, f->pkt, len);       /* header untouched */
 	assert_int_equal(f->tx.packets, 1);
@@ -694,7 +600,7 @@ static uint16_t drv_tx(struct fx *f, size_t frame, uint8_t seed)
 	struct dbuf b = { drv_alloc(f, len), len, false };
 
 	memcpy(f->ram + b.gpa, f->pkt, len);
-	return drv_chain(f, &b, 1);
+	return drvq_chain(f->d, &b, 1);
 }
 
 /* A chain shorter than the header is dropped, not sent. */
@@ -704,7 +610,7 @@ static void test_tx_short_chain(void **state)
 	struct dbuf b = { drv_alloc(f, 8), 8, false };
 	unsigned pushed;
 
-	drv_chain(f, &b, 1);
+	drvq_chain(f->d, &b, 1);
 	drv_tx(f, 60, 21);
 	assert_int_equal(net_tx_pump(&f->tx, &f->q, f->sv[0], 256, &pushed),
 			 NET_TX_IDLE);
@@ -734,7 +640,7 @@ static void test_tx_blocked(void **state)
 	assert_true(f->tx.pending);
 	assert_true(pushed < QSZ);
 	total += pushed;
-	assert_int_equal(used_idx(f), total);
+	assert_int_equal(drvq_used_idx(f->d), total);
 	while (total < QSZ) {
 		size_t n;
 
@@ -1001,7 +907,7 @@ static void test_tap_traffic(void **state)
 
 		memcpy(f->ram + b[0].gpa, f->pkt, NET_HDR_LEN);
 		memcpy(f->ram + b[1].gpa, frame, sizeof(frame));
-		drv_chain(f, b, 2);
+		drvq_chain(f->d, b, 2);
 	}
 	assert_int_equal(net_tx_pump(&f->tx, &f->q, t.fd, 256, &pushed),
 			 NET_TX_IDLE);
@@ -1016,7 +922,7 @@ static void test_tap_traffic(void **state)
 
 		memset(f->ram + b.gpa, 0, b.len);
 		f->ram[b.gpa + NET_HDR_GSO_TYPE] = 0x42;
-		drv_chain(f, &b, 1);
+		drvq_chain(f->d, &b, 1);
 	}
 	assert_int_equal(net_tx_pump(&f->tx, &f->q, t.fd, 256, &pushed),
 			 NET_TX_IDLE);
@@ -1038,7 +944,7 @@ static void test_tap_traffic(void **state)
 	close(ps);
 	net_rx_features(&f->rx, 0);
 	for (tries = 0; tries < QSZ - 3; tries++) {
-		uint16_t slot = used_idx(f);
+		uint16_t slot = drvq_used_idx(f->d);
 
 		drv_rx(f, 2048, 1, &gpa[tries]);
 		if (net_rx_pump(&f->rx, &f->q, t.fd, 1, &pushed) == NET_RX_IDLE &&
@@ -1047,7 +953,7 @@ static void test_tap_traffic(void **state)
 			continue;
 		}
 		assert_int_equal(pushed, 1);
-		if (used_len(f, slot) == NET_HDR_LEN + sizeof(frame) &&
+		if (drvq_used_len(f->d, slot) == NET_HDR_LEN + sizeof(frame) &&
 		    !memcmp(f->ram + gpa[tries] + NET_HDR_LEN, frame,
 			    sizeof(frame)))
 			break;
@@ -1221,7 +1127,7 @@ static void kick(struct dev_fx *x, unsigned q)
 static bool wait_used(struct fx *f, uint16_t idx)
 {
 	for (int i = 0; i < 2000; i++) {
-		if ((uint16_t)(used_idx(f) - idx) < 0x8000)
+		if ((uint16_t)(drvq_used_idx(f->d) - idx) < 0x8000)
 			return true;
 		usleep(1000);
 	}
@@ -1268,10 +1174,10 @@ static int find_rx(struct fx *f, const uint64_t *gpa, const uint16_t *head,
 		   unsigned nchains, uint16_t from, uint16_t to, const char *tag)
 {
 	for (uint16_t s = from; s != to; s++) {
-		uint32_t id = used_id(f, s);
+		uint32_t id = drvq_used_id(f->d, s);
 
 		for (unsigned c = 0; c < nchains; c++)
-			if (head[c] == id && used_len(f, s) >= NET_HDR_LEN + 14 +
+			if (head[c] == id && drvq_used_len(f->d, s) >= NET_HDR_LEN + 14 +
 			    strlen(tag) && !memcmp(f->ram + gpa[c] + NET_HDR_LEN + 14,
 						    tag, strlen(tag)))
 				return c;
@@ -1285,7 +1191,7 @@ static int wait_rx(struct fx *f, const uint64_t *gpa, const uint16_t *head,
 		   unsigned nchains, uint16_t from, const char *tag)
 {
 	for (int i = 0; i < 2000; i++) {
-		int c = find_rx(f, gpa, head, nchains, from, used_idx(f), tag);
+		int c = find_rx(f, gpa, head, nchains, from, drvq_used_idx(f->d), tag);
 
 		if (c >= 0)
 			return c;
@@ -1378,18 +1284,18 @@ static void test_device(void **state)
 	assert_memory_equal(f->ram + gpa[c] + NET_HDR_LEN, frame, sizeof(frame));
 
 	/* Out of buffers: the tap is no longer watched for input ... */
-	while ((seen = used_idx(f)) < 4) {
+	while ((seen = drvq_used_idx(f->d)) < 4) {
 		frame_make(frame, sizeof(frame), "rx-fill");
 		host_out(x, frame, sizeof(frame));
 		assert_true(wait_used(f, seen + 1));
 	}
-	assert_int_equal(used_idx(f), 4);
+	assert_int_equal(drvq_used_idx(f->d), 4);
 	frame_make(frame, sizeof(frame), "rx-late");
 	host_out(x, frame, sizeof(frame));
 	assert_true(wait_watch(x, 0));
 	assert_true(dev_rx_starved(x));
 	usleep(20000);
-	assert_int_equal(used_idx(f), 4);
+	assert_int_equal(drvq_used_idx(f->d), 4);
 	/* ... until the driver adds buffers and kicks */
 	for (int i = 4; i < 8; i++)
 		head[i] = drv_rx(f, 2048, 1, &gpa[i]);
@@ -1418,10 +1324,10 @@ static void test_device(void **state)
 		memset(f->ram + b[0].gpa, 0, 6);
 		memset(f->ram + b[1].gpa, 0, 6);
 		memcpy(f->ram + b[2].gpa, frame, sizeof(frame));
-		head[0] = drv_chain(f, b, 3);
+		head[0] = drvq_chain(f->d, b, 3);
 		kick(x, TXQ);
-		assert_int_equal(used_idx(f), 1);       /* done in the kick */
-		assert_int_equal(used_id(f, 0), head[0]);
+		assert_int_equal(drvq_used_idx(f->d), 1);       /* done in the kick */
+		assert_int_equal(drvq_used_id(f->d, 0), head[0]);
 		for (int i = 0; i < 2000 && n < 0; i++) {
 			n = recv(ps, got, sizeof(got), 0);
 			if (n < 0)

@@ -1,8 +1,8 @@
-/* The split virtqueue against a hostile guest. A small "driver" in this file
- * writes descriptors and avail entries into fake guest memory the way a
- * guest would; the device side (devices/virtio/queue.c) must take well-formed
- * chains apart into iovecs and refuse everything else without touching
- * memory outside the used ring. */
+/* The split virtqueue against a hostile guest. A small "driver"
+ * (fake_guest.h) writes descriptors and avail entries into fake guest memory
+ * the way a guest would; the device side (devices/virtio/queue.c) must take
+ * well-formed chains apart into iovecs and refuse everything else without
+ * touching memory outside the used ring. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,14 +18,12 @@
 
 #include "../../boot/layout.h"
 #include "../../devices/virtio/queue.h"
+#include "fake_guest.h"
 
 #define MiB		(1ULL << 20)
 #define GiB		(1ULL << 30)
 
-/* Spec constants (virtio 1.x, 2.7), spelled out by the "driver" */
-#define F_NEXT		1
-#define F_WRITE		2
-#define F_INDIRECT	4
+/* Spec constant (virtio 1.x, 2.7), spelled out by the "driver" */
 #define AVAIL_F_NO_INTERRUPT 1
 
 /* The fake guest: 1 MiB of RAM, a 16-entry queue at fixed addresses */
@@ -44,95 +42,8 @@ struct fx {
 	struct gmem m;
 	struct virtq q;
 	struct virtq_req *req;
-	uint16_t avail_idx;	/* the driver's next avail->idx */
+	struct drvq d;		/* the driver's side of q */
 };
-
-/* ---- guest memory, little-endian ---- */
-
-static void put16(struct fx *f, uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(f->ram + gpa, &v, 2);
-}
-
-static uint16_t get16(struct fx *f, uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, f->ram + gpa, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(struct fx *f, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, f->ram + gpa, 4);
-	return le32toh(v);
-}
-
-/* ---- the driver ---- */
-
-/* Descriptor i of the table at host address table */
-static void raw_desc(uint8_t *table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	uint8_t *p = table + 16ULL * i;
-
-	addr = htole64(addr);
-	len = htole32(len);
-	flags = htole16(flags);
-	next = htole16(next);
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memcpy(p + 14, &next, 2);
-}
-
-static void desc_put(struct fx *f, uint64_t table, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	raw_desc(f->ram + table, i, addr, len, flags, next);
-}
-
-static void drv_desc(struct fx *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	desc_put(f, DESC_GPA, i, addr, len, flags, next);
-}
-
-/* Make head available: ring entry first, then avail->idx */
-static void drv_avail(struct fx *f, uint16_t head)
-{
-	put16(f, AVAIL_GPA + 4 + 2 * (f->avail_idx % QSZ), head);
-	f->avail_idx++;
-	put16(f, AVAIL_GPA + 2, f->avail_idx);
-}
-
-static void drv_set_used_event(struct fx *f, uint16_t v)
-{
-	put16(f, AVAIL_GPA + 4 + 2 * QSZ, v);
-}
-
-static uint16_t used_idx(struct fx *f)
-{
-	return get16(f, USED_GPA + 2);
-}
-
-static uint32_t used_id(struct fx *f, unsigned slot)
-{
-	return get32(f, USED_GPA + 4 + 8 * slot);
-}
-
-static uint32_t used_len(struct fx *f, unsigned slot)
-{
-	return get32(f, USED_GPA + 4 + 8 * slot + 4);
-}
-
-static uint16_t avail_event(struct fx *f)
-{
-	return get16(f, USED_GPA + 4 + 8 * QSZ);
-}
 
 /* ---- fixture ---- */
 
@@ -142,25 +53,14 @@ static int fx_setup(void **state)
 
 	if (!f)
 		return -1;
-	f->ram = aligned_alloc(4096, RAM);
+	f->ram = guest_ram_new(RAM);
 	f->snap = malloc(RAM);
 	f->req = malloc(sizeof(*f->req));
 	if (!f->ram || !f->snap || !f->req)
 		return -1;
-	/* Not zero: a stray iovec or write into "garbage" must show */
-	for (size_t i = 0; i < RAM; i++)
-		f->ram[i] = (uint8_t)(i * 131 + 7);
-	memset(f->ram + DESC_GPA, 0, 16 * QSZ);
-	memset(f->ram + AVAIL_GPA, 0, 6 + 2 * QSZ);
-	memset(f->ram + USED_GPA, 0, USED_LEN);
+	drvq_init(&f->d, f->ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
 	gmem_init_fake(&f->m, f->ram, RAM);
-	f->q.size = QSZ;
-	f->q.desc_gpa = DESC_GPA;
-	f->q.avail_gpa = AVAIL_GPA;
-	f->q.used_gpa = USED_GPA;
-	f->q.mem = &f->m;
-	f->q.ready = true;
-	if (virtq_activate(&f->q))
+	if (drvq_enable(&f->d, &f->q, &f->m))
 		return -1;
 	*state = f;
 	return 0;
@@ -238,10 +138,10 @@ static void test_out_in_chain(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, DATA_GPA + 0x1000, 512, F_NEXT, 2);
-	drv_desc(f, 2, DATA_GPA + 0x2000, 1, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, DATA_GPA + 0x1000, 512, F_NEXT, 2);
+	drvq_desc(&f->d, 2, DATA_GPA + 0x2000, 1, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 
 	snap(f);
 	pop_ok(f, 0);
@@ -259,9 +159,9 @@ static void test_out_in_chain(void **state)
 
 	snap(f);
 	assert_int_equal(virtq_push(&f->q, 0, 1), 0);
-	assert_int_equal(used_idx(f), 1);
-	assert_int_equal(used_id(f, 0), 0);
-	assert_int_equal(used_len(f, 0), 1);
+	assert_int_equal(drvq_used_idx(&f->d), 1);
+	assert_int_equal(drvq_used_id(&f->d, 0), 0);
+	assert_int_equal(drvq_used_len(&f->d, 0), 1);
 	assert_int_equal(f->q.used_idx, 1);
 	/* exactly the element and idx: bytes 2..3 and 4..11 */
 	assert_ram_same_except(f, USED_GPA + 2, 10);
@@ -273,14 +173,14 @@ static void test_multiple_requests(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 3, DATA_GPA, 8, F_NEXT, 4);
-	drv_desc(f, 4, DATA_GPA + 0x100, 64, F_WRITE, 0);
-	drv_desc(f, 7, DATA_GPA + 0x200, 32, 0, 0);
-	drv_desc(f, 9, DATA_GPA + 0x300, 128, F_WRITE | F_NEXT, 10);
-	drv_desc(f, 10, DATA_GPA + 0x400, 4, F_WRITE, 0);
-	drv_avail(f, 3);
-	drv_avail(f, 7);
-	drv_avail(f, 9);
+	drvq_desc(&f->d, 3, DATA_GPA, 8, F_NEXT, 4);
+	drvq_desc(&f->d, 4, DATA_GPA + 0x100, 64, F_WRITE, 0);
+	drvq_desc(&f->d, 7, DATA_GPA + 0x200, 32, 0, 0);
+	drvq_desc(&f->d, 9, DATA_GPA + 0x300, 128, F_WRITE | F_NEXT, 10);
+	drvq_desc(&f->d, 10, DATA_GPA + 0x400, 4, F_WRITE, 0);
+	drvq_avail(&f->d, 3);
+	drvq_avail(&f->d, 7);
+	drvq_avail(&f->d, 9);
 
 	pop_ok(f, 3);
 	assert_int_equal(f->req->nout, 1);
@@ -307,16 +207,16 @@ static void test_multiple_requests(void **state)
 	assert_int_equal(virtq_push(&f->q, 9, 132), 0);
 	assert_int_equal(virtq_push(&f->q, 3, 64), 0);
 	assert_int_equal(virtq_push(&f->q, 7, 0), 0);
-	assert_int_equal(used_idx(f), 3);
-	assert_int_equal(used_id(f, 0), 9);
-	assert_int_equal(used_len(f, 0), 132);
-	assert_int_equal(used_id(f, 1), 3);
-	assert_int_equal(used_len(f, 1), 64);
-	assert_int_equal(used_id(f, 2), 7);
-	assert_int_equal(used_len(f, 2), 0);
+	assert_int_equal(drvq_used_idx(&f->d), 3);
+	assert_int_equal(drvq_used_id(&f->d, 0), 9);
+	assert_int_equal(drvq_used_len(&f->d, 0), 132);
+	assert_int_equal(drvq_used_id(&f->d, 1), 3);
+	assert_int_equal(drvq_used_len(&f->d, 1), 64);
+	assert_int_equal(drvq_used_id(&f->d, 2), 7);
+	assert_int_equal(drvq_used_len(&f->d, 2), 0);
 
 	/* The driver reuses the descriptors */
-	drv_avail(f, 7);
+	drvq_avail(&f->d, 7);
 	pop_ok(f, 7);
 	assert_int_equal(f->q.last_avail, 4);
 }
@@ -338,8 +238,8 @@ static void test_full_ring(void **state)
 	struct fx *f = *state;
 
 	for (unsigned i = 0; i < QSZ; i++) {
-		drv_desc(f, i, DATA_GPA + 0x100 * i, 0x10 + i, F_WRITE, 0);
-		drv_avail(f, QSZ - 1 - i);
+		drvq_desc(&f->d, i, DATA_GPA + 0x100 * i, 0x10 + i, F_WRITE, 0);
+		drvq_avail(&f->d, QSZ - 1 - i);
 	}
 	for (unsigned i = 0; i < QSZ; i++) {
 		unsigned h = QSZ - 1 - i;
@@ -358,18 +258,18 @@ static void test_wraparound(void **state)
 
 	f->q.last_avail = 65534;
 	f->q.used_idx = 65534;
-	put16(f, USED_GPA + 2, 65534);
-	f->avail_idx = 65534;
-	put16(f, AVAIL_GPA + 2, 65534);
+	guest_put16(f->ram, USED_GPA + 2, 65534);
+	f->d.avail_idx = 65534;
+	guest_put16(f->ram, AVAIL_GPA + 2, 65534);
 
 	for (unsigned i = 0; i < 4; i++) {
-		drv_desc(f, i + 5, DATA_GPA + 0x40 * i, 0x20, F_WRITE, 0);
-		drv_avail(f, i + 5);
+		drvq_desc(&f->d, i + 5, DATA_GPA + 0x40 * i, 0x20, F_WRITE, 0);
+		drvq_avail(&f->d, i + 5);
 	}
-	assert_int_equal(get16(f, AVAIL_GPA + 2), 2);
+	assert_int_equal(guest_get16(f->ram, AVAIL_GPA + 2), 2);
 	/* ring slots 14, 15, 0, 1 */
-	assert_int_equal(get16(f, AVAIL_GPA + 4 + 2 * 14), 5);
-	assert_int_equal(get16(f, AVAIL_GPA + 4 + 2 * 1), 8);
+	assert_int_equal(guest_get16(f->ram, AVAIL_GPA + 4 + 2 * 14), 5);
+	assert_int_equal(guest_get16(f->ram, AVAIL_GPA + 4 + 2 * 1), 8);
 
 	for (unsigned i = 0; i < 4; i++) {
 		pop_ok(f, i + 5);
@@ -378,12 +278,12 @@ static void test_wraparound(void **state)
 	}
 	assert_int_equal(f->q.last_avail, 2);
 	assert_int_equal(virtq_pop(&f->q, f->req), 0);
-	assert_int_equal(used_idx(f), 2);
-	assert_int_equal(used_id(f, 14), 5);
-	assert_int_equal(used_id(f, 15), 6);
-	assert_int_equal(used_id(f, 0), 7);
-	assert_int_equal(used_id(f, 1), 8);
-	assert_int_equal(used_len(f, 1), 0x20);
+	assert_int_equal(drvq_used_idx(&f->d), 2);
+	assert_int_equal(drvq_used_id(&f->d, 14), 5);
+	assert_int_equal(drvq_used_id(&f->d, 15), 6);
+	assert_int_equal(drvq_used_id(&f->d, 0), 7);
+	assert_int_equal(drvq_used_id(&f->d, 1), 8);
+	assert_int_equal(drvq_used_len(&f->d, 1), 0x20);
 }
 
 /* A chain using every descriptor of the table is legal */
@@ -392,9 +292,9 @@ static void test_chain_of_size(void **state)
 	struct fx *f = *state;
 
 	for (unsigned i = 0; i < QSZ; i++)
-		drv_desc(f, i, DATA_GPA + 0x10 * i, 0x10,
+		drvq_desc(&f->d, i, DATA_GPA + 0x10 * i, 0x10,
 			 i < QSZ - 1 ? F_NEXT : 0, (uint16_t)(i + 1));
-	drv_avail(f, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	assert_int_equal(f->req->nout, QSZ);
 	assert_int_equal(f->req->out_len, 0x10 * QSZ);
@@ -406,11 +306,11 @@ static void test_zero_length_skipped(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, DATA_GPA + 0x100, 0, F_NEXT, 2);
-	drv_desc(f, 2, DATA_GPA + 0x200, 0, F_WRITE | F_NEXT, 3);
-	drv_desc(f, 3, DATA_GPA + 0x300, 8, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, DATA_GPA + 0x100, 0, F_NEXT, 2);
+	drvq_desc(&f->d, 2, DATA_GPA + 0x200, 0, F_WRITE | F_NEXT, 3);
+	drvq_desc(&f->d, 3, DATA_GPA + 0x300, 8, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	assert_int_equal(f->req->nout, 1);
 	assert_int_equal(f->req->nin, 1);
@@ -424,8 +324,8 @@ static void test_last_byte_of_ram(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, RAM - 1, 1, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, RAM - 1, 1, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	assert_iov(&f->req->in[0], f, RAM - 1, 1);
 }
@@ -434,12 +334,12 @@ static void test_indirect(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
-	desc_put(f, ITAB_GPA, 1, DATA_GPA + 0x100, 7, F_NEXT, 2);
-	desc_put(f, ITAB_GPA, 2, DATA_GPA + 0x200, 100, F_WRITE, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
+	desc_write(f->ram + ITAB_GPA, 1, DATA_GPA + 0x100, 7, F_NEXT, 2);
+	desc_write(f->ram + ITAB_GPA, 2, DATA_GPA + 0x200, 100, F_WRITE, 0);
 	/* the WRITE flag of the indirect descriptor itself is ignored */
-	drv_desc(f, 5, ITAB_GPA, 3 * 16, F_INDIRECT | F_WRITE, 0);
-	drv_avail(f, 5);
+	drvq_desc(&f->d, 5, ITAB_GPA, 3 * 16, F_INDIRECT | F_WRITE, 0);
+	drvq_avail(&f->d, 5);
 
 	pop_ok(f, 5);
 	assert_int_equal(f->req->nout, 2);
@@ -450,7 +350,7 @@ static void test_indirect(void **state)
 	assert_int_equal(f->req->out_len, 23);
 	assert_int_equal(f->req->in_len, 100);
 	assert_int_equal(virtq_push(&f->q, 5, 100), 0);
-	assert_int_equal(used_id(f, 0), 5);
+	assert_int_equal(drvq_used_id(&f->d, 0), 5);
 }
 
 /* Direct descriptors, then an indirect table; an unaligned table and an
@@ -462,11 +362,11 @@ static void test_indirect_after_direct(void **state)
 	const unsigned n = 3 * QSZ;
 
 	for (unsigned i = 0; i < n; i++)
-		desc_put(f, itab, i, DATA_GPA + 0x10 * i, 0x10,
+		desc_write(f->ram + itab, i, DATA_GPA + 0x10 * i, 0x10,
 			 i < n - 1 ? F_NEXT | F_WRITE : F_WRITE, (uint16_t)(i + 1));
-	drv_desc(f, 2, DATA_GPA + 0x4000, 12, F_NEXT, 8);
-	drv_desc(f, 8, itab, n * 16, F_INDIRECT, 0);
-	drv_avail(f, 2);
+	drvq_desc(&f->d, 2, DATA_GPA + 0x4000, 12, F_NEXT, 8);
+	drvq_desc(&f->d, 8, itab, n * 16, F_INDIRECT, 0);
+	drvq_avail(&f->d, 2);
 
 	pop_ok(f, 2);
 	assert_int_equal(f->req->nout, 1);
@@ -483,9 +383,9 @@ static void test_loop_two(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, DATA_GPA, 16, F_NEXT, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, DATA_GPA, 16, F_NEXT, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -493,8 +393,8 @@ static void test_loop_self(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 4, DATA_GPA, 16, F_WRITE | F_NEXT, 4);
-	drv_avail(f, 4);
+	drvq_desc(&f->d, 4, DATA_GPA, 16, F_WRITE | F_NEXT, 4);
+	drvq_avail(&f->d, 4);
 	expect_broken(f);
 }
 
@@ -504,9 +404,9 @@ static void test_chain_longer_than_queue(void **state)
 	struct fx *f = *state;
 
 	for (unsigned i = 0; i < QSZ; i++)
-		drv_desc(f, i, DATA_GPA, 0x10, F_NEXT, (uint16_t)((i + 1) % QSZ));
-	drv_desc(f, QSZ - 1, DATA_GPA, 0x10, F_NEXT, 7);
-	drv_avail(f, 0);
+		drvq_desc(&f->d, i, DATA_GPA, 0x10, F_NEXT, (uint16_t)((i + 1) % QSZ));
+	drvq_desc(&f->d, QSZ - 1, DATA_GPA, 0x10, F_NEXT, 7);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -514,8 +414,8 @@ static void test_addr_past_ram(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, RAM - 8, 16, 0, 0);	/* straddles the end */
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, RAM - 8, 16, 0, 0);	/* straddles the end */
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -523,9 +423,9 @@ static void test_addr_outside_ram(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, MMIO_HOLE_START, 16, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, MMIO_HOLE_START, 16, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -533,8 +433,8 @@ static void test_addr_wraps(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, 0xfffffffffffffff0ULL, 32, 0, 0);	/* wraps to 0x10 */
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, 0xfffffffffffffff0ULL, 32, 0, 0);	/* wraps to 0x10 */
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -542,8 +442,8 @@ static void test_huge_length(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 0xffffffff, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 0xffffffff, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -552,8 +452,8 @@ static void test_zero_length_outside_ram(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, RAM, 0, 0, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, RAM, 0, 0, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -561,8 +461,8 @@ static void test_head_out_of_range(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, 0, 0);
-	drv_avail(f, QSZ);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, 0, 0);
+	drvq_avail(&f->d, QSZ);
 	expect_broken(f);
 }
 
@@ -570,7 +470,7 @@ static void test_head_ffff(void **state)
 {
 	struct fx *f = *state;
 
-	drv_avail(f, 0xffff);
+	drvq_avail(&f->d, 0xffff);
 	expect_broken(f);
 }
 
@@ -578,8 +478,8 @@ static void test_next_out_of_range(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, QSZ);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, QSZ);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -588,8 +488,8 @@ static void test_avail_idx_jump(void **state)
 	struct fx *f = *state;
 
 	for (unsigned i = 0; i < QSZ; i++)
-		drv_desc(f, i, DATA_GPA, 16, 0, 0);
-	put16(f, AVAIL_GPA + 2, QSZ + 1);	/* 17 outstanding of 16 */
+		drvq_desc(&f->d, i, DATA_GPA, 16, 0, 0);
+	guest_put16(f->ram, AVAIL_GPA + 2, QSZ + 1);	/* 17 outstanding of 16 */
 	expect_broken(f);
 }
 
@@ -597,10 +497,10 @@ static void test_avail_idx_backwards(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, 0, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, 0, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
-	put16(f, AVAIL_GPA + 2, 0);	/* = last_avail - 1: 65535 outstanding */
+	guest_put16(f->ram, AVAIL_GPA + 2, 0);	/* = last_avail - 1: 65535 outstanding */
 	expect_broken(f);
 }
 
@@ -608,9 +508,9 @@ static void test_readable_after_writable(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_WRITE | F_NEXT, 1);
-	drv_desc(f, 1, DATA_GPA + 0x100, 16, 0, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_WRITE | F_NEXT, 1);
+	drvq_desc(&f->d, 1, DATA_GPA + 0x100, 16, 0, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -619,19 +519,19 @@ static void test_readable_after_writable_indirect(void **state)
 	struct fx *f = *state;
 
 	/* writable direct buffer, then a readable one in the table */
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
-	drv_desc(f, 0, DATA_GPA + 0x100, 16, F_WRITE | F_NEXT, 1);
-	drv_desc(f, 1, ITAB_GPA, 16, F_INDIRECT, 0);
-	drv_avail(f, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
+	drvq_desc(&f->d, 0, DATA_GPA + 0x100, 16, F_WRITE | F_NEXT, 1);
+	drvq_desc(&f->d, 1, ITAB_GPA, 16, F_INDIRECT, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
 static void indirect_case(struct fx *f, uint64_t table, uint32_t len,
 			  uint16_t flags)
 {
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, table, len, flags, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, table, len, flags, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -639,8 +539,8 @@ static void test_indirect_len_not_multiple(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
-	desc_put(f, ITAB_GPA, 1, DATA_GPA, 16, 0, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
+	desc_write(f->ram + ITAB_GPA, 1, DATA_GPA, 16, 0, 0);
 	indirect_case(f, ITAB_GPA, 24, F_INDIRECT);
 }
 
@@ -653,7 +553,7 @@ static void test_indirect_outside_ram(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, RAM - 16, 0, DATA_GPA, 16, 0, 0);
+	desc_write(f->ram + RAM - 16, 0, DATA_GPA, 16, 0, 0);
 	indirect_case(f, RAM - 16, 32, F_INDIRECT);	/* 2nd entry past the end */
 }
 
@@ -671,9 +571,9 @@ static void test_indirect_nested(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA + 0x100, 0, DATA_GPA, 16, 0, 0);
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
-	desc_put(f, ITAB_GPA, 1, ITAB_GPA + 0x100, 16, F_INDIRECT, 0);
+	desc_write(f->ram + ITAB_GPA + 0x100, 0, DATA_GPA, 16, 0, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
+	desc_write(f->ram + ITAB_GPA, 1, ITAB_GPA + 0x100, 16, F_INDIRECT, 0);
 	indirect_case(f, ITAB_GPA, 32, F_INDIRECT);
 }
 
@@ -681,8 +581,8 @@ static void test_indirect_and_next(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
-	drv_desc(f, 2, DATA_GPA, 16, F_WRITE, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, 0, 0);
+	drvq_desc(&f->d, 2, DATA_GPA, 16, F_WRITE, 0);
 	indirect_case(f, ITAB_GPA, 16, F_INDIRECT | F_NEXT);
 }
 
@@ -692,9 +592,9 @@ static void test_indirect_next_out_of_table(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
-	desc_put(f, ITAB_GPA, 1, DATA_GPA, 16, F_NEXT, 2);
-	desc_put(f, ITAB_GPA, 2, DATA_GPA, 16, 0, 0);	/* exists, not in table */
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
+	desc_write(f->ram + ITAB_GPA, 1, DATA_GPA, 16, F_NEXT, 2);
+	desc_write(f->ram + ITAB_GPA, 2, DATA_GPA, 16, 0, 0);	/* exists, not in table */
 	indirect_case(f, ITAB_GPA, 32, F_INDIRECT);
 }
 
@@ -702,8 +602,8 @@ static void test_indirect_loop(void **state)
 {
 	struct fx *f = *state;
 
-	desc_put(f, ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
-	desc_put(f, ITAB_GPA, 1, DATA_GPA, 16, F_NEXT, 0);
+	desc_write(f->ram + ITAB_GPA, 0, DATA_GPA, 16, F_NEXT, 1);
+	desc_write(f->ram + ITAB_GPA, 1, DATA_GPA, 16, F_NEXT, 0);
 	indirect_case(f, ITAB_GPA, 32, F_INDIRECT);
 }
 
@@ -713,7 +613,7 @@ static void test_indirect_self_loop_big_table(void **state)
 
 	/* A large table of self-loops: bounded by the table length */
 	for (unsigned i = 0; i < 256; i++)
-		desc_put(f, ITAB_GPA, i, DATA_GPA, 16, F_NEXT, (uint16_t)i);
+		desc_write(f->ram + ITAB_GPA, i, DATA_GPA, 16, F_NEXT, (uint16_t)i);
 	indirect_case(f, ITAB_GPA, 256 * 16, F_INDIRECT);
 }
 
@@ -721,7 +621,7 @@ static void test_indirect_self_loop_big_table(void **state)
 static void big_table(struct fx *f, uint64_t gpa, unsigned n, uint16_t flags)
 {
 	for (unsigned i = 0; i < n; i++)
-		desc_put(f, gpa, i, DATA_GPA + i, 1,
+		desc_write(f->ram + gpa, i, DATA_GPA + i, 1,
 			 i < n - 1 ? flags | F_NEXT : flags, (uint16_t)(i + 1));
 }
 
@@ -733,9 +633,9 @@ static void test_indirect_max_buffers(void **state)
 	const uint64_t table = 0x20000;
 
 	big_table(f, table, VIRTQ_MAX_IOV, F_WRITE);
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 1);
-	drv_desc(f, 1, table, VIRTQ_MAX_IOV * 16, F_INDIRECT, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, table, VIRTQ_MAX_IOV * 16, F_INDIRECT, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	assert_int_equal(f->req->nout, 1);
 	assert_int_equal(f->req->nin, VIRTQ_MAX_IOV);
@@ -743,8 +643,8 @@ static void test_indirect_max_buffers(void **state)
 	assert_int_equal(f->req->in_len, VIRTQ_MAX_IOV);
 
 	big_table(f, table, VIRTQ_MAX_IOV, 0);
-	drv_desc(f, 3, table, VIRTQ_MAX_IOV * 16, F_INDIRECT, 0);
-	drv_avail(f, 3);
+	drvq_desc(&f->d, 3, table, VIRTQ_MAX_IOV * 16, F_INDIRECT, 0);
+	drvq_avail(&f->d, 3);
 	pop_ok(f, 3);
 	assert_int_equal(f->req->nout, VIRTQ_MAX_IOV);
 	assert_int_equal(f->req->nin, 0);
@@ -767,8 +667,8 @@ static void test_indirect_too_many_in(void **state)
 	const uint64_t table = 0x20000;
 
 	big_table(f, table, VIRTQ_MAX_IOV + 1, F_WRITE);
-	drv_desc(f, 0, table, (VIRTQ_MAX_IOV + 1) * 16, F_INDIRECT, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, table, (VIRTQ_MAX_IOV + 1) * 16, F_INDIRECT, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 }
 
@@ -796,16 +696,16 @@ static void test_chain_over_4g(void **state)
 	assert_int_equal(virtq_activate(&q), 0);
 
 	/* 2 GiB - 1 + 2 GiB - 1 + 2 bytes = 4 GiB: the limit, accepted */
-	raw_desc(h + DESC_GPA, 0, 0x40000000, 0x7fffffff, F_NEXT, 1);
-	raw_desc(h + DESC_GPA, 1, 0x40000000, 0x7fffffff, F_NEXT, 2);
-	raw_desc(h + DESC_GPA, 2, 0x40000000, 2, 0, 0);
+	desc_write(h + DESC_GPA, 0, 0x40000000, 0x7fffffff, F_NEXT, 1);
+	desc_write(h + DESC_GPA, 1, 0x40000000, 0x7fffffff, F_NEXT, 2);
+	desc_write(h + DESC_GPA, 2, 0x40000000, 2, 0, 0);
 	h[AVAIL_GPA + 2] = 1;			/* avail->idx = 1, head 0 */
 	assert_int_equal(virtq_pop(&q, req), 1);
 	assert_int_equal(req->out_len, 1ULL << 32);
 	assert_int_equal(req->nout, 3);
 
 	/* one byte more: refused */
-	raw_desc(h + DESC_GPA, 2, 0x40000000, 3, 0, 0);
+	desc_write(h + DESC_GPA, 2, 0x40000000, 3, 0, 0);
 	h[AVAIL_GPA + 2] = 2;
 	assert_int_equal(virtq_pop(&q, req), -1);
 	assert_true(q.broken);
@@ -899,8 +799,8 @@ static void test_push_used_ring_gone(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_WRITE, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	f->q.used_gpa = RAM - 8;
 	snap(f);
@@ -967,13 +867,13 @@ static void test_rings_across_regions(void **state)
 
 	/* a buffer straddling the low/high boundary in guest-physical terms
 	 * would be contiguous on the host here: it must still be refused */
-	raw_desc(hi, 0, MMIO_HOLE_START - 8, 16, 0, 0);
+	desc_write(hi, 0, MMIO_HOLE_START - 8, 16, 0, 0);
 	hi[0x1000 + 2] = 1;			/* avail->idx = 1, head 0 */
 	assert_int_equal(virtq_pop(&q, req), -1);
 	assert_true(q.broken);
 
 	/* a buffer in high RAM is fine */
-	raw_desc(hi, 0, HIGH_RAM_START + 0x8000, 0x100, F_WRITE, 0);
+	desc_write(hi, 0, HIGH_RAM_START + 0x8000, 0x100, F_WRITE, 0);
 	virtq_reset(&q);
 	assert_int_equal(virtq_activate(&q), 0);
 	assert_int_equal(virtq_pop(&q, req), 1);
@@ -994,12 +894,12 @@ static void test_reset_clears_broken(void **state)
 {
 	struct fx *f = *state;
 
-	drv_desc(f, 0, DATA_GPA, 16, F_NEXT, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 0);
+	drvq_avail(&f->d, 0);
 	expect_broken(f);
 
 	/* fixing the ring is not enough: broken until reset */
-	drv_desc(f, 0, DATA_GPA, 16, 0, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, 0, 0);
 	assert_int_equal(virtq_pop(&f->q, f->req), -1);
 
 	virtq_reset(&f->q);
@@ -1009,14 +909,14 @@ static void test_reset_clears_broken(void **state)
 	/* the driver starts over */
 	memset(f->ram + AVAIL_GPA, 0, 6 + 2 * QSZ);
 	memset(f->ram + USED_GPA, 0, USED_LEN);
-	f->avail_idx = 0;
+	f->d.avail_idx = 0;
 	assert_int_equal(virtq_activate(&f->q), 0);
 	assert_int_equal(virtq_pop(&f->q, f->req), 0);
-	drv_avail(f, 0);
+	drvq_avail(&f->d, 0);
 	pop_ok(f, 0);
 	assert_iov(&f->req->out[0], f, DATA_GPA, 16);
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
-	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(drvq_used_idx(&f->d), 1);
 }
 
 /* ---- notification ---- */
@@ -1027,9 +927,9 @@ static void test_notify_flags(void **state)
 
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
 	assert_true(virtq_should_notify(&f->q));
-	put16(f, AVAIL_GPA, AVAIL_F_NO_INTERRUPT);
+	guest_put16(f->ram, AVAIL_GPA, AVAIL_F_NO_INTERRUPT);
 	assert_false(virtq_should_notify(&f->q));
-	put16(f, AVAIL_GPA, 0);
+	guest_put16(f->ram, AVAIL_GPA, 0);
 	assert_true(virtq_should_notify(&f->q));
 }
 
@@ -1038,25 +938,25 @@ static void test_notify_event_idx(void **state)
 	struct fx *f = *state;
 
 	f->q.event_idx = true;
-	put16(f, AVAIL_GPA, AVAIL_F_NO_INTERRUPT);	/* ignored with EVENT_IDX */
+	guest_put16(f->ram, AVAIL_GPA, AVAIL_F_NO_INTERRUPT);	/* ignored with EVENT_IDX */
 
 	/* first time: always, even though used_event is not reached */
-	drv_set_used_event(f, 0x100);
+	drvq_set_used_event(&f->d, 0x100);
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
 	assert_true(virtq_should_notify(&f->q));
 	assert_int_equal(f->q.signalled_used, 1);
-	drv_set_used_event(f, 0);
+	drvq_set_used_event(&f->d, 0);
 
 	/* used_event 0 already passed: 1 -> 2 does not cross it */
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
 	assert_false(virtq_should_notify(&f->q));
 
 	/* nothing pushed since: no */
-	drv_set_used_event(f, 1);
+	drvq_set_used_event(&f->d, 1);
 	assert_false(virtq_should_notify(&f->q));
 
 	/* used_event 3: 2 -> 3 does not reach it, 3 -> 5 crosses it */
-	drv_set_used_event(f, 3);
+	drvq_set_used_event(&f->d, 3);
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
 	assert_false(virtq_should_notify(&f->q));
 	assert_int_equal(virtq_push(&f->q, 0, 0), 0);
@@ -1073,7 +973,7 @@ static void test_notify_event_idx_wrap(void **state)
 	f->q.used_idx = 65535;
 	f->q.signalled_used = 65535;
 	f->q.signalled_valid = true;
-	drv_set_used_event(f, 0);		/* interrupt when entry 0 is used */
+	drvq_set_used_event(&f->d, 0);		/* interrupt when entry 0 is used */
 	assert_int_equal(virtq_push(&f->q, 1, 0), 0);	/* 65535 -> 0 */
 	assert_false(virtq_should_notify(&f->q));
 	assert_int_equal(virtq_push(&f->q, 1, 0), 0);	/* 0 -> 1: entry 0 */
@@ -1081,7 +981,7 @@ static void test_notify_event_idx_wrap(void **state)
 
 	f->q.signalled_used = 65534;		/* 65534 -> 1 crosses 65535 */
 	f->q.used_idx = 1;
-	drv_set_used_event(f, 65535);
+	drvq_set_used_event(&f->d, 65535);
 	assert_true(virtq_should_notify(&f->q));
 }
 
@@ -1092,20 +992,20 @@ static void test_avail_event(void **state)
 	struct fx *f = *state;
 
 	f->q.event_idx = true;
-	put16(f, USED_GPA + 4 + 8 * QSZ, 0x7777);	/* stale */
+	guest_put16(f->ram, USED_GPA + 4 + 8 * QSZ, 0x7777);	/* stale */
 	snap(f);
 	assert_int_equal(virtq_pop(&f->q, f->req), 0);	/* empty: publishes too */
-	assert_int_equal(avail_event(f), 0);
+	assert_int_equal(drvq_avail_event(&f->d), 0);
 	assert_ram_same_except(f, USED_GPA + 4 + 8 * QSZ, 2);
 
-	drv_desc(f, 0, DATA_GPA, 16, 0, 0);
-	drv_avail(f, 0);
-	drv_avail(f, 0);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, 0, 0);
+	drvq_avail(&f->d, 0);
+	drvq_avail(&f->d, 0);
 	snap(f);
 	pop_ok(f, 0);
-	assert_int_equal(avail_event(f), 1);
+	assert_int_equal(drvq_avail_event(&f->d), 1);
 	pop_ok(f, 0);
-	assert_int_equal(avail_event(f), 2);
+	assert_int_equal(drvq_avail_event(&f->d), 2);
 	assert_int_equal(virtq_pop(&f->q, f->req), 0);
 	assert_ram_same_except(f, USED_GPA + 4 + 8 * QSZ, 2);
 }
@@ -1133,11 +1033,11 @@ static void test_split_header(void **state)
 		f->ram[DATA_GPA + 0x800 + i] = (uint8_t)(0xa0 + i);
 	f->ram[DATA_GPA + 0x900] = 0xee;
 
-	drv_desc(f, 1, DATA_GPA + 0x500, 7, F_NEXT, 6);
-	drv_desc(f, 6, DATA_GPA + 0x100, 9, F_NEXT, 2);
-	drv_desc(f, 2, DATA_GPA + 0x800, sizeof(data), F_NEXT, 3);
-	drv_desc(f, 3, DATA_GPA + 0x900, 1, F_WRITE, 0);
-	drv_avail(f, 1);
+	drvq_desc(&f->d, 1, DATA_GPA + 0x500, 7, F_NEXT, 6);
+	drvq_desc(&f->d, 6, DATA_GPA + 0x100, 9, F_NEXT, 2);
+	drvq_desc(&f->d, 2, DATA_GPA + 0x800, sizeof(data), F_NEXT, 3);
+	drvq_desc(&f->d, 3, DATA_GPA + 0x900, 1, F_WRITE, 0);
+	drvq_avail(&f->d, 1);
 	pop_ok(f, 1);
 	assert_int_equal(f->req->nout, 3);
 	assert_int_equal(f->req->out_len, 16 + sizeof(data));
@@ -1230,7 +1130,7 @@ static void rnd_desc(struct fx *f, uint64_t table, unsigned i, unsigned n)
 	static const uint32_t lens[] = { 0, 1, 16, 24, 32, 48, 0x1000, 0xffffffff };
 	uint64_t r = rnd();
 
-	desc_put(f, table, i, addrs[r % 6] + (r >> 8) % 64, lens[(r >> 16) % 8],
+	desc_write(f->ram + table, i, addrs[r % 6] + (r >> 8) % 64, lens[(r >> 16) % 8],
 		 (uint16_t)((r >> 24) & 7), (uint16_t)((r >> 32) % (n + 2)));
 }
 
@@ -1263,8 +1163,10 @@ static void test_random_rings(void **state)
 		for (unsigned i = 0; i < 8; i++)
 			rnd_desc(f, ITAB_GPA, i, 8);
 		for (unsigned i = 0; i < QSZ; i++)
-			put16(f, AVAIL_GPA + 4 + 2 * i, (uint16_t)(rnd() % (QSZ + 2)));
-		put16(f, AVAIL_GPA + 2, (uint16_t)(f->q.last_avail + rnd() % (QSZ + 3)));
+			guest_put16(f->ram, AVAIL_GPA + 4 + 2 * i,
+				    (uint16_t)(rnd() % (QSZ + 2)));
+		guest_put16(f->ram, AVAIL_GPA + 2,
+			    (uint16_t)(f->q.last_avail + rnd() % (QSZ + 3)));
 		f->q.event_idx = rnd() & 1;
 
 		snap(f);
@@ -1333,15 +1235,15 @@ static void test_concurrent_guest(void **state)
 	unsigned ok = 0;
 
 	for (unsigned i = 0; i < QSZ; i++)
-		drv_desc(f, i, DATA_GPA + 0x100 * i, 0x40,
+		drvq_desc(&f->d, i, DATA_GPA + 0x100 * i, 0x40,
 			 (i & 1) ? F_WRITE : F_NEXT, (uint16_t)(i + 1));
 	snap(f);
 	assert_int_equal(pthread_create(&t, NULL, scribble, &s), 0);
 	for (unsigned iter = 0; iter < 20000; iter++) {
 		int r;
 
-		f->avail_idx = f->q.last_avail;
-		drv_avail(f, (uint16_t)(iter % QSZ));
+		f->d.avail_idx = f->q.last_avail;
+		drvq_avail(&f->d, (uint16_t)(iter % QSZ));
 		r = virtq_pop(&f->q, f->req);
 		if (r == 1) {
 			ok++;
