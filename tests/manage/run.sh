@@ -588,6 +588,7 @@ t_log_rotation() {
 t_acpid() {
 	timeout -k 10 1500 "$HERE/acpid.sh" > "$T/acpid.out" 2>&1
 	local rc=$?
+	grep -A25 "^note acpid_power_button" "$T/acpid.out" | grep -v "^ok "
 	if grep -q "^ok acpid_power_button" "$T/acpid.out" && [ $rc -eq 0 ]; then
 		ok acpid_power_button
 	elif grep -q "^SKIP acpid_power_button" "$T/acpid.out"; then
