@@ -1,15 +1,21 @@
 /* Capabilities: Docker's default set, or a broader one in a user
  * namespace.
  *
- * Default (userns: false):
+ * Default (userns: false): Docker's list without MKNOD
  *   CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
- *   NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
- *   = 0x00000000a80425fb (CapEff of a root process in the container)
+ *   NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP
+ *   = 0x00000000a00425fb (CapEff of a root process in the container)
+ * Docker keeps MKNOD because its device cgroup stops the nodes made from
+ * being opened; vessel has no device cgroup, so with MKNOD the container's
+ * root could make and use, say, /dev/sda's node. Without it, mknod of a
+ * device fails (EPERM); the container's /dev has the usual nodes.
  *
  * userns: true adds, as LXC and systemd-nspawn do for system containers:
- *   DAC_READ_SEARCH IPC_OWNER LEASE NET_ADMIN SYS_ADMIN SYS_BOOT SYS_NICE
- *   SYS_RESOURCE
+ *   DAC_READ_SEARCH IPC_OWNER LEASE MKNOD NET_ADMIN SYS_ADMIN SYS_BOOT
+ *   SYS_NICE SYS_RESOURCE
  *   = 0x00000000b9e4b5ff
+ * (MKNOD in a user namespace makes only overlayfs whiteouts: device nodes
+ * need it in the initial namespace.)
  * These are capabilities in the container's own user namespace: the
  * kernel honours them only for what that namespace owns (its mount, net,
  * uts, ipc, pid and cgroup namespaces, files owned by mapped ids), so
@@ -32,7 +38,7 @@
 
 #include "../tools/error.h"
 
-#define CAPS_DEFAULT_MASK 0x00000000a80425fbULL
+#define CAPS_DEFAULT_MASK 0x00000000a00425fbULL
 #define CAPS_USERNS_MASK 0x00000000b9e4b5ffULL
 
 /* The bounding set for a container. */

@@ -40,7 +40,7 @@ finish() {
 
 ALL_TESTS="pid1 hostname host_files_invisible readonly_root exit_status
 signal_status exec_error env_and_user bind_mount memory_limit pids_limit
-cpu_limit caps seccomp masked_paths userns tarball tarball_userns veth
+cpu_limit caps no_devices seccomp masked_paths userns tarball tarball_userns veth
 cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
 already_running error_missing_rootfs error_not_root error_no_bridge
 error_no_controller error_setup_killed userns_security userns_poweroff
@@ -416,10 +416,32 @@ EOF
 t_caps() {
 	cfg caps <<<"command: [/bin/sh, -c, 'grep -E \"^Cap(Eff|Bnd|Prm)\" /proc/self/status']"
 	run caps
-	if [ "$rc" = 0 ] && [ "$(grep -c 00000000a80425fb "$T/caps.out")" = 3 ]; then
+	if [ "$rc" = 0 ] && [ "$(grep -c 00000000a00425fb "$T/caps.out")" = 3 ]; then
 		ok caps
 	else
-		bad caps "rc=$rc, want CapEff/CapPrm/CapBnd 00000000a80425fb" "$T/caps.out"
+		bad caps "rc=$rc, want CapEff/CapPrm/CapBnd 00000000a00425fb" "$T/caps.out"
+	fi
+}
+
+# The container's root cannot make a device node and reach a host device
+# through it (no CAP_MKNOD: vessel has no device cgroup), neither in the
+# /dev tmpfs nor in the rootfs; FIFOs still work.
+t_no_devices() {
+	local tok
+	tok=vessel-devprobe-$RANDOM$RANDOM
+	cfg no_devices <<<"command: [/bin/sh, -c, 'mknod /dev/k c 1 11 && echo $tok >/dev/k; echo dev-rc=\$?; mknod /tmp/k c 1 11 && echo $tok >/tmp/k; echo tmp-rc=\$?; mknod /dev/shm/f p && echo fifo-ok']
+readonly: false"
+	run no_devices
+	if dmesg 2>/dev/null | grep -q "$tok"; then
+		bad no_devices "the container wrote to the host's /dev/kmsg through a node it made" "$T/no_devices.out"
+	elif has no_devices "dev-rc=0" || has no_devices "tmp-rc=0"; then
+		bad no_devices "mknod of a character device succeeded" "$T/no_devices.out"
+	elif ! has no_devices "Operation not permitted"; then
+		bad no_devices "mknod did not fail with EPERM" "$T/no_devices.out"
+	elif ! has no_devices "fifo-ok"; then
+		bad no_devices "mknod of a FIFO failed" "$T/no_devices.out"
+	else
+		ok no_devices
 	fi
 }
 
