@@ -480,3 +480,472 @@ bench_render_md() { _bench_awk md "$1"; }
 
 # bench_render_json DIR: the same data as JSON.
 bench_render_json() { _bench_awk json "$1"; }
+
+# ---- containers (bench/container.sh) -------------------------------------
+# Sides: "vessel" (`vessel run FILE.yaml`), "crun" and "runc" (`RUNTIME run
+# --bundle DIR ID`, Debian's packages), all on one busybox rootfs.
+
+BENCH_CT_SIDES=(vessel crun runc)
+BENCH_CT_NAME=ctbench
+BENCH_CT_TIMEOUT=${BENCH_CT_TIMEOUT:-60}
+# vessel's own default capability set for uid 0 (caps.h: Docker's without
+# MKNOD, CapEff 00000000a00425fb), given to the OCI runtimes too.
+BENCH_CT_CAPS=(CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_KILL
+	CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_NET_RAW
+	CAP_SYS_CHROOT CAP_AUDIT_WRITE CAP_SETFCAP)
+# The syscalls vessel's default filter (container/seccomp_filter.h, without
+# a user namespace) denies with EPERM; clone with a CLONE_NEW* flag is
+# denied too, and clone3 gets ENOSYS. The OCI runtimes get the same filter.
+BENCH_CT_SECCOMP_DENY=(kexec_load kexec_file_load init_module finit_module
+	delete_module swapon swapoff acct unshare setns keyctl add_key
+	request_key ptrace process_vm_readv process_vm_writev pidfd_getfd kcmp
+	perf_event_open settimeofday clock_settime clock_adjtime stime bpf
+	open_by_handle_at userfaultfd lookup_dcookie quotactl nfsservctl uselib
+	ioperm iopl io_uring_setup io_uring_enter io_uring_register syslog
+	reboot mount umount2 umount pivot_root fsopen fsconfig fsmount fspick
+	move_mount open_tree mount_setattr)
+# CLONE_NEWNS NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWCGROUP NEWTIME
+BENCH_CT_CLONE_NS_FLAGS=(131072 67108864 134217728 268435456 536870912
+	1073741824 33554432 128)
+
+# bench_ct_setup: sets BENCH_CT_DIR (a fresh directory under BENCH_WORK, or
+# under the cache's tmp/) holding rootfs/ (busybox-static and its applet
+# links, /etc/passwd and /etc/group), ctbench.yaml for vessel and the OCI
+# bundles crun/ and runc/ (config.json only; root.path is the same rootfs/).
+bench_ct_setup() {
+	local dir r a side
+	if [ -n "${BENCH_WORK:-}" ] && [ -d "$BENCH_WORK" ]; then
+		dir=$(mktemp -d "$BENCH_WORK/ct.XXXXXX")
+	else
+		dir=$(mktemp_dir ct)
+	fi
+	chmod 755 "$dir"
+	r=$dir/rootfs
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/root"
+	cp /bin/busybox "$r/bin/busybox"
+	# Every applet as a link to /bin/busybox, in one exec (not one ln each).
+	chroot "$r" /bin/busybox --install -s /bin ||
+		die "could not install busybox's applet links in $r"
+	[ -L "$r/bin/true" ] || die "no /bin/true applet link in $r"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$r/etc/passwd"
+	echo "root:x:0:" >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	cat >"$dir/$BENCH_CT_NAME.yaml" <<-YAML
+		name: $BENCH_CT_NAME
+		kind: container
+		rootfs: rootfs
+		readonly: true
+		command: [/bin/true]
+	YAML
+	for side in crun runc; do
+		mkdir -p "$dir/$side"
+		bench_ct_oci_config "$side" "$r" >"$dir/$side/config.json" ||
+			die "could not write the $side bundle's config.json"
+	done
+	BENCH_CT_DIR=$dir
+	export BENCH_CT_DIR
+}
+
+# bench_ct_oci_config RUNTIME ROOTFS: prints the bundle's config.json:
+# RUNTIME's own `spec` (the OCI default: pid, net, ipc, uts and mount
+# namespaces, read-only root, /proc /dev /sys /sys/fs/cgroup mounts, masked
+# and read-only paths, no_new_privs, a device cgroup that denies all), with
+# the command /bin/true, no terminal, the shared rootfs and, to match what
+# vessel does by default, its hostname, a cgroup namespace, Docker's
+# default capabilities (in all five sets, as vessel has them),
+# RLIMIT_NOFILE 1024/524288 (or the lower hard limit) and vessel's
+# seccomp filter.
+bench_ct_oci_config() {
+	local rt=$1 root=$2 tmp caps flags deny hard rc=0
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ocispec.XXXXXX")
+	(cd "$tmp" && run_timeout 30 "$rt" spec) >&2 || rc=$?
+	if [ "$rc" -ne 0 ] || [ ! -s "$tmp/config.json" ]; then
+		rm -rf "$tmp"
+		log "error: \`$rt spec\` failed (status $rc)"
+		return 1
+	fi
+	caps=$(printf '%s\n' "${BENCH_CT_CAPS[@]}" | jq -R . | jq -s -c .)
+	deny=$(printf '%s\n' "${BENCH_CT_SECCOMP_DENY[@]}" | jq -R . | jq -s -c .)
+	flags=$(printf '%s\n' "${BENCH_CT_CLONE_NS_FLAGS[@]}" | jq -s -c .)
+	# vessel asks for a hard limit of 524288 and settles for the current one
+	# when it may not raise it; so do the OCI runtimes here.
+	hard=$(ulimit -Hn)
+	[[ $hard =~ ^[0-9]+$ ]] && [ "$hard" -lt 524288 ] || hard=524288
+	jq --arg root "$root" --arg host "$BENCH_CT_NAME" --argjson caps "$caps" \
+		--argjson deny "$deny" --argjson flags "$flags" --argjson hard "$hard" '
+		.process.terminal = false
+		| .process.args = ["/bin/true"]
+		| .process.capabilities = {bounding: $caps, effective: $caps,
+			permitted: $caps, inheritable: $caps, ambient: $caps}
+		| .process.rlimits = [{type: "RLIMIT_NOFILE", hard: $hard, soft: 1024}]
+		| .root = {path: $root, readonly: true}
+		| .hostname = $host
+		| .linux.namespaces |= (map(select(.type != "cgroup")) + [{type: "cgroup"}])
+		| .linux.seccomp = {
+			defaultAction: "SCMP_ACT_ALLOW",
+			architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+			syscalls: ([{names: $deny, action: "SCMP_ACT_ERRNO", errnoRet: 1},
+				{names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38}]
+				+ [$flags[] | {names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: 1,
+					args: [{index: 0, value: ., valueTwo: ., op: "SCMP_CMP_MASKED_EQ"}]}])}
+		' "$tmp/config.json" || rc=$?
+	rm -rf "$tmp"
+	return "$rc"
+}
+
+# bench_ct_cmd SIDE ID: sets the array BENCH_CMD to the command that runs
+# the container once on SIDE (ID: the OCI container id; vessel's name is
+# always $BENCH_CT_NAME).
+bench_ct_cmd() {
+	case $1 in
+	vessel) BENCH_CMD=("$VESSEL" run "$BENCH_CT_DIR/$BENCH_CT_NAME.yaml") ;;
+	crun | runc) BENCH_CMD=("$1" run --bundle "$BENCH_CT_DIR/$1" "$2") ;;
+	*) die "unknown container side $1" ;;
+	esac
+}
+
+# bench_ct_run SIDE MODE TAG: runs /bin/true in a container once on SIDE,
+# stdin /dev/null, stdout and stderr to files.
+#   MODE time: the runtime is started by this shell directly (fork + exec,
+#     nothing in between), timed from just before the fork until `wait`
+#     returns; a `sleep` started (and running) before the clock starts is
+#     the time limit. Sets CT_US (launch to exit, microseconds) and
+#     CT_CPU_US (user + sys of the runtime and every descendant it reaped,
+#     from bash's `times`, microsecond source, millisecond output).
+#   MODE rss: `timeout /usr/bin/time -f %M RUNTIME ...`; sets CT_PEAK_KB.
+# Sets CT_RC (the runtime's status; 124: timed out), CT_OK (1 if the run
+# did what it should) and CT_WHY (else why not). Keeps stdout and stderr
+# in $BENCH_OUT/logs/TAG.stderr when the run failed or wrote anything.
+bench_ct_run() {
+	local side=$1 mode=$2 tag=$3 id out err tf t0 t1 rc=0 line sp pid first='' i c
+	local cu0 cs0 cu1 cs1
+	id=vb-$side-$tag
+	out=$BENCH_CT_DIR/$tag.out err=$BENCH_CT_DIR/$tag.err tf=$BENCH_CT_DIR/$tag.time
+	bench_ct_cmd "$side" "$id"
+	CT_RC=0 CT_US='' CT_CPU_US='' CT_PEAK_KB='' CT_WHY=''
+	if [ "$mode" = time ]; then
+		sleep "$BENCH_CT_TIMEOUT" &
+		sp=$!
+		# Wait (up to 5 s, no forks) until it is sleep, not a bash child
+		# still on its way there: none of that in the timed part.
+		for ((i = 0; i < 500; i++)); do
+			[[ /proc/$sp/exe -ef $BENCH_CT_SLEEP ]] && break
+			read -r -t 0.01 -u "$BENCH_CT_NEVER_FD" c || true
+		done
+		times >"$tf"
+		bench_now t0
+		"${BENCH_CMD[@]}" </dev/null >"$out" 2>"$err" &
+		pid=$!
+		wait -n -p first "$pid" "$sp" || rc=$?
+		bench_now t1
+		times >"$tf.1"
+		if [ "$first" != "$pid" ]; then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			rc=124
+		else
+			kill "$sp" 2>/dev/null || true
+			wait "$sp" 2>/dev/null || true
+		fi
+		CT_US=$((t1 - t0))
+		{ read -r _ _ && read -r cu0 cs0; } <"$tf" || true
+		{ read -r _ _ && read -r cu1 cs1; } <"$tf.1" || true
+		CT_CPU_US=$(($(_ct_times_us "$cu1") + $(_ct_times_us "$cs1") - $(_ct_times_us "$cu0") - $(_ct_times_us "$cs0")))
+		rm -f "$tf.1"
+	else
+		timeout -k 5 "$BENCH_CT_TIMEOUT" /usr/bin/time -f %M -o "$tf" \
+			"${BENCH_CMD[@]}" </dev/null >"$out" 2>"$err" || rc=$?
+		line=''
+		while read -r c; do line=$c; done <"$tf" 2>/dev/null || true
+		[[ ! $line =~ ^[0-9]+$ ]] || CT_PEAK_KB=$line
+	fi
+	CT_RC=$rc
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		CT_WHY="timed out after ${BENCH_CT_TIMEOUT}s"
+	elif [ "$rc" -ne 0 ]; then
+		line=''
+		while read -r c; do [[ $c == 'Command exited with'* ]] || line=$c; done <"$err" 2>/dev/null || true
+		CT_WHY="exit status $rc: ${line:0:200}"
+	elif [ -s "$out" ]; then
+		read -r line <"$out" || true
+		CT_WHY="unexpected output: ${line:0:200}"
+	elif [ "$mode" = rss ] && [ -z "$CT_PEAK_KB" ]; then
+		CT_WHY="no figure from GNU time"
+	fi
+	if [ -z "$CT_WHY" ]; then CT_OK=1; else CT_OK=0; fi
+	if [ "$CT_OK" -ne 1 ] || [ -s "$err" ]; then
+		mkdir -p "$BENCH_OUT/logs"
+		cat "$out" "$err" >"$BENCH_OUT/logs/$tag.stderr" 2>/dev/null || true
+	fi
+	# A failed OCI run may leave its state (and cgroup) behind.
+	if [ "$CT_OK" -ne 1 ] && [ "$side" != vessel ]; then
+		run_timeout 30 "$side" delete --force "$id" >/dev/null 2>&1 || true
+	fi
+	rm -f "$out" "$err" "$tf"
+}
+
+# _ct_times_us XmY.ZZZs: bash `times` output (either decimal mark) in
+# microseconds; 0 for anything else.
+_ct_times_us() {
+	local t=$1 m s f
+	if [[ $t =~ ^([0-9]+)m([0-9]+)[.,]([0-9]+)s$ ]]; then
+		m=${BASH_REMATCH[1]} s=${BASH_REMATCH[2]} f=${BASH_REMATCH[3]}000000
+		echo $(((10#$m * 60 + 10#$s) * 1000000 + 10#${f:0:6}))
+	else
+		echo 0
+	fi
+}
+
+# bench_ct_open_helpers: BENCH_CT_SLEEP (sleep's real path) and
+# BENCH_CT_NEVER_FD (a FIFO open read-write that never has data: `read -t`
+# on it sleeps without a fork). Call after bench_ct_setup.
+bench_ct_open_helpers() {
+	BENCH_CT_SLEEP=$(readlink -f "$(command -v sleep)")
+	mkfifo "$BENCH_CT_DIR/never"
+	exec {BENCH_CT_NEVER_FD}<>"$BENCH_CT_DIR/never"
+}
+
+# us_fmt_ms US VAR / kib_fmt_mib KIB VAR: like us_to_ms and kib_to_mib, into
+# VAR, without a fork (a fork costs ~0.1 s in the nested host).
+us_fmt_ms() { printf -v "$2" '%d.%d' $((($1 + 50) / 1000)) $(((($1 + 50) / 100) % 10)); }
+kib_fmt_mib() { printf -v "$2" '%d.%02d' $((($1 * 100 + 512) / 102400)) $((($1 * 100 + 512) / 1024 % 100)); }
+
+# bench_sample_fast ID SIDE VALUE: bench_sample without its per-call mkdir
+# (for loops of many samples; BENCH_OUT must exist).
+bench_sample_fast() {
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$BENCH_OUT/samples.tsv"
+}
+
+# ---- virtio guests driven from their shell (blk, net) --------------------
+#
+# bench/blk.sh and bench/net.sh boot the virtio test guests' initramfs
+# (tests/integration/virtio-init.sh as /init: loads virtio_pci, virtio_blk,
+# virtio_net and friends, then a shell on the console) with the static load
+# generators bench/blkload.c and bench/netload.c in /usr/local/bin. The VMs
+# of one benchmark all run at once; each measurement is one command sent to
+# one guest's shell (its console's stdin is a FIFO held open here), so the
+# sides take turns measurement by measurement while the others sit idle.
+
+BENCH_TOOLS="blkload netload"
+BENCH_VIRTIO_CMDLINE=$BENCH_CMDLINE_BASE
+
+# bench_tools_build DIR: DIR/blkload and DIR/netload, static binaries.
+bench_tools_build() {
+	local dir=$1 t
+	ensure_cmds gcc:gcc
+	mkdir -p "$dir"
+	for t in $BENCH_TOOLS; do
+		run_timeout 120 gcc -static -O2 -Wall -Wextra -Werror -o "$dir/$t" "$BENCH_DIR/$t.c" ||
+			die "compiling bench/$t.c (gcc -static; needs libc6-dev) failed"
+	done
+}
+
+# bench_virtio_guest_build DIR: DIR/virtio-initrd.cpio.gz (the virtio test
+# guests' initramfs from virtio_initrd_cached, plus a second cpio archive
+# with blkload and netload in /usr/local/bin) and DIR/tools/ (the same
+# binaries, for the host's side of the measurements).
+bench_virtio_guest_build() {
+	local dir=$1 base stage
+	base=$(virtio_initrd_cached) || die "building the virtio guests' initramfs failed"
+	bench_tools_build "$dir/tools"
+	stage=$(mktemp -d "${TMPDIR:-/tmp}/bench-tools.XXXXXX")
+	mkdir -p "$stage/usr/local/bin"
+	cp "$dir/tools/blkload" "$dir/tools/netload" "$stage/usr/local/bin/"
+	(cd "$stage" && find usr | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$stage.cpio.gz" || {
+		rm -rf "$stage" "$stage.cpio.gz"
+		die "packing the load generators into a cpio archive failed"
+	}
+	cat "$base" "$stage.cpio.gz" >"$dir/virtio-initrd.cpio.gz"
+	rm -rf "$stage" "$stage.cpio.gz"
+}
+
+# bench_virtio_setup: sets BENCH_VIRTIO_INITRD and BENCH_TOOLS_DIR (copies
+# in BENCH_WORK, from BENCH_GUEST_DIR when run.sh built them there, else
+# built now) and BENCH_KERNEL (bench_guest_setup).
+bench_virtio_setup() {
+	bench_guest_setup
+	BENCH_VIRTIO_INITRD=$BENCH_WORK/virtio-initrd.cpio.gz BENCH_TOOLS_DIR=$BENCH_WORK/tools
+	[ ! -s "$BENCH_VIRTIO_INITRD" ] || [ ! -x "$BENCH_TOOLS_DIR/netload" ] || return 0
+	if [ -s "${BENCH_GUEST_DIR:-}/virtio-initrd.cpio.gz" ] && [ -x "${BENCH_GUEST_DIR:-}/tools/netload" ]; then
+		cp -r "$BENCH_GUEST_DIR/virtio-initrd.cpio.gz" "$BENCH_GUEST_DIR/tools" "$BENCH_WORK/"
+	else
+		bench_virtio_guest_build "$BENCH_WORK"
+	fi
+}
+
+# bench_modprobe MOD...: loads host kernel modules; in the nested host (no
+# /lib/modules of its own) from the unpacked guest kernel package.
+bench_modprobe() {
+	local m root=''
+	for m in "$@"; do
+		[ ! -d "/sys/module/${m//-/_}" ] || continue
+		! modprobe -q "$m" 2>/dev/null || continue
+		if [ -z "$root" ]; then
+			# shellcheck disable=SC2034 # set by the eval; KERNEL unused
+			local KERNEL MODDIR KVERSION
+			eval "$("$HARNESS_DIR/fetch-kernel.sh")" || return 1
+			[ "$KVERSION" = "$(uname -r)" ] || return 1
+			root=${MODDIR%/lib/modules/*}
+		fi
+		modprobe -q -d "$root" "$m" || return 1
+	done
+}
+
+# bench_ext4_dir DIR MIB: mounts a fresh ext4 filesystem (a sparse DIR.img
+# of MIB MiB on a loop device) at DIR: a filesystem with O_DIRECT, which the
+# tmpfs scratch dirs of the nested host lack. Undo with bench_ext4_undo DIR.
+bench_ext4_dir() {
+	local dir=$1 mib=$2
+	[ "$(id -u)" -eq 0 ] || die "a loop-mounted ext4 for the disk images needs root"
+	ensure_cmds e2fsprogs:mkfs.ext4
+	bench_modprobe loop crc32c_generic ext4 || die "cannot load the loop and ext4 modules on this host"
+	mkdir -p "$dir"
+	truncate -s "${mib}M" "$dir.img"
+	run_timeout 120 mkfs.ext4 -q -F "$dir.img" || die "mkfs.ext4 $dir.img failed"
+	run_timeout 60 mount -o loop "$dir.img" "$dir" || die "mounting $dir.img (loop) failed"
+}
+
+# bench_ext4_undo DIR: unmounts what bench_ext4_dir mounted, removes DIR.img.
+bench_ext4_undo() {
+	if mountpoint -q "$1"; then
+		run_timeout 60 umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
+	fi
+	rm -f "$1.img"
+}
+
+# Per VM (by ID): the VMM's pid and the descriptor of its stdin FIFO; its
+# console and stderr go to $BENCH_WORK/ID.console and ID.err.
+declare -gA SHVM_PID SHVM_FD
+SHVM_SEQ=0
+
+# bench_shvm_start ID LIMIT CMD...: starts the VMM command CMD in the
+# background under `timeout LIMIT`, stdin a FIFO held open here, the
+# console (stdout) to $BENCH_WORK/ID.console.
+bench_shvm_start() {
+	local id=$1 limit=$2 in fd
+	shift 2
+	in=$BENCH_WORK/$id.in
+	rm -f "$in"
+	mkfifo "$in"
+	exec {fd}<>"$in"
+	: >"$BENCH_WORK/$id.console"
+	timeout -k 5 "$limit" "$@" <"$in" >"$BENCH_WORK/$id.console" 2>"$BENCH_WORK/$id.err" &
+	SHVM_PID[$id]=$! SHVM_FD[$id]=$fd
+}
+
+# bench_shvm_alive ID: true while ID's VMM runs.
+bench_shvm_alive() { kill -0 "${SHVM_PID[$1]}" 2>/dev/null; }
+
+# bench_shvm_wait ID TEXT SECS: waits for a console line containing TEXT
+# (fixed string). Status 0 once seen, 1 if the VMM exited first, 124 after
+# SECS.
+bench_shvm_wait() {
+	local id=$1 text=$2 end
+	end=$((EPOCHSECONDS + $3))
+	while :; do
+		! grep -aqF -- "$text" "$BENCH_WORK/$id.console" || return 0
+		if ! bench_shvm_alive "$id"; then
+			! grep -aqF -- "$text" "$BENCH_WORK/$id.console" || return 0
+			return 1
+		fi
+		[ "$EPOCHSECONDS" -lt "$end" ] || return 124
+		sleep 0.1
+	done
+}
+
+# bench_shvm_cmd ID SECS COMMAND: runs the shell command COMMAND (one line)
+# in ID's guest and waits up to SECS for it to finish. Sets SHVM_OUT (its
+# console output, \r removed), SHVM_RC (its status in the guest; empty if
+# it did not finish: then SHVM_WHY says why) and SHVM_US (host time from
+# sending the line until its end was seen, µs).
+bench_shvm_cmd() {
+	local id=$1 secs=$2 cmd=$3 n t0 t1 rc=0
+	SHVM_SEQ=$((SHVM_SEQ + 1))
+	n=$SHVM_SEQ SHVM_OUT='' SHVM_RC='' SHVM_WHY='' SHVM_US=''
+	bench_now t0
+	# The markers are split in the command text ("BB""-7."), so the tty's
+	# echo of the line does not contain them; only the output does.
+	printf 'echo "BB""-%s."; %s; echo "BE""-%s=$?"\n' "$n" "$cmd" "$n" >&"${SHVM_FD[$id]}"
+	bench_shvm_wait "$id" "BE-$n=" "$secs" || rc=$?
+	bench_now t1
+	SHVM_US=$((t1 - t0))
+	case $rc in
+	0) ;;
+	1) SHVM_WHY="the VMM exited while the guest ran '$cmd'" ;;
+	*) SHVM_WHY="no answer within ${secs}s from the guest running '$cmd'" ;;
+	esac
+	# One fork (they are slow in the nested host): the output, then the
+	# status as a last line "=N" when the end marker is there.
+	SHVM_OUT=$(awk -v b="BB-$n." -v e="BE-$n=" '
+		{ sub(/\r$/, "") }
+		(i = index($0, e)) { s = substr($0, i + length(e)); sub(/[^0-9].*/, "", s); print "=" s; exit }
+		on { print }
+		index($0, b) { on = 1 }' "$BENCH_WORK/$id.console")
+	if [ "$rc" -eq 0 ] && [[ $SHVM_OUT =~ (^|$'\n')=([0-9]+)$ ]]; then
+		SHVM_RC=${BASH_REMATCH[2]}
+		SHVM_OUT=${SHVM_OUT%=*}
+		SHVM_OUT=${SHVM_OUT%$'\n'}
+	fi
+}
+
+# bench_shvm_stop ID SECS: tells ID's guest shell to exit (virtio-init.sh
+# then syncs and powers off) and waits up to SECS for the VMM to exit, then
+# kills it. Sets SHVM_EXIT (the VMM's status; 124: timed out, killed) and
+# keeps the console and stderr in $BENCH_OUT/logs/.
+bench_shvm_stop() {
+	local id=$1 secs=$2 end fd pid=${SHVM_PID[$1]}
+	end=$((EPOCHSECONDS + secs))
+	fd=${SHVM_FD[$id]}
+	{ printf 'exit\n' >&"$fd"; } 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null && [ "$EPOCHSECONDS" -lt "$end" ]; do sleep 0.2; done
+	if kill -0 "$pid" 2>/dev/null; then
+		bench_shvm_kill "$id"
+		SHVM_EXIT=124
+	else
+		SHVM_EXIT=0
+		wait "$pid" || SHVM_EXIT=$?
+	fi
+	exec {fd}>&-
+	rm -f "$BENCH_WORK/$id.in"
+	mkdir -p "$BENCH_OUT/logs"
+	tr -d '\r' <"$BENCH_WORK/$id.console" >"$BENCH_OUT/logs/$id.console" 2>/dev/null || true
+	[ ! -s "$BENCH_WORK/$id.err" ] || cp "$BENCH_WORK/$id.err" "$BENCH_OUT/logs/$id.stderr" 2>/dev/null || true
+}
+
+# bench_shvm_kill ID: stops ID's VMM now: SIGTERM to its `timeout`, which
+# passes it on and SIGKILLs the VMM 5 s later if need be.
+bench_shvm_kill() {
+	local pid=${SHVM_PID[$1]} i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# bench_shvm_tail ID [N]: the last N (20) lines of ID's console, \r removed.
+bench_shvm_tail() { tail -n "${2:-20}" "$BENCH_WORK/$1.console" | tr -d '\r'; }
+
+# bench_kv LINE KEY VAR: sets VAR to the value of the word KEY=VALUE in
+# LINE (e.g. a BLKLOAD line), or to nothing. No fork.
+bench_kv() {
+	local _bkv_re="(^| )$2=([^ ]*)"
+	if [[ $1 =~ $_bkv_re ]]; then printf -v "$3" '%s' "${BASH_REMATCH[2]}"; else printf -v "$3" '%s' ''; fi
+}
+
+# bench_line TEXT PREFIX VAR: sets VAR to the first line of TEXT that
+# contains PREFIX, from PREFIX on (or to nothing). No fork.
+bench_line() {
+	local _bl_l
+	printf -v "$3" '%s' ''
+	while IFS= read -r _bl_l; do
+		[[ $_bl_l == *"$2"* ]] || continue
+		printf -v "$3" '%s' "$2${_bl_l#*"$2"}"
+		return 0
+	done <<<"$1"
+}
+
+# bench_us_ms US VAR: VAR = US microseconds as milliseconds, one decimal.
+bench_us_ms() { printf -v "$2" '%d.%d' $((($1 + 50) / 1000)) $(((($1 + 50) / 100) % 10)); }

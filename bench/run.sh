@@ -8,9 +8,14 @@
 # With a hardware-backed /dev/kvm it runs the benchmarks here; otherwise all
 # of them inside ONE nested KVM host (tests/harness/nested-host.sh).
 # Env: VESSEL (absolute path; default ./vessel), ONLY (benchmark names,
-#      comma- or space-separated: boot, footprint), BENCH_RUNS (boot runs per
-#      side, 5), BENCH_WARMUP (1), BENCH_FOOTPRINT_RUNS (3), BENCH_MODE
-#      (direct|nested: force a mode), BENCH_VM_TIMEOUT (s per VM run, 180),
+#      comma- or space-separated: boot, footprint, blk, net, container),
+#      BENCH_RUNS (measured runs per side of boot, blk and net, 5),
+#      BENCH_WARMUP (1), BENCH_FOOTPRINT_RUNS (3), BENCH_BLK_SECS (s per blk
+#      measurement, 2), BENCH_BLK_MIB (blk image size, 256), BENCH_NET_SECS
+#      (s per net measurement, 3),
+#      BENCH_CT_RUNS (container runs per side, 30), BENCH_CT_TIMEOUT (s per
+#      container run, 60), BENCH_MODE (direct|nested: force a mode),
+#      BENCH_VM_TIMEOUT (s per VM run, 180),
 #      NESTED_TIMEOUT (s for the whole nested run, 1440), BENCH_WAIT_IDLE
 #      (s to wait for other QEMUs, which skew the numbers, to finish; 0).
 # Exit status: 0 whatever the numbers; 124/125 if the harness failed (the
@@ -24,6 +29,9 @@ set -euo pipefail
 BENCHMARKS=(
 	"boot 900"
 	"footprint 600"
+	"blk 600"
+	"net 600"
+	"container 600"
 )
 
 # ---- inside: run the selected benchmarks (needs hardware KVM) -----------
@@ -92,7 +100,8 @@ bench_meta only "${BENCH_ONLY:-all}"
 bench_meta outer_host "$(uname -r), $(nproc) CPUs"
 
 # foreign_qemus: records in $BENCH_OUT/foreign-qemu.txt, every 5 s, each
-# qemu-system process that is not ours (not a descendant of this shell).
+# qemu-system process that is not ours (not a descendant of this shell)
+# and not a nested host of this cache (those wait for each other).
 foreign_qemus() {
 	local p q k v _
 	while :; do
@@ -103,7 +112,11 @@ foreign_qemus() {
 				while read -r k v _; do [ "$k" != PPid: ] || break; done <"/proc/$q/status" 2>/dev/null || v=''
 				q=$v
 			done
-			[ "$q" = $$ ] || grep -qs "^$p " "$BENCH_OUT/foreign-qemu.txt" ||
+			[ "$q" != $$ ] || continue
+			# Nested hosts of this cache take turns (nested-host.sh's
+			# lock): one seen while we wait for ours never competes.
+			[[ $(ps -o args= -p "$p" 2>/dev/null) != *"$CACHE/nested/"* ]] || continue
+			grep -qs "^$p " "$BENCH_OUT/foreign-qemu.txt" ||
 				echo "$p $(ps -o args= -p "$p" 2>/dev/null | cut -c1-120)" >>"$BENCH_OUT/foreign-qemu.txt"
 		done
 		sleep 5
@@ -126,6 +139,8 @@ fi
 
 ensure_cmds qemu-system-x86:qemu-system-x86_64 time:/usr/bin/time binutils:size \
 	busybox-static:/bin/busybox cpio:cpio
+# The container benchmark's peers (and jq for their config.json).
+! bench_selected container || ensure_cmds crun:crun runc:runc busybox-static:/bin/busybox jq:jq
 # The guest, built out here (faster than under TCG) where the nested host
 # sees it: in the cache, not in $CACHE/tmp (a tmpfs in there).
 mkdir -p "$CACHE/tmp"
@@ -134,6 +149,12 @@ export BENCH_GUEST_DIR
 watcher=''
 trap 'rm -rf "$BENCH_GUEST_DIR"; [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true' EXIT
 bench_guest_build "$BENCH_GUEST_DIR"
+# blk and net: the virtio guests' initramfs with the load generators
+# (bench/blkload.c, bench/netload.c, compiled static here).
+if bench_selected blk || bench_selected net; then
+	ensure_cmds gcc:gcc e2fsprogs:mkfs.ext4 iproute2:ip
+	bench_virtio_guest_build "$BENCH_GUEST_DIR"
+fi
 foreign_qemus &
 watcher=$!
 
