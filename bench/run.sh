@@ -101,7 +101,7 @@ bench_meta outer_host "$(uname -r), $(nproc) CPUs"
 
 # foreign_qemus: records in $BENCH_OUT/foreign-qemu.txt, every 5 s, each
 # qemu-system process that is not ours (not a descendant of this shell)
-# and not a nested host of this cache (those wait for each other).
+# and not another nested host (those wait for each other).
 foreign_qemus() {
 	local p q k v _
 	while :; do
@@ -113,9 +113,9 @@ foreign_qemus() {
 				q=$v
 			done
 			[ "$q" != $$ ] || continue
-			# Nested hosts of this cache take turns (nested-host.sh's
-			# lock): one seen while we wait for ours never competes.
-			[[ $(ps -o args= -p "$p" 2>/dev/null) != *"$CACHE/nested/"* ]] || continue
+			# Nested hosts take turns (nested-host.sh's lock): one
+			# seen while we wait for ours never competes.
+			[[ $(ps -o args= -p "$p" 2>/dev/null) != *"/nested/run."* ]] || continue
 			grep -qs "^$p " "$BENCH_OUT/foreign-qemu.txt" ||
 				echo "$p $(ps -o args= -p "$p" 2>/dev/null | cut -c1-120)" >>"$BENCH_OUT/foreign-qemu.txt"
 		done

@@ -16,9 +16,10 @@
 #      180), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600).
 # A QEMU monitor listens on $CACHE/nested/run.*/monitor.sock.
-# One nested host at a time per cache: two of them on two cores crawl and
-# hang, so a second caller waits for the first (flock on $CACHE/nested.lock)
-# before its own time limits start.
+# One nested host at a time on the machine, whichever clone it comes from:
+# two of them on two cores crawl and hang, so a second caller waits for the
+# first (flock on $NESTED_LOCK, default /tmp/vessel-nested-host.lock) before
+# its own time limits start.
 set -euo pipefail
 # shellcheck source=tests/harness/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -46,11 +47,11 @@ smp=${NESTED_SMP:-2}
 ensure_cmds qemu-system-x86:qemu-system-x86_64
 eval "$("$HARNESS_DIR/fetch-kernel.sh")"
 
-mkdir -p "$CACHE"
-exec 8>"$CACHE/nested.lock"
+lock=${NESTED_LOCK:-/tmp/vessel-nested-host.lock}
+exec 8>>"$lock"
 if ! flock -n 8; then
 	log "another nested host is running; waiting for it (NESTED_LOCK_WAIT ${NESTED_LOCK_WAIT:-3600} s)"
-	flock -w "${NESTED_LOCK_WAIT:-3600}" 8 || harness_fail "another nested host held $CACHE/nested.lock too long"
+	flock -w "${NESTED_LOCK_WAIT:-3600}" 8 || harness_fail "another nested host held $lock too long"
 fi
 
 # The nested host's initramfs, rebuilt when its inputs change.
