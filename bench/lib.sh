@@ -773,24 +773,6 @@ bench_virtio_setup() {
 	fi
 }
 
-# bench_modprobe MOD...: loads host kernel modules; in the nested host (no
-# /lib/modules of its own) from the unpacked guest kernel package.
-bench_modprobe() {
-	local m root=''
-	for m in "$@"; do
-		[ ! -d "/sys/module/${m//-/_}" ] || continue
-		! modprobe -q "$m" 2>/dev/null || continue
-		if [ -z "$root" ]; then
-			# shellcheck disable=SC2034 # set by the eval; KERNEL unused
-			local KERNEL MODDIR KVERSION
-			eval "$("$HARNESS_DIR/fetch-kernel.sh")" || return 1
-			[ "$KVERSION" = "$(uname -r)" ] || return 1
-			root=${MODDIR%/lib/modules/*}
-		fi
-		modprobe -q -d "$root" "$m" || return 1
-	done
-}
-
 # bench_ext4_dir DIR MIB: mounts a fresh ext4 filesystem (a sparse DIR.img
 # of MIB MiB on a loop device) at DIR: a filesystem with O_DIRECT, which the
 # tmpfs scratch dirs of the nested host lack. Undo with bench_ext4_undo DIR.
@@ -798,7 +780,7 @@ bench_ext4_dir() {
 	local dir=$1 mib=$2
 	[ "$(id -u)" -eq 0 ] || die "a loop-mounted ext4 for the disk images needs root"
 	ensure_cmds e2fsprogs:mkfs.ext4
-	bench_modprobe loop crc32c_generic ext4 || die "cannot load the loop and ext4 modules on this host"
+	host_modprobe loop crc32c_generic ext4 || die "cannot load the loop and ext4 modules on this host"
 	mkdir -p "$dir"
 	truncate -s "${mib}M" "$dir.img"
 	run_timeout 120 mkfs.ext4 -q -F "$dir.img" || die "mkfs.ext4 $dir.img failed"

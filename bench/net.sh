@@ -30,10 +30,10 @@ secs=${BENCH_NET_SECS:-3}
 ensure_cmds iproute2:ip
 bench_virtio_setup
 
-bench_modprobe tun || die "cannot load the tun module on this host"
+host_modprobe tun || die "cannot load the tun module on this host"
 [ -c /dev/net/tun ] || die "no /dev/net/tun after loading tun"
 sides=(vessel qemu-q35-vhost-off qemu-q35-vhost-on)
-if ! bench_modprobe vhost_net || [ ! -c /dev/vhost-net ]; then
+if ! host_modprobe vhost_net || [ ! -c /dev/vhost-net ]; then
 	warn "no /dev/vhost-net on this host: leaving out qemu-q35-vhost-on"
 	bench_note all "net: no /dev/vhost-net on the host (module vhost_net), so no QEMU vhost=on side"
 	sides=(vessel qemu-q35-vhost-off)

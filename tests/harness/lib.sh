@@ -77,6 +77,31 @@ mktemp_dir() {
 	mktemp -d "$CACHE/tmp/${1:-tmp}.XXXXXX"
 }
 
+# host_modprobe MOD...: loads host kernel modules. In the nested host (whose
+# kernel is the guest kernel, with no /lib/modules of its own) from the
+# unpacked guest kernel package. Says on stderr which one failed.
+host_modprobe() {
+	local m root=''
+	for m in "$@"; do
+		[ ! -d "/sys/module/${m//-/_}" ] || continue
+		! modprobe -q "$m" 2>/dev/null || continue
+		if [ -z "$root" ]; then
+			# shellcheck disable=SC2034 # set by the eval; KERNEL unused
+			local KERNEL MODDIR KVERSION
+			eval "$("$HARNESS_DIR/fetch-kernel.sh")" || return 1
+			if [ "$KVERSION" != "$(uname -r)" ]; then
+				log "modprobe $m failed (and $KVERSION is not the running kernel)"
+				return 1
+			fi
+			root=${MODDIR%/lib/modules/*}
+		fi
+		modprobe -d "$root" "$m" || {
+			log "modprobe -d $root $m failed"
+			return 1
+		}
+	done
+}
+
 # build_guest_initrd OUT TOKEN: the test guests' initramfs (busybox, the
 # tests/integration/guest-init.sh /init, TOKEN in /etc/vessel-token).
 build_guest_initrd() {
