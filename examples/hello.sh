@@ -20,7 +20,7 @@ if [ ! -s "$images/hello-initrd.img" ] || [ "$here/hello-init.sh" -nt "$images/h
 	[ "$0" -nt "$images/hello-initrd.img" ]; then
 	"$repo/tests/harness/mkinitramfs.sh" "$images/hello-initrd.img" \
 		--init "$here/hello-init.sh" --moddir "$MODDIR" \
-		--modules "virtio_pci virtio_blk virtio_net virtio_rng ext4"
+		--modules "virtio_pci virtio_blk virtio_net virtio_rng crc32c_generic ext4"
 fi
 # The disk of disk-net.yaml: 16 MiB of ext4 holding a greeting.
 if [ ! -s "$images/hello-disk.img" ]; then
