@@ -9,20 +9,9 @@
 
 static int msi_commit(struct msi_router *r)
 {
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[MSI_MAX_ROUTES];
-	} *tab;
-	int ret;
-
-	tab = calloc(1, sizeof(*tab));
-	if (!tab)
-		return -1;
-	tab->hdr.nr = r->n;
-	memcpy(tab->e, r->e, r->n * sizeof(r->e[0]));
-	ret = ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, tab);
-	free(tab);
-	return ret;
+	r->tab->nr = r->n;
+	r->tab->flags = 0;
+	return ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->tab);
 }
 
 static void add_irqchip(struct msi_router *r, unsigned gsi, unsigned chip, unsigned pin)
@@ -39,6 +28,10 @@ static void add_irqchip(struct msi_router *r, unsigned gsi, unsigned chip, unsig
 int msi_router_init(struct msi_router *r, int vm_fd, struct error *err)
 {
 	memset(r, 0, sizeof(*r));
+	r->tab = calloc(1, sizeof(*r->tab) + MSI_MAX_ROUTES * sizeof(r->tab->entries[0]));
+	if (!r->tab)
+		return err_set(err, "out of memory");
+	r->e = r->tab->entries;
 	pthread_mutex_init(&r->lock, NULL);
 	r->vm_fd = vm_fd;
 	r->next_gsi = MSI_FIRST_GSI;
@@ -50,14 +43,22 @@ int msi_router_init(struct msi_router *r, int vm_fd, struct error *err)
 			add_irqchip(r, gsi, KVM_IRQCHIP_PIC_SLAVE, gsi - 8);
 		add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
 	}
-	if (msi_commit(r) < 0)
-		return err_sys(err, "KVM_SET_GSI_ROUTING");
+	if (msi_commit(r) < 0) {
+		err_sys(err, "KVM_SET_GSI_ROUTING");
+		msi_router_destroy(r);
+		return -1;
+	}
 	return 0;
 }
 
 void msi_router_destroy(struct msi_router *r)
 {
+	if (!r->tab)
+		return;         /* never initialised, or destroyed already */
 	pthread_mutex_destroy(&r->lock);
+	free(r->tab);
+	r->tab = NULL;
+	r->e = NULL;
 }
 
 int msi_vec_create(struct msi_router *r, struct msi_vec *v, struct error *err)

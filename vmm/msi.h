@@ -26,7 +26,11 @@ struct msi_router {
 	pthread_mutex_t lock;
 	unsigned n;
 	unsigned next_gsi;
-	struct kvm_irq_routing_entry e[MSI_MAX_ROUTES];
+	/* The whole table as KVM_SET_GSI_ROUTING takes it, allocated once:
+	 * a commit (a guest reprogramming an MSI-X entry, on a vCPU thread)
+	 * must not allocate. e points at tab's entries. */
+	struct kvm_irq_routing *tab;
+	struct kvm_irq_routing_entry *e;
 };
 
 /* Install the default routes (GSI 0..23 to the PICs and IOAPIC). */

@@ -88,15 +88,22 @@ static void msix_signal(struct virtio_pci *vp, uint16_t v)
 	msi_vec_fire(&vp->vec[v]);
 }
 
+/* Entry v changed (or MSI-X enable / function mask did). KVM's route for
+ * it follows the table only while the vector is live (enabled, unmasked):
+ * a guest reprograms an entry masked, one dword at a time, and a message
+ * half old and half new must never be where an in-flight interrupt could
+ * take it. So the route changes on unmask, to the whole new message, and
+ * what was held back in the PBA is delivered then. */
 static void msix_update(struct virtio_pci *vp, unsigned v)
 {
 	struct msix_entry *e = &vp->table[v];
 	bool fmask;
 
+	if (!msix_enabled(vp, &fmask) || fmask || (e->ctrl & 1))
+		return;
 	msi_vec_route(vp->dev.env->msi, &vp->vec[v],
 		      ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
-	if ((vp->pba & (1ULL << v)) && msix_enabled(vp, &fmask) && !fmask &&
-	    !(e->ctrl & 1)) {
+	if (vp->pba & (1ULL << v)) {
 		vp->pba &= ~(1ULL << v);
 		msi_vec_fire(&vp->vec[v]);
 	}
