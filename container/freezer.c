@@ -1,5 +1,6 @@
 /* Freezing and thawing a container's processes (cgroup v2 or v1). */
 #include "freezer.h"
+#include "../tools/clock.h"
 #include "cgroup_impl.h"
 
 #include <ctype.h>
@@ -140,14 +141,6 @@ static int move_all(const char *dir, pid_t pid1, struct error *err)
 	}
 	closedir(d);
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Wait until dir/file contains want. */

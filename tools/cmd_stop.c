@@ -1,5 +1,6 @@
 /* vessel stop NAME [--timeout S] [--force], vessel pause|resume NAME */
 #include "manage.h"
+#include "clock.h"
 #include "control.h"
 #include "exit_codes.h"
 
@@ -52,14 +53,6 @@ void usage_resume(FILE *out)
 		"usage: vessel resume NAME\n"
 		"\n"
 		"Let the guest NAME, paused by `vessel pause`, run again.\n");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* The supervisor closes our connection only by exiting, after the guest

@@ -1,5 +1,6 @@
 /* JSON-lines framing, requests and replies (json-c). */
 #include "control.h"
+#include "clock.h"
 #include "state.h"
 
 #include <errno.h>
@@ -66,14 +67,6 @@ int control_send(int fd, struct json_object *obj, struct error *err)
 	}
 	free(line);
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Read one line, a byte at a time: nothing after it is consumed, so

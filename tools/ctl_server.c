@@ -1,5 +1,6 @@
 /* The control server and the console pump of a supervisor. */
 #include "ctl_server.h"
+#include "clock.h"
 #include "console_log.h"
 #include "control.h"
 
@@ -53,14 +54,6 @@ struct ctl_server {
 	long long finish_by;    /* set by ctl_server_finish(); 0 before */
 	bool stopping;          /* the server thread: flush and leave */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void wake(struct ctl_server *s)
 {

@@ -1,6 +1,7 @@
 /* The supervisor of a started guest: launching it detached, running the
  * guest, and the guest-specific side of the control operations. */
 #include "supervisor.h"
+#include "clock.h"
 #include "ctl_server.h"
 #include "../container/freezer.h"
 #include "state.h"
@@ -54,14 +55,6 @@ struct sv {
 	struct stat self_exe;
 	struct ctl_server *srv;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Tell `vessel start` how it went, once. With sv->lock held. */
 static void report(struct sv *sv, const char *error)
