@@ -8,8 +8,9 @@
 # console is streamed to stdout. Exits with SCRIPT's status, or:
 #   125  harness failure: the nested host hung (during boot, or while SCRIPT
 #        ran: its heartbeat stopped) or died without reporting SCRIPT's
-#        status. A hang or a panic of the host's kernel is retried once (SCRIPT then runs again from the
-#        start) if time allows.
+#        status. A hang or a panic of the host's kernel boots it again, up
+#        to 3 attempts in all while NESTED_TIMEOUT allows; SCRIPT then runs
+#        again (run-all.sh skips the tests that already passed).
 #   124  harness failure: NESTED_TIMEOUT (default 1500 s) ran out
 # Env: NESTED_TIMEOUT (s), NESTED_BOOT_TIMEOUT (s until SCRIPT starts, 120),
 #      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
@@ -205,7 +206,7 @@ monitor_dump() {
 }
 
 qrc=0 brc=0
-for attempt in 1 2; do
+for attempt in 1 2 3; do
 	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION)"
 	boot_once && brc=0 || brc=$?
 	case $brc in
@@ -216,7 +217,7 @@ for attempt in 1 2; do
 	6) log "harness: the nested host's kernel panicked while running the script" ;;
 	esac
 	if [ $((deadline - $(date +%s))) -lt $((boot_timeout + 60)) ]; then break; fi
-	[ "$attempt" -eq 2 ] || log "harness: retrying once"
+	[ "$attempt" -eq 3 ] || log "harness: booting it again (attempt $((attempt + 1)) of 3, within NESTED_TIMEOUT)"
 done
 
 case $brc in

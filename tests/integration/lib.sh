@@ -57,8 +57,8 @@ fail() {
 		tail -n 40 "$T/console"
 	fi
 	if [ -s "$T/stderr" ]; then
-		echo "--- vessel stderr (last 20 lines):"
-		tail -n 20 "$T/stderr"
+		echo "--- vessel stderr (last 40 lines):"
+		tail -n 40 "$T/stderr"
 	fi
 	exit 1
 }
