@@ -12,17 +12,29 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-int control_connect(const char *name, struct error *err)
+int control_addr(const char *name, struct sockaddr_un *sa, struct error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[STATE_PATH_MAX];
-	int fd;
 
 	if (state_path(path, sizeof(path), name, STATE_SOCKET, err) < 0)
 		return -1;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, "%s: path too long for a unix socket", path);
-	strcpy(sa.sun_path, path);
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return err_set(err, "%s: path too long for a unix socket "
+			       "(choose a shorter VESSEL_RUN_DIR)", path);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int control_connect(const char *name, struct error *err)
+{
+	struct sockaddr_un sa;
+	const char *path = sa.sun_path;
+	int fd;
+
+	if (control_addr(name, &sa, err) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_sys(err, "socket");

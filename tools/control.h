@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
+#include <sys/un.h>
 
 #include "error.h"
 
@@ -18,6 +19,8 @@
 
 /* Connect to NAME's control socket; returns the fd (close-on-exec). On
  * failure err->errnum tells ENOENT or ECONNREFUSED (no supervisor). */
+/* The address of NAME's control socket (state.h's RUN/NAME/control). */
+int control_addr(const char *name, struct sockaddr_un *sa, struct error *err);
 int control_connect(const char *name, struct error *err);
 /* A new request object {"op": op}. */
 struct json_object *control_request(const char *op);

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "ctl_server.h"
 #include "../container/freezer.h"
+#include "control.h"
 #include "state.h"
 #include "../container/container.h"
 #include "../vmm/vm.h"
@@ -656,16 +657,12 @@ out:
 
 static int listen_socket(const char *name, struct error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char path[STATE_PATH_MAX];
+	struct sockaddr_un sa;
+	const char *path = sa.sun_path;
 	int fd;
 
-	if (state_path(path, sizeof(path), name, STATE_SOCKET, err) < 0)
+	if (control_addr(name, &sa, err) < 0)
 		return -1;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, "%s: path too long for a unix socket "
-			       "(choose a shorter VESSEL_RUN_DIR)", path);
-	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_sys(err, "socket");
