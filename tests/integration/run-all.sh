@@ -66,13 +66,14 @@ for t in "${tests[@]}"; do
 	t0=$(now_ms)
 	rc=0
 	TMPDIR=$work timeout -k 10 "$TEST_TIMEOUT" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
-	# A guest that crashed (vessel's exit status 4, a triple fault) gets one
-	# more try, and the first attempt is shown: inside the nested host the
-	# emulated SVM has crashed guests early in boot (and the nested host's
-	# own kernel) now and then; see tests/harness/README.md.
+	# A guest that crashed (vessel's exit status 4, a triple fault) or went
+	# silent (a wait for its output ran out, or vessel hung) gets one more
+	# try, and the first attempt is shown: inside the nested host the
+	# emulated SVM has crashed and stalled guests early in boot (and the
+	# nested host's own kernel) now and then; see tests/harness/README.md.
 	if [ "$rc" -ne 0 ] && [ "${TEST_RETRY_CRASH:-1}" = 1 ] &&
-		grep -qE 'vessel exit status:? 4([^0-9]|$)|triple fault \(KVM_EXIT_SHUTDOWN\)|^ *last [0-9]+ exits \(of' "$tlog"; then
-		echo "retry $name: the guest crashed; the first attempt's log:"
+		grep -qE 'vessel exit status:? 4([^0-9]|$)|triple fault \(KVM_EXIT_SHUTDOWN\)|^ *last [0-9]+ exits \(of|^FAIL: no .* within [0-9]+s$|^FAIL: vessel hung' "$tlog"; then
+		echo "retry $name: the guest crashed or stalled; the first attempt's log:"
 		sed 's/^/    | /' "$tlog"
 		rc=0
 		TMPDIR=$work timeout -k 10 "$TEST_TIMEOUT" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
