@@ -61,14 +61,16 @@ boot_guest() {
 # runs the nested host's own kernel panicked in vessel's process (a kernel
 # stack overflow in its page-fault path): the emulated SVM is suspect, not
 # proven (tests/harness/README.md). So a boot that fails is reported here
-# with its log and retried once; a second failure fails the test.
+# with its log and tried again (3 attempts in all); a third failure fails it.
 why=''
-if ! boot_guest; then
-	echo "note acpid_power_button: attempt 1: $why; retrying once. Its log:"
+attempt=1
+until boot_guest; do
+	[ $attempt -lt 3 ] || fail "$why (attempt $attempt of 3)"
+	echo "note acpid_power_button: attempt $attempt: $why; trying again. Its log:"
 	tail -n 25 "$out" | sed 's/^/    | /'
 	timeout 60 "$VESSEL" stop --force "$name" >/dev/null 2>&1
-	boot_guest || fail "$why (attempt 2 of 2)"
-fi
+	attempt=$((attempt + 1))
+done
 timeout 600 "$VESSEL" logs -f "$name" >"$out" 2>&1 &
 fpid=$!
 sleep 0.5
