@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 
 static void console_input(struct loop *loop, int fd, uint32_t events, void *opaque);
 
@@ -93,14 +94,54 @@ static void console_input(struct loop *loop, int fd, uint32_t events, void *opaq
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* With out_lock held. Output gone: the guest keeps running. */
+static void flush_locked(struct console *c)
+{
+	if (c->out_len)
+		(void)write_all(c->out_fd, c->out_buf, c->out_len);
+	c->out_len = 0;
+}
+
+void console_flush(struct console *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	flush_locked(c);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+static void console_flush_timer(struct loop *loop, int fd, uint32_t events,
+				void *opaque)
+{
+	struct console *c = opaque;
+	uint64_t ticks;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&c->out_lock);
+	c->flush_armed = false;
+	flush_locked(c);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
 int console_open(struct console *c, struct loop *loop, int in_fd, int out_fd,
 		 struct error *err)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->out_lock, NULL);
 	c->loop = loop;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
+	c->flush_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->flush_fd < 0)
+		return err_sys(err, "timerfd_create");
+	if (loop_add(loop, c->flush_fd, EPOLLIN, console_flush_timer, c, err) < 0) {
+		close(c->flush_fd);
+		c->flush_fd = -1;
+		return -1;
+	}
 	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
 		struct termios raw = c->saved;
 
@@ -115,12 +156,18 @@ int console_open(struct console *c, struct loop *loop, int in_fd, int out_fd,
 		if (loop_add(loop, in_fd, EPOLLIN, console_input, c, &e) == 0)
 			c->in_open = true;
 	}
-	(void)err;
 	return 0;
 }
 
 void console_close(struct console *c)
 {
+	if (c->flush_fd >= 0) {
+		loop_del(c->loop, c->flush_fd);
+		close(c->flush_fd);
+		c->flush_fd = -1;
+	}
+	console_flush(c);
+	pthread_mutex_destroy(&c->out_lock);
 	if (c->in_open)
 		loop_del(c->loop, c->in_fd);
 	c->in_open = false;
@@ -143,6 +190,23 @@ void console_set_sink(struct console *c, const struct console_sink *sink)
 
 void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
-	/* Output gone: the guest keeps running. */
-	(void)write_all(c->out_fd, buf, len);
+	struct itimerspec t = { .it_value.tv_nsec = CONSOLE_FLUSH_US * 1000 };
+
+	pthread_mutex_lock(&c->out_lock);
+	if (c->out_len + len > sizeof(c->out_buf))
+		flush_locked(c);
+	if (len >= sizeof(c->out_buf)) {
+		(void)write_all(c->out_fd, buf, len);
+	} else {
+		memcpy(c->out_buf + c->out_len, buf, len);
+		c->out_len += len;
+		if (memchr(buf, '\n', len))
+			flush_locked(c);
+	}
+	if (c->out_len && !c->flush_armed && c->flush_fd >= 0 &&
+	    timerfd_settime(c->flush_fd, 0, &t, NULL) == 0)
+		c->flush_armed = true;
+	if (c->out_len && !c->flush_armed)
+		flush_locked(c);        /* no timer: unbuffered */
+	pthread_mutex_unlock(&c->out_lock);
 }

@@ -174,6 +174,8 @@ void vcpu_dump(struct vcpu *v, const char *why)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 
+	if (v->vm->env.console)
+		console_flush(v->vm->env.console);  /* what the guest said first */
 	fprintf(stderr, "vessel: vCPU %u: %s\n", v->id, why);
 	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0) {
 		fprintf(stderr,
