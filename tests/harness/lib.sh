@@ -13,6 +13,9 @@ export HARNESS_DIR REPO CACHE
 readonly H_EXIT_HARNESS=125 # the harness itself failed (nested host hung, ...)
 # shellcheck disable=SC2034
 readonly H_EXIT_TIMEOUT=124 # a step ran out of time
+# shellcheck disable=SC2034
+# A script run by nested-host.sh asks for a fresh nested host with this.
+readonly NESTED_EXIT_FRESH=75
 
 log() { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 warn() { log "warning: $*"; }

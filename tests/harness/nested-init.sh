@@ -30,6 +30,7 @@ for arg in $(cat /proc/cmdline); do
 	vessel.run=*) run=${arg#*=} ;;
 	vessel.repo=*) repo=${arg#*=} ;;
 	vessel.cache=*) cache=${arg#*=} ;;
+	vessel.hung_task=*) hung_task=${arg#*=} ;;
 	esac
 done
 if [ -z "$run" ] || [ -z "$repo" ]; then fail "no vessel.run=/vessel.repo= on the kernel cmdline"; fi
@@ -64,6 +65,9 @@ mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 tmpdir=${cache:-$repo/.cache}/tmp
 if [ -d "$R$tmpdir" ]; then mount -t tmpfs -o mode=1777 tmpfs "$R$tmpdir"; fi
 hostname vessel-nested 2>/dev/null
+# Report a task stuck in the kernel sooner than the default 120 s: the
+# outer side treats that report as a hung host.
+echo "${hung_task:-60}" >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 
 [ -f "$R$run/cmd.sh" ] || fail "no $run/cmd.sh"
 # Heartbeat for the outer side, which treats its stopping as a hung host.
