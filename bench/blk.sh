@@ -103,33 +103,19 @@ qargs=${qargs/-append $BENCH_VIRTIO_CMDLINE/-append \"$BENCH_VIRTIO_CMDLINE\"}
 bench_note qemu-q35 "blk: $("$BENCH_QEMU" --version | head -n1 | sed 's/ *Copyright.*//'): \`$qargs\` (no iothread)"
 bench_note host "blk: the same blkload, run in the host on the backing file (an image like the VMs', on the same ext4) with O_DIRECT: the physical limit"
 
-# Boot both VMs, side by side; each waits at its shell.
-declare -A dead
-for id in "${vms[@]}"; do
-	vm_cmd "$id"
-	bench_shvm_start "blk-$id" $((BENCH_VM_TIMEOUT + (runs + warmup) * 4 * 3 * (secs + 30))) "${BENCH_CMD[@]}"
-	dead[$id]=''
-done
-for id in "${vms[@]}"; do
-	rc=0
-	bench_shvm_wait "blk-$id" VESSEL-SHELL-READY "$BENCH_VM_TIMEOUT" || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		# shellcheck disable=SC2016 # expanded by the guest's shell
-		bench_shvm_cmd "blk-$id" 60 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; echo "VDA-SECTORS=$(cat /sys/block/vda/size)"'
-		if [ "${SHVM_RC:-x}" != 0 ] || ! grep -q "^VDA-SECTORS=$((mib * 2048))\$" <<<"$SHVM_OUT"; then
-			rc=1 SHVM_WHY="${SHVM_WHY:-/dev/vda missing or of the wrong size: $(grep -o 'VDA-SECTORS=.*' <<<"$SHVM_OUT" || echo none)}"
-		fi
-	else
-		SHVM_WHY="no VESSEL-SHELL-READY (status $rc)"
+# Boot both VMs, side by side; each waits at its shell with /dev/vda.
+# vda_ok ID: the guest sees /dev/vda, of the image's size.
+# shellcheck disable=SC2317 # called by bench_vms_up
+vda_ok() {
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	bench_shvm_cmd "blk-$1" 60 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; echo "VDA-SECTORS=$(cat /sys/block/vda/size)"'
+	if [ "${SHVM_RC:-x}" != 0 ] || ! grep -q "^VDA-SECTORS=$((mib * 2048))\$" <<<"$SHVM_OUT"; then
+		SHVM_WHY="${SHVM_WHY:-/dev/vda missing or of the wrong size: $(grep -o 'VDA-SECTORS=.*' <<<"$SHVM_OUT" || echo none)}"
+		return 1
 	fi
-	if [ "$rc" -ne 0 ]; then
-		dead[$id]="did not boot to its shell with /dev/vda: $SHVM_WHY"
-		log "blk: $id ${dead[$id]}; console tail:"
-		bench_shvm_tail "blk-$id" >&2
-	else
-		log "blk: $id is up ($(grep -ac . "$BENCH_WORK/blk-$id.console") console lines)"
-	fi
-done
+}
+bench_vms_up blk $((BENCH_VM_TIMEOUT + (runs + warmup) * 4 * 3 * (secs + 30))) \
+	"did not boot to its shell with /dev/vda" vda_ok "${vms[@]}"
 
 declare -A failed why
 for side in "${sides[@]}"; do failed[$side]=0 why[$side]=''; done

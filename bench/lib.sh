@@ -907,6 +907,39 @@ bench_shvm_kill() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# bench_vms_up BENCH LIFETIME WHAT CHECK ID...: boots a shell VM per ID
+# side by side (vm_cmd ID, the caller's, sets BENCH_CMD), each named
+# BENCH-ID and given LIFETIME s, then waits for each one's shell and runs
+# CHECK ID, the caller's function that returns non-zero with SHVM_WHY set
+# when the VM is not usable. Fills the global associative array dead:
+# dead[ID] is empty for a VM that is up, else "WHAT: why".
+bench_vms_up() {
+	local bench=$1 life=$2 what=$3 check=$4 id rc
+	shift 4
+	declare -gA dead
+	for id; do
+		vm_cmd "$id"
+		bench_shvm_start "$bench-$id" "$life" "${BENCH_CMD[@]}"
+		dead[$id]=''
+	done
+	for id; do
+		rc=0
+		bench_shvm_wait "$bench-$id" VESSEL-SHELL-READY "$BENCH_VM_TIMEOUT" || rc=$?
+		if [ "$rc" -eq 0 ]; then
+			"$check" "$id" || rc=1
+		else
+			SHVM_WHY="no VESSEL-SHELL-READY (status $rc)"
+		fi
+		if [ "$rc" -ne 0 ]; then
+			dead[$id]="$what: $SHVM_WHY"
+			log "$bench: $id ${dead[$id]}; console tail:"
+			bench_shvm_tail "$bench-$id" >&2
+		else
+			log "$bench: $id is up ($(grep -ac . "$BENCH_WORK/$bench-$id.console") console lines)"
+		fi
+	done
+}
+
 # bench_shvm_tail ID [N]: the last N (20) lines of ID's console, \r removed.
 bench_shvm_tail() { tail -n "${2:-20}" "$BENCH_WORK/$1.console" | tr -d '\r'; }
 

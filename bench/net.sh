@@ -122,31 +122,17 @@ for side in "${sides[@]}"; do
 done
 
 # Boot the VMs side by side; each waits at its shell, then sets up eth0.
-declare -A dead
-for side in "${sides[@]}"; do
-	vm_cmd "$side"
-	bench_shvm_start "net-$side" $((BENCH_VM_TIMEOUT + (runs + warmup) * 2 * ${#sides[@]} * (secs + 30))) "${BENCH_CMD[@]}"
-	dead[$side]=''
-done
-for side in "${sides[@]}"; do
-	rc=0
-	bench_shvm_wait "net-$side" VESSEL-SHELL-READY "$BENCH_VM_TIMEOUT" || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		bench_shvm_cmd "net-$side" 60 "i=0; while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done; ip link set lo up && ip addr add ${net[$side]}.2/24 dev eth0 && ip link set eth0 up && ping -c 1 -w 30 ${net[$side]}.1 >/dev/null && echo NET-UP"
-		if [ "${SHVM_RC:-x}" != 0 ] || ! grep -q '^NET-UP' <<<"$SHVM_OUT"; then
-			rc=1 SHVM_WHY="${SHVM_WHY:-eth0 did not come up or could not reach ${net[$side]}.1: $(tr '\n' ' ' <<<"$SHVM_OUT" | cut -c1-200)}"
-		fi
-	else
-		SHVM_WHY="no VESSEL-SHELL-READY (status $rc)"
+# eth0_ok SIDE: eth0 up with its address, and the host end answers a ping.
+# shellcheck disable=SC2317 # called by bench_vms_up
+eth0_ok() {
+	bench_shvm_cmd "net-$1" 60 "i=0; while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done; ip link set lo up && ip addr add ${net[$1]}.2/24 dev eth0 && ip link set eth0 up && ping -c 1 -w 30 ${net[$1]}.1 >/dev/null && echo NET-UP"
+	if [ "${SHVM_RC:-x}" != 0 ] || ! grep -q '^NET-UP' <<<"$SHVM_OUT"; then
+		SHVM_WHY="${SHVM_WHY:-eth0 did not come up or could not reach ${net[$1]}.1: $(tr '\n' ' ' <<<"$SHVM_OUT" | cut -c1-200)}"
+		return 1
 	fi
-	if [ "$rc" -ne 0 ]; then
-		dead[$side]="did not boot to its shell with a working eth0: $SHVM_WHY"
-		log "net: $side ${dead[$side]}; console tail:"
-		bench_shvm_tail "net-$side" >&2
-	else
-		log "net: $side is up"
-	fi
-done
+}
+bench_vms_up net $((BENCH_VM_TIMEOUT + (runs + warmup) * 2 * ${#sides[@]} * (secs + 30))) \
+	"did not boot to its shell with a working eth0" eth0_ok "${sides[@]}"
 
 declare -A failed why
 for side in "${sides[@]}"; do failed[$side]=0 why[$side]=''; done

@@ -34,6 +34,16 @@ BENCHMARKS=(
 	"container 600"
 )
 
+# wants_guest: true when a selected benchmark boots the guest kernel (all
+# but container).
+wants_guest() {
+	local b
+	for b in "${BENCHMARKS[@]}"; do
+		[ "${b%% *}" = container ] || ! bench_selected "${b%% *}" || return 0
+	done
+	return 1
+}
+
 # ---- inside: run the selected benchmarks (needs hardware KVM) -----------
 if [ "${1:-}" = --inner ]; then
 	: "${BENCH_OUT:?}" "${VESSEL:?}"
@@ -48,9 +58,14 @@ if [ "${1:-}" = --inner ]; then
 	bench_meta host_cpu "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	bench_meta host_cpus "$(nproc)"
 	bench_meta host_mem_mib "$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
-	bench_guest_setup
+	if wants_guest; then
+		bench_guest_setup
+		bench_meta guest_kernel "${BENCH_KVERSION:-?}"
+	else
+		BENCH_WORK=$(mktemp_dir bench)
+		export BENCH_WORK
+	fi
 	trap 'rm -rf "$BENCH_WORK"' EXIT
-	bench_meta guest_kernel "${BENCH_KVERSION:-?}"
 	bench_meta qemu "$("$BENCH_QEMU" --version | head -n1)"
 	bench_meta vessel "$("$VESSEL" version 2>/dev/null | head -n1 || true)"
 	bad=0
@@ -148,7 +163,7 @@ BENCH_GUEST_DIR=$(mktemp -d "$CACHE/bench-guest.XXXXXX")
 export BENCH_GUEST_DIR
 watcher=''
 trap 'rm -rf "$BENCH_GUEST_DIR"; [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true' EXIT
-bench_guest_build "$BENCH_GUEST_DIR"
+! wants_guest || bench_guest_build "$BENCH_GUEST_DIR"
 # blk and net: the virtio guests' initramfs with the load generators
 # (bench/blkload.c, bench/netload.c, compiled static here).
 if bench_selected blk || bench_selected net; then
