@@ -321,6 +321,19 @@ vm_fd_flags() {
 	done
 }
 
+# expect_direct_rw FILE: vessel holds FILE open, and every descriptor it
+# has on it is O_DIRECT (cache: none) and O_RDWR.
+expect_direct_rw() {
+	local f flags
+	flags=$(vm_fd_flags "$1")
+	[ -n "$flags" ] || vfail "vessel has no descriptor open on $1"
+	for f in $flags; do
+		info "vessel's descriptor on $1: flags $f"
+		((8#$f & 8#40000)) || vfail "cache: none on ext4, yet vessel's descriptor on $1 lacks O_DIRECT (flags $f)"
+		(((8#$f & 3) == 2)) || vfail "$1 is not open O_RDWR (flags $f)"
+	done
+}
+
 # image_bytes FILE OFFSET LEN: LEN bytes of FILE from byte OFFSET.
 image_bytes() {
 	dd if="$1" bs=4096 iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none

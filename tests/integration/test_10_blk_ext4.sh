@@ -48,13 +48,7 @@ YAML
 
 vm_start
 wait_output '^VESSEL-TEST-START$'
-flags=$(vm_fd_flags "$img")
-[ -n "$flags" ] || vfail "vessel has no descriptor open on $img"
-for f in $flags; do
-	info "vessel's descriptor on the image: flags $f"
-	((8#$f & 8#40000)) || vfail "cache: none on ext4, yet vessel's descriptor on the image lacks O_DIRECT (flags $f)"
-	(((8#$f & 3) == 2)) || vfail "writable disk opened without O_RDWR (flags $f)"
-done
+expect_direct_rw "$img"
 wait_output '^VESSEL-TEST-EXIT=' "$VM_TIMEOUT"
 vm_wait 60
 expect_booted

@@ -65,13 +65,7 @@ YAML
 
 vm_start
 wait_output '^VESSEL-SWITCH-ROOT ' 60
-flags=$(vm_fd_flags "$img")
-[ -n "$flags" ] || fail "vessel has no descriptor open on $img"
-for f in $flags; do
-	info "vessel's descriptor on the root image: flags $f"
-	((8#$f & 8#40000)) || fail "cache: none on ext4, yet vessel's descriptor on the image lacks O_DIRECT (flags $f)"
-	(((8#$f & 3) == 2)) || fail "the root disk is not open O_RDWR (flags $f)"
-done
+expect_direct_rw "$img"
 wait_output 'Reached target .*Multi-User System' "$vm_secs"
 wait_output '^VESSEL-SYSTEMD-BOOTED ' 60
 vm_wait 90
