@@ -169,7 +169,9 @@ boot_once() {
 			fi
 			# Its kernel says it is stuck (seen: vessel's threads blocked
 			# in KVM for minutes, then soft lockups; nothing recovers).
-			if stuck=$(grep -a -m1 -E 'blocked for more than [0-9]+ seconds|soft lockup - CPU' "$log"); then
+			# Its own lines only: a guest's kernel messages that a test
+			# prints are indented.
+			if stuck=$(grep -a -m1 -E '^\[ *[0-9]+\.[0-9]+\] .*(blocked for more than [0-9]+ seconds|soft lockup - CPU)' "$log"); then
 				log "the nested host's kernel reports itself stuck: ${stuck#*] }"
 				why=4
 				break
