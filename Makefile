@@ -1,6 +1,8 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container, management and kernel integration tests
+#   make test       unit, tiny-guest KVM, container, management and kernel integration tests,
+#                   one table at the end (tests/run-all.sh); TEST_ASAN="unit kvm-test ..."
+#                   runs those suites again from build-asan/, in the same nested host boot
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
 #                   (ASAN_TESTS="unit kvm-test" to run some suites only)
 #   make deps       install build and test dependencies (Debian 12, apt-get)
@@ -34,7 +36,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration asan bench deps hello install clean
+.PHONY: all test unit kvm-test container-test manage-test integration asan asan-build bench deps hello install clean
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -85,27 +87,38 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 	ld -T tests/kvm/virtio/guest.ld -o $@.elf $@.entry.o $@.guest.o
 	objcopy -O binary $@.elf $@
 
-test: all unit kvm-test container-test manage-test integration
+# Every suite goes through tests/run-all.sh: without hardware KVM what needs
+# KVM runs in one boot of the nested KVM host (tests/harness); one table at
+# the end, closing with "N passed, N failed, N skipped".
+RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
+
+test: all $(if $(TEST_ASAN),asan-build)
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration
 
 unit: $(UNIT_BIN)
-	tests/unit/run.sh $(UNIT_BIN)
+	$(RUN_TESTS) unit
 
 kvm-test: $(VESSEL) $(GUEST_BIN)
-	VESSEL=$(abspath $(VESSEL)) GUESTS=$(abspath $(BUILD)/tests/kvm/guests) tests/kvm/run.sh
+	$(RUN_TESTS) kvm-test
 
 container-test: $(VESSEL)
-	@if [ -x tests/container/run.sh ]; then VESSEL=$(abspath $(VESSEL)) tests/container/run.sh; fi
+	$(RUN_TESTS) container-test
 
 manage-test: $(VESSEL) $(MGUEST_BIN)
-	VESSEL=$(abspath $(VESSEL)) GUESTS=$(abspath $(BUILD)/tests/manage/guests) tests/manage/run.sh
+	$(RUN_TESTS) manage-test
 
 integration: $(VESSEL)
-	VESSEL=$(abspath $(VESSEL)) tests/harness/run-integration.sh
+	$(RUN_TESTS) integration
 
 # ASAN_TESTS picks the suites (default: all of `make test`).
 ASAN_TESTS ?= test
+ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" $(ASAN_TESTS)
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_CFLAGS)" $(ASAN_TESTS)
+
+# build-asan/ built, not tested (make test TEST_ASAN=... tests it).
+asan-build:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_CFLAGS)" all
 
 # Side-by-side benchmarks against QEMU, crun and runc (bench/README.md);
 # ONLY=boot,footprint,blk,net,container.

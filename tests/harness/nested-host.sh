@@ -21,7 +21,9 @@
 # Env: NESTED_TIMEOUT (s), NESTED_BOOT_TIMEOUT (s until SCRIPT starts, 120),
 #      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
 #      180), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
-#      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600).
+#      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
+#      NESTED_STATS (a file: one line per boot appended,
+#      "boot ATTEMPT SECONDS_TO_SCRIPT|- OUTCOME", for tests/run-all.sh).
 # A QEMU monitor listens on $CACHE/nested/run.*/monitor.sock.
 # One nested host at a time on the machine, whichever clone it comes from:
 # two of them on two cores crawl and hang, so a second caller waits for the
@@ -151,7 +153,7 @@ boot_once() {
 		now=$(date +%s)
 		if [ -z "$started" ]; then
 			if grep -q VESSEL-NESTED-START "$log"; then
-				started=$now
+				started=$now up_s=$((now - t0))
 				log "nested host up after $((now - t0)) s; running $(basename "$script")"
 			elif [ $((now - t0)) -ge "$boot_timeout" ]; then
 				log "nested host did not start the script within $boot_timeout s"
@@ -230,11 +232,16 @@ monitor_dump() {
 	PY
 }
 
-qrc=0 brc=0
+qrc=0 brc=0 up_s=-
 for attempt in 1 2 3; do
 	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION)"
 	write_cmd $((3 - attempt)) "$@" >"$rundir/cmd.sh"
+	up_s=-
 	boot_once && brc=0 || brc=$?
+	if [ -n "${NESTED_STATS:-}" ]; then
+		outcome=(ok ? boot-hang exited-early hung timeout host-panic fresh-host-asked)
+		echo "boot $attempt $up_s ${outcome[$brc]:-status-$brc}" >>"$NESTED_STATS"
+	fi
 	case $brc in
 	0 | 5) break ;;
 	2) log "harness: nested host hung during boot" ;;

@@ -1,22 +1,14 @@
 #!/usr/bin/env bash
-# What runs inside the nested KVM host: the kernel integration tests, then
-# the container tests under this host's cgroup v2 (the development machines
-# run cgroup v1, so both hierarchies get tested). Exits non-zero if either
-# suite failed, or 75 when the integration tests asked for a fresh nested
-# host (nested-host.sh then boots one and runs this again).
+# nested-suite.sh [JOB...]: what runs inside the nested KVM host for
+# tests/run-all.sh: its JOBs (BUILD/SUITE[:PART], e.g. build/kvm-test,
+# build-asan/manage-test:vm), in order, each recorded in TEST_RESULTS (a
+# directory on the repo share) so that a job finished in an earlier boot of
+# the nested host is not run again. Default: build/integration, then
+# build/container-test:v2 (the container tests under this host's cgroup v2;
+# the development machines run cgroup v1, so both hierarchies get tested).
+# Exits 75 when a job asked for a fresh nested host (nested-host.sh then
+# boots one and runs this again), else 0: the results are in TEST_RESULTS.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-rc=0
-"$repo/tests/integration/run-all.sh" || rc=$?
-[ $rc -ne 75 ] || exit 75
-[ $rc -eq 0 ] || rc=1
-if [ -z "${SKIP_NESTED_CONTAINERS:-}" ]; then
-	echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
-	# / is read-only in here: unpacked rootfs caches go to a tmpfs, one
-	# that mapped ids (userns) can traverse.
-	cache=$(mktemp -d /tmp/vessel-cache.XXXXXX)
-	chmod 755 "$cache"
-	VESSEL_CACHE_DIR=$cache "$repo/tests/container/run.sh" || rc=1
-fi
-exit $rc
+[ $# -gt 0 ] || set -- build/integration build/container-test:v2
+exec "$here/../run-all.sh" --jobs "$@"

@@ -357,8 +357,7 @@ host_ext4_dir() {
 
 # skip WHY: ends the test without running it, because something it needs is
 # missing here (not a failure of vessel): prints "SKIP: WHY" and exits 0.
-# run-all.sh has no skip status of its own, so it lists the test as ok; the
-# SKIP line is in the test's log (TEST_VERBOSE=1 shows it).
+# run-all.sh reports it as `SKIP NAME: WHY` and counts it skipped.
 skip() {
 	echo "SKIP: $*"
 	exit 0

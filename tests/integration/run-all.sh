@@ -3,7 +3,8 @@
 # (TEST_TIMEOUT, default 180 s; running out is reported as a hang of that
 # test). Builds the test guest's initramfs once first and exports
 #   GUEST_KERNEL GUEST_INITRD GUEST_TOKEN  (see lib.sh)
-# Prints `ok NAME` / `FAIL NAME` per test, then `N passed, N failed`; exits
+# Prints `ok NAME` / `FAIL NAME` / `SKIP NAME: why` (a test that called
+# skip, lib.sh) per test, then `N passed, N failed[, N skipped]`; exits
 # non-zero if any failed. Needs VESSEL (default: the repo's ./vessel) and a
 # usable /dev/kvm (use tests/harness/run-integration.sh to get one).
 # Env: TEST_FILTER (bash regex on test names), TEST_TIMEOUT, VM_TIMEOUT,
@@ -54,7 +55,7 @@ log "vessel: $VESSEL; guest kernel: $KVERSION; ${#tests[@]} tests, ${TEST_TIMEOU
 # TEST_PASSED_FILE: tests named in it passed in an earlier attempt of this
 # same run (the nested host hung and was booted again) and are not run
 # again; each test that passes now is added to it.
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 # What a crashed or stalled guest leaves in a test's log.
 crash_re='vessel exit status:? 4([^0-9]|$)|triple fault \(KVM_EXIT_SHUTDOWN\)|^ *last [0-9]+ exits \(of|^FAIL: no .* within [0-9]+s$|^FAIL: vessel hung'
 for t in "${tests[@]}"; do
@@ -91,7 +92,10 @@ for t in "${tests[@]}"; do
 		fi
 	fi
 	took=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
-	if [ "$rc" -eq 0 ]; then
+	if [ "$rc" -eq 0 ] && grep -q '^SKIP: ' "$tlog"; then
+		skipped=$((skipped + 1))
+		echo "SKIP $name: $(sed -n 's/^SKIP: //p' "$tlog" | head -n1)"
+	elif [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $name (${took}s)"
 		[ -z "${TEST_PASSED_FILE:-}" ] || echo "$name" >>"$TEST_PASSED_FILE"
@@ -106,5 +110,9 @@ for t in "${tests[@]}"; do
 		sed 's/^/    /' "$tlog"
 	fi
 done
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -10,10 +10,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pass=0 fail=0 skip=0
 
+# Without /dev/kvm every test would skip: that fails, unless
+# VESSEL_ALLOW_SKIP allows it (tests/run-all.sh runs these tests in the
+# nested KVM host instead).
 if [ ! -c /dev/kvm ] || ! [ -r /dev/kvm ]; then
-	echo "SKIP kvm tests: no usable /dev/kvm"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
+	echo "SKIP kvm tests: no usable /dev/kvm (make kvm-test runs them in the nested KVM host)"
+	echo "kvm: 0 passed, 0 failed, 1 skipped"
+	case " ${VESSEL_ALLOW_SKIP:-} " in *" suite "* | *" all "* | *" kvm-test "*) exit 0 ;; esac
+	exit 1
 fi
 
 ok()   { echo "ok   $1"; pass=$((pass + 1)); }
@@ -42,6 +46,10 @@ run() {
 
 expect() { grep -q -- "$1" "$work/out"; }
 
+# KVM on AMD (SVM) INITs the vCPU on a shutdown intercept (a triple fault):
+# the registers vessel dumps then are the reset state, not the guest's.
+regs_lost_on_shutdown() { [ -d /sys/module/kvm_amd ]; }
+
 t_serial() {
 	vm serial serial
 	run serial < /dev/null
@@ -65,7 +73,8 @@ t_crash() {
 	if [ $code -ne 4 ]; then bad crash "exit $code, want 4 (crash)"
 	elif ! expect "about to crash"; then bad crash "guest never ran"
 	elif ! grep -qE "triple fault|internal error" "$work/out"; then bad crash "no crash reason"
-	elif ! expect "rax 0000000000c0ffee"; then bad crash "no register dump with the guest's rax"
+	elif ! grep -qE "rax [0-9a-f]{16}" "$work/out"; then bad crash "no register dump"
+	elif ! regs_lost_on_shutdown && ! expect "rax 0000000000c0ffee"; then bad crash "no register dump with the guest's rax"
 	elif ! expect "io   out port 0x03f8 size 1"; then bad crash "the dump lacks the last exits (its serial output)"
 	else ok crash; fi
 }
