@@ -602,6 +602,12 @@ t_acpid() {
 	timeout -k 10 1500 "$HERE/acpid.sh" > "$T/acpid.out" 2>&1
 	local rc=$?
 	grep -A25 "^note acpid_power_button" "$T/acpid.out" | grep -v "^ok "
+	# In the nested host (tests/run-all.sh): its boot failed, and it asks
+	# for a fresh host; this run stops, and runs again there.
+	if [ $rc -eq 75 ] && [ "${VESSEL_NESTED:-0}" = 1 ]; then
+		echo "retry acpid_power_button: on a fresh nested host (this run of manage-test stops here)"
+		exit 75
+	fi
 	if grep -q "^ok acpid_power_button" "$T/acpid.out" && [ $rc -eq 0 ]; then
 		ok acpid_power_button
 	elif grep -q "^SKIP acpid_power_button" "$T/acpid.out"; then
