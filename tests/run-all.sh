@@ -103,8 +103,11 @@ suite_cmd() {
 		fi
 		;;
 	manage-test)
+		# In the nested host: a re-booted host resumes where it hung.
+		local done_file=''
+		[ -z "${jobs_mode:-}" ] || done_file=$results/$(echo "$1" | tr '/:' '__').done
 		VESSEL=$vessel GUESTS=$REPO/$b/tests/manage/guests MANAGE_PART=${part:-all} \
-			"$REPO/tests/manage/run.sh"
+			MANAGE_DONE_FILE=$done_file "$REPO/tests/manage/run.sh"
 		;;
 	integration)
 		VESSEL=$vessel "$REPO/tests/integration/run-all.sh"
@@ -265,6 +268,8 @@ if [ ${#nested_jobs[@]} -gt 0 ]; then
 	*/integration\ *) export NESTED_TIMEOUT=${NESTED_TIMEOUT:-2700} ;;
 	*) export NESTED_TIMEOUT=${NESTED_TIMEOUT:-1200} ;;
 	esac
+	# A hung host is booted again (8 s) and runs the jobs not finished.
+	export NESTED_BOOTS=${NESTED_BOOTS:-5}
 	t0=$(now_ms)
 	nrc=0
 	if [ $nested_setup_ok = 1 ]; then
@@ -280,9 +285,10 @@ if [ ${#nested_jobs[@]} -gt 0 ]; then
 			"not run to the end: the nested host failed (status $nrc)" >>"$results/rows"
 	done
 	boots=$(grep -c '^boot ' "$results/nested-stats" 2>/dev/null) || boots=0
+	waited=$(awk '$1 == "lock-wait" { print $2 }' "$results/nested-stats" 2>/dev/null)
 	up=$(awk '$1 == "boot" && $3 != "-" { printf "%s%s s", sep, $3; sep = ", " }' "$results/nested-stats" 2>/dev/null)
 	why=$(awk '$1 == "boot" && $4 != "ok" { printf "%s%s", sep, $4; sep = ", " }' "$results/nested-stats" 2>/dev/null)
-	nested_note="nested host: $boots boot(s), $((boots > 1 ? boots - 1 : 0)) retries${why:+ ($why)}; up after ${up:-?}; $nsecs s in all (status $nrc)"
+	nested_note="nested host: $boots boot(s), $((boots > 1 ? boots - 1 : 0)) retries${why:+ ($why)}; up after ${up:-?}; $nsecs s in all (status $nrc), of which ${waited:-?} s waiting for another nested host"
 fi
 
 # ---- the report -------------------------------------------------------------

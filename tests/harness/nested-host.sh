@@ -9,7 +9,7 @@
 #   125  harness failure: the nested host hung (during boot, or while SCRIPT
 #        ran: its heartbeat stopped) or died without reporting SCRIPT's
 #        status. A hang or a panic of the host's kernel boots it again, up
-#        to 3 attempts in all while NESTED_TIMEOUT allows; SCRIPT then runs
+#        to NESTED_BOOTS (3) attempts in all while NESTED_TIMEOUT allows; SCRIPT then runs
 #        again (run-all.sh skips the tests that already passed).
 #   124  harness failure: NESTED_TIMEOUT (default 1500 s) ran out
 # A host whose kernel reports itself stuck (a task blocked for over
@@ -22,8 +22,9 @@
 #      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
 #      180), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
-#      NESTED_STATS (a file: one line per boot appended,
-#      "boot ATTEMPT SECONDS_TO_SCRIPT|- OUTCOME", for tests/run-all.sh).
+#      NESTED_BOOTS (boots in all, 3), NESTED_STATS (a file: "lock-wait
+#      SECONDS", then one line per boot, "boot ATTEMPT SECONDS_TO_SCRIPT|-
+#      OUTCOME", are appended; for tests/run-all.sh).
 # A QEMU monitor listens on $CACHE/nested/run.*/monitor.sock.
 # One nested host at a time on the machine, whichever clone it comes from:
 # two of them on two cores crawl and hang, so a second caller waits for the
@@ -58,10 +59,12 @@ eval "$("$HARNESS_DIR/fetch-kernel.sh")"
 
 lock=${NESTED_LOCK:-/tmp/vessel-nested-host.lock}
 exec 8>>"$lock"
+lock_t0=$(date +%s)
 if ! flock -n 8; then
 	log "another nested host is running; waiting for it (NESTED_LOCK_WAIT ${NESTED_LOCK_WAIT:-3600} s)"
 	flock -w "${NESTED_LOCK_WAIT:-3600}" 8 || harness_fail "another nested host held $lock too long"
 fi
+[ -z "${NESTED_STATS:-}" ] || echo "lock-wait $(($(date +%s) - lock_t0))" >>"$NESTED_STATS"
 
 # The nested host's initramfs, rebuilt when its inputs change.
 # bridge, veth and tun: the container and virtio-net tests build networks;
@@ -199,7 +202,7 @@ boot_once() {
 		return 6
 	fi
 	if [ "$(cat "$rundir/status" 2>/dev/null)" = "$NESTED_EXIT_FRESH" ] &&
-		[ "$attempt" -lt 3 ]; then
+		[ "$attempt" -lt "$boots" ]; then
 		return 7
 	fi
 	return 0
@@ -233,9 +236,10 @@ monitor_dump() {
 }
 
 qrc=0 brc=0 up_s=-
-for attempt in 1 2 3; do
+boots=${NESTED_BOOTS:-3}
+for attempt in $(seq "$boots"); do
 	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION)"
-	write_cmd $((3 - attempt)) "$@" >"$rundir/cmd.sh"
+	write_cmd $((boots - attempt)) "$@" >"$rundir/cmd.sh"
 	up_s=-
 	boot_once && brc=0 || brc=$?
 	if [ -n "${NESTED_STATS:-}" ]; then
@@ -251,7 +255,7 @@ for attempt in 1 2 3; do
 	7) log "harness: the script asked for a fresh nested host (status $NESTED_EXIT_FRESH)" ;;
 	esac
 	if [ $((deadline - $(date +%s))) -lt $((boot_timeout + 60)) ]; then break; fi
-	[ "$attempt" -eq 3 ] || log "harness: booting it again (attempt $((attempt + 1)) of 3, within NESTED_TIMEOUT)"
+	[ "$attempt" -eq "$boots" ] || log "harness: booting it again (attempt $((attempt + 1)) of $boots, within NESTED_TIMEOUT)"
 done
 
 case $brc in
