@@ -110,11 +110,12 @@ manage-test: $(VESSEL) $(MGUEST_BIN)
 integration: $(VESSEL)
 	$(RUN_TESTS) integration
 
-# ASAN_TESTS picks the suites (default: all of `make test`).
+# ASAN_TESTS picks the suites (default: all of `make test`), run by one
+# tests/run-all.sh (one nested host boot for them all).
 ASAN_TESTS ?= test
 ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_CFLAGS)" $(ASAN_TESTS)
+asan: asan-build
+	BUILD=build-asan VESSEL=$(abspath build-asan/vessel) tests/run-all.sh $(filter-out test,$(ASAN_TESTS))
 
 # build-asan/ built, not tested (make test TEST_ASAN=... tests it).
 asan-build:
