@@ -13,10 +13,11 @@ rc=0
 [ $rc -eq 0 ] || rc=1
 if [ -z "${SKIP_NESTED_CONTAINERS:-}" ]; then
 	echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
-	# / is read-only in here: unpacked rootfs caches go to a tmpfs, one
-	# that mapped ids (userns) can traverse.
+	# / is read-only in here: unpacked rootfs caches go to a tmpfs. Mapped
+	# ids (userns) must pass through it, nobody needs to list it: 0711;
+	# vessel makes its rootfs/ below private itself (root's, 0710).
 	cache=$(mktemp -d /tmp/vessel-cache.XXXXXX)
-	chmod 755 "$cache"
+	chmod 711 "$cache"
 	VESSEL_CACHE_DIR=$cache "$repo/tests/container/run.sh" || rc=1
 fi
 exit $rc
