@@ -122,7 +122,7 @@ FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
 FUZZ_TARGETS := tar config
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 
