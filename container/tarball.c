@@ -324,7 +324,8 @@ static int private_dir(const char *path, bool fix, struct error *err)
 
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_sys(err, "creating %s", path);
-	if (lstat(path, &st) < 0)
+	/* Ours (fix) must not be a symlink; a given base may be one. */
+	if ((fix ? lstat(path, &st) : stat(path, &st)) < 0)
 		return err_sys(err, "%s", path);
 	if (!S_ISDIR(st.st_mode))
 		return err_set(err, "%s is not a directory", path);
@@ -400,6 +401,8 @@ int tarball_unpack(const char *archive, const char *name, unsigned idshift,
 			       "in %s (set VESSEL_CACHE_DIR to a writable "
 			       "directory)", cache);
 	*dir = strdup(tmpl);
+	if (!*dir)
+		rmdir(tmpl);
 	if (!*dir || asprintf(root, "%s/" TARBALL_ROOT, tmpl) < 0) {
 		*root = NULL;
 		return err_set(err, "out of memory");
