@@ -8,6 +8,8 @@
 #   make deps       install build and test dependencies (Debian 12, apt-get)
 #   make hello      boot examples/hello.yaml (Debian kernel + busybox shell;
 #                   EXAMPLE=disk-net: with one disk and one NIC)
+#   make fuzz       build the libFuzzer targets (tests/fuzz) and run each for
+#                   FUZZ_SECONDS (30)
 #   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -36,7 +38,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration asan asan-build bench deps hello install clean
+.PHONY: all test unit kvm-test container-test manage-test integration asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -121,6 +123,26 @@ asan: asan-build
 asan-build:
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_CFLAGS)" all
 
+.SECONDEXPANSION:
+# libFuzzer targets (clang, ASan+UBSan): each links only the parser it
+# fuzzes, built from source with the fuzzer's instrumentation.
+FUZZ_DIR     := build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_tar     := container/tar.c tools/error.c
+FUZZ_config  := tools/config.c tools/schema.c tools/error.c
+FUZZ_LIBS_tar    := -lz
+FUZZ_LIBS_config := -lyaml -lm
+FUZZ_TARGETS := tar config
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
+
 # Side-by-side benchmarks against QEMU, crun and runc (bench/README.md);
 # ONLY=boot,footprint,blk,net,container.
 bench: $(VESSEL)
@@ -138,6 +160,6 @@ install: vessel
 	install -D -m 0755 vessel $(DESTDIR)$(PREFIX)/bin/vessel
 
 clean:
-	rm -rf build build-asan vessel
+	rm -rf build build-asan build-fuzz vessel
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/tools/main.d $(UNIT_BIN:=.d)

@@ -102,11 +102,18 @@ int ct_cleanup(struct ct *ct, struct error *err)
 			ret = -1;
 	}
 	ct->veth_pid = 0;
-	if (ct->unpack_dir) {
+	if (ct->unpack_dir && ct->cg) {
+		/* The cgroup still has processes, which may be in the tree. */
+		if (!ret)
+			ret = err_set(err, "not removing %s: the container's "
+				      "cgroup still has processes",
+				      ct->unpack_dir);
+	} else if (ct->unpack_dir) {
 		if (rmtree(ct->unpack_dir, ret ? &e2 : err) < 0)
 			ret = -1;
 		free(ct->unpack_dir);
-		ct->unpack_dir = NULL;
+		free(ct->unpack_root);
+		ct->unpack_dir = ct->unpack_root = NULL;
 	}
 	return ret;
 }
@@ -302,9 +309,9 @@ int container_run(const struct guest_config *cfg, struct error *err)
 	if (tarball_is_archive(ct.c->rootfs)) {
 		if (tarball_unpack(ct.c->rootfs, ct.name, ct.c->userns ?
 				   IDMAP_HOST_BASE : 0, &ct.unpack_dir,
-				   err) < 0)
+				   &ct.unpack_root, err) < 0)
 			goto out;
-		ct.rootfs = ct.unpack_dir;
+		ct.rootfs = ct.unpack_root;
 	}
 	if (cgroup_create(ct.name, ct.c, &ct.cg, err) < 0 ||
 	    (ct.c->userns && cgroup_delegate(ct.cg, IDMAP_HOST_BASE,

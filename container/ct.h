@@ -18,7 +18,9 @@ struct ct {
 	const char *name;
 	const char *hostname;
 	const char *rootfs;		/* directory actually used */
-	char *unpack_dir;		/* unpacked tarball to remove, or NULL */
+	char *unpack_dir;		/* unpacked tarball's run directory to
+					 * remove, or NULL */
+	char *unpack_root;		/* the tree in it (the rootfs) */
 	struct cgroup *cg;		/* NULL when not created */
 	bool tty;			/* PID 1's stdio is the pty */
 	int pty_master, pty_slave;	/* the pty (pty.h), or -1 */
@@ -32,8 +34,10 @@ struct ct {
 };
 
 /* Undo everything ct holds on the host: kill what is left in the cgroup,
- * remove it, delete the veths, remove the unpacked rootfs. Safe to call
- * more than once and from the janitor; reports the first failure. */
+ * remove it, delete the veths, remove the unpacked rootfs (only once the
+ * cgroup is gone: nothing of the container's may still run in the tree).
+ * Safe to call more than once and from the janitor; reports the first
+ * failure. */
 int ct_cleanup(struct ct *ct, struct error *err);
 
 #endif

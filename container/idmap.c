@@ -40,9 +40,7 @@ static bool mapped(unsigned id)
 	return id >= IDMAP_HOST_BASE && id - IDMAP_HOST_BASE < IDMAP_SIZE;
 }
 
-/* The container's root (host uid IDMAP_HOST_BASE) must be able to walk
- * down to the rootfs to bind-mount it. */
-static int check_reachable(const char *rootfs, struct error *err)
+int idmap_check_reachable(const char *rootfs, struct error *err)
 {
 	char path[4096], *slash;
 	struct stat st;
@@ -53,7 +51,8 @@ static int check_reachable(const char *rootfs, struct error *err)
 		*slash = '\0';
 		if (stat(path, &st) < 0)
 			return err_sys(err, "%s", path);
-		if (!(st.st_mode & S_IXOTH) && !mapped(st.st_uid))
+		if (!(st.st_mode & S_IXOTH) && !mapped(st.st_uid) &&
+		    !(mapped(st.st_gid) && (st.st_mode & S_IXGRP)))
 			return err_set(err, "userns: true: the container's "
 				       "root (host uid %u) cannot reach the "
 				       "rootfs, because %s is mode %04o; "
@@ -69,7 +68,7 @@ int idmap_check_rootfs(const char *rootfs, struct error *err)
 
 	if (stat(rootfs, &st) < 0)
 		return err_sys(err, "rootfs '%s'", rootfs);
-	if (check_reachable(rootfs, err) < 0)
+	if (idmap_check_reachable(rootfs, err) < 0)
 		return -1;
 	if (!mapped(st.st_uid) || !mapped(st.st_gid))
 		return err_set(err, "userns: true maps container ids 0-%u to "

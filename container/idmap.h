@@ -21,6 +21,11 @@
 int idmap_write(pid_t pid, struct error *err);
 /* Preflight: the rootfs directory must be owned by a mapped id. */
 int idmap_check_rootfs(const char *rootfs, struct error *err);
+/* The container's root (host uid and gid IDMAP_HOST_BASE) must be able
+ * to walk down to the rootfs to bind-mount it: every directory above it
+ * searchable by others, or owned by a mapped uid, or group-searchable by
+ * a mapped gid. */
+int idmap_check_reachable(const char *rootfs, struct error *err);
 /* Child, after the maps are written: become uid/gid 0 of the namespace. */
 int idmap_become_root(struct error *err);
 

@@ -14,15 +14,6 @@ struct header {
 	char pad[12];
 };
 
-/* Overrides from pax/GNU headers for the next entry. */
-struct next {
-	char *path, *link;
-	bool has_size, has_uid, has_gid, has_mtime;
-	uint64_t size;
-	uint64_t uid, gid;
-	int64_t mtime;
-};
-
 int tar_open(struct tar_reader *t, const char *archive, struct error *err)
 {
 	memset(t, 0, sizeof(*t));
@@ -43,11 +34,25 @@ void tar_close(struct tar_reader *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Count len more bytes read; an error past the limit. */
+static int consume(struct tar_reader *t, size_t len, struct error *err)
+{
+	t->consumed += len;
+	if (t->limit && t->consumed > t->limit)
+		return err_set(err, "%s: larger than %llu bytes uncompressed "
+			       "(the limit)", t->archive,
+			       (unsigned long long)t->limit);
+	return 0;
+}
+
 static int read_exact(struct tar_reader *t, void *buf, size_t len,
 		      struct error *err)
 {
-	int errnum;
-	int n = gzread(t->gz, buf, len);
+	int errnum, n;
+
+	if (consume(t, len, err) < 0)
+		return -1;
+	n = gzread(t->gz, buf, len);
 
 	if (n < 0)
 		return err_set(err, "%s: %s", t->archive,
@@ -71,34 +76,57 @@ static int skip(struct tar_reader *t, uint64_t n, struct error *err)
 	return 0;
 }
 
-/* Octal, or GNU base-256 when the top bit of the first byte is set. */
-static uint64_t number(const char *f, size_t len)
+/* A numeric header field: octal (leading spaces, digits, then spaces or
+ * NULs only), or GNU base-256 when the top bit of the first byte is set
+ * (positive values that fit in 64 bits only). False if malformed. */
+static bool number(const char *f, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i = 0;
 
 	if ((unsigned char)f[0] & 0x80) {
-		v = (unsigned char)f[0] & 0x7f;
-		for (i = 1; i < len; i++)
+		if ((unsigned char)f[0] != 0x80)
+			return false;	/* negative, or too wide */
+		for (i = 1; i < len; i++) {
+			if (v >> 56)
+				return false;
 			v = v << 8 | (unsigned char)f[i];
-		return v;
+		}
+		*out = v;
+		return true;
 	}
-	while (i < len && (f[i] == ' ' || f[i] == '\0'))
+	while (i < len && f[i] == ' ')
 		i++;
-	for (; i < len && f[i] >= '0' && f[i] <= '7'; i++)
+	for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
+		if (v >> 61)
+			return false;
 		v = v * 8 + (f[i] - '0');
-	return v;
+	}
+	for (; i < len; i++)
+		if (f[i] != ' ' && f[i] != '\0')
+			return false;
+	*out = v;
+	return true;
+}
+
+/* A field that may be garbage in some writers' output: 0 then. */
+static uint64_t number_or_0(const char *f, size_t len)
+{
+	uint64_t v;
+
+	return number(f, len, &v) ? v : 0;
 }
 
 static bool checksum_ok(const struct header *h)
 {
 	const unsigned char *p = (const unsigned char *)h;
-	uint64_t sum = 0;
+	uint64_t sum = 0, want;
 	size_t i;
 
 	for (i = 0; i < BLOCK; i++)
 		sum += (i >= 148 && i < 156) ? ' ' : p[i];
-	return sum == number(h->chksum, sizeof(h->chksum));
+
+	return number(h->chksum, sizeof(h->chksum), &want) && sum == want;
 }
 
 static char *field(const char *f, size_t len)
@@ -136,51 +164,163 @@ static void replace(char **dst, char *val)
 	*dst = val;
 }
 
-/* Records "LEN key=value\n". */
-static int parse_pax(struct tar_reader *t, char *p, uint64_t size,
-		     struct next *nx, struct error *err)
+static int bad_pax(struct tar_reader *t, uint64_t at, const char *why,
+		   struct error *err)
 {
-	char *end = p + size, *rec, *key, *val, *stop;
-	unsigned long len;
+	return err_set(err, "%s: bad pax header record at offset %llu: %s",
+		       t->archive, (unsigned long long)at, why);
+}
+
+/* Decimal digits only, no sign, no overflow past max. */
+static bool decimal(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* pax mtime: [-]seconds[.fraction]; the fraction is dropped. */
+static bool pax_time(const char *s, int64_t *out)
+{
+	bool neg = *s == '-';
+	char whole[24];
+	size_t n = strcspn(s + neg, ".");
+	uint64_t v;
+
+	if (n >= sizeof(whole))
+		return false;
+	memcpy(whole, s + neg, n);
+	whole[n] = '\0';
+	if (!decimal(whole, INT64_MAX, &v))
+		return false;
+	if (s[neg + n] == '.') {
+		const char *f = s + neg + n + 1;
+
+		if (!*f || f[strspn(f, "0123456789")])
+			return false;
+	}
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return true;
+}
+
+/* Records "LEN key=value\n", LEN counting the whole record in decimal.
+ * Every malformed shape is an error: a length that is missing, zero, not
+ * decimal, too big or past the end, no room for a key, no '=', an empty
+ * key, no final newline, a NUL inside a path, a bad number. at: the
+ * archive offset of p, for messages. */
+int tar_parse_pax(struct tar_reader *t, char *p, uint64_t size, uint64_t at,
+		  struct tar_pax *nx, struct error *err)
+{
+	char *start = p, *end = p + size, *rec, *q, *key, *eq, *val, *stop;
+	uint64_t len, v, roff;
 
 	while (p < end) {
 		rec = p;
-		len = strtoul(p, &key, 10);
-		if (!len || key == p || *key != ' ' || len > (size_t)(end - rec))
-			return err_set(err, "%s: bad pax header", t->archive);
-		p = rec + len;
-		key++;
-		val = memchr(key, '=', p - key);
-		if (!val || p[-1] != '\n')
-			return err_set(err, "%s: bad pax header", t->archive);
-		*val++ = '\0';
-		p[-1] = '\0';
-		if (!strcmp(key, "path")) {
-			replace(&nx->path, strdup(val));
-		} else if (!strcmp(key, "linkpath")) {
-			replace(&nx->link, strdup(val));
+		roff = at + (uint64_t)(rec - start);
+		len = 0;
+		for (q = p; q < end && *q >= '0' && *q <= '9'; q++) {
+			len = len * 10 + (*q - '0');
+			if (len > size)
+				return bad_pax(t, roff,
+					       "length past the header", err);
+		}
+		if (q == p)
+			return bad_pax(t, roff,
+				       "no decimal length", err);
+		if (q == end || *q != ' ')
+			return bad_pax(t, roff,
+				       "no space after the length", err);
+		if (len == 0 || len > (uint64_t)(end - rec))
+			return bad_pax(t, roff,
+				       "length past the header", err);
+		stop = rec + len;
+		key = q + 1;
+		if (key >= stop)
+			return bad_pax(t, roff,
+				       "length too short for a record", err);
+		if (stop[-1] != '\n')
+			return bad_pax(t, roff,
+				       "no newline at the end", err);
+		eq = memchr(key, '=', stop - 1 - key);
+		if (!eq || eq == key)
+			return bad_pax(t, roff,
+				       eq ? "empty key" : "no '=' in the record",
+				       err);
+		val = eq + 1;
+		*eq = '\0';
+		stop[-1] = '\0';
+		p = stop;
+		if (!strcmp(key, "path") || !strcmp(key, "linkpath")) {
+			char **dst = key[0] == 'p' ? &nx->path : &nx->link;
+
+			if ((size_t)(stop - 1 - val) != strlen(val))
+				return bad_pax(t, roff,
+					       "NUL byte in a path", err);
+			free(*dst);
+			*dst = NULL;
+			if (*val && !(*dst = strdup(val)))
+				return err_set(err, "out of memory");
 		} else if (!strcmp(key, "size")) {
-			nx->size = strtoull(val, &stop, 10);
+			if (!decimal(val, INT64_MAX, &nx->size))
+				return bad_pax(t, roff,
+					       "bad size", err);
 			nx->has_size = true;
-		} else if (!strcmp(key, "uid")) {
-			nx->uid = strtoull(val, &stop, 10);
-			nx->has_uid = true;
-		} else if (!strcmp(key, "gid")) {
-			nx->gid = strtoull(val, &stop, 10);
-			nx->has_gid = true;
+		} else if (!strcmp(key, "uid") || !strcmp(key, "gid")) {
+			if (!decimal(val, UINT32_MAX - 1, &v))
+				return bad_pax(t, roff,
+					       "bad uid or gid", err);
+			if (key[0] == 'u') {
+				nx->uid = v;
+				nx->has_uid = true;
+			} else {
+				nx->gid = v;
+				nx->has_gid = true;
+			}
 		} else if (!strcmp(key, "mtime")) {
-			nx->mtime = strtoll(val, &stop, 10);
+			if (!pax_time(val, &nx->mtime))
+				return bad_pax(t, roff,
+					       "bad mtime", err);
 			nx->has_mtime = true;
+		} else if (!strncmp(key, "GNU.sparse.", 11)) {
+			return err_set(err, "%s: sparse files are not supported",
+				       t->archive);
 		}
 	}
 	return 0;
 }
 
-static void fill(struct tar_reader *t, const struct header *h,
-		 struct next *nx, struct tar_entry *e)
+static int bad_field(struct tar_reader *t, const char *what,
+		     struct error *err)
 {
+	return err_set(err, "%s: bad %s field in the header at offset %llu",
+		       t->archive, what, (unsigned long long)(t->offset - BLOCK));
+}
+
+static int fill(struct tar_reader *t, const struct header *h,
+		struct tar_pax *nx, struct tar_entry *e, struct error *err)
+{
+	uint64_t mode, uid, gid, size;
 	char *path;
 
+	if (!number(h->mode, sizeof(h->mode), &mode))
+		return bad_field(t, "mode", err);
+	if (!nx->has_uid && (!number(h->uid, sizeof(h->uid), &uid) ||
+			     uid >= UINT32_MAX))
+		return bad_field(t, "uid", err);
+	if (!nx->has_gid && (!number(h->gid, sizeof(h->gid), &gid) ||
+			     gid >= UINT32_MAX))
+		return bad_field(t, "gid", err);
+	if (!nx->has_size && (!number(h->size, sizeof(h->size), &size) ||
+			      size > INT64_MAX))
+		return bad_field(t, "size", err);
 	if (nx->path) {
 		path = nx->path;
 		nx->path = NULL;
@@ -201,18 +341,19 @@ static void fill(struct tar_reader *t, const struct header *h,
 		e->type = '0';	/* contiguous file */
 	e->path = t->path;
 	e->link = t->link;
-	e->mode = number(h->mode, sizeof(h->mode)) & 07777;
-	e->uid = nx->has_uid ? nx->uid : number(h->uid, sizeof(h->uid));
-	e->gid = nx->has_gid ? nx->gid : number(h->gid, sizeof(h->gid));
-	e->size = nx->has_size ? nx->size : number(h->size, sizeof(h->size));
+	e->mode = mode & 07777;
+	e->uid = nx->has_uid ? nx->uid : uid;
+	e->gid = nx->has_gid ? nx->gid : gid;
+	e->size = nx->has_size ? nx->size : size;
 	e->mtime = nx->has_mtime ? nx->mtime :
-		   (int64_t)number(h->mtime, sizeof(h->mtime));
-	e->major = number(h->devmajor, sizeof(h->devmajor));
-	e->minor = number(h->devminor, sizeof(h->devminor));
+		   (int64_t)number_or_0(h->mtime, sizeof(h->mtime));
+	e->major = number_or_0(h->devmajor, sizeof(h->devmajor));
+	e->minor = number_or_0(h->devminor, sizeof(h->devminor));
 	/* Only regular files have data blocks (POSIX: none for links,
 	 * devices, fifos and directories, whatever size says). */
 	if (e->type != '0')
 		e->size = 0;
+	return 0;
 }
 
 static bool zero_block(const struct header *h)
@@ -228,7 +369,7 @@ static bool zero_block(const struct header *h)
 
 int tar_next(struct tar_reader *t, struct tar_entry *e, struct error *err)
 {
-	struct next nx = { 0 };
+	struct tar_pax nx = { 0 };
 	struct header h;
 	uint64_t size;
 	char *data;
@@ -239,15 +380,21 @@ int tar_next(struct tar_reader *t, struct tar_entry *e, struct error *err)
 	t->offset += t->left + t->pad;
 	t->left = t->pad = 0;
 	for (;;) {
-		int errnum, n = gzread(t->gz, &h, BLOCK);
+		int errnum, n;
+
+		if (consume(t, BLOCK, err) < 0)
+			break;
+		n = gzread(t->gz, &h, BLOCK);
 
 		if (n == 0) {
 			ret = 0;	/* no end-of-archive blocks: accept */
 			break;
 		}
 		if (n != BLOCK) {
-			err_set(err, "%s: %s", t->archive, n < 0 ?
-				gzerror(t->gz, &errnum) : "truncated archive");
+			err_set(err, "%s: %s (header at offset %llu)",
+				t->archive, n < 0 ? gzerror(t->gz, &errnum) :
+				"truncated archive",
+				(unsigned long long)t->offset);
 			break;
 		}
 		if (zero_block(&h)) {
@@ -261,9 +408,15 @@ int tar_next(struct tar_reader *t, struct tar_entry *e, struct error *err)
 			break;
 		}
 		t->offset += BLOCK;
-		size = number(h.size, sizeof(h.size));
+		if (!number(h.size, sizeof(h.size), &size) ||
+		    size > INT64_MAX) {
+			bad_field(t, "size", err);
+			break;
+		}
 		if (h.type == 'L' || h.type == 'K' || h.type == 'x' ||
 		    h.type == 'g') {
+			uint64_t at = t->offset;
+
 			data = read_data(t, size, err);
 			if (!data)
 				break;
@@ -273,7 +426,7 @@ int tar_next(struct tar_reader *t, struct tar_entry *e, struct error *err)
 			else if (h.type == 'K')
 				replace(&nx.link, data);
 			else if (h.type == 'x' &&
-				 parse_pax(t, data, size, &nx, err) < 0) {
+				 tar_parse_pax(t, data, size, at, &nx, err) < 0) {
 				free(data);
 				break;
 			}
@@ -286,7 +439,8 @@ int tar_next(struct tar_reader *t, struct tar_entry *e, struct error *err)
 				"%.100s", t->archive, h.type, h.name);
 			break;
 		}
-		fill(t, &h, &nx, e);
+		if (fill(t, &h, &nx, e, err) < 0)
+			break;
 		t->left = e->size;
 		t->pad = (BLOCK - e->size % BLOCK) % BLOCK;
 		ret = 1;

@@ -1,9 +1,11 @@
 #include "tarball.h"
+#include "idmap.h"
 #include "pathres.h"
 #include "rmtree.h"
 #include "tar.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -56,6 +58,10 @@ struct unpack {
 	const char *archive, *dir;
 	int rootfd;
 	unsigned shift;
+	uint64_t max_bytes, max_entries;	/* the bomb limits */
+	uint64_t entries;
+	unsigned devices;			/* skipped outside dev/ */
+	char first_device[128];			/* the first of them */
 };
 
 static unsigned shifted(const struct unpack *u, unsigned id)
@@ -181,12 +187,12 @@ static int make_entry(struct tar_reader *t, const struct unpack *u, int pfd,
 		}
 		free(target);
 		return ret < 0 ? -1 : 0;
-	default:	/* '3', '4', '6' */
-		if (mknodat(pfd, base, e->mode | (e->type == '3' ? S_IFCHR :
-			    e->type == '4' ? S_IFBLK : S_IFIFO),
-			    makedev(e->major, e->minor)) < 0)
-			return 1;	/* e.g. no CAP_MKNOD; /dev is a tmpfs */
+	case '6':
+		if (mkfifoat(pfd, base, 0600) < 0)
+			return err_sys(err, "creating fifo %s", e->path);
 		return 0;
+	default:	/* '3', '4': never created, see skip_device() */
+		return 1;
 	}
 }
 
@@ -214,15 +220,47 @@ static int root_meta(const struct unpack *u, const struct tar_entry *e,
 	return 0;
 }
 
-static int entry(struct tar_reader *t, const struct unpack *u,
+/* Device nodes in an image are never created: a node for a host disk in
+ * the rootfs would hand the disk to the container. Those under dev/ are
+ * expected (a debootstrap tree has them; the container gets its own
+ * /dev): skipped quietly; others are counted for one warning. */
+static void skip_device(struct unpack *u, const char *p,
+			const struct tar_entry *e)
+{
+	if (!strncmp(p, "dev/", 4))
+		return;
+	if (!u->devices++)
+		snprintf(u->first_device, sizeof(u->first_device),
+			 "/%.80s, %s %u:%u", p, e->type == '3' ? "char" :
+			 "block", e->major, e->minor);
+}
+
+static int entry(struct tar_reader *t, struct unpack *u,
 		 const struct tar_entry *e, struct error *err)
 {
 	const char *base;
-	char *p = clean_path(e->path);
+	char *p;
 	int pfd, ret;
 
+	if (++u->entries > u->max_entries)
+		return err_set(err, "more than %llu entries (the limit; "
+			       "VESSEL_UNPACK_MAX_ENTRIES raises it)",
+			       (unsigned long long)u->max_entries);
+	if (t->offset > u->max_bytes || e->size > u->max_bytes - t->offset)
+		return err_set(err, "unpacks to more than %llu bytes (the "
+			       "limit; VESSEL_UNPACK_MAX_BYTES raises it)",
+			       (unsigned long long)u->max_bytes);
+	if (strlen(e->path) >= PATH_MAX - 1)
+		return err_set(err, "path longer than %d bytes: '%.80s...'",
+			       PATH_MAX - 2, e->path);
+	p = clean_path(e->path);
 	if (!p)
 		return err_set(err, "unsafe path '%s' (with ..)", e->path);
+	if (e->type == '3' || e->type == '4') {
+		skip_device(u, p, e);
+		free(p);
+		return 0;
+	}
 	if (!*p) {
 		free(p);
 		return e->type == '5' ? root_meta(u, e, err) : 0;
@@ -240,7 +278,7 @@ static int entry(struct tar_reader *t, const struct unpack *u,
 	return ret < 0 ? -1 : 0;
 }
 
-static int unpack(const struct unpack *u, struct error *err)
+static int unpack(struct unpack *u, struct error *err)
 {
 	struct tar_reader t;
 	struct tar_entry e;
@@ -248,73 +286,148 @@ static int unpack(const struct unpack *u, struct error *err)
 
 	if (tar_open(&t, u->archive, err) < 0)
 		return -1;
+	t.limit = u->max_bytes;
 	while ((ret = tar_next(&t, &e, err)) > 0)
 		if (entry(&t, u, &e, err) < 0) {
 			ret = -1;
 			break;
 		}
 	tar_close(&t);
+	if (ret == 0 && u->devices)
+		fprintf(stderr, "vessel: warning: %s: skipped %u device "
+			"node%s outside /dev (%s): vessel never creates device "
+			"nodes from an image\n", u->archive, u->devices,
+			u->devices == 1 ? "" : "s", u->first_device);
 	return ret;
 }
 
-/* Where unpacked rootfs go: $VESSEL_CACHE_DIR/rootfs. */
-static const char *cache_dir(char *buf, size_t len)
+/* Where unpacked rootfs go: $VESSEL_CACHE_DIR, default /var/cache/vessel. */
+static const char *cache_base(void)
 {
 	const char *base = getenv("VESSEL_CACHE_DIR");
 
-	if (!base || base[0] != '/')
-		base = TARBALL_CACHE_DEFAULT;
-	snprintf(buf, len, "%s/rootfs", base);
+	return base && base[0] == '/' ? base : TARBALL_CACHE_DEFAULT;
+}
+
+static const char *cache_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" TARBALL_SUBDIR, cache_base());
 	return buf;
 }
 
-static int mkdirs(const char *path, struct error *err)
+/* A directory vessel keeps private: root's, mode 0710, group the mapped
+ * root's (userns containers pass through it to their rootfs, nobody else
+ * does). Created if missing; fixed if it is root's already. */
+static int private_dir(const char *path, bool fix, struct error *err)
 {
-	char buf[256], *p, c;
+	struct stat st;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; ; p++) {
-		if (*p && *p != '/')
-			continue;
-		c = *p;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return err_sys(err, "creating %s", path);
+	/* Ours (fix) must not be a symlink; a given base may be one. */
+	if ((fix ? lstat(path, &st) : stat(path, &st)) < 0)
+		return err_sys(err, "%s", path);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, "%s is not a directory", path);
+	if (st.st_uid != 0)
+		return err_set(err, "%s is owned by uid %u, not root: remove "
+			       "it, or set VESSEL_CACHE_DIR elsewhere", path,
+			       (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(err, "%s is writable by others (mode %04o): "
+			       "chmod 710 it, or set VESSEL_CACHE_DIR "
+			       "elsewhere", path, (unsigned)(st.st_mode & 07777));
+	if (!fix)	/* an existing directory given to us: as it is */
+		return 0;
+	if ((st.st_gid != IDMAP_HOST_BASE &&
+	     chown(path, 0, IDMAP_HOST_BASE) < 0) ||
+	    ((st.st_mode & 07777) != 0710 && chmod(path, 0710) < 0))
+		return err_sys(err, "making %s private", path);
+	return 0;
+}
+
+/* The cache directory: parents as mkdir -p makes them; the base kept as
+ * it is when it exists (it may be the user's), else made private; its
+ * rootfs/ always private. */
+static int make_cache(char *cache, size_t len, struct error *err)
+{
+	const char *base = cache_base();
+	char buf[256], *p;
+	bool had_base;
+
+	if (snprintf(buf, sizeof(buf), "%s", base) >= (int)sizeof(buf))
+		return err_set(err, "%s: path too long", base);
+	for (p = buf + 1; (p = strchr(p, '/')); p++) {
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return err_sys(err, "creating %s", buf);
-		if (!c)
-			return 0;
-		*p = c;
+		*p = '/';
 	}
+	had_base = access(base, F_OK) == 0;
+	if (private_dir(base, !had_base, err) < 0)
+		return -1;
+	cache_dir(cache, len);
+	return private_dir(cache, true, err);
 }
 
 int tarball_unpack(const char *archive, const char *name, unsigned idshift,
-		   char **dir, struct error *err)
+		   char **dir, char **root, struct error *err)
 {
-	struct unpack u = { .archive = archive, .shift = idshift };
+	struct unpack u = {
+		.archive = archive, .shift = idshift,
+		.max_bytes = TARBALL_MAX_BYTES,
+		.max_entries = TARBALL_MAX_ENTRIES,
+	};
 	char cache[256], tmpl[512];
-	int ret;
+	const char *env;
+	int wfd, ret;
 
-	*dir = NULL;
-	cache_dir(cache, sizeof(cache));
-	if (mkdirs(cache, err) < 0)
+	*dir = *root = NULL;
+	if ((env = getenv("VESSEL_UNPACK_MAX_BYTES")) && *env)
+		u.max_bytes = strtoull(env, NULL, 0);
+	if ((env = getenv("VESSEL_UNPACK_MAX_ENTRIES")) && *env)
+		u.max_entries = strtoull(env, NULL, 0);
+	if (make_cache(cache, sizeof(cache), err) < 0)
 		return err_prefix(err, "unpacking the rootfs (set "
-				  "VESSEL_CACHE_DIR to a writable directory)");
+				  "VESSEL_CACHE_DIR to a directory of root's)");
 	snprintf(tmpl, sizeof(tmpl), "%s/%d.%s.XXXXXX", cache, (int)getpid(),
 		 name);
+	/* The run's own directory, 0700 from the start: nobody but root
+	 * (and with a user namespace, the container's root: group, search
+	 * only) may reach the tree inside, whatever its modes say, so a
+	 * setuid file in it cannot be run from the host. */
 	if (!mkdtemp(tmpl))
 		return err_sys(err, "unpacking the rootfs: creating a directory "
 			       "in %s (set VESSEL_CACHE_DIR to a writable "
 			       "directory)", cache);
 	*dir = strdup(tmpl);
-	if (!*dir) {
+	if (!*dir)
 		rmdir(tmpl);
+	if (!*dir || asprintf(root, "%s/" TARBALL_ROOT, tmpl) < 0) {
+		*root = NULL;
 		return err_set(err, "out of memory");
 	}
-	u.dir = *dir;
-	if (chown(u.dir, idshift, idshift) < 0 || chmod(u.dir, 0755) < 0)
-		return err_sys(err, "preparing %s", u.dir);
-	u.rootfd = open(u.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (u.rootfd < 0)
-		return err_sys(err, "opening %s", u.dir);
+	u.dir = *root;
+	wfd = open(*dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0)
+		return err_sys(err, "opening %s", *dir);
+	ret = 0;
+	if (idshift && (fchown(wfd, 0, idshift) < 0 || fchmod(wfd, 0710) < 0))
+		ret = err_sys(err, "preparing %s", *dir);
+	if (!ret && (mkdirat(wfd, TARBALL_ROOT, 0755) < 0 ||
+		     fchownat(wfd, TARBALL_ROOT, idshift, idshift,
+			      AT_SYMLINK_NOFOLLOW) < 0))
+		ret = err_sys(err, "creating %s", *root);
+	if (!ret && (u.rootfd = openat(wfd, TARBALL_ROOT, O_PATH | O_DIRECTORY |
+				       O_NOFOLLOW | O_CLOEXEC)) < 0)
+		ret = err_sys(err, "opening %s", *root);
+	close(wfd);
+	if (ret < 0)
+		return -1;
+	if (idshift && idmap_check_reachable(*root, err) < 0) {
+		close(u.rootfd);
+		return -1;
+	}
 	ret = unpack(&u, err);
 	close(u.rootfd);
 	if (ret < 0)
@@ -324,7 +437,7 @@ int tarball_unpack(const char *archive, const char *name, unsigned idshift,
 
 void tarball_sweep(void)
 {
-	char cache[256], path[512];
+	char cache[256];
 	struct dirent *d;
 	struct error ignored;
 	char *end;
@@ -340,10 +453,7 @@ void tarball_sweep(void)
 			continue;
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", cache, d->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		rmtree(path, &ignored);
+		rmtree_at(dirfd(dir), d->d_name, &ignored);
 	}
 	closedir(dir);
 }

@@ -93,10 +93,10 @@ suite_cmd() {
 		if [ "$part" = v2 ]; then
 			echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
 			# / is read-only in the nested host: unpacked rootfs caches go
-			# to a tmpfs that mapped ids (userns) can traverse.
+			# to a tmpfs that mapped ids (userns) can pass through, not list (0711).
 			local cache
 			cache=$(mktemp -d /tmp/vessel-cache.XXXXXX)
-			chmod 755 "$cache"
+			chmod 711 "$cache"
 			VESSEL=$vessel VESSEL_CACHE_DIR=$cache "$REPO/tests/container/run.sh"
 		else
 			VESSEL=$vessel "$REPO/tests/container/run.sh"

@@ -13,6 +13,7 @@
 #include "schema.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -902,6 +903,105 @@ static int check_no_more(struct loader *ld, yaml_parser_t *parser, FILE *f)
 	return rc;
 }
 
+/* ---- alias amplification ----
+ * libyaml shares an anchored node between its aliases, but the loader
+ * copies what it reads per reference: a 1 MB anchor used 500 times would
+ * be 500 MB. So the document is measured first as the loader will see it,
+ * aliases expanded (each node measured once, memoised), and refused past
+ * these limits. Aliases that make a node contain itself are refused too. */
+#define EXPAND_MAX_BYTES (1024 * 1024)
+#define EXPAND_MAX_NODES 100000
+#define EXPAND_MAX_DEPTH 64
+
+struct expand {
+	uint64_t *bytes, *nodes;	/* per node id (1-based), memoised */
+	unsigned char *state;		/* 0 new, 1 being measured, 2 done */
+};
+
+static int too_big(struct loader *ld, yaml_mark_t m)
+{
+	return fail(ld, m, NULL, "the document is too large once its aliases "
+		    "are expanded (more than %d bytes of values or %d nodes): "
+		    "write it out without aliases", EXPAND_MAX_BYTES,
+		    EXPAND_MAX_NODES);
+}
+
+static int measure(struct loader *ld, struct expand *x, int id, int depth)
+{
+	yaml_node_t *n = node_at(ld, id);
+	uint64_t b = 0, c = 1;
+	yaml_mark_t m;
+	int i, nk, k;
+
+	if (!n)
+		return 0;
+	if (x->state[id] == 2)
+		return 0;
+	if (x->state[id] == 1)
+		return fail(ld, n->start_mark, NULL, "an alias refers to a "
+			    "node that contains it");
+	if (depth > EXPAND_MAX_DEPTH)
+		return fail(ld, n->start_mark, NULL, "nested more than %d "
+			    "levels deep", EXPAND_MAX_DEPTH);
+	x->state[id] = 1;
+	m = n->start_mark;
+	if (n->type == YAML_SCALAR_NODE) {
+		b = n->data.scalar.length + 1;
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		nk = n->data.sequence.items.top - n->data.sequence.items.start;
+		for (i = 0; i < nk; i++) {
+			k = n->data.sequence.items.start[i];
+			if (measure(ld, x, k, depth + 1) < 0)
+				return -1;
+			b += x->bytes[k];
+			c += x->nodes[k];
+			if (b > EXPAND_MAX_BYTES || c > EXPAND_MAX_NODES)
+				return too_big(ld, m);
+		}
+	} else if (n->type == YAML_MAPPING_NODE) {
+		nk = n->data.mapping.pairs.top - n->data.mapping.pairs.start;
+		for (i = 0; i < nk; i++) {
+			yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+
+			if (measure(ld, x, p->key, depth + 1) < 0 ||
+			    measure(ld, x, p->value, depth + 1) < 0)
+				return -1;
+			b += x->bytes[p->key] + x->bytes[p->value];
+			c += x->nodes[p->key] + x->nodes[p->value];
+			if (node_at(ld, p->key))
+				m = node_at(ld, p->key)->start_mark;
+			if (b > EXPAND_MAX_BYTES || c > EXPAND_MAX_NODES)
+				return too_big(ld, m);
+		}
+	}
+	x->bytes[id] = b;
+	x->nodes[id] = c;
+	x->state[id] = 2;
+	return 0;
+}
+
+static int check_expansion(struct loader *ld, yaml_document_t *doc)
+{
+	size_t n = doc->nodes.top - doc->nodes.start + 1;
+	struct expand x = {
+		.bytes = calloc(n, sizeof(uint64_t)),
+		.nodes = calloc(n, sizeof(uint64_t)),
+		.state = calloc(n, 1),
+	};
+	int rc = -1;
+
+	if (!x.bytes || !x.nodes || !x.state)
+		rc = oom(ld);
+	else if (yaml_document_get_root_node(doc))
+		rc = measure(ld, &x, 1, 0);	/* the root is node 1 */
+	else
+		rc = 0;
+	free(x.bytes);
+	free(x.nodes);
+	free(x.state);
+	return rc;
+}
+
 static int load_file(struct loader *ld, FILE *f)
 {
 	yaml_parser_t parser;
@@ -917,7 +1017,9 @@ static int load_file(struct loader *ld, FILE *f)
 		return rc;
 	}
 	ld->doc = &doc;
-	rc = load_root(ld, &doc);
+	rc = check_expansion(ld, &doc);
+	if (rc == 0)
+		rc = load_root(ld, &doc);
 	if (rc == 0)
 		rc = check_no_more(ld, &parser, f);
 	ld->doc = NULL;

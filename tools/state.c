@@ -33,7 +33,8 @@ static int mkdir_p(const char *path, struct error *err)
 	return 0;
 }
 
-int state_run_dir(char *buf, size_t len, struct error *err)
+/* The run directory's path, created if missing. */
+static int run_dir_path(char *buf, size_t len, struct error *err)
 {
 	const char *env = getenv("VESSEL_RUN_DIR");
 	int n;
@@ -52,17 +53,89 @@ int state_run_dir(char *buf, size_t len, struct error *err)
 	}
 	if (n < 0 || (size_t)n >= len)
 		return err_set(err, "run directory: path too long");
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
 	return mkdir_p(buf, err);
+}
+
+/* The run directory, opened: a directory (not a symlink to one), the
+ * caller's, mode 0700. Anything else could let another user plant
+ * entries that root's `vessel stop` or `ps` would then act on. */
+static int run_dir_open(char *buf, size_t len, struct error *err)
+{
+	struct stat st;
+	int fd;
+
+	if (run_dir_path(buf, len, err) < 0)
+		return -1;
+	fd = open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return err_set(err, "run directory %s is not a "
+				       "directory (a symlink?): refusing it",
+				       buf);
+		return err_sys(err, "run directory %s", buf);
+	}
+	if (fstat(fd, &st) < 0) {
+		err_sys(err, "run directory %s", buf);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+		if (st.st_uid != geteuid())
+			err_set(err, "run directory %s belongs to uid %u, not "
+				"to you (uid %u): refusing it (set "
+				"VESSEL_RUN_DIR to a directory of yours)", buf,
+				(unsigned)st.st_uid, (unsigned)geteuid());
+		else
+			err_set(err, "run directory %s has mode %04o: refusing "
+				"it, it must be 0700 (chmod 700 %s)", buf,
+				(unsigned)(st.st_mode & 07777), buf);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int state_run_dir(char *buf, size_t len, struct error *err)
+{
+	int fd = run_dir_open(buf, len, err);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* RUN/NAME, if present, must be a directory: never a symlink leading
+ * elsewhere. 0 if it is one or absent. */
+static int check_guest_dir(int rfd, const char *dir, const char *name,
+			   struct error *err)
+{
+	struct stat st;
+
+	if (fstatat(rfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : err_sys(err, "%s/%s", dir, name);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, "%s/%s is not a directory (%s): refusing "
+			       "to use it; remove it", dir, name,
+			       S_ISLNK(st.st_mode) ? "a symlink" : "a file");
+	return 0;
 }
 
 int state_path(char *buf, size_t len, const char *name, const char *file,
 	       struct error *err)
 {
 	char dir[STATE_PATH_MAX];
-	int n;
+	int n, rfd = run_dir_open(dir, sizeof(dir), err);
 
-	if (state_run_dir(dir, sizeof(dir), err) < 0)
+	if (rfd < 0)
 		return -1;
+	if (name[0] != '.' && check_guest_dir(rfd, dir, name, err) < 0) {
+		close(rfd);
+		return -1;
+	}
+	close(rfd);
 	if (file)
 		n = snprintf(buf, len, "%s/%s/%s", dir, name, file);
 	else
@@ -76,13 +149,15 @@ int state_path(char *buf, size_t len, const char *name, const char *file,
 static int lock_run_dir(struct error *err)
 {
 	char path[STATE_PATH_MAX];
-	int fd;
+	int fd, rfd = run_dir_open(path, sizeof(path), err);
 
-	if (state_path(path, sizeof(path), ".lock", NULL, err) < 0)
+	if (rfd < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(rfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	close(rfd);
 	if (fd < 0)
-		return err_sys(err, "opening %s", path);
+		return err_sys(err, "opening %s/.lock", path);
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			err_sys(err, "locking %s", path);
@@ -108,47 +183,64 @@ int state_last_log(char *buf, size_t len, const char *name,
 
 void state_remove(const char *name)
 {
-	char dir[STATE_PATH_MAX], path[STATE_PATH_MAX * 2];
-	char last[STATE_PATH_MAX * 2];
+	char dir[STATE_PATH_MAX], last[STATE_PATH_MAX];
 	struct error ignored;
 	struct dirent *de;
+	int rfd, gfd;
 	DIR *d;
 
-	if (state_path(dir, sizeof(dir), name, NULL, &ignored) < 0)
+	rfd = run_dir_open(dir, sizeof(dir), &ignored);
+	if (rfd < 0)
 		return;
-	if (state_path(path, sizeof(path), name, STATE_LOG, &ignored) == 0 &&
-	    state_last_log(last, sizeof(last), name, &ignored) == 0)
-		rename(path, last);     /* none (never started): nothing kept */
-	d = opendir(dir);
-	if (!d)
+	/* Only a real directory: a symlink there is never followed. */
+	gfd = openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	if (gfd < 0 || !(d = fdopendir(gfd))) {
+		if (gfd >= 0)
+			close(gfd);
+		close(rfd);
 		return;
+	}
+	if ((size_t)snprintf(last, sizeof(last), "%s%s", name,
+			     STATE_LAST_LOG_SUFFIX) < sizeof(last))
+		renameat(gfd, STATE_LOG, rfd, last); /* none: nothing kept */
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+		unlinkat(gfd, de->d_name, 0);
 	}
 	closedir(d);
-	rmdir(dir);
+	unlinkat(rfd, name, AT_REMOVEDIR);
+	close(rfd);
 }
 
 /* With RUN/.lock held. */
 static int probe_locked(const char *name, struct error *err)
 {
-	char path[STATE_PATH_MAX];
+	char dir[STATE_PATH_MAX];
 	struct stat st;
-	int fd;
+	int rfd, gfd, fd;
 
-	if (state_path(path, sizeof(path), name, NULL, err) < 0)
+	rfd = run_dir_open(dir, sizeof(dir), err);
+	if (rfd < 0)
 		return -1;
-	if (stat(path, &st) < 0) {
+	if (fstatat(rfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(rfd);
 		if (errno == ENOENT)
 			return STATE_ABSENT;
-		return err_sys(err, "%s", path);
+		return err_sys(err, "%s/%s", dir, name);
 	}
-	if (state_path(path, sizeof(path), name, STATE_LOCK, err) < 0)
+	if (check_guest_dir(rfd, dir, name, err) < 0) {
+		close(rfd);
 		return -1;
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	gfd = openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	close(rfd);
+	if (gfd < 0)
+		return err_sys(err, "%s/%s", dir, name);
+	fd = openat(gfd, STATE_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	close(gfd);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
@@ -156,7 +248,7 @@ static int probe_locked(const char *name, struct error *err)
 		if (e == EWOULDBLOCK)
 			return STATE_LIVE;
 		errno = e;
-		return err_sys(err, "locking %s", path);
+		return err_sys(err, "locking %s/%s/%s", dir, name, STATE_LOCK);
 	}
 	/* No lock file (never completed) or a free lock: a dead supervisor. */
 	state_remove(name);
@@ -237,13 +329,17 @@ int state_list(char ***names, size_t *n, struct error *err)
 	char dir[STATE_PATH_MAX], **v = NULL, **nv;
 	size_t cnt = 0, cap = 0;
 	struct dirent *de;
+	int rfd;
 	DIR *d;
 
-	if (state_run_dir(dir, sizeof(dir), err) < 0)
+	rfd = run_dir_open(dir, sizeof(dir), err);
+	if (rfd < 0)
 		return -1;
-	d = opendir(dir);
-	if (!d)
+	d = fdopendir(rfd);
+	if (!d) {
+		close(rfd);
 		return err_sys(err, "reading %s", dir);
+	}
 	while ((de = readdir(d))) {
 		struct stat st;
 

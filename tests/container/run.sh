@@ -45,6 +45,7 @@ cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
 already_running error_missing_rootfs error_not_root error_no_bridge
 error_no_controller error_setup_killed userns_security userns_poweroff
 userns_cgroup systemd"
+ALL_TESTS="$ALL_TESTS tar_device_nodes tar_setuid_host tar_malformed"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -988,6 +989,247 @@ EOF
 	else
 		bad systemd "rc=$rc (want 0: halted), PID 1 gone after ${halt:-?} ms (limit $limit s), left: $left" \
 			"$T/systemd.out"
+	fi
+}
+
+# ---- hostile images ---------------------------------------------------
+
+# hostile_tar OUT KIND [ARG]: write a hostile archive OUT with python3's
+# tarfile. "devices" and "setuid" add to $T/rootfs.tar.gz's members.
+hostile_tar() {
+	python3 - "$T/rootfs.tar.gz" "$@" <<'PY'
+import gzip, io, sys, tarfile
+base, out, kind, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+
+def with_base(extra):
+    with tarfile.open(base) as src, tarfile.open(out, "w:gz") as dst:
+        for m in src.getmembers():
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        for info, data in extra:
+            dst.addfile(info, io.BytesIO(data) if data is not None else None)
+
+def node(name, typ, major, minor):
+    i = tarfile.TarInfo(name)
+    i.type, i.devmajor, i.devminor, i.mode = typ, major, minor, 0o666
+    return i, None
+
+def pax(records):
+    """An 'x' header with these raw records, a file, the end."""
+    h = tarfile.TarInfo("././@PaxHeader")
+    h.type, h.size = tarfile.XHDTYPE, len(records)
+    b = h.tobuf(tarfile.USTAR_FORMAT) + records
+    b += b"\0" * ((512 - len(records) % 512) % 512)
+    f = tarfile.TarInfo("etc/f")
+    return b + f.tobuf(tarfile.USTAR_FORMAT) + b"\0" * 1024
+
+def one_file(data=b"hello\n"):
+    i = tarfile.TarInfo("etc/f")
+    i.size = len(data)
+    return (i.tobuf(tarfile.USTAR_FORMAT) + data +
+            b"\0" * ((512 - len(data) % 512) % 512) + b"\0" * 1024)
+
+def write(b):
+    open(out, "wb").write(b)
+
+if kind == "devices":          # ARG: major minor of a host block device
+    maj, mnr = int(args[0]), int(args[1])
+    with_base([node("usr/disk", tarfile.BLKTYPE, maj, mnr),
+               node("etc/mem", tarfile.CHRTYPE, 1, 1),
+               node("tmp/null2", tarfile.CHRTYPE, 1, 3),
+               node("dev/sda9", tarfile.BLKTYPE, 8, 9)])
+elif kind == "setuid":         # ARG: the euid program
+    prog = open(args[0], "rb").read()
+    i = tarfile.TarInfo("bin/rootsh")
+    i.size, i.mode, i.uid, i.gid = len(prog), 0o4755, 0, 0
+    j = tarfile.TarInfo("bin/made")
+    j.size, j.mode = len(prog), 0o755
+    with_base([(i, prog), (j, prog)])
+elif kind == "pax":            # ARG: the records, \n written as \n
+    write(pax(args[0].replace("\\n", "\n").encode()))
+elif kind == "truncated-header":
+    write(one_file()[:300])
+elif kind == "truncated-data":
+    write(one_file(b"x" * 10000)[:512 + 4096])
+elif kind == "bad-checksum":
+    b = bytearray(one_file())
+    b[0] ^= 0x20
+    write(bytes(b))
+elif kind == "bad-number":     # a size field that is not octal
+    b = bytearray(one_file())
+    b[124:136] = b"0000000x012\0"
+    b[148:156] = b"        "
+    b[148:156] = b"%06o\0 " % sum(b[:512])
+    write(bytes(b))
+elif kind == "gzip-bomb":      # ARG: MiB of zeros in one file
+    n = int(args[0]) << 20
+    i = tarfile.TarInfo("zero")
+    i.size = n
+    with gzip.open(out, "wb", compresslevel=9) as g:
+        g.write(i.tobuf(tarfile.USTAR_FORMAT))
+        z = b"\0" * (1 << 20)
+        for _ in range(n >> 20):
+            g.write(z)
+        g.write(b"\0" * 1024)
+elif kind == "many-entries":   # ARG: how many empty files
+    with tarfile.open(out, "w:gz") as t:
+        for k in range(int(args[0])):
+            t.addfile(tarfile.TarInfo("f%d" % k))
+elif kind == "gzip-cut":       # the test rootfs, its gzip stream cut
+    data = open(base, "rb").read()
+    write(data[:len(data) // 2])
+else:
+    sys.exit("unknown kind " + kind)
+PY
+}
+
+# Device entries in an image are never created, with or without userns.
+# The block node is for a loop device over a host file holding a secret;
+# the container tries to read and write it, and /dev/mem through c 1:1.
+t_tar_device_nodes() {
+	local loop="" maj=7 mnr=0 sum1 sum2 why="" u name
+	dd if=/dev/zero of="$T/disk.img" bs=64k count=1 2>/dev/null
+	printf 'SECRET-%s\n' "$$" | dd of="$T/disk.img" conv=notrunc 2>/dev/null
+	if loop=$(losetup -f --show "$T/disk.img" 2>/dev/null); then
+		maj=$((0x$(stat -c %t "$loop"))) mnr=$((0x$(stat -c %T "$loop")))
+	fi
+	sum1=$(md5sum < "$T/disk.img")
+	hostile_tar "$T/devices.tar.gz" devices "$maj" "$mnr"
+	for u in false true; do
+		name=tar_device_nodes_$u
+		if [ "$u" = true ] && no_userns; then continue; fi
+		cfg "$name" <<EOF
+rootfs: devices.tar.gz
+userns: $u
+command: [/bin/sh, -c, 'head -c 64 /usr/disk; echo pwned > /usr/disk; head -c 16 /etc/mem | od | head -2; ls -l /usr/disk /etc/mem /tmp/null2; echo done']
+EOF
+		run "$name"
+		{ [ "$rc" = 0 ] && has "$name" '^done$'; } || why="$why userns=$u: rc=$rc;"
+		has "$name" SECRET && why="$why userns=$u: the container read the host device;"
+		has "$name" "skipped 3 device nodes outside /dev" || why="$why userns=$u: no warning;"
+		has "$name" "/usr/disk, block $maj:$mnr" || why="$why userns=$u: the warning does not name /usr/disk;"
+		[ "$(grep -c 'No such file' "$T/$name.out")" -ge 4 ] || why="$why userns=$u: a node exists in the container;"
+		[ -z "$(leftovers "$name")" ] || why="$why userns=$u: left $(leftovers "$name");"
+	done
+	sum2=$(md5sum < "$T/disk.img")
+	[ "$sum1" = "$sum2" ] || why="$why the host's backing file changed;"
+	[ -n "$loop" ] && losetup -d "$loop"
+	if [ -z "$why" ]; then
+		ok tar_device_nodes
+	else
+		cat "$T"/tar_device_nodes_*.out > "$T/tar_device_nodes.all"
+		bad tar_device_nodes "$why" "$T/tar_device_nodes.all"
+	fi
+}
+
+# A setuid-root file from the image, and one the container's root makes
+# setuid at run time, cannot be run by an unprivileged host user while the
+# container runs (userns false and true): not from the cache, not through
+# /proc/PID/root. The files are there and setuid (root sees them): what
+# is out of reach is the unpacked tree.
+# as_nobody CMD: CMD by sh as the host's nobody (su drops every
+# privilege; setpriv --reuid here still ran a 0700 directory's files).
+as_nobody() { su nobody -s /bin/sh -c "$1"; }
+
+t_tar_setuid_host() {
+	local why="" u name d f pid1 p
+	printf '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("euid=%%d\\n",(int)geteuid());return 0;}\n' > "$T/euid.c"
+	if ! gcc -static -O2 -o "$T/euid" "$T/euid.c" 2>"$T/euid.log"; then
+		bad tar_setuid_host "cannot build the euid helper" "$T/euid.log"
+		return
+	fi
+	hostile_tar "$T/setuid.tar.gz" setuid "$T/euid"
+	for u in false true; do
+		name=tar_setuid_host_$u
+		if [ "$u" = true ] && no_userns; then continue; fi
+		cfg "$name" <<EOF
+rootfs: setuid.tar.gz
+userns: $u
+command: [/bin/sh, -c, 'trap "exit 0" TERM; chmod 4755 /bin/made && /bin/rootsh && echo ready; while :; do sleep 0.1; done']
+EOF
+		start "$name"
+		for _ in $(seq 100); do has "$name" '^ready$' 2>/dev/null && break; sleep 0.1; done
+		if ! has "$name" '^ready$'; then
+			why="$why userns=$u: did not start;"
+			kill -9 "$vpid"
+			{ wait "$vpid"; } 2>/dev/null
+			continue
+		fi
+		d=$(echo "$CACHE"/rootfs/*."$name".*)
+		[ "$(find "$d" -path '*/bin/rootsh' -o -path '*/bin/made' | wc -l)" = 2 ] ||
+			why="$why userns=$u: the unpacked files are not in $d (test broken?);"
+		pid1=$(head -1 "$(cg_file "$name" cgroup.procs)")
+		for f in $(find "$d" -path '*/bin/rootsh' -o -path '*/bin/made') \
+			 "/proc/$pid1/root/bin/rootsh" "/proc/$pid1/root/bin/made"; do
+			[ -u "$f" ] || why="$why userns=$u: $f is not there or not setuid (test broken?);"
+			if p=$(as_nobody "$f" 2>&1); then
+				why="$why userns=$u: nobody ran $f: $p;"
+			fi
+		done
+		as_nobody "ls $CACHE/rootfs" >/dev/null 2>&1 &&
+			why="$why userns=$u: nobody can list $CACHE/rootfs;"
+		kill -TERM "$vpid"
+		wait "$vpid"
+		[ -z "$(leftovers "$name")" ] || why="$why userns=$u: left $(leftovers "$name");"
+	done
+	if [ -z "$why" ]; then
+		ok tar_setuid_host
+	else
+		cat "$T"/tar_setuid_host_*.out > "$T/tar_setuid_host.all"
+		bad tar_setuid_host "$why" "$T/tar_setuid_host.all"
+	fi
+}
+
+# Malformed archives: each is refused with a clear error (exit 1, not a
+# signal) and nothing is left in the cache. KIND|ARG|message|env
+t_tar_malformed() {
+	local why="" i=0 c kind arg want envs
+	while IFS='|' read -r kind arg want envs; do
+		[ -n "$kind" ] || continue
+		i=$((i + 1))
+		c=tar_malformed_$i
+		hostile_tar "$T/$c.tar" "$kind" "$arg"
+		cfg "$c" <<EOF
+rootfs: $c.tar
+command: [/bin/true]
+EOF
+		# shellcheck disable=SC2086
+		run "$c" env $envs
+		if [ "$rc" != 1 ] || ! has "$c" "unpacking the rootfs: .*$want"; then
+			why="$why $kind '$arg': rc=$rc, $(grep -v '^$' "$T/$c.out" | head -1);"
+		fi
+		[ -z "$(leftovers "$c")" ] || why="$why $kind '$arg': left $(leftovers "$c");"
+	done <<'EOF'
+pax|1 |at offset 512: length too short for a record
+pax|2 |length too short for a record
+pax|4 x\n|no '=' in the record
+pax|9 pathxx\n|no '=' in the record
+pax|0 path=x\n|length past the header
+pax|99 path=x\n|length past the header
+pax|99999999999999999999999 path=x\n|length past the header
+pax|a path=x\n|no decimal length
+pax| 9 path=x\n|no decimal length
+pax|9path=xx\n|no space after the length
+pax|12 path=abc|length past the header
+pax|11 path=abcd|no newline at the end
+pax|6 =xy\n|empty key
+pax|12 size=12a\n|bad size
+pax|11 size=-1\n|bad size
+pax|32 size=99999999999999999999999\n|bad size
+pax|19 uid=99999999999\n|bad uid or gid
+pax|15 mtime=1.2.3\n|bad mtime
+pax|22 GNU.sparse.major=1\n|sparse files are not supported
+truncated-header||truncated archive
+truncated-data||truncated archive
+bad-checksum||bad header checksum
+bad-number||bad size field
+gzip-cut||truncated archive
+gzip-bomb|200|more than 67108864 bytes|VESSEL_UNPACK_MAX_BYTES=67108864
+many-entries|500|more than 100 entries|VESSEL_UNPACK_MAX_ENTRIES=100
+EOF
+	if [ -z "$why" ]; then
+		ok tar_malformed
+	else
+		bad tar_malformed "$why"
 	fi
 }
 

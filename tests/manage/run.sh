@@ -620,6 +620,55 @@ t_acpid() {
 	fi
 }
 
+# A hostile run directory: another user's, a wrong mode, a symlink named
+# like a guest (NAME -> a directory elsewhere), or itself a symlink.
+# Every verb refuses it with a clear error, and nothing outside is touched.
+t_run_dir_hostile() {
+	if ! is_root; then skipped run_dir_hostile "needs root (chown)"; return; fi
+	local o=$T/outside rd why="" f
+	mkdir -p "$o/g1" && touch "$o/g1/lock" "$o/g1/pid" "$o/g1/control" "$o/keep" "$o/lock" "$o/pid"
+	# Another user's directory, and root's with mode 0755, each holding a
+	# stale-looking guest directory that a trusting vessel would empty.
+	for rd in other mode; do
+		mkdir -p "$T/rd-$rd/g1" && touch "$T/rd-$rd/g1/lock" "$T/rd-$rd/g1/pid"
+		chmod 700 "$T/rd-$rd"
+	done
+	chown -R 65534:65534 "$T/rd-other"
+	chmod 755 "$T/rd-mode"
+	for rd in other mode; do
+		VESSEL_RUN_DIR=$T/rd-$rd V stop g1 > "$T/rd-$rd.out" 2>&1 && why="$why stop in rd-$rd succeeded;"
+		VESSEL_RUN_DIR=$T/rd-$rd V ps > "$T/rd-$rd.ps" 2>&1 && why="$why ps in rd-$rd succeeded;"
+		grep -q "run directory $T/rd-$rd .*refusing" "$T/rd-$rd.out" || why="$why no clear message for rd-$rd;"
+		[ -f "$T/rd-$rd/g1/lock" ] && [ -f "$T/rd-$rd/g1/pid" ] || why="$why rd-$rd/g1 emptied;"
+	done
+	grep -q "belongs to uid 65534" "$T/rd-other.out" || why="$why no owner in the message;"
+	grep -q "mode 0755" "$T/rd-mode.out" || why="$why no mode in the message;"
+	# A proper run directory with a symlink named like a guest.
+	mkdir -p "$T/rd-link" && chmod 700 "$T/rd-link"
+	ln -s "$o" "$T/rd-link/victim"
+	VESSEL_RUN_DIR=$T/rd-link V stop victim > "$T/rd-link.out" 2>&1 && why="$why stop victim succeeded;"
+	VESSEL_RUN_DIR=$T/rd-link V stop --force victim >> "$T/rd-link.out" 2>&1 && why="$why stop --force victim succeeded;"
+	VESSEL_RUN_DIR=$T/rd-link V ps >> "$T/rd-link.out" 2>&1 || why="$why ps failed;"
+	ctdef victim "true"
+	VESSEL_RUN_DIR=$T/rd-link V start "$T/victim.yaml" >> "$T/rd-link.out" 2>&1 && why="$why start victim succeeded;"
+	grep -q "victim is not a directory (a symlink)" "$T/rd-link.out" || why="$why no clear message for the symlink;"
+	grep -q "^victim " "$T/rd-link.out" && why="$why ps listed the symlink;"
+	# The run directory itself a symlink to a directory of root's.
+	ln -s "$T/rd-link" "$T/rd-sym"
+	VESSEL_RUN_DIR=$T/rd-sym V ps > "$T/rd-sym.out" 2>&1 && why="$why ps through a symlinked run directory succeeded;"
+	grep -q "not a directory (a symlink?)" "$T/rd-sym.out" || why="$why no clear message for a symlinked run directory;"
+	for f in g1/lock g1/pid g1/control keep lock pid; do
+		[ -e "$o/$f" ] || why="$why outside/$f deleted;"
+	done
+	[ -L "$T/rd-link/victim" ] || why="$why the symlink itself went;"
+	if [ -z "$why" ]; then
+		ok run_dir_hostile
+	else
+		cat "$T"/rd-*.out > "$T/rd.all" 2>/dev/null
+		bad run_dir_hostile "$why" "$T/rd.all"
+	fi
+}
+
 # ---- main ---------------------------------------------------------------
 
 if [ ! -x "$VESSEL" ]; then
@@ -644,6 +693,7 @@ ALL="help not_running start_errors start_ps duplicate console_vm console_ct
 pause stop sigkill crash_vm up_down hostile log_rotation acpid"
 # Neither VMs nor containers: not with the VMs.
 [ "$part" != vm ] || ALL=$(echo $ALL | sed -E 's/\b(help|not_running|start_errors) //g')
+[ "$part" = vm ] || ALL="$ALL run_dir_hostile"
 for t in ${*:-$ALL}; do
 	if [ -n "${MANAGE_DONE_FILE:-}" ] && done_before=$(grep -m1 "^$t " "$MANAGE_DONE_FILE" 2>/dev/null); then
 		read -r _ n_pass n_fail n_skip <<<"$done_before"

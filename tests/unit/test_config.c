@@ -737,6 +737,45 @@ static void test_err_syntax(void **state)
 		     "column 9)");
 }
 
+/* Alias amplification: libyaml shares an anchored node, the loader
+ * copies it per reference, so the expanded document is capped; a node
+ * containing itself is refused. Modest aliases still load. */
+static void test_err_alias_amplification(void **state)
+{
+	size_t big = 100 * 1024, i;
+	char *text = malloc(big + 21 * 8 + 256), *p = text;
+	struct guest_config cfg;
+
+	(void)state;
+	assert_non_null(text);
+	p += sprintf(p, CT "command: [&b ");
+	memset(p, 'x', big);
+	p += big;
+	for (i = 0; i < 20; i++)
+		p += sprintf(p, ", *b");
+	sprintf(p, "]\n");
+	expect_error(text, "3:10: the document is too large once its aliases "
+		     "are expanded (more than 1048576 bytes of values or "
+		     "100000 nodes): write it out without aliases");
+	free(text);
+	expect_error(CT "x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+		     "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		     "z: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		     "w: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		     "v: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+		     "u: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+		     "8:4: the document is too large once its aliases are "
+		     "expanded (more than 1048576 bytes of values or 100000 "
+		     "nodes): write it out without aliases");
+	expect_error(CT "env: &e {A: *e}\n",
+		     "3:6: an alias refers to a node that contains it");
+	load_ok("hello.yaml", CT "command: [&c /bin/sh, *c, *c]\n"
+		"env: {A: &v x, B: *v}\n", &cfg);
+	assert_int_equal(cfg.ct.ncommand, 3);
+	assert_string_equal(cfg.ct.command[2], "/bin/sh");
+	config_free(&cfg);
+}
+
 static void test_err_empty(void **state)
 {
 	(void)state;
@@ -1031,6 +1070,7 @@ int main(void)
 		cmocka_unit_test(test_err_nested),
 		cmocka_unit_test(test_err_bad_name),
 		cmocka_unit_test(test_err_syntax),
+		cmocka_unit_test(test_err_alias_amplification),
 		cmocka_unit_test(test_err_empty),
 		cmocka_unit_test(test_err_not_mapping),
 		cmocka_unit_test(test_err_no_file),
