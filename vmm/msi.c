@@ -11,6 +11,8 @@ static int msi_commit(struct msi_router *r)
 {
 	r->tab->nr = r->n;
 	r->tab->flags = 0;
+	if (r->vm_fd < 0)
+		return 0;       /* no VM: the table is all there is */
 	return ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->tab);
 }
 
@@ -86,6 +88,8 @@ int msi_vec_create(struct msi_router *r, struct msi_vec *v, struct error *err)
 	v->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->fd < 0)
 		return err_sys(err, "eventfd");
+	if (r->vm_fd < 0)
+		return 0;
 	memset(&irqfd, 0, sizeof(irqfd));
 	irqfd.fd = v->fd;
 	irqfd.gsi = v->gsi;
@@ -130,7 +134,8 @@ void msi_vec_destroy(struct msi_router *r, struct msi_vec *v)
 
 	if (v->fd < 0)
 		return;
-	ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
+	if (r->vm_fd >= 0)
+		ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
 	close(v->fd);
 	v->fd = -1;
 }

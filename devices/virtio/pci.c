@@ -54,6 +54,7 @@ struct virtio_pci {
 	uint8_t isr;
 	uint8_t generation;
 	int notify_fd[VIRTIO_MAX_QUEUES];
+	bool notify_watched[VIRTIO_MAX_QUEUES]; /* on the loop */
 	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
 };
 
@@ -509,6 +510,7 @@ int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		}
 		if (loop_add(env->loop, vp->notify_fd[q], EPOLLIN, notify_ready, vp, err) < 0)
 			goto fail;
+		vp->notify_watched[q] = true;
 	}
 	if (pci_add(env->pci, f, err) < 0)
 		goto fail;
@@ -519,20 +521,41 @@ fail:
 	return err_prefix(err, "%s", ops->name);
 }
 
+void virtio_pci_quiesce(struct virtio_dev *d)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	if (vp->notify_base)
+		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (!vp->notify_watched[q])
+			continue;
+		loop_del(d->env->loop, vp->notify_fd[q]);
+		vp->notify_watched[q] = false;
+	}
+}
+
+void virtio_notify_later(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *vp = to_vp(d);
+	uint64_t one = 1;
+
+	/* The loop sees the fd readable again: notify_ready on its next
+	 * turn. EAGAIN (a counter near overflow) means it is readable. */
+	if (q < d->ops->nqueues && vp->notify_watched[q])
+		(void)!write(vp->notify_fd[q], &one, sizeof(one));
+}
+
 void virtio_pci_destroy(struct virtio_dev *d)
 {
 	struct virtio_pci *vp = to_vp(d);
 	struct device_env *env = d->env;
 
-	if (vp->notify_base)
-		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	virtio_pci_quiesce(d);
 	pci_del(env->pci, &vp->func);
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		if (vp->notify_fd[q] < 0)
-			continue;
-		loop_del(env->loop, vp->notify_fd[q]);
-		close(vp->notify_fd[q]);
-	}
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (vp->notify_fd[q] >= 0)
+			close(vp->notify_fd[q]);
 	for (unsigned i = 0; i < MSIX_MAX; i++)
 		msi_vec_destroy(env->msi, &vp->vec[i]);
 	pthread_mutex_destroy(&d->lock);
