@@ -227,6 +227,137 @@ static void test_rng_budget_loop(void **state)
 	assert_true(fired <= N);
 }
 
+/* ================= MSI-X reprogrammed under fire ================= */
+
+/* Message k: destination APIC k, vector 0x40 + k; address and data say k
+ * both, so a route mixing two messages shows. */
+#define MSG_ADDR(k)     (0xfee00000u | (uint32_t)(k) << 12)
+#define MSG_DATA(k)     (0x40u + (k))
+#define NMSG            8
+
+struct mfx {
+	struct rfx *x;
+	volatile int stop;
+	volatile unsigned long signals, delivered;
+	unsigned long reprograms, half, stale;
+	const char *why;
+};
+
+/* The route KVM would take for vector 1, and the table entry, together */
+static void route_and_entry(struct mfx *m, struct kvm_irq_routing_entry *route,
+			    struct msix_entry *entry, bool *live)
+{
+	struct virtio_pci *vp = m->x->vp;
+	struct msi_router *r = &m->x->b.msi;
+	bool fmask;
+
+	pthread_mutex_lock(&vp->dev.lock);
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->e[i].gsi == vp->vec[1].gsi)
+			*route = r->e[i];
+	pthread_mutex_unlock(&r->lock);
+	*entry = vp->table[1];
+	*live = msix_enabled(vp, &fmask) && !fmask && !(entry->ctrl & 1);
+	pthread_mutex_unlock(&vp->dev.lock);
+}
+
+/* "KVM": takes each interrupt off the irqfd and checks the message it
+ * would be delivered with: a whole one, the table's while the entry is
+ * live. */
+static void *msix_deliverer(void *arg)
+{
+	struct mfx *m = arg;
+	struct pollfd p = { .fd = m->x->vp->vec[1].fd, .events = POLLIN };
+
+	while (!m->stop) {
+		struct kvm_irq_routing_entry route = { 0 };
+		struct msix_entry entry;
+		uint64_t n;
+		uint32_t k;
+		bool live;
+
+		if (poll(&p, 1, 10) <= 0 || read(p.fd, &n, sizeof(n)) != sizeof(n))
+			continue;
+		route_and_entry(m, &route, &entry, &live);
+		k = (route.u.msi.address_lo >> 12) & 0xff;
+		if (route.u.msi.address_lo != MSG_ADDR(k) || k >= NMSG ||
+		    route.u.msi.address_hi != 0 || route.u.msi.data != MSG_DATA(k))
+			m->half++;
+		else if (live && (entry.addr_lo != route.u.msi.address_lo ||
+				  entry.data != route.u.msi.data))
+			m->stale++;
+		__atomic_add_fetch(&m->delivered, n, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* The guest's other vCPU: moves the interrupt again and again, the way
+ * Linux does (mask, address low, high, data, read back, unmask). */
+static void *msix_mover(void *arg)
+{
+	struct mfx *m = arg;
+	struct bfunc *f = &m->x->f;
+
+	for (uint32_t k = 0; !m->stop; k = (k + 1) % NMSG) {
+		vdrv_msix_write(f, 1, 3, 1);
+		vdrv_msix_write(f, 1, 0, MSG_ADDR(k));
+		vdrv_msix_write(f, 1, 1, 0);
+		vdrv_msix_write(f, 1, 2, MSG_DATA(k));
+		(void)bf_read(f, VIRTIO_MSIX_TABLE + 16 + 8, 4);
+		vdrv_msix_write(f, 1, 3, 0);
+		m->reprograms++;
+	}
+	return NULL;
+}
+
+/* One vCPU reprograms the queue's MSI-X entry in a loop while another
+ * keeps making the device interrupt (an rng request and a kick, each
+ * answered at once). Every interrupt must be delivered after it is
+ * signalled, each with a whole message (never address from one and data
+ * from another, never the table's old message once a new one is live). */
+static void test_msix_reprogram_under_fire(void **state)
+{
+	struct rfx *x = *state;
+	struct mfx m = { .x = x };
+	pthread_t deliverer, mover;
+	unsigned long waited_max = 0;
+
+	vdrv_msix_write(&x->f, 1, 0, MSG_ADDR(0));
+	vdrv_msix_write(&x->f, 1, 2, MSG_DATA(0));
+	assert_int_equal(pthread_create(&deliverer, NULL, msix_deliverer, &m), 0);
+	assert_int_equal(pthread_create(&mover, NULL, msix_mover, &m), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		struct dbuf b = { SMALL_GPA + 64 * (i % 256), 8, true };
+		unsigned long before = __atomic_load_n(&m.delivered, __ATOMIC_ACQUIRE);
+		unsigned long w = 0;
+
+		drvq_chain(&x->d, &b, 1);
+		vdrv_kick(&x->f, 0);
+		m.signals++;
+		while (__atomic_load_n(&m.delivered, __ATOMIC_ACQUIRE) == before &&
+		       w < 2000000) {
+			usleep(1);
+			w++;
+		}
+		if (w > waited_max)
+			waited_max = w;
+		if (__atomic_load_n(&m.delivered, __ATOMIC_ACQUIRE) == before)
+			fail_msg("interrupt %u was never delivered (%lu reprogrammings)",
+				 i, m.reprograms);
+	}
+	m.stop = 1;
+	pthread_join(mover, NULL);
+	pthread_join(deliverer, NULL);
+	print_message("%lu signals, %lu deliveries, %lu reprogrammings %lu half %lu stale\n",
+		      m.signals, m.delivered, m.reprograms, m.half, m.stale);
+	assert_int_equal(used_locked(x), 5000);
+	assert_true(m.reprograms > 100);
+	assert_int_equal(m.half, 0);
+	assert_int_equal(m.stale, 0);
+	assert_true(m.delivered <= m.signals);
+}
+
 /* ================= virtio-blk: torn down while kicked ================= */
 
 struct kicker {
@@ -310,6 +441,8 @@ int main(void)
 		cmocka_unit_test(test_rng_budget_pump),
 		cmocka_unit_test_setup_teardown(test_rng_budget_loop, rfx_setup,
 						rfx_teardown),
+		cmocka_unit_test_setup_teardown(test_msix_reprogram_under_fire,
+						rfx_setup, rfx_teardown),
 		cmocka_unit_test(test_blk_teardown_kicked),
 	};
 
