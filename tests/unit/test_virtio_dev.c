@@ -57,81 +57,94 @@ static uint64_t vec_fired(const struct msi_vec *v)
 
 /* ================= virtio-rng: the data plane alone ================= */
 
+/* The data plane alone: a queue over fake RAM, no transport */
+struct qfx {
+	uint8_t *ram;
+	struct virtq_req *req;
+	struct gmem m;
+	struct virtq q;
+	struct drvq d;
+};
+
+static int qfx_setup(void **state)
+{
+	struct qfx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -1;
+	x->ram = guest_ram_new(RAM);
+	x->req = calloc(1, sizeof(*x->req));
+	if (!x->ram || !x->req)
+		return -1;
+	gmem_init_fake(&x->m, x->ram, RAM);
+	drvq_init(&x->d, x->ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
+	if (drvq_enable(&x->d, &x->q, &x->m) < 0)
+		return -1;
+	*state = x;
+	return 0;
+}
+
+static int qfx_teardown(void **state)
+{
+	struct qfx *x = *state;
+
+	free(x->req);
+	free(x->ram);
+	free(x);
+	return 0;
+}
+
 /* A request of (almost) a whole ring of descriptors, all one 4 MiB buffer, is
  * answered with RNG_REQ_MAX bytes, quickly; a small one in full. */
 static void test_rng_byte_cap(void **state)
 {
-	uint8_t *ram = guest_ram_new(RAM);
-	struct virtq_req *req = calloc(1, sizeof(*req));
-	struct gmem m;
-	struct virtq q = { 0 };
-	struct drvq d;
+	struct qfx *x = *state;
 	struct dbuf b[QSZ];
 	uint8_t before[64];
 	unsigned pushed;
 	uint64_t t0;
 
-	(void)state;
-	assert_non_null(ram);
-	assert_non_null(req);
-	gmem_init_fake(&m, ram, RAM);
-	drvq_init(&d, ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(drvq_enable(&d, &q, &m), 0);
 	for (unsigned i = 0; i < QSZ - 1; i++)
 		b[i] = (struct dbuf){ BIG_GPA, 4 * MiB, true };
-	drvq_chain(&d, b, QSZ - 1);             /* 1020 MiB asked for */
+	drvq_chain(&x->d, b, QSZ - 1);          /* 1020 MiB asked for */
 	b[0] = (struct dbuf){ SMALL_GPA, 48, true };
-	drvq_chain(&d, b, 1);
-	memcpy(before, ram + BIG_GPA + RNG_REQ_MAX, sizeof(before));
+	drvq_chain(&x->d, b, 1);
+	memcpy(before, x->ram + BIG_GPA + RNG_REQ_MAX, sizeof(before));
 
 	t0 = now_us();
-	assert_int_equal(rng_pump(&q, req, 8, &pushed), RNG_IDLE);
+	assert_int_equal(rng_pump(&x->q, x->req, 8, &pushed), RNG_IDLE);
 	assert_true(now_us() - t0 < 500000);
 	assert_int_equal(pushed, 2);
-	assert_int_equal(drvq_used_idx(&d), 2);
-	assert_int_equal(drvq_used_len(&d, 0), RNG_REQ_MAX);
-	assert_int_equal(drvq_used_len(&d, 1), 48);
+	assert_int_equal(drvq_used_idx(&x->d), 2);
+	assert_int_equal(drvq_used_len(&x->d, 0), RNG_REQ_MAX);
+	assert_int_equal(drvq_used_len(&x->d, 1), 48);
 	/* Nothing past the cap was written */
-	assert_memory_equal(ram + BIG_GPA + RNG_REQ_MAX, before, sizeof(before));
-	free(req);
-	free(ram);
+	assert_memory_equal(x->ram + BIG_GPA + RNG_REQ_MAX, before, sizeof(before));
 }
 
 /* The budget: `budget` requests per call, the rest on the next, in order */
 static void test_rng_budget_pump(void **state)
 {
-	uint8_t *ram = guest_ram_new(RAM);
-	struct virtq_req *req = calloc(1, sizeof(*req));
-	struct gmem m;
-	struct virtq q = { 0 };
-	struct drvq d;
+	struct qfx *x = *state;
 	uint16_t head[40];
 	unsigned pushed;
 
-	(void)state;
-	assert_non_null(ram);
-	assert_non_null(req);
-	gmem_init_fake(&m, ram, RAM);
-	drvq_init(&d, ram, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(drvq_enable(&d, &q, &m), 0);
 	for (unsigned i = 0; i < 40; i++) {
 		struct dbuf b = { SMALL_GPA + 64 * i, 8 + i, true };
 
-		head[i] = drvq_chain(&d, &b, 1);
+		head[i] = drvq_chain(&x->d, &b, 1);
 	}
-	assert_int_equal(rng_pump(&q, req, 16, &pushed), RNG_BUDGET_SPENT);
+	assert_int_equal(rng_pump(&x->q, x->req, 16, &pushed), RNG_BUDGET_SPENT);
 	assert_int_equal(pushed, 16);
-	assert_int_equal(drvq_used_idx(&d), 16);
-	assert_int_equal(rng_pump(&q, req, 16, &pushed), RNG_BUDGET_SPENT);
-	assert_int_equal(drvq_used_idx(&d), 32);
-	assert_int_equal(rng_pump(&q, req, 16, &pushed), RNG_IDLE);
+	assert_int_equal(drvq_used_idx(&x->d), 16);
+	assert_int_equal(rng_pump(&x->q, x->req, 16, &pushed), RNG_BUDGET_SPENT);
+	assert_int_equal(drvq_used_idx(&x->d), 32);
+	assert_int_equal(rng_pump(&x->q, x->req, 16, &pushed), RNG_IDLE);
 	assert_int_equal(pushed, 8);
 	for (unsigned i = 0; i < 40; i++) {
-		assert_int_equal(drvq_used_id(&d, i), head[i]);
-		assert_int_equal(drvq_used_len(&d, i), 8 + i);
+		assert_int_equal(drvq_used_id(&x->d, i), head[i]);
+		assert_int_equal(drvq_used_len(&x->d, i), 8 + i);
 	}
-	free(req);
-	free(ram);
 }
 
 /* ================= virtio-rng through the transport ================= */
@@ -437,8 +450,10 @@ static void test_blk_teardown_kicked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rng_byte_cap),
-		cmocka_unit_test(test_rng_budget_pump),
+		cmocka_unit_test_setup_teardown(test_rng_byte_cap, qfx_setup,
+						qfx_teardown),
+		cmocka_unit_test_setup_teardown(test_rng_budget_pump, qfx_setup,
+						qfx_teardown),
 		cmocka_unit_test_setup_teardown(test_rng_budget_loop, rfx_setup,
 						rfx_teardown),
 		cmocka_unit_test_setup_teardown(test_msix_reprogram_under_fire,
