@@ -89,12 +89,12 @@ static void msix_signal(struct virtio_pci *vp, uint16_t v)
 	msi_vec_fire(&vp->vec[v]);
 }
 
-/* Entry v changed (or MSI-X enable / function mask did). KVM's route for
- * it follows the table only while the vector is live (enabled, unmasked):
- * a guest reprograms an entry masked, one dword at a time, and a message
- * half old and half new must never be where an in-flight interrupt could
- * take it. So the route changes on unmask, to the whole new message, and
- * what was held back in the PBA is delivered then. */
+/* Entry v's message is whole (or it was unmasked, or MSI-X enable or the
+ * function mask changed). KVM's route for it follows the table only while
+ * the vector is live (enabled, unmasked): a guest reprograms an entry one
+ * dword at a time, and a message half old and half new must never be where
+ * an interrupt could take it. So the route changes on unmask, to the whole
+ * new message, and what was held back in the PBA is delivered then. */
 static void msix_update(struct virtio_pci *vp, unsigned v)
 {
 	struct msix_entry *e = &vp->table[v];
@@ -129,7 +129,11 @@ static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 	memcpy(reg, data, 4);
 	if (field == 3)
 		*reg &= 1;      /* only the mask bit is defined */
-	msix_update(vp, v);
+	/* An address alone is half a message: a guest that rewrites a live
+	 * entry (the spec leaves that undefined; Linux masks first) writes
+	 * address low, high, then data, and the route moves at the data. */
+	if (field == 2 || field == 3)
+		msix_update(vp, v);
 }
 
 /* ---- config interrupt / used buffers ---- */
