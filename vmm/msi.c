@@ -105,6 +105,7 @@ int msi_vec_route(struct msi_router *r, struct msi_vec *v, uint64_t addr, uint32
 {
 	int ret = -1;
 
+	errno = 0;
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < r->n; i++) {
 		struct kvm_irq_routing_entry *e = &r->e[i];
@@ -117,13 +118,19 @@ int msi_vec_route(struct msi_router *r, struct msi_vec *v, uint64_t addr, uint32
 			ret = 0;
 			break;
 		}
+		struct kvm_irq_routing_entry was = *e;
+
 		e->u.msi.address_lo = (uint32_t)addr;
 		e->u.msi.address_hi = (uint32_t)(addr >> 32);
 		e->u.msi.data = data;
 		ret = msi_commit(r);
+		if (ret < 0)
+			*e = was;       /* what KVM still has; the next update retries */
 		break;
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (ret < 0 && !errno)
+		errno = ENOENT;         /* no such vector */
 	return ret;
 }
 

@@ -3,6 +3,8 @@
  * table and PBA in BAR0 too, and one ioeventfd per queue notify address. */
 #include "virtio.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +58,7 @@ struct virtio_pci {
 	int notify_fd[VIRTIO_MAX_QUEUES];
 	bool notify_watched[VIRTIO_MAX_QUEUES]; /* on the loop */
 	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
+	bool route_failed;              /* reported once */
 };
 
 static struct virtio_pci *to_vp(struct virtio_dev *d)
@@ -102,8 +105,14 @@ static void msix_update(struct virtio_pci *vp, unsigned v)
 
 	if (!msix_enabled(vp, &fmask) || fmask || (e->ctrl & 1))
 		return;
-	msi_vec_route(vp->dev.env->msi, &vp->vec[v],
-		      ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
+	if (msi_vec_route(vp->dev.env->msi, &vp->vec[v],
+			  ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data) < 0 &&
+	    !vp->route_failed) {
+		/* Its interrupts go where the old message said: say so once. */
+		vp->route_failed = true;
+		fprintf(stderr, "vessel: %s: MSI-X vector %u: KVM_SET_GSI_ROUTING "
+			"failed: %s\n", vp->dev.ops->name, v, strerror(errno));
+	}
 	if (vp->pba & (1ULL << v)) {
 		vp->pba &= ~(1ULL << v);
 		msi_vec_fire(&vp->vec[v]);
