@@ -11,6 +11,8 @@ static int msi_commit(struct msi_router *r)
 {
 	r->tab->nr = r->n;
 	r->tab->flags = 0;
+	if (r->vm_fd < 0)
+		return 0;       /* no VM: the table is all there is */
 	return ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->tab);
 }
 
@@ -86,6 +88,8 @@ int msi_vec_create(struct msi_router *r, struct msi_vec *v, struct error *err)
 	v->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->fd < 0)
 		return err_sys(err, "eventfd");
+	if (r->vm_fd < 0)
+		return 0;
 	memset(&irqfd, 0, sizeof(irqfd));
 	irqfd.fd = v->fd;
 	irqfd.gsi = v->gsi;
@@ -101,6 +105,7 @@ int msi_vec_route(struct msi_router *r, struct msi_vec *v, uint64_t addr, uint32
 {
 	int ret = -1;
 
+	errno = 0;
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < r->n; i++) {
 		struct kvm_irq_routing_entry *e = &r->e[i];
@@ -113,13 +118,19 @@ int msi_vec_route(struct msi_router *r, struct msi_vec *v, uint64_t addr, uint32
 			ret = 0;
 			break;
 		}
+		struct kvm_irq_routing_entry was = *e;
+
 		e->u.msi.address_lo = (uint32_t)addr;
 		e->u.msi.address_hi = (uint32_t)(addr >> 32);
 		e->u.msi.data = data;
 		ret = msi_commit(r);
+		if (ret < 0)
+			*e = was;       /* what KVM still has; the next update retries */
 		break;
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (ret < 0 && !errno)
+		errno = ENOENT;         /* no such vector */
 	return ret;
 }
 
@@ -130,7 +141,8 @@ void msi_vec_destroy(struct msi_router *r, struct msi_vec *v)
 
 	if (v->fd < 0)
 		return;
-	ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
+	if (r->vm_fd >= 0)
+		ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
 	close(v->fd);
 	v->fd = -1;
 }

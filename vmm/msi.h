@@ -33,7 +33,10 @@ struct msi_router {
 	struct kvm_irq_routing_entry *e;
 };
 
-/* Install the default routes (GSI 0..23 to the PICs and IOAPIC). */
+/* Install the default routes (GSI 0..23 to the PICs and IOAPIC). With
+ * vm_fd -1 the router has no VM (the unit tests drive devices so): routes
+ * live only in the table and a vector's eventfd is bound to nothing, so a
+ * test reads what was fired from it. */
 int msi_router_init(struct msi_router *r, int vm_fd, struct error *err);
 void msi_router_destroy(struct msi_router *r);
 /* A new GSI with an irqfd; routed nowhere until msi_vec_route(). */

@@ -70,11 +70,13 @@ static bool handle(struct blk_engine *e)
 
 /* Pop and dispatch until the ring is empty, or a queue's worth of
  * requests is at the backend (a guest re-posting the same descriptors
- * must not make us allocate without bound). Lock held. */
+ * must not make us allocate without bound), or the budget is spent (the
+ * rest on a later turn, through ops->more). Lock held. */
 static void process(struct blk_engine *e)
 {
 	struct virtq *vq = e->vq;
 	bool pushed = false;
+	unsigned taken = 0;
 	int n = 0;
 
 	e->throttled = false;
@@ -83,9 +85,14 @@ static void process(struct blk_engine *e)
 			e->throttled = true;
 			break;
 		}
+		if (taken == BLK_ENGINE_BUDGET) {
+			e->ops->more(e->opaque);
+			break;
+		}
 		n = virtq_pop(vq, &e->vreq);
 		if (n <= 0)
 			break;
+		taken++;
 		pushed |= handle(e);
 	}
 	if (pushed)

@@ -22,7 +22,15 @@ struct blk_engine_ops {
 	void (*used)(void *opaque);
 	/* A request the device cannot even answer: needs reset. Lock held. */
 	void (*broken)(void *opaque);
+	/* BLK_ENGINE_BUDGET requests taken and the ring may hold more: call
+	 * blk_engine_notify() again on a later turn of the loop. Lock held. */
+	void (*more)(void *opaque);
 };
+
+/* Requests one notify (or one batch of completions) takes off the ring:
+ * a guest refilling its ring as fast as it is answered must not hold the
+ * shared event loop. */
+#define BLK_ENGINE_BUDGET 64
 
 struct blk_engine {
 	struct blk_backend *be;

@@ -146,9 +146,15 @@ static void eng_broken(void *opaque)
 	virtio_broken(opaque);
 }
 
+static void eng_more(void *opaque)
+{
+	virtio_notify_later(opaque, 0);
+}
+
 static const struct blk_engine_ops blk_eng_ops = {
 	.used = eng_used,
 	.broken = eng_broken,
+	.more = eng_more,
 };
 
 static void config_fill(struct virtio_blk_config *c, const struct blk_engine *e)
@@ -170,7 +176,11 @@ static void config_fill(struct virtio_blk_config *c, const struct blk_engine *e)
 
 static void disk_destroy(struct blk_disk *k)
 {
-	/* The engine first: its completions still take the device's lock. */
+	/* Kicks off the loop first, then the engine (whose completions still
+	 * take the device's lock), then the device: a kick the loop holds
+	 * must never reach a freed engine. */
+	if (k->vdev)
+		virtio_pci_quiesce(k->vdev);
 	blk_engine_close(k->eng);
 	k->eng = NULL;
 	if (k->vdev)

@@ -317,6 +317,8 @@ static void net_destroy_one(struct net *n)
 	if (!n)
 		return;
 	/* Off the loop first: after loop_del() no callback runs or will. */
+	if (n->vdev)
+		virtio_pci_quiesce(n->vdev);
 	if (n->tap_watched)
 		loop_del(n->env->loop, n->tap.fd);
 	if (n->wake_watched)

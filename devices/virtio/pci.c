@@ -3,6 +3,8 @@
  * table and PBA in BAR0 too, and one ioeventfd per queue notify address. */
 #include "virtio.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,7 +56,9 @@ struct virtio_pci {
 	uint8_t isr;
 	uint8_t generation;
 	int notify_fd[VIRTIO_MAX_QUEUES];
+	bool notify_watched[VIRTIO_MAX_QUEUES]; /* on the loop */
 	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
+	bool route_failed;              /* reported once */
 };
 
 static struct virtio_pci *to_vp(struct virtio_dev *d)
@@ -88,12 +92,12 @@ static void msix_signal(struct virtio_pci *vp, uint16_t v)
 	msi_vec_fire(&vp->vec[v]);
 }
 
-/* Entry v changed (or MSI-X enable / function mask did). KVM's route for
- * it follows the table only while the vector is live (enabled, unmasked):
- * a guest reprograms an entry masked, one dword at a time, and a message
- * half old and half new must never be where an in-flight interrupt could
- * take it. So the route changes on unmask, to the whole new message, and
- * what was held back in the PBA is delivered then. */
+/* Entry v's message is whole (or it was unmasked, or MSI-X enable or the
+ * function mask changed). KVM's route for it follows the table only while
+ * the vector is live (enabled, unmasked): a guest reprograms an entry one
+ * dword at a time, and a message half old and half new must never be where
+ * an interrupt could take it. So the route changes on unmask, to the whole
+ * new message, and what was held back in the PBA is delivered then. */
 static void msix_update(struct virtio_pci *vp, unsigned v)
 {
 	struct msix_entry *e = &vp->table[v];
@@ -101,8 +105,14 @@ static void msix_update(struct virtio_pci *vp, unsigned v)
 
 	if (!msix_enabled(vp, &fmask) || fmask || (e->ctrl & 1))
 		return;
-	msi_vec_route(vp->dev.env->msi, &vp->vec[v],
-		      ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data);
+	if (msi_vec_route(vp->dev.env->msi, &vp->vec[v],
+			  ((uint64_t)e->addr_hi << 32) | e->addr_lo, e->data) < 0 &&
+	    !vp->route_failed) {
+		/* Its interrupts go where the old message said: say so once. */
+		vp->route_failed = true;
+		fprintf(stderr, "vessel: %s: MSI-X vector %u: KVM_SET_GSI_ROUTING "
+			"failed: %s\n", vp->dev.ops->name, v, strerror(errno));
+	}
 	if (vp->pba & (1ULL << v)) {
 		vp->pba &= ~(1ULL << v);
 		msi_vec_fire(&vp->vec[v]);
@@ -128,7 +138,11 @@ static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 	memcpy(reg, data, 4);
 	if (field == 3)
 		*reg &= 1;      /* only the mask bit is defined */
-	msix_update(vp, v);
+	/* An address alone is half a message: a guest that rewrites a live
+	 * entry (the spec leaves that undefined; Linux masks first) writes
+	 * address low, high, then data, and the route moves at the data. */
+	if (field == 2 || field == 3)
+		msix_update(vp, v);
 }
 
 /* ---- config interrupt / used buffers ---- */
@@ -509,6 +523,7 @@ int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		}
 		if (loop_add(env->loop, vp->notify_fd[q], EPOLLIN, notify_ready, vp, err) < 0)
 			goto fail;
+		vp->notify_watched[q] = true;
 	}
 	if (pci_add(env->pci, f, err) < 0)
 		goto fail;
@@ -519,20 +534,41 @@ fail:
 	return err_prefix(err, "%s", ops->name);
 }
 
+void virtio_pci_quiesce(struct virtio_dev *d)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	if (vp->notify_base)
+		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (!vp->notify_watched[q])
+			continue;
+		loop_del(d->env->loop, vp->notify_fd[q]);
+		vp->notify_watched[q] = false;
+	}
+}
+
+void virtio_notify_later(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *vp = to_vp(d);
+	uint64_t one = 1;
+
+	/* The loop sees the fd readable again: notify_ready on its next
+	 * turn. EAGAIN (a counter near overflow) means it is readable. */
+	if (q < d->ops->nqueues && vp->notify_watched[q])
+		(void)!write(vp->notify_fd[q], &one, sizeof(one));
+}
+
 void virtio_pci_destroy(struct virtio_dev *d)
 {
 	struct virtio_pci *vp = to_vp(d);
 	struct device_env *env = d->env;
 
-	if (vp->notify_base)
-		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	virtio_pci_quiesce(d);
 	pci_del(env->pci, &vp->func);
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		if (vp->notify_fd[q] < 0)
-			continue;
-		loop_del(env->loop, vp->notify_fd[q]);
-		close(vp->notify_fd[q]);
-	}
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (vp->notify_fd[q] >= 0)
+			close(vp->notify_fd[q]);
 	for (unsigned i = 0; i < MSIX_MAX; i++)
 		msi_vec_destroy(env->msi, &vp->vec[i]);
 	pthread_mutex_destroy(&d->lock);

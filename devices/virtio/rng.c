@@ -4,39 +4,68 @@
 
 #include "virtio.h"
 
+/* The most bytes one request gets (the spec lets the device write fewer
+ * than the buffers hold): a chain of 256 descriptors all pointing at one
+ * 4 MiB buffer would otherwise ask for 1 GiB. */
+#define RNG_REQ_MAX     (64 * 1024)
+/* Requests per notify; the rest waits for the loop's next turn. */
+#define RNG_BUDGET      16
+
 struct rng {
 	struct virtio_dev *vdev;
 	struct virtq_req req;
 };
 
-static void rng_notify(struct virtio_dev *d, unsigned q)
+enum rng_status { RNG_IDLE, RNG_BUDGET_SPENT, RNG_BROKEN };
+
+/* Answer up to `budget` requests from q, each with at most RNG_REQ_MAX
+ * bytes, written in buffer order. *pushed counts the answered ones. */
+static enum rng_status rng_pump(struct virtq *q, struct virtq_req *req,
+				unsigned budget, unsigned *pushed)
 {
-	struct rng *r = d->priv;
-	struct virtq *vq = &d->vq[q];
-	int n, more = 0;
+	int n;
 
-	while ((n = virtq_pop(vq, &r->req)) > 0) {
-		uint64_t done = 0;
+	*pushed = 0;
+	while (*pushed < budget) {
+		uint32_t done = 0;
 
-		/* A request is only device-writable buffers; bytes go in order. */
-		for (unsigned i = 0; i < r->req.nin; i++) {
-			ssize_t got = getrandom(r->req.in[i].iov_base,
-						r->req.in[i].iov_len, GRND_NONBLOCK);
+		n = virtq_pop(q, req);
+		if (n < 0)
+			return RNG_BROKEN;
+		if (n == 0)
+			return RNG_IDLE;
+		/* A request is only device-writable buffers. */
+		for (unsigned i = 0; i < req->nin && done < RNG_REQ_MAX; i++) {
+			size_t want = req->in[i].iov_len;
+			ssize_t got;
+
+			if (want > RNG_REQ_MAX - done)
+				want = RNG_REQ_MAX - done;
+			got = getrandom(req->in[i].iov_base, want, GRND_NONBLOCK);
 			if (got <= 0)
 				break;
 			done += got;
-			if ((size_t)got < r->req.in[i].iov_len)
+			if ((size_t)got < want)
 				break;
 		}
-		if (virtq_push(vq, r->req.head, (uint32_t)done) < 0) {
-			n = -1;
-			break;
-		}
-		more = 1;
+		if (virtq_push(q, req->head, done) < 0)
+			return RNG_BROKEN;
+		(*pushed)++;
 	}
-	if (more)
+	return RNG_BUDGET_SPENT;
+}
+
+static void rng_notify(struct virtio_dev *d, unsigned q)
+{
+	struct rng *r = d->priv;
+	unsigned pushed;
+	enum rng_status s = rng_pump(&d->vq[q], &r->req, RNG_BUDGET, &pushed);
+
+	if (pushed)
 		virtio_used(d, q);
-	if (n < 0)
+	if (s == RNG_BUDGET_SPENT)
+		virtio_notify_later(d, q);
+	else if (s == RNG_BROKEN)
 		virtio_broken(d);
 }
 

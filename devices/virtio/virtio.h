@@ -62,7 +62,17 @@ struct virtio_dev {
 
 int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		      void *priv, struct virtio_dev **out, struct error *err);
+/* No more queue_notify from the event loop (or an ioeventfd): the notify
+ * fds leave the loop, waiting for a callback that runs. A device whose
+ * data plane it frees first (blk's engine) calls this before. Idempotent;
+ * virtio_pci_destroy() does it too. */
+void virtio_pci_quiesce(struct virtio_dev *d);
 void virtio_pci_destroy(struct virtio_dev *d);
+
+/* A queue_notify that stopped at its budget with requests left: call it
+ * again on a later turn of the event loop, after the other ready fds, so
+ * one busy queue cannot hold the shared loop. Lock held, any thread. */
+void virtio_notify_later(struct virtio_dev *d, unsigned q);
 
 /* After virtq_push()es on queue q: interrupt the guest if it wants one. */
 void virtio_used(struct virtio_dev *d, unsigned q);

@@ -23,9 +23,24 @@ cfg=$2
 dir=$(cd "$(dirname "$cfg")" && pwd)
 
 name='' vcpus=1 memory=512M kernel='' initrd='' cmdline='' on_reboot=exit
+# nets: a list of {tap, mac} (vessel's keys), each a virtio-net-pci on that
+# existing tap (vhost off, as vessel's user-space path).
+net_args=() in_nets='' nnet=0
+add_net() {
+	[ -z "${ntap:-}" ] && return 0
+	net_args+=(-netdev "tap,id=n$nnet,ifname=$ntap,script=no,downscript=no,vhost=off"
+		-device "virtio-net-pci,netdev=n$nnet${nmac:+,mac=$nmac}")
+	nnet=$((nnet + 1)) ntap='' nmac=''
+}
 while IFS= read -r line || [ -n "$line" ]; do
 	line=${line%%#*}
 	[ -n "${line//[[:space:]]/}" ] || continue
+	if [ -n "$in_nets" ] && [[ $line =~ ^[[:space:]]+(-[[:space:]]+)?(tap|mac):[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
+		[ -z "${BASH_REMATCH[1]}" ] || add_net
+		case ${BASH_REMATCH[2]} in tap) ntap=${BASH_REMATCH[3]} ;; mac) nmac=${BASH_REMATCH[3]} ;; esac
+		continue
+	fi
+	in_nets=''
 	[[ $line =~ ^([a-z_]+):[[:space:]]*(.*[^[:space:]])?[[:space:]]*$ ]] ||
 		cfgerr "cannot parse line: $line"
 	key=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
@@ -42,9 +57,11 @@ while IFS= read -r line || [ -n "$line" ]; do
 	initrd) initrd=$val ;;
 	cmdline) cmdline=$val ;;
 	on_reboot) on_reboot=$val ;;
+	nets) [ -z "$val" ] || cfgerr "nets: a list on the following lines"; in_nets=1 ;;
 	*) cfgerr "unknown key: $key" ;;
 	esac
 done <"$cfg"
+add_net
 [[ $vcpus =~ ^[1-9][0-9]*$ ]] || cfgerr "vcpus must be a positive integer, not '$vcpus'"
 [[ $memory =~ ^[1-9][0-9]*[MG]$ ]] || cfgerr "memory must look like 512M or 4G, not '$memory'"
 case $on_reboot in exit | restart) ;; *) cfgerr "on_reboot must be exit or restart, not '$on_reboot'" ;; esac
@@ -73,7 +90,7 @@ qemu-system-x86_64 -accel kvm -cpu host -M "${QEMU_MACHINE:-q35}" \
 	-name "${name:-guest}" -smp "$vcpus" -m "$memory" \
 	-nodefaults -no-user-config -display none "${reboot_args[@]}" \
 	-chardev "stdio,id=con,signal=off,logfile=$log" -serial chardev:con \
-	-kernel "$kernel" "${initrd_args[@]}" -append "$cmdline" <&0 &
+	-kernel "$kernel" "${initrd_args[@]}" -append "$cmdline" "${net_args[@]}" <&0 &
 qpid=$!
 rc=0
 while :; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tests/integration/test_*.sh (sorted), each under a time limit
-# (TEST_TIMEOUT, default 180 s; running out is reported as a hang of that
+# (TEST_TIMEOUT, default 180 s, or more if the test has a line
+# "# test-timeout: SECONDS"; running out is reported as a hang of that
 # test). Builds the test guest's initramfs once first and exports
 #   GUEST_KERNEL GUEST_INITRD GUEST_TOKEN  (see lib.sh)
 # Prints `ok NAME` / `FAIL NAME` / `SKIP NAME: why` (a test that called
@@ -66,9 +67,14 @@ for t in "${tests[@]}"; do
 		continue
 	fi
 	tlog=$work/$name.log
+	# A test may take longer than TEST_TIMEOUT if it says so in a line
+	# "# test-timeout: SECONDS" (its VMs get that less 30 s).
+	limit=$(sed -n 's/^# test-timeout: *\([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+	vm_limit=$VM_TIMEOUT
+	if [ -n "$limit" ] && [ "$limit" -gt "$TEST_TIMEOUT" ]; then vm_limit=$((limit - 30)); else limit=$TEST_TIMEOUT; fi
 	t0=$(now_ms)
 	rc=0
-	TMPDIR=$work timeout -k 10 "$TEST_TIMEOUT" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
+	TMPDIR=$work VM_TIMEOUT=$vm_limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
 	# A guest that crashed (vessel's exit status 4, a triple fault) or went
 	# silent (a wait for its output ran out, or vessel hung) gets one more
 	# try, and the first attempt is shown: inside the nested host the
@@ -79,7 +85,7 @@ for t in "${tests[@]}"; do
 		echo "retry $name: the guest crashed or stalled; the first attempt's log:"
 		sed 's/^/    | /' "$tlog"
 		rc=0
-		TMPDIR=$work timeout -k 10 "$TEST_TIMEOUT" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
+		TMPDIR=$work VM_TIMEOUT=$vm_limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
 		# Twice in this host: a fresh nested host, if nested-host.sh has
 		# one to give (and nothing failed here for other reasons), runs
 		# this test and the ones not yet passed.
@@ -103,7 +109,7 @@ for t in "${tests[@]}"; do
 	else
 		failed=$((failed + 1))
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-			echo "FAIL $name (hang: no result within ${TEST_TIMEOUT}s)"
+			echo "FAIL $name (hang: no result within ${limit}s)"
 		else
 			echo "FAIL $name (status $rc, ${took}s)"
 		fi

@@ -40,6 +40,7 @@
 #include "../../devices/net/tx.h"
 #include "../../devices/net/vnet.h"
 #include "fake_guest.h"
+#include "fake_board.h"
 
 #define MiB		(1ULL << 20)
 
@@ -982,20 +983,6 @@ struct dev_fx {
 	char tap[IFNAMSIZ];
 };
 
-/* No ioeventfds: kicks arrive as BAR writes, on the writer's thread, as
- * they would from a vCPU. */
-static int no_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
-			int fd, bool assign, struct error *err)
-{
-	(void)env;
-	(void)addr;
-	(void)len;
-	(void)fd;
-	(void)assign;
-	(void)err;
-	return 0;
-}
-
 static void bar_write(struct dev_fx *x, uint64_t off, uint64_t v, unsigned len)
 {
 	uint8_t b[8];
@@ -1044,7 +1031,7 @@ static bool dev_open(struct dev_fx *x, struct fx *f)
 	x->env = (struct device_env){
 		.cfg = &x->cfg, .pio = &x->pio, .mmio = &x->mmio, .mem = &f->m,
 		.loop = &x->loop, .pci = &x->pci, .msi = &x->msi,
-		.ioeventfd = no_ioeventfd,
+		.ioeventfd = board_no_ioeventfd,      /* kicks are BAR writes */
 	};
 	for_each_device(d)
 		if (!strcmp((*d)->name, "virtio-net"))
