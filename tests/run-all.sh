@@ -151,14 +151,13 @@ run_job() {
 	if [ -n "$line" ]; then
 		read -r p f s <<<"$(echo "$line" | sed -E 's/^([a-z-]+: )?([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\2 \3 \5/')"
 		s=${s:-0}
-		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		if [ $((p + f)) -eq 0 ] && ! allowed_all_skip "$lbl"; then
+			f=1 note="skipped all its tests (VESSEL_ALLOW_SKIP=suite allows that)"
+		elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			f=1 note="exit status $rc"
 		fi
 	else
 		f=1 note="no result line (exit status $rc)"
-	fi
-	if [ $((p + f)) -eq 0 ] && ! allowed_all_skip "$lbl"; then
-		f=1 note="skipped all its tests (VESSEL_ALLOW_SKIP=suite allows that)"
 	fi
 	r=$(grep -ac '^retry ' "$log")
 	grep -a '^SKIP ' "$log" | sed "s|^SKIP |$lbl: |" >>"$results/skips"
