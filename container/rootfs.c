@@ -33,11 +33,18 @@ static int kernel_fs(int rootfd, const struct rootfs_spec *s,
 	return 0;
 }
 
+/* Mount points the child mounts on later, made now: with readonly: true
+ * the root is read-only by then. */
+static const char *const mount_points[] = { "proc", "sys", "dev", "run" };
+
+/* The configured bind mounts, each recursive, nodev and nosuid, and
+ * with readonly: true read-only down to its last submount. */
 static int binds(int rootfd, const struct container_config *c,
 		 struct error *err)
 {
 	struct stat st;
 	size_t i;
+	int fd, r;
 
 	for (i = 0; i < c->nmounts; i++) {
 		const struct ct_mount *m = &c->mounts[i];
@@ -49,21 +56,53 @@ static int binds(int rootfd, const struct container_config *c,
 			     MKPATH_DIR : MKPATH_FILE, m->source, NULL,
 			     MS_BIND | MS_REC, NULL, err) < 0)
 			return -1;
+		/* Opened again: now the bind mount is on top. */
+		fd = path_open_in_root(rootfd, m->target, MKPATH_NONE, err);
+		if (fd < 0)
+			return -1;
+		r = mount_attr_set(fd, true, MOUNT_ATTR_NODEV |
+				   MOUNT_ATTR_NOSUID | (m->readonly ?
+				   MOUNT_ATTR_RDONLY : 0), m->target, err);
+		close(fd);
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* After pivot_root: read-only binds, by path, now resolved in the new
- * root. */
-static int binds_ro(const struct container_config *c, struct error *err)
+int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
 {
+	int rootfd, fd, ret;
 	size_t i;
 
-	for (i = 0; i < c->nmounts; i++)
-		if (c->mounts[i].readonly &&
-		    remount_ro(c->mounts[i].target, err) < 0)
-			return -1;
-	return 0;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_sys(err, "making mount propagation private");
+	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
+	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return err_sys(err, "opening the rootfs %s", s->rootfs);
+	/* Device nodes and setuid files in the rootfs (an image's, or
+	 * ones its root makes) are inert. */
+	ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV |
+			     MOUNT_ATTR_NOSUID, "the rootfs", err);
+	for (i = 0; !ret && i < sizeof(mount_points) /
+	     sizeof(mount_points[0]); i++) {
+		fd = path_open_in_root(rootfd, mount_points[i], MKPATH_DIR,
+				       err);
+		if (fd < 0)
+			ret = -1;
+		else
+			close(fd);
+	}
+	if (!ret)
+		ret = binds(rootfd, s->c, err);
+	/* The root mount only: binds have their own readonly. */
+	if (!ret && s->c->readonly)
+		ret = mount_attr_set(rootfd, false, MOUNT_ATTR_RDONLY,
+				     "readonly: true", err);
+	close(rootfd);
+	return ret;
 }
 
 static int pivot(int rootfd, struct error *err)
@@ -86,6 +125,9 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return err_sys(err, "making mount propagation private");
+	/* Again, in this namespace: a mount copied from a more privileged
+	 * namespace is locked in place and cannot be pivoted into; a new
+	 * bind of it can, and keeps the locked flags. */
 	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
 	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -95,15 +137,9 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
 	if (!ret)
-		ret = binds(rootfd, s->c, err);
-	if (!ret)
 		ret = pivot(rootfd, err);
 	close(rootfd);
 	if (ret < 0)
 		return -1;
-	if (masks_apply(err) < 0 || binds_ro(s->c, err) < 0)
-		return -1;
-	if (s->c->readonly && remount_ro("/", err) < 0)
-		return err_prefix(err, "readonly: true");
-	return 0;
+	return masks_apply(err);
 }
