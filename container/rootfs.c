@@ -38,32 +38,43 @@ static int kernel_fs(int rootfd, const struct rootfs_spec *s,
 static const char *const mount_points[] = { "proc", "sys", "dev", "run" };
 
 /* The configured bind mounts, each recursive, nodev and nosuid, and
- * with readonly: true read-only down to its last submount. */
+ * with readonly: true read-only down to its last submount. Each is made
+ * as a detached tree (open_tree), given its flags there, then moved onto
+ * the target resolved inside the rootfs: nothing is resolved twice. */
 static int binds(int rootfd, const struct container_config *c,
 		 struct error *err)
 {
 	struct stat st;
+	int tree, fd, r;
 	size_t i;
-	int fd, r;
 
 	for (i = 0; i < c->nmounts; i++) {
 		const struct ct_mount *m = &c->mounts[i];
 
-		if (stat(m->source, &st) < 0)
+		tree = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE |
+				 OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (tree < 0)
 			return err_sys(err, "bind mount source '%s'",
 				       m->source);
-		if (mount_in(rootfd, m->target, S_ISDIR(st.st_mode) ?
-			     MKPATH_DIR : MKPATH_FILE, m->source, NULL,
-			     MS_BIND | MS_REC, NULL, err) < 0)
-			return -1;
-		/* Opened again: now the bind mount is on top. */
-		fd = path_open_in_root(rootfd, m->target, MKPATH_NONE, err);
-		if (fd < 0)
-			return -1;
-		r = mount_attr_set(fd, true, MOUNT_ATTR_NODEV |
+		r = fstat(tree, &st) < 0 ?
+		    err_sys(err, "bind mount source '%s'", m->source) :
+		    mount_attr_set(tree, true, MOUNT_ATTR_NODEV |
 				   MOUNT_ATTR_NOSUID | (m->readonly ?
 				   MOUNT_ATTR_RDONLY : 0), m->target, err);
-		close(fd);
+		fd = r < 0 ? -1 : path_open_in_root(rootfd, m->target,
+						    S_ISDIR(st.st_mode) ?
+						    MKPATH_DIR : MKPATH_FILE,
+						    err);
+		if (fd >= 0 && move_mount(tree, "", fd, "",
+					  MOVE_MOUNT_F_EMPTY_PATH |
+					  MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			r = err_sys(err, "bind-mounting %s on %s", m->source,
+				    m->target);
+		if (fd < 0)
+			r = -1;
+		else
+			close(fd);
+		close(tree);
 		if (r < 0)
 			return -1;
 	}
