@@ -81,18 +81,30 @@ static int binds(int rootfd, const struct container_config *c,
 	return 0;
 }
 
-int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
+/* Private propagation, the rootfs bind-mounted onto itself; an O_PATH fd
+ * of the bind, or -1. */
+static int bind_rootfs(const struct rootfs_spec *s, struct error *err)
 {
-	int rootfd, fd, ret;
-	size_t i;
+	int fd;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return err_sys(err, "making mount propagation private");
 	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
-	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
+	fd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return err_sys(err, "opening the rootfs %s", s->rootfs);
+	return fd;
+}
+
+int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
+{
+	int rootfd, fd, ret;
+	size_t i;
+
+	rootfd = bind_rootfs(s, err);
+	if (rootfd < 0)
+		return -1;
 	/* Device nodes and setuid files in the rootfs (an image's, or
 	 * ones its root makes) are inert. */
 	ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV |
@@ -134,16 +146,12 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 {
 	int rootfd, ret;
 
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return err_sys(err, "making mount propagation private");
 	/* Again, in this namespace: a mount copied from a more privileged
 	 * namespace is locked in place and cannot be pivoted into; a new
 	 * bind of it can, and keeps the locked flags. */
-	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
-	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
-		return err_sys(err, "opening the rootfs %s", s->rootfs);
+		return -1;
 	ret = kernel_fs(rootfd, s, err);
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
