@@ -1,15 +1,21 @@
 /* The default seccomp profile (seccomp_filter.h): an allowlist, a few
  * argument rules, known-dangerous calls refused with EPERM, and ENOSYS
- * for everything else. */
+ * for everything else, compiled here to classic BPF (libseccomp only
+ * resolves the names). */
 #include "seccomp_filter.h"
 
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/personality.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -132,9 +138,6 @@ static const char *const denied[] = {
 	"migrate_pages", "move_pages", "fanotify_init", "vhangup",
 };
 
-/* Refused without a user namespace (allowed_userns with one). */
-static const char *const *const denied_without_userns = allowed_userns;
-
 /* personality(2): only these (Docker's): PER_LINUX, UNAME26,
  * PER_LINUX32, UNAME26|PER_LINUX32, and the query 0xffffffff. */
 static const unsigned long personalities[] = {
@@ -145,83 +148,148 @@ static const unsigned long clone_ns_flags = CLONE_NEWNS | CLONE_NEWUTS |
 	CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
 	CLONE_NEWCGROUP | CLONE_NEWTIME;
 
-static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
-		unsigned argc, const struct scmp_arg_cmp *arg,
-		struct error *err)
-{
-	int nr = seccomp_syscall_resolve_name(name);
-	int rc;
+/* The filter is generated here as classic BPF rather than through
+ * libseccomp's rule engine (used only to resolve names), which takes tens
+ * of milliseconds for a list this long on three ABIs: every container
+ * start would pay for it. The kernel's action cache then lets the plain
+ * allowed calls through without running the program at all. */
+struct prog {
+	struct sock_filter f[BPF_MAXINSNS];
+	size_t n;
+	bool overflow;
+};
 
-	if (nr == __NR_SCMP_ERROR)
-		return 0;	/* unknown to this libseccomp */
-	rc = seccomp_rule_add_array(ctx, action, nr, argc, arg);
-	if (rc < 0 && rc != -EEXIST)
-		return err_set(err, "seccomp rule for %s: %s", name,
-			       strerror(-rc));
-	return 0;
+static size_t emit(struct prog *p, uint16_t code, uint8_t jt, uint8_t jf,
+		   uint32_t k)
+{
+	if (p->n == BPF_MAXINSNS) {
+		p->overflow = true;
+		return p->n - 1;
+	}
+	p->f[p->n] = (struct sock_filter){ code, jt, jf, k };
+	return p->n++;
 }
 
-static int rules(scmp_filter_ctx ctx, uint32_t action,
-		 const char *const *names, size_t n, struct error *err)
+/* An unconditional jump to be pointed at its target later. */
+static size_t emit_ja(struct prog *p)
+{
+	return emit(p, BPF_JMP | BPF_JA, 0, 0, 0);
+}
+
+static void land(struct prog *p, size_t ja)
+{
+	p->f[ja].k = (uint32_t)(p->n - ja - 1);
+}
+
+#define RET(p, action) emit(p, BPF_RET | BPF_K, 0, 0, action)
+#define LD(p, off) emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, off)
+#define ARG0_LO offsetof(struct seccomp_data, args[0])
+#define ERRNO(e) (SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
+
+/* "if nr == NR, return action" for every name known on arch; A holds
+ * the system call number. */
+static void plain(struct prog *p, uint32_t arch, const char *const *names,
+		  size_t n, uint32_t action)
 {
 	size_t i;
+	int nr;
 
-	for (i = 0; i < n; i++)
-		if (rule(ctx, action, names[i], 0, NULL, err) < 0)
-			return -1;
-	return 0;
+	for (i = 0; i < n; i++) {
+		nr = seccomp_syscall_resolve_name_arch(arch, names[i]);
+		if (nr < 0)
+			continue;	/* not on this ABI */
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)nr);
+		RET(p, action);
+	}
 }
 
-/* personality, clone, clone3, socket: allowed with some arguments. */
-static int arg_rules(scmp_filter_ctx ctx, struct error *err)
+/* personality, clone and socket: a block that returns on every path
+ * once the number matched (its first argument replaces the number in A);
+ * skipped otherwise. Only the low 32 bits of the argument are compared:
+ * the kernel takes personality's and socket's as 32-bit ints, and every
+ * CLONE_NEW* flag is in them. */
+static void arg_rules(struct prog *p, uint32_t arch)
 {
-	struct scmp_arg_cmp a;
-	size_t i;
+	size_t i, jeq, start;
+	int nr;
 
-	for (i = 0; i < N(personalities); i++) {
-		a = SCMP_A0(SCMP_CMP_EQ, personalities[i]);
-		if (rule(ctx, SCMP_ACT_ALLOW, "personality", 1, &a, err) < 0)
-			return -1;
+	nr = seccomp_syscall_resolve_name_arch(arch, "personality");
+	if (nr >= 0) {
+		jeq = emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint32_t)nr);
+		start = LD(p, ARG0_LO);
+		for (i = 0; i < N(personalities); i++)
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K,
+			     (uint8_t)(N(personalities) - i), 0,
+			     (uint32_t)personalities[i]);
+		RET(p, ERRNO(ENOSYS));
+		RET(p, SECCOMP_RET_ALLOW);
+		p->f[jeq].jf = (uint8_t)(p->n - start);
 	}
-	/* clone(flags, ...): no flag that makes a namespace (flags are the
-	 * first argument on x86). */
-	a = SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags, 0);
-	if (rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &a, err) < 0)
-		return -1;
-	for (i = 0; i < 64; i++) {
-		if (!(clone_ns_flags & (1UL << i)))
-			continue;
-		a = SCMP_A0(SCMP_CMP_MASKED_EQ, 1UL << i, 1UL << i);
-		if (rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &a, err) < 0)
-			return -1;
+	nr = seccomp_syscall_resolve_name_arch(arch, "clone");
+	if (nr >= 0) {
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (uint32_t)nr);
+		LD(p, ARG0_LO);
+		emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1,
+		     (uint32_t)clone_ns_flags);
+		RET(p, ERRNO(EPERM));
+		RET(p, SECCOMP_RET_ALLOW);
 	}
-	/* clone3 passes its flags in memory, out of seccomp's reach: it is
-	 * not on the list, and its ENOSYS makes libc fall back to clone. */
-	a = SCMP_A0(SCMP_CMP_NE, AF_VSOCK);
-	if (rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &a, err) < 0)
-		return -1;
-	a = SCMP_A0(SCMP_CMP_EQ, AF_VSOCK);
-	return rule(ctx, SCMP_ACT_ERRNO(EPERM), "socket", 1, &a, err);
+	nr = seccomp_syscall_resolve_name_arch(arch, "socket");
+	if (nr >= 0) {
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (uint32_t)nr);
+		LD(p, ARG0_LO);
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, AF_VSOCK);
+		RET(p, ERRNO(EPERM));
+		RET(p, SECCOMP_RET_ALLOW);
+	}
 }
 
-static int add_arches(scmp_filter_ctx ctx, struct error *err)
+/* Everything for one ABI; A holds the system call number. */
+static void dispatch(struct prog *p, uint32_t arch, bool userns)
 {
+	arg_rules(p, arch);
+	plain(p, arch, allowed, N(allowed), SECCOMP_RET_ALLOW);
+	plain(p, arch, allowed_userns, N(allowed_userns),
+	      userns ? SECCOMP_RET_ALLOW : ERRNO(EPERM));
+	plain(p, arch, denied, N(denied), ERRNO(EPERM));
+	RET(p, ERRNO(ENOSYS));
+}
+
+#define X32_SYSCALL_BIT 0x40000000U
+
+/* arch check, then x86-64 (and x32, the same audit arch with bit 30 in
+ * the number) and i386; an unknown ABI kills the process. */
+static void build(struct prog *p, bool userns)
+{
+	size_t to_x64, to_i386, to_x32;
+
+	LD(p, offsetof(struct seccomp_data, arch));
 #if defined(__x86_64__)
-	static const uint32_t extra[] = { SCMP_ARCH_X86, SCMP_ARCH_X32 };
-	size_t i;
-	int rc;
-
-	for (i = 0; i < N(extra); i++) {
-		rc = seccomp_arch_add(ctx, extra[i]);
-		if (rc < 0 && rc != -EEXIST)
-			return err_set(err, "seccomp: adding an ABI: %s",
-				       strerror(-rc));
-	}
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, AUDIT_ARCH_X86_64);
+	to_x64 = emit_ja(p);
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, AUDIT_ARCH_I386);
+	to_i386 = emit_ja(p);
+	RET(p, SECCOMP_RET_KILL_PROCESS);
+	land(p, to_x64);
+	LD(p, offsetof(struct seccomp_data, nr));
+	emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, X32_SYSCALL_BIT);
+	to_x32 = emit_ja(p);
+	dispatch(p, SCMP_ARCH_X86_64, userns);
+	land(p, to_x32);
+	dispatch(p, SCMP_ARCH_X32, userns);
+	land(p, to_i386);
+	LD(p, offsetof(struct seccomp_data, nr));
+	dispatch(p, SCMP_ARCH_X86, userns);
 #else
-	(void)ctx;
-	(void)err;
+	/* libseccomp's SCMP_ARCH_* are the audit arch values. */
+	(void)to_x64;
+	(void)to_i386;
+	(void)to_x32;
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, seccomp_arch_native());
+	RET(p, SECCOMP_RET_KILL_PROCESS);
+	LD(p, offsetof(struct seccomp_data, nr));
+	dispatch(p, seccomp_arch_native(), userns);
 #endif
-	return 0;
 }
 
 static size_t known(const char *const *names, size_t n)
@@ -242,29 +310,19 @@ size_t seccomp_allowlist_size(bool userns)
 
 int seccomp_apply(bool userns, struct error *err)
 {
-	scmp_filter_ctx ctx;
-	int rc;
+	static struct prog p;
+	struct sock_fprog fprog;
 
-	ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
-	if (!ctx)
-		return err_set(err, "seccomp_init failed");
-	if (add_arches(ctx, err) < 0 ||
-	    rules(ctx, SCMP_ACT_ALLOW, allowed, N(allowed), err) < 0 ||
-	    rules(ctx, SCMP_ACT_ERRNO(EPERM), denied, N(denied), err) < 0 ||
-	    rules(ctx, userns ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM),
-		  denied_without_userns, N(allowed_userns), err) < 0 ||
-	    arg_rules(ctx, err) < 0)
-		goto fail;
-	/* no_new_privs is set by the caller; say so to libseccomp too. */
-	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
-	rc = seccomp_load(ctx);
-	if (rc < 0) {
-		err_set(err, "loading the seccomp filter: %s", strerror(-rc));
-		goto fail;
-	}
-	seccomp_release(ctx);
+	p.n = 0;
+	p.overflow = false;
+	build(&p, userns);
+	if (p.overflow)
+		return err_set(err, "seccomp: the filter is longer than %d "
+			       "instructions", BPF_MAXINSNS);
+	fprog.len = (unsigned short)p.n;
+	fprog.filter = p.f;
+	/* no_new_privs is set by the caller. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
+		return err_sys(err, "loading the seccomp filter");
 	return 0;
-fail:
-	seccomp_release(ctx);
-	return -1;
 }
