@@ -1,4 +1,5 @@
-/* The default seccomp profile (libseccomp), loaded right before exec.
+/* The default seccomp profile, loaded right before exec: vessel compiles
+ * it to classic BPF itself (seccomp.c; libseccomp resolves the names).
  *
  * An allowlist after the model of Docker's default profile: what
  * ordinary programs and an init such as systemd use (files, memory,
