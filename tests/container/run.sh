@@ -781,12 +781,12 @@ t_error_setup_killed() {
 	# Far too little memory even to set the container up: the message
 	# must say so instead of passing the OOM kill off as the command's.
 	cfg error_setup_killed <<'EOF'
-memory: 256K
+memory: 16K
 command: [/bin/true]
 EOF
 	run error_setup_killed
 	[ "$rc" = 1 ] && has error_setup_killed "setup process was killed" &&
-		has error_setup_killed "memory: 262144 too small" &&
+		has error_setup_killed "memory: 16384 too small" &&
 		ok error_setup_killed ||
 		bad error_setup_killed "rc=$rc" "$T/error_setup_killed.out"
 }
