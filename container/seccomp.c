@@ -308,10 +308,9 @@ size_t seccomp_allowlist_size(bool userns)
 	       (userns ? known(allowed_userns, N(allowed_userns)) : 0);
 }
 
-int seccomp_apply(bool userns, struct error *err)
+int seccomp_build(bool userns, struct sock_fprog *out, struct error *err)
 {
 	static struct prog p;
-	struct sock_fprog fprog;
 
 	p.n = 0;
 	p.overflow = false;
@@ -319,8 +318,17 @@ int seccomp_apply(bool userns, struct error *err)
 	if (p.overflow)
 		return err_set(err, "seccomp: the filter is longer than %d "
 			       "instructions", BPF_MAXINSNS);
-	fprog.len = (unsigned short)p.n;
-	fprog.filter = p.f;
+	out->len = (unsigned short)p.n;
+	out->filter = p.f;
+	return 0;
+}
+
+int seccomp_apply(bool userns, struct error *err)
+{
+	struct sock_fprog fprog;
+
+	if (seccomp_build(userns, &fprog, err) < 0)
+		return -1;
 	/* no_new_privs is set by the caller. */
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
 		return err_sys(err, "loading the seccomp filter");

@@ -51,7 +51,11 @@
 
 #include "../tools/error.h"
 
+struct sock_fprog;
+
 int seccomp_apply(bool userns, struct error *err);
+/* The program seccomp_apply() loads, in a static buffer (for tests). */
+int seccomp_build(bool userns, struct sock_fprog *out, struct error *err);
 /* How many system calls the allowlist names (those this libseccomp
  * knows, on any of the ABIs), for vessel check. */
 size_t seccomp_allowlist_size(bool userns);
