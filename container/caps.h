@@ -5,10 +5,10 @@
  *   CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
  *   NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP
  *   = 0x00000000a00425fb (CapEff of a root process in the container)
- * Docker keeps MKNOD because its device cgroup stops the nodes made from
- * being opened; vessel has no device cgroup, so with MKNOD the container's
- * root could make and use, say, /dev/sda's node. Without it, mknod of a
- * device fails (EPERM); the container's /dev has the usual nodes.
+ * Docker keeps MKNOD, relying on its device cgroup; vessel has a device
+ * cgroup too (devcgroup.h) but leaves MKNOD out all the same: mknod of a
+ * device fails (EPERM), and a node that got there anyway cannot be
+ * opened. The container's /dev has the usual nodes.
  *
  * userns: true adds, as LXC and systemd-nspawn do for system containers:
  *   DAC_READ_SEARCH IPC_OWNER LEASE MKNOD NET_ADMIN SYS_ADMIN SYS_BOOT

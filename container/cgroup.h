@@ -6,7 +6,9 @@
  *   v2: <cgroup2 mount>/vessel/<name>        (the root: v2 forbids
  *       processes in a cgroup whose controllers are delegated further)
  *   v1: <hierarchy mount>/<vessel's own cgroup>/vessel/<name>, in each of
- *       the memory, pids, cpu and cpuacct hierarchies that are mounted.
+ *       the memory, pids, cpu, cpuacct and devices hierarchies that are
+ *       mounted (devices must be: the device cgroup, devcgroup.h; under
+ *       v2 that is a BPF program on the one directory).
  * A requested limit whose controller is missing is an error before
  * anything starts. A cgroup of the same name that still has processes
  * (under v2: anywhere below it) means the container is already running

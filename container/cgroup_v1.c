@@ -1,8 +1,10 @@
-/* cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct),
+/* cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct,
+ * devices: the device cgroup, devcgroup.h, which must be mounted),
  * each <mount>/<vessel's own cgroup there>/vessel/<name>; with userns:
  * true also one in the cgroup2 hierarchy of the hybrid layout, if it is
  * mounted, for the container's own cgroup2 mount (cgroup.h). */
 #include "cgroup_impl.h"
+#include "devcgroup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const controllers[] = { "memory", "pids", "cpu",
-					    "cpuacct" };
+					    "cpuacct", "devices" };
 
 static const struct cg_mount *v1_mount(const struct cg_mount *m, size_t n,
 				       const char *ctl)
@@ -91,6 +93,8 @@ static int write_limits(const char *dir, const char *ctl,
 		    cg_write(dir, "cpu.cfs_quota_us", val, err) < 0)
 			return -1;
 	}
+	if (!strcmp(ctl, "devices"))
+		return devcg_v1_apply(dir, err);
 	if (!strcmp(ctl, "pids") && ct->pids > 0) {
 		snprintf(val, sizeof(val), "%" PRId64, ct->pids);
 		if (cg_write(dir, "pids.max", val, err) < 0)
@@ -164,6 +168,11 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 				       !strcmp(controllers[i], "cpu") ? "cpus" :
 				       controllers[i], controllers[i],
 				       controllers[i]);
+	if (!v1_mount(mounts, n, "devices"))
+		return err_set(err, "cgroup v1: the 'devices' controller is "
+			       "not mounted (no v1 hierarchy with 'devices' in "
+			       "/proc/self/mountinfo); vessel needs it for the "
+			       "container's device cgroup");
 	for (i = 0; i < nctl; i++) {
 		m = v1_mount(mounts, n, controllers[i]);
 		if (!m || seen(used, nused, m))
@@ -180,6 +189,5 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 	}
 	if (ct->userns)
 		unified_leaf(cg, mounts, n, name);
-	/* Nothing mounted and no limit asked for: run without a cgroup. */
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* cgroup v2: one directory, <mount>/vessel/<name>, with the controllers
- * enabled on the way down from the root. */
+ * enabled on the way down from the root, and the BPF device program
+ * attached (devcgroup.h). */
 #include "cgroup_impl.h"
+#include "devcgroup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -136,7 +138,8 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 	if (delegate(m->dir, avail, ct, err) < 0 ||
 	    cg_mkdir_p(base, err) < 0 || delegate(base, avail, ct, err) < 0 ||
 	    cg_make_leaf(cg, base, name, err) < 0 ||
-	    write_limits(cg->dirs[0], ct, err) < 0)
+	    write_limits(cg->dirs[0], ct, err) < 0 ||
+	    devcg_v2_apply(cg->dirs[0], err) < 0)
 		return err_prefix(err, "cgroup v2");
 	cg->unified = 0;
 	return 0;

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -151,10 +152,28 @@ static void __attribute__((noreturn)) child(struct ct *ct,
 	    ns_enter_cgroupns(&err) < 0 ||
 	    ns_set_hostname(ct->hostname, &err) < 0 ||
 	    veth_setup_inside(ct->c->nets, ct->c->nnets, &err) < 0 ||
+	    (!ct->c->userns && rootfs_prepare(&rs, &err) < 0) ||
 	    rootfs_setup(&rs, &err) < 0 ||
 	    process_exec(&ps, &err) < 0)
 		sync_fail(fd, &err);
 	_exit(1);
+}
+
+/* With userns: true, the mounts whose flags must hold are made before
+ * the clone (namespaces.h), by a helper acting as the container's root
+ * for files: what it creates in the rootfs (missing mount points) is the
+ * container's, and it reaches what that root could reach. */
+static int prepare_userns_mounts(void *arg, struct error *err)
+{
+	const struct rootfs_spec *rs = arg;
+	int r;
+
+	setfsgid(IDMAP_HOST_BASE);
+	setfsuid(IDMAP_HOST_BASE);
+	r = rootfs_prepare(rs, err);
+	setfsuid(0);
+	setfsgid(0);
+	return r;
 }
 
 /* The child went away without a word before exec: say how. */
@@ -229,6 +248,8 @@ static void kill_child(struct ct *ct)
 /* Everything from the clone to PID 1's exit. */
 static int run(struct ct *ct, const sigset_t *oldmask, struct error *err)
 {
+	struct rootfs_spec rs = { .rootfs = ct->rootfs, .c = ct->c };
+	struct ns_prepare prep = { prepare_userns_mounts, &rs };
 	struct janitor jan = { 0 };
 	struct termios saved;
 	bool raw = false;
@@ -239,7 +260,7 @@ static int run(struct ct *ct, const sigset_t *oldmask, struct error *err)
 		return -1;
 	ct->sock = fds[0];
 	ct->child_sock = fds[1];
-	pid = ns_clone(ct->c->userns, err);
+	pid = ns_clone(ct->c->userns, ct->c->userns ? &prep : NULL, err);
 	if (pid < 0)
 		goto out;
 	if (pid == 0)

@@ -1,5 +1,7 @@
 #include "mounts.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -42,4 +44,21 @@ int remount_ro(const char *path, struct error *err)
 	if (mount(NULL, path, NULL, flags, NULL) < 0)
 		return err_sys(err, "making %s read-only", path);
 	return 0;
+}
+
+int mount_attr_set(int fd, bool recursive, uint64_t attrs, const char *what,
+		   struct error *err)
+{
+	struct mount_attr attr = { .attr_set = attrs };
+
+	if (mount_setattr(fd, "", AT_EMPTY_PATH |
+			  (recursive ? AT_RECURSIVE : 0), &attr,
+			  sizeof(attr)) == 0)
+		return 0;
+	if (errno == ENOSYS)
+		return err_set(err, "%s: this kernel has no mount_setattr(2), "
+			       "which vessel needs to make mounts nodev, "
+			       "nosuid and (recursively) read-only; Linux "
+			       "5.12 or later is needed", what);
+	return err_sys(err, "%s: mount_setattr", what);
 }

@@ -2,6 +2,9 @@
 #ifndef VESSEL_MOUNTS_H
 #define VESSEL_MOUNTS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "pathres.h"
 
 /* mount(src, <target inside rootfd>, ...), target resolved safely and
@@ -12,5 +15,10 @@ int mount_in(int rootfd, const char *target, enum mkpath how,
 /* Make the mount at path read-only, keeping its nosuid/nodev/noexec/atime
  * flags (which a user namespace may not drop). */
 int remount_ro(const char *path, struct error *err);
+/* mount_setattr(2): set MOUNT_ATTR_* attrs on the mount fd is the root
+ * of (and, recursive, on every mount below it). what names it in
+ * errors; a kernel without mount_setattr (before 5.12) is an error. */
+int mount_attr_set(int fd, bool recursive, uint64_t attrs, const char *what,
+		   struct error *err);
 
 #endif

@@ -13,9 +13,26 @@
 
 #include "../tools/error.h"
 
+/* Work done before the clone, in the mount namespace the child's is
+ * copied from. */
+struct ns_prepare {
+	int (*fn)(void *arg, struct error *err);
+	void *arg;
+};
+
 /* fork() into the new namespaces: returns 0 in the child (PID 1 of its
- * pid namespace), the child's pid in the parent, or -1. */
-pid_t ns_clone(bool userns, struct error *err);
+ * pid namespace), the child's pid in the parent, or -1.
+ *
+ * With prep, a short-lived helper process makes a new mount namespace
+ * (owned by the host's user namespace), runs prep->fn there and clones
+ * the child from it with CLONE_PARENT, so that the child is still
+ * vessel's own; the helper reports the child's pid (or prep's error) and
+ * exits. With userns the child's mount namespace is then a copy into a
+ * less privileged user namespace, in which the kernel locks every mount
+ * prep made: their read-only, nodev, nosuid and noexec flags cannot be
+ * cleared and they cannot be unmounted alone (mount_namespaces(7)). */
+pid_t ns_clone(bool userns, const struct ns_prepare *prep,
+	       struct error *err);
 /* Child: become the root of a new cgroup namespace. */
 int ns_enter_cgroupns(struct error *err);
 int ns_set_hostname(const char *hostname, struct error *err);

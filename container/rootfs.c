@@ -33,37 +33,99 @@ static int kernel_fs(int rootfd, const struct rootfs_spec *s,
 	return 0;
 }
 
+/* Mount points the child mounts on later, made now: with readonly: true
+ * the root is read-only by then. */
+static const char *const mount_points[] = { "proc", "sys", "dev", "run" };
+
+/* The configured bind mounts, each recursive, nodev and nosuid, and
+ * with readonly: true read-only down to its last submount. Each is made
+ * as a detached tree (open_tree), given its flags there, then moved onto
+ * the target resolved inside the rootfs: nothing is resolved twice. */
 static int binds(int rootfd, const struct container_config *c,
 		 struct error *err)
 {
 	struct stat st;
+	int tree, fd, r;
 	size_t i;
 
 	for (i = 0; i < c->nmounts; i++) {
 		const struct ct_mount *m = &c->mounts[i];
 
-		if (stat(m->source, &st) < 0)
+		tree = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE |
+				 OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (tree < 0)
 			return err_sys(err, "bind mount source '%s'",
 				       m->source);
-		if (mount_in(rootfd, m->target, S_ISDIR(st.st_mode) ?
-			     MKPATH_DIR : MKPATH_FILE, m->source, NULL,
-			     MS_BIND | MS_REC, NULL, err) < 0)
+		r = fstat(tree, &st) < 0 ?
+		    err_sys(err, "bind mount source '%s'", m->source) :
+		    mount_attr_set(tree, true, MOUNT_ATTR_NODEV |
+				   MOUNT_ATTR_NOSUID | (m->readonly ?
+				   MOUNT_ATTR_RDONLY : 0), m->target, err);
+		fd = r < 0 ? -1 : path_open_in_root(rootfd, m->target,
+						    S_ISDIR(st.st_mode) ?
+						    MKPATH_DIR : MKPATH_FILE,
+						    err);
+		if (fd >= 0 && move_mount(tree, "", fd, "",
+					  MOVE_MOUNT_F_EMPTY_PATH |
+					  MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			r = err_sys(err, "bind-mounting %s on %s", m->source,
+				    m->target);
+		if (fd < 0)
+			r = -1;
+		else
+			close(fd);
+		close(tree);
+		if (r < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* After pivot_root: read-only binds, by path, now resolved in the new
- * root. */
-static int binds_ro(const struct container_config *c, struct error *err)
+/* Private propagation, the rootfs bind-mounted onto itself; an O_PATH fd
+ * of the bind, or -1. */
+static int bind_rootfs(const struct rootfs_spec *s, struct error *err)
 {
+	int fd;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_sys(err, "making mount propagation private");
+	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
+	fd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "opening the rootfs %s", s->rootfs);
+	return fd;
+}
+
+int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
+{
+	int rootfd, fd, ret;
 	size_t i;
 
-	for (i = 0; i < c->nmounts; i++)
-		if (c->mounts[i].readonly &&
-		    remount_ro(c->mounts[i].target, err) < 0)
-			return -1;
-	return 0;
+	rootfd = bind_rootfs(s, err);
+	if (rootfd < 0)
+		return -1;
+	/* Device nodes and setuid files in the rootfs (an image's, or
+	 * ones its root makes) are inert. */
+	ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV |
+			     MOUNT_ATTR_NOSUID, "the rootfs", err);
+	for (i = 0; !ret && i < sizeof(mount_points) /
+	     sizeof(mount_points[0]); i++) {
+		fd = path_open_in_root(rootfd, mount_points[i], MKPATH_DIR,
+				       err);
+		if (fd < 0)
+			ret = -1;
+		else
+			close(fd);
+	}
+	if (!ret)
+		ret = binds(rootfd, s->c, err);
+	/* The root mount only: binds have their own readonly. */
+	if (!ret && s->c->readonly)
+		ret = mount_attr_set(rootfd, false, MOUNT_ATTR_RDONLY,
+				     "readonly: true", err);
+	close(rootfd);
+	return ret;
 }
 
 static int pivot(int rootfd, struct error *err)
@@ -84,26 +146,19 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 {
 	int rootfd, ret;
 
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return err_sys(err, "making mount propagation private");
-	if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return err_sys(err, "bind-mounting the rootfs %s", s->rootfs);
-	rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Again, in this namespace: a mount copied from a more privileged
+	 * namespace is locked in place and cannot be pivoted into; a new
+	 * bind of it can, and keeps the locked flags. */
+	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
-		return err_sys(err, "opening the rootfs %s", s->rootfs);
+		return -1;
 	ret = kernel_fs(rootfd, s, err);
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
-	if (!ret)
-		ret = binds(rootfd, s->c, err);
 	if (!ret)
 		ret = pivot(rootfd, err);
 	close(rootfd);
 	if (ret < 0)
 		return -1;
-	if (masks_apply(err) < 0 || binds_ro(s->c, err) < 0)
-		return -1;
-	if (s->c->readonly && remount_ro("/", err) < 0)
-		return err_prefix(err, "readonly: true");
-	return 0;
+	return masks_apply(err);
 }

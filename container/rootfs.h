@@ -1,13 +1,27 @@
-/* The container's filesystem view, built in its own mount namespace:
+/* The container's filesystem view, in two steps.
+ *
+ * rootfs_prepare(), in a mount namespace owned by the host's user
+ * namespace (the child's own without userns: true; with it, a helper's
+ * that the child's namespaces are then cloned from, namespaces.h):
  *   - propagation made private for the whole tree, so nothing leaks back;
- *   - the rootfs bind-mounted onto itself, then /proc, /sys (read-only,
+ *   - the rootfs bind-mounted onto itself, nodev and nosuid recursively;
+ *   - the configured bind mounts (recursive), nodev and nosuid, and with
+ *     readonly: true read-only down to every submount (mount_setattr
+ *     with AT_RECURSIVE);
+ *   - with readonly: true the root mount read-only.
+ * A mount namespace copied into a less privileged user namespace has
+ * these flags locked by the kernel: the container's root, even with
+ * SYS_ADMIN in its own user namespace, cannot remount them read-write,
+ * dev or suid, nor unmount them to see what is below.
+ *
+ * rootfs_setup(), in the child's mount namespace:
+ *   - propagation private, the prepared rootfs bind-mounted again, then
+ *     /proc, /sys (read-only,
  *     with cgroup2 at /sys/fs/cgroup when the container has a cgroup2
  *     directory: read-only, or writable when delegated, see cgroup.h),
- *     /dev (see devfs.h), /run and /run/lock (tmpfs) and the configured
- *     bind mounts;
+ *     /dev (see devfs.h), /run and /run/lock (tmpfs);
  *   - pivot_root into it, the old root lazily detached;
- *   - masked and read-only paths (see masks.h);
- *   - the root remounted read-only with readonly: true.
+ *   - masked and read-only paths (see masks.h).
  * Mount points missing in the rootfs are created in it (as runc does). */
 #ifndef VESSEL_ROOTFS_H
 #define VESSEL_ROOTFS_H
@@ -25,6 +39,7 @@ struct rootfs_spec {
 	bool cgroup_rw;				/* ... writable */
 };
 
+int rootfs_prepare(const struct rootfs_spec *s, struct error *err);
 /* Child, in its new mount namespace. Leaves the cwd at the new /. */
 int rootfs_setup(const struct rootfs_spec *s, struct error *err);
 

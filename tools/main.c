@@ -14,6 +14,7 @@
 #include "exit_codes.h"
 #include "manage.h"
 #include "../container/container.h"
+#include "../container/seccomp_filter.h"
 #include "../vmm/vm.h"
 
 #ifndef VESSEL_VERSION
@@ -231,6 +232,8 @@ static void print_ct_extras(const struct container_config *ct)
 	for (i = 0; i < ct->nmounts; i++)
 		printf("mount: %s -> %s%s\n", ct->mounts[i].source,
 		       ct->mounts[i].target, ct->mounts[i].readonly ? " (ro)" : "");
+	printf("seccomp: allowlist, %zu syscalls, default ENOSYS\n",
+	       seccomp_allowlist_size(ct->userns));
 	for (i = 0; i < ct->nnets; i++)
 		printf("net eth%zu: bridge %s%s%s%s%s\n", i, ct->nets[i].bridge,
 		       ct->nets[i].address ? ", address " : "",

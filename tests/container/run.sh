@@ -45,6 +45,7 @@ cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
 already_running error_missing_rootfs error_not_root error_no_bridge
 error_no_controller error_setup_killed userns_security userns_poweroff
 userns_cgroup systemd"
+ALL_TESTS="$ALL_TESTS ro_locked_userns ro_submount dev_cgroup seccomp_allowlist cve_proc_exe cve_mount_symlink cve_fd_leak"
 ALL_TESTS="$ALL_TESTS tar_device_nodes tar_setuid_host tar_malformed"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -91,6 +92,7 @@ build_rootfs() {
 		[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
 	done
 	gcc -static -O2 -o "$r/bin/hog" "$HERE/hog.c" -pthread || return 1
+	gcc -static -O2 -o "$r/bin/probe" "$HERE/probe.c" || return 1
 	echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
 	echo "root:x:0:" > "$r/etc/group"
 	tar -C "$r" -czf "$T/rootfs.tar.gz" . || return 1
@@ -780,12 +782,12 @@ t_error_setup_killed() {
 	# Far too little memory even to set the container up: the message
 	# must say so instead of passing the OOM kill off as the command's.
 	cfg error_setup_killed <<'EOF'
-memory: 256K
+memory: 16K
 command: [/bin/true]
 EOF
 	run error_setup_killed
 	[ "$rc" = 1 ] && has error_setup_killed "setup process was killed" &&
-		has error_setup_killed "memory: 262144 too small" &&
+		has error_setup_killed "memory: 16384 too small" &&
 		ok error_setup_killed ||
 		bad error_setup_killed "rc=$rc" "$T/error_setup_killed.out"
 }
@@ -989,6 +991,273 @@ EOF
 	else
 		bad systemd "rc=$rc (want 0: halted), PID 1 gone after ${halt:-?} ms (limit $limit s), left: $left" \
 			"$T/systemd.out"
+	fi
+}
+
+# ---- hardening and escape regressions (issue #10) ----------------------
+
+# userns: true gives the container's root SYS_ADMIN in its own user
+# namespace, but the read-only root and a read-only bind were made before
+# that namespace existed, so the kernel keeps them read-only: remounts,
+# unmounts and writes fail, and the host's files are unchanged.
+t_ro_locked_userns() {
+	if no_userns; then
+		skipped ro_locked_userns "this host refuses user namespaces (e.g. in a chroot)"
+		return
+	fi
+	rm -rf "$T/lrootfs" "$T/lshare"
+	cp -a "$T/rootfs" "$T/lrootfs"
+	mkdir -p "$T/lshare"
+	echo host-data > "$T/lshare/file"
+	chown -R 100000:100000 "$T/lrootfs" "$T/lshare"
+	cfg ro_locked_userns <<'EOF'
+rootfs: lrootfs
+userns: true
+readonly: true
+mounts:
+  - {source: lshare, target: /data, readonly: true}
+command: [/bin/sh, -c, 'mount -o remount,bind,rw /data && echo data-remounted; mount -o remount,rw / && echo root-remounted; mount -o remount,bind,rw / && echo root-bind-remounted; umount /data && echo data-unmounted; echo evil > /data/file && echo data-written; touch /bin/evil && echo root-written; grep -E " / | /data " /proc/self/mountinfo; echo done']
+EOF
+	run ro_locked_userns
+	if [ "$rc" = 0 ] && has ro_locked_userns "^done$" &&
+	   ! grep -qE "remounted|unmounted|written" "$T/ro_locked_userns.out" &&
+	   [ "$(cat "$T/lshare/file")" = host-data ] && [ ! -e "$T/lrootfs/bin/evil" ] &&
+	   has ro_locked_userns " /data ro,nosuid,nodev" && has ro_locked_userns " / ro,nosuid,nodev"; then
+		ok ro_locked_userns
+	else
+		bad ro_locked_userns "rc=$rc, host file: $(cat "$T/lshare/file")" "$T/ro_locked_userns.out"
+	fi
+}
+
+# readonly: true on a bind is recursive: a mount below the source is
+# read-only in the container too.
+t_ro_submount() {
+	local content new
+	mkdir -p "$T/rshare/sub"
+	if ! mount -t tmpfs -o size=1m vtest-sub "$T/rshare/sub"; then
+		bad ro_submount "could not mount a tmpfs on $T/rshare/sub"
+		return
+	fi
+	echo host-sub > "$T/rshare/sub/file"
+	cfg ro_submount <<'EOF'
+mounts:
+  - {source: rshare, target: /data, readonly: true}
+command: [/bin/sh, -c, 'cat /data/sub/file; echo evil > /data/sub/file && echo sub-written; touch /data/sub/new && echo sub-created; echo done']
+EOF
+	run ro_submount
+	content=$(cat "$T/rshare/sub/file")
+	new=$([ -e "$T/rshare/sub/new" ] && echo yes)
+	umount "$T/rshare/sub"
+	if [ "$rc" = 0 ] && has ro_submount "^host-sub$" && has ro_submount "^done$" &&
+	   ! has ro_submount "sub-written" && ! has ro_submount "sub-created" &&
+	   [ "$content" = host-sub ] && [ -z "$new" ]; then
+		ok ro_submount
+	else
+		bad ro_submount "rc=$rc, host file: '$content', new: '$new'" "$T/ro_submount.out"
+	fi
+}
+
+# The device cgroup: nodes for host devices in the container's /dev (a
+# tmpfs that allows devices, for its usual nodes) cannot be opened even
+# though they are there: made from outside here, through /proc/PID/root,
+# as a root with MKNOD would. A node for an allowed device (null) in the
+# same place still works.
+t_dev_cgroup() {
+	local tok pid1 _ disk want=1
+	tok=vessel-devcg-$RANDOM$RANDOM
+	disk=$(awk '$4 ~ /^(vd|sd|nvme|loop)/ { print $1 ":" $2; exit }' /proc/partitions)
+	cfg dev_cgroup <<EOF
+command: [/bin/sh, -c, 'while [ ! -e /dev/ready ]; do sleep 0.1; done; echo $tok > /dev/kmsg2 && echo kmsg-written; [ -e /dev/disk2 ] && head -c 16 /dev/disk2 > /dev/null && echo disk-read; echo x > /dev/null2 && echo null-ok; echo done']
+EOF
+	start dev_cgroup
+	pid1=""
+	for _ in $(seq 100); do
+		pid1=$(container_pid1 "$vpid") && [ -d "/proc/$pid1/root/dev/pts" ] && break
+		pid1=""
+		sleep 0.1
+	done
+	if [ -z "$pid1" ]; then
+		bad dev_cgroup "the container did not start" "$T/dev_cgroup.out"
+		kill -9 "$vpid"
+		{ wait "$vpid"; } 2>/dev/null
+		return
+	fi
+	mknod "/proc/$pid1/root/dev/kmsg2" c 1 11
+	mknod "/proc/$pid1/root/dev/null2" c 1 3
+	if [ -n "$disk" ]; then
+		mknod "/proc/$pid1/root/dev/disk2" b "${disk%:*}" "${disk#*:}"
+		want=2
+	fi
+	touch "/proc/$pid1/root/dev/ready"
+	wait "$vpid"
+	rc=$?
+	if [ "$rc" = 0 ] && has dev_cgroup "^done$" && has dev_cgroup "^null-ok$" &&
+	   ! has dev_cgroup kmsg-written && ! has dev_cgroup disk-read &&
+	   ! dmesg 2>/dev/null | grep -q "$tok" &&
+	   [ "$(grep -c "Operation not permitted" "$T/dev_cgroup.out")" = "$want" ]; then
+		ok dev_cgroup
+	else
+		bad dev_cgroup "rc=$rc (host disk node: '${disk:-none}')" "$T/dev_cgroup.out"
+	fi
+}
+
+# seccomp as an allowlist: unknown system calls and clone3 get ENOSYS,
+# Docker's refused ones EPERM, socket(AF_VSOCK) and odd personalities
+# are refused; ordinary calls still work.
+t_seccomp_allowlist() {
+	local n want miss=""
+	cfg seccomp_allowlist <<<"command: [/bin/probe, sys]"
+	run seccomp_allowlist
+	for want in "nr1000 ENOSYS" "nr777 ENOSYS" "clone3 ENOSYS" \
+		"kexec_load EPERM" "init_module EPERM" "open_by_handle_at EPERM" \
+		"name_to_handle_at EPERM" "bpf EPERM" "add_key EPERM" "keyctl EPERM" \
+		"mbind EPERM" "unshare EPERM" "socket(AF_VSOCK) EPERM" \
+		"personality(0x4000000) ENOSYS" "personality(PER_BSD) ENOSYS" \
+		"personality(query) ALLOWED" "socket(AF_UNIX) ALLOWED"; do
+		grep -qxF "$want" "$T/seccomp_allowlist.out" || miss="$miss [$want]"
+	done
+	n=$("$VESSEL" check "$T/seccomp_allowlist.yaml" |
+		sed -n 's/^seccomp: allowlist, \([0-9]*\) syscalls, default ENOSYS$/\1/p')
+	if [ "$rc" = 0 ] && [ -z "$miss" ] && [ -n "$n" ] && [ "$n" -gt 250 ]; then
+		echo "    seccomp_allowlist: vessel check: $n system calls allowed"
+		ok seccomp_allowlist
+	else
+		bad seccomp_allowlist "rc=$rc, check says '$n', missing:$miss" "$T/seccomp_allowlist.out"
+	fi
+}
+
+# runc's CVE-2019-5736 in spirit: the container must not be able to
+# overwrite the host's vessel binary through /proc/PID/exe. The command
+# is a script whose interpreter is /proc/self/exe (which would run vessel
+# itself inside the container), and a second container tries to open
+# every /proc/PID/exe it can see for writing. Afterwards the binary's
+# hash is unchanged, and no exe the container saw was vessel's.
+t_cve_proc_exe() {
+	local sum0 sum1 rc1 hostid
+	sum0=$(sha256sum < "$VESSEL")
+	hostid=$(stat -L -c '%d:%i' "$VESSEL")
+	printf '#!/proc/self/exe run\nkind: container\nname: inner\nrootfs: /\ncommand: [/bin/sh, -c, "echo evil >> /proc/1/exe"]\n' \
+		> "$T/rootfs/evil-exe"
+	chmod 755 "$T/rootfs/evil-exe"
+	cfg cve_proc_exe1 <<<"command: [/evil-exe]"
+	run cve_proc_exe1
+	rc1=$rc
+	cfg cve_proc_exe <<'EOF'
+command: [/bin/sh, -c, '/bin/probe exe; echo evil >> /proc/self/exe; echo evil >> /proc/1/exe; echo done']
+EOF
+	run cve_proc_exe
+	sum1=$(sha256sum < "$VESSEL")
+	rm -f "$T/rootfs/evil-exe"
+	if [ "$sum0" = "$sum1" ] && [ "$rc1" != 0 ] && [ "$rc" = 0 ] &&
+	   has cve_proc_exe "^done$" && has cve_proc_exe "^exe 1 " &&
+	   ! has cve_proc_exe "ALLOWED" && ! grep -q " $hostid\$" "$T/cve_proc_exe.out"; then
+		ok cve_proc_exe
+	else
+		bad cve_proc_exe "hash ${sum0%% *} -> ${sum1%% *}, rc=$rc1/$rc, vessel is $hostid" "$T/cve_proc_exe.out"
+		sed 's/^/    1| /' "$T/cve_proc_exe1.out" | head -10
+	fi
+}
+
+# runc's CVE-2021-30465 in spirit: a bind target that is, or becomes
+# during setup, a symlink pointing outside the rootfs must not mount
+# outside it. Statically: absolute and ../ symlinks resolve inside the
+# rootfs, and one to nowhere is refused. Racing: the host swaps the
+# target between a directory and a symlink to a host directory while
+# containers start; each either fails cleanly, or sees the bind's data
+# inside its own tree (where the directory or the link was when the
+# mount was made: the swapper keeps renaming while the container looks),
+# or lost the bind because its mount point was deleted under it (the
+# kernel then drops the mount: the attacker's own loss); the host
+# directory never gets it.
+t_cve_mount_symlink() {
+	local out="$T/outside" out2="$T/outside2" i fails=0 absent=0 bad_runs="" swapper rc1
+	rm -rf "$out" "$out2" "$T/srootfs"
+	mkdir -p "$out" "$out2" "$T/sshare"
+	echo outside-original > "$out/file"
+	echo outside-original > "$out2/file"
+	echo bind-data > "$T/sshare/file"
+	cp -a "$T/rootfs" "$T/srootfs"
+	# The same paths inside the rootfs: where the links really lead.
+	mkdir -p "$T/srootfs$out" "$T/srootfs$out2"
+	ln -s "$out" "$T/srootfs/abs"
+	ln -s "../../../../../../../..$out2" "$T/srootfs/rel"
+	ln -s "$T/nowhere-$$" "$T/srootfs/dangling"
+	cfg cve_mount_symlink <<EOF
+rootfs: srootfs
+mounts:
+  - {source: sshare, target: /abs}
+  - {source: sshare, target: /rel}
+command: [/bin/sh, -c, 'cat $out/file; cat $out2/file; echo done']
+EOF
+	run cve_mount_symlink
+	rc1=$rc
+	sed 's|target: /rel}|target: /dangling/x}|; s/^name: .*/name: cve_mount_dangling/' \
+		"$T/cve_mount_symlink.yaml" > "$T/cve_mount_dangling.yaml"
+	run cve_mount_dangling
+	if ! { [ "$rc1" = 0 ] && [ "$(grep -c '^bind-data$' "$T/cve_mount_symlink.out")" = 2 ] &&
+	       [ "$rc" = 1 ] && has cve_mount_dangling "setting up the container" &&
+	       [ ! -e "$T/nowhere-$$" ] && [ "$(cat "$out/file")" = outside-original ] &&
+	       [ "$(cat "$out2/file")" = outside-original ]; }; then
+		bad cve_mount_symlink "static: rc=$rc1, dangling rc=$rc, host dir: $(ls "$out")" "$T/cve_mount_symlink.out"
+		return
+	fi
+	mkdir -p "$T/srootfs/swap"
+	( while :; do
+		mv -T "$T/srootfs/swap" "$T/srootfs/swap.d" 2>/dev/null
+		ln -sfn "$out" "$T/srootfs/swap" 2>/dev/null
+		rm -f "$T/srootfs/swap" 2>/dev/null
+		mv -T "$T/srootfs/swap.d" "$T/srootfs/swap" 2>/dev/null
+	  done ) &
+	swapper=$!
+	BG_PIDS="$BG_PIDS $swapper"
+	cfg cve_mount_race <<EOF
+rootfs: srootfs
+mounts:
+  - {source: sshare, target: /swap}
+command: [/bin/sh, -c, 'for i in 1 2 3 4 5 6 7 8 9 10; do cat /swap/file /swap.d/file $out/file 2>/dev/null | grep -q bind-data && { echo inside; exit 0; }; done; echo absent']
+EOF
+	for i in $(seq 20); do
+		run cve_mount_race
+		if [ "$rc" = 0 ] && has cve_mount_race "^inside$"; then
+			continue
+		elif [ "$rc" = 0 ] && has cve_mount_race "^absent$"; then
+			absent=$((absent + 1))
+		elif [ "$rc" = 1 ] && has cve_mount_race "setting up the container"; then
+			fails=$((fails + 1))
+		else
+			bad_runs="$bad_runs $i:rc=$rc"
+			cp "$T/cve_mount_race.out" "$T/cve_mount_race.bad"
+		fi
+	done
+	kill "$swapper"
+	{ wait "$swapper"; } 2>/dev/null
+	if [ -z "$bad_runs" ] && [ "$(cat "$out/file")" = outside-original ] &&
+	   [ "$(ls -A "$out")" = file ] && ! grep -qF " $out " /proc/self/mountinfo; then
+		echo "    cve_mount_symlink: 20 racing starts: $fails refused cleanly, $absent without the bind (its mount point replaced under it), the rest mounted inside"
+		ok cve_mount_symlink
+	else
+		bad cve_mount_symlink "race: bad runs:$bad_runs; host dir: $(ls -A "$out")" "$T/cve_mount_race.bad"
+	fi
+}
+
+# runc's CVE-2024-21626 in spirit: no descriptor of vessel's (or of its
+# caller's) reaches the container, and its cwd is its own root. vessel
+# is started with extra descriptors open, one of them a directory.
+t_cve_fd_leak() {
+	local fds tok=token-$$-$RANDOM
+	echo secret > "$T/$tok"
+	cfg cve_fd_leak <<EOF
+command: [/bin/sh, -c, 'cd /proc/self/cwd/../../../..; pwd; test -e $T/$tok && echo host-visible; cd /; exec /bin/probe fds']
+EOF
+	exec 7<"$T" 8<"$T/$tok"
+	run cve_fd_leak
+	exec 7<&- 8<&-
+	fds=$(awk '$1 == "fd" { print $2 }' "$T/cve_fd_leak.out" | tr '\n' ' ')
+	if [ "$rc" = 0 ] && [ "$fds" = "0 1 2 " ] && has cve_fd_leak "^cwd /$" &&
+	   has cve_fd_leak "^/$" && ! has cve_fd_leak host-visible; then
+		ok cve_fd_leak
+	else
+		bad cve_fd_leak "rc=$rc, fds: '$fds'" "$T/cve_fd_leak.out"
 	fi
 }
 
