@@ -20,6 +20,9 @@
 . "$(dirname "$0")/lib.sh"
 
 boots=${TEST_RT_BOOTS:-4}
+# TEST_RT_TIMER_CHECK=0 drops the check that the guest ticks on the
+# TSC-deadline LAPIC timer (to measure a vessel from before the fix).
+timer_check=${TEST_RT_TIMER_CHECK:-1}
 [[ $boots =~ ^[1-9][0-9]*$ ]] || fail "TEST_RT_BOOTS must be a positive integer, not '$boots'"
 # In the nested host the package cannot be downloaded (no network): it
 # must have been fetched into the cache beforehand, out there.
@@ -47,6 +50,10 @@ boot_once() {
 		echo "vessel exit status $RC without reaching userspace"
 	elif [ "$(guest_value VESSEL-NPROC)" != 2 ]; then
 		echo "nproc is '$(guest_value VESSEL-NPROC)', want 2"
+	elif [ "$timer_check" = 1 ] && ! guest_value VESSEL-CPUFLAGS | grep -qw tsc_deadline_timer; then
+		echo "the guest's CPU flags lack tsc_deadline_timer: '$(guest_value VESSEL-CPUFLAGS)'"
+	elif [ "$timer_check" = 1 ] && [ "$(guest_value VESSEL-CLOCKEVENT)" != lapic-deadline ]; then
+		echo "CPU 0's tick device is '$(guest_value VESSEL-CLOCKEVENT)', want lapic-deadline"
 	elif [ "$(guest_value VESSEL-INITRD-TOKEN)" != "$GUEST_TOKEN" ]; then
 		echo "initrd token '$(guest_value VESSEL-INITRD-TOKEN)', want '$GUEST_TOKEN'"
 	elif ! grep -q '^VESSEL-POWEROFF$' "$T/console"; then
