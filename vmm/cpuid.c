@@ -2,7 +2,11 @@
  * `ncpus` single-threaded cores in one package and the hypervisor bit.
  * Plus what KVM emulates but leaves out of KVM_GET_SUPPORTED_CPUID: the
  * TSC-deadline mode of the in-kernel LAPIC timer (KVM_CAP_TSC_DEADLINE_TIMER;
- * the KVM API's "known problems" section), as QEMU's -cpu host has it. */
+ * the KVM API's "known problems" section), as QEMU's -cpu host has it.
+ * Without it Linux ticks on the LAPIC timer's periodic mode, each CPU at
+ * its own phase; with it every CPU's tick is programmed at the same jiffy
+ * boundaries (see tests/integration/test_18_rt_smp.sh for what that
+ * changed for an SMP PREEMPT_RT guest). */
 #include "vm.h"
 
 #include <errno.h>
