@@ -4,6 +4,7 @@
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null   # /dev/cpu/0/cpuid
 # The cpuid and msr modules (their load order from mkinitramfs.sh).
 while read -r m; do [ -z "$m" ] || insmod "$m" 2>/dev/null; done </lib/modules/load-order
 {
