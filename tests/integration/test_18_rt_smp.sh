@@ -3,7 +3,9 @@
 # KERNEL_FLAVOUR=rt-amd64 tests/harness/fetch-kernel.sh) with 2 vCPUs and
 # `quiet`, booted TEST_RT_BOOTS times (default 4) to userspace and power-off.
 # Each boot must print the guest's markers (2 CPUs online), no Oops, BUG or
-# panic, and end with vessel's status 0. With `panic=-1` a guest that
+# panic, and end with vessel's status 0 (the guest powered off; its
+# VESSEL-POWEROFF line is not checked: the kernel's "reboot: Power down"
+# can land in the middle of it). With `panic=-1` a guest that
 # panics resets at once (status 3 with on_reboot: exit) instead of hanging.
 # It counts every boot and fails if any failed.
 #
@@ -62,8 +64,6 @@ boot_once() {
 		echo "CPU 0's tick device is '$(guest_value VESSEL-CLOCKEVENT)', want lapic-deadline"
 	elif [ "$(guest_value VESSEL-INITRD-TOKEN)" != "$GUEST_TOKEN" ]; then
 		echo "initrd token '$(guest_value VESSEL-INITRD-TOKEN)', want '$GUEST_TOKEN'"
-	elif ! grep -q '^VESSEL-POWEROFF$' "$T/console"; then
-		echo "no VESSEL-POWEROFF (status $RC)"
 	elif [ "$RC" -ne 0 ]; then
 		echo "vessel exit status $RC, want 0 (guest powered off)"
 	fi
