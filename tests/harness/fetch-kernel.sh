@@ -6,12 +6,21 @@
 # so callers do: eval "$(tests/harness/fetch-kernel.sh)"
 # Env: KERNEL_REFRESH=1 re-checks apt for a newer package even when one is
 #      cached; KERNEL_DEB=/path/to.deb unpacks that package instead of fetching.
+#      KERNEL_FLAVOUR=rt-amd64 fetches linux-image-6.1.0-NN-rt-amd64 (PREEMPT_RT)
+#      instead, the same NN as the cached amd64 kernel if there is one;
+#      $CACHE/kernel/current-rt-amd64 points at it.
 set -euo pipefail
 # shellcheck source=tests/harness/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 kdir=$CACHE/kernel
 mkdir -p "$kdir"
+flavour=${KERNEL_FLAVOUR:-amd64}
+case $flavour in
+amd64) current=$kdir/current ;;
+rt-amd64) current=$kdir/current-$flavour ;;
+*) die "KERNEL_FLAVOUR must be amd64 or rt-amd64, not $flavour" ;;
+esac
 
 emit() { # emit DIR: print the assignments for an unpacked kernel dir
 	local d=$1 v
@@ -30,8 +39,8 @@ valid() { # valid DIR: an unpacked kernel with its modules.dep
 exec 9>"$kdir/.lock"
 run_timeout 900 flock 9 || die "timed out waiting for $kdir/.lock"
 
-if [ -z "${KERNEL_REFRESH:-}" ] && [ -z "${KERNEL_DEB:-}" ] && valid "$kdir/current"; then
-	emit "$(readlink -f "$kdir/current")"
+if [ -z "${KERNEL_REFRESH:-}" ] && [ -z "${KERNEL_DEB:-}" ] && valid "$current"; then
+	emit "$(readlink -f "$current")"
 	exit 0
 fi
 
@@ -41,7 +50,14 @@ deb=${KERNEL_DEB:-}
 if [ -z "$deb" ]; then
 	ensure_cmds apt:apt-get
 	newest() {
-		apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
+		if [ "$flavour" != amd64 ] && valid "$kdir/current"; then
+			# The same ABI as the standard kernel the tests use.
+			local v
+			v=$(basename "$(readlink -f "$kdir/current")")
+			echo "linux-image-${v%-amd64}-$flavour"
+			return
+		fi
+		apt-cache search --names-only "^linux-image-6\\.1\\.0-[0-9]+-$flavour\$" 2>/dev/null |
 			awk '{print $1}' | sort -V | tail -n1
 	}
 	pkg=$(newest)
@@ -50,10 +66,10 @@ if [ -z "$deb" ]; then
 		apt_get update -qq >&2 || warn "apt-get update failed"
 		pkg=$(newest)
 	fi
-	[ -n "$pkg" ] || die "no linux-image-6.1.0-NN-amd64 package found via apt-cache"
+	[ -n "$pkg" ] || die "no linux-image-6.1.0-NN-$flavour package found via apt-cache"
 	version=${pkg#linux-image-}
 	if valid "$kdir/$version"; then
-		ln -sfn "$version" "$kdir/current"
+		ln -sfn "$version" "$current"
 		emit "$kdir/$version"
 		exit 0
 	fi
@@ -82,6 +98,6 @@ run_timeout 300 depmod -b "$tmp" "$version" >&2 || die "depmod failed"
 rm -rf "${kdir:?}/$version"
 mv "$tmp" "$kdir/$version"
 trap - EXIT
-ln -sfn "$version" "$kdir/current"
+ln -sfn "$version" "$current"
 rm -rf "$kdir/dl"
 emit "$kdir/$version"

@@ -25,6 +25,8 @@ echo "VESSEL-MEMTOTAL-KB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 echo "VESSEL-CMDLINE=$(cat /proc/cmdline)"
 echo "VESSEL-INITRD-TOKEN=$(cat /etc/vessel-token 2>/dev/null || echo missing)"
 echo "VESSEL-UPTIME=$(cut -d' ' -f1 /proc/uptime)"
+echo "VESSEL-CPUFLAGS=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
+echo "VESSEL-CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
 
 case $mode in
 reboot)
