@@ -255,6 +255,11 @@ if [ ${#nested_jobs[@]} -gt 0 ]; then
 			run_timeout 1200 "$REPO/tests/integration/systemd-vm-image.sh" >/dev/null ||
 				warn "could not build test_15's systemd disk image: test_15 will SKIP"
 		fi
+		# test_18's PREEMPT_RT kernel, fetched here for the same reason.
+		if [ $nested_setup_ok = 1 ] && { [ -z "${TEST_FILTER:-}" ] || [[ test_18_rt_smp =~ $TEST_FILTER ]]; }; then
+			KERNEL_FLAVOUR=rt-amd64 "$HARNESS_DIR/fetch-kernel.sh" >/dev/null ||
+				warn "could not fetch the PREEMPT_RT kernel: test_18 will fail"
+		fi
 		# If the nested host is booted again, the integration tests that
 		# passed already are not run twice (tests/integration/run-all.sh).
 		export TEST_PASSED_FILE=$results/integration-passed

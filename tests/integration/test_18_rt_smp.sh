@@ -26,6 +26,7 @@
 #   KERNEL_FLAVOUR=rt-amd64 tests/harness/fetch-kernel.sh >/dev/null &&
 #   TEST_RT_BOOTS=20 TEST_TIMEOUT=1200 TEST_FILTER=test_18 \
 #     VESSEL=$PWD/vessel tests/harness/run-integration.sh
+# test-timeout: 330
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
