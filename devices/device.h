@@ -12,6 +12,7 @@
 #include "../vmm/loop.h"
 #include "../vmm/memory.h"
 #include "../vmm/msi.h"
+#include "../vmm/vmstate.h"
 
 struct pci_host;
 
@@ -44,10 +45,30 @@ struct device_env {
 	void *vm;               /* opaque, for irq_init and request */
 };
 
+/* A device's life. Its guest-visible state is a plain struct, apart from
+ * its fds, locks and threads, so that save and restore are data copies.
+ *   create    build it from the configuration, in its reset state;
+ *   reset     back to power-on state (a guest reboot);
+ *   quiesce   stop consuming queues and drain in-flight I/O: after it
+ *             returns the device writes no guest memory, raises no
+ *             interrupt and touches no image until resume;
+ *   resume    undo quiesce;
+ *   save      write its sections (ids "NAME" or "NAME.N"); quiesced;
+ *   restore   load them into a device just created from the same
+ *             configuration, before any vCPU runs; quiesced (resume
+ *             follows). Every value read is checked: a bad one is an
+ *             error, never a crash.
+ * Every hook but create and destroy may be NULL: nothing to do. */
 struct device_ops {
 	const char *name;
 	int (*create)(struct device_env *env, void **state, struct error *err);
 	void (*destroy)(void *state);
+	void (*reset)(void *state);
+	void (*quiesce)(void *state);
+	void (*resume)(void *state);
+	int (*save)(void *state, struct vmstate_writer *w, struct error *err);
+	int (*restore)(void *state, const struct vmstate_reader *r,
+		       struct error *err);
 };
 
 /* Each device file registers itself: DEVICE_REGISTER(serial_ops); */

@@ -12,6 +12,19 @@ int err_set(struct error *err, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	err->errnum = 0;
+	err->input = 0;
+	return -1;
+}
+
+int err_input(struct error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->errnum = 0;
+	err->input = 1;
 	return -1;
 }
 
@@ -27,6 +40,7 @@ int err_sys(struct error *err, const char *fmt, ...)
 	n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(saved));
 	err->errnum = saved;
+	err->input = 0;
 	errno = saved;
 	return -1;
 }
@@ -49,5 +63,6 @@ int err_prefix(struct error *err, const char *fmt, ...)
 void err_clear(struct error *err)
 {
 	err->errnum = 0;
+	err->input = 0;
 	err->msg[0] = '\0';
 }

@@ -8,6 +8,7 @@
 
 struct error {
 	int errnum;        /* errno captured by err_sys(), 0 otherwise */
+	int input;         /* 1: bad input (exit 2), set by err_input() */
 	char msg[1024];
 };
 
@@ -16,6 +17,10 @@ int err_set(struct error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Like err_set, appending ": strerror(errno)" and recording errno. */
 int err_sys(struct error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like err_set, for input the user gave that is wrong (a corrupted state
+ * file, a disk of the wrong size): the CLI exits 2, not 1. */
+int err_input(struct error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prepend context: "context: old message". Returns -1. */
 int err_prefix(struct error *err, const char *fmt, ...)

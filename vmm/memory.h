@@ -22,13 +22,32 @@ struct gmem {
 	uint64_t ram_size;  /* total bytes of RAM across regions */
 	void *map;          /* the single host mapping, for munmap */
 	size_t map_size;
+	int fd;             /* what RAM is a mapping of: a memfd (MAP_SHARED)
+			     * or a restored memory file (MAP_PRIVATE); -1
+			     * for fake memory */
 };
 
-/* Map ram_size bytes of anonymous RAM (MAP_NORESERVE, THP advised) and lay it
+/* Map ram_size bytes of a fresh memfd (MAP_SHARED, THP advised) and lay it
  * out as guest RAM: [0, min(ram, MMIO_HOLE_START)) and, for what is left,
  * [4 GiB, ...). Does not talk to KVM. */
 int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err);
 void gmem_free(struct gmem *m);
+
+/* Snapshot and restore of RAM (the VM is quiesced: nothing writes RAM).
+ * The memory file is RAM byte for byte, ram_size long: the byte at RAM
+ * offset o (region 0 first, then region 1) is at file offset o. Pages
+ * never touched and pages of zeros are holes, so the file is sparse.
+ * *written: bytes of data written (without holes). */
+int gmem_save(const struct gmem *m, int fd, uint64_t *written, struct error *err);
+/* Restore: map fd, which must be exactly ram_size bytes, MAP_PRIVATE as
+ * guest RAM; pages load on demand when first touched. Takes fd. */
+int gmem_map_file(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
+/* The same with zlib (vessel snapshot --compress): a stream of
+ * (offset, length, data) runs of non-zero pages, deflated. gmem_load_z
+ * allocates memfd RAM (gmem_alloc) and fills it; every run is checked
+ * against ram_size: a bad stream is an error. */
+int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err);
+int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
 
 /* Lay out regions over caller-provided host memory (unit tests fake guest
  * memory this way). Same split as gmem_alloc. */

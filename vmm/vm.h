@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "memory.h"
 #include "msi.h"
+#include "vmstate.h"
 #include "../devices/pci.h"
 #include "../boot/entry.h"
 #include "../devices/device.h"
@@ -156,6 +157,25 @@ void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_dump(struct vcpu *v, const char *why);
 void vcpu_signals_init(void);
+
+/* x86 vCPU and VM state for snapshots (vmm/vcpu_state_x86.c,
+ * vmm/vm_state_x86.c). The VM is paused: every vCPU thread parked with no
+ * pending I/O completion (see vm_stopping). Save order and restore order
+ * are KVM's: restore sets CPUID (at vcpu_create), then MP state, regs,
+ * sregs, XSAVE, XCRs, debug regs, LAPIC, MSRs (TSC before TSC_DEADLINE),
+ * vcpu events. VM state (clock, PIT, PIC, IOAPIC) goes before the vCPUs.
+ * Section ids: "vcpu.N", "vm.clock", "vm.pit", "vm.irqchip". */
+int vcpu_state_save(struct vcpu *v, struct vmstate_writer *w, struct error *err);
+int vcpu_state_restore(struct vcpu *v, const struct vmstate_reader *r,
+		       struct error *err);
+int vm_state_save(struct vm *vm, struct vmstate_writer *w, struct error *err);
+int vm_state_restore(struct vm *vm, const struct vmstate_reader *r,
+		     struct error *err);
+/* The CPUID the guest saw (section "vcpu.N" carries it) must be served by
+ * this host: a feature bit the guest had that this host's supported
+ * CPUID lacks is an input error naming the leaf, register and bits. */
+int cpuid_check_compatible(const struct kvm_cpuid2 *guest,
+			   const struct kvm_cpuid2 *supported, struct error *err);
 
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out, struct error *err);
 int cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
