@@ -57,7 +57,7 @@ void usage_resume(FILE *out)
 
 /* The supervisor closes our connection only by exiting, after the guest
  * is gone and its state removed. */
-static int wait_gone(int fd, long long deadline)
+int guest_wait_gone(int fd, long long deadline)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char buf[256];
@@ -109,7 +109,7 @@ int guest_stop(const char *name, double timeout, bool force, struct error *err)
 		long long wait = (force ? 0 : (long long)(timeout * 1000)) +
 				 STOP_SLACK_MS;
 
-		r = wait_gone(fd, now_ms() + wait);
+		r = guest_wait_gone(fd, now_ms() + wait);
 		if (r < 0)
 			err_set(err, "%s did not go away within %lld s", name,
 				wait / 1000);

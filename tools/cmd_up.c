@@ -197,7 +197,7 @@ int cmd_up(int argc, char **argv)
 			printf("%s: already running\n", g->name);
 			continue;
 		}
-		if (supervisor_start(g, &pid, &err) < 0) {
+		if (supervisor_start(g, NULL, &pid, &err) < 0) {
 			fprintf(stderr, "vessel: %s: %s\n", g->name, err.msg);
 			code = EXIT_HOST;
 			continue;

@@ -1089,6 +1089,45 @@ int config_load(const char *path, struct guest_config *cfg, struct error *err)
 	return rc < 0 ? -1 : 0;
 }
 
+int config_load_as(const char *path, const char *dir, const char *name,
+		   struct guest_config *cfg, struct error *err)
+{
+	struct loader ld = { .file = path, .cfg = cfg, .err = err };
+	const char *why;
+	char buf[160];
+	FILE *f;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err_clear(err);
+	if (dir[0] != '/')
+		return err_input(err, "%s: directory '%s' is not absolute", path, dir);
+	why = schema_check_name(name, buf, sizeof(buf));
+	if (why)
+		return err_input(err, "%s: name: %s", path, why);
+	f = open_config(path, err);
+	if (!f)
+		return -1;
+	rc = init_paths(cfg, path, err);
+	if (rc == 0) {
+		free(cfg->dir);
+		cfg->dir = strdup(dir);
+		rc = cfg->dir ? load_file(&ld, f) : err_set(err, "out of memory");
+	}
+	fclose(f);
+	if (rc == 0) {
+		free(cfg->name);
+		cfg->name = strdup(name);
+		if (!cfg->name)
+			rc = err_set(err, "out of memory");
+	}
+	if (rc < 0) {
+		err->input = 1;
+		config_free(cfg);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- freeing: walks the same tables ---- */
 
 static void free_keys(const struct key_table *t, void *base);

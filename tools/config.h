@@ -87,6 +87,11 @@ struct guest_config {
 /* Parse and validate. On error fills err with "file:line:col: key: message"
  * and returns -1; cfg is then left freed/zeroed. */
 int config_load(const char *path, struct guest_config *cfg, struct error *err);
+/* The same for a definition kept away from home (a snapshot's copy):
+ * relative paths resolve against dir (absolute), and the guest is called
+ * name whatever the file says. */
+int config_load_as(const char *path, const char *dir, const char *name,
+		   struct guest_config *cfg, struct error *err);
 void config_free(struct guest_config *cfg);
 /* `vessel help config`: every key with type, default, range and help. */
 void config_help(FILE *out);

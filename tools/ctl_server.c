@@ -239,6 +239,9 @@ static void handle_request(struct ctl_server *s, struct client *c,
 	json_object_object_add(reply, "ok", json_object_new_boolean(1));
 	if (!check_type(req, "force", json_type_boolean, msg, sizeof(msg)) ||
 	    !check_type(req, "follow", json_type_boolean, msg, sizeof(msg)) ||
+	    !check_type(req, "stop", json_type_boolean, msg, sizeof(msg)) ||
+	    !check_type(req, "compress", json_type_boolean, msg, sizeof(msg)) ||
+	    !check_type(req, "dir", json_type_string, msg, sizeof(msg)) ||
 	    !check_type(req, "timeout", json_type_double, msg, sizeof(msg)) ||
 	    !check_type(req, "rows", json_type_double, msg, sizeof(msg)) ||
 	    !check_type(req, "cols", json_type_double, msg, sizeof(msg))) {
@@ -259,6 +262,17 @@ static void handle_request(struct ctl_server *s, struct client *c,
 				      &err);
 	} else if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
 		r = ops->pause(s->p.opaque, !strcmp(op, "pause"), &err);
+	} else if (!strcmp(op, "snapshot")) {
+		const char *dir = control_str(req, "dir");
+
+		if (!ops->snapshot)
+			r = err_set(&err, "a container has no snapshots");
+		else if (!dir || dir[0] != '/' || strlen(dir) >= 4096)
+			r = err_set(&err, "\"dir\": expected an absolute path");
+		else
+			r = ops->snapshot(s->p.opaque, dir,
+					  control_bool(req, "stop", false),
+					  control_bool(req, "compress", false), &err);
 	} else if (!strcmp(op, "console")) {
 		op_console(s, c, req, reply);
 		goto out;
@@ -267,7 +281,7 @@ static void handle_request(struct ctl_server *s, struct client *c,
 		goto out;
 	} else {
 		r = err_set(&err, "unknown op '%.64s' (ps, stop, pause, resume, "
-			    "console, logs)", op);
+			    "snapshot, console, logs)", op);
 	}
 	if (r < 0) {
 		reply_error(s, c, err.msg);

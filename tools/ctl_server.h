@@ -34,6 +34,10 @@ struct ctl_ops {
 	void (*status)(void *opaque, struct json_object *reply);
 	int (*stop)(void *opaque, double timeout, bool force, struct error *err);
 	int (*pause)(void *opaque, bool pause, struct error *err);
+	/* Save the guest into dir (absolute, made by the client); with stop,
+	 * it then stops. NULL: this kind of guest has no snapshots. */
+	int (*snapshot)(void *opaque, const char *dir, bool stop, bool compress,
+			struct error *err);
 	/* A console client attached with its terminal size. */
 	void (*resize)(void *opaque, unsigned rows, unsigned cols);
 	/* Every CTL_TICK_MS or so. */

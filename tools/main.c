@@ -15,6 +15,7 @@
 #include "manage.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
+#include "../vmm/snapshot.h"
 #include "../vmm/vm.h"
 
 #ifndef VESSEL_VERSION
@@ -42,6 +43,8 @@ static void usage(FILE *out)
 		"  stop NAME      stop a guest: ACPI power button or SIGTERM, then hard\n"
 		"  pause NAME     freeze a guest\n"
 		"  resume NAME    let a paused guest run again\n"
+		"  snapshot NAME DIR  save a started VM (--stop, --compress, --info)\n"
+		"  restore DIR    continue a saved VM in the foreground\n"
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
 		"\n"
@@ -177,6 +180,69 @@ static int cmd_run(int argc, char **argv)
 	return code;
 }
 
+void usage_restore(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel restore [--stats] DIR\n"
+		"\n"
+		"Continue the VM saved in the snapshot directory DIR (see `vessel\n"
+		"snapshot`) in the foreground, like `vessel run`: same console,\n"
+		"same exit status. The guest goes on where it was saved: its\n"
+		"processes, clock, open files and network (its taps are made again\n"
+		"with the same names and MACs). Guest memory is mapped from DIR's\n"
+		"memory file and read as the guest touches it. A reboot boots the\n"
+		"kernel of the definition as usual.\n"
+		"\n"
+		"Refused, with exit status 2 and nothing changed: a state file that\n"
+		"is truncated or corrupted, a format newer than this vessel reads,\n"
+		"a host CPU without features the guest was using, a disk image\n"
+		"whose size changed or that another VM is using, a guest name that\n"
+		"is already running.\n"
+		"\n"
+		"options:\n"
+		"  --stats        print VM exit and bus counters to stderr at the end\n"
+		"  -h, --help     this help\n");
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	struct vm_snapshot *snap = malloc(sizeof(*snap));
+	struct guest_config cfg;
+	struct error err = { 0 };
+	struct vm_run_opts opts = { .in_fd = 0, .out_fd = 1 };
+	struct vm_run_result res;
+	const char *dir;
+	int r, code = EXIT_HOST;
+
+	if (!snap) {
+		fprintf(stderr, "vessel: out of memory\n");
+		return EXIT_HOST;
+	}
+	r = parse_file_args(argc, argv, usage_restore, &opts.stats, &dir);
+	if (r) {
+		free(snap);
+		return r > 0 ? 0 : EXIT_USAGE;
+	}
+	if (snapshot_open_guest(dir, snap, &cfg, &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		vm_snapshot_close(snap);
+		free(snap);
+		return err.input ? EXIT_USAGE : EXIT_HOST;
+	}
+	opts.restore = snap;
+	r = vm_run(&cfg.vm, &opts, &res, &err);
+	if (r < 0)
+		fprintf(stderr, "vessel: %s: %s\n", cfg.name, err.msg);
+	else
+		code = vm_exit_code(&res);
+	if (r < 0 && err.input)
+		code = EXIT_USAGE;
+	vm_snapshot_close(snap);
+	free(snap);
+	config_free(&cfg);
+	return code;
+}
+
 static void print_size(const char *key, uint64_t v)
 {
 	if (v && v % (1ULL << 30) == 0)
@@ -293,6 +359,8 @@ static const struct command {
 	{ "resume", cmd_resume, usage_resume },
 	{ "up", cmd_up, usage_up },
 	{ "down", cmd_down, usage_down },
+	{ "snapshot", cmd_snapshot, usage_snapshot },
+	{ "restore", cmd_restore, usage_restore },
 };
 
 static const struct command *find_command(const char *name)

@@ -21,6 +21,8 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 void usage_start(FILE *out);
 void usage_ps(FILE *out);
@@ -31,6 +33,8 @@ void usage_pause(FILE *out);
 void usage_resume(FILE *out);
 void usage_up(FILE *out);
 void usage_down(FILE *out);
+void usage_snapshot(FILE *out);
+void usage_restore(FILE *out);
 
 /* Shared by the verbs (cmd_common.c, cmd_stop.c). */
 
@@ -44,6 +48,16 @@ int parse_name_args(int argc, char **argv, void (*help)(FILE *),
 		    const char **name);
 /* Parse a --timeout value in seconds. */
 int parse_seconds(const char *s, double *out);
+/* The supervisor at the other end of fd has gone (it closed the
+ * connection) before deadline (now_ms() time): 0, else -1. */
+int guest_wait_gone(int fd, long long deadline);
+struct vm_snapshot;
+struct guest_config;
+/* Open the snapshot DIR and load the definition in it (for `restore` and
+ * `start --restore`): everything checked, the guest's name free. On
+ * failure cfg is freed; always vm_snapshot_close(snap) afterwards. */
+int snapshot_open_guest(const char *dir, struct vm_snapshot *snap,
+			struct guest_config *cfg, struct error *err);
 /* Stop NAME and wait until it is gone. */
 int guest_stop(const char *name, double timeout, bool force, struct error *err);
 

@@ -653,3 +653,8 @@ void schema_describe(const struct key *k, char *buf, size_t len)
 		break;
 	}
 }
+
+const char *schema_check_name(const char *val, char *buf, size_t len)
+{
+	return check_name(val, buf, len);
+}

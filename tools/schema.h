@@ -121,4 +121,7 @@ int schema_parse_user(const char *s, uid_t *uid, gid_t *gid);
 /* Shortest exact form: 268435456 -> "256M", 1000 -> "1000". */
 void schema_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* NULL if val is a valid guest name, else why not (in buf or static). */
+const char *schema_check_name(const char *val, char *buf, size_t len);
+
 #endif

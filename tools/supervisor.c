@@ -7,7 +7,9 @@
 #include "control.h"
 #include "state.h"
 #include "../container/container.h"
+#include "../vmm/snapshot.h"
 #include "../vmm/vm.h"
+#include "fdio.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -55,6 +57,7 @@ struct sv {
 	int console_fd;                 /* our end of the console input */
 	struct stat self_exe;
 	struct ctl_server *srv;
+	const char *restore;            /* VM: continue this snapshot */
 };
 
 /* Tell `vessel start` how it went, once. With sv->lock held. */
@@ -280,6 +283,71 @@ static int op_pause(void *opaque, bool pause, struct error *err)
 	return r;
 }
 
+/* Copy the definition the guest runs (RUN/NAME/guest.yaml) to path. */
+static int copy_file(const char *from, const char *to, struct error *err)
+{
+	char buf[65536];
+	int in, out, ret = -1;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_sys(err, "opening %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		err_sys(err, "creating %s", to);
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write_all(out, buf, n) < 0)
+			break;
+	if (n == 0 && fsync(out) == 0)
+		ret = 0;
+	else
+		err_sys(err, "copying %s to %s", from, to);
+	close(in);
+	close(out);
+	return ret;
+}
+
+static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
+		       struct error *err)
+{
+	struct sv *sv = opaque;
+	struct vm_snapshot_opts o = {
+		.dir = dir, .compress = compress, .config_dir = sv->cfg->dir,
+	};
+	char def[STATE_PATH_MAX], conf[4200];
+	int r;
+
+	pthread_mutex_lock(&sv->lock);
+	r = check_started(sv, err);
+	if (r == 0 && sv->state == SV_STOPPING)
+		r = err_set(err, "%s is stopping", sv->cfg->name);
+	pthread_mutex_unlock(&sv->lock);
+	if (r < 0)
+		return -1;
+	if (!sv->vm)
+		return err_set(err, "a container has no snapshots");
+	snprintf(conf, sizeof(conf), "%s/" SNAPSHOT_CONFIG, dir);
+	if (state_path(def, sizeof(def), sv->cfg->name, STATE_DEF, err) < 0 ||
+	    copy_file(def, conf, err) < 0)
+		return -1;
+	if (vm_control_snapshot(&sv->vmc, &o, stop, err) < 0) {
+		unlink(conf);
+		return -1;
+	}
+	ctl_server_note(sv->srv, stop ? "snapshot taken; stopping" :
+			"snapshot taken");
+	if (stop) {
+		pthread_mutex_lock(&sv->lock);
+		sv->state = SV_STOPPING;
+		pthread_mutex_unlock(&sv->lock);
+	}
+	return 0;
+}
+
 /* A container's console is a pty: pass the client's size on. */
 static void op_resize(void *opaque, unsigned rows, unsigned cols)
 {
@@ -294,7 +362,7 @@ static void op_resize(void *opaque, unsigned rows, unsigned cols)
 
 static const struct ctl_ops sv_ops = {
 	.status = op_status, .stop = op_stop, .pause = op_pause,
-	.resize = op_resize, .tick = op_tick,
+	.snapshot = op_snapshot, .resize = op_resize, .tick = op_tick,
 };
 
 /* ---- the supervisor process -------------------------------------------- */
@@ -340,6 +408,7 @@ static int run_vm(struct sv *sv, int listen_fd, char *msg, size_t len,
 		  struct error *err)
 {
 	struct vm_config vmcfg = sv->cfg->vm;
+	struct vm_snapshot snap;
 	struct vm_run_result res;
 	struct vm_run_opts opts;
 	int in[2], out[2], r, saved_err;
@@ -361,12 +430,24 @@ static int run_vm(struct sv *sv, int listen_fd, char *msg, size_t len,
 	opts = (struct vm_run_opts){ .in_fd = in[0], .out_fd = out[1],
 				     .control = &sv->vmc };
 	vmcfg.name = sv->cfg->name;
+	if (sv->restore) {
+		if (vm_snapshot_open(&snap, sv->restore, err) < 0 ||
+		    vm_snapshot_check(&snap, &vmcfg, err) < 0) {
+			vm_snapshot_close(&snap);
+			close(in[0]);
+			close(out[1]);
+			return -1;
+		}
+		opts.restore = &snap;
+	}
 	/* What the VMM itself reports while the guest runs (a crash's
 	 * register dump, warnings) joins the console stream: `vessel logs`
 	 * and an attached console show it. */
 	saved_err = dup(2);
 	dup2(out[1], 2);
 	r = vm_run(&vmcfg, &opts, &res, err);
+	if (sv->restore)
+		vm_snapshot_close(&snap);
 	if (saved_err >= 0) {
 		dup2(saved_err, 2);
 		close(saved_err);
@@ -568,12 +649,13 @@ static void become_daemon(const char *name, int lock_fd, int listen_fd,
 }
 
 static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
+						const char *restore,
 						int lock_fd, int listen_fd,
 						int status_fd)
 {
 	struct sv sv = {
 		.cfg = cfg, .vm = cfg->kind == GUEST_VM, .status_fd = status_fd,
-		.pidfd1 = -1, .console_fd = -1,
+		.pidfd1 = -1, .console_fd = -1, .restore = restore,
 	};
 	sigset_t block, old;
 	struct error err;
@@ -701,8 +783,8 @@ static int read_status(int fd, pid_t *pid, struct error *err)
 	return err_set(err, "the supervisor died while starting the guest");
 }
 
-int supervisor_start(const struct guest_config *cfg, pid_t *pid,
-		     struct error *err)
+int supervisor_start(const struct guest_config *cfg, const char *restore,
+		     pid_t *pid, struct error *err)
 {
 	int lock_fd, listen_fd, st[2], ret, fd;
 	pid_t child, g;
@@ -732,7 +814,7 @@ int supervisor_start(const struct guest_config *cfg, pid_t *pid,
 		g = fork();
 		if (g != 0)
 			_exit(g < 0);
-		supervise(cfg, lock_fd, listen_fd, st[1]);
+		supervise(cfg, restore, lock_fd, listen_fd, st[1]);
 	}
 	close(st[1]);
 	close(listen_fd);

@@ -26,8 +26,9 @@
 #include "error.h"
 
 /* Start cfg's guest; returns once it runs (0, *pid = the supervisor) or
- * with its startup error (-1). */
-int supervisor_start(const struct guest_config *cfg, pid_t *pid,
-		     struct error *err);
+ * with its startup error (-1). With restore (a VM's snapshot directory,
+ * whose definition cfg is), the VM continues the snapshot. */
+int supervisor_start(const struct guest_config *cfg, const char *restore,
+		     pid_t *pid, struct error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 
+#include "snapshot.h"
 #include "../boot/layout.h"
 #include "../boot/loader.h"
 
@@ -56,27 +57,54 @@ bool vm_stopping(struct vm *vm)
 	return vm_event_pending(vm);
 }
 
-/* Pause: kick every vCPU out of KVM_RUN and wait (briefly) until they
- * are all parked in vm_stopping(). Resume: wake them. */
-static void vm_set_paused(struct vm *vm, bool pause)
+/* Devices hold still while the VM is paused: no request in flight, no
+ * guest-memory or image writes, no interrupts. */
+static void vm_devices_quiesce(struct vm *vm, bool quiesce)
+{
+	if (vm->quiesced == quiesce)
+		return;
+	if (quiesce) {
+		for (unsigned i = 0; i < vm->ndev; i++)
+			if (vm->dev[i].ops->quiesce)
+				vm->dev[i].ops->quiesce(vm->dev[i].state);
+	} else {
+		for (unsigned i = vm->ndev; i-- > 0;)
+			if (vm->dev[i].ops->resume)
+				vm->dev[i].ops->resume(vm->dev[i].state);
+	}
+	vm->quiesced = quiesce;
+}
+
+/* Pause: kick every vCPU out of KVM_RUN, wait until they are all parked
+ * in vm_stopping(), then quiesce the devices. Resume: devices first, then
+ * the vCPUs. Returns -1 if a vCPU did not park within 5 s (stuck in a
+ * device: it parks later; the devices are quiesced all the same). */
+static int vm_set_paused(struct vm *vm, bool pause)
 {
 	struct timespec until;
+	int r = 0;
 
+	if (!pause)
+		vm_devices_quiesce(vm, false);
 	pthread_mutex_lock(&vm->lock);
 	__atomic_store_n(&vm->paused, pause, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	if (!pause)
-		return;
+		return 0;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpu[i]);
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until.tv_sec += 5;
 	pthread_mutex_lock(&vm->lock);
 	while (vm->parked < vm->nvcpus && vm->event == VM_EVENT_NONE)
-		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until))
-			break;  /* a vCPU stuck in a device: it parks later */
+		if (pthread_cond_timedwait(&vm->cond, &vm->lock, &until)) {
+			r = -1;
+			break;
+		}
 	pthread_mutex_unlock(&vm->lock);
+	vm_devices_quiesce(vm, true);
+	return r;
 }
 
 void vm_request(struct vm *vm, enum vm_event ev)
@@ -137,9 +165,11 @@ static int vm_platform(struct vm *vm, struct error *err)
 	return 0;
 }
 
+static int vm_memory(struct vm *vm, struct error *err);
+
 static int vm_map_memory(struct vm *vm, struct error *err)
 {
-	if (gmem_alloc(&vm->mem, vm->cfg->memory, err) < 0)
+	if (vm_memory(vm, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
@@ -177,10 +207,20 @@ static int vm_devices(struct vm *vm, struct error *err)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
-	      struct console *console, struct error *err)
+static int vm_memory(struct vm *vm, struct error *err)
+{
+	if (vm->restore)
+		return vm_snapshot_map_memory(vm->restore, vm, err);
+	return gmem_alloc(&vm->mem, vm->cfg->memory, err);
+}
+
+static int vm_build(struct vm *vm, const struct vm_config *cfg,
+		    struct vm_snapshot *snap, struct loop *loop,
+		    struct console *console, struct error *err)
 {
 	memset(vm, 0, sizeof(*vm));
+	vm->restore = snap;
+	vm->mem.fd = -1;
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->nvcpus = cfg->vcpus;
@@ -204,12 +244,36 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	    cpuid_get_supported(vm->kvm_fd, &vm->cpuid, err) < 0 ||
 	    vm_devices(vm, err) < 0)
 		return -1;
+	if (snap) {
+		/* Devices hold still until the vCPUs run again. */
+		vm_devices_quiesce(vm, true);
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			if (vcpu_create(vm, i, err) < 0)
+				return -1;
+		if (vm_snapshot_load(snap, vm, err) < 0)
+			return -1;
+		vm_devices_quiesce(vm, false);
+		return 0;
+	}
 	if (boot_setup(&vm->mem, cfg, &vm->entry, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_create(vm, i, err) < 0)
 			return -1;
 	return vcpu_setup_boot(&vm->vcpu[0], &vm->entry, err);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
+	      struct console *console, struct error *err)
+{
+	return vm_build(vm, cfg, NULL, loop, console, err);
+}
+
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg,
+		       struct vm_snapshot *snap, struct loop *loop,
+		       struct console *console, struct error *err)
+{
+	return vm_build(vm, cfg, snap, loop, console, err);
 }
 
 void vm_destroy(struct vm *vm)
@@ -253,6 +317,7 @@ struct runner {
 	bool paused;            /* vm_control_pause(): applies to each boot */
 	bool started;           /* vm_control's on_started was called */
 	struct vm_control *ctl; /* optional */
+	struct vm_snapshot *restore;    /* the first boot continues it */
 };
 
 static void runner_stop(struct runner *r)
@@ -319,7 +384,7 @@ static int run_once(struct runner *r, const struct vm_config *cfg,
 
 	if (!vm)
 		return err_set(err, "out of memory");
-	if (vm_create(vm, cfg, &r->loop, &r->console, err) < 0) {
+	if (vm_build(vm, cfg, r->restore, &r->loop, &r->console, err) < 0) {
 		vm_destroy(vm);
 		free(vm);
 		return -1;
@@ -359,6 +424,7 @@ static int run_once(struct runner *r, const struct vm_config *cfg,
 		*err = vm->event_err;
 	vm_destroy(vm);
 	free(vm);
+	r->restore = NULL;      /* a reboot boots the kernel */
 	return ev == VM_EVENT_ERROR ? -1 : (int)ev;
 }
 
@@ -472,6 +538,42 @@ static int do_pause(struct runner *r, bool pause)
 	return 0;
 }
 
+int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
+			bool stop, struct error *err)
+{
+	struct runner *r;
+	struct vm *vm;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->runner;
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return err_set(err, "the VM is not running");
+	}
+	pthread_mutex_lock(&r->lock);
+	vm = r->vm;
+	if (!vm || vm_event_pending(vm)) {
+		ret = err_set(err, "the VM is rebooting or stopping: try again");
+	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
+		ret = err_set(err, "a vCPU did not stop within 5 s (stuck in "
+			      "the host?): no snapshot taken");
+		vm_set_paused(vm, false);
+	} else {
+		ret = vm_snapshot_write(vm, o, err);
+		if (ret == 0 && stop) {
+			/* No vCPU runs again: they leave their park. */
+			r->ctl_stop = true;
+			vm_request(vm, VM_EVENT_STOP);
+		} else if (!r->paused) {
+			vm_set_paused(vm, false);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 int vm_control_stop(struct vm_control *c)
 {
 	return control_call(c, do_stop, false);
@@ -503,6 +605,7 @@ int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
 		return -1;
 	}
 	runner_attach(r, opts->control);
+	r->restore = opts->restore;
 	for (;;) {
 		ev = run_once(r, cfg, opts, err);
 		res->boots++;

@@ -78,6 +78,8 @@ struct vm {
 	struct vm_stats stats;
 	bool paused;                    /* vCPUs park in vm_stopping() */
 	unsigned parked;                /* vCPU threads parked there now */
+	bool quiesced;                  /* devices quiesced (paused) */
+	struct vm_snapshot *restore;    /* build from this snapshot */
 };
 
 /* The outcome of vm_run(). */
@@ -120,10 +122,23 @@ int vm_control_power_button(struct vm_control *c);
  * the guest sees the time that passed (as after a host suspend). */
 int vm_control_pause(struct vm_control *c, bool pause);
 
+struct vm_snapshot_opts;
+/* Save the running VM into o->dir (see vmm/snapshot.h): pause the vCPUs
+ * and quiesce the devices, write, then resume, unless the VM was paused
+ * already (it stays paused) or `stop` is set (the run then ends with
+ * VM_RESULT_STOPPED, no vCPU having run after the save). -1 with err when
+ * no VM is attached or the save failed (the VM then goes on as before). */
+int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
+			bool stop, struct error *err);
+
 struct vm_run_opts {
 	int in_fd, out_fd;      /* console: usually 0 and 1 */
 	bool stats;             /* print exit/bus counters to stderr at the end */
 	struct vm_control *control;     /* optional: see struct vm_control */
+	/* Optional: the first boot continues this snapshot (opened and
+	 * checked against cfg with vm_snapshot_open/check) instead of
+	 * booting the kernel. The caller closes it after vm_run. */
+	struct vm_snapshot *restore;
 };
 
 struct vm_run_result {
@@ -138,6 +153,10 @@ int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
 /* Internals shared by vm.c and vcpu.c */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
 	      struct console *console, struct error *err);
+/* The same, continuing a snapshot: RAM from it, no boot, state loaded. */
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg,
+		       struct vm_snapshot *snap, struct loop *loop,
+		       struct console *console, struct error *err);
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_event ev);
 /* The vCPU loop's check: has the run been asked to end? While the VM is
