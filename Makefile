@@ -22,7 +22,7 @@ WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
 LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
-LIB_SRC := $(sort $(wildcard vmm/*.c devices/*.c devices/*/*.c boot/*.c \
+LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
                              container/*.c tools/*.c))
 LIB_SRC := $(filter-out tools/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

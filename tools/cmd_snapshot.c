@@ -6,7 +6,7 @@
 #include "config.h"
 #include "control.h"
 #include "exit_codes.h"
-#include "../vmm/snapshot.h"
+#include "../vmm/machine/snapshot.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "exit_codes.h"
 #include "supervisor.h"
-#include "../vmm/snapshot.h"
+#include "../vmm/machine/snapshot.h"
 
 #include <stdlib.h>
 

@@ -15,8 +15,8 @@
 #include "manage.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
-#include "../vmm/snapshot.h"
-#include "../vmm/vm.h"
+#include "../vmm/machine/machine.h"
+#include "../vmm/machine/snapshot.h"
 
 #ifndef VESSEL_VERSION
 #define VESSEL_VERSION "0.1"

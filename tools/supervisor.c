@@ -7,8 +7,8 @@
 #include "control.h"
 #include "state.h"
 #include "../container/container.h"
-#include "../vmm/snapshot.h"
-#include "../vmm/vm.h"
+#include "../vmm/machine/machine.h"
+#include "../vmm/machine/snapshot.h"
 #include "fdio.h"
 
 #include <ctype.h>

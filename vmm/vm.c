@@ -1,24 +1,17 @@
-/* Creating, running and tearing down a VM. */
+/* The KVM core of a VM: /dev/kvm and the VM fd, guest RAM in memory
+ * slots, MSI routing, vCPUs and the one VM state every thread looks at
+ * (running, paused, or asked to end). The board on top of it (devices,
+ * boot, pause with devices, snapshots) is vmm/machine/board.c. */
 #include "vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
-
-#include "snapshot.h"
-#include "../boot/layout.h"
-#include "../boot/loader.h"
-
-#define TSS_ADDR          0xfffbd000ULL  /* 3 pages KVM needs on Intel */
-#define IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 static void env_irq_init(struct device_env *env, struct irq_line *line, unsigned gsi)
 {
@@ -37,7 +30,7 @@ static int env_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
 			     assign, err);
 }
 
-static bool vm_event_pending(struct vm *vm)
+bool vm_event_pending(struct vm *vm)
 {
 	return __atomic_load_n(&vm->event, __ATOMIC_ACQUIRE) != VM_EVENT_NONE;
 }
@@ -57,35 +50,11 @@ bool vm_stopping(struct vm *vm)
 	return vm_event_pending(vm);
 }
 
-/* Devices hold still while the VM is paused: no request in flight, no
- * guest-memory or image writes, no interrupts. */
-static void vm_devices_quiesce(struct vm *vm, bool quiesce)
-{
-	if (vm->quiesced == quiesce)
-		return;
-	if (quiesce) {
-		for (unsigned i = 0; i < vm->ndev; i++)
-			if (vm->dev[i].ops->quiesce)
-				vm->dev[i].ops->quiesce(vm->dev[i].state);
-	} else {
-		for (unsigned i = vm->ndev; i-- > 0;)
-			if (vm->dev[i].ops->resume)
-				vm->dev[i].ops->resume(vm->dev[i].state);
-	}
-	vm->quiesced = quiesce;
-}
-
-/* Pause: kick every vCPU out of KVM_RUN, wait until they are all parked
- * in vm_stopping(), then quiesce the devices. Resume: devices first, then
- * the vCPUs. Returns -1 if a vCPU did not park within 5 s (stuck in a
- * device: it parks later; the devices are quiesced all the same). */
-static int vm_set_paused(struct vm *vm, bool pause)
+int vm_pause_vcpus(struct vm *vm, bool pause)
 {
 	struct timespec until;
 	int r = 0;
 
-	if (!pause)
-		vm_devices_quiesce(vm, false);
 	pthread_mutex_lock(&vm->lock);
 	__atomic_store_n(&vm->paused, pause, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->cond);
@@ -103,7 +72,6 @@ static int vm_set_paused(struct vm *vm, bool pause)
 			break;
 		}
 	pthread_mutex_unlock(&vm->lock);
-	vm_devices_quiesce(vm, true);
 	return r;
 }
 
@@ -149,28 +117,8 @@ static int vm_kvm_open(struct vm *vm, struct error *err)
 	return 0;
 }
 
-static int vm_platform(struct vm *vm, struct error *err)
+int vm_map_memory(struct vm *vm, struct error *err)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_ADDR) < 0)
-		return err_sys(err, "KVM_SET_TSS_ADDR");
-	uint64_t idmap = IDENTITY_MAP_ADDR;
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0 && errno != EINVAL)
-		return err_sys(err, "KVM_SET_IDENTITY_MAP_ADDR");
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return err_sys(err, "KVM_CREATE_IRQCHIP");
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return err_sys(err, "KVM_CREATE_PIT2");
-	return 0;
-}
-
-static int vm_memory(struct vm *vm, struct error *err);
-
-static int vm_map_memory(struct vm *vm, struct error *err)
-{
-	if (vm_memory(vm, err) < 0)
-		return -1;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,
@@ -185,41 +133,10 @@ static int vm_map_memory(struct vm *vm, struct error *err)
 	return 0;
 }
 
-static int vm_devices(struct vm *vm, struct error *err)
-{
-	if (msi_router_init(&vm->msi, vm->vm_fd, err) < 0)
-		return -1;
-	vm->msi_ready = true;
-	if (pci_host_init(&vm->pci, &vm->pio, &vm->mmio, err) < 0)
-		return err_prefix(err, "PCI host bridge");
-	vm->pci_ready = true;
-	for_each_device(d) {
-		void *state = NULL;
-
-		if (vm->ndev == VM_MAX_DEVICES)
-			return err_set(err, "too many devices");
-		if ((*d)->create(&vm->env, &state, err) < 0)
-			return err_prefix(err, "device %s", (*d)->name);
-		vm->dev[vm->ndev].ops = *d;
-		vm->dev[vm->ndev].state = state;
-		vm->ndev++;
-	}
-	return 0;
-}
-
-static int vm_memory(struct vm *vm, struct error *err)
-{
-	if (vm->restore)
-		return vm_snapshot_map_memory(vm->restore, vm, err);
-	return gmem_alloc(&vm->mem, vm->cfg->memory, err);
-}
-
-static int vm_build(struct vm *vm, const struct vm_config *cfg,
-		    struct vm_snapshot *snap, struct loop *loop,
-		    struct console *console, struct error *err)
+int vm_core_init(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
+		 struct console *console, struct error *err)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->restore = snap;
 	vm->mem.fd = -1;
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -234,61 +151,31 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg,
 		.request = env_request, .pci = &vm->pci, .msi = &vm->msi,
 		.ioeventfd = env_ioeventfd, .vm = vm,
 	};
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpu[i].fd = -1;
 	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS)
 		return err_set(err, "vcpus: %u is out of range 1..%d", cfg->vcpus,
 			       VM_MAX_VCPUS);
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		vm->vcpu[i].fd = -1;
 	if (vm_kvm_open(vm, err) < 0 || vm_platform(vm, err) < 0 ||
-	    vm_map_memory(vm, err) < 0 ||
 	    cpuid_get_supported(vm->kvm_fd, &vm->cpuid, err) < 0 ||
-	    vm_devices(vm, err) < 0)
+	    msi_router_init(&vm->msi, vm->vm_fd, err) < 0)
 		return -1;
-	if (snap) {
-		/* Devices hold still until the vCPUs run again. */
-		vm_devices_quiesce(vm, true);
-		for (unsigned i = 0; i < vm->nvcpus; i++)
-			if (vcpu_create(vm, i, err) < 0)
-				return -1;
-		if (vm_snapshot_load(snap, vm, err) < 0)
-			return -1;
-		vm_devices_quiesce(vm, false);
-		return 0;
-	}
-	if (boot_setup(&vm->mem, cfg, &vm->entry, err) < 0)
-		return -1;
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		if (vcpu_create(vm, i, err) < 0)
-			return -1;
-	return vcpu_setup_boot(&vm->vcpu[0], &vm->entry, err);
+	vm->msi_ready = true;
+	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
-	      struct console *console, struct error *err)
-{
-	return vm_build(vm, cfg, NULL, loop, console, err);
-}
-
-int vm_create_restored(struct vm *vm, const struct vm_config *cfg,
-		       struct vm_snapshot *snap, struct loop *loop,
-		       struct console *console, struct error *err)
-{
-	return vm_build(vm, cfg, snap, loop, console, err);
-}
-
-void vm_destroy(struct vm *vm)
+void vm_vcpus_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		vcpu_join(&vm->vcpu[i]);
 		if (vm->vcpu[i].vm)
 			vcpu_destroy(&vm->vcpu[i]);
 	}
-	while (vm->ndev > 0) {
-		vm->ndev--;
-		vm->dev[vm->ndev].ops->destroy(vm->dev[vm->ndev].state);
-	}
-	if (vm->pci_ready)
-		pci_host_destroy(&vm->pci);
+}
+
+void vm_core_destroy(struct vm *vm)
+{
+	vm_vcpus_destroy(vm);
 	if (vm->msi_ready)
 		msi_router_destroy(&vm->msi);
 	free(vm->cpuid);
@@ -301,341 +188,4 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->mmio);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
-}
-
-/* What lives across reboots: the loop, the console, signal handling, and
- * the VM currently running (to stop it on a signal). */
-struct runner {
-	struct loop loop;
-	struct console console;
-	int sigfd;
-	pthread_mutex_t lock;
-	struct vm *vm;
-	int stop_signal;        /* a signal asked us to stop */
-	bool quit;              /* the console escape asked us to stop */
-	bool ctl_stop;          /* vm_control_stop() asked us to stop */
-	bool paused;            /* vm_control_pause(): applies to each boot */
-	bool started;           /* vm_control's on_started was called */
-	struct vm_control *ctl; /* optional */
-	struct vm_snapshot *restore;    /* the first boot continues it */
-};
-
-static void runner_stop(struct runner *r)
-{
-	pthread_mutex_lock(&r->lock);
-	if (r->vm)
-		vm_request(r->vm, VM_EVENT_STOP);
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void on_signal(struct loop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct runner *r = opaque;
-	struct signalfd_siginfo si;
-
-	(void)loop;
-	(void)events;
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	pthread_mutex_lock(&r->lock);
-	if (!r->stop_signal)
-		r->stop_signal = si.ssi_signo;
-	pthread_mutex_unlock(&r->lock);
-	runner_stop(r);
-}
-
-static void on_quit(void *opaque)
-{
-	struct runner *r = opaque;
-
-	pthread_mutex_lock(&r->lock);
-	r->quit = true;
-	pthread_mutex_unlock(&r->lock);
-	runner_stop(r);
-}
-
-static bool runner_stopped(struct runner *r)
-{
-	bool s;
-
-	pthread_mutex_lock(&r->lock);
-	s = r->stop_signal || r->quit || r->ctl_stop;
-	pthread_mutex_unlock(&r->lock);
-	return s;
-}
-
-static void print_stats(const struct vm *vm)
-{
-	fprintf(stderr, "vessel: exits %llu pio %llu mmio %llu "
-		"unclaimed_pio %llu unclaimed_mmio %llu\n",
-		(unsigned long long)vm->stats.exits,
-		(unsigned long long)vm->stats.pio,
-		(unsigned long long)vm->stats.mmio,
-		(unsigned long long)vm->pio.unclaimed,
-		(unsigned long long)vm->mmio.unclaimed);
-}
-
-/* One boot of the machine. Returns the event that ended it, or -1. */
-static int run_once(struct runner *r, const struct vm_config *cfg,
-		    const struct vm_run_opts *opts, struct error *err)
-{
-	struct vm *vm = calloc(1, sizeof(*vm));
-	enum vm_event ev;
-
-	if (!vm)
-		return err_set(err, "out of memory");
-	if (vm_build(vm, cfg, r->restore, &r->loop, &r->console, err) < 0) {
-		vm_destroy(vm);
-		free(vm);
-		return -1;
-	}
-	pthread_mutex_lock(&r->lock);
-	r->vm = vm;
-	vm->paused = r->paused;
-	pthread_mutex_unlock(&r->lock);
-	if (runner_stopped(r))
-		vm_request(vm, VM_EVENT_STOP);
-	for (unsigned i = 0; i < vm->nvcpus && !vm_event_pending(vm); i++) {
-		if (vcpu_start(&vm->vcpu[i], &vm->event_err) < 0)
-			vm_request(vm, VM_EVENT_ERROR);
-	}
-	if (r->ctl && !r->started && !vm_event_pending(vm)) {
-		r->started = true;
-		if (r->ctl->on_started)
-			r->ctl->on_started(r->ctl->opaque);
-	}
-
-	pthread_mutex_lock(&vm->lock);
-	while (vm->event == VM_EVENT_NONE)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	ev = vm->event;
-	pthread_mutex_unlock(&vm->lock);
-
-	pthread_mutex_lock(&r->lock);
-	r->vm = NULL;
-	pthread_mutex_unlock(&r->lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpu[i]);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_join(&vm->vcpu[i]);
-	if (opts->stats)
-		print_stats(vm);
-	if (ev == VM_EVENT_ERROR)
-		*err = vm->event_err;
-	vm_destroy(vm);
-	free(vm);
-	r->restore = NULL;      /* a reboot boots the kernel */
-	return ev == VM_EVENT_ERROR ? -1 : (int)ev;
-}
-
-static int runner_init(struct runner *r, sigset_t *old, const struct vm_run_opts *opts,
-		       struct error *err)
-{
-	sigset_t set;
-
-	memset(r, 0, sizeof(*r));
-	r->sigfd = -1;
-	pthread_mutex_init(&r->lock, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);       /* only vCPU threads take the kick */
-	pthread_sigmask(SIG_BLOCK, &set, old);
-	signal(SIGPIPE, SIG_IGN);
-	vcpu_signals_init();
-	sigdelset(&set, SIGUSR1);
-	if (loop_init(&r->loop, err) < 0)
-		return -1;
-	r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (r->sigfd < 0)
-		return err_sys(err, "signalfd");
-	if (loop_add(&r->loop, r->sigfd, EPOLLIN, on_signal, r, err) < 0)
-		return -1;
-	if (console_open(&r->console, &r->loop, opts->in_fd, opts->out_fd, err) < 0)
-		return -1;
-	r->console.on_quit = on_quit;
-	r->console.quit_opaque = r;
-	return loop_start(&r->loop, err);
-}
-
-static void runner_fini(struct runner *r, const sigset_t *old)
-{
-	loop_stop(&r->loop);
-	console_close(&r->console);
-	if (r->sigfd >= 0)
-		close(r->sigfd);
-	loop_destroy(&r->loop);
-	pthread_mutex_destroy(&r->lock);
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
-void vm_control_init(struct vm_control *c, void (*on_started)(void *opaque),
-		     void *opaque)
-{
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	c->on_started = on_started;
-	c->opaque = opaque;
-}
-
-void vm_control_destroy(struct vm_control *c)
-{
-	pthread_mutex_destroy(&c->lock);
-}
-
-/* Attach r to c (or detach, with r NULL); waits for a control call. */
-static void runner_attach(struct runner *r, struct vm_control *c)
-{
-	if (!c)
-		return;
-	if (r)
-		r->ctl = c;
-	pthread_mutex_lock(&c->lock);
-	c->runner = r;
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* Run fn on the attached runner with its lock held; -1 if none. */
-static int control_call(struct vm_control *c,
-			int (*fn)(struct runner *r, bool arg), bool arg)
-{
-	int ret = -1;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->runner) {
-		pthread_mutex_lock(&c->runner->lock);
-		ret = fn(c->runner, arg);
-		pthread_mutex_unlock(&c->runner->lock);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-static int do_stop(struct runner *r, bool arg)
-{
-	(void)arg;
-	r->ctl_stop = true;
-	if (r->vm)
-		vm_request(r->vm, VM_EVENT_STOP);
-	return 0;
-}
-
-static int do_power_button(struct runner *r, bool arg)
-{
-	(void)arg;
-	for (unsigned i = 0; r->vm && i < r->vm->ndev; i++)
-		if (!strcmp(r->vm->dev[i].ops->name, "acpi-pm"))
-			return pm_power_button(r->vm->dev[i].state) ? 1 : 0;
-	return 0;       /* between two boots, or no PM device */
-}
-
-static int do_pause(struct runner *r, bool pause)
-{
-	r->paused = pause;
-	if (r->vm)
-		vm_set_paused(r->vm, pause);
-	return 0;
-}
-
-int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
-			bool stop, struct error *err)
-{
-	struct runner *r;
-	struct vm *vm;
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	r = c->runner;
-	if (!r) {
-		pthread_mutex_unlock(&c->lock);
-		return err_set(err, "the VM is not running");
-	}
-	pthread_mutex_lock(&r->lock);
-	vm = r->vm;
-	if (!vm || vm_event_pending(vm)) {
-		ret = err_set(err, "the VM is rebooting or stopping: try again");
-	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
-		ret = err_set(err, "a vCPU did not stop within 5 s (stuck in "
-			      "the host?): no snapshot taken");
-		vm_set_paused(vm, false);
-	} else {
-		ret = vm_snapshot_write(vm, o, err);
-		if (ret == 0 && stop) {
-			/* No vCPU runs again: they leave their park. */
-			r->ctl_stop = true;
-			vm_request(vm, VM_EVENT_STOP);
-		} else if (!r->paused) {
-			vm_set_paused(vm, false);
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-int vm_control_stop(struct vm_control *c)
-{
-	return control_call(c, do_stop, false);
-}
-
-int vm_control_power_button(struct vm_control *c)
-{
-	return control_call(c, do_power_button, false);
-}
-
-int vm_control_pause(struct vm_control *c, bool pause)
-{
-	return control_call(c, do_pause, pause);
-}
-
-int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
-	   struct vm_run_result *res, struct error *err)
-{
-	struct runner *r = calloc(1, sizeof(*r));
-	sigset_t old;
-	int ev, ret = 0;
-
-	if (!r)
-		return err_set(err, "out of memory");
-	memset(res, 0, sizeof(*res));
-	if (runner_init(r, &old, opts, err) < 0) {
-		runner_fini(r, &old);
-		free(r);
-		return -1;
-	}
-	runner_attach(r, opts->control);
-	r->restore = opts->restore;
-	for (;;) {
-		ev = run_once(r, cfg, opts, err);
-		res->boots++;
-		if (ev < 0) {
-			ret = -1;
-			break;
-		}
-		if (ev == VM_EVENT_REBOOT && cfg->on_reboot == ON_REBOOT_RESTART &&
-		    !runner_stopped(r))
-			continue;
-		switch (ev) {
-		case VM_EVENT_POWEROFF:
-			res->result = VM_RESULT_POWEROFF;
-			break;
-		case VM_EVENT_REBOOT:
-			res->result = runner_stopped(r) ? VM_RESULT_STOPPED
-							: VM_RESULT_REBOOT;
-			break;
-		case VM_EVENT_CRASH:
-			res->result = VM_RESULT_CRASH;
-			break;
-		default:
-			res->result = VM_RESULT_STOPPED;
-			break;
-		}
-		break;
-	}
-	res->stop_signal = r->stop_signal;
-	runner_attach(NULL, opts->control);
-	runner_fini(r, &old);
-	free(r);
-	return ret;
 }

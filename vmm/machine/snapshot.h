@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vmstate.h"
-#include "../tools/config.h"
-#include "../tools/error.h"
+#include "../vmstate.h"
+#include "../../tools/config.h"
+#include "../../tools/error.h"
 
 #define SNAPSHOT_STATE   "state"
 #define SNAPSHOT_MEMORY  "memory"

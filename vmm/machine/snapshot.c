@@ -9,9 +9,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "vm.h"
-#include "../devices/net/mac.h"
-#include "../tools/fdio.h"
+#include "machine.h"
+#include "../../devices/net/mac.h"
+#include "../../tools/fdio.h"
 
 #ifndef VESSEL_VERSION
 #define VESSEL_VERSION "0.1"

@@ -1,0 +1,114 @@
+/* The board: the devices in their order, the boot (or a snapshot's
+ * state), and pausing with the devices held still. Built on the KVM core
+ * (vmm/vm.c). */
+#include "machine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+#include "../../boot/loader.h"
+
+static int vm_devices(struct vm *vm, struct error *err)
+{
+	if (pci_host_init(&vm->pci, &vm->pio, &vm->mmio, err) < 0)
+		return err_prefix(err, "PCI host bridge");
+	vm->pci_ready = true;
+	for_each_device(d) {
+		void *state = NULL;
+
+		if (vm->ndev == VM_MAX_DEVICES)
+			return err_set(err, "too many devices");
+		if ((*d)->create(&vm->env, &state, err) < 0)
+			return err_prefix(err, "device %s", (*d)->name);
+		vm->dev[vm->ndev].ops = *d;
+		vm->dev[vm->ndev].state = state;
+		vm->ndev++;
+	}
+	return 0;
+}
+
+/* Devices hold still while the VM is paused: no request in flight, no
+ * guest-memory or image writes, no interrupts. */
+void vm_devices_quiesce(struct vm *vm, bool quiesce)
+{
+	if (vm->quiesced == quiesce)
+		return;
+	if (quiesce) {
+		for (unsigned i = 0; i < vm->ndev; i++)
+			if (vm->dev[i].ops->quiesce)
+				vm->dev[i].ops->quiesce(vm->dev[i].state);
+	} else {
+		for (unsigned i = vm->ndev; i-- > 0;)
+			if (vm->dev[i].ops->resume)
+				vm->dev[i].ops->resume(vm->dev[i].state);
+	}
+	vm->quiesced = quiesce;
+}
+
+/* Pause: every vCPU parked, then the devices quiesced. Resume: devices
+ * first, then the vCPUs. -1 if a vCPU did not park within 5 s (stuck in a
+ * device: it parks later; the devices are quiesced all the same). */
+int vm_set_paused(struct vm *vm, bool pause)
+{
+	int r;
+
+	if (!pause) {
+		vm_devices_quiesce(vm, false);
+		return vm_pause_vcpus(vm, false);
+	}
+	r = vm_pause_vcpus(vm, true);
+	vm_devices_quiesce(vm, true);
+	return r;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      struct vm_snapshot *snap, struct loop *loop,
+	      struct console *console, struct error *err)
+{
+	int r;
+
+	if (vm_core_init(vm, cfg, loop, console, err) < 0)
+		return -1;
+	r = snap ? vm_snapshot_map_memory(snap, vm, err)
+		 : gmem_alloc(&vm->mem, cfg->memory, err);
+	if (r < 0 || vm_map_memory(vm, err) < 0 || vm_devices(vm, err) < 0)
+		return -1;
+	if (snap) {
+		/* Devices hold still until the vCPUs run again. */
+		vm_devices_quiesce(vm, true);
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			if (vcpu_create(vm, i, err) < 0)
+				return -1;
+		if (vm_snapshot_load(snap, vm, err) < 0)
+			return -1;
+		vm_devices_quiesce(vm, false);
+		return 0;
+	}
+	if (boot_setup(&vm->mem, cfg, &vm->entry, err) < 0)
+		return -1;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vcpu_create(vm, i, err) < 0)
+			return -1;
+	return vcpu_setup_boot(&vm->vcpu[0], &vm->entry, err);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vm_vcpus_destroy(vm);
+	while (vm->ndev > 0) {
+		vm->ndev--;
+		vm->dev[vm->ndev].ops->destroy(vm->dev[vm->ndev].state);
+	}
+	if (vm->pci_ready)
+		pci_host_destroy(&vm->pci);
+	vm_core_destroy(vm);
+}
+
+bool vm_power_button(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev; i++)
+		if (!strcmp(vm->dev[i].ops->name, "acpi-pm"))
+			return pm_power_button(vm->dev[i].state);
+	return false;
+}

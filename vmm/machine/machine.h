@@ -1,0 +1,95 @@
+/* The machine layer: a VM's board on top of the KVM core (vm.h) and its
+ * whole life. board.c builds the board (devices in definition order, then
+ * the boot, or a snapshot's state) and pauses it with its devices held
+ * still; run.c runs it across reboots and takes control calls from other
+ * threads; snapshot.c saves and restores it. The CLI and the supervisor
+ * use this header, never the KVM core. */
+#ifndef VESSEL_MACHINE_H
+#define VESSEL_MACHINE_H
+
+#include "../vm.h"
+
+struct vm_snapshot;
+
+/* The outcome of vm_run(). */
+enum vm_result {
+	VM_RESULT_POWEROFF,
+	VM_RESULT_REBOOT,       /* only with on_reboot: exit */
+	VM_RESULT_CRASH,
+	VM_RESULT_STOPPED,      /* signal or console escape; see stop_signal */
+};
+
+struct runner;
+
+/* Driving a running VM from another thread: the supervisor of `vessel
+ * start`. The caller sets it up with vm_control_init() and passes it in
+ * vm_run_opts; vm_run() attaches to it while it runs (across reboots) and
+ * detaches before it returns. Every vm_control_*() call is safe from any
+ * thread at any time, and returns -1 when no VM is attached (not started
+ * yet, or already ended). */
+struct vm_control {
+	pthread_mutex_t lock;
+	struct runner *runner;          /* the attached vm_run(), or NULL */
+	/* Called once, on vm_run()'s thread, when the first boot's vCPUs run. */
+	void (*on_started)(void *opaque);
+	void *opaque;
+};
+
+void vm_control_init(struct vm_control *c, void (*on_started)(void *opaque),
+		     void *opaque);
+void vm_control_destroy(struct vm_control *c);
+/* Hard stop: the run ends with VM_RESULT_STOPPED (stop_signal 0). */
+int vm_control_stop(struct vm_control *c);
+/* Press the ACPI fixed-feature power button (PM1 status PWRBTN_STS; the
+ * SCI fires if the guest set PWRBTN_EN). Returns 1 if the guest has the
+ * button enabled, 0 if it ignores it, -1 if no VM is attached. */
+int vm_control_power_button(struct vm_control *c);
+/* Hold every vCPU out of KVM_RUN (pause) or let them go again (resume).
+ * Pausing returns once every vCPU thread is parked. The pause survives a
+ * guest reboot. Guest time is not frozen: kvmclock, the in-kernel
+ * LAPIC/PIT timers and the PM timer follow host time, so after a resume
+ * the guest sees the time that passed (as after a host suspend). */
+int vm_control_pause(struct vm_control *c, bool pause);
+
+struct vm_snapshot_opts;
+/* Save the running VM into o->dir (see vmm/snapshot.h): pause the vCPUs
+ * and quiesce the devices, write, then resume, unless the VM was paused
+ * already (it stays paused) or `stop` is set (the run then ends with
+ * VM_RESULT_STOPPED, no vCPU having run after the save). -1 with err when
+ * no VM is attached or the save failed (the VM then goes on as before). */
+int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
+			bool stop, struct error *err);
+
+struct vm_run_opts {
+	int in_fd, out_fd;      /* console: usually 0 and 1 */
+	bool stats;             /* print exit/bus counters to stderr at the end */
+	struct vm_control *control;     /* optional: see struct vm_control */
+	/* Optional: the first boot continues this snapshot (opened and
+	 * checked against cfg with vm_snapshot_open/check) instead of
+	 * booting the kernel. The caller closes it after vm_run. */
+	struct vm_snapshot *restore;
+};
+
+struct vm_run_result {
+	enum vm_result result;
+	int stop_signal;        /* with VM_RESULT_STOPPED: the signal, or 0 */
+	unsigned boots;
+};
+
+int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
+	   struct vm_run_result *res, struct error *err);
+
+/* The board (board.c). vm_create builds a VM for one boot: from snap
+ * (RAM, device and vCPU state) when given, else booting cfg's kernel. */
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      struct vm_snapshot *snap, struct loop *loop,
+	      struct console *console, struct error *err);
+void vm_destroy(struct vm *vm);
+/* Quiesce (or resume) every device: see devices/device.h. */
+void vm_devices_quiesce(struct vm *vm, bool quiesce);
+/* vCPUs parked and devices quiesced, or both running again. */
+int vm_set_paused(struct vm *vm, bool pause);
+/* Press the power button; true if the guest has it enabled. */
+bool vm_power_button(struct vm *vm);
+
+#endif

@@ -1,0 +1,348 @@
+/* The life of a VM: boots and reboots (each boot a fresh board), the
+ * console and signals that live across them, and control from another
+ * thread (vm_control: stop, power button, pause, snapshot). */
+#include "machine.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include "snapshot.h"
+
+/* What lives across reboots: the loop, the console, signal handling, and
+ * the VM currently running (to stop it on a signal). */
+struct runner {
+	struct loop loop;
+	struct console console;
+	int sigfd;
+	pthread_mutex_t lock;
+	struct vm *vm;
+	int stop_signal;        /* a signal asked us to stop */
+	bool quit;              /* the console escape asked us to stop */
+	bool ctl_stop;          /* vm_control_stop() asked us to stop */
+	bool paused;            /* vm_control_pause(): applies to each boot */
+	bool started;           /* vm_control's on_started was called */
+	struct vm_control *ctl; /* optional */
+	struct vm_snapshot *restore;    /* the first boot continues it */
+};
+
+static void runner_stop(struct runner *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->vm)
+		vm_request(r->vm, VM_EVENT_STOP);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct runner *r = opaque;
+	struct signalfd_siginfo si;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (!r->stop_signal)
+		r->stop_signal = si.ssi_signo;
+	pthread_mutex_unlock(&r->lock);
+	runner_stop(r);
+}
+
+static void on_quit(void *opaque)
+{
+	struct runner *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->quit = true;
+	pthread_mutex_unlock(&r->lock);
+	runner_stop(r);
+}
+
+static bool runner_stopped(struct runner *r)
+{
+	bool s;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->stop_signal || r->quit || r->ctl_stop;
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
+static void print_stats(const struct vm *vm)
+{
+	fprintf(stderr, "vessel: exits %llu pio %llu mmio %llu "
+		"unclaimed_pio %llu unclaimed_mmio %llu\n",
+		(unsigned long long)vm->stats.exits,
+		(unsigned long long)vm->stats.pio,
+		(unsigned long long)vm->stats.mmio,
+		(unsigned long long)vm->pio.unclaimed,
+		(unsigned long long)vm->mmio.unclaimed);
+}
+
+/* One boot of the machine. Returns the event that ended it, or -1. */
+static int run_once(struct runner *r, const struct vm_config *cfg,
+		    const struct vm_run_opts *opts, struct error *err)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	enum vm_event ev;
+
+	if (!vm)
+		return err_set(err, "out of memory");
+	if (vm_create(vm, cfg, r->restore, &r->loop, &r->console, err) < 0) {
+		vm_destroy(vm);
+		free(vm);
+		return -1;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->vm = vm;
+	vm->paused = r->paused;
+	pthread_mutex_unlock(&r->lock);
+	if (runner_stopped(r))
+		vm_request(vm, VM_EVENT_STOP);
+	for (unsigned i = 0; i < vm->nvcpus && !vm_event_pending(vm); i++) {
+		if (vcpu_start(&vm->vcpu[i], &vm->event_err) < 0)
+			vm_request(vm, VM_EVENT_ERROR);
+	}
+	if (r->ctl && !r->started && !vm_event_pending(vm)) {
+		r->started = true;
+		if (r->ctl->on_started)
+			r->ctl->on_started(r->ctl->opaque);
+	}
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->event == VM_EVENT_NONE)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	ev = vm->event;
+	pthread_mutex_unlock(&vm->lock);
+
+	pthread_mutex_lock(&r->lock);
+	r->vm = NULL;
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpu[i]);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_join(&vm->vcpu[i]);
+	if (opts->stats)
+		print_stats(vm);
+	if (ev == VM_EVENT_ERROR)
+		*err = vm->event_err;
+	vm_destroy(vm);
+	free(vm);
+	r->restore = NULL;      /* a reboot boots the kernel */
+	return ev == VM_EVENT_ERROR ? -1 : (int)ev;
+}
+
+static int runner_init(struct runner *r, sigset_t *old, const struct vm_run_opts *opts,
+		       struct error *err)
+{
+	sigset_t set;
+
+	memset(r, 0, sizeof(*r));
+	r->sigfd = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);       /* only vCPU threads take the kick */
+	pthread_sigmask(SIG_BLOCK, &set, old);
+	signal(SIGPIPE, SIG_IGN);
+	vcpu_signals_init();
+	sigdelset(&set, SIGUSR1);
+	if (loop_init(&r->loop, err) < 0)
+		return -1;
+	r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->sigfd < 0)
+		return err_sys(err, "signalfd");
+	if (loop_add(&r->loop, r->sigfd, EPOLLIN, on_signal, r, err) < 0)
+		return -1;
+	if (console_open(&r->console, &r->loop, opts->in_fd, opts->out_fd, err) < 0)
+		return -1;
+	r->console.on_quit = on_quit;
+	r->console.quit_opaque = r;
+	return loop_start(&r->loop, err);
+}
+
+static void runner_fini(struct runner *r, const sigset_t *old)
+{
+	loop_stop(&r->loop);
+	console_close(&r->console);
+	if (r->sigfd >= 0)
+		close(r->sigfd);
+	loop_destroy(&r->loop);
+	pthread_mutex_destroy(&r->lock);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+void vm_control_init(struct vm_control *c, void (*on_started)(void *opaque),
+		     void *opaque)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->on_started = on_started;
+	c->opaque = opaque;
+}
+
+void vm_control_destroy(struct vm_control *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+/* Attach r to c (or detach, with r NULL); waits for a control call. */
+static void runner_attach(struct runner *r, struct vm_control *c)
+{
+	if (!c)
+		return;
+	if (r)
+		r->ctl = c;
+	pthread_mutex_lock(&c->lock);
+	c->runner = r;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Run fn on the attached runner with its lock held; -1 if none. */
+static int control_call(struct vm_control *c,
+			int (*fn)(struct runner *r, bool arg), bool arg)
+{
+	int ret = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->runner) {
+		pthread_mutex_lock(&c->runner->lock);
+		ret = fn(c->runner, arg);
+		pthread_mutex_unlock(&c->runner->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+static int do_stop(struct runner *r, bool arg)
+{
+	(void)arg;
+	r->ctl_stop = true;
+	if (r->vm)
+		vm_request(r->vm, VM_EVENT_STOP);
+	return 0;
+}
+
+static int do_power_button(struct runner *r, bool arg)
+{
+	(void)arg;
+	return r->vm && vm_power_button(r->vm) ? 1 : 0;
+}
+
+static int do_pause(struct runner *r, bool pause)
+{
+	r->paused = pause;
+	if (r->vm)
+		vm_set_paused(r->vm, pause);
+	return 0;
+}
+
+int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
+			bool stop, struct error *err)
+{
+	struct runner *r;
+	struct vm *vm;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->runner;
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return err_set(err, "the VM is not running");
+	}
+	pthread_mutex_lock(&r->lock);
+	vm = r->vm;
+	if (!vm || vm_event_pending(vm)) {
+		ret = err_set(err, "the VM is rebooting or stopping: try again");
+	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
+		ret = err_set(err, "a vCPU did not stop within 5 s (stuck in "
+			      "the host?): no snapshot taken");
+		vm_set_paused(vm, false);
+	} else {
+		ret = vm_snapshot_write(vm, o, err);
+		if (ret == 0 && stop) {
+			/* No vCPU runs again: they leave their park. */
+			r->ctl_stop = true;
+			vm_request(vm, VM_EVENT_STOP);
+		} else if (!r->paused) {
+			vm_set_paused(vm, false);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int vm_control_stop(struct vm_control *c)
+{
+	return control_call(c, do_stop, false);
+}
+
+int vm_control_power_button(struct vm_control *c)
+{
+	return control_call(c, do_power_button, false);
+}
+
+int vm_control_pause(struct vm_control *c, bool pause)
+{
+	return control_call(c, do_pause, pause);
+}
+
+int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
+	   struct vm_run_result *res, struct error *err)
+{
+	struct runner *r = calloc(1, sizeof(*r));
+	sigset_t old;
+	int ev, ret = 0;
+
+	if (!r)
+		return err_set(err, "out of memory");
+	memset(res, 0, sizeof(*res));
+	if (runner_init(r, &old, opts, err) < 0) {
+		runner_fini(r, &old);
+		free(r);
+		return -1;
+	}
+	runner_attach(r, opts->control);
+	r->restore = opts->restore;
+	for (;;) {
+		ev = run_once(r, cfg, opts, err);
+		res->boots++;
+		if (ev < 0) {
+			ret = -1;
+			break;
+		}
+		if (ev == VM_EVENT_REBOOT && cfg->on_reboot == ON_REBOOT_RESTART &&
+		    !runner_stopped(r))
+			continue;
+		switch (ev) {
+		case VM_EVENT_POWEROFF:
+			res->result = VM_RESULT_POWEROFF;
+			break;
+		case VM_EVENT_REBOOT:
+			res->result = runner_stopped(r) ? VM_RESULT_STOPPED
+							: VM_RESULT_REBOOT;
+			break;
+		case VM_EVENT_CRASH:
+			res->result = VM_RESULT_CRASH;
+			break;
+		default:
+			res->result = VM_RESULT_STOPPED;
+			break;
+		}
+		break;
+	}
+	res->stop_signal = r->stop_signal;
+	runner_attach(NULL, opts->control);
+	runner_fini(r, &old);
+	free(r);
+	return ret;
+}
