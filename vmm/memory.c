@@ -570,6 +570,8 @@ int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err)
 {
 	uint8_t *in = malloc(MZ_IO);
 
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	if (!in)
 		return err_set(err, "out of memory");
 	if (gmem_alloc(m, ram_size, err) < 0) {
