@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "../boot/layout.h"
+#include "../tools/fdio.h"
 
 static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t ram_size)
 {
@@ -366,22 +367,6 @@ struct zsave_ctx {
 	uint8_t out[MZ_IO];
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len, struct error *err)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? err_sys(err, "cannot write the memory file")
-				     : err_set(err, "cannot write the memory file");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Deflate len bytes (len <= BATCH) and write what comes out. */
 static int z_push(struct zsave_ctx *c, const void *p, size_t len, int flush,
 		  struct error *err)
@@ -396,8 +381,8 @@ static int z_push(struct zsave_ctx *c, const void *p, size_t len, int flush,
 		if (deflate(&c->z, flush) == Z_STREAM_ERROR)
 			return err_set(err, "memory file: deflate failed");
 		have = sizeof(c->out) - c->z.avail_out;
-		if (write_all(c->fd, c->out, have, err) < 0)
-			return -1;
+		if (write_all(c->fd, c->out, have) < 0)
+			return err_sys(err, "cannot write the memory file");
 		c->written += have;
 	} while (c->z.avail_out == 0);
 	return 0;

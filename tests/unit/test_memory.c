@@ -761,26 +761,22 @@ static void test_load_z_bad(void **state)
 	z_refused(p, n, true, NULL, "version 2");
 	z_refused(p, 10, true, NULL, "ends inside a header");
 	{
-		const uint64_t past[] = { R - 4096, 8192 };
-		const uint64_t wrap[] = { R - 4096, U64_MAX };
-		const uint64_t wrap2[] = { U64_MAX - 10, 20 };
-		const uint64_t start[] = { R, 1 };
-		const uint64_t back[] = { 8192, 4096, 4096, 4096 };
-		const uint64_t overlap[] = { 8192, 4096, 12287, 1 };
+		/* offset, length pairs: past the end, wrapping around 2^64,
+		 * starting at the end, going back, overlapping */
+		static const uint64_t bad[][4] = {
+			{ R - 4096, 8192 },
+			{ R - 4096, U64_MAX },
+			{ U64_MAX - 10, 20 },
+			{ R, 1 },
+			{ 8192, 4096, 4096, 4096 },
+			{ 8192, 4096, 12287, 1 },
+		};
 		const uint64_t cut[] = { 0, 4096 };
 
-		n = z_plain(p, "VESSELMZ", R, past, 1);
-		z_refused(p, n, true, NULL, "bad run");
-		n = z_plain(p, "VESSELMZ", R, wrap, 1);
-		z_refused(p, n, true, NULL, "bad run");
-		n = z_plain(p, "VESSELMZ", R, wrap2, 1);
-		z_refused(p, n, true, NULL, "bad run");
-		n = z_plain(p, "VESSELMZ", R, start, 1);
-		z_refused(p, n, true, NULL, "bad run");
-		n = z_plain(p, "VESSELMZ", R, back, 2);
-		z_refused(p, n, true, NULL, "bad run");
-		n = z_plain(p, "VESSELMZ", R, overlap, 2);
-		z_refused(p, n, true, NULL, "bad run");
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			n = z_plain(p, "VESSELMZ", R, bad[i], bad[i][2] ? 2 : 1);
+			z_refused(p, n, true, NULL, "bad run");
+		}
 		n = z_plain(p, "VESSELMZ", R, cut, 1);
 		z_refused(p, n - 1, true, NULL, "ends inside a run");
 		z_refused(p, 24 + 5, true, NULL, "ends inside a header");

@@ -43,6 +43,15 @@ static void build(struct vmstate_writer *w)
 	assert_int_equal(vmstate_finish(w, &err), 0);
 }
 
+/* build() and open the image: it must open */
+static void build_open(struct vmstate_writer *w, struct vmstate_reader *r)
+{
+	struct error err = { 0 };
+
+	build(w);
+	assert_int_equal(vmstate_open(r, w->buf, w->len, &err), 0);
+}
+
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -127,8 +136,7 @@ static void test_round_trip(void **state)
 	const char *order[] = { "vcpu.0", "vm.clock", "serial" };
 
 	(void)state;
-	build(&w);
-	assert_int_equal(vmstate_open(&r, w.buf, w.len, &err), 0);
+	build_open(&w, &r);
 	assert_int_equal(r.format_version, 1);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(vmstate_next(&r, &cursor, &s), 1);
@@ -422,7 +430,7 @@ static void test_bad_sections(void **state)
 	vmstate_writer_free(&w);
 }
 
-static void test_missing_section(void **state)
+static void test_find_and_version(void **state)
 {
 	struct vmstate_writer w;
 	struct vmstate_reader r;
@@ -430,14 +438,21 @@ static void test_missing_section(void **state)
 	struct error err = { 0 };
 
 	(void)state;
-	build(&w);
-	assert_int_equal(vmstate_open(&r, w.buf, w.len, &err), 0);
+	build_open(&w, &r);
 	assert_int_equal(vmstate_find(&r, "vm.pit", &s, &err), -1);
 	assert_int_equal(err.input, 1);
 	assert_non_null(strstr(err.msg, "missing section vm.pit"));
 	/* a prefix of an id is another id */
 	assert_int_equal(vmstate_find(&r, "vcpu", &s, &err), -1);
 	assert_int_equal(vmstate_find(&r, "vcpu.00", &s, &err), -1);
+
+	/* section versions: up to what the reader knows */
+	assert_int_equal(vmstate_find(&r, "vcpu.0", &s, &err), 0);
+	assert_int_equal(vmstate_check_version(&s, 2, &err), 0);
+	assert_int_equal(vmstate_check_version(&s, 3, &err), 0);
+	assert_int_equal(vmstate_check_version(&s, 1, &err), -1);
+	assert_int_equal(err.input, 1);
+	assert_string_equal(err.msg, "vcpu.0: version 2, this vessel reads up to 1");
 	vmstate_writer_free(&w);
 }
 
@@ -454,8 +469,7 @@ static void test_get_past_end(void **state)
 	uint64_t b64 = 0x4444;
 
 	(void)state;
-	build(&w);
-	assert_int_equal(vmstate_open(&r, w.buf, w.len, &err), 0);
+	build_open(&w, &r);
 	assert_int_equal(vmstate_find(&r, "serial", &s, &err), 0);
 	assert_int_equal(vmstate_get_u32(&s, &b32, &err), -1);
 	assert_int_equal(err.input, 1);
@@ -479,25 +493,6 @@ static void test_get_past_end(void **state)
 	vmstate_writer_free(&w);
 }
 
-static void test_check_version(void **state)
-{
-	struct vmstate_writer w;
-	struct vmstate_reader r;
-	struct vmstate_section s;
-	struct error err = { 0 };
-
-	(void)state;
-	build(&w);
-	assert_int_equal(vmstate_open(&r, w.buf, w.len, &err), 0);
-	assert_int_equal(vmstate_find(&r, "vcpu.0", &s, &err), 0);
-	assert_int_equal(vmstate_check_version(&s, 2, &err), 0);
-	assert_int_equal(vmstate_check_version(&s, 3, &err), 0);
-	assert_int_equal(vmstate_check_version(&s, 1, &err), -1);
-	assert_int_equal(err.input, 1);
-	assert_string_equal(err.msg, "vcpu.0: version 2, this vessel reads up to 1");
-	vmstate_writer_free(&w);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,9 +504,8 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_newer_format),
 		cmocka_unit_test(test_bad_sections),
-		cmocka_unit_test(test_missing_section),
+		cmocka_unit_test(test_find_and_version),
 		cmocka_unit_test(test_get_past_end),
-		cmocka_unit_test(test_check_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
