@@ -134,9 +134,13 @@ FUZZ_tar     := container/tar.c tools/error.c
 FUZZ_config  := tools/config.c tools/schema.c tools/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
-FUZZ_TARGETS := tar config
+FUZZ_vmstate := vmm/vmstate.c tools/error.c
+FUZZ_memz    := vmm/memory.c tools/error.c tools/fdio.c
+FUZZ_LIBS_vmstate := -lz
+FUZZ_LIBS_memz    := -lz
+FUZZ_TARGETS := tar config vmstate memz
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h vmm/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

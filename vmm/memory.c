@@ -1,9 +1,18 @@
 #include "memory.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define ZLIB_CONST
+#include <zlib.h>
 
 #include "../boot/layout.h"
+#include "../tools/fdio.h"
 
 static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t ram_size)
 {
@@ -23,13 +32,11 @@ void gmem_init_fake(struct gmem *m, void *host, uint64_t ram_size)
 	gmem_layout(m, host, ram_size);
 	m->map = NULL;
 	m->map_size = 0;
+	m->fd = -1;
 }
 
-int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err)
+static int check_size(uint64_t ram_size, struct error *err)
 {
-	void *p;
-
-	memset(m, 0, sizeof(*m));
 	if (ram_size < MIN_RAM_SIZE)
 		return err_set(err, "memory: %llu bytes is too small (minimum %llu)",
 			       (unsigned long long)ram_size,
@@ -37,25 +44,54 @@ int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err)
 	if (ram_size > MAX_RAM_SIZE || (size_t)ram_size != ram_size)
 		return err_set(err, "memory: %llu bytes is too large",
 			       (unsigned long long)ram_size);
+	return 0;
+}
+
+int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err)
+{
+	void *p;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (check_size(ram_size, err) < 0)
+		return -1;
+	fd = memfd_create("vessel-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "cannot create guest memory");
+	if (ftruncate(fd, (off_t)ram_size) < 0) {
+		err_sys(err, "cannot size %llu bytes of guest memory",
+			(unsigned long long)ram_size);
+		close(fd);
+		return -1;
+	}
 	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return err_sys(err, "cannot map %llu bytes of guest memory",
-			       (unsigned long long)ram_size);
+		 MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		err_sys(err, "cannot map %llu bytes of guest memory",
+			(unsigned long long)ram_size);
+		close(fd);
+		return -1;
+	}
 #ifdef MADV_HUGEPAGE
 	madvise(p, ram_size, MADV_HUGEPAGE); /* best effort: THP may be off */
 #endif
 	gmem_layout(m, p, ram_size);
 	m->map = p;
 	m->map_size = ram_size;
+	m->fd = fd;
 	return 0;
 }
 
 void gmem_free(struct gmem *m)
 {
-	if (m->map)
+	if (m->map) {	/* fd is ours only with a mapping */
 		munmap(m->map, m->map_size);
+		if (m->fd >= 0)
+			close(m->fd);
+	}
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 }
 
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, size_t len)
@@ -97,5 +133,441 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len,
 		return err_set(err, "guest range 0x%llx+0x%zx is outside RAM",
 			       (unsigned long long)gpa, len);
 	memcpy(dst, src, len);
+	return 0;
+}
+
+/* ---- snapshot and restore of RAM ---- */
+
+#define PAGE       4096u
+#define SCAN_CHUNK (64u << 20)  /* RAM looked at per residency query */
+#define BATCH      (16u << 20)  /* most bytes handed to one write */
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static bool page_zero(const uint8_t *p, size_t len)
+{
+	return p[0] == 0 && !memcmp(p, p + 1, len - 1);
+}
+
+/* vec[i] = 1 for each page of [p, p + npages pages) in memory or swap.
+ * A restored guest's RAM is a MAP_PRIVATE file mapping: the pages it
+ * wrote are anonymous and only the page tables know them. pagemap says
+ * present or swapped; mincore, the fallback, cannot see swapped pages. */
+static void mark_resident(int pagemap, uint8_t *p, size_t npages,
+			  uint64_t *pm, uint8_t *vec)
+{
+	size_t n = npages * sizeof(uint64_t);
+
+	if (pagemap >= 0 &&
+	    pread(pagemap, pm, n, (off_t)((uintptr_t)p / PAGE * 8)) == (ssize_t)n) {
+		for (size_t i = 0; i < npages; i++)
+			vec[i] = (pm[i] >> 62) != 0;	/* bit 63 present, 62 swapped */
+		return;
+	}
+	if (mincore(p, npages * PAGE, vec) < 0) {
+		memset(vec, 1, npages);	/* unknown: look at every page */
+		return;
+	}
+	for (size_t i = 0; i < npages; i++)
+		vec[i] &= 1;
+}
+
+/* vec[i] |= 1 for each page of file range [start, start + len) that holds
+ * data in fd (the memfd, swapped pages included, or the memory file a
+ * restored guest maps). */
+static void mark_data(int fd, uint64_t start, uint64_t len, uint8_t *vec)
+{
+	uint64_t pos = start, end = start + len;
+
+	while (pos < end) {
+		off_t d = lseek(fd, (off_t)pos, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			return;			/* no data after pos */
+		if (d < 0) {			/* no SEEK_DATA: all of it */
+			d = (off_t)pos;
+			h = (off_t)end;
+		} else {
+			if ((uint64_t)d >= end)
+				return;
+			h = lseek(fd, d, SEEK_HOLE);
+			if (h < 0 || (uint64_t)h > end)
+				h = (off_t)end;
+		}
+		memset(vec + ((uint64_t)d - start) / PAGE, 1,
+		       ((uint64_t)h - start + PAGE - 1) / PAGE -
+		       ((uint64_t)d - start) / PAGE);
+		pos = (uint64_t)h;
+	}
+}
+
+/* Calls fn for each run of non-zero pages of RAM, in RAM order, at most
+ * BATCH bytes at a time. Pages neither in the backing file nor resident
+ * are holes and never read (reading would allocate them). */
+typedef int (*run_fn)(void *ctx, uint64_t off, const uint8_t *p, size_t len,
+		      struct error *err);
+
+static int walk_data(const struct gmem *m, run_fn fn, void *ctx, struct error *err)
+{
+	uint8_t *vec = malloc(SCAN_CHUNK / PAGE);
+	uint64_t *pm = malloc(SCAN_CHUNK / PAGE * sizeof(uint64_t));
+	int pagemap = -1, rc = -1;
+	uint64_t base = 0;
+
+	if (!vec || !pm) {
+		err_set(err, "out of memory");
+		goto out;
+	}
+	if (m->fd >= 0)
+		pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	for (unsigned r = 0; r < m->nregions; r++) {
+		const struct gmem_region *g = &m->region[r];
+
+		for (uint64_t c = 0; c < g->size; c += SCAN_CHUNK) {
+			size_t clen = g->size - c < SCAN_CHUNK ? g->size - c : SCAN_CHUNK;
+			size_t np = (clen + PAGE - 1) / PAGE, run = 0, start = 0;
+
+			if (m->fd < 0) {	/* fake memory: look at it all */
+				memset(vec, 1, np);
+			} else {
+				mark_resident(pagemap, g->hva + c, np, pm, vec);
+				mark_data(m->fd, base + c, clen, vec);
+			}
+			for (size_t i = 0; i < np; i++) {
+				size_t off = i * PAGE;
+				size_t len = clen - off < PAGE ? clen - off : PAGE;
+				bool keep = vec[i] && !page_zero(g->hva + c + off, len);
+
+				if (keep && !run)
+					start = off;
+				if (keep)
+					run += len;
+				if (run && (!keep || run >= BATCH || i == np - 1)) {
+					if (fn(ctx, base + c + start, g->hva + c + start,
+					       run, err) < 0)
+						goto out;
+					run = 0;
+				}
+			}
+		}
+		base += g->size;
+	}
+	rc = 0;
+out:
+	if (pagemap >= 0)
+		close(pagemap);
+	free(pm);
+	free(vec);
+	return rc;
+}
+
+struct save_ctx {
+	int fd;
+	uint64_t written;
+};
+
+static int save_run(void *ctx, uint64_t off, const uint8_t *p, size_t len,
+		    struct error *err)
+{
+	struct save_ctx *s = ctx;
+
+	while (len) {
+		ssize_t n = pwrite(s->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? err_sys(err, "cannot write the memory file")
+				     : err_set(err, "cannot write the memory file");
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+		s->written += (uint64_t)n;
+	}
+	return 0;
+}
+
+int gmem_save(const struct gmem *m, int fd, uint64_t *written, struct error *err)
+{
+	struct save_ctx s = { fd, 0 };
+
+	*written = 0;
+	/* Empty first: what was in the file must not show through holes */
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->ram_size) < 0)
+		return err_sys(err, "cannot size the memory file");
+	if (walk_data(m, save_run, &s, err) < 0)
+		return -1;
+	*written = s.written;
+	return 0;
+}
+
+int gmem_map_file(struct gmem *m, uint64_t ram_size, int fd, struct error *err)
+{
+	struct stat st;
+	void *p;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (check_size(ram_size, err) < 0)
+		goto fail;
+	if (fstat(fd, &st) < 0) {
+		err_sys(err, "memory file");
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != ram_size) {
+		err_input(err, "memory file: %lld bytes, the guest has %llu bytes "
+			  "of RAM", (long long)st.st_size,
+			  (unsigned long long)ram_size);
+		goto fail;
+	}
+	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		err_sys(err, "cannot map the memory file");
+		goto fail;
+	}
+	gmem_layout(m, p, ram_size);
+	m->map = p;
+	m->map_size = ram_size;
+	m->fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* ---- compressed: memory.z ----
+ * One zlib stream (RFC 1950) which inflates to
+ *   "VESSELMZ" | u32 version (1) | u32 flags (0) | u64 ram_size
+ *   runs: u64 RAM offset | u64 length | length bytes
+ * runs ascending, not overlapping, inside ram_size; RAM outside every
+ * run is zero. The stream's own end (and adler32) ends it. */
+#define MZ_MAGIC   "VESSELMZ"
+#define MZ_VERSION 1
+#define MZ_HDR_LEN 24
+#define MZ_IO      (1u << 20)
+
+struct zsave_ctx {
+	z_stream z;
+	int fd;
+	uint64_t written;
+	uint8_t out[MZ_IO];
+};
+
+/* Deflate len bytes (len <= BATCH) and write what comes out. */
+static int z_push(struct zsave_ctx *c, const void *p, size_t len, int flush,
+		  struct error *err)
+{
+	c->z.next_in = p;
+	c->z.avail_in = (uInt)len;
+	do {
+		size_t have;
+
+		c->z.next_out = c->out;
+		c->z.avail_out = sizeof(c->out);
+		if (deflate(&c->z, flush) == Z_STREAM_ERROR)
+			return err_set(err, "memory file: deflate failed");
+		have = sizeof(c->out) - c->z.avail_out;
+		if (write_all(c->fd, c->out, have) < 0)
+			return err_sys(err, "cannot write the memory file");
+		c->written += have;
+	} while (c->z.avail_out == 0);
+	return 0;
+}
+
+static int zsave_run(void *ctx, uint64_t off, const uint8_t *p, size_t len,
+		     struct error *err)
+{
+	uint8_t h[16];
+
+	le64(h, off);
+	le64(h + 8, len);
+	if (z_push(ctx, h, sizeof(h), Z_NO_FLUSH, err) < 0)
+		return -1;
+	return z_push(ctx, p, len, Z_NO_FLUSH, err);
+}
+
+int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err)
+{
+	struct zsave_ctx *c = calloc(1, sizeof(*c));
+	uint8_t h[MZ_HDR_LEN] = MZ_MAGIC;
+	int rc = -1;
+
+	*written = 0;
+	if (!c)
+		return err_set(err, "out of memory");
+	c->fd = fd;
+	if (deflateInit(&c->z, Z_BEST_SPEED) != Z_OK) {
+		free(c);
+		return err_set(err, "memory file: deflate failed");
+	}
+	h[8] = MZ_VERSION;	/* u32 version; flags 0 */
+	le64(h + 16, m->ram_size);
+	if (z_push(c, h, sizeof(h), Z_NO_FLUSH, err) < 0 ||
+	    walk_data(m, zsave_run, c, err) < 0 ||
+	    z_push(c, NULL, 0, Z_FINISH, err) < 0)
+		goto out;
+	*written = c->written;
+	rc = 0;
+out:
+	deflateEnd(&c->z);
+	free(c);
+	return rc;
+}
+
+/* Inflate fd into m's RAM, checking the stream as hostile input. */
+static int inflate_runs(struct gmem *m, int fd, uint8_t *in, struct error *err)
+{
+	enum { HDR, RUN, DATA } st = HDR;
+	uint8_t h[MZ_HDR_LEN], *target = h;
+	uint64_t need = MZ_HDR_LEN, got = 0, end = 0;
+	z_stream z = { 0 };
+	bool eof = false;
+	int rc = -1, zr;
+
+	if (inflateInit(&z) != Z_OK)
+		return err_set(err, "memory.z: inflate failed");
+	for (;;) {
+		uInt avail;
+
+		if (z.avail_in == 0 && !eof) {
+			ssize_t n = read(fd, in, MZ_IO);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				err_sys(err, "cannot read memory.z");
+				goto out;
+			}
+			eof = n == 0;
+			z.next_in = in;
+			z.avail_in = (uInt)n;
+		}
+		avail = need - got > (1u << 30) ? 1u << 30 : (uInt)(need - got);
+		z.next_out = target + got;
+		z.avail_out = avail;
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr == Z_MEM_ERROR) {
+			err_set(err, "memory.z: out of memory");
+			goto out;
+		}
+		if ((zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) ||
+		    (zr == Z_BUF_ERROR && z.avail_in)) {
+			err_input(err, "memory.z: bad stream (%s)",
+				  z.msg ? z.msg : "inflate failed");
+			goto out;
+		}
+		got += avail - z.avail_out;
+		if (got == need) {
+			uint64_t off, len;
+
+			switch (st) {
+			case HDR:
+				if (memcmp(h, MZ_MAGIC, 8)) {
+					err_input(err, "memory.z: not a vessel memory file");
+					goto out;
+				}
+				if (rd64(h + 8) != MZ_VERSION) { /* version 1, flags 0 */
+					err_input(err, "memory.z: version %u flags 0x%x, "
+						  "this vessel reads version %u",
+						  (unsigned)rd64(h + 8),
+						  (unsigned)(rd64(h + 8) >> 32), MZ_VERSION);
+					goto out;
+				}
+				if (rd64(h + 16) != m->ram_size) {
+					err_input(err, "memory.z: holds %llu bytes of RAM, "
+						  "the guest has %llu",
+						  (unsigned long long)rd64(h + 16),
+						  (unsigned long long)m->ram_size);
+					goto out;
+				}
+				break;
+			case RUN:
+				off = rd64(h);
+				len = rd64(h + 8);
+				if (off < end || off > m->ram_size ||
+				    len > m->ram_size - off) {
+					err_input(err, "memory.z: bad run 0x%llx+0x%llx "
+						  "(RAM is 0x%llx bytes)",
+						  (unsigned long long)off,
+						  (unsigned long long)len,
+						  (unsigned long long)m->ram_size);
+					goto out;
+				}
+				end = off + len;
+				if (len) {
+					st = DATA;
+					target = (uint8_t *)m->map + off;
+					need = len;
+					got = 0;
+					break;
+				}
+				/* fall through: an empty run */
+			case DATA:
+				break;
+			}
+			if (st != DATA || got == need) {
+				st = RUN;
+				target = h;
+				need = 16;
+				got = 0;
+			}
+		}
+		if (zr == Z_STREAM_END) {
+			char extra;
+
+			if (st != RUN || got) {
+				err_input(err, "memory.z: the stream ends inside a %s",
+					  st == DATA ? "run" : "header");
+				goto out;
+			}
+			if (z.avail_in || (!eof && read(fd, &extra, 1) > 0)) {
+				err_input(err, "memory.z: data after the end of the stream");
+				goto out;
+			}
+			break;
+		}
+		if (zr == Z_BUF_ERROR && z.avail_in == 0 && eof) {
+			err_input(err, "memory.z: truncated");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	inflateEnd(&z);
+	return rc;
+}
+
+int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err)
+{
+	uint8_t *in = malloc(MZ_IO);
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (!in)
+		return err_set(err, "out of memory");
+	if (gmem_alloc(m, ram_size, err) < 0) {
+		free(in);
+		return -1;
+	}
+	if (inflate_runs(m, fd, in, err) < 0) {
+		free(in);
+		gmem_free(m);
+		return -1;
+	}
+	free(in);
 	return 0;
 }

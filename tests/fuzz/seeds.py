@@ -2,8 +2,9 @@
 """Seed corpus for the fuzzers: small archives in every format the tar
 reader knows (ustar, GNU long names, pax, gzip) and a few malformed pax
 headers; guest files from examples/ plus anchors and aliases.
-Usage: seeds.py OUTDIR (writes OUTDIR/tar and OUTDIR/config)."""
-import glob, gzip, io, os, sys, tarfile
+State images (docs/state-format.md) and compressed memory files.
+Usage: seeds.py OUTDIR (writes OUTDIR/tar, config, vmstate and memz)."""
+import glob, gzip, io, os, struct, sys, tarfile, zlib
 
 out = sys.argv[1]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -73,4 +74,39 @@ extra = {
 }
 for name, data in extra.items():
     with open(os.path.join(out, "config", name), "wb") as f:
+        f.write(data)
+
+
+# State images: header, sections, crc32 trailer (docs/state-format.md)
+def state(sections, fmt=1):
+    body = b"".join(sid.encode().ljust(32, b"\0") + struct.pack("<II", ver, len(data)) + data
+                    for sid, ver, data in sections)
+    img = b"VESSELST" + struct.pack("<IIQ", fmt, 0, len(body)) + body
+    return img + struct.pack("<I", zlib.crc32(img))
+
+
+os.makedirs(os.path.join(out, "vmstate"), exist_ok=True)
+vm = [("vcpu.0", 1, bytes(range(256)) * 4), ("vcpu.1", 1, b"\1" * 64),
+      ("vm.clock", 1, struct.pack("<QI", 123456789, 0)), ("vm.pit", 2, b""),
+      ("serial", 1, b"\x0c\x03"), ("virtio-blk.0", 1, b"q" * 40), ("pci.0", 1, b"\0" * 256)]
+seeds = {"vm": state(vm), "empty": state([]), "newer": state(vm, 2), "one": state(vm[:1])}
+for name, data in seeds.items():
+    with open(os.path.join(out, "vmstate", name), "wb") as f:
+        f.write(data)
+
+
+# memory.z: zlib stream of "VESSELMZ" | u32 1 | u32 0 | u64 ram, then runs
+def memz(runs, ram=32 << 20):
+    b = b"VESSELMZ" + struct.pack("<IIQ", 1, 0, ram)
+    for off, data in runs:
+        b += struct.pack("<QQ", off, len(data)) + data
+    return zlib.compress(b)
+
+
+os.makedirs(os.path.join(out, "memz"), exist_ok=True)
+seeds = {"empty": memz([]), "runs": memz([(0, b"\x90" * 4096), (1 << 20, b"ab" * 4096),
+                                           ((32 << 20) - 4096, b"\xff" * 4096)]),
+         "wrong-ram": memz([], 64 << 20)}
+for name, data in seeds.items():
+    with open(os.path.join(out, "memz", name), "wb") as f:
         f.write(data)

@@ -1,5 +1,7 @@
 /* Guest memory: the RAM layout around the 32-bit MMIO hole and gmem_ptr(),
- * the one checked path from a guest-physical range to a host pointer.
+ * the one checked path from a guest-physical range to a host pointer;
+ * memfd RAM, the sparse memory file (gmem_save, gmem_map_file) and the
+ * compressed one (gmem_save_z, gmem_load_z, which refuses bad streams).
  * Large guests are backed by MAP_NORESERVE mappings: only the pages a test
  * touches cost memory. */
 #include <stdarg.h>
@@ -8,10 +10,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "../../boot/layout.h"
 #include "../../vmm/memory.h"
@@ -348,6 +356,468 @@ static void test_alloc(void **state)
 	assert_null(gmem_ptr(&m, 0, 1));
 }
 
+/* ---- memfd RAM, snapshot and restore ---- */
+
+/* An unlinked temporary file, on tmpfs when there is one: the last close
+ * of an unlinked file on disk waits for its writeback (a minute on a
+ * busy disk). VESSEL_TEST_TMPDIR picks another place. */
+static int tmp_file_in(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		fail_msg("cannot create a file in %s", dir);
+	return fd;
+}
+
+static int tmp_file(void)
+{
+	const char *dir = getenv("VESSEL_TEST_TMPDIR");
+
+	if (!dir)
+		dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	return tmp_file_in(dir);
+}
+
+/* A file on a disk file system, where (unlike tmpfs) a page the guest
+ * reads from a hole of a MAP_PRIVATE file mapping does not become data. */
+static int disk_file(void)
+{
+	const char *dir = getenv("VESSEL_TEST_TMPDIR");
+
+	return tmp_file_in(dir ? dir : "/var/tmp");
+}
+
+static uint64_t data_bytes(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Host pointer for RAM offset off (region 0 first, then region 1) */
+static const uint8_t *ram_at(const struct gmem *m, uint64_t off)
+{
+	for (unsigned r = 0; r < m->nregions; r++) {
+		if (off < m->region[r].size)
+			return m->region[r].hva + off;
+		off -= m->region[r].size;
+	}
+	fail_msg("offset past RAM");
+	return NULL;
+}
+
+/* The file is ram_size long, its data are RAM byte for byte, every data
+ * page is non-zero, and there are `data` bytes of it: with `data` the
+ * count of non-zero pages, the holes are exactly RAM's zero pages.
+ * (Reading RAM's holes would allocate them: 5 GiB for a 5 GiB guest.) */
+static void assert_file_is_ram(int fd, const struct gmem *m, uint64_t data)
+{
+	uint8_t *buf = malloc(4096);
+	uint64_t seen = 0;
+	off_t d, h = 0;
+	struct stat st;
+
+	assert_non_null(buf);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, m->ram_size);
+	while ((d = lseek(fd, h, SEEK_DATA)) >= 0) {
+		h = lseek(fd, d, SEEK_HOLE);
+		assert_true(h > d);
+		for (off_t o = d; o < h; o += 4096) {
+			size_t n = (uint64_t)(h - o) < 4096 ? (size_t)(h - o) : 4096;
+
+			assert_int_equal(pread(fd, buf, n, o), n);
+			if (memcmp(buf, ram_at(m, (uint64_t)o), n))
+				fail_msg("file differs from RAM at 0x%llx",
+					 (unsigned long long)o);
+			if (buf[0] == 0 && !memcmp(buf, buf + 1, n - 1))
+				fail_msg("a zero page is data at 0x%llx",
+					 (unsigned long long)o);
+			seen += n;
+		}
+	}
+	assert_int_equal(seen, data);
+	free(buf);
+}
+
+/* RAM is a memfd: writes show through the fd; free closes it. */
+static void test_alloc_memfd(void **state)
+{
+	struct error err = { 0 };
+	struct gmem m;
+	char back[4];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(gmem_alloc(&m, 64 * MiB, &err), 0);
+	fd = m.fd;
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 64 * MiB);
+	assert_int_equal(gmem_write(&m, 5 * MiB + 3, "wxyz", 4, &err), 0);
+	assert_int_equal(pread(fd, back, 4, 5 * MiB + 3), 4);
+	assert_memory_equal(back, "wxyz", 4);
+	gmem_free(&m);
+	assert_int_equal(m.fd, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	gmem_free(&m);		/* twice is harmless */
+
+	{
+		uint8_t ram[8192];
+
+		gmem_init_fake(&m, ram, sizeof(ram));
+		assert_int_equal(m.fd, -1);
+	}
+}
+
+/* Touched pages at the edges and in the middle, zero pages, one run
+ * longer than a write batch. */
+static uint64_t fill(const struct gmem *m)
+{
+	struct error err = { 0 };
+	uint64_t top = m->ram_size < 3 * GiB ? m->ram_size : 3 * GiB;
+	uint64_t data = 0;
+	uint8_t page[4096];
+
+	memset(page, 0x77, sizeof(page));
+	assert_int_equal(gmem_write(m, 0, "first", 5, &err), 0);
+	data += 4096;
+	assert_int_equal(gmem_write(m, 8 * MiB + 100, page, 100, &err), 0);
+	data += 4096;
+	for (uint64_t o = 16 * MiB; o < 16 * MiB + 20 * MiB; o += 4096) {
+		page[0] = (uint8_t)(o >> 12);
+		page[1] = 1;
+		assert_int_equal(gmem_write(m, o, page, sizeof(page), &err), 0);
+		data += 4096;
+	}
+	memset(page, 0, sizeof(page));	/* touched, but zeros: a hole */
+	assert_int_equal(gmem_write(m, 40 * MiB, page, sizeof(page), &err), 0);
+	assert_int_equal(gmem_write(m, top - 3, "end", 3, &err), 0);
+	data += 4096;
+	if (m->nregions > 1) {
+		assert_int_equal(gmem_write(m, 4 * GiB, "high", 4, &err), 0);
+		assert_int_equal(gmem_write(m, 4 * GiB + m->region[1].size - 4,
+					    "last", 4, &err), 0);
+		data += 2 * 4096;
+	}
+	return data;
+}
+
+static void test_save_sparse(void **state)
+{
+	struct error err = { 0 };
+	struct gmem m;
+	uint64_t data, written = 1;
+	int fd = tmp_file();
+
+	(void)state;
+	assert_int_equal(gmem_alloc(&m, 64 * MiB, &err), 0);
+	data = fill(&m);
+	/* Junk in the file must not show through the holes */
+	assert_int_equal(pwrite(fd, "junk", 4, 40 * MiB), 4);
+	assert_int_equal(gmem_save(&m, fd, &written, &err), 0);
+	assert_int_equal(written, data);
+	assert_file_is_ram(fd, &m, data);
+	assert_true(data_bytes(fd) <= data + 64 * 1024);	/* holes */
+	assert_int_equal(lseek(fd, 40 * MiB, SEEK_HOLE), 40 * MiB);
+	assert_int_equal(lseek(fd, 0, SEEK_HOLE), 4096);
+	gmem_free(&m);
+	close(fd);
+}
+
+/* Fake memory (no fd) saves the same way: every page looked at */
+static void test_save_fake(void **state)
+{
+	struct error err = { 0 };
+	struct host h;
+	struct gmem m;
+	uint64_t data, written;
+	int fd = tmp_file();
+
+	(void)state;
+	host_map(&h, 64 * MiB);
+	gmem_init_fake(&m, h.p, 64 * MiB);
+	data = fill(&m);
+	assert_int_equal(gmem_save(&m, fd, &written, &err), 0);
+	assert_int_equal(written, data);
+	assert_file_is_ram(fd, &m, data);
+	host_unmap(&h);
+	close(fd);
+}
+
+/* Save 5 GiB (both regions), map the file back: the same RAM. Pages the
+ * restored guest writes stay out of the file; saving the restored guest
+ * keeps both what came from the file and what it wrote (a page written
+ * over a hole is anonymous memory: only the page tables know it). */
+static void test_save_map_file(void **state)
+{
+	struct error err = { 0 };
+	struct gmem m, r;
+	uint64_t data, written;
+	uint8_t back[8];
+	int fd = disk_file(), fd2 = tmp_file(), bad = tmp_file(), keep;
+
+	(void)state;
+	assert_int_equal(gmem_alloc(&m, 5 * GiB, &err), 0);
+	data = fill(&m);
+	assert_int_equal(gmem_save(&m, fd, &written, &err), 0);
+	assert_int_equal(written, data);
+	assert_true(data_bytes(fd) <= data + 64 * 1024);
+
+	/* A file of another size is refused (and closed) */
+	assert_int_equal(ftruncate(bad, 5 * GiB - 4096), 0);
+	assert_int_equal(gmem_map_file(&r, 5 * GiB, bad, &err), -1);
+	assert_int_equal(err.input, 1);
+	assert_non_null(strstr(err.msg, "memory file"));
+	assert_int_equal(fcntl(bad, F_GETFD), -1);
+	assert_null(r.map);
+
+	keep = dup(fd);
+	assert_true(keep >= 0);
+	assert_int_equal(gmem_map_file(&r, 5 * GiB, fd, &err), 0);
+	assert_int_equal(r.nregions, 2);
+	assert_int_equal(r.fd, fd);
+	assert_region(&r, 1, 4 * GiB, 2 * GiB, (uint8_t *)r.map + 3 * GiB);
+	assert_int_equal(gmem_read(&r, 4 * GiB, back, 4, &err), 0);
+	assert_memory_equal(back, "high", 4);
+	assert_int_equal(gmem_read(&r, 0, back, 5, &err), 0);
+	assert_memory_equal(back, "first", 5);
+	assert_memory_equal(gmem_ptr(&r, 16 * MiB, 4096),
+			    gmem_ptr(&m, 16 * MiB, 4096), 4096);
+
+	/* The restored guest writes: a hole page, a data page, zeros over data */
+	assert_int_equal(gmem_write(&r, 100 * MiB, "new!", 4, &err), 0);
+	assert_int_equal(gmem_write(&r, 4 * GiB, "HIGH", 4, &err), 0);
+	memset(gmem_ptr(&r, 16 * MiB, 4096), 0, 4096);
+	assert_int_equal(pread(keep, back, 4, 100 * MiB), 4);
+	assert_memory_equal(back, "\0\0\0\0", 4);
+	assert_int_equal(pread(keep, back, 4, 3 * GiB), 4);
+	assert_memory_equal(back, "high", 4);
+	assert_int_equal(pread(keep, back, 2, 16 * MiB), 2);
+	assert_int_equal(back[1], 1);
+
+	assert_int_equal(gmem_save(&r, fd2, &written, &err), 0);
+	assert_int_equal(written, data);	/* one page more, one less */
+	assert_file_is_ram(fd2, &r, data);
+	assert_int_equal(pread(fd2, back, 4, 100 * MiB), 4);
+	assert_memory_equal(back, "new!", 4);
+
+	gmem_free(&r);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);	/* taken and closed */
+	gmem_free(&m);
+	close(keep);
+	close(fd2);
+}
+
+static void test_save_load_z(void **state)
+{
+	struct error err = { 0 };
+	struct gmem m, r;
+	uint64_t data, written;
+	int fd = tmp_file();
+
+	(void)state;
+	assert_int_equal(gmem_alloc(&m, 64 * MiB, &err), 0);
+	data = fill(&m);
+	assert_int_equal(gmem_save_z(&m, fd, &written, &err), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), written);
+	assert_true(written > 0 && written < data / 4);
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(gmem_load_z(&r, 64 * MiB, fd, &err), 0);
+	assert_true(r.fd >= 0);
+	assert_memory_equal(r.map, m.map, 64 * MiB);
+	gmem_free(&r);
+
+	/* another RAM size */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(gmem_load_z(&r, 128 * MiB, fd, &err), -1);
+	assert_int_equal(err.input, 1);
+	assert_non_null(strstr(err.msg, "the guest has"));
+	assert_null(r.map);
+	assert_int_equal(r.fd, -1);
+
+	/* every cut of the file is refused */
+	for (uint64_t len = 0; len < written; len += written / 37 + 1) {
+		int t = tmp_file();
+		uint8_t *buf = malloc(len + 1);
+
+		assert_non_null(buf);
+		assert_int_equal(pread(fd, buf, len, 0), len);
+		assert_int_equal(pwrite(t, buf, len, 0), len);
+		assert_int_equal(lseek(t, 0, SEEK_SET), 0);
+		assert_int_equal(gmem_load_z(&r, 64 * MiB, t, &err), -1);
+		assert_int_equal(err.input, 1);
+		free(buf);
+		close(t);
+	}
+	gmem_free(&m);
+	close(fd);
+}
+
+/* A .z file from raw bytes: deflate `plain` (or use it as is) */
+static int z_file(const void *plain, size_t len, bool deflated, const void *tail,
+		  size_t tail_len)
+{
+	uLongf zlen = compressBound(len);
+	uint8_t *z = malloc(zlen);
+	int fd = tmp_file();
+
+	assert_non_null(z);
+	if (deflated) {
+		assert_int_equal(compress(z, &zlen, plain, len), Z_OK);
+	} else {
+		memcpy(z, plain, len);
+		zlen = len;
+	}
+	assert_int_equal(pwrite(fd, z, zlen, 0), zlen);
+	if (tail_len)
+		assert_int_equal(pwrite(fd, tail, tail_len, (off_t)zlen), tail_len);
+	free(z);
+	return fd;
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Header and runs: runs[2i] offset, runs[2i+1] length (data is 0x5a) */
+static size_t z_plain(uint8_t *out, const char *magic, uint64_t ram,
+		      const uint64_t *runs, unsigned nruns)
+{
+	size_t n = 24;
+
+	memset(out, 0, 24);
+	memcpy(out, magic, 8);
+	out[8] = 1;
+	le64(out + 16, ram);
+	for (unsigned i = 0; i < nruns; i++) {
+		uint64_t len = runs[2 * i + 1];
+
+		le64(out + n, runs[2 * i]);
+		le64(out + n + 8, len);
+		n += 16;
+		if (len <= 8192) {
+			memset(out + n, 0x5a, len);
+			n += len;
+		}
+	}
+	return n;
+}
+
+static void z_refused(const uint8_t *plain, size_t len, bool deflated,
+		      const char *tail, const char *want)
+{
+	struct error err = { 0 };
+	struct gmem r;
+	int fd = z_file(plain, len, deflated, tail, tail ? strlen(tail) : 0);
+
+	assert_int_equal(gmem_load_z(&r, 64 * MiB, fd, &err), -1);
+	assert_int_equal(err.input, 1);
+	if (!strstr(err.msg, want))
+		fail_msg("\"%s\" does not say \"%s\"", err.msg, want);
+	assert_null(r.map);
+	close(fd);
+}
+
+static void test_load_z_bad(void **state)
+{
+	const uint64_t R = 64 * MiB;
+	uint8_t *p = malloc(64 * 1024);
+	struct error err = { 0 };
+	struct gmem r;
+	size_t n;
+	int fd;
+
+	(void)state;
+	assert_non_null(p);
+	/* a good one first: two runs, an empty run */
+	{
+		const uint64_t ok[] = { 4096, 4096, 8192, 0, R - 100, 100 };
+
+		n = z_plain(p, "VESSELMZ", R, ok, 3);
+		fd = z_file(p, n, true, NULL, 0);
+		assert_int_equal(gmem_load_z(&r, R, fd, &err), 0);
+		assert_int_equal(((uint8_t *)r.map)[4096], 0x5a);
+		assert_int_equal(((uint8_t *)r.map)[8191], 0x5a);
+		assert_int_equal(((uint8_t *)r.map)[8192], 0);
+		assert_int_equal(((uint8_t *)r.map)[R - 1], 0x5a);
+		gmem_free(&r);
+		close(fd);
+		z_refused(p, n, true, "x", "data after the end");
+	}
+	z_refused((const uint8_t *)"not zlib at all", 15, false, NULL, "bad stream");
+	z_refused((const uint8_t *)"", 0, false, NULL, "truncated");
+	n = z_plain(p, "VESSELMX", R, NULL, 0);
+	z_refused(p, n, true, NULL, "not a vessel memory file");
+	n = z_plain(p, "VESSELMZ", R, NULL, 0);
+	p[8] = 2;
+	z_refused(p, n, true, NULL, "version 2");
+	z_refused(p, 10, true, NULL, "ends inside a header");
+	{
+		/* offset, length pairs: past the end, wrapping around 2^64,
+		 * starting at the end, going back, overlapping */
+		static const uint64_t bad[][4] = {
+			{ R - 4096, 8192 },
+			{ R - 4096, U64_MAX },
+			{ U64_MAX - 10, 20 },
+			{ R, 1 },
+			{ 8192, 4096, 4096, 4096 },
+			{ 8192, 4096, 12287, 1 },
+		};
+		const uint64_t cut[] = { 0, 4096 };
+
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			n = z_plain(p, "VESSELMZ", R, bad[i], bad[i][2] ? 2 : 1);
+			z_refused(p, n, true, NULL, "bad run");
+		}
+		n = z_plain(p, "VESSELMZ", R, cut, 1);
+		z_refused(p, n - 1, true, NULL, "ends inside a run");
+		z_refused(p, 24 + 5, true, NULL, "ends inside a header");
+	}
+	free(p);
+}
+
+/* The measurement: 1 GiB of RAM, 256 MiB of it touched (one run, and
+ * every fourth page); the file holds 256 MiB. Prints the times. */
+static void test_save_1g_256m(void **state)
+{
+	struct error err = { 0 };
+	struct timespec t0, t1;
+	struct gmem m;
+	uint64_t written;
+
+	(void)state;
+	for (int scattered = 0; scattered < 2; scattered++) {
+		int fd = tmp_file();
+
+		assert_int_equal(gmem_alloc(&m, 1 * GiB, &err), 0);
+		if (scattered)
+			for (uint64_t o = 0; o < 1 * GiB; o += 4 * 4096)
+				memset((uint8_t *)m.map + o, 0xc3, 4096);
+		else
+			memset((uint8_t *)m.map + 512 * MiB, 0xc3, 256 * MiB);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(gmem_save(&m, fd, &written, &err), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(written, 256 * MiB);
+		assert_true(data_bytes(fd) >= 256 * MiB &&
+			    data_bytes(fd) <= 257 * MiB);
+		print_message("gmem_save 1 GiB RAM, 256 MiB %s: %.0f ms, %llu MiB on disk\n",
+			      scattered ? "in every 4th page" : "in one run",
+			      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
+			      (unsigned long long)(data_bytes(fd) / MiB));
+		gmem_free(&m);
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +835,13 @@ int main(void)
 		cmocka_unit_test(test_write_read),
 		cmocka_unit_test(test_write_read_out_of_range),
 		cmocka_unit_test(test_alloc),
+		cmocka_unit_test(test_alloc_memfd),
+		cmocka_unit_test(test_save_sparse),
+		cmocka_unit_test(test_save_fake),
+		cmocka_unit_test(test_save_map_file),
+		cmocka_unit_test(test_save_load_z),
+		cmocka_unit_test(test_load_z_bad),
+		cmocka_unit_test(test_save_1g_256m),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
