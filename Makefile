@@ -132,13 +132,15 @@ FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -fno-omit-
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_tar     := container/tar.c tools/error.c
 FUZZ_config  := tools/config.c tools/schema.c tools/error.c
+FUZZ_vcpu_state  := vmm/state_blob.c vmm/vmstate.c vmm/cpuid.c tools/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
 FUZZ_vmstate := vmm/vmstate.c tools/error.c
 FUZZ_memz    := vmm/memory.c tools/error.c tools/fdio.c
 FUZZ_LIBS_vmstate := -lz
 FUZZ_LIBS_memz    := -lz
-FUZZ_TARGETS := tar config vmstate memz
+FUZZ_LIBS_vcpu_state := -lz
+FUZZ_TARGETS := tar config vmstate memz vcpu_state
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h vmm/*.h)
 	@mkdir -p $(dir $@)
@@ -167,3 +169,6 @@ clean:
 	rm -rf build build-asan build-fuzz vessel
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/tools/main.d $(UNIT_BIN:=.d)
+
+# test_vcpu_state runs this guest (found next to its own binary's directory).
+$(BUILD)/tests/unit/test_vcpu_state: $(BUILD)/tests/kvm/guests/snapcount.bin

@@ -116,3 +116,111 @@ int cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
 	free(c);
 	return ret;
 }
+
+/* ---- Is a saved guest CPUID served by this host? ----
+ * Only the registers that are feature bitmaps are compared; the others
+ * hold counts, sizes, signatures and topology, which vessel itself or the
+ * host's model sets. Bits that change at run time with guest state
+ * (OSXSAVE, APIC, OSPKE) and the ones vessel turns on itself (HTT, the
+ * hypervisor bit) are left out. */
+
+enum { REG_EAX, REG_EBX, REG_ECX, REG_EDX };
+
+struct cpuid_features {
+	uint32_t function, index;
+	unsigned reg;
+	uint32_t ignore;        /* bits not compared */
+};
+
+static const struct cpuid_features feature_regs[] = {
+	{ 0x1, 0, REG_ECX, (1u << 27) | (1u << 31) },   /* OSXSAVE, hypervisor */
+	{ 0x1, 0, REG_EDX, (1u << 9) | (1u << 28) },    /* APIC, HTT */
+	{ 0x7, 0, REG_EBX, 0 },
+	{ 0x7, 0, REG_ECX, 1u << 4 },                   /* OSPKE */
+	{ 0x7, 0, REG_EDX, 0 },
+	{ 0x7, 1, REG_EAX, 0 },
+	{ 0xd, 0, REG_EAX, 0 },                         /* XCR0 components */
+	{ 0xd, 0, REG_EDX, 0 },
+	{ 0xd, 1, REG_EAX, 0 },                         /* XSAVEOPT, XSAVEC, ... */
+	{ 0xd, 1, REG_ECX, 0 },                         /* XSS components */
+	{ 0xd, 1, REG_EDX, 0 },
+	{ 0x40000001, 0, REG_EAX, 0 },                  /* KVM paravirt features */
+	{ 0x80000001, 0, REG_ECX, 0 },
+	{ 0x80000001, 0, REG_EDX, 0 },
+	{ 0x80000007, 0, REG_EDX, 0 },                  /* invariant TSC */
+	{ 0x80000008, 0, REG_EBX, 0 },
+};
+
+static const char *const reg_name[] = { "EAX", "EBX", "ECX", "EDX" };
+
+static uint32_t reg_of(const struct kvm_cpuid_entry2 *e, unsigned reg)
+{
+	switch (reg) {
+	case REG_EAX: return e->eax;
+	case REG_EBX: return e->ebx;
+	case REG_ECX: return e->ecx;
+	default:      return e->edx;
+	}
+}
+
+/* The entry for (function, index); index counts only where it matters. */
+static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c,
+						 uint32_t function, uint32_t index)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function != function)
+			continue;
+		if (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == index)
+			return e;
+	}
+	return NULL;
+}
+
+int cpuid_check_compatible(const struct kvm_cpuid2 *guest,
+			   const struct kvm_cpuid2 *supported, struct error *err)
+{
+	const struct kvm_cpuid_entry2 *g = cpuid_find(guest, 0, 0);
+	const struct kvm_cpuid_entry2 *h = cpuid_find(supported, 0, 0);
+
+	/* Leaf 0: the vendor. Its CPUID model (and KVM's) differs by vendor. */
+	if (g && h && (g->ebx != h->ebx || g->ecx != h->ecx || g->edx != h->edx)) {
+		char gv[13], hv[13];
+
+		memcpy(gv, &g->ebx, 4);
+		memcpy(gv + 4, &g->edx, 4);
+		memcpy(gv + 8, &g->ecx, 4);
+		memcpy(hv, &h->ebx, 4);
+		memcpy(hv + 4, &h->edx, 4);
+		memcpy(hv + 8, &h->ecx, 4);
+		gv[12] = hv[12] = 0;
+		for (unsigned i = 0; i < 12; i++) {
+			if (gv[i] < 0x20 || gv[i] > 0x7e)
+				gv[i] = '?';
+			if (hv[i] < 0x20 || hv[i] > 0x7e)
+				hv[i] = '?';
+		}
+		return err_input(err, "CPUID leaf 0x0: the guest ran on a %s CPU, "
+				 "this host is %s", gv, hv);
+	}
+	for (size_t i = 0; i < sizeof(feature_regs) / sizeof(feature_regs[0]); i++) {
+		const struct cpuid_features *f = &feature_regs[i];
+		uint32_t want, have, missing;
+
+		g = cpuid_find(guest, f->function, f->index);
+		if (!g)
+			continue;
+		h = cpuid_find(supported, f->function, f->index);
+		want = reg_of(g, f->reg) & ~f->ignore;
+		have = h ? reg_of(h, f->reg) : 0;
+		missing = want & ~have;
+		if (missing)
+			return err_input(err, "CPUID leaf 0x%x subleaf %u %s: this host "
+					 "lacks feature bits 0x%08x the guest had "
+					 "(guest 0x%08x, host 0x%08x)",
+					 f->function, f->index, reg_name[f->reg],
+					 missing, want, have);
+	}
+	return 0;
+}

@@ -275,6 +275,37 @@ static bool vcpu_exit(struct vcpu *v)
 	}
 }
 
+/* KVM_RUN failed (errno): the run ends with that error. */
+static void vcpu_run_failed(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->vm->lock);
+	if (v->vm->event == VM_EVENT_NONE)
+		err_sys(&v->vm->event_err, "KVM_RUN (vCPU %u)", v->id);
+	pthread_mutex_unlock(&v->vm->lock);
+	vm_request(v->vm, VM_EVENT_ERROR);
+}
+
+/* With immediate_exit set, KVM_RUN finishes the pending exit (the RIP
+ * advance, the value of an IN or MMIO read into the guest) and returns
+ * EINTR before the guest runs. A string instruction (rep outs) may exit
+ * again for its next part instead: that exit is handled and the loop goes
+ * on; each round does part of the instruction. */
+void vcpu_complete_io(struct vcpu *v)
+{
+	for (;;) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (ioctl(v->fd, KVM_RUN, 0) == 0) {
+			if (vcpu_exit(v))
+				continue;
+			break;          /* the run is ending */
+		}
+		if (errno != EINTR && errno != EAGAIN)
+			vcpu_run_failed(v);
+		break;
+	}
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -283,17 +314,13 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (!vm_stopping(v->vm)) {
+	while (!vm_stopping(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
 				continue;
 			}
-			pthread_mutex_lock(&v->vm->lock);
-			if (v->vm->event == VM_EVENT_NONE)
-				err_sys(&v->vm->event_err, "KVM_RUN (vCPU %u)", v->id);
-			pthread_mutex_unlock(&v->vm->lock);
-			vm_request(v->vm, VM_EVENT_ERROR);
+			vcpu_run_failed(v);
 			break;
 		}
 		if (!vcpu_exit(v))

@@ -35,10 +35,18 @@ bool vm_event_pending(struct vm *vm)
 	return __atomic_load_n(&vm->event, __ATOMIC_ACQUIRE) != VM_EVENT_NONE;
 }
 
-/* Also the pause point: a vCPU thread of a paused VM parks here. */
-bool vm_stopping(struct vm *vm)
+/* Also the pause point: a vCPU thread of a paused VM parks here. It
+ * completes its last exit first: a vCPU that left KVM_RUN on an I/O or
+ * MMIO exit has KVM's half of the instruction still to do (the RIP
+ * advance, the value read into RAX), done at the next KVM_RUN. Parked
+ * without that, its registers are not final: a snapshot would save them
+ * mid-instruction and the guest would run the access again on restore. */
+bool vm_stopping(struct vcpu *v)
 {
+	struct vm *vm = v->vm;
+
 	if (__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE)) {
+		vcpu_complete_io(v);
 		pthread_mutex_lock(&vm->lock);
 		vm->parked++;
 		pthread_cond_broadcast(&vm->cond);

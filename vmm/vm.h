@@ -95,9 +95,10 @@ void vm_request(struct vm *vm, enum vm_event ev);
 /* Has the run been asked to end? */
 bool vm_event_pending(struct vm *vm);
 /* The vCPU loop's check: has the run been asked to end? While the VM is
- * paused it also parks the calling vCPU thread until resumed or stopping,
- * so only vCPU threads may call it. */
-bool vm_stopping(struct vm *vm);
+ * paused it also parks the calling vCPU thread (v, its own) until resumed
+ * or stopping, its last exit completed first (vcpu_complete_io), so only
+ * vCPU threads may call it. */
+bool vm_stopping(struct vcpu *v);
 /* Hold every vCPU out of KVM_RUN (parked in vm_stopping) or let them go.
  * Pausing waits until all are parked: -1 if one did not within 5 s. */
 int vm_pause_vcpus(struct vm *vm, bool pause);
@@ -114,6 +115,10 @@ void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_dump(struct vcpu *v, const char *why);
 void vcpu_signals_init(void);
+/* Finish the vCPU's last I/O or MMIO exit inside KVM (a KVM_RUN with
+ * immediate_exit): until then its registers are not final. Its own
+ * thread only. */
+void vcpu_complete_io(struct vcpu *v);
 
 /* x86 vCPU and VM state for snapshots (vmm/vcpu_state_x86.c,
  * vmm/vm_state_x86.c). The VM is paused: every vCPU thread parked with no

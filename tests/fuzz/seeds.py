@@ -110,3 +110,16 @@ seeds = {"empty": memz([]), "runs": memz([(0, b"\x90" * 4096), (1 << 20, b"ab" *
 for name, data in seeds.items():
     with open(os.path.join(out, "memz", name), "wb") as f:
         f.write(data)
+# vcpu_state: a "vcpu.N" payload, each blob (u32 length, bytes) of the
+# size vmm/vcpu_state_x86.c reads: CPUID (2 entries), TSC kHz, MP state,
+# regs, sregs, XSAVE, XCRs, debug regs, LAPIC, MSRs (2), events.
+import struct
+os.makedirs(os.path.join(out, "vcpu_state"), exist_ok=True)
+cpuid = struct.pack("<10I", 0, 0, 0, 0xd, 0x68747541, 0x444d4163, 0x69746e65, 0, 0, 0) + \
+    struct.pack("<10I", 7, 0, 1, 0, 0x9c01a9, 0, 0, 0, 0, 0)
+blobs = [cpuid, struct.pack("<I", 2000000), b"\0" * 4, b"\0" * 144, b"\0" * 312,
+         b"\0" * 4096, b"\0" * 392, b"\0" * 128, b"\0" * 1024,
+         struct.pack("<IIQ", 0x10, 0, 12345) + struct.pack("<IIQ", 0x6e0, 0, 0),
+         struct.pack("<I", 0x0d) + b"\0" * 60]
+with open(os.path.join(out, "vcpu_state", "vcpu0"), "wb") as f:
+    f.write(b"".join(struct.pack("<I", len(b)) + b for b in blobs))
