@@ -535,7 +535,7 @@ static void side_close(struct side *x)
 	unlink(x->path);
 }
 
-/* The driver: features, queue 0 at vector 1, vector 0 masked, vector 1
+/* The driver: features, queue 0 at vector 1, config at vector 0, both
  * live, MSI-X on, DRIVER_OK */
 static void side_drive(struct side *x)
 {
@@ -545,7 +545,7 @@ static void side_drive(struct side *x)
 	vdrv_ready(&x->f);
 	vdrv_msix_write(&x->f, 0, 0, MSG_ADDR(1));
 	vdrv_msix_write(&x->f, 0, 2, MSG_DATA(1));
-	vdrv_msix_write(&x->f, 0, 3, 1);
+	vdrv_msix_write(&x->f, 0, 3, 0);
 	vdrv_msix_write(&x->f, 1, 0, MSG_ADDR(2));
 	vdrv_msix_write(&x->f, 1, 1, 0);
 	vdrv_msix_write(&x->f, 1, 2, MSG_DATA(2));
@@ -626,6 +626,17 @@ static void side_regs(struct side *x, uint32_t *out, unsigned *n)
 	out[(*n)++] = bf_read(&x->f, 0x1000, 1);
 }
 
+/* The MSI route of v in b's router (all zero until programmed) */
+static struct kvm_irq_routing_entry *route_of(struct board *b,
+					      const struct msi_vec *v)
+{
+	for (unsigned i = 0; i < b->msi.n; i++)
+		if (b->msi.e[i].gsi == v->gsi &&
+		    b->msi.e[i].type == KVM_IRQ_ROUTING_MSI)
+			return &b->msi.e[i];
+	return NULL;
+}
+
 /* A disk driven to a non-trivial state (requests done, vector 0 masked,
  * vector 1 masked with an interrupt pending in the PBA), saved; a second
  * one from the same configuration, over a copy of RAM and image, restored
@@ -647,6 +658,8 @@ static void test_blk_save_restore(void **state)
 	side_drive(a);
 	memset(a->b.ram + DATA_GPA, 0xab, 512);
 	side_req(a, 0, VIRTIO_BLK_T_OUT, 8, 512);
+	vdrv_kick(&a->f, 0);
+	side_wait(a, 1);                /* no ordering between requests */
 	side_req(a, 1, VIRTIO_BLK_T_IN, 8, 512);
 	vdrv_kick(&a->f, 0);
 	side_wait(a, 2);
@@ -686,6 +699,18 @@ static void test_blk_save_restore(void **state)
 		if (ra[i] != rb[i])
 			fail_msg("register %u: 0x%x before, 0x%x restored", i, ra[i], rb[i]);
 	assert_int_equal(b->vp->pba, 2);
+	/* KVM's routes are the new VM's: the live vector's was committed by
+	 * the restore, the masked one's waits for its unmask */
+	{
+		struct kvm_irq_routing_entry *e = route_of(&b->b, &b->vp->vec[0]);
+
+		assert_non_null(e);
+		assert_int_equal(e->u.msi.address_lo, MSG_ADDR(1));
+		assert_int_equal(e->u.msi.data, MSG_DATA(1));
+		e = route_of(&b->b, &b->vp->vec[1]);
+		assert_non_null(e);
+		assert_int_equal(e->u.msi.address_lo, 0);      /* not yet */
+	}
 
 	/* The same new request on both: the same answer */
 	side_req(a, 3, VIRTIO_BLK_T_IN, 8, 512);
@@ -707,11 +732,8 @@ static void test_blk_save_restore(void **state)
 	assert_true(vec_fired(&a->vp->vec[1]) >= 1);
 	assert_true(vec_fired(&b->vp->vec[1]) >= 1);
 	{
-		struct kvm_irq_routing_entry *e = NULL;
+		struct kvm_irq_routing_entry *e = route_of(&b->b, &b->vp->vec[1]);
 
-		for (unsigned i = 0; i < b->b.msi.n; i++)
-			if (b->b.msi.e[i].gsi == b->vp->vec[1].gsi)
-				e = &b->b.msi.e[i];
 		assert_non_null(e);
 		assert_int_equal(e->u.msi.address_lo, MSG_ADDR(2));
 		assert_int_equal(e->u.msi.data, MSG_DATA(2));
