@@ -1,62 +1,81 @@
-/* The state format (vmstate.h). MINIMAL STAND-IN written by the devices
- * helper so its tree builds and tests; helper "state" owns the real one,
- * which replaces this file at merge. Layout: header "VESSELST" u32 format
- * u32 flags u64 payload length; sections: id[32] u32 version u32 length
- * payload; trailer u32 crc32 of everything before it. */
+/* The state image (vmstate.h, docs/state-format.md): a writer that
+ * appends sections to a growable buffer and seals it with a crc32, and a
+ * reader that checks a whole image, which is hostile input, before
+ * anything reads a byte of it.
+ *
+ *   header   "VESSELST" | u32 format version | u32 flags | u64 payload length
+ *   section  id[32] (NUL-padded) | u32 version | u32 length | payload
+ *   trailer  u32 crc32 of header and payload
+ */
 #include "vmstate.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#define HDR_LEN   24
-#define SEC_HDR   (VMSTATE_ID_LEN + 8)
+#define HDR_LEN     24u   /* magic, format version, flags, payload length */
+#define SEC_HDR_LEN 40u   /* id, version, length */
+#define TRAILER_LEN 4u    /* crc32 */
 
-static void put_raw(struct vmstate_writer *w, const void *p, size_t len)
+static void le32(uint8_t *p, uint32_t v)
 {
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+/* ---- writing ---- */
+
+/* Room for n more bytes; false (and the writer failed) if there is none. */
+static bool reserve(struct vmstate_writer *w, size_t n)
+{
+	size_t cap;
+	uint8_t *p;
+
 	if (w->failed)
-		return;
-	if (w->len + len > w->cap) {
-		size_t cap = w->cap ? w->cap : 4096;
-		uint8_t *b;
-
-		while (cap < w->len + len)
-			cap *= 2;
-		b = realloc(w->buf, cap);
-		if (!b) {
-			w->failed = true;
-			return;
-		}
-		w->buf = b;
-		w->cap = cap;
+		return false;
+	if (n > VMSTATE_MAX_SIZE - w->len) { /* len <= MAX always */
+		w->failed = true;
+		return false;
 	}
-	memcpy(w->buf + w->len, p, len);
-	w->len += len;
-}
-
-static void le(uint8_t *b, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd(const uint8_t *b, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
+	if (w->len + n <= w->cap)
+		return true;
+	cap = w->cap ? w->cap : 4096;
+	while (cap < w->len + n)
+		cap *= 2;
+	p = realloc(w->buf, cap);
+	if (!p) {
+		w->failed = true;
+		return false;
+	}
+	w->buf = p;
+	w->cap = cap;
+	return true;
 }
 
 void vmstate_writer_init(struct vmstate_writer *w)
 {
-	uint8_t h[HDR_LEN] = { 0 };
-
 	memset(w, 0, sizeof(*w));
-	memcpy(h, VMSTATE_MAGIC, 8);
-	le(h + 8, VMSTATE_FORMAT_VERSION, 4);
-	put_raw(w, h, sizeof(h));
+	if (reserve(w, HDR_LEN)) {
+		memset(w->buf, 0, HDR_LEN);	/* sealed by vmstate_finish */
+		w->len = HDR_LEN;
+	}
 }
 
 void vmstate_writer_free(struct vmstate_writer *w)
@@ -67,30 +86,61 @@ void vmstate_writer_free(struct vmstate_writer *w)
 
 void vmstate_begin(struct vmstate_writer *w, const char *id, uint32_t version)
 {
-	uint8_t h[SEC_HDR] = { 0 };
-	size_t n = strlen(id);
+	size_t n = strnlen(id, VMSTATE_ID_LEN);
 
-	if (w->sec || n >= VMSTATE_ID_LEN) {
-		w->failed = true;
+	if (w->sec || n == 0 || n >= VMSTATE_ID_LEN) {
+		w->failed = true;	/* nested, or an id that does not fit */
 		return;
 	}
-	memcpy(h, id, n);
-	le(h + VMSTATE_ID_LEN, version, 4);
+	if (!reserve(w, SEC_HDR_LEN))
+		return;
+	memset(w->buf + w->len, 0, SEC_HDR_LEN);
+	memcpy(w->buf + w->len, id, n);
+	le32(w->buf + w->len + VMSTATE_ID_LEN, version);
 	w->sec = w->len;
-	put_raw(w, h, sizeof(h));
+	w->len += SEC_HDR_LEN;
 }
 
 void vmstate_put(struct vmstate_writer *w, const void *p, size_t len)
 {
-	if (!w->sec)
-		w->failed = true;
-	put_raw(w, p, len);
+	if (!w->sec) {
+		w->failed = true;	/* outside a section */
+		return;
+	}
+	if (!reserve(w, len))
+		return;
+	if (len)
+		memcpy(w->buf + w->len, p, len);
+	w->len += len;
 }
 
-void vmstate_put_u8(struct vmstate_writer *w, uint8_t v) { vmstate_put(w, &v, 1); }
-void vmstate_put_u16(struct vmstate_writer *w, uint16_t v) { uint8_t b[2]; le(b, v, 2); vmstate_put(w, b, 2); }
-void vmstate_put_u32(struct vmstate_writer *w, uint32_t v) { uint8_t b[4]; le(b, v, 4); vmstate_put(w, b, 4); }
-void vmstate_put_u64(struct vmstate_writer *w, uint64_t v) { uint8_t b[8]; le(b, v, 8); vmstate_put(w, b, 8); }
+void vmstate_put_u8(struct vmstate_writer *w, uint8_t v)
+{
+	vmstate_put(w, &v, 1);
+}
+
+void vmstate_put_u16(struct vmstate_writer *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+	vmstate_put(w, b, sizeof(b));
+}
+
+void vmstate_put_u32(struct vmstate_writer *w, uint32_t v)
+{
+	uint8_t b[4] = { 0 };
+
+	le32(b, v);
+	vmstate_put(w, b, sizeof(b));
+}
+
+void vmstate_put_u64(struct vmstate_writer *w, uint64_t v)
+{
+	uint8_t b[8] = { 0 };
+
+	le64(b, v);
+	vmstate_put(w, b, sizeof(b));
+}
 
 void vmstate_end(struct vmstate_writer *w)
 {
@@ -98,28 +148,77 @@ void vmstate_end(struct vmstate_writer *w)
 		w->failed = true;
 		return;
 	}
-	if (!w->failed) {
-		size_t n = w->len - w->sec - SEC_HDR;
-
-		if (n > UINT32_MAX)
-			w->failed = true;
-		else
-			le(w->buf + w->sec + VMSTATE_ID_LEN + 4, n, 4);
-	}
+	if (!w->failed) /* len <= VMSTATE_MAX_SIZE: fits in u32 */
+		le32(w->buf + w->sec + VMSTATE_ID_LEN + 4,
+		     (uint32_t)(w->len - w->sec - SEC_HDR_LEN));
 	w->sec = 0;
 }
 
 int vmstate_finish(struct vmstate_writer *w, struct error *err)
 {
-	uint8_t t[4];
+	if (w->sec)
+		w->failed = true;	/* a section left open */
+	if (!reserve(w, TRAILER_LEN))
+		return err_set(err, "cannot build the state image (out of memory, "
+			       "larger than %u bytes, or a bad section)",
+			       VMSTATE_MAX_SIZE);
+	memcpy(w->buf, VMSTATE_MAGIC, 8);
+	le32(w->buf + 8, VMSTATE_FORMAT_VERSION);
+	le32(w->buf + 12, 0);
+	le64(w->buf + 16, w->len - HDR_LEN);
+	le32(w->buf + w->len, (uint32_t)crc32(0, w->buf, (uInt)w->len));
+	w->len += TRAILER_LEN;
+	return 0;
+}
 
-	if (w->sec || w->failed)
-		return err_set(err, "state: cannot write the state image");
-	le(w->buf + 16, w->len - HDR_LEN, 8);
-	le(t, crc32(0, w->buf, (uInt)w->len), 4);
-	put_raw(w, t, 4);
-	if (w->failed)
-		return err_set(err, "out of memory");
+/* ---- reading ---- */
+
+/* The section header at payload offset off; the caller knows it fits. */
+static void section_at(const struct vmstate_reader *r, size_t off,
+		       struct vmstate_section *s)
+{
+	const uint8_t *h = r->buf + HDR_LEN + off;
+
+	memcpy(s->id, h, VMSTATE_ID_LEN);
+	s->version = rd32(h + VMSTATE_ID_LEN);
+	s->len = rd32(h + VMSTATE_ID_LEN + 4);
+	s->data = h + SEC_HDR_LEN;
+	s->pos = 0;
+}
+
+/* Every section header and length in payload [0, plen). */
+static int check_sections(const struct vmstate_reader *r, size_t plen,
+			  struct error *err)
+{
+	struct vmstate_section s, t;
+	size_t off = 0, n;
+
+	while (off < plen) {
+		if (plen - off < SEC_HDR_LEN)
+			return err_input(err, "state: section header at offset %zu "
+					 "is cut short: the state file is corrupted",
+					 HDR_LEN + off);
+		section_at(r, off, &s);
+		n = strnlen(s.id, VMSTATE_ID_LEN);
+		if (n == 0 || n == VMSTATE_ID_LEN)
+			return err_input(err, "state: section at offset %zu has "
+					 "no valid id", HDR_LEN + off);
+		for (size_t i = n; i < VMSTATE_ID_LEN; i++)
+			if (s.id[i])
+				return err_input(err, "state: section at offset %zu "
+						 "has no valid id", HDR_LEN + off);
+		if (s.len > plen - off - SEC_HDR_LEN)
+			return err_input(err, "state: section %s is %zu bytes, "
+					 "more than the image holds", s.id, s.len);
+		for (size_t c = 0; c < off;) {	/* ids are unique */
+			section_at(r, c, &t);
+			if (!memcmp(t.id, s.id, VMSTATE_ID_LEN))
+				return err_input(err, "state: section %s appears "
+						 "twice", s.id);
+			c += SEC_HDR_LEN + t.len;
+		}
+		off += SEC_HDR_LEN + s.len;
+	}
 	return 0;
 }
 
@@ -127,79 +226,81 @@ int vmstate_open(struct vmstate_reader *r, const void *buf, size_t len,
 		 struct error *err)
 {
 	const uint8_t *b = buf;
+	uint64_t plen;
+	uint32_t fmt, flags;
 
 	memset(r, 0, sizeof(*r));
-	if (len < 8 || memcmp(b, VMSTATE_MAGIC, 8))
+	if (len == 0 || memcmp(b, VMSTATE_MAGIC, len < 8 ? len : 8))
 		return err_input(err, "not a vessel state file");
-	if (len < HDR_LEN + 4 || len > VMSTATE_MAX_SIZE)
-		return err_input(err, "truncated");
-	if (rd(b + 8, 4) > VMSTATE_FORMAT_VERSION)
-		return err_input(err, "state format %u is newer than this vessel reads (%u)",
-				 (unsigned)rd(b + 8, 4), VMSTATE_FORMAT_VERSION);
-	if (rd(b + 16, 8) != len - HDR_LEN - 4)
-		return err_input(err, "truncated");
-	if (crc32(0, b, (uInt)(len - 4)) != rd(b + len - 4, 4))
+	if (len < HDR_LEN)
+		return err_input(err, "state: truncated (%zu bytes)", len);
+	fmt = rd32(b + 8);
+	if (fmt > VMSTATE_FORMAT_VERSION)
+		return err_input(err, "state format %u is newer than this vessel "
+				 "reads (%u)", fmt, VMSTATE_FORMAT_VERSION);
+	if (fmt == 0)
+		return err_input(err, "not a vessel state file (format 0)");
+	if (len > VMSTATE_MAX_SIZE)
+		return err_input(err, "state: %zu bytes, larger than the %u a "
+				 "state file can be", len, VMSTATE_MAX_SIZE);
+	plen = rd64(b + 16);
+	if (len < HDR_LEN + TRAILER_LEN || plen > len - HDR_LEN - TRAILER_LEN)
+		return err_input(err, "state: truncated (%zu bytes, the header "
+				 "says %llu)", len,
+				 (unsigned long long)plen + HDR_LEN + TRAILER_LEN);
+	if (plen != len - HDR_LEN - TRAILER_LEN)
+		return err_input(err, "state: %zu bytes, the header says %llu: "
+				 "the state file is corrupted", len,
+				 (unsigned long long)plen + HDR_LEN + TRAILER_LEN);
+	if (crc32(0, b, (uInt)(len - TRAILER_LEN)) != rd32(b + len - TRAILER_LEN))
 		return err_input(err, "checksum mismatch: the state file is corrupted");
-	for (size_t p = HDR_LEN; p < len - 4;) {
-		uint64_t n;
-
-		if (len - 4 - p < SEC_HDR)
-			return err_input(err, "truncated");
-		n = rd(b + p + VMSTATE_ID_LEN + 4, 4);
-		if (n > len - 4 - p - SEC_HDR || b[p + VMSTATE_ID_LEN - 1])
-			return err_input(err, "truncated");
-		p += SEC_HDR + n;
-	}
+	flags = rd32(b + 12);
+	if (flags)
+		return err_input(err, "state: unknown flags 0x%x", flags);
 	r->buf = b;
 	r->len = len;
-	r->format_version = (uint32_t)rd(b + 8, 4);
+	r->format_version = fmt;
+	if (check_sections(r, plen, err) < 0) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
 	return 0;
 }
 
 int vmstate_next(const struct vmstate_reader *r, size_t *cursor,
 		 struct vmstate_section *s)
 {
-	size_t p = *cursor ? *cursor : HDR_LEN;
+	size_t plen = r->len >= HDR_LEN + TRAILER_LEN ?
+		      r->len - HDR_LEN - TRAILER_LEN : 0;
 
-	if (!r->buf || p >= r->len - 4)
+	/* vmstate_open checked every header; a stale cursor still stops */
+	if (*cursor >= plen || plen - *cursor < SEC_HDR_LEN)
 		return 0;
-	memset(s, 0, sizeof(*s));
-	memcpy(s->id, r->buf + p, VMSTATE_ID_LEN);
-	s->version = (uint32_t)rd(r->buf + p + VMSTATE_ID_LEN, 4);
-	s->len = rd(r->buf + p + VMSTATE_ID_LEN + 4, 4);
-	s->data = r->buf + p + SEC_HDR;
-	*cursor = p + SEC_HDR + s->len;
+	section_at(r, *cursor, s);
+	if (s->len > plen - *cursor - SEC_HDR_LEN)
+		return 0;
+	*cursor += SEC_HDR_LEN + s->len;
 	return 1;
 }
 
 int vmstate_find(const struct vmstate_reader *r, const char *id,
 		 struct vmstate_section *s, struct error *err)
 {
-	size_t c = 0;
+	size_t cursor = 0;
 
-	while (vmstate_next(r, &c, s))
+	while (vmstate_next(r, &cursor, s) > 0)
 		if (!strncmp(s->id, id, VMSTATE_ID_LEN))
 			return 0;
-	return err_input(err, "missing section %s", id);
+	return err_input(err, "state: missing section %s", id);
 }
 
 int vmstate_get(struct vmstate_section *s, void *p, size_t len, struct error *err)
 {
-	if (len > s->len - s->pos)
+	if (s->pos > s->len || len > s->len - s->pos)
 		return err_input(err, "%.*s: truncated", VMSTATE_ID_LEN, s->id);
-	memcpy(p, s->data + s->pos, len);
+	if (len)
+		memcpy(p, s->data + s->pos, len);
 	s->pos += len;
-	return 0;
-}
-
-static int get_le(struct vmstate_section *s, uint64_t *v, unsigned n,
-		  struct error *err)
-{
-	uint8_t b[8];
-
-	if (vmstate_get(s, b, n, err) < 0)
-		return -1;
-	*v = rd(b, n);
 	return 0;
 }
 
@@ -210,27 +311,32 @@ int vmstate_get_u8(struct vmstate_section *s, uint8_t *v, struct error *err)
 
 int vmstate_get_u16(struct vmstate_section *s, uint16_t *v, struct error *err)
 {
-	uint64_t x;
+	uint8_t b[2] = { 0 };
 
-	if (get_le(s, &x, 2, err) < 0)
+	if (vmstate_get(s, b, sizeof(b), err) < 0)
 		return -1;
-	*v = (uint16_t)x;
+	*v = (uint16_t)(b[0] | b[1] << 8);
 	return 0;
 }
 
 int vmstate_get_u32(struct vmstate_section *s, uint32_t *v, struct error *err)
 {
-	uint64_t x;
+	uint8_t b[4] = { 0 };
 
-	if (get_le(s, &x, 4, err) < 0)
+	if (vmstate_get(s, b, sizeof(b), err) < 0)
 		return -1;
-	*v = (uint32_t)x;
+	*v = rd32(b);
 	return 0;
 }
 
 int vmstate_get_u64(struct vmstate_section *s, uint64_t *v, struct error *err)
 {
-	return get_le(s, v, 8, err);
+	uint8_t b[8] = { 0 };
+
+	if (vmstate_get(s, b, sizeof(b), err) < 0)
+		return -1;
+	*v = rd64(b);
+	return 0;
 }
 
 int vmstate_check_version(const struct vmstate_section *s, uint32_t max,
