@@ -134,9 +134,12 @@ FUZZ_tar     := container/tar.c tools/error.c
 FUZZ_config  := tools/config.c tools/schema.c tools/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
-FUZZ_TARGETS := tar config
+FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
+                       vmm/loop.c vmm/memory.c vmm/vmstate.c tools/error.c
+FUZZ_LIBS_device_restore := -lz -lpthread
+FUZZ_TARGETS := tar config device_restore
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

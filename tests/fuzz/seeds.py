@@ -74,3 +74,11 @@ extra = {
 for name, data in extra.items():
     with open(os.path.join(out, "config", name), "wb") as f:
         f.write(data)
+
+# fuzz_device_restore: byte 0 odd XORs the rest over a driven device's
+# saved payload (all zero: that payload, unchanged); even: a raw payload.
+os.makedirs(os.path.join(out, "device_restore"), exist_ok=True)
+for name, data in {"valid": b"\x01", "valid-nq": b"\x01" + b"\0" * 256 + b"\x01",
+                   "raw-empty": b"\x00", "raw-zero": b"\x00" * 700}.items():
+    with open(os.path.join(out, "device_restore", name), "wb") as f:
+        f.write(data)
