@@ -482,7 +482,29 @@ struct side {
 	struct drvq d;
 	struct vm_disk disk;
 	char path[64];
+	uint64_t armed;         /* queue 0's notify ioeventfd, 0: none */
+	int narmed;
 };
+
+/* Where KVM would have queue 0's ioeventfd */
+static int side_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
+			  int fd, bool assign, struct error *err)
+{
+	struct side *x = (struct side *)((char *)env - offsetof(struct side, b.env));
+
+	(void)len;
+	(void)err;
+	if (fd != x->vp->notify_fd[0])
+		return 0;
+	if (assign) {
+		x->armed = addr;
+		x->narmed++;
+	} else if (addr == x->armed) {
+		x->armed = 0;
+		x->narmed--;
+	}
+	return 0;
+}
 
 static void img_make(char *path, size_t len, const char *copy_from)
 {
@@ -525,6 +547,7 @@ static void side_open(struct side *x, const char *copy_from)
 	x->k = &((struct blk_set *)x->st)->disk[0];
 	x->vp = to_vp(x->k->vdev);
 	bf_find(&x->f, &x->b, 1);
+	x->b.env.ioeventfd = side_ioeventfd;    /* from here on */
 	drvq_init(&x->d, x->b.ram, SQ, DESC_GPA, AVAIL_GPA, USED_GPA);
 }
 
@@ -674,7 +697,14 @@ static void test_blk_save_restore(void **state)
 	assert_int_equal(bf_read(&a->f, 0x6000, 8), 2);
 	assert_int_equal(vec_fired(&a->vp->vec[1]), 0);
 
+	/* Move BAR0 (as a guest may): the ioeventfd follows */
+	bf_cfg_write(&a->f, PCI_BAR0, (uint32_t)a->f.bar + 0x100000, 4);
+	a->f.bar += 0x100000;
+	assert_int_equal(a->vp->func.bar[0].mapped_at, a->f.bar);
+	assert_int_equal(a->armed, a->f.bar + VIRTIO_NOTIFY);
+	assert_int_equal(a->narmed, 1);
 	a->ops->quiesce(a->st);
+	assert_int_equal(a->narmed, 0);                 /* down while quiesced */
 	side_save(a, &w);
 	/* The snapshot: RAM and image copied as they are now */
 	side_open(b, a->path);
@@ -685,8 +715,16 @@ static void test_blk_save_restore(void **state)
 		fail_msg("open: %s", err.msg);
 	if (b->ops->restore(b->st, &r, &err) < 0)
 		fail_msg("restore: %s", err.msg);
+	assert_int_equal(b->narmed, 0);
 	b->ops->resume(b->st);
+	/* BAR0 where the guest moved it, the ioeventfd with it */
+	b->f.bar = bf_cfg_read(&b->f, PCI_BAR0, 4) & ~0xfULL;
+	assert_int_equal(b->f.bar, a->f.bar);
+	assert_int_equal(b->armed, b->f.bar + VIRTIO_NOTIFY);
+	assert_int_equal(b->narmed, 1);
 	a->ops->resume(a->st);
+	assert_int_equal(a->armed, a->f.bar + VIRTIO_NOTIFY);
+	assert_int_equal(a->narmed, 1);
 	vmstate_writer_free(&w);
 
 	/* Same registers (BAR0 where it was) */
