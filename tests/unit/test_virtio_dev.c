@@ -506,7 +506,9 @@ static int side_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
 	return 0;
 }
 
-static void img_make(char *path, size_t len, const char *copy_from)
+/* An image of 1 MiB (a byte pattern), or a copy of copy_from; then
+ * truncated to size unless 0 */
+static void img_make(char *path, size_t len, const char *copy_from, off_t size)
 {
 	char buf[4096];
 	int fd, in = -1;
@@ -528,15 +530,17 @@ static void img_make(char *path, size_t len, const char *copy_from)
 			assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
 		}
 	}
+	if (size)
+		assert_int_equal(ftruncate(fd, size), 0);
 	close(fd);
 }
 
-static void side_open(struct side *x, const char *copy_from)
+static void side_open(struct side *x, const char *copy_from, off_t size)
 {
 	struct error err;
 
 	memset(x, 0, sizeof(*x));
-	img_make(x->path, sizeof(x->path), copy_from);
+	img_make(x->path, sizeof(x->path), copy_from, size);
 	x->disk = (struct vm_disk){ .path = x->path, .cache = DISK_CACHE_WRITEBACK };
 	board_open(&x->b, RAM);
 	x->b.cfg.disks = &x->disk;
@@ -677,7 +681,7 @@ static void test_blk_save_restore(void **state)
 	(void)state;
 	assert_non_null(a);
 	assert_non_null(b);
-	side_open(a, NULL);
+	side_open(a, NULL, 0);
 	side_drive(a);
 	memset(a->b.ram + DATA_GPA, 0xab, 512);
 	side_req(a, 0, VIRTIO_BLK_T_OUT, 8, 512);
@@ -707,12 +711,24 @@ static void test_blk_save_restore(void **state)
 	assert_int_equal(a->narmed, 0);                 /* down while quiesced */
 	side_save(a, &w);
 	/* The snapshot: RAM and image copied as they are now */
-	side_open(b, a->path);
+	side_open(b, a->path, 0);
 	memcpy(b->b.ram, a->b.ram, RAM);
 	b->d = a->d;
 	b->d.ram = b->b.ram;
 	if (vmstate_open(&r, w.buf, w.len, &err) < 0)
 		fail_msg("open: %s", err.msg);
+	/* A disk of another size is refused, as bad input */
+	{
+		struct side *c = calloc(1, sizeof(*c));
+
+		assert_non_null(c);
+		side_open(c, a->path, 2 * MiB);
+		assert_int_equal(c->ops->restore(c->st, &r, &err), -1);
+		assert_int_equal(err.input, 1);
+		assert_non_null(strstr(err.msg, "sectors"));
+		side_close(c);
+		free(c);
+	}
 	if (b->ops->restore(b->st, &r, &err) < 0)
 		fail_msg("restore: %s", err.msg);
 	assert_int_equal(b->narmed, 0);
@@ -795,7 +811,7 @@ static void test_blk_quiesce_stops_writes(void **state)
 	(void)state;
 	assert_non_null(x);
 	assert_non_null(snap);
-	side_open(x, NULL);
+	side_open(x, NULL, 0);
 	side_drive(x);
 	for (int round = 0; round < 20; round++) {
 		uint16_t base = side_used(x);
