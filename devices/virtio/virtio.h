@@ -62,10 +62,11 @@ struct virtio_dev {
 
 int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		      void *priv, struct virtio_dev **out, struct error *err);
-/* No more queue_notify from the event loop (or an ioeventfd): the notify
- * fds leave the loop, waiting for a callback that runs. A device whose
- * data plane it frees first (blk's engine) calls this before. Idempotent;
- * virtio_pci_destroy() does it too. */
+/* No more queue_notify from the event loop, an ioeventfd or a notify
+ * write that exits: the ioeventfds come down, the notify fds leave the
+ * loop (waiting for a callback that runs), kicks until resume go nowhere.
+ * A device whose data plane it frees first (blk's engine) calls this
+ * before. Idempotent; virtio_pci_destroy() does it too. Lock not held. */
 void virtio_pci_quiesce(struct virtio_dev *d);
 /* Undo virtio_pci_quiesce(): the notify fds back on the loop, the
  * ioeventfds where BAR0 is now, and one kick for every queue (a kick that
