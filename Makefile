@@ -140,9 +140,12 @@ FUZZ_memz    := vmm/memory.c tools/error.c tools/fdio.c
 FUZZ_LIBS_vmstate := -lz
 FUZZ_LIBS_memz    := -lz
 FUZZ_LIBS_vcpu_state := -lz
-FUZZ_TARGETS := tar config vmstate memz vcpu_state
+FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
+                       vmm/loop.c vmm/memory.c vmm/vmstate.c tools/error.c tools/fdio.c
+FUZZ_LIBS_device_restore := -lz -lpthread
+FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h vmm/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

@@ -125,7 +125,50 @@ static void i8042_destroy(void *state)
 	free(k);
 }
 
+/* ---- save and restore ---- */
+
+static int i8042_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct i8042 *k = state;
+
+	(void)err;
+	vmstate_begin(w, "i8042", 1);
+	pthread_mutex_lock(&k->lock);
+	vmstate_put_u8(w, k->status);
+	vmstate_put_u8(w, k->ctr);
+	vmstate_put_u8(w, k->out);
+	vmstate_put_u8(w, k->pending_cmd);
+	pthread_mutex_unlock(&k->lock);
+	vmstate_end(w);
+	return 0;
+}
+
+static int i8042_restore(void *state, const struct vmstate_reader *r,
+			 struct error *err)
+{
+	struct i8042 *k = state;
+	struct vmstate_section s;
+	uint8_t v[4];
+
+	if (vmstate_find(r, "i8042", &s, err) < 0 ||
+	    vmstate_check_version(&s, 1, err) < 0 ||
+	    vmstate_get(&s, v, sizeof(v), err) < 0)
+		return -1;
+	if ((v[0] & ~(STS_OBF | STS_SYS | STS_CMD | STS_UNLOCKED)) ||
+	    (v[3] != 0 && v[3] != CMD_WRITE_CTR) || s.pos != s.len)
+		return err_input(err, "i8042: status 0x%x, command 0x%x", v[0], v[3]);
+	pthread_mutex_lock(&k->lock);
+	k->status = v[0];
+	k->ctr = v[1];
+	k->out = v[2];
+	k->pending_cmd = v[3];
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+/* No reset, quiesce or resume: no interrupts, nothing runs on its own. */
 static const struct device_ops i8042_ops = {
 	.name = "i8042", .create = i8042_create, .destroy = i8042_destroy,
+	.save = i8042_save, .restore = i8042_restore,
 };
 DEVICE_REGISTER(i8042_ops);

@@ -239,3 +239,79 @@ void pci_del(struct pci_host *h, struct pci_func *f)
 		h->slot[f->slot] = NULL;
 	pthread_mutex_unlock(&h->lock);
 }
+
+/* ---- save and restore ---- */
+
+void pci_func_save(struct pci_host *h, const struct pci_func *f,
+		   struct vmstate_writer *w)
+{
+	pthread_mutex_lock(&h->lock);
+	vmstate_put(w, f->cfg, PCI_CFG_SPACE);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int pci_func_load(struct pci_host *h, struct pci_func *f,
+		  struct vmstate_section *s, struct error *err)
+{
+	uint8_t cfg[PCI_CFG_SPACE];
+	int r = 0;
+
+	if (vmstate_get(s, cfg, sizeof(cfg), err) < 0)
+		return -1;
+	/* Only what the guest may write can differ from the function as
+	 * this configuration builds it: IDs, capabilities, sizes cannot. */
+	for (unsigned i = 0; i < PCI_CFG_SPACE; i++)
+		if ((cfg[i] ^ f->cfg[i]) & ~f->wmask[i])
+			return err_input(err, "%s: PCI config byte 0x%02x is 0x%02x, "
+					 "this device has 0x%02x", f->name, i,
+					 cfg[i], f->cfg[i]);
+	pthread_mutex_lock(&h->lock);
+	memcpy(f->cfg, cfg, sizeof(cfg));
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t want = bar_reg(f, i) & ~0xfULL;
+
+		if (!f->bar[i].size)
+			continue;
+		pci_update_bar(h, f, i);
+		/* Where the guest had it: else it lost its device. */
+		if ((pci_cfg16(f, PCI_COMMAND) & PCI_CMD_MEM) && want &&
+		    want + f->bar[i].size <= 0x100000000ULL &&
+		    f->bar[i].mapped_at != want && !r)
+			r = err_input(err, "%s: BAR%u at 0x%llx overlaps another "
+				      "device", f->name, i, (unsigned long long)want);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+int pci_host_save(struct pci_host *h, struct vmstate_writer *w,
+		  struct error *err)
+{
+	(void)err;
+	vmstate_begin(w, "pci-host", 1);
+	pthread_mutex_lock(&h->lock);
+	vmstate_put_u32(w, h->config_addr);
+	pthread_mutex_unlock(&h->lock);
+	pci_func_save(h, &h->bridge, w);
+	vmstate_end(w);
+	return 0;
+}
+
+int pci_host_restore(struct pci_host *h, const struct vmstate_reader *r,
+		     struct error *err)
+{
+	struct vmstate_section s;
+	uint32_t a;
+
+	if (vmstate_find(r, "pci-host", &s, err) < 0 ||
+	    vmstate_check_version(&s, 1, err) < 0 ||
+	    vmstate_get_u32(&s, &a, err) < 0 ||
+	    pci_func_load(h, &h->bridge, &s, err) < 0)
+		return -1;
+	if (s.pos != s.len)
+		return err_input(err, "pci-host: %zu bytes too many", s.len - s.pos);
+	pthread_mutex_lock(&h->lock);
+	h->config_addr = a;     /* any value: cf8 takes any */
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}

@@ -11,6 +11,7 @@
 
 #include "../vmm/bus.h"
 #include "../tools/error.h"
+#include "../vmm/vmstate.h"
 
 #define PCI_SLOTS        32
 #define PCI_CFG_SPACE    256
@@ -80,6 +81,22 @@ unsigned pci_add_cap(struct pci_func *f, const void *cap, unsigned len);
 /* Put f in the next free slot; place and map its BARs. */
 int pci_add(struct pci_host *h, struct pci_func *f, struct error *err);
 void pci_del(struct pci_host *h, struct pci_func *f);
+
+/* A function's config space (what the guest wrote: command register, BAR
+ * addresses, capability bits) as part of its device's section. Loading
+ * checks that only guest-writable bits differ from the function as built,
+ * then re-places its BARs on the MMIO bus (bar_moved follows): -1 with an
+ * err_input() error for a config this device cannot have or a BAR that
+ * cannot go where the guest had it. */
+void pci_func_save(struct pci_host *h, const struct pci_func *f,
+		   struct vmstate_writer *w);
+int pci_func_load(struct pci_host *h, struct pci_func *f,
+		  struct vmstate_section *s, struct error *err);
+/* Section "pci-host": config_addr (0xcf8) and the host bridge's config. */
+int pci_host_save(struct pci_host *h, struct vmstate_writer *w,
+		  struct error *err);
+int pci_host_restore(struct pci_host *h, const struct vmstate_reader *r,
+		     struct error *err);
 
 static inline uint16_t pci_cfg16(const struct pci_func *f, unsigned off)
 {

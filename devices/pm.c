@@ -162,7 +162,56 @@ static void pm_destroy(void *state)
 	free(p);
 }
 
+/* ---- save and restore (the PM timer follows the host clock) ---- */
+
+static int pm_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct pm *p = state;
+
+	(void)err;
+	vmstate_begin(w, "acpi-pm", 1);
+	pthread_mutex_lock(&p->lock);
+	vmstate_put_u16(w, p->pm1_sts);
+	vmstate_put_u16(w, p->pm1_en);
+	vmstate_put_u16(w, p->pm1_cnt);
+	vmstate_put_u16(w, p->gpe0_sts);
+	vmstate_put_u16(w, p->gpe0_en);
+	pthread_mutex_unlock(&p->lock);
+	vmstate_end(w);
+	return 0;
+}
+
+static int pm_restore(void *state, const struct vmstate_reader *r,
+		      struct error *err)
+{
+	struct pm *p = state;
+	struct vmstate_section s;
+	uint16_t v[5];
+
+	if (vmstate_find(r, "acpi-pm", &s, err) < 0 ||
+	    vmstate_check_version(&s, 1, err) < 0)
+		return -1;
+	for (unsigned i = 0; i < 5; i++)
+		if (vmstate_get_u16(&s, &v[i], err) < 0)
+			return -1;
+	/* SCI_EN always reads 1, SLP_EN is never kept */
+	if (!(v[2] & PM1_SCI_EN) || (v[2] & PM1_SLP_EN) || s.pos != s.len)
+		return err_input(err, "acpi-pm: PM1 control 0x%x", v[2]);
+	pthread_mutex_lock(&p->lock);
+	p->pm1_sts = v[0];
+	p->pm1_en = v[1];
+	p->pm1_cnt = v[2];
+	p->gpe0_sts = v[3];
+	p->gpe0_en = v[4];
+	pm_update_sci(p);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* No reset, quiesce or resume: a reboot rebuilds the VM, and the block
+ * only changes on guest access (or pm_power_button). */
 static const struct device_ops pm_ops = {
 	.name = "acpi-pm", .create = pm_create, .destroy = pm_destroy,
+	.save = pm_save, .restore = pm_restore,
 };
 DEVICE_REGISTER(pm_ops);

@@ -91,7 +91,50 @@ static void rtc_destroy(void *state)
 	free(r);
 }
 
+/* ---- save and restore: the index and the CMOS RAM the guest wrote;
+ * the time itself follows the host clock ---- */
+
+static int rtc_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct rtc *r = state;
+
+	(void)err;
+	vmstate_begin(w, "rtc", 1);
+	pthread_mutex_lock(&r->lock);
+	vmstate_put_u8(w, r->index);
+	vmstate_put(w, r->nvram, sizeof(r->nvram));
+	pthread_mutex_unlock(&r->lock);
+	vmstate_end(w);
+	return 0;
+}
+
+static int rtc_restore(void *state, const struct vmstate_reader *rd,
+		       struct error *err)
+{
+	struct rtc *r = state;
+	struct vmstate_section s;
+	uint8_t index, nvram[128];
+
+	if (vmstate_find(rd, "rtc", &s, err) < 0 ||
+	    vmstate_check_version(&s, 1, err) < 0 ||
+	    vmstate_get_u8(&s, &index, err) < 0 ||
+	    vmstate_get(&s, nvram, sizeof(nvram), err) < 0)
+		return -1;
+	if (index > 0x7f || s.pos != s.len)
+		return err_input(err, "rtc: index 0x%x", index);
+	for (unsigned i = 0; i < 0x0e; i++)
+		if (nvram[i])   /* clock registers: never written */
+			return err_input(err, "rtc: clock register 0x%x set", i);
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	memcpy(r->nvram, nvram, sizeof(nvram));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+/* No reset, quiesce or resume: nothing runs on its own. */
 static const struct device_ops rtc_ops = {
 	.name = "rtc", .create = rtc_create, .destroy = rtc_destroy,
+	.save = rtc_save, .restore = rtc_restore,
 };
 DEVICE_REGISTER(rtc_ops);

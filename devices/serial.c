@@ -51,6 +51,7 @@ struct serial {
 	uint8_t rx[RX_RING];
 	unsigned rx_head, rx_len;
 	int level;
+	bool paused;            /* quiesced: the console keeps its input */
 };
 
 static uint8_t serial_iir(const struct serial *s)
@@ -197,7 +198,7 @@ static size_t serial_space(void *opaque)
 	size_t n;
 
 	pthread_mutex_lock(&s->lock);
-	n = RX_RING - s->rx_len;
+	n = s->paused ? 0 : RX_RING - s->rx_len;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -242,7 +243,87 @@ static void serial_destroy(void *state)
 	free(s);
 }
 
+/* ---- lifecycle ---- */
+
+static void serial_quiesce(void *state)
+{
+	struct serial *s = state;
+
+	pthread_mutex_lock(&s->lock);
+	s->paused = true;       /* no input, so no interrupt, until resume */
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_resume(void *state)
+{
+	struct serial *s = state;
+
+	pthread_mutex_lock(&s->lock);
+	s->paused = false;
+	pthread_mutex_unlock(&s->lock);
+	console_kick(s->env->console);
+}
+
+static int serial_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct serial *s = state;
+
+	(void)err;
+	vmstate_begin(w, "serial", 1);
+	pthread_mutex_lock(&s->lock);
+	vmstate_put_u8(w, s->ier);
+	vmstate_put_u8(w, s->lcr);
+	vmstate_put_u8(w, s->mcr);
+	vmstate_put_u8(w, s->scr);
+	vmstate_put_u8(w, s->fcr);
+	vmstate_put_u8(w, s->dll);
+	vmstate_put_u8(w, s->dlm);
+	vmstate_put_u8(w, s->thr_pending);
+	vmstate_put_u16(w, s->rx_len);
+	for (unsigned i = 0; i < s->rx_len; i++)
+		vmstate_put_u8(w, s->rx[(s->rx_head + i) % RX_RING]);
+	pthread_mutex_unlock(&s->lock);
+	vmstate_end(w);
+	return 0;
+}
+
+static int serial_restore(void *state, const struct vmstate_reader *r,
+			  struct error *err)
+{
+	struct serial *s = state;
+	struct vmstate_section sec;
+	uint8_t v[8];
+	uint16_t n;
+
+	if (vmstate_find(r, "serial", &sec, err) < 0 ||
+	    vmstate_check_version(&sec, 1, err) < 0 ||
+	    vmstate_get(&sec, v, sizeof(v), err) < 0 ||
+	    vmstate_get_u16(&sec, &n, err) < 0)
+		return -1;
+	if ((v[0] & ~0x0f) || (v[2] & ~0x1f) || (v[4] & ~FCR_FIFO) || v[7] > 1 ||
+	    n > RX_RING || sec.len - sec.pos != n)
+		return err_input(err, "serial: bad register values or FIFO length");
+	pthread_mutex_lock(&s->lock);
+	s->ier = v[0];
+	s->lcr = v[1];
+	s->mcr = v[2];
+	s->scr = v[3];
+	s->fcr = v[4];
+	s->dll = v[5];
+	s->dlm = v[6];
+	s->thr_pending = v[7];
+	s->rx_head = 0;
+	s->rx_len = n;
+	memcpy(s->rx, sec.data + sec.pos, n);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* No reset hook: a guest reboot rebuilds the VM. */
 static const struct device_ops serial_ops = {
 	.name = "serial", .create = serial_create, .destroy = serial_destroy,
+	.quiesce = serial_quiesce, .resume = serial_resume,
+	.save = serial_save, .restore = serial_restore,
 };
 DEVICE_REGISTER(serial_ops);

@@ -103,6 +103,27 @@ void blk_backend_drain(struct blk_backend *b)
 	blk_workers_drain(b);
 }
 
+void blk_backend_pause(struct blk_backend *b)
+{
+	/* Off the loop first: loop_del waits for a running delivery. */
+	if (b->efd_watched)
+		loop_del(b->loop, b->efd);
+	b->efd_watched = false;
+	blk_backend_drain(b);
+	deliver(b);
+}
+
+int blk_backend_resume(struct blk_backend *b, struct error *err)
+{
+	if (b->efd_watched)
+		return 0;
+	if (loop_add(b->loop, b->efd, EPOLLIN, backend_ready, b, err) < 0)
+		return -1;
+	b->efd_watched = true;
+	blk_wake(b);
+	return 0;
+}
+
 int blk_backend_open(struct blk_backend **out, const struct blk_backend_opts *o,
 		     struct loop *loop, blk_complete_fn fn, void *opaque,
 		     struct error *err)

@@ -72,6 +72,12 @@ void blk_backend_submit(struct blk_backend *b, struct blk_io *io);
 /* Wait until no submitted request can touch its buffers any more. Their
  * completions may still be queued for the loop thread. Any thread. */
 void blk_backend_drain(struct blk_backend *b);
+/* Drain, then hand every completion to the callback on the calling
+ * thread, and deliver none from the loop until blk_backend_resume(): no
+ * request is at the backend or waits for the loop afterwards. Lock not
+ * held (the callback takes it). */
+void blk_backend_pause(struct blk_backend *b);
+int blk_backend_resume(struct blk_backend *b, struct error *err);
 /* Drain, stop the engine, hand what is still queued to the completion
  * callback on the calling thread, close the image. */
 void blk_backend_close(struct blk_backend *b);

@@ -80,7 +80,7 @@ static void process(struct blk_engine *e)
 	int n = 0;
 
 	e->throttled = false;
-	while (!e->broken && !e->dead && vq->ready && !vq->broken) {
+	while (!e->broken && !e->dead && !e->paused && vq->ready && !vq->broken) {
 		if (e->inflight >= vq->size) {
 			e->throttled = true;
 			break;
@@ -184,6 +184,23 @@ void blk_engine_reset(struct blk_engine *e)
 	e->throttled = false;
 	e->broken = false;
 	blk_backend_drain(e->be);
+}
+
+void blk_engine_quiesce(struct blk_engine *e)
+{
+	pthread_mutex_lock(e->lock);
+	e->paused = true;
+	pthread_mutex_unlock(e->lock);
+	/* Their completions answer the guest here, on this thread. */
+	blk_backend_pause(e->be);
+}
+
+int blk_engine_resume(struct blk_engine *e, struct error *err)
+{
+	pthread_mutex_lock(e->lock);
+	e->paused = false;
+	pthread_mutex_unlock(e->lock);
+	return blk_backend_resume(e->be, err);
 }
 
 void blk_engine_close(struct blk_engine *e)

@@ -47,6 +47,7 @@ struct blk_engine {
 	bool throttled;                 /* stopped popping: queue-size in flight */
 	bool broken;                    /* a malformed request: until reset */
 	bool dead;                      /* closing */
+	bool paused;                    /* quiesced: pops nothing */
 	struct virtq_req vreq;          /* scratch for virtq_pop */
 	struct iovec iov[VIRTQ_MAX_IOV];
 };
@@ -74,6 +75,11 @@ void blk_engine_attach(struct blk_engine *e, pthread_mutex_t *lock,
 void blk_engine_notify(struct blk_engine *e);
 /* The driver reset the device. Lock held; waits for in-flight I/O. */
 void blk_engine_reset(struct blk_engine *e);
+/* Lock not held. Stop taking requests, wait until every one submitted
+ * completed and is in the used ring; until resume nothing is popped and
+ * nothing completes. Idempotent. */
+void blk_engine_quiesce(struct blk_engine *e);
+int blk_engine_resume(struct blk_engine *e, struct error *err);
 /* Lock not held. Waits for in-flight I/O, then closes the image. */
 void blk_engine_close(struct blk_engine *e);
 

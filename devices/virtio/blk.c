@@ -4,6 +4,7 @@
  * device's face: features, config space, and the transport's callbacks. */
 #include <endian.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,7 +242,97 @@ static int blk_create(struct device_env *env, void **state, struct error *err)
 	return 0;
 }
 
+/* ---- lifecycle: quiesce, resume, save, restore ---- */
+
+static void blk_quiesce(void *state)
+{
+	struct blk_set *s = state;
+
+	/* Kicks first (no more pops), then the engine (what is in flight
+	 * completes into the used ring, here). */
+	for (size_t i = 0; s && i < s->n; i++) {
+		virtio_pci_quiesce(s->disk[i].vdev);
+		blk_engine_quiesce(s->disk[i].eng);
+	}
+}
+
+static void blk_resume(void *state)
+{
+	struct blk_set *s = state;
+	struct error err;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		if (blk_engine_resume(s->disk[i].eng, &err) < 0 ||
+		    virtio_pci_resume(s->disk[i].vdev, &err) < 0)
+			fprintf(stderr, "vessel: disk %zu: resume: %s\n", i, err.msg);
+}
+
+static int blk_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct blk_set *s = state;
+	char id[VMSTATE_ID_LEN];
+
+	(void)err;
+	for (size_t i = 0; s && i < s->n; i++) {
+		struct blk_disk *k = &s->disk[i];
+
+		snprintf(id, sizeof(id), "virtio-blk.%zu", i);
+		vmstate_begin(w, id, VIRTIO_STATE_VERSION);
+		virtio_pci_save(k->vdev, w);
+		pthread_mutex_lock(&k->vdev->lock);
+		vmstate_put_u64(w, k->eng->lim.capacity);
+		vmstate_put_u8(w, k->eng->broken);
+		pthread_mutex_unlock(&k->vdev->lock);
+		vmstate_end(w);
+	}
+	return 0;
+}
+
+static int disk_restore(struct blk_disk *k, const struct vmstate_reader *r,
+			const char *id, struct error *err)
+{
+	struct vmstate_section s;
+	uint64_t capacity;
+	uint8_t broken;
+
+	if (virtio_section_open(r, id, &s, err) < 0 ||
+	    virtio_pci_load(k->vdev, &s, err) < 0 ||
+	    vmstate_get_u64(&s, &capacity, err) < 0 ||
+	    vmstate_get_u8(&s, &broken, err) < 0 ||
+	    virtio_section_close(&s, err) < 0)
+		return -1;
+	if (capacity != k->eng->lim.capacity)
+		return err_input(err, "the image has %llu sectors, the saved "
+				 "disk had %llu",
+				 (unsigned long long)k->eng->lim.capacity,
+				 (unsigned long long)capacity);
+	if (broken > 1)
+		return err_input(err, "%s: bad engine state", id);
+	pthread_mutex_lock(&k->vdev->lock);
+	k->eng->broken = broken;
+	pthread_mutex_unlock(&k->vdev->lock);
+	return 0;
+}
+
+static int blk_restore(void *state, const struct vmstate_reader *r,
+		       struct error *err)
+{
+	struct blk_set *s = state;
+	char id[VMSTATE_ID_LEN];
+
+	blk_quiesce(state);
+	for (size_t i = 0; s && i < s->n; i++) {
+		snprintf(id, sizeof(id), "virtio-blk.%zu", i);
+		if (disk_restore(&s->disk[i], r, id, err) < 0)
+			return err_prefix(err, "disk %zu", i);
+	}
+	return 0;
+}
+
+/* No reset hook: a guest reboot rebuilds the VM, devices and all. */
 static const struct device_ops blk_ops = {
 	.name = "virtio-blk", .create = blk_create, .destroy = blk_destroy,
+	.quiesce = blk_quiesce, .resume = blk_resume,
+	.save = blk_save, .restore = blk_restore,
 };
 DEVICE_REGISTER(blk_ops);

@@ -57,6 +57,8 @@ struct net {
 	bool rx_starved;                /* no rx buffers: wait for a kick */
 	bool tx_blocked;                /* tap full: wait for EPOLLOUT */
 	bool tx_more;                   /* tx budget spent: continue later */
+	bool paused;                    /* quiesced: no rx, no tx */
+	bool tap_parked, wake_parked;   /* taken off the loop by quiesce */
 	struct net_rx rx;
 	struct net_tx tx;
 };
@@ -128,7 +130,7 @@ static void do_rx(struct net *n)
 	enum net_rx_status s;
 	unsigned pushed;
 
-	if (!n->running || n->tap_dead || n->rx_starved)
+	if (!n->running || n->tap_dead || n->rx_starved || n->paused)
 		return;
 	if (!vq->ready) {
 		n->rx_starved = true;   /* enabling it comes with a kick */
@@ -160,7 +162,7 @@ static void do_tx(struct net *n)
 	unsigned pushed;
 
 	n->tx_more = false;
-	if (!n->running || n->tx_blocked || !vq->ready)
+	if (!n->running || n->tx_blocked || !vq->ready || n->paused)
 		return;
 	s = net_tx_pump(&n->tx, vq, n->tap.fd, TX_BUDGET, &pushed);
 	if (pushed)
@@ -412,7 +414,149 @@ static int net_create(struct device_env *env, void **state, struct error *err)
 	return 0;
 }
 
+/* ---- lifecycle: quiesce, resume, save, restore ---- */
+
+/* Chains taken and not yet returned (a packet half received, a frame the
+ * full tap did not take) go back to the ring: the guest gets them again
+ * after resume, or in the restored VM. The half-received packet is
+ * dropped, as a full ring would have. d->lock held. */
+static void net_unpop(struct net *n)
+{
+	for (unsigned q = RXQ; q <= TXQ; q++) {
+		struct virtq *vq = &n->vdev->vq[q];
+
+		if (vq->ready && !vq->broken)
+			vq->last_avail = vq->used_idx;
+	}
+	if (n->rx.len)
+		n->rx.dropped++;
+	net_rx_reset(&n->rx);
+	n->tx.pending = false;
+}
+
+static void net_quiesce_one(struct net *n)
+{
+	bool tap, wk;
+
+	virtio_pci_quiesce(n->vdev);
+	pthread_mutex_lock(&n->vdev->lock);
+	n->paused = true;
+	tap = n->tap_watched;
+	wk = n->wake_watched;
+	pthread_mutex_unlock(&n->vdev->lock);
+	/* Not under d->lock: loop_del() waits for a running callback. */
+	if (tap)
+		loop_del(n->env->loop, n->tap.fd);
+	if (wk)
+		loop_del(n->env->loop, n->wake_fd);
+	pthread_mutex_lock(&n->vdev->lock);
+	if (tap && n->tap_watched) {    /* not removed by a hang-up meanwhile */
+		n->tap_watched = false;
+		n->tap_parked = true;
+		n->watching = 0;
+	}
+	if (wk) {
+		n->wake_watched = false;
+		n->wake_parked = true;
+	}
+	net_unpop(n);
+	pthread_mutex_unlock(&n->vdev->lock);
+}
+
+static int net_resume_one(struct net *n, struct error *err)
+{
+	uint32_t want;
+
+	pthread_mutex_lock(&n->vdev->lock);
+	n->paused = false;
+	want = wanted(n);
+	pthread_mutex_unlock(&n->vdev->lock);
+	/* Nothing else changes the watches: the transport is still quiesced. */
+	if (n->tap_parked) {
+		if (loop_add(n->env->loop, n->tap.fd, want, net_tap_event, n, err) < 0)
+			return -1;
+		n->tap_parked = false;
+		n->tap_watched = true;
+		n->watching = want;
+	}
+	if (n->wake_parked) {
+		if (loop_add(n->env->loop, n->wake_fd, EPOLLIN, net_wake, n, err) < 0)
+			return -1;
+		n->wake_parked = false;
+		n->wake_watched = true;
+	}
+	return virtio_pci_resume(n->vdev, err);
+}
+
+static void net_quiesce(void *state)
+{
+	struct net_set *set = state;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		net_quiesce_one(set->nic[i]);
+}
+
+static void net_resume(void *state)
+{
+	struct net_set *set = state;
+	struct error err;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		if (net_resume_one(set->nic[i], &err) < 0)
+			fprintf(stderr, "vessel: nets[%zu]: resume: %s\n", i, err.msg);
+}
+
+static int net_save(void *state, struct vmstate_writer *w, struct error *err)
+{
+	struct net_set *set = state;
+	char id[VMSTATE_ID_LEN];
+
+	(void)err;
+	for (size_t i = 0; set && i < set->n; i++) {
+		snprintf(id, sizeof(id), "virtio-net.%zu", i);
+		vmstate_begin(w, id, VIRTIO_STATE_VERSION);
+		virtio_pci_save(set->nic[i]->vdev, w);
+		vmstate_put(w, set->nic[i]->mac, NET_MAC_LEN);
+		vmstate_end(w);
+	}
+	return 0;
+}
+
+static int net_restore_one(struct net *n, const struct vmstate_reader *r,
+			   const char *id, struct error *err)
+{
+	struct vmstate_section s;
+	uint8_t mac[NET_MAC_LEN];
+
+	net_quiesce_one(n);
+	if (virtio_section_open(r, id, &s, err) < 0 ||
+	    virtio_pci_load(n->vdev, &s, err) < 0 ||
+	    vmstate_get(&s, mac, sizeof(mac), err) < 0 ||
+	    virtio_section_close(&s, err) < 0)
+		return -1;
+	if (memcmp(mac, n->mac, sizeof(mac)))
+		return err_input(err, "%s: the saved NIC had another MAC address", id);
+	return 0;
+}
+
+static int net_restore(void *state, const struct vmstate_reader *r,
+		       struct error *err)
+{
+	struct net_set *set = state;
+	char id[VMSTATE_ID_LEN];
+
+	for (size_t i = 0; set && i < set->n; i++) {
+		snprintf(id, sizeof(id), "virtio-net.%zu", i);
+		if (net_restore_one(set->nic[i], r, id, err) < 0)
+			return err_prefix(err, "nets[%zu]", i);
+	}
+	return 0;
+}
+
+/* No reset hook: a guest reboot rebuilds the VM. */
 static const struct device_ops net_ops = {
 	.name = "virtio-net", .create = net_create, .destroy = net_destroy,
+	.quiesce = net_quiesce, .resume = net_resume,
+	.save = net_save, .restore = net_restore,
 };
 DEVICE_REGISTER(net_ops);

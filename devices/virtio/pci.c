@@ -59,6 +59,7 @@ struct virtio_pci {
 	bool notify_watched[VIRTIO_MAX_QUEUES]; /* on the loop */
 	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
 	bool route_failed;              /* reported once */
+	bool quiesced;                  /* no queue_notify until resume */
 };
 
 static struct virtio_pci *to_vp(struct virtio_dev *d)
@@ -372,7 +373,8 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
 		/* Reached only when the ioeventfd is not in place. */
 		q = (off - NOTIFY_OFF) / NOTIFY_MULT;
 		if (is_write && q < d->ops->nqueues && d->vq[q].ready &&
-		    (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->vq[q].broken)
+		    (d->status & VIRTIO_STATUS_DRIVER_OK) && !d->vq[q].broken &&
+		    !vp->quiesced)      /* resume runs every queue once */
 			d->ops->queue_notify(d, q);
 		else if (!is_write)
 			memset(data, 0, len);
@@ -406,20 +408,21 @@ static void notify_ready(struct loop *loop, int fd, uint32_t events, void *opaqu
 	for (unsigned q = 0; q < d->ops->nqueues; q++) {
 		if (vp->notify_fd[q] != fd)
 			continue;
-		if (d->vq[q].ready && !d->vq[q].broken &&
+		if (d->vq[q].ready && !d->vq[q].broken && !vp->quiesced &&
 		    (d->status & VIRTIO_STATUS_DRIVER_OK))
 			d->ops->queue_notify(d, q);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void bar_moved(struct pci_func *f, unsigned bar, uint64_t addr)
+/* Put the notify ioeventfds at BAR0 address addr (0: nowhere). Host lock
+ * held. */
+static void notify_arm(struct virtio_pci *vp, uint64_t addr)
 {
-	struct virtio_pci *vp = f->opaque;
 	struct device_env *env = vp->dev.env;
 	struct error err;
 
-	if (bar != 0)
+	if (addr == vp->notify_base)
 		return;
 	for (unsigned q = 0; q < vp->dev.ops->nqueues; q++) {
 		if (vp->notify_base)
@@ -430,6 +433,16 @@ static void bar_moved(struct pci_func *f, unsigned bar, uint64_t addr)
 				       vp->notify_fd[q], true, &err);
 	}
 	vp->notify_base = addr;
+}
+
+/* Host lock held. While quiesced the ioeventfds stay down; resume puts
+ * them where BAR0 is then. */
+static void bar_moved(struct pci_func *f, unsigned bar, uint64_t addr)
+{
+	struct virtio_pci *vp = f->opaque;
+
+	if (bar == 0)
+		notify_arm(vp, vp->quiesced ? 0 : addr);
 }
 
 static void msix_cfg_written(struct pci_func *f, unsigned off, unsigned len)
@@ -537,15 +550,50 @@ fail:
 void virtio_pci_quiesce(struct virtio_dev *d)
 {
 	struct virtio_pci *vp = to_vp(d);
+	struct pci_host *h = d->env->pci;
 
-	if (vp->notify_base)
-		bar_moved(&vp->func, 0, 0);     /* take the ioeventfds down */
+	/* Locks: host, then device (as config writes take them). */
+	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&d->lock);
+	vp->quiesced = true;
+	pthread_mutex_unlock(&d->lock);
+	notify_arm(vp, 0);                      /* take the ioeventfds down */
+	pthread_mutex_unlock(&h->lock);
+	/* Not under d->lock: loop_del() waits for a running notify_ready,
+	 * which takes it. Afterwards no queue_notify runs. */
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (!vp->notify_watched[q])
 			continue;
 		loop_del(d->env->loop, vp->notify_fd[q]);
 		vp->notify_watched[q] = false;
 	}
+}
+
+int virtio_pci_resume(struct virtio_dev *d, struct error *err)
+{
+	struct virtio_pci *vp = to_vp(d);
+	struct pci_host *h = d->env->pci;
+	uint64_t one = 1;
+
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		if (vp->notify_watched[q])
+			continue;
+		if (loop_add(d->env->loop, vp->notify_fd[q], EPOLLIN, notify_ready,
+			     vp, err) < 0)
+			return err_prefix(err, "%s", d->ops->name);
+		vp->notify_watched[q] = true;
+	}
+	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&d->lock);
+	vp->quiesced = false;
+	pthread_mutex_unlock(&d->lock);
+	notify_arm(vp, vp->func.bar[0].mapped_at);
+	pthread_mutex_unlock(&h->lock);
+	/* A kick that came while quiesced went nowhere: every queue gets
+	 * one on the loop (notify_ready skips those not ready). */
+	for (unsigned q = 0; q < d->ops->nqueues; q++)
+		(void)!write(vp->notify_fd[q], &one, sizeof(one));
+	return 0;
 }
 
 void virtio_notify_later(struct virtio_dev *d, unsigned q)
@@ -573,4 +621,293 @@ void virtio_pci_destroy(struct virtio_dev *d)
 		msi_vec_destroy(env->msi, &vp->vec[i]);
 	pthread_mutex_destroy(&d->lock);
 	free(vp);
+}
+
+/* ---- save and restore ---- */
+
+/* The transport's guest-visible state, as saved: a plain copy, checked
+ * whole before any of it goes into the device. */
+struct vp_saved {
+	struct msix_entry table[MSIX_MAX];
+	uint64_t pba;
+	uint16_t config_vector;
+	uint32_t dfselect, gfselect;
+	uint16_t qselect;
+	uint8_t isr, generation, status;
+	uint64_t features;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint16_t queue_size[VIRTIO_MAX_QUEUES];
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+};
+
+static void vq_save(const struct virtq *q, struct vmstate_writer *w)
+{
+	vmstate_put_u16(w, q->size);
+	vmstate_put_u64(w, q->desc_gpa);
+	vmstate_put_u64(w, q->avail_gpa);
+	vmstate_put_u64(w, q->used_gpa);
+	vmstate_put_u8(w, q->ready);
+	vmstate_put_u8(w, q->event_idx);
+	vmstate_put_u16(w, q->last_avail);
+	vmstate_put_u16(w, q->used_idx);
+	vmstate_put_u16(w, q->signalled_used);
+	vmstate_put_u8(w, q->signalled_valid);
+	vmstate_put_u8(w, q->broken);
+}
+
+void virtio_pci_save(struct virtio_dev *d, struct vmstate_writer *w)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	pci_func_save(d->env->pci, &vp->func, w);
+	pthread_mutex_lock(&d->lock);
+	vmstate_put_u8(w, d->ops->nqueues);
+	vmstate_put_u8(w, vp->nvec);
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		vmstate_put_u32(w, vp->table[v].addr_lo);
+		vmstate_put_u32(w, vp->table[v].addr_hi);
+		vmstate_put_u32(w, vp->table[v].data);
+		vmstate_put_u32(w, vp->table[v].ctrl);
+	}
+	vmstate_put_u64(w, vp->pba);
+	vmstate_put_u16(w, vp->config_vector);
+	vmstate_put_u32(w, vp->dfselect);
+	vmstate_put_u32(w, vp->gfselect);
+	vmstate_put_u16(w, vp->qselect);
+	vmstate_put_u8(w, vp->isr);
+	vmstate_put_u8(w, vp->generation);
+	vmstate_put_u8(w, d->status);
+	vmstate_put_u64(w, device_features(d));
+	vmstate_put_u64(w, d->features);
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		vmstate_put_u16(w, vp->queue_vector[q]);
+		vmstate_put_u16(w, vp->queue_size[q]);
+		vq_save(&d->vq[q], w);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static bool is_bool(uint8_t v)
+{
+	return v <= 1;
+}
+
+static bool pow2_upto(unsigned v, unsigned max)
+{
+	return v && v <= max && !(v & (v - 1));
+}
+
+static int vq_load(struct virtio_dev *d, unsigned qi, struct virtq *q,
+		   uint16_t queue_size, struct vmstate_section *s,
+		   struct error *err)
+{
+	uint8_t ready, event_idx, sv, broken;
+	const char *name = d->ops->name;
+
+	memset(q, 0, sizeof(*q));
+	if (vmstate_get_u16(s, &q->size, err) < 0 ||
+	    vmstate_get_u64(s, &q->desc_gpa, err) < 0 ||
+	    vmstate_get_u64(s, &q->avail_gpa, err) < 0 ||
+	    vmstate_get_u64(s, &q->used_gpa, err) < 0 ||
+	    vmstate_get_u8(s, &ready, err) < 0 ||
+	    vmstate_get_u8(s, &event_idx, err) < 0 ||
+	    vmstate_get_u16(s, &q->last_avail, err) < 0 ||
+	    vmstate_get_u16(s, &q->used_idx, err) < 0 ||
+	    vmstate_get_u16(s, &q->signalled_used, err) < 0 ||
+	    vmstate_get_u8(s, &sv, err) < 0 ||
+	    vmstate_get_u8(s, &broken, err) < 0)
+		return -1;
+	if (!is_bool(ready) || !is_bool(event_idx) || !is_bool(sv) || !is_bool(broken))
+		return err_input(err, "%s: queue %u: a flag is neither 0 nor 1", name, qi);
+	if (q->size && !pow2_upto(q->size, d->ops->queue_size))
+		return err_input(err, "%s: queue %u: size %u is not a power of two "
+				 "up to %u", name, qi, q->size, d->ops->queue_size);
+	q->mem = d->env->mem;
+	q->event_idx = event_idx;
+	if (ready) {
+		struct virtq probe = *q;
+
+		if (q->size != queue_size)
+			return err_input(err, "%s: queue %u: enabled with size %u, "
+					 "programmed %u", name, qi, q->size, queue_size);
+		if (virtq_activate(&probe) < 0)
+			return err_input(err, "%s: queue %u: rings outside guest RAM "
+					 "or misaligned", name, qi);
+		if ((uint16_t)(q->last_avail - q->used_idx) > q->size)
+			return err_input(err, "%s: queue %u: %u requests in flight, "
+					 "more than the queue holds", name, qi,
+					 (uint16_t)(q->last_avail - q->used_idx));
+	}
+	q->ready = ready;
+	q->signalled_valid = sv;
+	q->broken = broken;
+	return 0;
+}
+
+static int vector_ok(const struct virtio_pci *vp, uint16_t v)
+{
+	return v < vp->nvec || v == NO_VECTOR;
+}
+
+/* Route every live vector as its entry says (KVM's routes are new). */
+static int msix_recommit(struct virtio_pci *vp, struct error *err)
+{
+	bool fmask;
+
+	if (!msix_enabled(vp, &fmask) || fmask)
+		return 0;
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		struct msix_entry *e = &vp->table[v];
+
+		if (e->ctrl & 1)
+			continue;
+		if (msi_vec_route(vp->dev.env->msi, &vp->vec[v],
+				  ((uint64_t)e->addr_hi << 32) | e->addr_lo,
+				  e->data) < 0)
+			return err_sys(err, "%s: MSI-X vector %u: KVM_SET_GSI_ROUTING",
+				       vp->dev.ops->name, v);
+	}
+	return 0;
+}
+
+int virtio_pci_load(struct virtio_dev *d, struct vmstate_section *s,
+		    struct error *err)
+{
+	struct virtio_pci *vp = to_vp(d);
+	const char *name = d->ops->name;
+	struct vp_saved *x;
+	uint8_t nq, nvec;
+	uint64_t offered;
+	int r = -1;
+
+	virtio_pci_quiesce(d);
+	if (pci_func_load(d->env->pci, &vp->func, s, err) < 0)
+		return -1;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return err_set(err, "out of memory");
+	if (vmstate_get_u8(s, &nq, err) < 0 || vmstate_get_u8(s, &nvec, err) < 0)
+		goto out;
+	if (nq != d->ops->nqueues || nvec != vp->nvec) {
+		err_input(err, "%s: %u queues and %u vectors, this device has %u "
+			  "and %u", name, nq, nvec, d->ops->nqueues, vp->nvec);
+		goto out;
+	}
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		struct msix_entry *e = &x->table[v];
+
+		if (vmstate_get_u32(s, &e->addr_lo, err) < 0 ||
+		    vmstate_get_u32(s, &e->addr_hi, err) < 0 ||
+		    vmstate_get_u32(s, &e->data, err) < 0 ||
+		    vmstate_get_u32(s, &e->ctrl, err) < 0)
+			goto out;
+		if (e->ctrl & ~1u) {
+			err_input(err, "%s: MSI-X vector %u: control 0x%x", name, v,
+				  e->ctrl);
+			goto out;
+		}
+	}
+	for (unsigned v = vp->nvec; v < MSIX_MAX; v++)
+		x->table[v].ctrl = 1;
+	if (vmstate_get_u64(s, &x->pba, err) < 0 ||
+	    vmstate_get_u16(s, &x->config_vector, err) < 0 ||
+	    vmstate_get_u32(s, &x->dfselect, err) < 0 ||
+	    vmstate_get_u32(s, &x->gfselect, err) < 0 ||
+	    vmstate_get_u16(s, &x->qselect, err) < 0 ||
+	    vmstate_get_u8(s, &x->isr, err) < 0 ||
+	    vmstate_get_u8(s, &x->generation, err) < 0 ||
+	    vmstate_get_u8(s, &x->status, err) < 0 ||
+	    vmstate_get_u64(s, &offered, err) < 0 ||
+	    vmstate_get_u64(s, &x->features, err) < 0)
+		goto out;
+	if (x->pba >> vp->nvec) {
+		err_input(err, "%s: MSI-X PBA 0x%llx past vector %u", name,
+			  (unsigned long long)x->pba, vp->nvec - 1);
+		goto out;
+	}
+	if (!vector_ok(vp, x->config_vector)) {
+		err_input(err, "%s: config vector %u", name, x->config_vector);
+		goto out;
+	}
+	if (x->isr & ~3u) {
+		err_input(err, "%s: ISR 0x%x", name, x->isr);
+		goto out;
+	}
+	if (x->status & ~(VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER |
+			  VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |
+			  VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) {
+		err_input(err, "%s: status 0x%x", name, x->status);
+		goto out;
+	}
+	/* The host's device may offer other features than the one saved
+	 * (a tap's offloads): what the driver took must still be there. */
+	if (x->features & ~device_features(d)) {
+		err_input(err, "%s: the guest uses features 0x%llx this device "
+			  "does not offer here (0x%llx)", name,
+			  (unsigned long long)x->features,
+			  (unsigned long long)device_features(d));
+		goto out;
+	}
+	if ((x->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    !(x->features & (1ULL << VIRTIO_F_VERSION_1))) {
+		err_input(err, "%s: FEATURES_OK without VERSION_1", name);
+		goto out;
+	}
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		if (vmstate_get_u16(s, &x->queue_vector[q], err) < 0 ||
+		    vmstate_get_u16(s, &x->queue_size[q], err) < 0)
+			goto out;
+		if (!vector_ok(vp, x->queue_vector[q]) ||
+		    !pow2_upto(x->queue_size[q], d->ops->queue_size)) {
+			err_input(err, "%s: queue %u: vector %u, size %u", name, q,
+				  x->queue_vector[q], x->queue_size[q]);
+			goto out;
+		}
+		if (vq_load(d, q, &x->vq[q], x->queue_size[q], s, err) < 0)
+			goto out;
+	}
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(vp->table, x->table, sizeof(vp->table));
+	vp->pba = x->pba;
+	vp->config_vector = x->config_vector;
+	vp->dfselect = x->dfselect;
+	vp->gfselect = x->gfselect;
+	vp->qselect = x->qselect;
+	vp->isr = x->isr;
+	vp->generation = x->generation;
+	d->status = x->status;
+	d->features = x->features;
+	for (unsigned q = 0; q < d->ops->nqueues; q++) {
+		vp->queue_vector[q] = x->queue_vector[q];
+		vp->queue_size[q] = x->queue_size[q];
+		d->vq[q] = x->vq[q];
+	}
+	r = msix_recommit(vp, err);
+	/* The device's own side follows the driver's: what DRIVER_OK set
+	 * up (net: offloads, receiving), set up again. */
+	if (r == 0 && (d->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(d->status & VIRTIO_STATUS_NEEDS_RESET) && d->ops->activate)
+		d->ops->activate(d);
+	pthread_mutex_unlock(&d->lock);
+out:
+	free(x);
+	return r;
+}
+
+int virtio_section_open(const struct vmstate_reader *r, const char *id,
+			struct vmstate_section *s, struct error *err)
+{
+	if (vmstate_find(r, id, s, err) < 0 ||
+	    vmstate_check_version(s, VIRTIO_STATE_VERSION, err) < 0)
+		return -1;
+	return 0;
+}
+
+int virtio_section_close(const struct vmstate_section *s, struct error *err)
+{
+	if (s->pos != s->len)
+		return err_input(err, "%.*s: %zu bytes too many", VMSTATE_ID_LEN,
+				 s->id, s->len - s->pos);
+	return 0;
 }

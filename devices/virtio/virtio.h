@@ -62,12 +62,34 @@ struct virtio_dev {
 
 int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		      void *priv, struct virtio_dev **out, struct error *err);
-/* No more queue_notify from the event loop (or an ioeventfd): the notify
- * fds leave the loop, waiting for a callback that runs. A device whose
- * data plane it frees first (blk's engine) calls this before. Idempotent;
- * virtio_pci_destroy() does it too. */
+/* No more queue_notify from the event loop, an ioeventfd or a notify
+ * write that exits: the ioeventfds come down, the notify fds leave the
+ * loop (waiting for a callback that runs), kicks until resume go nowhere.
+ * A device whose data plane it frees first (blk's engine) calls this
+ * before. Idempotent; virtio_pci_destroy() does it too. Lock not held. */
 void virtio_pci_quiesce(struct virtio_dev *d);
+/* Undo virtio_pci_quiesce(): the notify fds back on the loop, the
+ * ioeventfds where BAR0 is now, and one kick for every queue (a kick that
+ * came while quiesced went nowhere). Lock not held. */
+int virtio_pci_resume(struct virtio_dev *d, struct error *err);
 void virtio_pci_destroy(struct virtio_dev *d);
+
+/* Save and restore of the transport (virtio_pci_load quiesces first):
+ * PCI config space with the BAR placement, MSI-X table and PBA, the common
+ * configuration, every virtqueue. A device's section holds this followed
+ * by what the device adds. Loading checks every value as guest input
+ * (err_input), re-places BAR0, re-commits the MSI routes of the live
+ * vectors and, for a driver that was running, calls ops->activate. The
+ * device stays quiesced: virtio_pci_resume() follows. Lock not held. */
+#define VIRTIO_STATE_VERSION 1
+void virtio_pci_save(struct virtio_dev *d, struct vmstate_writer *w);
+int virtio_pci_load(struct virtio_dev *d, struct vmstate_section *s,
+		    struct error *err);
+/* Find section id and check its version; after the device read it all,
+ * refuse bytes left over. */
+int virtio_section_open(const struct vmstate_reader *r, const char *id,
+			struct vmstate_section *s, struct error *err);
+int virtio_section_close(const struct vmstate_section *s, struct error *err);
 
 /* A queue_notify that stopped at its budget with requests left: call it
  * again on a later turn of the event loop, after the other ready fds, so

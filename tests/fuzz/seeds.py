@@ -123,3 +123,10 @@ blobs = [cpuid, struct.pack("<I", 2000000), b"\0" * 4, b"\0" * 144, b"\0" * 312,
          struct.pack("<I", 0x0d) + b"\0" * 60]
 with open(os.path.join(out, "vcpu_state", "vcpu0"), "wb") as f:
     f.write(b"".join(struct.pack("<I", len(b)) + b for b in blobs))
+# fuzz_device_restore: byte 0 odd XORs the rest over a driven device's
+# saved payload (all zero: that payload, unchanged); even: a raw payload.
+os.makedirs(os.path.join(out, "device_restore"), exist_ok=True)
+for name, data in {"valid": b"\x01", "valid-nq": b"\x01" + b"\0" * 256 + b"\x01",
+                   "raw-empty": b"\x00", "raw-zero": b"\x00" * 700}.items():
+    with open(os.path.join(out, "device_restore", name), "wb") as f:
+        f.write(data)

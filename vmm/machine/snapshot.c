@@ -221,7 +221,8 @@ int vm_snapshot_write(struct vm *vm, const struct vm_snapshot_opts *o,
 	int r = -1;
 
 	vmstate_writer_init(&w);
-	if (save_machine(vm, o, &w, err) < 0 || vm_state_save(vm, &w, err) < 0)
+	if (save_machine(vm, o, &w, err) < 0 || vm_state_save(vm, &w, err) < 0 ||
+	    pci_host_save(&vm->pci, &w, err) < 0)
 		goto out;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_state_save(&vm->vcpu[i], &w, err) < 0) {
@@ -416,7 +417,8 @@ int vm_snapshot_map_memory(struct vm_snapshot *s, struct vm *vm,
 int vm_snapshot_load(const struct vm_snapshot *s, struct vm *vm,
 		     struct error *err)
 {
-	if (vm_state_restore(vm, &s->rd, err) < 0)
+	if (vm_state_restore(vm, &s->rd, err) < 0 ||
+	    pci_host_restore(&vm->pci, &s->rd, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->ndev; i++) {
 		const struct device_ops *ops = vm->dev[i].ops;
