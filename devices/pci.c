@@ -165,7 +165,6 @@ int pci_host_init(struct pci_host *h, struct bus *pio, struct bus *mmio,
 	pthread_mutex_init(&h->lock, NULL);
 	h->pio = pio;
 	h->mmio = mmio;
-	h->next_mmio = PCI_MMIO_START;
 	/* 00:00.0, a host bridge: Linux's type-1 probe looks for one. */
 	pci_func_init(&h->bridge, "host-bridge", 0x8086, 0x0d57, 0x060000, 0);
 	h->slot[0] = &h->bridge;
@@ -184,30 +183,38 @@ void pci_host_destroy(struct pci_host *h)
 	pthread_mutex_destroy(&h->lock);
 }
 
-int pci_add(struct pci_host *h, struct pci_func *f, struct error *err)
+/* Where slot's BARs go: a window of its own, so that every address the
+ * guest sees follows from the slot alone, not from the order functions
+ * were added in. */
+#define PCI_SLOT_WINDOW (PCI_MMIO_SIZE / PCI_SLOTS)
+
+static unsigned free_slot(const struct pci_host *h)
 {
 	unsigned s;
 
-	pthread_mutex_lock(&h->lock);
 	for (s = 1; s < PCI_SLOTS && h->slot[s]; s++)
 		;
-	if (s == PCI_SLOTS) {
-		pthread_mutex_unlock(&h->lock);
-		return err_set(err, "%s: no free PCI slot (at most %d devices)",
-			       f->name, PCI_SLOTS - 1);
-	}
+	return s;
+}
+
+/* Lay out f's BARs in slot's window; -1 if they do not fit. */
+static int place_bars(struct pci_func *f, unsigned slot, struct error *err)
+{
+	uint64_t base = PCI_MMIO_START + (uint64_t)slot * PCI_SLOT_WINDOW;
+	uint64_t next = base;
+
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		struct pci_bar *b = &f->bar[i];
 		uint64_t at;
 
 		if (!b->size)
 			continue;
-		at = (h->next_mmio + b->size - 1) & ~((uint64_t)b->size - 1);
-		if (at + b->size > PCI_MMIO_START + PCI_MMIO_SIZE) {
-			pthread_mutex_unlock(&h->lock);
-			return err_set(err, "%s: PCI MMIO window full", f->name);
-		}
-		h->next_mmio = at + b->size;
+		at = (next + b->size - 1) & ~((uint64_t)b->size - 1);
+		if (at + b->size > base + PCI_SLOT_WINDOW)
+			return err_set(err, "%s: BARs larger than the %llu MiB of "
+				       "a PCI slot", f->name,
+				       (unsigned long long)(PCI_SLOT_WINDOW >> 20));
+		next = at + b->size;
 		/* 32-bit non-prefetchable memory BAR; size bits read as 0. */
 		f->cfg[PCI_BAR0 + 4 * i] = at;
 		f->cfg[PCI_BAR0 + 4 * i + 1] = at >> 8;
@@ -217,14 +224,42 @@ int pci_add(struct pci_host *h, struct pci_func *f, struct error *err)
 		for (unsigned k = 0; k < 4; k++)
 			f->wmask[PCI_BAR0 + 4 * i + k] = m >> (8 * k);
 	}
-	f->slot = s;
-	h->slot[s] = f;
+	return 0;
+}
+
+int pci_add_at(struct pci_host *h, struct pci_func *f, unsigned slot,
+	       struct error *err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (slot == 0)
+		slot = free_slot(h);
+	if (slot >= PCI_SLOTS)
+		r = err_set(err, "%s: no PCI slot %u (bus 0 has 1 to %d)",
+			    f->name, slot, PCI_SLOTS - 1);
+	else if (h->slot[slot])
+		r = err_set(err, "%s: PCI slot %u is taken by %s", f->name,
+			    slot, h->slot[slot]->name);
+	else
+		r = place_bars(f, slot, err);
+	if (r < 0) {
+		pthread_mutex_unlock(&h->lock);
+		return -1;
+	}
+	f->slot = slot;
+	h->slot[slot] = f;
 	/* Firmware leaves memory decoding on for what it placed. */
 	f->cfg[PCI_COMMAND] |= PCI_CMD_MEM;
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
 		pci_update_bar(h, f, i);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
+}
+
+int pci_add(struct pci_host *h, struct pci_func *f, struct error *err)
+{
+	return pci_add_at(h, f, 0, err);
 }
 
 void pci_del(struct pci_host *h, struct pci_func *f)

@@ -65,7 +65,6 @@ struct pci_host {
 	uint32_t config_addr;
 	struct pci_func bridge;
 	struct pci_func *slot[PCI_SLOTS];
-	uint64_t next_mmio;
 };
 
 int pci_host_init(struct pci_host *h, struct bus *pio, struct bus *mmio,
@@ -80,6 +79,12 @@ void pci_func_init(struct pci_func *f, const char *name, uint16_t vendor,
 unsigned pci_add_cap(struct pci_func *f, const void *cap, unsigned len);
 /* Put f in the next free slot; place and map its BARs. */
 int pci_add(struct pci_host *h, struct pci_func *f, struct error *err);
+/* Put f in slot (1 to PCI_SLOTS - 1; 0: the next free one), an error if
+ * another function has it. Its BARs go in the slot's own part of the MMIO
+ * window (PCI_MMIO_SIZE / PCI_SLOTS each): the addresses the guest sees
+ * depend on the slot only. */
+int pci_add_at(struct pci_host *h, struct pci_func *f, unsigned slot,
+	       struct error *err);
 void pci_del(struct pci_host *h, struct pci_func *f);
 
 /* A function's config space (what the guest wrote: command register, BAR

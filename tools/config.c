@@ -24,11 +24,21 @@
 #define DESC_MAX 40		/* scalar text quoted in "got ..." */
 #define DESC_LEN (DESC_MAX + 8)
 
+/* A value of a key with .unique, as given in the file. */
+struct taken {
+	const char *group;
+	int64_t value;
+	char name[KEY_NAME_LEN];	/* "disks[0].slot" */
+	size_t line;			/* 1-based */
+};
+
 struct loader {
 	const char *file;		/* the path as given, for messages */
 	yaml_document_t *doc;
 	struct guest_config *cfg;
 	struct error *err;
+	struct taken *taken;		/* every .unique value so far */
+	size_t ntaken;
 };
 
 /* The keys valid in one YAML mapping, and the struct their values fill. */
@@ -322,6 +332,31 @@ static int set_string(struct loader *ld, const struct key *k, void *base,
 	return store_string(ld, field_at(base, k->off), s);
 }
 
+/* v for k's group, unless another key has it already. */
+static int claim(struct loader *ld, const struct key *k, const char *name,
+		 int64_t v, yaml_mark_t m)
+{
+	struct taken *t;
+
+	for (size_t i = 0; i < ld->ntaken; i++) {
+		t = &ld->taken[i];
+		if (!strcmp(t->group, k->unique) && t->value == v)
+			return fail(ld, m, name, "%s %lld is taken already by "
+				    "%s (line %zu)", k->unique, (long long)v,
+				    t->name, t->line);
+	}
+	t = realloc(ld->taken, (ld->ntaken + 1) * sizeof(*t));
+	if (!t)
+		return oom(ld);
+	ld->taken = t;
+	t = &ld->taken[ld->ntaken++];
+	t->group = k->unique;
+	t->value = v;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->line = m.line + 1;
+	return 0;
+}
+
 static int set_int(struct loader *ld, const struct key *k, void *base,
 		   const char *name, const char *s, yaml_mark_t m, bool user)
 {
@@ -330,6 +365,8 @@ static int set_int(struct loader *ld, const struct key *k, void *base,
 	if (schema_parse_int(s, &v) < 0 ||
 	    (user && (v < k->imin || v > k->imax)))
 		return bad_value(ld, k, name, s, m);
+	if (user && k->unique && claim(ld, k, name, v, m) < 0)
+		return -1;
 	store_int(field_at(base, k->off), k->size, v);
 	return 0;
 }
@@ -1020,6 +1057,10 @@ static int load_file(struct loader *ld, FILE *f)
 	rc = check_expansion(ld, &doc);
 	if (rc == 0)
 		rc = load_root(ld, &doc);
+	if (rc == 0 && ld->cfg->kind == GUEST_VM &&
+	    config_assign_slots(&ld->cfg->vm, ld->err) < 0)
+		rc = fail(ld, yaml_document_get_root_node(&doc)->start_mark,
+			  NULL, "%s", ld->err->msg);
 	if (rc == 0)
 		rc = check_no_more(ld, &parser, f);
 	ld->doc = NULL;
@@ -1084,6 +1125,7 @@ int config_load(const char *path, struct guest_config *cfg, struct error *err)
 	if (rc == 0)
 		rc = load_file(&ld, f);
 	fclose(f);
+	free(ld.taken);
 	if (rc < 0)
 		config_free(cfg);
 	return rc < 0 ? -1 : 0;
@@ -1126,6 +1168,65 @@ int config_load_as(const char *path, const char *dir, const char *name,
 		config_free(cfg);
 	}
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- the PCI topology ---- */
+
+/* slot, if 0, becomes the lowest free one (taken[] marks them). */
+static int take_slot(unsigned *slot, bool *taken, const char *what, size_t i,
+		     struct error *err)
+{
+	unsigned s = 1;
+
+	if (*slot)
+		return 0;
+	while (s < VM_PCI_SLOTS && taken[s])
+		s++;
+	if (s == VM_PCI_SLOTS)
+		return err_set(err, "too many PCI devices: no slot left for "
+			       "%s[%zu] (bus 0 has %d)", what, i,
+			       VM_PCI_SLOTS - 1);
+	taken[s] = true;
+	*slot = s;
+	return 0;
+}
+
+static int mark_slot(unsigned slot, bool *taken, const char *what, size_t i,
+		     struct error *err)
+{
+	if (!slot)
+		return 0;
+	if (slot >= VM_PCI_SLOTS)
+		return err_set(err, "%s[%zu].slot: %u is out of range 1 to %d",
+			       what, i, slot, VM_PCI_SLOTS - 1);
+	if (taken[slot])
+		return err_set(err, "%s[%zu].slot: PCI slot %u is taken "
+			       "already", what, i, slot);
+	taken[slot] = true;
+	return 0;
+}
+
+int config_assign_slots(struct vm_config *vm, struct error *err)
+{
+	bool taken[VM_PCI_SLOTS] = { [0] = true };     /* the host bridge */
+
+	for (size_t i = 0; i < vm->ndisks; i++)
+		if (mark_slot(vm->disks[i].slot, taken, "disks", i, err) < 0)
+			return -1;
+	for (size_t i = 0; i < vm->nnets; i++)
+		if (mark_slot(vm->nets[i].slot, taken, "nets", i, err) < 0)
+			return -1;
+	for (size_t i = 0; i < vm->ndisks; i++)
+		if (take_slot(&vm->disks[i].slot, taken, "disks", i, err) < 0)
+			return -1;
+	for (size_t i = 0; i < vm->nnets; i++)
+		if (take_slot(&vm->nets[i].slot, taken, "nets", i, err) < 0)
+			return -1;
+	vm->rng_slot = 0;
+	if (vm->rng && take_slot(&vm->rng_slot, taken, "rng", 0, err) < 0)
+		return err_set(err, "too many PCI devices: no slot left for "
+			       "the virtio-rng (rng: false frees one)");
+	return 0;
 }
 
 /* ---- freeing: walks the same tables ---- */

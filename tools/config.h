@@ -19,16 +19,21 @@ enum on_triple_fault { ON_TRIPLE_FAULT_CRASH, ON_TRIPLE_FAULT_REBOOT };
 
 enum disk_cache { DISK_CACHE_NONE, DISK_CACHE_WRITEBACK };
 
+/* PCI bus 0 as the guest sees it: slot 0 is the host bridge. */
+#define VM_PCI_SLOTS 32
+
 struct vm_disk {
 	char *path;                     /* resolved raw image or block device */
 	bool readonly;                  /* VIRTIO_BLK_F_RO, opened O_RDONLY */
 	enum disk_cache cache;          /* none: O_DIRECT + libaio (default) */
+	unsigned slot;                  /* PCI slot 1..31 (config_load fills it) */
 };
 
 struct vm_net {
 	char *tap;                      /* created if absent */
 	char *mac;                      /* "52:54:00:..."; NULL: derived */
 	char *bridge;                   /* optional existing bridge */
+	unsigned slot;                  /* PCI slot 1..31 (config_load fills it) */
 };
 
 struct vm_config {
@@ -42,6 +47,7 @@ struct vm_config {
 	struct vm_disk *disks; size_t ndisks;  /* /dev/vda, vdb, ... in order */
 	struct vm_net *nets; size_t nnets;     /* eth0, eth1, ... in order */
 	bool rng;                       /* virtio-rng; default true */
+	unsigned rng_slot;              /* its PCI slot (config_load fills it) */
 	const char *name;               /* the guest's name (owned by guest_config) */
 };
 
@@ -93,6 +99,11 @@ int config_load(const char *path, struct guest_config *cfg, struct error *err);
 int config_load_as(const char *path, const char *dir, const char *name,
 		   struct guest_config *cfg, struct error *err);
 void config_free(struct guest_config *cfg);
+/* The guest's PCI topology, from the definition: disks in file order, then
+ * NICs, then virtio-rng, each in its `slot:` or else the next free slot
+ * from 1 (0 is the host bridge). A slot of 0 in vm asks for one, other
+ * slots stay; config_load() already did this. -1 if they do not fit. */
+int config_assign_slots(struct vm_config *vm, struct error *err);
 /* `vessel help config`: every key with type, default, range and help. */
 void config_help(FILE *out);
 

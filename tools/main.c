@@ -253,6 +253,20 @@ static void print_size(const char *key, uint64_t v)
 		printf("%s: %llu\n", key, (unsigned long long)v);
 }
 
+/* The guest names disks (and NICs) in PCI slot order: the rank of the
+ * i-th one's slot among theirs. */
+static size_t slot_rank(const void *items, size_t n, size_t size, size_t off,
+			size_t i)
+{
+	const char *p = items;
+	unsigned mine = *(const unsigned *)(p + i * size + off);
+	size_t rank = 0;
+
+	for (size_t j = 0; j < n; j++)
+		rank += *(const unsigned *)(p + j * size + off) < mine;
+	return rank;
+}
+
 /* `vessel check`: the disks and NICs as the guest will see them. */
 static void print_vm_devices(const struct guest_config *cfg)
 {
@@ -260,13 +274,25 @@ static void print_vm_devices(const struct guest_config *cfg)
 	uint8_t mac[NET_MAC_LEN];
 	size_t i;
 
+	printf("pci:");
 	for (i = 0; i < vm->ndisks; i++)
-		printf("disk vd%c: %s (%s, cache: %s)\n", (char)('a' + i % 26),
+		printf(" 00:%02x.0 disks[%zu]", vm->disks[i].slot, i);
+	for (i = 0; i < vm->nnets; i++)
+		printf(" 00:%02x.0 nets[%zu]", vm->nets[i].slot, i);
+	if (vm->rng)
+		printf(" 00:%02x.0 rng", vm->rng_slot);
+	printf("\n");
+	for (i = 0; i < vm->ndisks; i++)
+		printf("disk vd%c: %s (%s, cache: %s)\n", (char)('a' +
+		       slot_rank(vm->disks, vm->ndisks, sizeof(vm->disks[0]),
+				 offsetof(struct vm_disk, slot), i) % 26),
 		       vm->disks[i].path,
 		       vm->disks[i].readonly ? "read-only" : "read-write",
 		       vm->disks[i].cache == DISK_CACHE_NONE ? "none" : "writeback");
 	for (i = 0; i < vm->nnets; i++) {
-		printf("net eth%zu: tap %s", i, vm->nets[i].tap);
+		printf("net eth%zu: tap %s", slot_rank(vm->nets, vm->nnets,
+		       sizeof(vm->nets[0]), offsetof(struct vm_net, slot), i),
+		       vm->nets[i].tap);
 		if (vm->nets[i].mac) {
 			printf(", mac %s", vm->nets[i].mac);
 		} else {

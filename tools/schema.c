@@ -257,6 +257,11 @@ static const struct key disk_keys[] = {
 	{ .name = "cache", .type = KT_ENUM, AT(struct vm_disk, cache),
 	  .choices = cache_choices, .def = "none",
 	  .help = "none: O_DIRECT with libaio; writeback: the host page cache." },
+	{ .name = "slot", .type = KT_INT, AT(struct vm_disk, slot), .imin = 1,
+	  .imax = VM_PCI_SLOTS - 1, .unique = "PCI slot",
+	  .def_doc = "the next free one (disks, nets, then rng, in file order)",
+	  .help = "PCI slot: the guest sees the disk at 00:SS.0 (vda, vdb, "
+		  "... follow slot order). No two disks or NICs may share one." },
 };
 
 static const struct key vm_net_keys[] = {
@@ -270,6 +275,11 @@ static const struct key vm_net_keys[] = {
 	{ .name = "bridge", .type = KT_STRING, AT(struct vm_net, bridge),
 	  .check = check_ifname, .def_doc = "none",
 	  .help = "Existing host bridge to attach the tap to." },
+	{ .name = "slot", .type = KT_INT, AT(struct vm_net, slot), .imin = 1,
+	  .imax = VM_PCI_SLOTS - 1, .unique = "PCI slot",
+	  .def_doc = "the next free one (disks, nets, then rng, in file order)",
+	  .help = "PCI slot: the guest sees the NIC at 00:SS.0 (eth0, eth1, "
+		  "... follow slot order). No two disks or NICs may share one." },
 };
 
 static const struct key_table disk_table = TABLE("disks", disk_keys);
@@ -298,12 +308,15 @@ static const struct key vm_keys[] = {
 	  .help = "On a triple fault: report a crash, or reboot the VM." },
 	{ .name = "disks", .type = KT_MAP_LIST, G(vm.disks), G2(vm.ndisks),
 	  .sub = &disk_table, .item_size = sizeof(struct vm_disk),
-	  .def_doc = "[]", .help = "virtio-blk disks: /dev/vda, vdb, ... in order." },
+	  .def_doc = "[]", .help = "virtio-blk disks: /dev/vda, vdb, ... in order "
+					     "(of their PCI slots)." },
 	{ .name = "nets", .type = KT_MAP_LIST, G(vm.nets), G2(vm.nnets),
 	  .sub = &vm_net_table, .item_size = sizeof(struct vm_net),
-	  .def_doc = "[]", .help = "virtio-net NICs on taps: eth0, eth1, ... in order." },
+	  .def_doc = "[]", .help = "virtio-net NICs on taps: eth0, eth1, ... in order "
+					     "(of their PCI slots)." },
 	{ .name = "rng", .type = KT_BOOL, G(vm.rng), .def = "true",
-	  .help = "A virtio-rng device fed by getrandom(2)." },
+	  .help = "A virtio-rng device fed by getrandom(2), in the first PCI "
+		  "slot after the disks and NICs." },
 };
 
 static const struct key mount_keys[] = {

@@ -78,6 +78,9 @@ struct key {
 	/* Extra validation of a string (for KT_PATH: the resolved path).
 	 * Returns NULL if fine, else a message (possibly written in buf). */
 	const char *(*check)(const char *val, char *buf, size_t len);
+	/* KT_INT: a value given in the file must differ from every other
+	 * given for a key of the same group, in any list ("pci slot"). */
+	const char *unique;
 	const struct key_table *sub;	/* KT_MAP_LIST item keys */
 	size_t item_size;		/* KT_MAP_LIST item struct size */
 	const char *help;

@@ -1,5 +1,6 @@
-/* virtio-blk: one PCI function per configured disk, in file order, so the
- * guest sees /dev/vda, vdb, ... The data plane (devices/block/engine.c)
+/* virtio-blk: one PCI function per configured disk, in the slot the config
+ * gave it (file order unless `slot:`), so the guest sees /dev/vda, vdb, ...
+ * in slot order. The data plane (devices/block/engine.c)
  * runs on the event loop and never waits for the disk; this file is the
  * device's face: features, config space, and the transport's callbacks. */
 #include <endian.h>
@@ -200,8 +201,8 @@ static int disk_create(struct device_env *env, struct blk_disk *k, unsigned i,
 	if (blk_engine_open(&k->eng, &o, env->loop, err) < 0)
 		return -1;
 	config_fill(&k->config, k->eng);
-	if (virtio_pci_create(env, disk->readonly ? &blk_vops_ro : &blk_vops_rw,
-			      k, &k->vdev, err) < 0)
+	if (virtio_pci_create_at(env, disk->readonly ? &blk_vops_ro : &blk_vops_rw,
+				 k, disk->slot, &k->vdev, err) < 0)
 		return -1;
 	blk_engine_attach(k->eng, &k->vdev->lock, &k->vdev->vq[0],
 			  &blk_eng_ops, k->vdev);

@@ -1,5 +1,5 @@
-/* virtio-net: one PCI function per configured NIC, in config order (eth0,
- * eth1, ...), each on a tap opened with IFF_VNET_HDR. Queue 0 receives,
+/* virtio-net: one PCI function per configured NIC, in the slot the config
+ * gave it (file order unless `slot:`; eth0, eth1, ... in slot order), each on a tap opened with IFF_VNET_HDR. Queue 0 receives,
  * queue 1 transmits; the virtio-net header passes through untouched both
  * ways. The packet plumbing is in devices/net/ (rx.c, tx.c, tap.c); this
  * file wires it to the transport and the event loop.
@@ -365,7 +365,7 @@ static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 	}
 	n->vops = net_vops;
 	n->vops.features = net_features(n);
-	if (virtio_pci_create(env, &n->vops, n, &n->vdev, err) < 0)
+	if (virtio_pci_create_at(env, &n->vops, n, c->slot, &n->vdev, err) < 0)
 		goto fail;
 	/* Watched for nothing until the driver is ready (EPOLLERR still). */
 	if (loop_add(env->loop, n->tap.fd, 0, net_tap_event, n, err) < 0)

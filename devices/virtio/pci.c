@@ -478,6 +478,13 @@ static void add_vendor_cap(struct pci_func *f, uint8_t type, uint32_t off,
 int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		      void *priv, struct virtio_dev **out, struct error *err)
 {
+	return virtio_pci_create_at(env, ops, priv, 0, out, err);
+}
+
+int virtio_pci_create_at(struct device_env *env, const struct virtio_ops *ops,
+			 void *priv, unsigned slot, struct virtio_dev **out,
+			 struct error *err)
+{
 	struct virtio_pci *vp;
 	struct pci_func *f;
 	uint8_t msix[12] = { 0x11 };
@@ -538,7 +545,7 @@ int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 			goto fail;
 		vp->notify_watched[q] = true;
 	}
-	if (pci_add(env->pci, f, err) < 0)
+	if (pci_add_at(env->pci, f, slot, err) < 0)
 		goto fail;
 	*out = &vp->dev;
 	return 0;

@@ -99,7 +99,8 @@ static int rng_create(struct device_env *env, void **state, struct error *err)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return err_set(err, "out of memory");
-	if (virtio_pci_create(env, &rng_vops, r, &r->vdev, err) < 0) {
+	if (virtio_pci_create_at(env, &rng_vops, r, env->cfg->rng_slot, &r->vdev,
+				 err) < 0) {
 		free(r);
 		return -1;
 	}

@@ -62,6 +62,10 @@ struct virtio_dev {
 
 int virtio_pci_create(struct device_env *env, const struct virtio_ops *ops,
 		      void *priv, struct virtio_dev **out, struct error *err);
+/* The same in PCI slot `slot` (0: the next free one; see pci_add_at). */
+int virtio_pci_create_at(struct device_env *env, const struct virtio_ops *ops,
+			 void *priv, unsigned slot, struct virtio_dev **out,
+			 struct error *err);
 /* No more queue_notify from the event loop, an ioeventfd or a notify
  * write that exits: the ioeventfds come down, the notify fds leave the
  * loop (waiting for a callback that runs), kicks until resume go nowhere.

@@ -523,6 +523,110 @@ static void test_err_vm_devices(void **state)
 		     "3:5: nets[0].tap: missing required key");
 }
 
+/* The PCI topology: disks, then NICs, then rng, in file order, each in its
+ * slot: or the lowest free one from 1. */
+static void test_vm_slots(void **state)
+{
+	struct guest_config cfg;
+	struct error err = { 0 };
+
+	(void)state;
+	load_ok("slots.yaml",
+		"kernel: vmlinuz\n"
+		"nets:\n"
+		"  - {tap: vs-s0, slot: 2}\n"
+		"  - tap: vs-s1\n"
+		"disks:\n"
+		"  - path: notes.txt\n"
+		"  - {path: initrd.img, slot: 7}\n"
+		"  - path: vmlinuz\n", &cfg);
+	assert_int_equal(cfg.vm.disks[0].slot, 1);
+	assert_int_equal(cfg.vm.disks[1].slot, 7);
+	assert_int_equal(cfg.vm.disks[2].slot, 3);
+	assert_int_equal(cfg.vm.nets[0].slot, 2);
+	assert_int_equal(cfg.vm.nets[1].slot, 4);
+	assert_int_equal(cfg.vm.rng_slot, 5);
+	/* Again on what it filled in: the same slots. */
+	assert_int_equal(config_assign_slots(&cfg.vm, &err), 0);
+	assert_int_equal(cfg.vm.disks[2].slot, 3);
+	assert_int_equal(cfg.vm.rng_slot, 5);
+	config_free(&cfg);
+
+	load_ok("slots2.yaml", "kernel: vmlinuz\nrng: false\ndisks:\n"
+		"  - {path: notes.txt, slot: 31}\n", &cfg);
+	assert_int_equal(cfg.vm.disks[0].slot, 31);
+	assert_int_equal(cfg.vm.rng_slot, 0);
+	config_free(&cfg);
+
+	load_ok("slots3.yaml", "kernel: vmlinuz\n", &cfg);
+	assert_int_equal(cfg.vm.rng_slot, 1);
+	config_free(&cfg);
+}
+
+/* A hand-made config: bad slots are errors, not a crash. */
+static void test_assign_slots_errors(void **state)
+{
+	struct vm_disk disks[32];
+	struct vm_config vm = { .disks = disks, .ndisks = 2, .rng = true };
+	struct error err = { 0 };
+
+	(void)state;
+	memset(disks, 0, sizeof(disks));
+	disks[0].slot = disks[1].slot = 5;
+	assert_int_equal(config_assign_slots(&vm, &err), -1);
+	assert_string_equal(err.msg, "disks[1].slot: PCI slot 5 is taken already");
+	disks[1].slot = 32;
+	assert_int_equal(config_assign_slots(&vm, &err), -1);
+	assert_string_equal(err.msg, "disks[1].slot: 32 is out of range 1 to 31");
+	/* 31 disks fill the bus: no room for the rng. */
+	memset(disks, 0, sizeof(disks));
+	vm.ndisks = 31;
+	assert_int_equal(config_assign_slots(&vm, &err), -1);
+	assert_non_null(strstr(err.msg, "virtio-rng"));
+	vm.rng = false;
+	assert_int_equal(config_assign_slots(&vm, &err), 0);
+	assert_int_equal(disks[30].slot, 31);
+	vm.ndisks = 32;
+	memset(disks, 0, sizeof(disks));
+	assert_int_equal(config_assign_slots(&vm, &err), -1);
+	assert_string_equal(err.msg, "too many PCI devices: no slot left for "
+			    "disks[31] (bus 0 has 31)");
+}
+
+static void test_err_slots(void **state)
+{
+	(void)state;
+	expect_error("kernel: vmlinuz\ndisks:\n  - {path: notes.txt, slot: 0}\n",
+		     "3:29: disks[0].slot: expected an integer from 1 to 31, got '0'");
+	expect_error("kernel: vmlinuz\nnets:\n  - {tap: t0, slot: 32}\n",
+		     "3:21: nets[0].slot: expected an integer from 1 to 31, got '32'");
+	expect_error("kernel: vmlinuz\nnets:\n  - {tap: t0, slot: 1f}\n",
+		     "3:21: nets[0].slot: expected an integer from 1 to 31, got '1f'");
+	/* A NIC may not take a disk's slot, nor a disk another's. */
+	expect_error("kernel: vmlinuz\n"
+		     "disks:\n"
+		     "  - {path: notes.txt, slot: 4}\n"
+		     "nets:\n"
+		     "  - tap: t0\n"
+		     "    slot: 4\n",
+		     "6:11: nets[0].slot: PCI slot 4 is taken already by "
+		     "disks[0].slot (line 3)");
+	expect_error("kernel: vmlinuz\n"
+		     "disks:\n"
+		     "  - {path: notes.txt, slot: 9}\n"
+		     "  - {path: vmlinuz, slot: 9}\n",
+		     "4:27: disks[1].slot: PCI slot 9 is taken already by "
+		     "disks[0].slot (line 3)");
+	expect_error("disks:\n"
+		     "  - {path: notes.txt, slot: 1}\n"
+		     "  - {path: vmlinuz, slot: 2}\n"
+		     "kernel: vmlinuz\n"
+		     "nets:\n"
+		     "  - {tap: t0, slot: 1}\n",
+		     "6:21: nets[0].slot: PCI slot 1 is taken already by "
+		     "disks[0].slot (line 2)");
+}
+
 static void test_err_bad_int(void **state)
 {
 	(void)state;
@@ -912,6 +1016,10 @@ static void test_help(void **state)
 	assert_non_null(strstr(help, "\n  cpus  (container)\n      type: "
 			       "number; range: > 0; default: 0 (unlimited)\n"));
 	assert_non_null(strstr(help, "\n  nets[].bridge  (container)\n"));
+	assert_non_null(strstr(help, "\n  disks[].slot  (vm)\n      type: "
+			       "integer; range: 1 to 31; default: the next "
+			       "free one"));
+	assert_non_null(strstr(help, "\n  nets[].slot  (vm)\n"));
 	free(help);
 }
 
@@ -1042,6 +1150,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vm_full),
+		cmocka_unit_test(test_vm_slots),
+		cmocka_unit_test(test_assign_slots_errors),
+		cmocka_unit_test(test_err_slots),
 		cmocka_unit_test(test_vm_defaults),
 		cmocka_unit_test(test_name_from_file),
 		cmocka_unit_test(test_null_values),

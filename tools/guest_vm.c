@@ -1,0 +1,224 @@
+/* The supervisor's operations on a VM (guest_ops.h): vm_run() in the
+ * supervisor's process, driven through a vm_control; the console is a
+ * pair of pipes. */
+#include "guest_ops.h"
+#include "fdio.h"
+#include "../vmm/machine/machine.h"
+#include "../vmm/machine/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+struct guest {
+	struct guest_host *host;
+	struct vm_control vmc;
+};
+
+static void on_started(void *opaque)
+{
+	struct guest *g = opaque;
+
+	g->host->running(g->host);
+}
+
+static int vm_create_guest(struct guest_host *h, struct guest **out,
+			   struct error *err)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return err_set(err, "out of memory");
+	g->host = h;
+	vm_control_init(&g->vmc, on_started, g);
+	*out = g;
+	return 0;
+}
+
+static void vm_destroy_guest(struct guest *g)
+{
+	vm_control_destroy(&g->vmc);
+	free(g);
+}
+
+static const char *vm_outcome(const struct vm_run_result *res, char *buf,
+			      size_t len)
+{
+	switch (res->result) {
+	case VM_RESULT_POWEROFF:
+		return "the guest powered off";
+	case VM_RESULT_REBOOT:
+		return "the guest rebooted (on_reboot: exit)";
+	case VM_RESULT_CRASH:
+		return "the guest crashed";
+	case VM_RESULT_STOPPED:
+		break;
+	}
+	if (res->stop_signal)
+		snprintf(buf, len, "the guest was stopped by signal %d",
+			 res->stop_signal);
+	else
+		snprintf(buf, len, "the guest was stopped");
+	return buf;
+}
+
+static int vm_run_guest(struct guest *g, char *msg, size_t len,
+			struct error *err)
+{
+	const struct guest_config *cfg = g->host->cfg;
+	struct vm_config vmcfg = cfg->vm;
+	struct vm_snapshot *snap = NULL;
+	struct vm_run_result res;
+	struct vm_run_opts opts;
+	int in[2], out[2], r, saved_err;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return err_sys(err, "pipe");
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return err_sys(err, "pipe");
+	}
+	if (g->host->serve(g->host, out[0], in[1], err) < 0) {
+		close(in[0]);
+		close(out[1]);
+		return -1;
+	}
+	opts = (struct vm_run_opts){ .in_fd = in[0], .out_fd = out[1],
+				     .control = &g->vmc };
+	vmcfg.name = cfg->name;
+	if (g->host->restore) {
+		snap = malloc(sizeof(*snap));
+		if (!snap || vm_snapshot_open(snap, g->host->restore, err) < 0 ||
+		    vm_snapshot_check(snap, &vmcfg, err) < 0) {
+			if (!snap)
+				err_set(err, "out of memory");
+			else
+				vm_snapshot_close(snap);
+			free(snap);
+			close(in[0]);
+			close(out[1]);
+			return -1;
+		}
+		opts.restore = snap;
+	}
+	/* What the VMM itself reports while the guest runs (a crash's
+	 * register dump, warnings) joins the console stream: `vessel logs`
+	 * and an attached console show it. */
+	saved_err = dup(2);
+	dup2(out[1], 2);
+	r = vm_run(&vmcfg, &opts, &res, err);
+	if (snap) {
+		vm_snapshot_close(snap);
+		free(snap);
+	}
+	if (saved_err >= 0) {
+		dup2(saved_err, 2);
+		close(saved_err);
+	}
+	close(in[0]);
+	close(out[1]);          /* the pump sees the end of the output */
+	if (r == 0) {
+		char buf[64];
+
+		snprintf(msg, len, "%s", vm_outcome(&res, buf, sizeof(buf)));
+	}
+	return r;
+}
+
+static void vm_status(struct guest *g, struct json_object *o)
+{
+	const struct guest_config *cfg = g->host->cfg;
+
+	json_object_object_add(o, "vcpus", json_object_new_int(cfg->vm.vcpus));
+	json_object_object_add(o, "memory", json_object_new_int64(cfg->vm.memory));
+}
+
+static int vm_shutdown(struct guest *g, bool paused, double timeout,
+		       char *note, size_t len, struct error *err)
+{
+	int r;
+
+	(void)err;
+	if (paused)
+		vm_control_pause(&g->vmc, false);
+	r = vm_control_power_button(&g->vmc);
+	snprintf(note, len, "stop: power button pressed%s; hard stop in %g s",
+		 r == 0 ? " (the guest has not enabled it)" : "", timeout);
+	return 0;
+}
+
+static void vm_kill(struct guest *g)
+{
+	vm_control_stop(&g->vmc);
+}
+
+static int vm_pause(struct guest *g, bool pause, struct error *err)
+{
+	if (vm_control_pause(&g->vmc, pause) < 0)
+		return err_set(err, "%s is between two boots; try again",
+			       g->host->cfg->name);
+	return 0;
+}
+
+/* Copy the definition the guest runs to path (a snapshot's config.yaml). */
+static int copy_file(const char *from, const char *to, struct error *err)
+{
+	char buf[65536];
+	int in, out, ret = -1;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_sys(err, "opening %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		err_sys(err, "creating %s", to);
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write_all(out, buf, n) < 0)
+			break;
+	if (n == 0 && fsync(out) == 0)
+		ret = 0;
+	else
+		err_sys(err, "copying %s to %s", from, to);
+	close(in);
+	close(out);
+	return ret;
+}
+
+static int vm_snapshot_guest(struct guest *g, const char *dir, bool stop,
+			     bool compress, struct error *err)
+{
+	struct vm_snapshot_opts o = {
+		.dir = dir, .compress = compress, .config_dir = g->host->cfg->dir,
+	};
+	char conf[PATH_MAX + 16];
+
+	snprintf(conf, sizeof(conf), "%s/" SNAPSHOT_CONFIG, dir);
+	if (copy_file(g->host->definition_copy, conf, err) < 0)
+		return -1;
+	if (vm_control_snapshot(&g->vmc, &o, stop, err) < 0) {
+		unlink(conf);
+		return -1;
+	}
+	return 0;
+}
+
+const struct guest_ops guest_vm_ops = {
+	.kind = "vm",
+	.create = vm_create_guest,
+	.run = vm_run_guest,
+	.status = vm_status,
+	.shutdown = vm_shutdown,
+	.kill = vm_kill,
+	.pause = vm_pause,
+	.snapshot = vm_snapshot_guest,
+	.destroy = vm_destroy_guest,
+};
