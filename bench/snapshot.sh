@@ -15,7 +15,9 @@
 #     default 128 MiB/s cap does not throttle a save to a local file), then
 #     `cont`; restore: the same command line plus `-incoming "exec:cat
 #     FILE"` (QEMU runs the guest when the load completes).
-# Metrics (BENCH_WARMUP unmeasured rounds, then BENCH_RUNS, sides taking
+# Metrics (BENCH_WARMUP unmeasured rounds, then BENCH_RUNS of saves and
+# BENCH_RUNS of restores (a failed save or restore counts as one failed
+# run of 2 x BENCH_RUNS), sides taking
 # turns within a round):
 #   snapshot.save     time to save, ms
 #   snapshot.size     what the save put on disk (du: allocated blocks,
@@ -370,7 +372,7 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 done
 
 for side in "${sides[@]}"; do
-	bench_run_fail_note snapshot "$side" "${failed[$side]}" $((runs * 3)) "${why[$side]}"
+	bench_run_fail_note snapshot "$side" "${failed[$side]}" $((runs * 2)) "${why[$side]}"
 done
 
 # The goals, from the medians.

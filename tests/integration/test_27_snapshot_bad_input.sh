@@ -16,8 +16,8 @@
 # run directory entry, starts no guest, and leaves the image's bytes as
 # they were (the running guest of the same name runs on undisturbed). At
 # the end the good snapshot still restores and continues.
-# A host CPU lacking a feature the guest used cannot be made here (the
-# nested host is the only host); the unit tests cover that check.
+#   - a copy whose vcpu.0 CPUID has AVX512F, which the host lacks (crc32
+#     recomputed)                                      -> CPU feature
 # test-timeout: 300
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -121,9 +121,36 @@ head -c $((len - 4)) "$T/ver/state" | gzip -1 -n -c | tail -c 8 | head -c 4 >"$T
 dd if="$T/ver.crc" of="$T/ver/state" bs=1 seek=$((len - 4)) conv=notrunc status=none
 expect_refused "format version 999" 'version|format|newer' restore "$T/ver"
 
+# A CPU feature the host lacks: AVX512F (CPUID leaf 7.0, EBX bit 16) set
+# in vcpu.0's saved CPUID, the crc32 recomputed. The section: id[32]
+# ("vcpu.0", NUL-padded), u32 version, u32 length, then the CPUID blob (u32
+# length, kvm_cpuid_entry2[]: function, index, flags, eax, ebx, ecx, edx,
+# 3 words of padding) first (vmm/vcpu_state_x86.c).
+if grep -qw avx512f /proc/cpuinfo; then
+	info "this host has AVX512F: no CPUID case here"
+else
+	cp -r "$T/snap" "$T/cpuid"
+	st=$T/cpuid/state
+	u32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+	sec=$(LC_ALL=C grep -obUaP 'vcpu\.0\x00{26}' "$st" | head -n 1 | cut -d: -f1)
+	[ -n "$sec" ] || snap_fail "no section vcpu.0 in the state file"
+	blen=$(u32 "$st" $((sec + 40)))
+	at=''
+	for ((e = sec + 44; e < sec + 44 + blen; e += 40)); do
+		if [ "$(u32 "$st" "$e")" = 7 ] && [ "$(u32 "$st" $((e + 4)))" = 0 ]; then at=$((e + 18)); break; fi
+	done
+	[ -n "$at" ] || snap_fail "no CPUID leaf 7.0 in vcpu.0's $blen bytes of CPUID"
+	byte=$(od -An -tu1 -j "$at" -N1 "$st" | tr -d ' ')
+	printf "$(printf '\\%03o' $((byte | 1)))" | dd of="$st" bs=1 seek="$at" conv=notrunc status=none
+	len=$(stat -c %s "$st")
+	head -c $((len - 4)) "$st" | gzip -1 -n -c | tail -c 8 | head -c 4 >"$T/cpuid.crc"
+	dd if="$T/cpuid.crc" of="$st" bs=1 seek=$((len - 4)) conv=notrunc status=none
+	expect_refused "a CPU feature the host lacks" 'cpu|feature' restore "$T/cpuid"
+fi
+
 # The disk image resized after the snapshot.
 truncate -s $((17 << 20)) "$img"
-expect_refused "a resized disk image" 'size' restore "$T/snap"
+expect_refused "a resized disk image" 'size|bytes' restore "$T/snap"
 truncate -s $((16 << 20)) "$img"
 check_unchanged "the image's size put back"
 
