@@ -39,14 +39,15 @@ _snap_track() {
 
 # snap_cmd OUT CMD...: runs `vessel CMD...` (time limit 300 s), stdin
 # /dev/null, stdout and stderr to $T/OUT.out and $T/OUT.err; sets SRC to
-# its exit status and prints nothing.
+# its exit status and SNAP_CMD_MS to its duration. With SNAP_NICE set it
+# runs under `nice -n $SNAP_NICE` (so does the guest it starts).
 snap_cmd() {
 	local out=$1 t0
 	shift
 	info "vessel $*"
 	t0=$(now_ms)
 	SRC=0
-	timeout -k 5 300 "$VESSEL" "$@" </dev/null >"$T/$out.out" 2>"$T/$out.err" || SRC=$?
+	timeout -k 5 300 ${SNAP_NICE:+nice -n "$SNAP_NICE"} "$VESSEL" "$@" </dev/null >"$T/$out.out" 2>"$T/$out.err" || SRC=$?
 	SNAP_CMD_MS=$(($(now_ms) - t0))
 	if [ -s "$T/$out.err" ]; then
 		info "  status $SRC after $SNAP_CMD_MS ms; stderr: $(head -c 300 "$T/$out.err" | tr '\n' ' ')"
