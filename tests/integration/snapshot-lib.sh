@@ -126,6 +126,19 @@ snap_fg_wait() {
 	info "vessel restore exited with status $RC"
 }
 
+# snap_life_end [SECS]: waits (10 s) until the current life's console
+# reader is done: `vessel logs -f` ends once its guest is gone, with every
+# line the guest printed. Call after stopping a guest, before reading its
+# last lines.
+snap_life_end() {
+	local end=$(($(date +%s) + ${1:-10}))
+	while [ -n "$SNAP_LPID" ] && kill -0 "$SNAP_LPID" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$end" ] || { info "life $SNAP_LIFE's console reader still runs"; return 0; }
+		sleep 0.1
+	done
+	snap_con
+}
+
 # snap_con [N]: refreshes life N's (default: the current) console file
 # (\r removed).
 snap_con() {

@@ -77,6 +77,7 @@ info "the connection: ${sport:-?} -> 10.84.0.2:7000"
 
 snap_ok snapshot snapshot --stop "$name" "$T/snap"
 info "snapshot --stop in $SNAP_CMD_MS ms"
+snap_life_end
 ! ip link show "$tap" >/dev/null 2>&1 || snap_fail "$tap still exists after the guest stopped (vessel made it, so it removes it)"
 
 snap_restore_bg "$T/snap" "$name"

@@ -38,11 +38,13 @@ for ((r = 1; r <= rounds; r++)); do
 			[ "$after" -gt "$before" ] || snap_fail "round $r: the guest stopped ticking after the snapshot (TICK $after)"
 		}
 		snap_ok stop$r stop --force "$name"
+		snap_life_end
 		# The restored life starts after a TICK printed before the save
 		# (at least $before) and no later than one the killed life printed.
 		lo=$((before + 1)) hi=$(($(snap_last_tick "$prev") + 2))
 	else
 		snap_ok snap$r snapshot --stop "$name" "$d"
+		snap_life_end
 		lo=$(($(snap_last_tick "$prev") + 1)) hi=$(($(snap_last_tick "$prev") + 2))
 	fi
 	info "round $r: saved in $SNAP_CMD_MS ms ($(du -sh "$d" | cut -f1) on disk); life $prev's last TICK $(snap_last_tick "$prev")"

@@ -45,6 +45,7 @@ snap_start "$good_cfg" "$name"
 snap_wait '^VT-DISK-SECTORS='
 snap_wait_ticks 3
 snap_ok snapshot snapshot --stop "$name" "$T/snap"
+snap_life_end
 saved_tick=$(snap_last_tick)
 for ((i = 0; i < 50 && ${#name} > 0; i++)); do
 	[ -e "$VESSEL_RUN_DIR/$name" ] || break
@@ -68,6 +69,7 @@ mf=$(key memory_file)
 [[ $mf =~ ^[0-9]+$ ]] && [ "$mf" -gt 0 ] && [ "$mf" -le $((128 << 20)) ] ||
 	snap_fail "--info memory_file: '$mf', want a byte count in 1..$((128 << 20))"
 read -r dpath dsize _ <<<"$(key disk)"
+case $dpath in /*) ;; *) dpath=$T/$dpath ;; esac
 [ "$dpath" -ef "$img" ] || snap_fail "--info disk path '$dpath', want $img"
 [ "$dsize" = $((16 << 20)) ] || snap_fail "--info disk size '$dsize', want $((16 << 20))"
 [ -n "$(key devices)" ] || snap_fail "--info devices: empty"
