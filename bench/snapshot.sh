@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# bench/snapshot.sh: saving and restoring a running guest (issue #12),
+# vessel against QEMU q35 in the same run, same kernel and initramfs.
+# The guest: 1 vCPU, 1 GiB, the virtio test guests' initramfs with a
+# script that fills 256 MiB of a tmpfs from /dev/urandom (so 256 MiB of
+# guest RAM hold non-zero data), prints SNAP-READY and then a line "TN"
+# every 10 ms (N counting up; a builtin `read -t` is the sleep).
+#   vessel: `vessel start FILE`; save: `vessel snapshot NAME DIR` (pause,
+#     save, resume; timed around the command); restore: `vessel restore
+#     DIR` (foreground, console on stdout).
+#   qemu-q35: the same guest under `qemu-system-x86_64 -accel kvm -cpu
+#     host -M q35 ...` with QMP on a pipe; save: `migrate` to "exec:cat >
+#     FILE" (timed from the command until the MIGRATION event says
+#     completed; migration events on, max-bandwidth raised so QEMU's
+#     default 128 MiB/s cap does not throttle a save to a local file), then
+#     `cont`; restore: the same command line plus `-incoming "exec:cat
+#     FILE"` (QEMU runs the guest when the load completes).
+# Metrics (BENCH_WARMUP unmeasured rounds, then BENCH_RUNS of saves and
+# BENCH_RUNS of restores (a failed save or restore counts as one failed
+# run of 2 x BENCH_RUNS), sides taking
+# turns within a round):
+#   snapshot.save     time to save, ms
+#   snapshot.size     what the save put on disk (du: allocated blocks,
+#                     not apparent size), MiB
+#   snapshot.restore  from launching the restoring VMM until the guest's
+#                     first complete "TN" line on its console, ms
+# The goals (issue #12): restore <= 0.2x QEMU's time, save time and size
+# <= 0.5x QEMU's; a footnote says which are met. Run it through run.sh.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+: "${VESSEL:?VESSEL must name the vessel binary}"
+runs=${BENCH_RUNS:-5}
+warmup=${BENCH_WARMUP:-1}
+mem_mib=${BENCH_SNAP_MEM_MIB:-1024}
+fill_mib=${BENCH_SNAP_FILL_MIB:-256}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
+[[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a number, not '$warmup'"
+bench_virtio_setup
+sides=(vessel qemu-q35)
+
+bench_metric snapshot.save "snapshot: save a ${mem_mib} MiB guest that touched ${fill_mib} MiB (goal: vessel <= 0.5x QEMU)" ms
+bench_metric snapshot.size "snapshot: size on disk (du) (goal: vessel <= 0.5x QEMU)" MiB
+bench_metric snapshot.restore "snapshot: restore, VMM launch → the guest's next console line (goal: vessel <= 0.2x QEMU)" ms
+
+d=$(mktemp -d "$BENCH_WORK/snap.XXXXXX")
+export VESSEL_RUN_DIR=$d/run
+mkdir -m 0700 "$VESSEL_RUN_DIR"
+name="bench-snap"
+cmdline=$BENCH_VIRTIO_CMDLINE
+
+# The guest's script, appended to the virtio initramfs as /test.sh.
+mkdir -p "$d/script"
+cat >"$d/script/test.sh" <<SH
+mount -t tmpfs -o size=$((fill_mib + 16))m tmpfs /mnt
+head -c $((fill_mib << 20)) /dev/urandom >/mnt/fill
+echo "SNAP-FILLED=\$(stat -c %s /mnt/fill)"
+mkfifo /tmp/never
+exec 9<>/tmp/never
+echo SNAP-READY
+i=0
+while :; do
+	i=\$((i + 1))
+	echo "T\$i"
+	read -r -t 0.01 x <&9 || :
+done
+SH
+(cd "$d/script" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$d/script.cpio.gz"
+cat "$BENCH_VIRTIO_INITRD" "$d/script.cpio.gz" >"$d/initrd.cpio.gz"
+initrd=$d/initrd.cpio.gz
+
+cat >"$d/vessel.yaml" <<YAML
+name: $name
+vcpus: 1
+memory: ${mem_mib}M
+kernel: $BENCH_KERNEL
+initrd: $initrd
+cmdline: "$cmdline"
+on_reboot: exit
+rng: false
+YAML
+# qemu_cmd QMP_PATH: sets BENCH_CMD to the QEMU command line, QMP on the
+# pipe QMP_PATH (.in/.out).
+qemu_cmd() {
+	# shellcheck disable=SC2054 # commas inside QEMU's arguments
+	BENCH_CMD=("$BENCH_QEMU" -accel kvm -cpu host -M q35 -smp 1 -m "${mem_mib}M"
+		-nodefaults -no-user-config -display none -no-reboot -serial stdio
+		-kernel "$BENCH_KERNEL" -initrd "$initrd" -append "$cmdline"
+		-chardev "pipe,id=qmp,path=$1" -mon chardev=qmp,mode=control)
+}
+qemu_cmd QMP
+qargs="${BENCH_CMD[*]}"
+qargs=${qargs//"$d/"/}
+qargs=${qargs//"$BENCH_WORK/"/}
+qargs=${qargs/-append $cmdline/-append \"$cmdline\"}
+bench_note vessel "snapshot: \`vessel start\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: 1, memory: ${mem_mib}M, rng: false, the virtio initramfs plus the script; save: \`vessel snapshot NAME DIR\`, timed around the command (its process start included); size: \`du\` of DIR (config.yaml, state, the sparse memory file); restore: \`vessel restore DIR\`"
+bench_note qemu-q35 "snapshot: $("$BENCH_QEMU" --version | head -n1 | sed 's/ *Copyright.*//'): \`$qargs\`; save: QMP migrate-set-capabilities events=on, migrate-set-parameters max-bandwidth=$((64 << 30)) (default 128 MiB/s), then \`migrate\` to \"exec:cat > FILE\" timed until the MIGRATION event \"completed\", then \`cont\`; size: \`du\` of FILE; restore: the same command line plus -incoming \"exec:cat FILE\""
+
+declare -A failed why dead
+for side in "${sides[@]}"; do failed[$side]=0 why[$side]='' dead[$side]=''; done
+fail_run() { # SIDE WHY
+	failed[$1]=$((failed[$1] + 1))
+	case "; ${why[$1]}; " in *"; $2; "*) ;; *) why[$1]+="${why[$1]:+; }$2" ;; esac
+}
+
+qpid='' vlogs='' rpid=''
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+	[ -z "$qpid" ] || kill -KILL "$qpid" 2>/dev/null || true
+	[ -z "$rpid" ] || kill -KILL "$rpid" 2>/dev/null || true
+	timeout 60 "$VESSEL" stop --force "$name" >/dev/null 2>&1 || true
+	[ -z "$vlogs" ] || kill "$vlogs" 2>/dev/null || true
+	wait 2>/dev/null || true
+	mkdir -p "$BENCH_OUT/logs"
+	for f in "$d"/*.console "$d"/*.err; do
+		[ ! -s "$f" ] || tr -d '\r' <"$f" >"$BENCH_OUT/logs/snapshot-$(basename "$f")" 2>/dev/null || true
+	done
+	rm -rf "$d"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+# wait_console FILE TEXT SECS [PID]: waits for a line of FILE containing
+# TEXT (fixed string); 1 if PID exits first, 124 on time out.
+wait_console() {
+	local end=$((EPOCHSECONDS + $3))
+	while :; do
+		! grep -aqF -- "$2" "$1" 2>/dev/null || return 0
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			! grep -aqF -- "$2" "$1" 2>/dev/null || return 0
+			return 1
+		fi
+		[ "$EPOCHSECONDS" -lt "$end" ] || return 124
+		sleep 0.2
+	done
+}
+# last_t FILE: the number of FILE's last complete "TN" line (0: none).
+last_t() { tr -d '\r' <"$1" | sed -n 's/^T\([0-9][0-9]*\)$/\1/p' | tail -n 1 | grep . || echo 0; }
+# ticking FILE SECS [PID]: waits until FILE gets 3 more T lines.
+ticking() {
+	local from end
+	from=$(last_t "$1")
+	end=$((EPOCHSECONDS + $2))
+	while [ "$(last_t "$1")" -lt $((from + 3)) ]; do
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
+		[ "$EPOCHSECONDS" -lt "$end" ] || return 124
+		sleep 0.2
+	done
+}
+
+# ---- QMP over a pipe chardev ----------------------------------------------
+QI='' QO=''
+# qmp_open PATH: opens PATH.in/.out (made before QEMU starts), reads the
+# greeting and leaves capability negotiation.
+qmp_open() {
+	exec {QI}<>"$1.in" {QO}<>"$1.out"
+	qmp_read_until '"QMP"' 60 || return 1
+	qmp '{"execute": "qmp_capabilities"}'
+}
+# qmp_read_until REGEX SECS: reads QMP lines until one matches REGEX (bash
+# =~); it is in QMP_LINE. 1 on time out.
+qmp_read_until() {
+	local end=$((EPOCHSECONDS + $2))
+	QMP_LINE=''
+	while [ "$EPOCHSECONDS" -lt "$end" ]; do
+		IFS= read -r -t 1 -u "$QO" QMP_LINE || continue
+		printf '%s\n' "$QMP_LINE" >>"$d/qmp.log"
+		[[ ! $QMP_LINE =~ $1 ]] || return 0
+	done
+	return 1
+}
+# qmp JSON: sends a command, waits for its "return" (events in between are
+# logged). 1 (QMP_LINE: the error) on an error reply or time out.
+qmp() {
+	printf '%s\n' "$1" >>"$d/qmp.log"
+	printf '%s\n' "$1" >&"$QI"
+	local end=$((EPOCHSECONDS + 60))
+	while [ "$EPOCHSECONDS" -lt "$end" ]; do
+		IFS= read -r -t 1 -u "$QO" QMP_LINE || continue
+		printf '%s\n' "$QMP_LINE" >>"$d/qmp.log"
+		[[ $QMP_LINE != *'"return"'* ]] || return 0
+		[[ $QMP_LINE != *'"error"'* ]] || return 1
+	done
+	return 1
+}
+qmp_close() {
+	[ -z "$QI" ] || exec {QI}>&-
+	[ -z "$QO" ] || exec {QO}<&-
+	QI='' QO=''
+}
+
+# ---- the sources: boot both, side by side -----------------------------------
+log "snapshot: booting the ${mem_mib} MiB guests (each fills ${fill_mib} MiB)"
+vessel_console=$d/vessel-source.console
+if timeout 120 "$VESSEL" start "$d/vessel.yaml" >"$d/vessel-start.err" 2>&1; then
+	timeout -k 5 3600 "$VESSEL" logs -f "$name" >"$vessel_console" 2>&1 </dev/null &
+	vlogs=$!
+else
+	dead[vessel]="vessel start failed: $(head -c 200 "$d/vessel-start.err")"
+fi
+rm -f "$d/qmp.in" "$d/qmp.out"
+mkfifo "$d/qmp.in" "$d/qmp.out"
+qemu_cmd "$d/qmp"
+qemu_console=$d/qemu-source.console
+timeout -k 5 3600 "${BENCH_CMD[@]}" </dev/null >"$qemu_console" 2>"$d/qemu-source.err" &
+qpid=$!
+qmp_open "$d/qmp" || dead[qemu-q35]="no QMP greeting from QEMU"
+if [ -z "${dead[qemu-q35]}" ]; then
+	qmp '{"execute": "migrate-set-capabilities", "arguments": {"capabilities": [{"capability": "events", "state": true}]}}' &&
+		qmp "{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"max-bandwidth\": $((64 << 30))}}" ||
+		dead[qemu-q35]="QMP migration setup failed: $QMP_LINE"
+fi
+for side in "${sides[@]}"; do
+	[ -z "${dead[$side]}" ] || continue
+	if [ "$side" = vessel ]; then f=$vessel_console p=$vlogs; else f=$qemu_console p=$qpid; fi
+	rc=0
+	wait_console "$f" SNAP-READY "$((BENCH_VM_TIMEOUT + 300))" "$p" || rc=$?
+	[ "$rc" -eq 0 ] && ticking "$f" 60 "$p" || dead[$side]="the guest did not fill its memory and tick (status $rc)"
+	if [ -n "${dead[$side]}" ]; then
+		log "snapshot: $side ${dead[$side]}; console tail:"
+		tail -n 20 "$f" | tr -d '\r' >&2
+	else
+		log "snapshot: $side is up: $(grep -a -m1 SNAP-FILLED "$f" | tr -d '\r')"
+	fi
+done
+
+# ---- save ----------------------------------------------------------------
+vdir='' qfile=''
+for ((r = 1 - warmup; r <= runs; r++)); do
+	if [ "$r" -le 0 ]; then round="warm-up $((1 - r))"; else round="run $r"; fi
+	for side in "${sides[@]}"; do
+		[ -z "${dead[$side]}" ] || { [ "$r" -le 0 ] || fail_run "$side" "${dead[$side]}"; continue; }
+		err='' us=''
+		if [ "$side" = vessel ]; then
+			[ -z "$vdir" ] || rm -rf "$vdir"
+			vdir=$d/vessel-snap.$r
+			bench_now t0
+			rc=0
+			timeout -k 5 600 "$VESSEL" snapshot "$name" "$vdir" </dev/null >"$d/vessel-snapshot.out" 2>"$d/vessel-snapshot.err" || rc=$?
+			bench_now t1
+			us=$((t1 - t0))
+			if [ "$rc" -ne 0 ]; then
+				err="vessel snapshot exited $rc: $(head -c 200 "$d/vessel-snapshot.err")"
+				vdir=''
+			else
+				kib=$(du -sk "$vdir" | cut -f1)
+				ticking "$vessel_console" 60 "$vlogs" || err="the guest did not tick after the snapshot"
+			fi
+		else
+			[ -z "$qfile" ] || rm -f "$qfile"
+			qfile=$d/qemu-snap.$r
+			bench_now t0
+			if ! qmp "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat > $qfile\"}}"; then
+				err="migrate failed: $QMP_LINE"
+			elif ! qmp_read_until '"MIGRATION".*"status": *"(completed|failed|cancelled)"' 600 ||
+				[[ $QMP_LINE != *completed* ]]; then
+				err="the migration did not complete: $(grep -a MIGRATION "$d/qmp.log" | tail -n 1)"
+			fi
+			bench_now t1
+			us=$((t1 - t0))
+			if [ -z "$err" ]; then
+				# cat may still be writing what QEMU gave it.
+				for ((i = 0; i < 50; i++)); do
+					s1=$(stat -c %s "$qfile")
+					sleep 0.1
+					[ "$(stat -c %s "$qfile")" != "$s1" ] || break
+				done
+				kib=$(du -sk "$qfile" | cut -f1)
+				if ! qmp '{"execute": "cont"}'; then
+					err="cont after the migration failed: $QMP_LINE"
+					dead[$side]=$err
+				elif ! ticking "$qemu_console" 60 "$qpid"; then
+					err="the guest did not tick after cont"
+					dead[$side]=$err
+				fi
+			fi
+		fi
+		if [ -n "$err" ]; then
+			log "snapshot $round: save $side: FAILED ($err)"
+			[ "$r" -le 0 ] || fail_run "$side" "save: $err"
+			continue
+		fi
+		bench_us_ms "$us" ms
+		kib_fmt_mib "$kib" mib
+		log "snapshot $round: save $side: $ms ms, $mib MiB on disk"
+		if [ "$r" -gt 0 ]; then
+			bench_sample snapshot.save "$side" "$ms"
+			bench_sample snapshot.size "$side" "$mib"
+		fi
+	done
+done
+
+# The sources go; the saves of the last round are restored.
+timeout 60 "$VESSEL" stop --force "$name" >/dev/null 2>&1 || true
+[ -z "$vlogs" ] || { kill "$vlogs" 2>/dev/null || true; wait "$vlogs" 2>/dev/null || true; }
+vlogs=''
+if [ -n "$qpid" ]; then
+	qmp '{"execute": "quit"}' || true
+	for ((i = 0; i < 50; i++)); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	qpid=''
+fi
+qmp_close
+[ -n "$vdir" ] || dead[vessel]=${dead[vessel]:-"no snapshot to restore"}
+[ -n "$qfile" ] || dead[qemu-q35]=${dead[qemu-q35]:-"no snapshot to restore"}
+
+# ---- restore -------------------------------------------------------------
+# restore_once SIDE TAG: launches the restore, times it until the first
+# complete "TN" line, then stops it. Sets R_US, or R_WHY.
+restore_once() {
+	local side=$1 tag=$2 fifo line t0 t1='' rfd rc=0
+	fifo=$d/$tag.fifo
+	rm -f "$fifo" "$d/rq.in" "$d/rq.out"
+	mkfifo "$fifo"
+	R_US='' R_WHY=''
+	if [ "$side" = vessel ]; then
+		BENCH_CMD=("$VESSEL" restore "$vdir")
+	else
+		mkfifo "$d/rq.in" "$d/rq.out"
+		qemu_cmd "$d/rq"
+		BENCH_CMD+=(-incoming "exec:cat $qfile")
+	fi
+	: >"$d/$tag.console"
+	bench_now t0
+	timeout -k 5 "$BENCH_VM_TIMEOUT" "${BENCH_CMD[@]}" </dev/null >"$fifo" 2>"$d/$tag.err" &
+	rpid=$!
+	[ "$side" = vessel ] || exec {QI}<>"$d/rq.in" {QO}<>"$d/rq.out"
+	exec {rfd}<"$fifo"
+	while IFS= read -r -u "$rfd" line; do
+		line=${line%$'\r'}
+		if [[ $line =~ ^T[0-9]+$ ]]; then
+			bench_now t1
+			printf '%s\n' "$line" >>"$d/$tag.console"
+			break
+		fi
+		printf '%s\n' "$line" >>"$d/$tag.console"
+	done
+	kill -TERM "$rpid" 2>/dev/null || true
+	exec {rfd}<&-
+	wait "$rpid" || rc=$?
+	rpid=''
+	qmp_close
+	rm -f "$fifo"
+	if [ -n "$t1" ]; then
+		R_US=$((t1 - t0))
+	elif [ "$rc" -eq 124 ]; then
+		R_WHY="no console line within ${BENCH_VM_TIMEOUT}s"
+	else
+		R_WHY="exited $rc before the guest printed: $(tail -n 2 "$d/$tag.err" | tr '\n' ' ' | cut -c1-200)"
+	fi
+}
+
+for ((r = 1 - warmup; r <= runs; r++)); do
+	if [ "$r" -le 0 ]; then round="warm-up $((1 - r))"; else round="run $r"; fi
+	for side in "${sides[@]}"; do
+		if [ -n "${dead[$side]}" ]; then
+			[ "$r" -le 0 ] || fail_run "$side" "restore: ${dead[$side]}"
+			continue
+		fi
+		restore_once "$side" "restore-$side-$r"
+		if [ -n "$R_WHY" ]; then
+			log "snapshot $round: restore $side: FAILED ($R_WHY)"
+			[ "$r" -le 0 ] || fail_run "$side" "restore: $R_WHY"
+			continue
+		fi
+		bench_us_ms "$R_US" ms
+		log "snapshot $round: restore $side: $ms ms to $(tail -n 1 "$d/restore-$side-$r.console")"
+		[ "$r" -le 0 ] || bench_sample snapshot.restore "$side" "$ms"
+	done
+done
+
+for side in "${sides[@]}"; do
+	bench_run_fail_note snapshot "$side" "${failed[$side]}" $((runs * 2)) "${why[$side]}"
+done
+
+# The goals, from the medians.
+median() { # ID SIDE
+	awk -F'\t' -v id="$1" -v s="$2" '$1 == id && $2 == s { print $3 }' "$BENCH_OUT/samples.tsv" 2>/dev/null | bench_stats | awk '{ print $2 }'
+}
+goals=''
+for g in "snapshot.save 0.5 save-time" "snapshot.size 0.5 size" "snapshot.restore 0.2 restore"; do
+	read -r id goal label <<<"$g"
+	v=$(median "$id" vessel) q=$(median "$id" qemu-q35)
+	if [ -z "$v" ] || [ -z "$q" ]; then
+		goals+="${goals:+; }$label: n/a"
+	else
+		goals+="${goals:+; }$(awk -v v="$v" -v q="$q" -v g="$goal" -v l="$label" 'BEGIN {
+			r = (q > 0) ? v / q : 0
+			printf "%s %.2fx (goal <= %sx: %s)", l, r, g, (q > 0 && r <= g) ? "met" : "NOT met" }')"
+	fi
+done
+bench_note all "snapshot: $runs measured rounds after $warmup warm-up round(s), vessel and QEMU in turn; the guest (1 vCPU, ${mem_mib} MiB, kernel ${BENCH_KVERSION:-?}) filled ${fill_mib} MiB of a tmpfs from /dev/urandom and prints a line every 10 ms; each side saves its own running guest (both up side by side), then each restores its last save, one VM at a time. Goals (issue #12): $goals"
+exit 0

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# A TCP connection survives snapshot, stop and restore (issue #12). The
+# guest (1 vCPU, 256 MiB) has one NIC on a tap vessel creates and attaches
+# to a bridge the test made (10.84.0.1/24 on the host), sets 10.84.0.2 on
+# eth0 once at boot and serves a line echo on port 7000 (busybox nc -ll -e:
+# each line comes back as "guest-LINE"). The host opens one connection (a
+# bash /dev/tcp descriptor held by this script) and exchanges lines; then
+# `vessel snapshot --stop` (vessel removes the tap it made), `vessel start
+# --restore`: the tap is back with the same name on the same bridge, the
+# guest's MAC answers, and the same connection goes on exchanging lines,
+# with no reconfiguration in the guest (it prints no boot banner and does
+# not set up eth0 again).
+# test-timeout: 300
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/snapshot-lib.sh
+. "$(dirname "$0")/snapshot-lib.sh"
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (a tap and a bridge)"
+ensure_cmds iproute2:ip
+host_modprobe tun bridge || fail "cannot load tun/bridge on this host"
+[ -c /dev/net/tun ] || fail "no /dev/net/tun after loading tun"
+snap_init
+name=t24
+sfx=$(random_token | cut -c1-6)
+tap=vsn-$sfx br=vsnbr-$sfx mac=52:54:00:24:00:01
+at_exit "ip link del $tap 2>/dev/null; ip link del $br 2>/dev/null"
+ip link add "$br" type bridge forward_delay 0
+ip addr add 10.84.0.1/24 dev "$br"
+ip link set "$br" up
+
+virtio_guest t24 <<SH
+$SNAP_GUEST_FUNCS
+vt_wait_dev /sys/class/net/eth0
+echo "VT-MAC=\$(cat /sys/class/net/eth0/address)"
+ip link set lo up
+ip addr add 10.84.0.2/24 dev eth0
+ip link set eth0 up
+echo "VT-NET-CONFIGURED"
+printf '#!/bin/sh\nwhile IFS= read -r l; do echo "guest-\$l"; done\n' >/tmp/echo.sh
+chmod +x /tmp/echo.sh
+nc -ll -p 7000 -e /tmp/echo.sh &
+sleep 0.5
+echo "VT-SERVICE-UP"
+snap_ticker 0.5
+SH
+virtio_config t24 256M 1 <<YAML
+nets:
+  - tap: $tap
+    mac: $mac
+    bridge: $br
+YAML
+
+# exchange WHAT: sends WHAT on the connection, expects "guest-WHAT" back.
+exchange() {
+	local reply=''
+	printf '%s\n' "$1" >&"$tcp" || snap_fail "writing '$1' to the connection failed"
+	IFS= read -r -t 60 -u "$tcp" reply || snap_fail "no reply to '$1' within 60 s (got '$reply')"
+	reply=${reply%$'\r'}
+	[ "$reply" = "guest-$1" ] || snap_fail "sent '$1', the guest answered '$reply'"
+	info "sent '$1', got '$reply'"
+}
+
+snap_start "$CFG" "$name"
+snap_wait '^VT-SERVICE-UP$'
+[ "$(snap_value VT-MAC)" = "$mac" ] || snap_fail "eth0's MAC is '$(snap_value VT-MAC)', want $mac"
+# The service, reachable (retried: the bridge port and ARP may lag).
+for ((i = 0; i < 30; i++)); do
+	{ exec {tcp}<>/dev/tcp/10.84.0.2/7000; } 2>/dev/null && break
+	tcp=''
+	sleep 1
+done
+[ -n "$tcp" ] || snap_fail "cannot connect to the guest's 10.84.0.2:7000"
+for i in 1 2 3; do exchange "before-$i"; done
+sport=$(ss -Htn state established dst 10.84.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+info "the connection: ${sport:-?} -> 10.84.0.2:7000"
+
+snap_ok snapshot snapshot --stop "$name" "$T/snap"
+info "snapshot --stop in $SNAP_CMD_MS ms"
+snap_life_end
+! ip link show "$tap" >/dev/null 2>&1 || snap_fail "$tap still exists after the guest stopped (vessel made it, so it removes it)"
+
+snap_restore_bg "$T/snap" "$name"
+[ -e "/sys/class/net/$tap" ] || snap_fail "no $tap on the host after the restore (vessel should make it again)"
+master=$(readlink "/sys/class/net/$tap/master" || true)
+[ "${master##*/}" = "$br" ] || snap_fail "$tap is a port of '${master##*/}' after the restore, want the bridge $br"
+for i in 1 2 3 4 5; do exchange "after-$i"; done
+snap_wait_ticks 2 60
+snap_expect_continued 1 "$(($(snap_last_tick 1) + 1))" "$(($(snap_last_tick 1) + 2))"
+! grep -q '^VT-NET-CONFIGURED$' "$SNAP_CON" || snap_fail "the restored guest configured its network again"
+ip neigh show 10.84.0.2 dev "$br" | grep -qi "$mac" ||
+	snap_fail "the host's neighbour entry for 10.84.0.2 is '$(ip neigh show 10.84.0.2 dev "$br")', want MAC $mac"
+sport2=$(ss -Htn state established dst 10.84.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+[ -z "$sport" ] || [ "$sport2" = "$sport" ] || snap_fail "the connection is now '$sport2', was '$sport'"
+exec {tcp}>&-
+snap_ok stop stop --force "$name"
+pass
