@@ -19,7 +19,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 # Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
 WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
-LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread
+LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -llz4
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c devices/*.c devices/*/*.c boot/*.c \

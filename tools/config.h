@@ -42,6 +42,7 @@ struct vm_config {
 	struct vm_disk *disks; size_t ndisks;  /* /dev/vda, vdb, ... in order */
 	struct vm_net *nets; size_t nnets;     /* eth0, eth1, ... in order */
 	bool rng;                       /* virtio-rng; default true */
+	bool kernel_cache;              /* boot a bzImage's cached ELF; default true */
 	const char *name;               /* the guest's name (owned by guest_config) */
 };
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "../boot/layout.h"
+#include "timeline.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -283,6 +284,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	timeline_mark(MS_FIRST_KVM_RUN);
 	while (!vm_stopping(v->vm)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -15,6 +15,7 @@
 
 #include "../boot/layout.h"
 #include "../boot/loader.h"
+#include "timeline.h"
 
 #define TSS_ADDR          0xfffbd000ULL  /* 3 pages KVM needs on Intel */
 #define IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -98,6 +99,7 @@ static int vm_kvm_open(struct vm *vm, struct error *err)
 	if (vm->kvm_fd < 0)
 		return err_sys(err, "cannot open /dev/kvm (is KVM available and "
 			       "are you in the kvm group?)");
+	timeline_mark(MS_KVM_OPENED);
 	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION)
 		return err_set(err, "/dev/kvm speaks API %d, vessel needs %d",
@@ -152,6 +154,7 @@ static int vm_map_memory(struct vm *vm, struct error *err)
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 			return err_sys(err, "KVM_SET_USER_MEMORY_REGION");
 	}
+	timeline_mark(MS_MEMORY_MAPPED);
 	return 0;
 }
 
