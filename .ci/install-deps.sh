@@ -8,6 +8,7 @@ PKGS=(
 	build-essential pkg-config
 	libyaml-dev zlib1g-dev libaio-dev libfdt-dev libseccomp-dev  # build
 	libjson-c-dev                                                # build: control protocol
+	liblzma-dev libzstd-dev liblz4-dev                           # build: kernel cache (bzImage payloads)
 	libcmocka-dev                                               # unit tests
 	busybox-static cpio gzip kmod                                # guest initramfs images
 	qemu-system-x86                                              # nested KVM host for kernel tests
