@@ -13,7 +13,7 @@ PKGS=(
 	busybox-static cpio gzip kmod                                # guest initramfs images
 	qemu-system-x86                                              # nested KVM host for kernel tests
 	iproute2 iputils-ping procps e2fsprogs debootstrap           # container and disk tests
-	clang libclang-rt-14-dev                                     # make fuzz (libFuzzer)
+	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "payload.h"
+#include "../tools/fdio.h"
 
 #define MAGIC   "VESSELKC"
 #define VERSION 1
@@ -120,25 +121,6 @@ void kcache_entry_name(const uint8_t key[SHA256_LEN], char name[KCACHE_NAME_MAX]
 	strcpy(name + 2 * SHA256_LEN, ".vmlinux");
 }
 
-static int write_all_fd(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 			     struct kcache_map *e, struct error *why)
 {
@@ -235,8 +217,8 @@ int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
 		free(h);
 		return err_sys(err, "kernel cache: creating %s", tmp);
 	}
-	if (write_all_fd(fd, h, KCACHE_HEADER_SIZE) < 0 ||
-	    write_all_fd(fd, elf, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, h, KCACHE_HEADER_SIZE) < 0 ||
+	    write_all(fd, elf, len) < 0 || fsync(fd) < 0) {
 		err_sys(err, "kernel cache: writing %s", tmp);
 		goto fail;
 	}
