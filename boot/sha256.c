@@ -29,7 +29,7 @@ static inline uint32_t be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static void block(uint32_t h[8], const uint8_t *p)
+static void block_c(uint32_t h[8], const uint8_t *p)
 {
 	uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
 
@@ -53,6 +53,31 @@ static void block(uint32_t h[8], const uint8_t *p)
 	}
 	h[0] += a; h[1] += b; h[2] += c; h[3] += d;
 	h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+/* 0: not chosen yet, 1: portable, 2: SHA extensions */
+static int impl;
+
+void sha256_use_cpu(bool cpu)
+{
+	__atomic_store_n(&impl, cpu && sha256_x86_available() ? 2 : 1,
+			 __ATOMIC_RELAXED);
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	int i = __atomic_load_n(&impl, __ATOMIC_RELAXED);
+
+	if (!i) {
+		sha256_use_cpu(true);
+		i = __atomic_load_n(&impl, __ATOMIC_RELAXED);
+	}
+	if (i == 2) {
+		sha256_x86_blocks(h, p, n, K);
+		return;
+	}
+	for (; n; n--, p += 64)
+		block_c(h, p);
 }
 
 void sha256_init(struct sha256 *s)
@@ -81,11 +106,12 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 		len -= n;
 		if (s->fill < 64)
 			return;
-		block(s->h, s->buf);
+		blocks(s->h, s->buf, 1);
 		s->fill = 0;
 	}
-	for (; len >= 64; p += 64, len -= 64)
-		block(s->h, p);
+	blocks(s->h, p, len / 64);
+	p += len / 64 * 64;
+	len %= 64;
 	memcpy(s->buf, p, len);
 	s->fill = len;
 }
@@ -98,13 +124,13 @@ void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN])
 	s->buf[s->fill++] = 0x80;
 	if (s->fill > 56) {
 		memset(s->buf + s->fill, 0, 64 - s->fill);
-		block(s->h, s->buf);
+		blocks(s->h, s->buf, 1);
 		s->fill = 0;
 	}
 	memset(s->buf + s->fill, 0, 56 - s->fill);
 	for (unsigned i = 0; i < 8; i++)
 		s->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-	block(s->h, s->buf);
+	blocks(s->h, s->buf, 1);
 	for (unsigned i = 0; i < 8; i++) {
 		out[4 * i] = (uint8_t)(s->h[i] >> 24);
 		out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);

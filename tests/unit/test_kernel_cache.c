@@ -42,6 +42,8 @@
 
 /* ---- SHA-256 ---------------------------------------------------------- */
 
+static uint8_t *sample(size_t n, uint8_t seed);
+
 static void hex_of(const void *data, size_t len, char *hex)
 {
 	uint8_t d[SHA256_LEN];
@@ -50,7 +52,7 @@ static void hex_of(const void *data, size_t len, char *hex)
 	sha256_hex(d, hex);
 }
 
-static void test_sha256_vectors(void **state)
+static void sha256_vectors(bool cpu)
 {
 	char hex[2 * SHA256_LEN + 1];
 	static const char two_blocks[] =
@@ -58,7 +60,7 @@ static void test_sha256_vectors(void **state)
 	struct sha256 s;
 	uint8_t d[SHA256_LEN], *big;
 
-	(void)state;
+	sha256_use_cpu(cpu);
 	hex_of("abc", 3, hex);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
 				 "b00361a396177a9cb410ff61f20015ad");
@@ -80,6 +82,34 @@ static void test_sha256_vectors(void **state)
 	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67"
 				 "f1809a48a497200e046d39ccc7112cd0");
 	free(big);
+}
+
+/* The portable code, then the CPU's SHA extensions (the same code again
+ * where the CPU lacks them: the test says so). */
+static void test_sha256_vectors(void **state)
+{
+	(void)state;
+	sha256_vectors(false);
+	if (!sha256_x86_available())
+		print_message("no SHA extensions here: portable code only\n");
+	sha256_vectors(true);
+}
+
+/* Both implementations agree on every length around block boundaries. */
+static void test_sha256_implementations_agree(void **state)
+{
+	uint8_t *p = sample(70000, 3), a[SHA256_LEN], b[SHA256_LEN];
+
+	(void)state;
+	for (size_t len = 0; len < 70000; len += len < 300 ? 1 : 997) {
+		sha256_use_cpu(false);
+		sha256(p, len, a);
+		sha256_use_cpu(true);
+		sha256(p, len, b);
+		if (memcmp(a, b, SHA256_LEN))
+			fail_msg("the implementations differ at length %zu", len);
+	}
+	free(p);
 }
 
 /* ---- payloads, made with the libraries themselves ---------------------- */
@@ -1002,6 +1032,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_sha256_implementations_agree),
 		cmocka_unit_test(test_roundtrip_gzip),
 		cmocka_unit_test(test_roundtrip_xz),
 		cmocka_unit_test(test_roundtrip_lzma),
