@@ -3,7 +3,9 @@
 # payload): an uncached boot (kernel_cache: false) and cached boots (a miss
 # that fills the cache, then a hit) all reach userspace; a corrupted entry
 # is rebuilt (vessel says so, the guest still boots, the next boot hits
-# again); `vessel run --timings` prints every milestone, in order. The
+# again); a kernel without a PVH note boots from the cache through the
+# 64-bit boot protocol; `vessel run --timings` prints every milestone, in
+# order. The
 # guest's /init is reached through a marker (rdinit=) that writes to port
 # 0x80 first, so the timeline's last milestone is "launch -> /init".
 # test-timeout: 420
@@ -30,10 +32,10 @@ config() {
 	echo "kernel_cache: $2" >>"$CFG"
 }
 
-# boot NAME CACHE: run it with --timings; it must reach userspace and power
+# boot NAME CACHE [keep]: run it (keep: the config already made) with --timings; it must reach userspace and power
 # off. The timeline is left in $T/timings.
 boot() {
-	config "$1" "$2"
+	[ "${3:-}" = keep ] || config "$1" "$2"
 	info "vessel run --timings $CFG (kernel_cache: $2)"
 	local t0=$(now_ms)
 	RC=0
@@ -119,6 +121,43 @@ grep -qE "kernel cache: .*checksum mismatch; rebuilding it" "$T/stderr" ||
 	fail "vessel did not say on stderr that it rebuilt the entry"
 boot rehit true
 kernel_line 'cache hit'
+
+# A kernel without a PVH note: the cached ELF with its PHYS32_ENTRY note
+# renamed, gzip'd into the payload slot of a copy of the bzImage (its
+# decompressor is never run): booted through the 64-bit boot protocol at
+# the ELF's entry, with the bzImage's setup header.
+python3 - "$GUEST_KERNEL" "$entry" "$T/vmlinuz-nopvh" <<'PY' || fail "making the kernel without a PVH note failed"
+import gzip, struct, sys
+bz = open(sys.argv[1], 'rb').read()
+elf = bytearray(open(sys.argv[2], 'rb').read()[4096:])
+phoff, = struct.unpack_from('<Q', elf, 32)
+phentsize, phnum = struct.unpack_from('<HH', elf, 54)
+patched = 0
+for i in range(phnum):
+    ph = phoff + i * phentsize
+    if struct.unpack_from('<I', elf, ph)[0] != 4:
+        continue
+    o, = struct.unpack_from('<Q', elf, ph + 8)
+    end = o + struct.unpack_from('<Q', elf, ph + 32)[0]
+    while o + 12 <= end:
+        namesz, descsz, typ = struct.unpack_from('<III', elf, o)
+        if typ == 18 and elf[o + 12:o + 15] == b'Xen':
+            struct.pack_into('<I', elf, o + 8, 0x7fff)
+            patched += 1
+        o += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+assert patched == 1, patched
+setup = ((bz[0x1f1] or 4) + 1) * 512
+off = struct.unpack_from('<I', bz, 0x248)[0]
+comp = gzip.compress(bytes(elf), 1)
+new = bytearray(bz[:setup + off]) + comp
+struct.pack_into('<I', new, 0x24c, len(comp))
+open(sys.argv[3], 'wb').write(new)
+PY
+config nopvh true
+sed -i 's/^kernel: .*/kernel: vmlinuz-nopvh/' "$CFG"
+boot nopvh true keep
+kernel_line 'cache miss: gzip decompressed and stored.*64-bit entry'
+check_order
 
 info "launch -> /init: uncached ${uncached} ms, cached ${cached} ms"
 pass
