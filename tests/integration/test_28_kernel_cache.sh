@@ -37,13 +37,14 @@ config() {
 boot() {
 	[ "${3:-}" = keep ] || config "$1" "$2"
 	info "vessel run --timings $CFG (kernel_cache: $2)"
-	local t0=$(now_ms)
+	local t0
+	t0=$(now_ms)
 	RC=0
 	timeout -k 5 "$VM_TIMEOUT" "$VESSEL" run --timings "$CFG" </dev/null \
 		>"$T/stdout" 2>"$T/stderr" || RC=$?
 	_t_console
 	info "vessel exited with status $RC after $(($(now_ms) - t0)) ms"
-	[ "$RC" != 124 ] && [ "$RC" != 137 ] || fail "vessel hung"
+	if [ "$RC" = 124 ] || [ "$RC" = 137 ]; then fail "vessel hung"; fi
 	expect_booted
 	expect_rc 0 "guest powered off"
 	sed -n '/^vessel: boot timeline/,$p' "$T/stderr" >"$T/timings"
@@ -98,14 +99,17 @@ boot miss true
 kernel_line 'cache miss: xz decompressed and stored in [0-9]+ ms.*PVH entry'
 check_order
 entries=("$VESSEL_KERNEL_CACHE"/*.vmlinux)
-[ ${#entries[@]} -eq 1 ] && [ -f "${entries[0]}" ] || fail "want one cache entry, have: $(ls -la "$VESSEL_KERNEL_CACHE")"
+if [ ${#entries[@]} -ne 1 ] || [ ! -f "${entries[0]}" ]; then
+	fail "want one cache entry, have: $(ls -la "$VESSEL_KERNEL_CACHE")"
+fi
 entry=${entries[0]}
 want=$(sha256sum "$GUEST_KERNEL" | cut -d' ' -f1)
 [ "$(basename "$entry")" = "$want.vmlinux" ] || fail "entry $(basename "$entry"), want $want.vmlinux (the bzImage's SHA-256)"
 [ "$(stat -c %a "$VESSEL_KERNEL_CACHE")" = 700 ] || fail "cache dir mode $(stat -c %a "$VESSEL_KERNEL_CACHE"), want 700"
 # The entry holds the payload's ELF after a 4 KiB header.
 [ "$(image_bytes "$entry" 4096 4 | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || fail "no ELF at offset 4096 of the entry"
-ls -A "$VESSEL_KERNEL_CACHE" | grep -q '\.tmp$' && fail "a temporary file was left: $(ls -A "$VESSEL_KERNEL_CACHE")"
+tmps=("$VESSEL_KERNEL_CACHE"/.*.tmp)
+[ ! -e "${tmps[0]}" ] || fail "a temporary file was left: $(ls -A "$VESSEL_KERNEL_CACHE")"
 
 boot hit true
 kernel_line 'cache hit: xz ELF.*PVH entry'
