@@ -19,7 +19,7 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 # Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
 WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
-LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread
+LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -llz4
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
@@ -143,9 +143,11 @@ FUZZ_LIBS_vcpu_state := -lz
 FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
                        vmm/loop.c vmm/memory.c vmm/vmstate.c tools/error.c tools/fdio.c
 FUZZ_LIBS_device_restore := -lz -lpthread
-FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore
+FUZZ_kernel_payload      := boot/payload.c tools/error.c
+FUZZ_LIBS_kernel_payload := -lz -llzma -lzstd -llz4
+FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

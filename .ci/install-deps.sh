@@ -8,11 +8,12 @@ PKGS=(
 	build-essential pkg-config
 	libyaml-dev zlib1g-dev libaio-dev libfdt-dev libseccomp-dev  # build
 	libjson-c-dev                                                # build: control protocol
+	liblzma-dev libzstd-dev liblz4-dev                           # build: kernel cache (bzImage payloads)
 	libcmocka-dev                                               # unit tests
 	busybox-static cpio gzip kmod                                # guest initramfs images
 	qemu-system-x86                                              # nested KVM host for kernel tests
 	iproute2 iputils-ping procps e2fsprogs debootstrap           # container and disk tests
-	clang libclang-rt-14-dev                                     # make fuzz (libFuzzer)
+	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/boot.sh: boot time of the same guest (Debian's stock kernel, the
 # test busybox initramfs, 1 vCPU, 256 MiB, "console=ttyS0 quiet
-# vessel_test=poweroff") under vessel and under QEMU/KVM (microvm, q35).
+# vessel_test=poweroff") under vessel (from its kernel cache, and with
+# kernel_cache: false) and under QEMU/KVM (microvm, q35).
 # Per run: time from launching the VMM until the guest's /init prints
 # VESSEL-USERSPACE-OK, until the VMM has exited after the guest's poweroff,
 # and the guest kernel's own uptime at /init (VESSEL-UPTIME). Runs are
@@ -19,6 +20,8 @@ warmup=${BENCH_WARMUP:-1}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a number, not '$warmup'"
 bench_guest_setup
+# vessel twice: from its kernel cache, and without it.
+BENCH_SIDES=(vessel vessel-nocache qemu-microvm qemu-q35)
 bench_note_sides
 
 bench_metric boot.userspace "boot: VMM launch → guest /init (VESSEL-USERSPACE-OK)" ms

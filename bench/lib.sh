@@ -113,6 +113,9 @@ bench_guest_setup() {
 		bench_guest_build "$BENCH_WORK"
 	fi
 	BENCH_KERNEL=$BENCH_WORK/vmlinuz BENCH_INITRD=$BENCH_WORK/initrd.cpio.gz
+	# vessel's kernel cache, on the scratch dir (root's /var/cache is
+	# read-only in the nested host); the first vessel boot fills it.
+	export VESSEL_KERNEL_CACHE=${VESSEL_KERNEL_CACHE:-$BENCH_WORK/kernel-cache}
 	export BENCH_WORK BENCH_KERNEL BENCH_INITRD
 }
 
@@ -134,8 +137,9 @@ bench_cmd() {
 	local side=$1 mode=${2/sample/poweroff} cmdline yaml
 	cmdline="$BENCH_CMDLINE_BASE vessel_test=$mode"
 	case $side in
-	vessel)
-		yaml=$BENCH_WORK/bench-$mode.yaml
+	vessel | vessel-nocache)
+		# vessel-nocache: the bzImage decompresses itself in the guest.
+		yaml=$BENCH_WORK/bench-$mode${side#vessel}.yaml
 		[ -f "$yaml" ] || cat >"$yaml" <<-YAML
 			name: bench-$mode
 			vcpus: $BENCH_VCPUS
@@ -144,6 +148,7 @@ bench_cmd() {
 			initrd: $(basename "$BENCH_INITRD")
 			cmdline: "$cmdline"
 			on_reboot: exit
+			kernel_cache: $([ "$side" = vessel ] && echo true || echo false)
 		YAML
 		BENCH_CMD=("$VESSEL" run "$yaml")
 		;;
@@ -166,7 +171,10 @@ bench_note_sides() {
 		bench_cmd "$side" poweroff
 		case $side in
 		vessel)
-			bench_note vessel "\`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, kernel + initrd, on_reboot: exit, cmdline \"$BENCH_CMDLINE_BASE vessel_test=MODE\""
+			bench_note vessel "\`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, kernel + initrd, on_reboot: exit, cmdline \"$BENCH_CMDLINE_BASE vessel_test=MODE\"; the kernel from the kernel cache (filled by the warm-up round)"
+			;;
+		vessel-nocache)
+			bench_note vessel-nocache "the same with kernel_cache: false: the bzImage decompresses itself in the guest"
 			;;
 		*)
 			local qargs="${BENCH_CMD[*]}"

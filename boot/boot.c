@@ -1,16 +1,27 @@
-/* The whole boot of one VM: firmware tables, then the kernel by its format. */
+/* The whole boot of one VM: firmware tables, then the kernel by its format.
+ * A bzImage with a compressed payload boots from the kernel cache (its
+ * ELF vmlinux, decompressed once on the host) unless kernel_cache: false;
+ * whenever the cache cannot serve, the bzImage boots as it is. */
 #include "loader.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "acpi.h"
+#include "kcache.h"
 #include "layout.h"
 #include "mptable.h"
+#include "payload.h"
+#include "../tools/clock.h"
 #include "../tools/config.h"
+#include "../vmm/timeline.h"
 
 #define MAX_KERNEL_SIZE (512ULL << 20)
 
@@ -57,6 +68,162 @@ static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err
 	return 0;
 }
 
+/* snprintf that may truncate: what it writes is a note for the timeline. */
+static void note(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* An ELF vmlinux from the cache: mapped (a hit) or just decompressed. */
+struct vmlinux {
+	struct kcache_map map;
+	uint8_t *buf;
+	const uint8_t *elf;
+	size_t len;
+};
+
+static void vmlinux_free(struct vmlinux *v)
+{
+	kcache_unmap(&v->map);
+	free(v->buf);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The ELF vmlinux of a bzImage, from the cache or decompressed into it.
+ * Returns 1 with *v set (vmlinux_free it), or 0: boot the bzImage itself.
+ * Either way how says what happened, for the timeline. */
+static int cached_vmlinux(const uint8_t *img, size_t len, struct vmlinux *v,
+			  char *how, size_t how_len)
+{
+	char dir[PATH_MAX], rebuilt[sizeof(((struct error *)0)->msg) + 16] = "";
+	char name[KCACHE_NAME_MAX];
+	uint8_t key[SHA256_LEN];
+	struct payload pl;
+	struct error err = { 0 };
+	long long t0, t_key, t_io;
+	int dirfd, ok = 0;
+
+	if (bzimage_payload(img, len, PAYLOAD_MAX_SIZE, &pl, &err) < 0) {
+		note(how, how_len, "bzImage (not cached: %s)", err.msg);
+		return 0;
+	}
+	if (pl.format == PAYLOAD_BZIP2 || pl.format == PAYLOAD_LZO) {
+		note(how, how_len, "bzImage (not cached: vessel "
+			      "cannot decompress %s)", payload_format_name(pl.format));
+		return 0;
+	}
+	if (kcache_dir(dir, sizeof(dir), &err) < 0 ||
+	    (dirfd = kcache_open_dir(dir, &err)) < 0) {
+		note(how, how_len, "bzImage (cache unavailable: %s)",
+			      err.msg);
+		return 0;
+	}
+	t0 = now_ms();
+	sha256(img, len, key);
+	t_key = now_ms();
+	switch (kcache_get(dirfd, key, &v->map, &err)) {
+	case KCACHE_VALID:
+		v->elf = v->map.elf;
+		v->len = v->map.len;
+		t_io = now_ms();
+		note(how, how_len, "cache hit: %s ELF, key %lld ms, "
+			      "read and check %lld ms", payload_format_name(pl.format),
+			      t_key - t0, t_io - t_key);
+		close(dirfd);
+		return 1;
+	case KCACHE_BAD:
+		/* Never booted: decompressed again and replaced. */
+		kcache_entry_name(key, name);
+		fprintf(stderr, "vessel: kernel cache: %s/%s: %s; rebuilding it\n",
+			dir, name, err.msg);
+		note(rebuilt, sizeof(rebuilt), " (rebuilt: %s)", err.msg);
+		break;
+	case KCACHE_ABSENT:
+		break;
+	}
+	t_io = now_ms();
+	if (payload_decompress(&pl, &v->buf, &err) < 0) {
+		note(how, how_len, "bzImage (not cached: %s)", err.msg);
+		goto out;
+	}
+	v->elf = v->buf;
+	v->len = pl.size;
+	if (!pvh_probe(v->elf, v->len)) {
+		note(how, how_len, "bzImage (not cached: its %s "
+			      "payload is not an x86_64 ELF)",
+			      payload_format_name(pl.format));
+		vmlinux_free(v);
+		goto out;
+	}
+	ok = 1;
+	if (kcache_put(dirfd, key, v->elf, v->len, &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		note(how, how_len, "cache miss%s: %s decompressed in "
+			      "%lld ms, not stored (%s)", rebuilt,
+			      payload_format_name(pl.format), now_ms() - t_io,
+			      err.msg);
+		goto out;
+	}
+	note(how, how_len, "cache miss%s: %s decompressed and "
+		      "stored in %lld ms, key %lld ms", rebuilt,
+		      payload_format_name(pl.format), now_ms() - t_io, t_key - t0);
+out:
+	close(dirfd);
+	return ok;
+}
+
+static int load_kernel(struct gmem *m, const struct vm_config *cfg,
+		       struct boot_image *bi, struct boot_entry *entry,
+		       struct error *err)
+{
+	struct vmlinux v = { 0 };
+	uint8_t *img = NULL;
+	size_t len = 0;
+	char how[TIMELINE_DETAIL_MAX - 20] = "";
+	uint32_t pvh_entry;
+	int ret;
+
+	if (slurp(cfg->kernel, &img, &len, err) < 0)
+		return -1;
+	bi->kernel = img;
+	bi->kernel_len = len;
+	if (bzimage_probe(img, len)) {
+		if (!cfg->kernel_cache)
+			note(how, sizeof(how), "bzImage (kernel_cache: false)");
+		else if (cached_vmlinux(img, len, &v, how, sizeof(how))) {
+			bi->kernel = v.elf;
+			bi->kernel_len = v.len;
+			bi->setup = img;
+			bi->setup_len = len;
+		}
+	} else {
+		note(how, sizeof(how), "ELF");
+	}
+	if (bi->kernel == img && bzimage_probe(img, len)) {
+		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
+		ret = bzimage_load(m, bi, entry, err);
+	} else if (!pvh_probe(bi->kernel, bi->kernel_len)) {
+		ret = err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
+			      cfg->kernel);
+	} else if (elf_pvh_entry(bi, &pvh_entry) == 0 || !bi->setup) {
+		timeline_note(MS_KERNEL_LOADED, "%s, PVH entry", how);
+		ret = pvh_load(m, bi, entry, err);
+	} else {
+		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
+		ret = vmlinux64_load(m, bi, entry, err);
+	}
+	vmlinux_free(&v);
+	free(img);
+	bi->kernel = bi->setup = NULL;
+	return ret;
+}
+
 int boot_setup(struct gmem *m, const struct vm_config *cfg,
 	       struct boot_entry *entry, struct error *err)
 {
@@ -72,25 +239,14 @@ int boot_setup(struct gmem *m, const struct vm_config *cfg,
 		.initrd_path = cfg->initrd,
 		.cmdline = cfg->cmdline,
 	};
-	uint8_t *img = NULL;
-	size_t len = 0;
-	int ret;
 
 	if (acpi_build(m, &acpi, &bi.rsdp, err) < 0)
 		return err_prefix(err, "ACPI tables");
 	if (mptable_build(m, cfg->vcpus, true, err) < 0)
 		return err_prefix(err, "MP table");
-	if (slurp(cfg->kernel, &img, &len, err) < 0)
+	if (load_kernel(m, cfg, &bi, entry, err) < 0)
 		return -1;
-	bi.kernel = img;
-	bi.kernel_len = len;
-	if (bzimage_probe(img, len))
-		ret = bzimage_load(m, &bi, entry, err);
-	else if (pvh_probe(img, len))
-		ret = pvh_load(m, &bi, entry, err);
-	else
-		ret = err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
-			      cfg->kernel);
-	free(img);
-	return ret;
+	/* ACPI, MP, memory map, boot information, GDT and page tables */
+	timeline_mark(MS_TABLES_WRITTEN);
+	return 0;
 }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "../vmm/timeline.h"
+
 int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 		uint64_t max_end, uint64_t *addr, uint64_t *size,
 		struct error *err)
@@ -16,8 +18,10 @@ int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 	int fd;
 
 	*addr = *size = 0;
-	if (!path)
+	if (!path) {
+		timeline_mark_detail(MS_INITRD_LOADED, "none");
 		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, "initrd %s", path);
@@ -35,6 +39,7 @@ int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 	}
 	if (st.st_size == 0) {          /* an empty initrd is no initrd */
 		close(fd);
+		timeline_mark_detail(MS_INITRD_LOADED, "empty");
 		return 0;
 	}
 	at = (max_end - st.st_size) & ~0xfffULL;
@@ -58,5 +63,6 @@ int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 	close(fd);
 	*addr = at;
 	*size = st.st_size;
+	timeline_mark_detail(MS_INITRD_LOADED, "%lld bytes", (long long)st.st_size);
 	return 0;
 }

@@ -11,6 +11,9 @@
 
 struct boot_image {
 	const uint8_t *kernel; size_t kernel_len;
+	/* vmlinux64_load: the bzImage the ELF kernel came from, whose setup
+	 * header describes it to the boot protocol. */
+	const uint8_t *setup; size_t setup_len;
 	const char *initrd_path;        /* NULL: no initrd */
 	const char *cmdline;
 	uint64_t rsdp;                  /* ACPI RSDP guest address, 0 if none */
@@ -24,6 +27,26 @@ int bzimage_load(struct gmem *m, const struct boot_image *bi,
 		 struct boot_entry *entry, struct error *err);
 int pvh_load(struct gmem *m, const struct boot_image *bi,
 	     struct boot_entry *entry, struct error *err);
+/* An ELF vmlinux (bi->kernel) entered like the bzImage bi->setup it was
+ * decompressed from: the 64-bit boot protocol at the ELF's entry point,
+ * with a zero page made from the bzImage's setup header. For kernels
+ * without a PVH note. */
+int vmlinux64_load(struct gmem *m, const struct boot_image *bi,
+		   struct boot_entry *entry, struct error *err);
+
+/* ELF helpers (elf.c), for an image pvh_probe accepted. */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+/* The PVH entry point from the notes; -1 if there is none. */
+int elf_pvh_entry(const struct boot_image *bi, uint32_t *entry);
+uint64_t elf_entry(const struct boot_image *bi);
+/* [*start, *end): the span of the PT_LOAD segments, each checked against
+ * the file and guest RAM; nothing is written. */
+int elf_span(struct gmem *m, const struct boot_image *bi, uint64_t *start,
+	     uint64_t *end, struct error *err);
+/* Copy the PT_LOAD segments to their physical addresses, zeroing each one's
+ * bss; [*start, *end) spans them. All are checked before any is written. */
+int elf_load_segments(struct gmem *m, const struct boot_image *bi,
+		      uint64_t *start, uint64_t *end, struct error *err);
 
 /* Shared by the loaders: place the initrd file as high as possible in
  * [min_addr, max_end) and return where; size 0 when there is none. */

@@ -3,14 +3,12 @@
  * off and %ebx pointing at an hvm_start_info. */
 #include "loader.h"
 
-#include <elf.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "e820.h"
 #include "layout.h"
+#include "../vmm/timeline.h"
 
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define HVM_START_MAGIC 0x336ec578
 
 struct hvm_start_info {
@@ -28,121 +26,25 @@ struct hvm_memmap_entry {
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
 _Static_assert(sizeof(struct hvm_memmap_entry) == 24, "hvm memmap layout");
 
-int pvh_probe(const uint8_t *img, size_t len)
-{
-	Elf64_Ehdr eh;
-
-	if (len < sizeof(eh))
-		return 0;
-	memcpy(&eh, img, sizeof(eh));
-	return !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-	       eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64;
-}
-
-/* The ELF header, copied: the image may sit at any alignment. */
-static Elf64_Ehdr ehdr(const struct boot_image *bi)
-{
-	Elf64_Ehdr eh;
-
-	memcpy(&eh, bi->kernel, sizeof(eh));
-	return eh;
-}
-
-/* Bounds-checked copy of program header i; false if it is not in the file. */
-static bool phdr(const struct boot_image *bi, unsigned i, Elf64_Phdr *ph)
-{
-	Elf64_Ehdr eh = ehdr(bi);
-	uint64_t len = bi->kernel_len;
-
-	/* e_phoff and i are bounded first, so no sum below can wrap. */
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
-	    i >= (len - eh.e_phoff) / sizeof(Elf64_Phdr))
-		return false;
-	memcpy(ph, bi->kernel + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof(*ph));
-	return true;
-}
-
-static int find_pvh_entry(const struct boot_image *bi, uint32_t *entry)
-{
-	Elf64_Ehdr eh = ehdr(bi);
-
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		uint64_t off, end;
-
-		if (!phdr(bi, i, &ph))
-			return -1;
-		if (ph.p_type != PT_NOTE)
-			continue;
-		if (ph.p_offset > bi->kernel_len ||
-		    ph.p_filesz > bi->kernel_len - ph.p_offset)
-			return -1;
-		off = ph.p_offset;
-		end = off + ph.p_filesz;
-		while (off + sizeof(Elf64_Nhdr) <= end) {
-			Elf64_Nhdr nh;
-			uint64_t name, desc, next;
-
-			memcpy(&nh, bi->kernel + off, sizeof(nh));
-			/* 64-bit sums of 32-bit sizes: they cannot wrap. */
-			name = off + sizeof(nh);
-			desc = name + (((uint64_t)nh.n_namesz + 3) & ~3ULL);
-			next = desc + (((uint64_t)nh.n_descsz + 3) & ~3ULL);
-			if (next > end)
-				break;
-			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
-			    !memcmp(bi->kernel + name, "Xen", 4) && nh.n_descsz >= 4) {
-				memcpy(entry, bi->kernel + desc, 4);
-				return 0;
-			}
-			off = next;
-		}
-	}
-	return -1;
-}
-
 int pvh_load(struct gmem *m, const struct boot_image *bi,
 	     struct boot_entry *entry, struct error *err)
 {
-	Elf64_Ehdr eh;
 	struct hvm_start_info si = { .magic = HVM_START_MAGIC, .version = 1 };
 	struct hvm_modlist_entry mod = { 0 };
 	struct e820_entry e820[8];
 	struct hvm_memmap_entry mm[8];
-	uint64_t kernel_end = 0, rd_addr, rd_size, low_end;
+	uint64_t kernel_start, kernel_end, rd_addr, rd_size, low_end;
 	uint32_t pvh_entry;
 	unsigned n;
 
 	if (!pvh_probe(bi->kernel, bi->kernel_len))
 		return err_set(err, "not an x86_64 ELF image");
-	eh = ehdr(bi);
-	if (find_pvh_entry(bi, &pvh_entry) < 0)
+	if (elf_pvh_entry(bi, &pvh_entry) < 0)
 		return err_set(err, "ELF kernel has no PVH entry note "
 			       "(XEN_ELFNOTE_PHYS32_ENTRY; build with CONFIG_PVH)");
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr seg, *ph = &seg;
-		uint8_t *dst;
-
-		if (!phdr(bi, i, &seg))
-			return err_set(err, "bad ELF program headers");
-		if (ph->p_type != PT_LOAD)
-			continue;
-		if (ph->p_offset > bi->kernel_len ||
-		    ph->p_filesz > bi->kernel_len - ph->p_offset ||
-		    ph->p_filesz > ph->p_memsz)
-			return err_set(err, "ELF segment %u lies outside the file", i);
-		if (ph->p_paddr < HIGH_MEM_START)
-			return err_set(err, "ELF segment %u loads below 1 MiB", i);
-		dst = gmem_ptr(m, ph->p_paddr, ph->p_memsz);
-		if (!dst)
-			return err_set(err, "ELF segment %u (0x%llx+0x%llx) is outside "
-				       "guest RAM", i, (unsigned long long)ph->p_paddr,
-				       (unsigned long long)ph->p_memsz);
-		memcpy(dst, bi->kernel + ph->p_offset, ph->p_filesz);
-		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
-		if (ph->p_paddr + ph->p_memsz > kernel_end)
-			kernel_end = ph->p_paddr + ph->p_memsz;
-	}
+	if (elf_load_segments(m, bi, &kernel_start, &kernel_end, err) < 0)
+		return -1;
+	timeline_mark(MS_KERNEL_LOADED);
 
 	if (cmdline_write(m, bi->cmdline, 0, err) < 0)
 		return -1;

@@ -48,6 +48,7 @@ struct vm_config {
 	struct vm_net *nets; size_t nnets;     /* eth0, eth1, ... in order */
 	bool rng;                       /* virtio-rng; default true */
 	unsigned rng_slot;              /* its PCI slot (config_load fills it) */
+	bool kernel_cache;              /* boot a bzImage's cached ELF; default true */
 	const char *name;               /* the guest's name (owned by guest_config) */
 };
 

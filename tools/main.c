@@ -13,10 +13,12 @@
 #include "error.h"
 #include "exit_codes.h"
 #include "manage.h"
+#include "timings.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
 #include "../vmm/machine/machine.h"
 #include "../vmm/machine/snapshot.h"
+#include "../vmm/timeline.h"
 
 #ifndef VESSEL_VERSION
 #define VESSEL_VERSION "0.1"
@@ -54,7 +56,7 @@ static void usage(FILE *out)
 static void usage_run(FILE *out)
 {
 	fprintf(out,
-		"usage: vessel run [--stats] FILE\n"
+		"usage: vessel run [--stats] [--timings] FILE\n"
 		"\n"
 		"Boot the guest FILE describes with its console on this terminal, and\n"
 		"return when it stops. Ctrl-A x quits (Ctrl-A Ctrl-A sends Ctrl-A).\n"
@@ -62,6 +64,9 @@ static void usage_run(FILE *out)
 		"\n"
 		"options:\n"
 		"  --stats        print VM exit and bus counters to stderr at the end\n"
+		"  --timings      print the boot timeline to stderr at the end (VMs):\n"
+		"                 ms since launch of each milestone, from the config\n"
+		"                 parsed to the guest's first write to port 0x80\n"
 		"  -h, --help     this help\n"
 		"\n"
 		"exit status (VM):\n"
@@ -95,13 +100,14 @@ static void usage_help(FILE *out)
 		"  help COMMAND   the same as `vessel COMMAND --help`\n");
 }
 
-/* Parse the common "[--stats] [--help] FILE" shape. */
+/* Parse the common "[--stats] [--timings] [--help] FILE" shape. */
 static int parse_file_args(int argc, char **argv, void (*help)(FILE *),
-			   bool *stats, const char **file)
+			   bool *stats, bool *timings, const char **file)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "timings", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -115,6 +121,13 @@ static int parse_file_args(int argc, char **argv, void (*help)(FILE *),
 		case 's':
 			if (stats) {
 				*stats = true;
+				break;
+			}
+			help(stderr);
+			return -1;
+		case 't':
+			if (timings) {
+				*timings = true;
 				break;
 			}
 			/* fall through */
@@ -151,17 +164,18 @@ static int cmd_run(int argc, char **argv)
 {
 	struct guest_config cfg;
 	struct error err = { 0 };
-	bool stats = false;
+	bool stats = false, timings = false;
 	const char *file;
 	int r, code;
 
-	r = parse_file_args(argc, argv, usage_run, &stats, &file);
+	r = parse_file_args(argc, argv, usage_run, &stats, &timings, &file);
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
 	if (config_load(file, &cfg, &err) < 0) {
 		fprintf(stderr, "vessel: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
+	timeline_mark(MS_CONFIG_PARSED);
 	if (cfg.kind == GUEST_CONTAINER) {
 		r = container_run(&cfg, &err);
 		code = r < 0 ? EXIT_HOST : r;
@@ -173,6 +187,8 @@ static int cmd_run(int argc, char **argv)
 
 		r = vm_run(&cfg.vm, &opts, &res, &err);
 		code = r < 0 ? EXIT_HOST : vm_exit_code(&res);
+		if (timings)
+			timings_print(stderr);
 	}
 	if (r < 0)
 		fprintf(stderr, "vessel: %s: %s\n", cfg.name, err.msg);
@@ -218,7 +234,7 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "vessel: out of memory\n");
 		return EXIT_HOST;
 	}
-	r = parse_file_args(argc, argv, usage_restore, &opts.stats, &dir);
+	r = parse_file_args(argc, argv, usage_restore, &opts.stats, NULL, &dir);
 	if (r) {
 		free(snap);
 		return r > 0 ? 0 : EXIT_USAGE;
@@ -305,6 +321,7 @@ static void print_vm_devices(const struct guest_config *cfg)
 		printf("\n");
 	}
 	printf("rng: %s\n", vm->rng ? "true" : "false");
+	printf("kernel_cache: %s\n", vm->kernel_cache ? "true" : "false");
 }
 
 static void print_ct_extras(const struct container_config *ct)
@@ -339,7 +356,7 @@ static int cmd_check(int argc, char **argv)
 	struct guest_config cfg;
 	struct error err = { 0 };
 	const char *file;
-	int r = parse_file_args(argc, argv, usage_check, NULL, &file);
+	int r = parse_file_args(argc, argv, usage_check, NULL, NULL, &file);
 
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;

@@ -317,6 +317,12 @@ static const struct key vm_keys[] = {
 	{ .name = "rng", .type = KT_BOOL, G(vm.rng), .def = "true",
 	  .help = "A virtio-rng device fed by getrandom(2), in the first PCI "
 		  "slot after the disks and NICs." },
+	{ .name = "kernel_cache", .type = KT_BOOL, G(vm.kernel_cache),
+	  .def = "true",
+	  .help = "Boot a compressed bzImage from its ELF vmlinux, decompressed "
+		  "once on the host and kept in the kernel cache "
+		  "($VESSEL_KERNEL_CACHE, /var/cache/vessel/kernels for root, "
+		  "else $XDG_CACHE_HOME or ~/.cache, under vessel/kernels)." },
 };
 
 static const struct key mount_keys[] = {

@@ -1,5 +1,6 @@
 #include "console.h"
 #include "../tools/fdio.h"
+#include "timeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +193,8 @@ void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
 	struct itimerspec t = { .it_value.tv_nsec = CONSOLE_FLUSH_US * 1000 };
 
+	if (!timeline_marked(MS_FIRST_SERIAL_BYTE))
+		timeline_mark(MS_FIRST_SERIAL_BYTE);
 	pthread_mutex_lock(&c->out_lock);
 	if (c->out_len + len > sizeof(c->out_buf))
 		flush_locked(c);

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "../boot/layout.h"
+#include "timeline.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -314,6 +315,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	timeline_mark(MS_FIRST_KVM_RUN);
 	while (!vm_stopping(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

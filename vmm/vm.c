@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include "timeline.h"
 
 static void env_irq_init(struct device_env *env, struct irq_line *line, unsigned gsi)
 {
@@ -102,6 +103,7 @@ static int vm_kvm_open(struct vm *vm, struct error *err)
 	if (vm->kvm_fd < 0)
 		return err_sys(err, "cannot open /dev/kvm (is KVM available and "
 			       "are you in the kvm group?)");
+	timeline_mark(MS_KVM_OPENED);
 	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION)
 		return err_set(err, "/dev/kvm speaks API %d, vessel needs %d",
@@ -138,6 +140,7 @@ int vm_map_memory(struct vm *vm, struct error *err)
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 			return err_sys(err, "KVM_SET_USER_MEMORY_REGION");
 	}
+	timeline_mark(MS_MEMORY_MAPPED);
 	return 0;
 }
 

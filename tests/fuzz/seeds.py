@@ -5,6 +5,13 @@ headers; guest files from examples/ plus anchors and aliases.
 State images (docs/state-format.md) and compressed memory files.
 Usage: seeds.py OUTDIR (writes OUTDIR/tar, config, vmstate and memz)."""
 import glob, gzip, io, os, struct, sys, tarfile, zlib
+headers; guest files from examples/ plus anchors and aliases; kernel
+payloads in each format the kernel's build writes (gzip, xz with the x86
+BCJ filter, lzma, and zstd and lz4 -l when their tools are installed), bare
+and inside a minimal bzImage header.
+Usage: seeds.py OUTDIR (writes OUTDIR/tar, OUTDIR/config and
+OUTDIR/kernel_payload)."""
+import glob, gzip, io, lzma, os, shutil, struct, subprocess, sys, tarfile
 
 out = sys.argv[1]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -131,3 +138,47 @@ for name, data in {"valid": b"\x01", "valid-nq": b"\x01" + b"\0" * 256 + b"\x01"
                    "raw-empty": b"\x00", "raw-zero": b"\x00" * 700}.items():
     with open(os.path.join(out, "device_restore", name), "wb") as f:
         f.write(data)
+# Kernel payloads: a small fake ELF, compressed as the kernel's build does,
+# each followed by its size (gzip's trailer already ends in it).
+kp = os.path.join(out, "kernel_payload")
+os.makedirs(kp, exist_ok=True)
+elf = b"\x7fELF\x02\x01\x01" + bytes(57) + bytes(range(256)) * 16
+size = struct.pack("<I", len(elf))
+
+
+def tool(cmd):
+    if not shutil.which(cmd[0]):
+        return None
+    return subprocess.run(cmd, input=elf, stdout=subprocess.PIPE, check=True).stdout
+
+
+payloads = {
+    "gzip": gzip.compress(elf, 9),
+    "xz": lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                        filters=[{"id": lzma.FILTER_X86}, {"id": lzma.FILTER_LZMA2}]) + size,
+    "lzma": lzma.compress(elf, format=lzma.FORMAT_ALONE) + size,
+}
+z = tool(["zstd", "-19", "-c", "-q"])
+if z:
+    payloads["zstd"] = z + size
+l4 = tool(["lz4", "-l", "-9", "-c", "-q"])
+if l4:
+    payloads["lz4"] = l4 + size
+
+
+def bzimage(payload):
+    """setup (4 sectors + boot sector), a 0x40-byte stub, the payload."""
+    setup = bytearray(5 * 512)
+    setup[0x1f1] = 4
+    setup[0x201] = 0x6a
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, 0x020f)
+    struct.pack_into("<II", setup, 0x248, 0x40, len(payload))
+    return bytes(setup) + bytes(0x40) + payload
+
+
+for name, data in payloads.items():
+    with open(os.path.join(kp, name), "wb") as f:
+        f.write(data)
+    with open(os.path.join(kp, "bz-" + name), "wb") as f:
+        f.write(bzimage(data))

@@ -40,6 +40,10 @@ abort_all() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/integration.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# One kernel cache for the run: the first boot of the stock kernel fills
+# it, the others skip the guest's decompression (root's default,
+# /var/cache, is read-only in the nested host).
+export VESSEL_KERNEL_CACHE=${VESSEL_KERNEL_CACHE:-$work/kernel-cache}
 eval "$("$HARNESS_DIR/fetch-kernel.sh")" || abort_all "fetching the guest kernel failed"
 # A private copy: read once per test, and 9p (nested host) is slow.
 cp "$KERNEL" "$work/vmlinuz"

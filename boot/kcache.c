@@ -1,0 +1,246 @@
+/* The kernel cache's files (see kcache.h). Everything after the directory
+ * check goes through its fd (openat, renameat), so a directory swapped
+ * behind our back after the check is never used. */
+#include "kcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "payload.h"
+#include "../tools/fdio.h"
+
+#define MAGIC   "VESSELKC"
+#define VERSION 1
+
+/* The header, little-endian at fixed offsets; the rest of its 4 KiB is
+ * zero, so the ELF starts page-aligned in the file. */
+#define H_MAGIC    0    /* 8 bytes */
+#define H_VERSION  8    /* u32 */
+#define H_HDRSIZE  12   /* u32 */
+#define H_ELFSIZE  16   /* u64 */
+#define H_ELFCRC   24   /* u64: CRC-64 (ECMA-182, as xz) of the ELF */
+#define H_KEY      32   /* SHA-256 of the bzImage */
+#define H_USED     64
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int set_path(char *buf, size_t len, struct error *err,
+		    const char *a, const char *b)
+{
+	if ((size_t)snprintf(buf, len, "%s%s", a, b) >= len)
+		return err_set(err, "kernel cache path too long");
+	return 0;
+}
+
+int kcache_dir_for(uid_t euid, const char *override, const char *xdg,
+		   const char *home, char *buf, size_t len, struct error *err)
+{
+	if (override && override[0] == '/')
+		return set_path(buf, len, err, override, "");
+	if (euid == 0)
+		return set_path(buf, len, err, "/var/cache/vessel/kernels", "");
+	if (xdg && xdg[0] == '/')
+		return set_path(buf, len, err, xdg, "/vessel/kernels");
+	if (home && home[0] == '/')
+		return set_path(buf, len, err, home, "/.cache/vessel/kernels");
+	return err_set(err, "no kernel cache directory: neither XDG_CACHE_HOME "
+		       "nor HOME is an absolute path");
+}
+
+int kcache_dir(char *buf, size_t len, struct error *err)
+{
+	return kcache_dir_for(geteuid(), getenv("VESSEL_KERNEL_CACHE"),
+			      getenv("XDG_CACHE_HOME"), getenv("HOME"), buf, len,
+			      err);
+}
+
+int kcache_open_dir(const char *path, struct error *err)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+	int fd;
+
+	if (n == 0 || n >= sizeof(p) || path[0] != '/')
+		return err_set(err, "bad kernel cache directory '%s'", path);
+	memcpy(p, path, n + 1);
+	/* mkdir -p, each missing level 0700 */
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return err_sys(err, "kernel cache: mkdir %s", p);
+		*s = c;
+		if (!c)
+			break;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "kernel cache: %s", path);
+	if (fstat(fd, &st) < 0) {
+		err_sys(err, "kernel cache: %s", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(fd);
+		return err_set(err, "kernel cache: %s is not a directory of this "
+			       "user's that only it can write (owner %u, mode %03o)",
+			       path, (unsigned)st.st_uid, st.st_mode & 0777);
+	}
+	return fd;
+}
+
+void kcache_entry_name(const uint8_t key[SHA256_LEN], char name[KCACHE_NAME_MAX])
+{
+	sha256_hex(key, name);
+	strcpy(name + 2 * SHA256_LEN, ".vmlinux");
+}
+
+enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
+			     struct kcache_map *e, struct error *why)
+{
+	char name[KCACHE_NAME_MAX];
+	const uint8_t *h;
+	uint64_t size;
+	struct stat st;
+	void *map;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	kcache_entry_name(key, name);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return KCACHE_ABSENT;
+		err_sys(why, "cannot open it");
+		return KCACHE_BAD;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		err_set(why, "not a regular file of this user's");
+		close(fd);
+		return KCACHE_BAD;
+	}
+	if (st.st_size < KCACHE_HEADER_SIZE ||
+	    (uint64_t)st.st_size > KCACHE_HEADER_SIZE + (uint64_t)PAYLOAD_MAX_SIZE) {
+		err_set(why, "bad size %lld", (long long)st.st_size);
+		close(fd);
+		return KCACHE_BAD;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		err_sys(why, "mmap");
+		return KCACHE_BAD;
+	}
+	h = map;
+	size = get_le(h + H_ELFSIZE, 8);
+	if (memcmp(h + H_MAGIC, MAGIC, 8) || get_le(h + H_VERSION, 4) != VERSION ||
+	    get_le(h + H_HDRSIZE, 4) != KCACHE_HEADER_SIZE)
+		err_set(why, "not a version %d entry", VERSION);
+	else if (memcmp(h + H_KEY, key, SHA256_LEN))
+		err_set(why, "its key does not match its name");
+	else if ((uint64_t)st.st_size != KCACHE_HEADER_SIZE + size || size == 0)
+		err_set(why, "%lld bytes, its header says %llu + %d",
+			(long long)st.st_size, (unsigned long long)size,
+			KCACHE_HEADER_SIZE);
+	else if (lzma_crc64(h + KCACHE_HEADER_SIZE, size, 0) != get_le(h + H_ELFCRC, 8))
+		err_set(why, "checksum mismatch");
+	else {
+		e->map = map;
+		e->map_len = st.st_size;
+		e->elf = h + KCACHE_HEADER_SIZE;
+		e->len = size;
+		return KCACHE_VALID;
+	}
+	munmap(map, st.st_size);
+	return KCACHE_BAD;
+}
+
+void kcache_unmap(struct kcache_map *e)
+{
+	if (e->map)
+		munmap(e->map, e->map_len);
+	memset(e, 0, sizeof(*e));
+}
+
+int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
+	       size_t len, struct error *err)
+{
+	static unsigned seq;
+	char name[KCACHE_NAME_MAX], tmp[KCACHE_NAME_MAX + 48];
+	uint8_t *h;
+	int fd;
+
+	if (len == 0 || len > PAYLOAD_MAX_SIZE)
+		return err_set(err, "kernel cache: bad entry size %zu", len);
+	h = calloc(1, KCACHE_HEADER_SIZE);
+	if (!h)
+		return err_set(err, "kernel cache: out of memory");
+	memcpy(h + H_MAGIC, MAGIC, 8);
+	put_le(h + H_VERSION, VERSION, 4);
+	put_le(h + H_HDRSIZE, KCACHE_HEADER_SIZE, 4);
+	put_le(h + H_ELFSIZE, len, 8);
+	put_le(h + H_ELFCRC, lzma_crc64(elf, len, 0), 8);
+	memcpy(h + H_KEY, key, SHA256_LEN);
+
+	kcache_entry_name(key, name);
+	snprintf(tmp, sizeof(tmp), ".%.16s.%d.%u.tmp", name, (int)getpid(),
+		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
+	if (fd < 0) {
+		free(h);
+		return err_sys(err, "kernel cache: creating %s", tmp);
+	}
+	if (write_all(fd, h, KCACHE_HEADER_SIZE) < 0 ||
+	    write_all(fd, elf, len) < 0 || fsync(fd) < 0) {
+		err_sys(err, "kernel cache: writing %s", tmp);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(err, "kernel cache: writing %s", tmp);
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		err_sys(err, "kernel cache: renaming %s to %s", tmp, name);
+		goto fail;
+	}
+	free(h);
+	/* The rename itself must reach the disk before we call it cached. */
+	if (fsync(dirfd) < 0)
+		return err_sys(err, "kernel cache: fsync of the directory");
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, tmp, 0);
+	free(h);
+	return -1;
+}

@@ -1,0 +1,67 @@
+/* The kernel cache: the ELF vmlinux decompressed from a bzImage's payload,
+ * kept on disk under the SHA-256 of the bzImage, so that later boots skip
+ * the decompression. One file per kernel, "<sha256>.vmlinux": a 4 KiB
+ * header (magic, version, the key, the ELF's size and CRC-64), then the
+ * ELF. Entries are written atomically (a temporary file, fsync, rename)
+ * and checked on every use; a damaged one is reported, never returned.
+ *
+ * Where: $VESSEL_KERNEL_CACHE if set; else /var/cache/vessel/kernels for
+ * root; else $XDG_CACHE_HOME/vessel/kernels, or ~/.cache/vessel/kernels.
+ * The directory must be owned by the user and not writable by group or
+ * others (it is created 0700); entries must be regular files the user
+ * owns. Whoever can write it could plant a kernel, so those rules, not the
+ * checksum, are what protects it; the checksum catches damage. */
+#ifndef VESSEL_KCACHE_H
+#define VESSEL_KCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sha256.h"
+#include "../tools/error.h"
+
+#define KCACHE_HEADER_SIZE 4096
+#define KCACHE_NAME_MAX    (2 * SHA256_LEN + sizeof(".vmlinux"))
+
+/* The directory for a user with these settings (pure: for tests).
+ * override is $VESSEL_KERNEL_CACHE, xdg $XDG_CACHE_HOME, home $HOME; each
+ * may be NULL, and relative or empty ones are ignored. */
+int kcache_dir_for(uid_t euid, const char *override, const char *xdg,
+		   const char *home, char *buf, size_t len, struct error *err);
+/* The same from this process's environment. */
+int kcache_dir(char *buf, size_t len, struct error *err);
+
+/* Open the directory, creating it and its missing parents (0700). Refuses
+ * (-1) one that is a symlink, not a directory, not owned by this user, or
+ * writable by group or others. Returns an O_DIRECTORY fd. */
+int kcache_open_dir(const char *path, struct error *err);
+
+/* "<hex key>.vmlinux" */
+void kcache_entry_name(const uint8_t key[SHA256_LEN], char name[KCACHE_NAME_MAX]);
+
+enum kcache_state {
+	KCACHE_ABSENT,          /* no entry for this key */
+	KCACHE_VALID,           /* the entry is mapped: see struct kcache_map */
+	KCACHE_BAD,             /* an entry that fails its checks: why says how */
+};
+
+/* A valid entry, mapped read-only from the page cache (MAP_PRIVATE): the
+ * ELF is read once, by the loader, not copied first. Entries are only
+ * ever replaced by rename, never rewritten in place, so the mapping stays
+ * whole while it is used. */
+struct kcache_map {
+	void *map;
+	size_t map_len;
+	const uint8_t *elf;     /* map + KCACHE_HEADER_SIZE */
+	size_t len;
+};
+
+enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
+			     struct kcache_map *e, struct error *why);
+void kcache_unmap(struct kcache_map *e);
+/* Write (or replace) the entry for key atomically. */
+int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
+	       size_t len, struct error *err);
+
+#endif
