@@ -275,8 +275,30 @@ int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
 	return 0;
 }
 
+int cg_split_path(const char *dir, const char *path, char *base,
+		  size_t len, const char **leaf, struct error *err)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || !slash[1])
+		return err_set(err, "cgroup path '%s' has no last component",
+			       path);
+	if ((size_t)snprintf(base, len, "%s%.*s", dir, (int)(slash - path),
+			     path) >= len)
+		return err_set(err, "cgroup path too long: %s", path);
+	*leaf = slash + 1;
+	return 0;
+}
+
 int cgroup_create(const char *name, const struct container_config *ct,
 		  struct cgroup **cgp, struct error *err)
+{
+	return cgroup_create_at(name, NULL, ct, cgp, err);
+}
+
+int cgroup_create_at(const char *name, const char *path,
+		     const struct container_config *ct, struct cgroup **cgp,
+		     struct error *err)
 {
 	struct cg_mount *mounts;
 	struct cgroup *cg;
@@ -293,9 +315,9 @@ int cgroup_create(const char *name, const struct container_config *ct,
 	cg->unified = -1;
 	cg->v2 = cg_v2_usable(mounts, n);
 	if (cg->v2)
-		ret = cg_v2_create(cg, mounts, n, name, ct, err);
+		ret = cg_v2_create(cg, mounts, n, name, path, ct, err);
 	else
-		ret = cg_v1_create(cg, mounts, n, name, ct, err);
+		ret = cg_v1_create(cg, mounts, n, name, path, ct, err);
 	cg_mounts_free(mounts, n);
 	if (ret < 0) {
 		struct error ignored;
@@ -318,6 +340,96 @@ int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err)
 		if (cg_write(cg->dirs[i], "cgroup.procs", val, err) < 0)
 			return err_prefix(err, "moving the container into its "
 					  "cgroup");
+	return 0;
+}
+
+size_t cgroup_dirs(const struct cgroup *cg, const char *const **dirs)
+{
+	*dirs = (const char *const *)cg->dirs;
+	return cg->ndirs;
+}
+
+int cgroup_from_dirs(char *const *dirs, size_t n, bool v2, int unified,
+		     struct cgroup **cgp, struct error *err)
+{
+	struct cgroup *cg;
+	size_t i;
+
+	if (n > CG_MAX_DIRS || unified >= (int)n)
+		return err_input(err, "too many cgroup directories");
+	cg = calloc(1, sizeof(*cg));
+	if (!cg)
+		return err_set(err, "out of memory");
+	cg->v2 = v2;
+	cg->unified = unified;
+	for (i = 0; i < n; i++) {
+		cg->dirs[i] = strdup(dirs[i]);
+		if (!cg->dirs[i]) {
+			cgroup_free(cg);
+			return err_set(err, "out of memory");
+		}
+		cg->ndirs = i + 1;
+	}
+	*cgp = cg;
+	return 0;
+}
+
+int cgroup_set_swap(struct cgroup *cg, uint64_t memory, int64_t swap,
+		    struct error *err)
+{
+	char val[32], path[CG_PATH_MAX];
+	size_t i;
+
+	if (cg->v2) {
+		if (swap < 0)
+			snprintf(val, sizeof(val), "max");
+		else
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)
+				 ((uint64_t)swap > memory ? swap - memory : 0));
+		return cg_write(cg->dirs[0], "memory.swap.max", val, err);
+	}
+	snprintf(val, sizeof(val), "%lld", (long long)swap);
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes",
+			 cg->dirs[i]);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i],
+					"memory.memsw.limit_in_bytes", val,
+					err);
+	}
+	return 0;
+}
+
+size_t cgroup_pids(const struct cgroup *cg, pid_t *pids, size_t max)
+{
+	char path[CG_PATH_MAX];
+	size_t n = 0;
+	FILE *f;
+	int pid;
+
+	if (!cg->ndirs || !cg->dirs[0] ||
+	    snprintf(path, sizeof(path), "%s/cgroup.procs", cg->dirs[0]) >=
+	    (int)sizeof(path))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		if (pid > 0)
+			pids[n++] = pid;
+	fclose(f);
+	return n;
+}
+
+int cgroup_signal(const struct cgroup *cg, int sig, struct error *err)
+{
+	pid_t pids[4096];
+	size_t i, n;
+
+	n = cgroup_pids(cg, pids, sizeof(pids) / sizeof(pids[0]));
+	for (i = 0; i < n; i++)
+		if (kill(pids[i], sig) < 0 && errno != ESRCH)
+			return err_sys(err, "kill %d", (int)pids[i]);
 	return 0;
 }
 
