@@ -38,7 +38,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration asan asan-build bench deps hello install clean fuzz
+.PHONY: all test unit kvm-test container-test manage-test integration oci-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -112,6 +112,9 @@ manage-test: $(VESSEL) $(MGUEST_BIN)
 integration: $(VESSEL)
 	$(RUN_TESTS) integration
 
+oci-test: $(VESSEL)
+	$(RUN_TESTS) oci-test
+
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
 ASAN_TESTS ?= test
@@ -158,6 +161,7 @@ hello: $(VESSEL)
 
 install: vessel
 	install -D -m 0755 vessel $(DESTDIR)$(PREFIX)/bin/vessel
+	ln -sf vessel $(DESTDIR)$(PREFIX)/bin/vessel-runc
 
 clean:
 	rm -rf build build-asan build-fuzz vessel

@@ -82,6 +82,9 @@ int caps_set(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb,
 		return err_sys(err, "setting capabilities");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return err_sys(err, "clearing ambient capabilities");
+	/* The kernel raises only what is permitted and inheritable; the
+	 * rest of an OCI spec's ambient set is skipped (as runc does). */
+	amb &= perm & inh;
 	for (cap = 0; amb && cap <= last; cap++)
 		if (in_mask(amb, cap) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)

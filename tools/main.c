@@ -13,6 +13,7 @@
 #include "error.h"
 #include "exit_codes.h"
 #include "manage.h"
+#include "oci_cli.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
 #include "../vmm/vm.h"
@@ -44,6 +45,8 @@ static void usage(FILE *out)
 		"  resume NAME    let a paused guest run again\n"
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
+		"\n"
+		"  oci ...        the OCI runtime (runc's command line; also as vessel-runc)\n"
 		"\n"
 		"`vessel COMMAND --help` describes a command.\n");
 }
@@ -332,6 +335,13 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct command *c;
+	const char *base = strrchr(argv[0], '/');
+
+	/* The same binary as vessel-runc: the OCI runtime's command line. */
+	if (!strcmp(base ? base + 1 : argv[0], "vessel-runc"))
+		return oci_main("vessel-runc", argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "oci"))
+		return oci_main("vessel oci", argc - 1, argv + 1);
 
 	if (argc < 2) {
 		usage(stderr);
