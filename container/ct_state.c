@@ -205,7 +205,7 @@ int ct_state_save(struct ct *ct, struct error *err)
 			       json_tokener_parse(ct->annotations) :
 			       json_object_new_object());
 	json_object_object_add(o, "cgroup", cgroup_json(ct));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	path = join(ct->state_dir, "state.json");
 	tmp = join(ct->state_dir, "state.json.tmp");
 	if (!path || !tmp) {
@@ -346,7 +346,7 @@ static int load_json(struct ct *ct, json_object *o, struct error *err)
 	ann = oj_get(o, "annotations");
 	if (ann)
 		ct->annotations = strdup(json_object_to_json_string_ext(
-						 ann, JSON_C_TO_STRING_PLAIN));
+						 ann, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	ct->pid = (pid_t)pid;
 	ct->starttime = st;
 	ct->rootfs = ct->rootfs_buf;

@@ -545,8 +545,14 @@ static int parse_idmaps(struct parser *p, json_object *arr, const char *field,
 static int parse_sysctl(struct parser *p, json_object *o)
 {
 	struct ct_spec *s = &p->oc->spec;
+	unsigned long own = s->ns_new;
 	size_t n = 0;
 
+	/* A namespace joined by path is the container's own too (not the
+	 * host's): podman makes the network namespace and passes it. */
+	for (n = 0; n < s->njoins; n++)
+		own |= (unsigned long)s->joins[n].flag;
+	n = 0;
 	if (oj_object(o, "linux.sysctl", p->err) < 0)
 		return -1;
 	if (!o)
@@ -560,7 +566,7 @@ static int parse_sysctl(struct parser *p, json_object *o)
 	json_object_object_foreach(o, key, val) {
 		if (strlen(key) > 256)
 			return err_input(p->err, "linux.sysctl: key too long");
-		if (oci_sysctl_check(key, s->ns_new, p->err) < 0)
+		if (oci_sysctl_check(key, own, p->err) < 0)
 			return -1;
 		s->sysctl[n].key = strdup(key);
 		s->nsysctl = n + 1;
@@ -874,7 +880,7 @@ static int parse(struct parser *p, json_object *top)
 	if (oj_object(ann, "annotations", p->err) < 0)
 		return -1;
 	oc->annotations = strdup(ann ? json_object_to_json_string_ext(
-					  ann, JSON_C_TO_STRING_PLAIN) : "{}");
+					  ann, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}");
 	if (!oc->annotations)
 		return err_set(p->err, "out of memory");
 	return 0;
@@ -910,9 +916,12 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle,
 		if (!top || end != len) {
 			json_object_put(top);
 			json_tokener_free(tok);
+			enum json_tokener_error e = json_tokener_get_error(tok);
+
 			return err_input(err, "config.json: not valid JSON "
-					 "(%s)", json_tokener_error_desc(
-						 json_tokener_get_error(tok)));
+					 "(%s)", e == json_tokener_continue ||
+					 e == json_tokener_success ?
+					 "truncated" : json_tokener_error_desc(e));
 		}
 	}
 	json_tokener_free(tok);

@@ -12,7 +12,8 @@
 #include "../tools/error.h"
 #include "spec.h"
 
-/* Parse time: is key allowed with these new namespaces? */
+/* Parse time: is key allowed with these namespaces of the container's
+ * own (CLONE_NEW*: new or joined by path)? */
 int oci_sysctl_check(const char *key, unsigned long ns_new, struct error *err);
 int oci_sysctl_apply(const struct ct_spec *s, struct error *err);
 

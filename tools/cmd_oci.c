@@ -69,7 +69,7 @@ static void log_line(const struct oci_cli *g, const char *level,
 		json_object_object_add(o, "msg", json_object_new_string(msg));
 		json_object_object_add(o, "time", json_object_new_string(ts));
 		fprintf(f, "%s\n", json_object_to_json_string_ext(
-				o, JSON_C_TO_STRING_PLAIN));
+				o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
 		fprintf(f, "time=\"%s\" level=%s msg=\"%s\"\n", ts, level, msg);
@@ -271,7 +271,7 @@ static int cmd_state(const struct oci_cli *g, int argc, char **argv)
 		return 1;
 	o = ct_state_oci(ct);
 	printf("%s\n", json_object_to_json_string_ext(o,
-						       JSON_C_TO_STRING_PRETTY));
+						       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	container_release(ct);
 	return 0;
@@ -453,7 +453,7 @@ static int cmd_list(const struct oci_cli *g, int argc, char **argv)
 	free(ids);
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(
-			       arr, JSON_C_TO_STRING_PLAIN));
+			       arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	return 0;
 }
@@ -557,7 +557,7 @@ static int cmd_features(void)
 	json_object_object_add(l, "selinux", off);
 	json_object_object_add(o, "linux", l);
 	printf("%s\n", json_object_to_json_string_ext(o,
-						       JSON_C_TO_STRING_PRETTY));
+						       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return 0;
 }
