@@ -135,9 +135,13 @@ FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -fno-omit-
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_tar     := container/tar.c tools/error.c
 FUZZ_config  := tools/config.c tools/schema.c tools/error.c
+FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
+                 container/oci_mounts.c container/sysctl.c container/spec.c container/caps.c \
+                 container/devfs.c container/mounts.c container/pathres.c tools/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
-FUZZ_TARGETS := tar config
+FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
+FUZZ_TARGETS := tar config oci_spec
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h)
 	@mkdir -p $(dir $@)
