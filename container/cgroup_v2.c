@@ -157,20 +157,11 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 				       controllers[i], controllers[i], m->dir,
 				       avail[0] ? strtok(avail, "\n") :
 				       "empty");
-	if (path) {
-		if (cg_split_path(m->dir, path, base, sizeof(base), &leaf,
-				  err) < 0 ||
-		    delegate_down(m->dir, base, avail, ct, err) < 0 ||
-		    cg_make_leaf(cg, base, leaf, err) < 0 ||
-		    write_limits(cg->dirs[0], ct, err) < 0 ||
-		    devcg_v2_apply(cg->dirs[0], err) < 0)
-			return err_prefix(err, "cgroup v2");
-		cg->unified = 0;
-		return 0;
-	}
-	snprintf(base, sizeof(base), "%s/vessel", m->dir);
-	if (delegate(m->dir, avail, ct, err) < 0 ||
-	    cg_mkdir_p(base, err) < 0 || delegate(base, avail, ct, err) < 0 ||
+	if (!path)
+		snprintf(base, sizeof(base), "%s/vessel", m->dir);
+	if ((path && cg_split_path(m->dir, path, base, sizeof(base), &leaf,
+				   err) < 0) ||
+	    delegate_down(m->dir, base, avail, ct, err) < 0 ||
 	    cg_make_leaf(cg, base, leaf, err) < 0 ||
 	    write_limits(cg->dirs[0], ct, err) < 0 ||
 	    devcg_v2_apply(cg->dirs[0], err) < 0)

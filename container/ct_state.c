@@ -242,38 +242,6 @@ void ct_state_remove(struct ct *ct)
 	rmdir(ct->state_dir);
 }
 
-static int read_file(const char *path, char **out, struct error *err)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return err_sys(err, "%s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > MAX_STATE) {
-		close(fd);
-		return err_input(err, "%s: not a regular file of at most %d "
-				 "bytes", path, MAX_STATE);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return err_set(err, "out of memory");
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return err_sys(err, "reading %s", path);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
-}
-
 static bool under_cgroupfs(const char *dir)
 {
 	return !strncmp(dir, "/sys/fs/cgroup/", 15) && !strstr(dir, "/../") &&
@@ -381,7 +349,7 @@ int container_load(const char *root, const char *id, struct ct **out,
 	}
 	ct->lock_fd = lock_dir(ct->state_dir, err);
 	path = join(ct->state_dir, "state.json");
-	r = ct->lock_fd < 0 || !path ? -1 : read_file(path, &text, err);
+	r = ct->lock_fd < 0 || !path ? -1 : oj_read_file(path, MAX_STATE, &text, NULL, err);
 	free(path);
 	if (r < 0) {
 		container_release(ct);

@@ -333,26 +333,6 @@ static int host_steps(struct ct *ct, struct error *err)
 }
 
 /* The pty master to the OCI console socket (SCM_RIGHTS). */
-static int send_console(int sock, int master, struct error *err)
-{
-	char buf[CMSG_SPACE(sizeof(int))], name[] = "/dev/ptmx";
-	struct iovec iov = { name, sizeof(name) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = buf,
-			     .msg_controllen = sizeof(buf) };
-	struct cmsghdr *cm;
-
-	memset(buf, 0, sizeof(buf));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return err_sys(err, "sending the terminal to --console-socket");
-	return 0;
-}
-
 static int open_pty(struct ct *ct, struct error *err)
 {
 	struct error ignored;
@@ -492,7 +472,7 @@ int container_create(const struct guest_config *cfg,
 	if (open_pty(ct, err) < 0 || clone_child(ct, err) < 0)
 		goto fail;
 	if (ct->detached) {
-		if (ct->tty && send_console(ct->console_socket,
+		if (ct->tty && pty_send_master(ct->console_socket,
 					    ct->pty_master, err) < 0)
 			goto fail;
 		if (ct_state_save(ct, err) < 0)

@@ -1,6 +1,10 @@
 #include "oci_json.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,5 +172,40 @@ int oj_bool(json_object *obj, const char *where, bool *out,
 	if (!json_object_is_type(obj, json_type_boolean))
 		return err_input(err, "%s: must be true or false", where);
 	*out = json_object_get_boolean(obj);
+	return 0;
+}
+
+int oj_read_file(const char *path, size_t max, char **out, size_t *len,
+		 struct error *err)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_sys(err, "%s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max) {
+		close(fd);
+		return err_input(err, "%s: not a regular file of at most %zu "
+				 "bytes", path, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return err_set(err, "out of memory");
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return err_sys(err, "reading %s", path);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = (size_t)n;
 	return 0;
 }

@@ -40,5 +40,8 @@ int oj_i64(json_object *obj, const char *where, int64_t min, int64_t max,
 int oj_bool(json_object *obj, const char *where, bool *out,
 	    struct error *err);
 void oj_strv_free(char **v, size_t n);
+/* A whole regular file of at most max bytes, NUL-terminated (free it). */
+int oj_read_file(const char *path, size_t max, char **out, size_t *len,
+		 struct error *err);
 
 #endif

@@ -932,40 +932,64 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle,
 	return r;
 }
 
+int oci_read_file(const char *path, char **out, size_t *len,
+		  struct error *err)
+{
+	return oj_read_file(path, OCI_MAX_FILE, out, len, err);
+}
+
 int oci_spec_load(const char *bundle, struct oci_config *oc, FILE *warnf,
 		  struct error *err)
 {
 	char path[4200], *buf;
-	struct stat st;
-	ssize_t n;
-	int fd, r;
+	size_t len;
+	int r;
 
 	memset(oc, 0, sizeof(*oc));
 	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >=
 	    sizeof(path))
 		return err_input(err, "--bundle: path too long");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(err, "%s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > OCI_MAX_FILE) {
-		close(fd);
-		return err_input(err, "%s: not a regular file of at most %d "
-				 "bytes", path, OCI_MAX_FILE);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return err_set(err, "out of memory");
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return err_sys(err, "reading %s", path);
-	}
-	r = oci_spec_parse(buf, (size_t)n, bundle, oc, warnf, err);
+	if (oci_read_file(path, &buf, &len, err) < 0)
+		return -1;
+	r = oci_spec_parse(buf, len, bundle, oc, warnf, err);
 	free(buf);
+	return r;
+}
+
+int oci_spec_process(const char *text, size_t len, struct oci_config *oc,
+		     FILE *warnf, struct error *err)
+{
+	struct parser p = { oc, "/", warnf, err };
+	struct container_config *c = &oc->cfg.ct;
+	struct ct_spec *s = &oc->spec;
+	json_object *top;
+	int r;
+
+	if (len > OCI_MAX_FILE)
+		return err_input(err, "process: larger than %d bytes",
+				 OCI_MAX_FILE);
+	top = json_tokener_parse(text);
+	if (!top || !json_object_is_type(top, json_type_object)) {
+		json_object_put(top);
+		return err_input(err, "process: not a JSON object");
+	}
+	oj_strv_free(c->command, c->ncommand);
+	oj_strv_free(c->env, c->nenv);
+	c->command = c->env = NULL;
+	c->ncommand = c->nenv = 0;
+	c->uid = c->gid = 0;
+	free(s->cwd);
+	free(s->groups);
+	s->cwd = NULL;
+	s->groups = NULL;
+	s->ngroups = 0;
+	s->nrlimits = 0;
+	s->cap_bounding = s->cap_effective = s->cap_permitted = 0;
+	s->cap_inheritable = s->cap_ambient = 0;
+	s->no_new_privs = s->terminal = s->has_umask = false;
+	s->has_oom_score_adj = false;
+	r = parse_process(&p, top);
+	json_object_put(top);
 	return r;
 }
 

@@ -53,5 +53,12 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle,
 int oci_spec_load(const char *bundle, struct oci_config *oc, FILE *warn,
 		  struct error *err);
 void oci_spec_free(struct oci_config *oc);
+/* `exec --process FILE`: a process object (the "process" of a
+ * config.json) replacing oc's process part; same checks. */
+int oci_spec_process(const char *text, size_t len, struct oci_config *oc,
+		     FILE *warn, struct error *err);
+/* Read a whole bounded file (config.json, process.json). */
+int oci_read_file(const char *path, char **out, size_t *len,
+		  struct error *err);
 
 #endif

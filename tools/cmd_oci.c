@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "../container/cgroup.h"
 #include "../container/ct.h"
 #include "../container/ct_state.h"
+#include "../container/exec.h"
 #include "../container/handle.h"
 #include "../container/oci_spec.h"
 
@@ -382,6 +384,112 @@ static int cmd_delete(const struct oci_cli *g, int argc, char **argv)
 	return 0;
 }
 
+/* exec [--process F] [--detach] [--pid-file F] [--console-socket S]
+ * [--tty] [--preserve-fds N] ID [ARGS...]: the bundle's config.json with
+ * its process replaced by F (or its args by ARGS). Without --detach the
+ * exit status is the process's (128+N for signal N). */
+static int cmd_exec(const struct oci_cli *g, int argc, char **argv)
+{
+	const char *process = NULL, *pid_file = NULL, *console = NULL, *id = NULL;
+	struct ct_exec_opts o = { .console_socket = -1 };
+	bool detach = false, tty = false;
+	struct error err = { 0 };
+	struct oci_config oc;
+	struct ct *ct = NULL;
+	int i, st, rc = 1;
+	const char *v;
+	pid_t pid;
+
+	for (i = 1; i < argc && !id; i++) {
+		if ((v = opt_value(argc, argv, &i, "--process")) ||
+		    (v = opt_value(argc, argv, &i, "-p")))
+			process = v;
+		else if ((v = opt_value(argc, argv, &i, "--pid-file")))
+			pid_file = v;
+		else if ((v = opt_value(argc, argv, &i, "--console-socket")))
+			console = v;
+		else if ((v = opt_value(argc, argv, &i, "--preserve-fds")))
+			o.preserve_fds = atoi(v);
+		else if (!strcmp(argv[i], "--detach") || !strcmp(argv[i], "-d"))
+			detach = true;
+		else if (!strcmp(argv[i], "--tty") || !strcmp(argv[i], "-t"))
+			tty = true;
+		else if (argv[i][0] == '-')
+			return fail(g, "exec: unknown option %s", argv[i]);
+		else
+			id = argv[i];
+	}
+	if (!id)
+		return fail(g, "exec: no container ID");
+	if (!process && i >= argc)
+		return fail(g, "exec: --process FILE or a command is needed");
+	if (o.preserve_fds < 0 || o.preserve_fds > 1024)
+		return fail(g, "--preserve-fds: 0..1024");
+	if (load(g, id, &ct))
+		return 1;
+	if (!ct->bundle || oci_spec_load(ct->bundle, &oc, NULL, &err) < 0) {
+		container_release(ct);
+		return fail(g, "exec: the container's config.json: %s",
+			    ct->bundle ? err.msg : "no bundle");
+	}
+	if (process) {
+		char *text;
+		size_t len;
+
+		if (oci_read_file(process, &text, &len, &err) < 0 ||
+		    oci_spec_process(text, len, &oc, stderr, &err) < 0) {
+			if (err.msg[0])
+				fail_err(g, &err);
+			goto out;
+		}
+		free(text);
+	} else {
+		char **args = calloc((size_t)(argc - i) + 1, sizeof(*args));
+		int k;
+
+		for (k = 0; args && k < argc - i; k++)
+			args[k] = strdup(argv[i + k]);
+		for (k = 0; k < (int)oc.cfg.ct.ncommand; k++)
+			free(oc.cfg.ct.command[k]);
+		free(oc.cfg.ct.command);
+		oc.cfg.ct.command = args;
+		oc.cfg.ct.ncommand = args ? (size_t)(argc - i) : 0;
+		oc.spec.terminal = tty;
+	}
+	if (console) {
+		o.console_socket = connect_console(console, &err);
+		if (o.console_socket < 0) {
+			fail_err(g, &err);
+			goto out;
+		}
+	}
+	pid = container_exec(ct, &oc.cfg, &oc.spec, &o, &err);
+	container_release(ct);
+	ct = NULL;
+	if (pid < 0) {
+		fail_err(g, &err);
+		goto out;
+	}
+	if (pid_file && write_pid_file(pid_file, pid, &err) < 0) {
+		fail_err(g, &err);
+		goto out;
+	}
+	rc = 0;
+	if (!detach) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) :
+		     WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+	}
+out:
+	if (o.console_socket >= 0)
+		close(o.console_socket);
+	if (ct)
+		container_release(ct);
+	oci_spec_free(&oc);
+	return rc;
+}
+
 static int cmd_pause(const struct oci_cli *g, int argc, char **argv,
 		     bool pause)
 {
@@ -585,13 +693,37 @@ static void usage(FILE *out, const char *prog)
 		"  delete [--force] ID\n"
 		"  list [--format table|json] [-q]\n"
 		"  ps [--format table|json] ID\n"
+		"  exec [--process F] [--detach] [--pid-file F] [--console-socket S]\n"
+		"       [--tty] [--preserve-fds N] ID [ARGS...]\n"
 		"  features\n", prog);
 }
+
+static int cmd_resume(const struct oci_cli *g, int argc, char **argv)
+{
+	return cmd_pause(g, argc, argv, false);
+}
+
+static int cmd_suspend(const struct oci_cli *g, int argc, char **argv)
+{
+	return cmd_pause(g, argc, argv, true);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct oci_cli *g, int argc, char **argv);
+} commands[] = {
+	{ "create", cmd_create }, { "start", cmd_start },
+	{ "state", cmd_state }, { "kill", cmd_kill },
+	{ "delete", cmd_delete }, { "list", cmd_list }, { "ps", cmd_ps },
+	{ "exec", cmd_exec }, { "pause", cmd_suspend },
+	{ "resume", cmd_resume },
+};
 
 int oci_main(const char *prog, int argc, char **argv)
 {
 	struct oci_cli g = { .prog = prog, .root = DEFAULT_ROOT };
 	const char *v, *cmd;
+	size_t k;
 	int i;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -632,30 +764,15 @@ int oci_main(const char *prog, int argc, char **argv)
 	cmd = argv[i];
 	argc -= i;
 	argv += i;
-	if (!strcmp(cmd, "create"))
-		return cmd_create(&g, argc, argv);
-	if (!strcmp(cmd, "start"))
-		return cmd_start(&g, argc, argv);
-	if (!strcmp(cmd, "state"))
-		return cmd_state(&g, argc, argv);
-	if (!strcmp(cmd, "kill"))
-		return cmd_kill(&g, argc, argv);
-	if (!strcmp(cmd, "delete"))
-		return cmd_delete(&g, argc, argv);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(&g, argc, argv);
-	if (!strcmp(cmd, "ps"))
-		return cmd_ps(&g, argc, argv);
-	if (!strcmp(cmd, "pause"))
-		return cmd_pause(&g, argc, argv, true);
-	if (!strcmp(cmd, "resume"))
-		return cmd_pause(&g, argc, argv, false);
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (!strcmp(cmd, commands[k].name))
+			return commands[k].fn(&g, argc, argv);
 	if (!strcmp(cmd, "features"))
 		return cmd_features();
 	if (!strcmp(cmd, "help")) {
 		usage(stdout, prog);
 		return 0;
 	}
-	return fail(&g, "unknown command '%s' (%s --help lists them; exec, "
-		    "run and update are not implemented yet)", cmd, prog);
+	return fail(&g, "unknown command '%s' (%s --help lists them; run "
+		    "and update are not implemented yet)", cmd, prog);
 }

@@ -34,8 +34,8 @@ finish() {
 
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
-exists_twice systemd_cgroup features list_json
-podman_exit_code podman_limits"
+exists_twice systemd_cgroup features list_json exec
+podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -373,6 +373,27 @@ test_list_json() {
 	fi
 }
 
+test_exec() {
+	local b log=$T/exec.log out r
+	b=$(bundle exec '["sleep", "1000"]')
+	(cd "$b" && R create exec && R start exec) >"$log" 2>&1
+	out=$(R exec exec sh -c 'echo pid=$$ host=$(hostname); exit 7' 2>>"$log"); r=$?
+	cat >"$T/process.json" <<JSON
+{ "args": ["sh", "-c", "id -u; exit 3"], "cwd": "/tmp", "env": ["PATH=/bin"],
+  "user": { "uid": 1000, "gid": 1000 } }
+JSON
+	out2=$(R exec --process "$T/process.json" --pid-file "$T/exec.pid" exec 2>>"$log"); r2=$?
+	R delete --force exec >/dev/null 2>&1
+	# pid 1 is sleep: the exec'd shell has another pid in the container's namespace.
+	if [ "$r" = 7 ] && echo "$out" | grep -q '^pid=[0-9]* host=ocitest$' &&
+		! echo "$out" | grep -q '^pid=1 ' && [ "$r2" = 3 ] && [ "$out2" = 1000 ] &&
+		[ -s "$T/exec.pid" ]; then
+		ok exec
+	else
+		bad exec "exec: '$out' status $r (7); --process: '$out2' status $r2 (1000, 3)" "$log"
+	fi
+}
+
 # ---- podman ---------------------------------------------------------------
 PODMAN_IMAGE=localhost/vessel-oci-busybox:test
 podman_ready() {
@@ -420,6 +441,45 @@ test_podman_limits() {
 	else
 		P rm -f vessel-oci-limits >/dev/null 2>&1
 		bad podman_limits "podman run -d failed" "$log"
+	fi
+}
+
+test_podman_tty() {
+	local out log=$T/podman-tty.log
+	podman_ready || { skipped podman_tty "no podman (or podman import failed)"; return; }
+	out=$(P run --rm -t --network none "$PODMAN_IMAGE" sh -c 'test -t 0 && test -t 1 && echo is-a-tty' 2>"$log")
+	if echo "$out" | grep -q is-a-tty; then ok podman_tty; else bad podman_tty "no tty: '$out'" "$log"; fi
+}
+
+test_podman_exec() {
+	local out r log=$T/podman-exec.log
+	podman_ready || { skipped podman_exec "no podman (or podman import failed)"; return; }
+	P run -d --name vessel-oci-exec --network none "$PODMAN_IMAGE" sleep 1000 >"$log" 2>&1
+	out=$(P exec vessel-oci-exec sh -c 'echo exec-ok; exit 5' 2>>"$log"); r=$?
+	tty=$(P exec -t vessel-oci-exec tty 2>>"$log")
+	P rm -f vessel-oci-exec >>"$log" 2>&1
+	if [ "$r" = 5 ] && [ "$out" = exec-ok ] && echo "$tty" | grep -q '^/dev/pts/'; then
+		ok podman_exec
+	else
+		bad podman_exec "exec: '$out' status $r (exec-ok, 5); exec -t tty: '$tty'" "$log"
+	fi
+}
+
+test_podman_stop_rm() {
+	local log=$T/podman-stop.log id dirs d
+	podman_ready || { skipped podman_stop_rm "no podman (or podman import failed)"; return; }
+	id=$(P run -d --name vessel-oci-stop --network none "$PODMAN_IMAGE" sleep 1000 2>"$log")
+	P stop -t 1 vessel-oci-stop >>"$log" 2>&1
+	P rm vessel-oci-stop >>"$log" 2>&1
+	if [ -z "$id" ] || podman ps -a --format '{{.Names}}' | grep -qx vessel-oci-stop; then
+		bad podman_stop_rm "the container is still listed" "$log"; return
+	fi
+	# Nothing of it left: no cgroup, no runtime state.
+	dirs=$(find /sys/fs/cgroup -maxdepth 4 -type d -name "libpod-$id*" 2>/dev/null)
+	if [ -n "$dirs" ] || ls /run/libpod* /run/vessel-runc 2>/dev/null | grep -q "$id"; then
+		bad podman_stop_rm "left behind: $dirs" "$log"
+	else
+		ok podman_stop_rm
 	fi
 }
 
