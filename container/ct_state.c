@@ -448,9 +448,9 @@ int ct_state_list(const char *root, char ***ids, size_t *n,
 	return 0;
 }
 
-json_object *ct_state_oci(struct ct *ct)
+static json_object *state_oci(struct ct *ct, const char *status)
 {
-	enum ct_status st = container_status(ct);
+	enum ct_status st = status ? CT_RUNNING : container_status(ct);
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "ociVersion",
@@ -459,7 +459,7 @@ json_object *ct_state_oci(struct ct *ct)
 	json_object_object_add(o, "pid", json_object_new_int(
 				       st == CT_STOPPED ? 0 : ct->pid));
 	json_object_object_add(o, "status", json_object_new_string(
-				       container_status_name(st)));
+				       status ? status : container_status_name(st)));
 	json_object_object_add(o, "bundle", json_object_new_string(
 				       ct->bundle ? ct->bundle : ""));
 	json_object_object_add(o, "rootfs", json_object_new_string(
@@ -471,4 +471,20 @@ json_object *ct_state_oci(struct ct *ct)
 			       json_tokener_parse(ct->annotations) :
 			       json_object_new_object());
 	return o;
+}
+
+json_object *ct_state_oci(struct ct *ct)
+{
+	return state_oci(ct, NULL);
+}
+
+char *ct_state_oci_text(struct ct *ct, const char *status)
+{
+	json_object *o = state_oci(ct, status);
+	char *s = strdup(json_object_to_json_string_ext(
+				 o, JSON_C_TO_STRING_PLAIN |
+				 JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(o);
+	return s;
 }

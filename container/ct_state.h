@@ -43,5 +43,8 @@ int ct_state_list(const char *root, char ***ids, size_t *n,
 /* The OCI state of ct ({"ociVersion", "id", "status", "pid", "bundle",
  * "annotations"} plus runc's "rootfs", "created", "owner"). */
 json_object *ct_state_oci(struct ct *ct);
+/* The same with this status (a hook's view while creating), as text
+ * (free it). */
+char *ct_state_oci_text(struct ct *ct, const char *status);
 
 #endif

@@ -11,6 +11,7 @@
 #include "idmap.h"
 #include "janitor.h"
 #include "namespaces.h"
+#include "oci_hooks.h"
 #include "process.h"
 #include "pty.h"
 #include "rmtree.h"
@@ -128,11 +129,18 @@ int ct_cleanup(struct ct *ct, struct error *err)
 	return ret;
 }
 
+static bool create_hooks(const struct ct_spec *s)
+{
+	return s->hooks && (s->hooks->n[HOOK_PRESTART] ||
+			    s->hooks->n[HOOK_CREATE_RUNTIME]);
+}
+
 /* The child's steps up to the sync point, in the order of the OCI
  * runtime (DESIGN.md). */
 static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
 		       struct error *err)
 {
+	enum sync_kind kind;
 	const struct ct_spec *s = ct->spec;
 	size_t i;
 
@@ -147,6 +155,13 @@ static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
 		return -1;
 	if (!s->oci && veth_setup_inside(ct->c->nets, ct->c->nnets, err) < 0)
 		return -1;
+	/* The namespaces exist: the creator runs the prestart and
+	 * createRuntime hooks now, before the rootfs is set up. */
+	if (create_hooks(s) &&
+	    (sync_send(ct->child_sock, SYNC_HOOKS, NULL) < 0 ||
+	     sync_recv(ct->child_sock, &kind, NULL, err) != 1 ||
+	     kind != SYNC_GO))
+		_exit(1);
 	if ((s->oci || !ct->c->userns) && rootfs_prepare(rs, err) < 0)
 		return -1;
 	return rootfs_setup(rs, err);
@@ -329,6 +344,23 @@ static int host_steps(struct ct *ct, struct error *err)
 	}
 	if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
 		return err_sys(err, "starting the container");
+	if (create_hooks(s)) {
+		char *state;
+		int r;
+
+		if (expect(ct, SYNC_HOOKS, err) < 0)
+			return -1;
+		state = ct_state_oci_text(ct, "creating");
+		r = !state ? err_set(err, "out of memory") :
+		    oci_hooks_run(s->hooks, HOOK_PRESTART, state, err) < 0 ||
+		    oci_hooks_run(s->hooks, HOOK_CREATE_RUNTIME, state, err) < 0 ?
+		    -1 : 0;
+		free(state);
+		if (r < 0)
+			return -1;
+		if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
+			return err_sys(err, "starting the container");
+	}
 	return expect(ct, SYNC_READY, err);
 }
 

@@ -1,5 +1,6 @@
 /* config.json -> guest_config + ct_spec (oci_spec.h). */
 #include "oci_spec.h"
+#include "oci_hooks.h"
 #include "oci_json.h"
 #include "oci_mounts.h"
 #include "oci_seccomp.h"
@@ -860,7 +861,10 @@ static int parse(struct parser *p, json_object *top)
 	if (!v || !json_object_is_type(v, json_type_string) ||
 	    strncmp(json_object_get_string(v), "1.", 2))
 		return err_input(p->err, "ociVersion: vessel supports 1.x");
-	if (unsupported(p, oj_get(top, "hooks"), "hooks") < 0 ||
+	oc->spec.hooks = calloc(1, sizeof(*oc->spec.hooks));
+	if (!oc->spec.hooks)
+		return err_set(p->err, "out of memory");
+	if (oci_hooks_parse(oj_get(top, "hooks"), oc->spec.hooks, p->err) < 0 ||
 	    (oj_get(top, "domainname") &&
 	     json_object_get_string_len(oj_get(top, "domainname")) &&
 	     err_input(p->err, "domainname: not supported by vessel")) ||

@@ -1,6 +1,7 @@
 /* vessel's default container policies as data (spec.h). */
 #include "spec.h"
 #include "caps.h"
+#include "oci_hooks.h"
 #include "oci_seccomp.h"
 
 #include <sched.h>
@@ -58,6 +59,9 @@ void ct_spec_free(struct ct_spec *s)
 	free_strv(s->masked, s->nmasked);
 	free_strv(s->readonly, s->nreadonly);
 	oci_seccomp_free(s->seccomp_profile);
+	if (s->hooks)
+		oci_hooks_free(s->hooks);
+	free(s->hooks);
 	for (i = 0; i < s->njoins; i++)
 		free(s->joins[i].path);
 	free(s->joins);

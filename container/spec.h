@@ -62,6 +62,7 @@ enum ct_seccomp {
 };
 
 struct oci_seccomp;
+struct oci_hooks;
 
 struct ct_spec {
 	/* Capabilities. With caps_explicit false (vessel's rule): the
@@ -97,6 +98,7 @@ struct ct_spec {
 	bool has_umask;
 	mode_t umask;
 	bool terminal;				/* process.terminal */
+	struct oci_hooks *hooks;		/* oci_hooks.h, or NULL */
 	bool owned;				/* ct_spec_free frees the above */
 };
 

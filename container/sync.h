@@ -21,6 +21,8 @@ enum sync_kind {
 	SYNC_ERROR,
 	SYNC_READY,	/* child: set up, waiting to exec (handle.h) */
 	SYNC_DETACH,	/* parent: state saved, wait on the exec fifo */
+	SYNC_HOOKS,	/* child: namespaces made; run prestart and
+			 * createRuntime hooks, then SYNC_GO */
 };
 
 int sync_pair(int fds[2], struct error *err);

@@ -32,6 +32,7 @@
 #include "../container/ct.h"
 #include "../container/ct_state.h"
 #include "../container/exec.h"
+#include "../container/oci_hooks.h"
 #include "../container/handle.h"
 #include "../container/oci_spec.h"
 
@@ -249,16 +250,52 @@ static const char *only_id(const struct oci_cli *g, int argc, char **argv)
 	return argv[1];
 }
 
+/* The hooks of the container's config.json (read again from its
+ * bundle), or NULL; *oc to free. */
+static const struct oci_hooks *bundle_hooks(const struct ct *ct,
+					    struct oci_config *oc)
+{
+	struct error err = { 0 };
+
+	memset(oc, 0, sizeof(*oc));
+	if (!ct->bundle || oci_spec_load(ct->bundle, oc, NULL, &err) < 0)
+		return NULL;
+	return oc->spec.hooks;
+}
+
+/* poststart and poststop: a failure is a warning (runtime-spec). */
+static void run_late_hooks(const struct oci_cli *g,
+			   const struct oci_hooks *hk,
+			   enum oci_hook_stage stage, const char *state)
+{
+	struct error err = { 0 };
+
+	if (hk && state && oci_hooks_run(hk, stage, state, &err) < 0) {
+		fprintf(stderr, "%s: warning: %s\n", g->prog, err.msg);
+		log_line(g, "warning", err.msg);
+	}
+}
+
 static int cmd_start(const struct oci_cli *g, int argc, char **argv)
 {
 	const char *id = only_id(g, argc, argv);
 	struct error err = { 0 };
+	struct oci_config oc;
+	char *state;
 	struct ct *ct;
 	int r;
 
 	if (!id || load(g, id, &ct))
 		return 1;
 	r = container_start(ct, &err);
+	if (r == 0) {
+		const struct oci_hooks *hk = bundle_hooks(ct, &oc);
+
+		state = hk ? ct_state_oci_text(ct, NULL) : NULL;
+		run_late_hooks(g, hk, HOOK_POSTSTART, state);
+		free(state);
+		oci_spec_free(&oc);
+	}
 	container_release(ct);
 	return r < 0 ? fail_err(g, &err) : 0;
 }
@@ -348,6 +385,7 @@ static int cmd_kill(const struct oci_cli *g, int argc, char **argv)
 
 static int cmd_delete(const struct oci_cli *g, int argc, char **argv)
 {
+	struct oci_config oc;
 	struct error err = { 0 };
 	const char *id = NULL;
 	enum ct_status st;
@@ -379,8 +417,17 @@ static int cmd_delete(const struct oci_cli *g, int argc, char **argv)
 		return fail(g, "cannot delete container %s: it is %s (use "
 			    "--force)", id, container_status_name(st));
 	}
-	if (container_destroy(ct, &err) < 0)
-		return fail_err(g, &err);
+	{
+		const struct oci_hooks *hk = bundle_hooks(ct, &oc);
+		char *state = hk ? ct_state_oci_text(ct, "stopped") : NULL;
+		int r = container_destroy(ct, &err);
+
+		run_late_hooks(g, hk, HOOK_POSTSTOP, state);
+		free(state);
+		oci_spec_free(&oc);
+		if (r < 0)
+			return fail_err(g, &err);
+	}
 	return 0;
 }
 

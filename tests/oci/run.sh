@@ -34,7 +34,7 @@ finish() {
 
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
-exists_twice systemd_cgroup features list_json exec
+exists_twice systemd_cgroup features list_json exec hooks hook_fails
 podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -392,6 +392,42 @@ JSON
 	else
 		bad exec "exec: '$out' status $r (7); --process: '$out2' status $r2 (1000, 3)" "$log"
 	fi
+}
+
+# hook STAGE: a hook that saves its stdin (the state) and what /out held.
+hook() {
+	echo "{ \"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"cat > $T/out/$1.json; ls $T/out > $T/out/$1.ls\"], \"timeout\": 10 }"
+}
+
+test_hooks() {
+	local b log=$T/hooks.log s fails=''
+	rm -f "$T/out/"*.json "$T/out/"*.ls "$T/out/ran"
+	b=$(bundle hooks '["sh", "-c", "touch /out/ran; exec sleep 1000"]' '' "\"hooks\": { \"prestart\": [ $(hook prestart) ], \"createRuntime\": [ $(hook createRuntime) ], \"poststart\": [ $(hook poststart) ], \"poststop\": [ $(hook poststop) ] }")
+	(cd "$b" && R create hooks) >"$log" 2>&1 || fails="$fails create"
+	for s in prestart createRuntime; do
+		grep -q '"status":"creating"' "$T/out/$s.json" 2>/dev/null &&
+			grep -q '"id":"hooks"' "$T/out/$s.json" &&
+			! grep -q '"pid":0' "$T/out/$s.json" || fails="$fails $s-state"
+		! grep -qx ran "$T/out/$s.ls" 2>/dev/null || fails="$fails $s-too-late"
+	done
+	[ ! -e "$T/out/poststart.json" ] || fails="$fails poststart-before-start"
+	R start hooks >>"$log" 2>&1
+	grep -q '"status":"running"' "$T/out/poststart.json" 2>/dev/null || fails="$fails poststart-state"
+	[ ! -e "$T/out/poststop.json" ] || fails="$fails poststop-too-early"
+	R delete --force hooks >>"$log" 2>&1
+	grep -q '"status":"stopped"' "$T/out/poststop.json" 2>/dev/null || fails="$fails poststop-state"
+	if [ -z "$fails" ]; then ok hooks; else bad hooks "$fails" "$log"; fi
+}
+
+test_hook_fails() {
+	local b log=$T/hookfail.log fails=''
+	b=$(bundle hookfail '["sleep", "1000"]' '"cgroupsPath": "/vessel-oci-test/hookfail"' '"hooks": { "prestart": [ { "path": "/bin/false" } ] }')
+	if (cd "$b" && R create hookfail) >"$log" 2>&1; then fails="$fails create-succeeded"; fi
+	grep -q 'hooks.prestart\[0\] (/bin/false): exited with status 1' "$log" || fails="$fails no-message"
+	[ ! -e "$ROOT/hookfail" ] || fails="$fails state-left"
+	! find /sys/fs/cgroup -maxdepth 3 -path '*vessel-oci-test/hookfail' 2>/dev/null | grep -q . || fails="$fails cgroup-left"
+	if [ -z "$fails" ]; then ok hook_fails; else bad hook_fails "$fails" "$log"; fi
+	find /sys/fs/cgroup -maxdepth 2 -type d -name vessel-oci-test -exec rmdir {} + 2>/dev/null
 }
 
 # ---- podman ---------------------------------------------------------------

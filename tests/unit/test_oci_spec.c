@@ -172,8 +172,12 @@ static void unknown_fields(void **state)
 		     "linux.resources.blockIO");
 	expect_error("", "\"resources\": {\"cpu\": {\"shares\": 10}}",
 		     "linux.resources.cpu.shares");
-	expect_error("\"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}", "",
-		     "hooks: not supported");
+	expect_error("\"hooks\": {\"createContainer\": [{\"path\": \"/bin/true\"}]}",
+		     "", "hooks.createContainer: not supported");
+	expect_error("\"hooks\": {\"prestart\": [{\"path\": \"true\"}]}", "",
+		     "hooks.prestart[0].path: must be an absolute");
+	expect_error("\"hooks\": {\"poststop\": [{\"path\": \"/x\", "
+		     "\"timeout\": 0}]}", "", "hooks.poststop[0].timeout");
 	expect_error("", "\"resources\": {\"memory\": {\"limit\": 1, \"foo\": 1}}",
 		     "linux.resources.memory.foo");
 }
