@@ -13,7 +13,7 @@ PKGS=(
 	qemu-system-x86                                              # nested KVM host for kernel tests
 	iproute2 iputils-ping procps e2fsprogs debootstrap           # container and disk tests
 	clang libclang-rt-14-dev                                     # make fuzz (libFuzzer)
-	podman conmon                                                # oci-test: podman --runtime vessel-runc (20 MB)
+	podman conmon containerd                                     # oci-test: podman and ctr with vessel-runc
 )
 missing=()
 for p in "${PKGS[@]}"; do

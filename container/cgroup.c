@@ -400,6 +400,100 @@ int cgroup_set_swap(struct cgroup *cg, uint64_t memory, int64_t swap,
 	return 0;
 }
 
+int cgroup_set_cpu_shares(struct cgroup *cg, uint64_t shares,
+			  struct error *err)
+{
+	char val[32], path[CG_PATH_MAX];
+	size_t i;
+
+	if (cg->v2) {
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)
+			 (1 + ((shares - 2) * 9999) / 262142));
+		return cg_write(cg->dirs[0], "cpu.weight", val, err);
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)shares);
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/cpu.shares", cg->dirs[i]);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i], "cpu.shares", val, err);
+	}
+	return err_set(err, "linux.resources.cpu.shares: no cpu controller "
+		       "in the container's cgroup");
+}
+
+/* Write file in the first directory that has it; 1 if none has. */
+static int write_any(struct cgroup *cg, const char *file, const char *val,
+		     struct error *err)
+{
+	char path[CG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/%s", cg->dirs[i], file);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i], file, val, err);
+	}
+	return 1;
+}
+
+int cgroup_update(struct cgroup *cg, const struct container_config *c,
+		  int64_t swap, struct error *err)
+{
+	char mem[32], sw[32], val[64];
+	long long quota;
+	int r = 0;
+
+	if (c->memory) {
+		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)c->memory);
+		if (cg->v2) {
+			r = write_any(cg, "memory.max", mem, err);
+			if (r == 0 && swap) {
+				snprintf(sw, sizeof(sw), "%lld", swap < 0 ? -1LL :
+					 (long long)((uint64_t)swap > c->memory ?
+						     (uint64_t)swap - c->memory : 0));
+				r = write_any(cg, "memory.swap.max",
+					      swap < 0 ? "max" : sw, err);
+			}
+		} else {
+			snprintf(sw, sizeof(sw), "%lld", swap ? (long long)swap :
+				 (long long)c->memory);
+			/* memsw may not go below memory: raise it first,
+			 * lower it last. */
+			if (write_any(cg, "memory.memsw.limit_in_bytes", sw,
+				      err) < 0)
+				r = write_any(cg, "memory.limit_in_bytes", mem,
+					      err) < 0 ||
+				    write_any(cg, "memory.memsw.limit_in_bytes",
+					      sw, err) < 0 ? -1 : 0;
+			else
+				r = write_any(cg, "memory.limit_in_bytes", mem,
+					      err);
+		}
+		if (r)
+			return r < 0 ? -1 : err_set(err, "no memory controller");
+	}
+	if (c->pids > 0) {
+		snprintf(val, sizeof(val), "%lld", (long long)c->pids);
+		if ((r = write_any(cg, "pids.max", val, err)))
+			return r < 0 ? -1 : err_set(err, "no pids controller");
+	}
+	if (c->cpus > 0) {
+		quota = (long long)(c->cpus * 100000.0 + 0.5);
+		if (quota < 1000)
+			quota = 1000;
+		snprintf(val, sizeof(val), "%lld 100000", quota);
+		if (cg->v2)
+			r = write_any(cg, "cpu.max", val, err);
+		else if (!(r = write_any(cg, "cpu.cfs_period_us", "100000", err))) {
+			snprintf(val, sizeof(val), "%lld", quota);
+			r = write_any(cg, "cpu.cfs_quota_us", val, err);
+		}
+		if (r)
+			return r < 0 ? -1 : err_set(err, "no cpu controller");
+	}
+	return 0;
+}
+
 size_t cgroup_pids(const struct cgroup *cg, pid_t *pids, size_t max)
 {
 	char path[CG_PATH_MAX];

@@ -54,6 +54,15 @@ int cgroup_from_dirs(char *const *dirs, size_t n, bool v2, int unified,
  * memory.swap.max (swap - memory); -1: unlimited. */
 int cgroup_set_swap(struct cgroup *cg, uint64_t memory, int64_t swap,
 		    struct error *err);
+/* cpu shares of an OCI spec (linux.resources.cpu.shares, 2..262144): v1
+ * cpu.shares, v2 cpu.weight (1..10000, converted as runc does). */
+int cgroup_set_cpu_shares(struct cgroup *cg, uint64_t shares,
+			  struct error *err);
+/* New limits for a running container (`vessel-runc update`): each of
+ * memory (with memory+swap as swap says), cpus and pids that is set in c
+ * (non-zero) is written where the cgroup has its file. */
+int cgroup_update(struct cgroup *cg, const struct container_config *c,
+		  int64_t swap, struct error *err);
 /* Send sig to every process in the cgroup. */
 int cgroup_signal(const struct cgroup *cg, int sig, struct error *err);
 /* The pids in the cgroup (any hierarchy's directory), at most max. */

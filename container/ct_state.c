@@ -107,6 +107,28 @@ static unsigned long long proc_starttime(pid_t pid, char *state)
 	return st;
 }
 
+/* The state root and its parents (0700 where made). */
+static int mkdir_p(const char *dir, struct error *err)
+{
+	char path[4096], *p;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path))
+		return err_input(err, "--root: path too long");
+	for (p = path + 1; ; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return err_sys(err, "creating the state directory %s",
+				       path);
+		if (!c)
+			return 0;
+		*p = c;
+	}
+}
+
 int ct_state_prepare(struct ct *ct, const struct ct_create_opts *o,
 		     struct error *err)
 {
@@ -114,9 +136,8 @@ int ct_state_prepare(struct ct *ct, const struct ct_create_opts *o,
 
 	if (ct_id_check(ct->name, err) < 0)
 		return -1;
-	if (mkdir(o->state_root, 0700) < 0 && errno != EEXIST)
-		return err_sys(err, "creating the state directory %s",
-			       o->state_root);
+	if (mkdir_p(o->state_root, err) < 0)
+		return -1;
 	ct->state_dir = join(o->state_root, ct->name);
 	if (!ct->state_dir)
 		return err_set(err, "out of memory");

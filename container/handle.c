@@ -499,7 +499,9 @@ int container_create(const struct guest_config *cfg,
 			     err) < 0) ||
 	    (ct->spec->memory_swap && ct->c->memory &&
 	     cgroup_set_swap(ct->cg, ct->c->memory, ct->spec->memory_swap,
-			     err) < 0))
+			     err) < 0) ||
+	    (ct->spec->cpu_shares &&
+	     cgroup_set_cpu_shares(ct->cg, ct->spec->cpu_shares, err) < 0))
 		goto fail;
 	if (open_pty(ct, err) < 0 || clone_child(ct, err) < 0)
 		goto fail;

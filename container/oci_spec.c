@@ -686,8 +686,8 @@ static int parse_cpu(struct parser *p, json_object *o)
 	uint64_t period = 100000;
 
 	if (oj_check_keys(o, "linux.resources.cpu", keys, p->err) < 0 ||
-	    unsupported(p, oj_get(o, "shares"),
-			"linux.resources.cpu.shares") < 0 ||
+	    oj_u64(oj_get(o, "shares"), "linux.resources.cpu.shares", 262144,
+		   &p->oc->spec.cpu_shares, p->err) < 0 ||
 	    unsupported(p, oj_get(o, "realtimeRuntime"),
 			"linux.resources.cpu.realtimeRuntime") < 0 ||
 	    unsupported(p, oj_get(o, "realtimePeriod"),
@@ -706,6 +706,8 @@ static int parse_cpu(struct parser *p, json_object *o)
 	     json_object_get_string_len(oj_get(o, "mems"))))
 		return err_input(p->err, "linux.resources.cpu.cpus/mems: not "
 				 "supported by vessel");
+	if (p->oc->spec.cpu_shares == 1)
+		p->oc->spec.cpu_shares = 2;	/* the kernel's minimum */
 	if (quota > 0) {
 		if (period < 1000)
 			return err_input(p->err, "linux.resources.cpu.period: "
@@ -957,6 +959,28 @@ int oci_spec_load(const char *bundle, struct oci_config *oc, FILE *warnf,
 		return -1;
 	r = oci_spec_parse(buf, len, bundle, oc, warnf, err);
 	free(buf);
+	return r;
+}
+
+int oci_spec_resources(const char *text, size_t len, struct oci_config *oc,
+		       struct error *err)
+{
+	struct parser p = { oc, "/", NULL, err };
+	json_object *top;
+	int r;
+
+	memset(oc, 0, sizeof(*oc));
+	oc->spec.owned = true;
+	if (len > OCI_MAX_FILE)
+		return err_input(err, "resources: larger than %d bytes",
+				 OCI_MAX_FILE);
+	top = json_tokener_parse(text);
+	if (!top || !json_object_is_type(top, json_type_object)) {
+		json_object_put(top);
+		return err_input(err, "resources: not a JSON object");
+	}
+	r = parse_resources(&p, top);
+	json_object_put(top);
 	return r;
 }
 

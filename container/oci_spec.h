@@ -20,13 +20,13 @@
  * mounts (destination, type, source, options); annotations; linux
  * (namespaces new or by path (network, ipc, uts), uidMappings,
  * gidMappings, sysctl (namespaced ones), resources (memory limit/swap,
- * cpu quota/period, pids limit, devices rules within vessel's device
+ * cpu quota/period/shares, pids limit, devices rules within vessel's device
  * allowlist), cgroupsPath, seccomp (oci_seccomp.h), maskedPaths,
  * readonlyPaths, rootfsPropagation private/rprivate/slave/rslave).
  * hooks (oci_hooks.h) but createContainer and startContainer.
  * Not supported (errors): hooks.createContainer/startContainer, domainname, linux.devices, intelRdt,
  * personality, timeOffsets, memory reservation/kernel/swappiness,
- * cpu shares/cpus/mems/realtime, blockIO, hugepageLimits, network,
+ * cpu cpus/mems/realtime, blockIO, hugepageLimits, network,
  * rdma, unified, scheduler, ioPriority, joining pid/user/mount/cgroup
  * namespaces by path, a container without its own mount or pid
  * namespace. */
@@ -58,6 +58,10 @@ void oci_spec_free(struct oci_config *oc);
  * config.json) replacing oc's process part; same checks. */
 int oci_spec_process(const char *text, size_t len, struct oci_config *oc,
 		     FILE *warn, struct error *err);
+/* `update --resources FILE`: a linux.resources object, into oc's
+ * memory, cpus, pids, memory_swap and cpu_shares (oc zeroed first). */
+int oci_spec_resources(const char *text, size_t len, struct oci_config *oc,
+		       struct error *err);
 /* Read a whole bounded file (config.json, process.json). */
 int oci_read_file(const char *path, char **out, size_t *len,
 		  struct error *err);

@@ -95,6 +95,7 @@ struct ct_spec {
 	int64_t memory_swap;			/* memory+swap bytes; 0: as
 						 * much as memory (no swap),
 						 * -1: unlimited */
+	uint64_t cpu_shares;			/* 0: not set */
 	bool has_umask;
 	mode_t umask;
 	bool terminal;				/* process.terminal */

@@ -740,9 +740,78 @@ static void usage(FILE *out, const char *prog)
 		"  delete [--force] ID\n"
 		"  list [--format table|json] [-q]\n"
 		"  ps [--format table|json] ID\n"
+		"  update --resources FILE|- ID\n"
 		"  exec [--process F] [--detach] [--pid-file F] [--console-socket S]\n"
 		"       [--tty] [--preserve-fds N] ID [ARGS...]\n"
 		"  features\n", prog);
+}
+
+/* update --resources FILE|- ID: new memory, swap, cpu and pids limits. */
+static int cmd_update(const struct oci_cli *g, int argc, char **argv)
+{
+	const char *file = NULL, *id = NULL, *v;
+	struct error err = { 0 };
+	struct oci_config oc;
+	char *text = NULL;
+	struct ct *ct;
+	size_t len = 0;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--resources")) ||
+		    (v = opt_value(argc, argv, &i, "-r")))
+			file = v;
+		else if (argv[i][0] == '-')
+			return fail(g, "update: only --resources FILE|- is "
+				    "supported, not %s", argv[i]);
+		else if (!id)
+			id = argv[i];
+		else
+			return fail(g, "update: one ID only");
+	}
+	if (!id || !file)
+		return fail(g, "update: --resources FILE|- and an ID are needed");
+	if (!strcmp(file, "-")) {
+		size_t cap = 0;
+		ssize_t n;
+
+		for (;;) {
+			if (len + 4096 + 1 > cap) {
+				char *nt = cap > (4 << 20) ? NULL :
+					   realloc(text, cap = len + 65536);
+
+				if (!nt) {
+					free(text);
+					return fail(g, "update: stdin too large");
+				}
+				text = nt;
+			}
+			n = read(0, text + len, 4096);
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+		text[len] = '\0';
+	} else if (oci_read_file(file, &text, &len, &err) < 0) {
+		return fail_err(g, &err);
+	}
+	r = oci_spec_resources(text, len, &oc, &err);
+	free(text);
+	if (r < 0) {
+		oci_spec_free(&oc);
+		return fail_err(g, &err);
+	}
+	if (load(g, id, &ct)) {
+		oci_spec_free(&oc);
+		return 1;
+	}
+	r = !ct->cg ? err_set(&err, "container %s has no cgroup", id) :
+	    cgroup_update(ct->cg, &oc.cfg.ct, oc.spec.memory_swap, &err);
+	if (r == 0 && oc.spec.cpu_shares)
+		r = cgroup_set_cpu_shares(ct->cg, oc.spec.cpu_shares, &err);
+	container_release(ct);
+	oci_spec_free(&oc);
+	return r < 0 ? fail_err(g, &err) : 0;
 }
 
 static int cmd_resume(const struct oci_cli *g, int argc, char **argv)
@@ -763,7 +832,7 @@ static const struct {
 	{ "state", cmd_state }, { "kill", cmd_kill },
 	{ "delete", cmd_delete }, { "list", cmd_list }, { "ps", cmd_ps },
 	{ "exec", cmd_exec }, { "pause", cmd_suspend },
-	{ "resume", cmd_resume },
+	{ "resume", cmd_resume }, { "update", cmd_update },
 };
 
 int oci_main(const char *prog, int argc, char **argv)
@@ -821,5 +890,5 @@ int oci_main(const char *prog, int argc, char **argv)
 		return 0;
 	}
 	return fail(&g, "unknown command '%s' (%s --help lists them; run "
-		    "and update are not implemented yet)", cmd, prog);
+		    "is not implemented yet)", cmd, prog);
 }

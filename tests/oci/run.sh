@@ -34,8 +34,9 @@ finish() {
 
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
-exists_twice systemd_cgroup features list_json exec hooks hook_fails
-podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm"
+exists_twice systemd_cgroup features list_json exec hooks hook_fails update
+podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm
+containerd_run containerd_exec_kill"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -52,9 +53,15 @@ RUNC=$T/vessel-runc
 ln -s "$VESSEL" "$RUNC"
 ROOT=$T/state
 R() { "$RUNC" --root "$ROOT" "$@"; }
+CONTAINERD_PID=''
 cleanup() {
 	local id
 	for id in $(R list -q 2>/dev/null); do R delete --force "$id" >/dev/null 2>&1; done
+	if [ -n "$CONTAINERD_PID" ]; then
+		kill "$CONTAINERD_PID" 2>/dev/null
+		wait "$CONTAINERD_PID" 2>/dev/null
+		umount -R "$T/cd/root" 2>/dev/null
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -394,6 +401,25 @@ JSON
 	fi
 }
 
+test_update() {
+	local b log=$T/update.log d mem='' pids=''
+	b=$(bundle update '["sleep", "1000"]' '"resources": { "memory": { "limit": 67108864 }, "pids": { "limit": 42 } }')
+	(cd "$b" && R create update) >"$log" 2>&1
+	echo '{ "memory": { "limit": 33554432 }, "pids": { "limit": 17 } }' |
+		R update --resources - update >>"$log" 2>&1
+	for d in $(cgroup_dirs update); do
+		[ -f "$d/memory.limit_in_bytes" ] && mem=$(cat "$d/memory.limit_in_bytes")
+		[ -f "$d/memory.max" ] && mem=$(cat "$d/memory.max")
+		[ -f "$d/pids.max" ] && pids=$(cat "$d/pids.max")
+	done
+	R delete --force update >/dev/null 2>&1
+	if [ "$mem" = 33554432 ] && [ "$pids" = 17 ]; then
+		ok update
+	else
+		bad update "memory '$mem' (33554432), pids '$pids' (17)" "$log"
+	fi
+}
+
 # hook STAGE: a hook that saves its stdin (the state) and what /out held.
 hook() {
 	echo "{ \"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"cat > $T/out/$1.json; ls $T/out > $T/out/$1.ls\"], \"timeout\": 10 }"
@@ -517,6 +543,60 @@ test_podman_stop_rm() {
 	else
 		ok podman_stop_rm
 	fi
+}
+
+# ---- containerd (ctr, the runc shim with vessel-runc as its binary) ----------
+CTR_IMAGE=localhost/vessel-oci-busybox:test
+# A private containerd (its own root, state and socket under $T).
+containerd_ready() {
+	command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || return 1
+	[ -n "$CONTAINERD_PID" ] && return 0
+	mkdir -p "$T/cd"
+	cat >"$T/cd/config.toml" <<TOML
+version = 2
+root = "$T/cd/root"
+state = "$T/cd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$T/cd/sock"
+TOML
+	containerd --config "$T/cd/config.toml" >"$T/cd/log" 2>&1 &
+	CONTAINERD_PID=$!
+	for _ in $(seq 50); do [ -S "$T/cd/sock" ] && break; sleep 0.1; done
+	python3 "$HERE/oci-image.py" "$T/base/rootfs" "$T/image.tar" &&
+		C images import --base-name localhost/vessel-oci-busybox "$T/image.tar" >>"$T/cd/log" 2>&1
+}
+C() { timeout 60 ctr --address "$T/cd/sock" "$@"; }
+
+test_containerd_run() {
+	local out r log=$T/ctr-run.log
+	containerd_ready || { skipped containerd_run "no containerd/ctr (or the image import failed)"; return; }
+	out=$(C run --runc-binary "$RUNC" --rm "$CTR_IMAGE" vessel-ctr-run sh -c 'echo ran-in-ctr; exit 3' 2>"$log"); r=$?
+	if [ "$r" = 3 ] && [ "$out" = ran-in-ctr ] && ! C containers ls -q | grep -qx vessel-ctr-run; then
+		ok containerd_run
+	else
+		bad containerd_run "output '$out', status $r (ran-in-ctr, 3), or the container is still listed" "$log"
+	fi
+}
+
+test_containerd_exec_kill() {
+	local out r st dirs log=$T/ctr-exec.log fails=''
+	containerd_ready || { skipped containerd_exec_kill "no containerd/ctr (or the image import failed)"; return; }
+	C run -d --runc-binary "$RUNC" "$CTR_IMAGE" vessel-ctr-exec sleep 1000 >"$log" 2>&1
+	out=$(C task exec --exec-id e1 vessel-ctr-exec sh -c 'echo exec-ok; exit 4' 2>>"$log"); r=$?
+	[ "$r" = 4 ] && [ "$out" = exec-ok ] || fails="$fails exec:'$out'/$r"
+	C task kill -s KILL vessel-ctr-exec >>"$log" 2>&1
+	for _ in $(seq 50); do
+		st=$(C task ls 2>/dev/null | awk '$1 == "vessel-ctr-exec" { print $3 }')
+		[ "$st" = STOPPED ] && break
+		sleep 0.1
+	done
+	[ "$st" = STOPPED ] || fails="$fails kill:$st"
+	C task delete vessel-ctr-exec >>"$log" 2>&1 || fails="$fails task-delete"
+	C containers delete vessel-ctr-exec >>"$log" 2>&1 || fails="$fails container-delete"
+	dirs=$(find /sys/fs/cgroup -maxdepth 4 -type d -name vessel-ctr-exec 2>/dev/null)
+	[ -z "$dirs" ] || fails="$fails cgroup-left:$dirs"
+	if [ -z "$fails" ]; then ok containerd_exec_kill; else bad containerd_exec_kill "$fails" "$log"; fi
 }
 
 tests=${*:-$ALL_TESTS}

@@ -170,8 +170,10 @@ static void unknown_fields(void **state)
 		     "linux.intelRdt: not supported");
 	expect_error("", "\"resources\": {\"blockIO\": {\"weight\": 10}}",
 		     "linux.resources.blockIO");
-	expect_error("", "\"resources\": {\"cpu\": {\"shares\": 10}}",
-		     "linux.resources.cpu.shares");
+	expect_error("", "\"resources\": {\"cpu\": {\"shares\": 1000000}}",
+		     "linux.resources.cpu.shares: out of range");
+	expect_error("", "\"resources\": {\"cpu\": {\"idle\": 1}}",
+		     "linux.resources.cpu.idle");
 	expect_error("\"hooks\": {\"createContainer\": [{\"path\": \"/bin/true\"}]}",
 		     "", "hooks.createContainer: not supported");
 	expect_error("\"hooks\": {\"prestart\": [{\"path\": \"true\"}]}", "",
