@@ -136,7 +136,7 @@ FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -fno-omit-
 FUZZ_tar     := container/tar.c tools/error.c
 FUZZ_config  := tools/config.c tools/schema.c tools/error.c
 FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
-                 container/oci_mounts.c container/sysctl.c container/spec.c container/caps.c \
+                 container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
                  container/devfs.c container/mounts.c container/pathres.c tools/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
