@@ -209,9 +209,12 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 	 * end-of-file. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	close(ct->sock);
-	/* The flock is the creator's (the open file is shared). */
+	/* The flock is the creator's (the open file is shared); the console
+	 * socket is its caller's, which waits for it to close. */
 	if (ct->lock_fd >= 0)
 		close(ct->lock_fd);
+	if (ct->console_socket >= 0)
+		close(ct->console_socket);
 	if (ct->pty_master >= 0)
 		close(ct->pty_master);
 	if (!ct->tty && ct->pty_slave >= 0)
