@@ -1,6 +1,6 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container, management and kernel integration tests,
+#   make test       unit, tiny-guest KVM, container, management, kernel integration and OCI runtime tests,
 #                   one table at the end (tests/run-all.sh); TEST_ASAN="unit kvm-test ..."
 #                   runs those suites again from build-asan/, in the same nested host boot
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
@@ -95,7 +95,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
 
 test: all $(if $(TEST_ASAN),asan-build)
-	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test
 
 unit: $(UNIT_BIN)
 	$(RUN_TESTS) unit
