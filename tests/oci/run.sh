@@ -7,7 +7,10 @@
 # pause, resume and delete, each a separate process, checking what the
 # container did (its output, its cgroup files, its processes) and what is
 # left behind. With podman installed also podman with
-# --runtime vessel-runc (podman_* tests; SKIP without podman).
+# --runtime vessel-runc (podman_* tests; SKIP without podman), and with
+# containerd installed a private containerd driven by ctr with
+# --runc-binary vessel-runc (containerd_* tests; CTR_SNAPSHOTTER picks the
+# snapshotter: overlayfs where the kernel has it, else native).
 # Prints ok/FAIL/SKIP per test and "N passed, N failed[, N skipped]".
 set -u
 
@@ -547,6 +550,13 @@ test_podman_stop_rm() {
 
 # ---- containerd (ctr, the runc shim with vessel-runc as its binary) ----------
 CTR_IMAGE=localhost/vessel-oci-busybox:test
+# overlayfs where the kernel has it (the nested test host's may not):
+# else containerd's native (copying) snapshotter.
+if grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null; then
+	SNAP=${CTR_SNAPSHOTTER:-overlayfs}
+else
+	SNAP=${CTR_SNAPSHOTTER:-native}
+fi
 # A private containerd (its own root, state and socket under $T).
 containerd_ready() {
 	command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || return 1
@@ -564,14 +574,14 @@ TOML
 	CONTAINERD_PID=$!
 	for _ in $(seq 50); do [ -S "$T/cd/sock" ] && break; sleep 0.1; done
 	python3 "$HERE/oci-image.py" "$T/base/rootfs" "$T/image.tar" &&
-		C images import --base-name localhost/vessel-oci-busybox "$T/image.tar" >>"$T/cd/log" 2>&1
+		C images import --snapshotter "$SNAP" --base-name localhost/vessel-oci-busybox "$T/image.tar" >>"$T/cd/log" 2>&1
 }
 C() { timeout 60 ctr --address "$T/cd/sock" "$@"; }
 
 test_containerd_run() {
 	local out r log=$T/ctr-run.log
 	containerd_ready || { skipped containerd_run "no containerd/ctr (or the image import failed)"; return; }
-	out=$(C run --runc-binary "$RUNC" --rm "$CTR_IMAGE" vessel-ctr-run sh -c 'echo ran-in-ctr; exit 3' 2>"$log"); r=$?
+	out=$(C run --snapshotter "$SNAP" --runc-binary "$RUNC" --rm "$CTR_IMAGE" vessel-ctr-run sh -c 'echo ran-in-ctr; exit 3' 2>"$log"); r=$?
 	if [ "$r" = 3 ] && [ "$out" = ran-in-ctr ] && ! C containers ls -q | grep -qx vessel-ctr-run; then
 		ok containerd_run
 	else
@@ -582,7 +592,7 @@ test_containerd_run() {
 test_containerd_exec_kill() {
 	local out r st dirs log=$T/ctr-exec.log fails=''
 	containerd_ready || { skipped containerd_exec_kill "no containerd/ctr (or the image import failed)"; return; }
-	C run -d --runc-binary "$RUNC" "$CTR_IMAGE" vessel-ctr-exec sleep 1000 >"$log" 2>&1
+	C run -d --snapshotter "$SNAP" --runc-binary "$RUNC" "$CTR_IMAGE" vessel-ctr-exec sleep 1000 >"$log" 2>&1
 	out=$(C task exec --exec-id e1 vessel-ctr-exec sh -c 'echo exec-ok; exit 4' 2>>"$log"); r=$?
 	[ "$r" = 4 ] && [ "$out" = exec-ok ] || fails="$fails exec:'$out'/$r"
 	C task kill -s KILL vessel-ctr-exec >>"$log" 2>&1
