@@ -1,6 +1,6 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container, management and kernel integration tests,
+#   make test       unit, tiny-guest KVM, container, management, kernel integration and OCI runtime tests,
 #                   one table at the end (tests/run-all.sh); TEST_ASAN="unit kvm-test ..."
 #                   runs those suites again from build-asan/, in the same nested host boot
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
@@ -38,7 +38,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration asan asan-build bench deps hello install clean fuzz
+.PHONY: all test unit kvm-test container-test manage-test integration oci-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -95,7 +95,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
 
 test: all $(if $(TEST_ASAN),asan-build)
-	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test
 
 unit: $(UNIT_BIN)
 	$(RUN_TESTS) unit
@@ -111,6 +111,9 @@ manage-test: $(VESSEL) $(MGUEST_BIN)
 
 integration: $(VESSEL)
 	$(RUN_TESTS) integration
+
+oci-test: $(VESSEL)
+	$(RUN_TESTS) oci-test
 
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
@@ -145,7 +148,11 @@ FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c 
 FUZZ_LIBS_device_restore := -lz -lpthread
 FUZZ_kernel_payload      := boot/payload.c tools/error.c
 FUZZ_LIBS_kernel_payload := -lz -llzma -lzstd -llz4
-FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload
+FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
+                 container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
+                 container/devfs.c container/mounts.c container/pathres.c tools/error.c
+FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
+FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
@@ -169,6 +176,7 @@ hello: $(VESSEL)
 
 install: vessel
 	install -D -m 0755 vessel $(DESTDIR)$(PREFIX)/bin/vessel
+	ln -sf vessel $(DESTDIR)$(PREFIX)/bin/vessel-runc
 
 clean:
 	rm -rf build build-asan build-fuzz vessel

@@ -60,22 +60,33 @@ int caps_drop_bounding(uint64_t mask, struct error *err)
 
 int caps_apply(uint64_t set, struct error *err)
 {
+	return caps_set(set, set, set, set, err);
+}
+
+int caps_set(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb,
+	     struct error *err)
+{
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	int cap, last = last_cap();
 
-	data[0].effective = data[0].permitted = data[0].inheritable =
-		(uint32_t)set;
-	data[1].effective = data[1].permitted = data[1].inheritable =
-		(uint32_t)(set >> 32);
+	data[0].effective = (uint32_t)eff;
+	data[0].permitted = (uint32_t)perm;
+	data[0].inheritable = (uint32_t)inh;
+	data[1].effective = (uint32_t)(eff >> 32);
+	data[1].permitted = (uint32_t)(perm >> 32);
+	data[1].inheritable = (uint32_t)(inh >> 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return err_sys(err, "setting capabilities");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return err_sys(err, "clearing ambient capabilities");
-	for (cap = 0; set && cap <= last; cap++)
-		if (in_mask(set, cap) &&
+	/* The kernel raises only what is permitted and inheritable; the
+	 * rest of an OCI spec's ambient set is skipped (as runc does). */
+	amb &= perm & inh;
+	for (cap = 0; amb && cap <= last; cap++)
+		if (in_mask(amb, cap) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
 			return err_sys(err, "raising ambient capability %d",
 				       cap);

@@ -49,5 +49,9 @@ int caps_drop_bounding(uint64_t mask, struct error *err);
 /* After switching to the container user: set the process sets to set
  * (mask for root, 0 for other users). */
 int caps_apply(uint64_t set, struct error *err);
+/* The four process sets one by one (an OCI spec's process.capabilities);
+ * ambient ones not both permitted and inheritable are skipped. */
+int caps_set(uint64_t eff, uint64_t perm, uint64_t inh, uint64_t amb,
+	     struct error *err);
 
 #endif

@@ -275,8 +275,30 @@ int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
 	return 0;
 }
 
+int cg_split_path(const char *dir, const char *path, char *base,
+		  size_t len, const char **leaf, struct error *err)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || !slash[1])
+		return err_set(err, "cgroup path '%s' has no last component",
+			       path);
+	if ((size_t)snprintf(base, len, "%s%.*s", dir, (int)(slash - path),
+			     path) >= len)
+		return err_set(err, "cgroup path too long: %s", path);
+	*leaf = slash + 1;
+	return 0;
+}
+
 int cgroup_create(const char *name, const struct container_config *ct,
 		  struct cgroup **cgp, struct error *err)
+{
+	return cgroup_create_at(name, NULL, ct, cgp, err);
+}
+
+int cgroup_create_at(const char *name, const char *path,
+		     const struct container_config *ct, struct cgroup **cgp,
+		     struct error *err)
 {
 	struct cg_mount *mounts;
 	struct cgroup *cg;
@@ -293,9 +315,9 @@ int cgroup_create(const char *name, const struct container_config *ct,
 	cg->unified = -1;
 	cg->v2 = cg_v2_usable(mounts, n);
 	if (cg->v2)
-		ret = cg_v2_create(cg, mounts, n, name, ct, err);
+		ret = cg_v2_create(cg, mounts, n, name, path, ct, err);
 	else
-		ret = cg_v1_create(cg, mounts, n, name, ct, err);
+		ret = cg_v1_create(cg, mounts, n, name, path, ct, err);
 	cg_mounts_free(mounts, n);
 	if (ret < 0) {
 		struct error ignored;
@@ -318,6 +340,190 @@ int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err)
 		if (cg_write(cg->dirs[i], "cgroup.procs", val, err) < 0)
 			return err_prefix(err, "moving the container into its "
 					  "cgroup");
+	return 0;
+}
+
+size_t cgroup_dirs(const struct cgroup *cg, const char *const **dirs)
+{
+	*dirs = (const char *const *)cg->dirs;
+	return cg->ndirs;
+}
+
+int cgroup_from_dirs(char *const *dirs, size_t n, bool v2, int unified,
+		     struct cgroup **cgp, struct error *err)
+{
+	struct cgroup *cg;
+	size_t i;
+
+	if (n > CG_MAX_DIRS || unified >= (int)n)
+		return err_input(err, "too many cgroup directories");
+	cg = calloc(1, sizeof(*cg));
+	if (!cg)
+		return err_set(err, "out of memory");
+	cg->v2 = v2;
+	cg->unified = unified;
+	for (i = 0; i < n; i++) {
+		cg->dirs[i] = strdup(dirs[i]);
+		if (!cg->dirs[i]) {
+			cgroup_free(cg);
+			return err_set(err, "out of memory");
+		}
+		cg->ndirs = i + 1;
+	}
+	*cgp = cg;
+	return 0;
+}
+
+int cgroup_set_swap(struct cgroup *cg, uint64_t memory, int64_t swap,
+		    struct error *err)
+{
+	char val[32], path[CG_PATH_MAX];
+	size_t i;
+
+	if (cg->v2) {
+		if (swap < 0)
+			snprintf(val, sizeof(val), "max");
+		else
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)
+				 ((uint64_t)swap > memory ? swap - memory : 0));
+		return cg_write(cg->dirs[0], "memory.swap.max", val, err);
+	}
+	snprintf(val, sizeof(val), "%lld", (long long)swap);
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes",
+			 cg->dirs[i]);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i],
+					"memory.memsw.limit_in_bytes", val,
+					err);
+	}
+	return 0;
+}
+
+int cgroup_set_cpu_shares(struct cgroup *cg, uint64_t shares,
+			  struct error *err)
+{
+	char val[32], path[CG_PATH_MAX];
+	size_t i;
+
+	if (cg->v2) {
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)
+			 (1 + ((shares - 2) * 9999) / 262142));
+		return cg_write(cg->dirs[0], "cpu.weight", val, err);
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)shares);
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/cpu.shares", cg->dirs[i]);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i], "cpu.shares", val, err);
+	}
+	return err_set(err, "linux.resources.cpu.shares: no cpu controller "
+		       "in the container's cgroup");
+}
+
+/* Write file in the first directory that has it; 1 if none has. */
+static int write_any(struct cgroup *cg, const char *file, const char *val,
+		     struct error *err)
+{
+	char path[CG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < cg->ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/%s", cg->dirs[i], file);
+		if (access(path, F_OK) == 0)
+			return cg_write(cg->dirs[i], file, val, err);
+	}
+	return 1;
+}
+
+int cgroup_update(struct cgroup *cg, const struct container_config *c,
+		  int64_t swap, struct error *err)
+{
+	char mem[32], sw[32], val[64];
+	long long quota;
+	int r = 0;
+
+	if (c->memory) {
+		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)c->memory);
+		if (cg->v2) {
+			r = write_any(cg, "memory.max", mem, err);
+			if (r == 0 && swap) {
+				snprintf(sw, sizeof(sw), "%lld", swap < 0 ? -1LL :
+					 (long long)((uint64_t)swap > c->memory ?
+						     (uint64_t)swap - c->memory : 0));
+				r = write_any(cg, "memory.swap.max",
+					      swap < 0 ? "max" : sw, err);
+			}
+		} else {
+			snprintf(sw, sizeof(sw), "%lld", swap ? (long long)swap :
+				 (long long)c->memory);
+			/* memsw may not go below memory: raise it first,
+			 * lower it last. */
+			if (write_any(cg, "memory.memsw.limit_in_bytes", sw,
+				      err) < 0)
+				r = write_any(cg, "memory.limit_in_bytes", mem,
+					      err) < 0 ||
+				    write_any(cg, "memory.memsw.limit_in_bytes",
+					      sw, err) < 0 ? -1 : 0;
+			else
+				r = write_any(cg, "memory.limit_in_bytes", mem,
+					      err);
+		}
+		if (r)
+			return r < 0 ? -1 : err_set(err, "no memory controller");
+	}
+	if (c->pids > 0) {
+		snprintf(val, sizeof(val), "%lld", (long long)c->pids);
+		if ((r = write_any(cg, "pids.max", val, err)))
+			return r < 0 ? -1 : err_set(err, "no pids controller");
+	}
+	if (c->cpus > 0) {
+		quota = (long long)(c->cpus * 100000.0 + 0.5);
+		if (quota < 1000)
+			quota = 1000;
+		snprintf(val, sizeof(val), "%lld 100000", quota);
+		if (cg->v2)
+			r = write_any(cg, "cpu.max", val, err);
+		else if (!(r = write_any(cg, "cpu.cfs_period_us", "100000", err))) {
+			snprintf(val, sizeof(val), "%lld", quota);
+			r = write_any(cg, "cpu.cfs_quota_us", val, err);
+		}
+		if (r)
+			return r < 0 ? -1 : err_set(err, "no cpu controller");
+	}
+	return 0;
+}
+
+size_t cgroup_pids(const struct cgroup *cg, pid_t *pids, size_t max)
+{
+	char path[CG_PATH_MAX];
+	size_t n = 0;
+	FILE *f;
+	int pid;
+
+	if (!cg->ndirs || !cg->dirs[0] ||
+	    snprintf(path, sizeof(path), "%s/cgroup.procs", cg->dirs[0]) >=
+	    (int)sizeof(path))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		if (pid > 0)
+			pids[n++] = pid;
+	fclose(f);
+	return n;
+}
+
+int cgroup_signal(const struct cgroup *cg, int sig, struct error *err)
+{
+	pid_t pids[4096];
+	size_t i, n;
+
+	n = cgroup_pids(cg, pids, sizeof(pids) / sizeof(pids[0]));
+	for (i = 0; i < n; i++)
+		if (kill(pids[i], sig) < 0 && errno != ESRCH)
+			return err_sys(err, "kill %d", (int)pids[i]);
 	return 0;
 }
 

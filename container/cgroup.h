@@ -26,6 +26,7 @@
 #define VESSEL_CGROUP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../tools/config.h"
@@ -36,7 +37,36 @@ struct cgroup;
 /* Create the cgroup for container name and apply ct's limits. */
 int cgroup_create(const char *name, const struct container_config *ct,
 		  struct cgroup **cgp, struct error *err);
+/* The same at an absolute path in each hierarchy (an OCI cgroupsPath,
+ * "/machine/ID"; no "..", at most CG_PATH_MAX/2 bytes). */
+int cgroup_create_at(const char *name, const char *path,
+		     const struct container_config *ct, struct cgroup **cgp,
+		     struct error *err);
 int cgroup_attach(struct cgroup *cg, pid_t pid, struct error *err);
+/* The directories made, one per hierarchy (for the state file), and a
+ * cgroup rebuilt from them (cgroup_destroy, signalling, freezing from
+ * another process). */
+size_t cgroup_dirs(const struct cgroup *cg, const char *const **dirs);
+int cgroup_from_dirs(char *const *dirs, size_t n, bool v2, int unified,
+		     struct cgroup **cgp, struct error *err);
+/* Memory+swap for an OCI spec (linux.resources.memory.swap): v1
+ * memory.memsw.limit_in_bytes (skipped without swap accounting), v2
+ * memory.swap.max (swap - memory); -1: unlimited. */
+int cgroup_set_swap(struct cgroup *cg, uint64_t memory, int64_t swap,
+		    struct error *err);
+/* cpu shares of an OCI spec (linux.resources.cpu.shares, 2..262144): v1
+ * cpu.shares, v2 cpu.weight (1..10000, converted as runc does). */
+int cgroup_set_cpu_shares(struct cgroup *cg, uint64_t shares,
+			  struct error *err);
+/* New limits for a running container (`vessel-runc update`): each of
+ * memory (with memory+swap as swap says), cpus and pids that is set in c
+ * (non-zero) is written where the cgroup has its file. */
+int cgroup_update(struct cgroup *cg, const struct container_config *c,
+		  int64_t swap, struct error *err);
+/* Send sig to every process in the cgroup. */
+int cgroup_signal(const struct cgroup *cg, int sig, struct error *err);
+/* The pids in the cgroup (any hierarchy's directory), at most max. */
+size_t cgroup_pids(const struct cgroup *cg, pid_t *pids, size_t max);
 bool cgroup_is_v2(const struct cgroup *cg);
 /* The cgroup2 directory for the container's cgroup namespace, or NULL. */
 const char *cgroup_unified_dir(const struct cgroup *cg);

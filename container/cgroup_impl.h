@@ -48,13 +48,18 @@ int cg_make_leaf(struct cgroup *cg, const char *base, const char *name,
  * /sys/fs/cgroup/unified in the hybrid layout); NULL if none. */
 const struct cg_mount *cg_v2_mount(const struct cg_mount *m, size_t n);
 
-/* The back ends. Both fill cg (dirs) and write the limits. */
+/* The back ends. Both fill cg (dirs) and write the limits. path: the
+ * cgroup's absolute path in each hierarchy (an OCI cgroupsPath), or
+ * NULL for vessel's <...>/vessel/<name>. */
 bool cg_v2_usable(const struct cg_mount *mounts, size_t n);
 int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
-		 const char *name, const struct container_config *ct,
-		 struct error *err);
+		 const char *name, const char *path,
+		 const struct container_config *ct, struct error *err);
 int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
-		 const char *name, const struct container_config *ct,
-		 struct error *err);
+		 const char *name, const char *path,
+		 const struct container_config *ct, struct error *err);
+/* Split the absolute path "/a/b/leaf" into base "<dir>/a/b" and leaf. */
+int cg_split_path(const char *dir, const char *path, char *base,
+		  size_t len, const char **leaf, struct error *err);
 
 #endif

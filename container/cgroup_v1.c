@@ -117,11 +117,18 @@ static bool seen(const struct cg_mount **used, size_t n,
 /* <mount>/<our own cgroup in it>/vessel/<name>, for the hierarchy of
  * controller ctl (NULL: cgroup2). */
 static int make_leaf_in(struct cgroup *cg, const struct cg_mount *m,
-			const char *ctl, const char *name, struct error *err)
+			const char *ctl, const char *name, const char *path,
+			struct error *err)
 {
 	char own[2048], base[4096];
-	const char *rel;
+	const char *rel, *leaf;
 
+	if (path) {
+		if (cg_split_path(m->dir, path, base, sizeof(base), &leaf,
+				  err) < 0)
+			return -1;
+		return cg_make_leaf(cg, base, leaf, err);
+	}
 	if (own_path(ctl, own, sizeof(own)) < 0)
 		snprintf(own, sizeof(own), "/");
 	/* Relative to what this mount shows of the hierarchy. */
@@ -143,13 +150,13 @@ static void unified_leaf(struct cgroup *cg, const struct cg_mount *mounts,
 	const struct cg_mount *m = cg_v2_mount(mounts, n);
 	struct error ignored;
 
-	if (m && make_leaf_in(cg, m, NULL, name, &ignored) == 0)
+	if (m && make_leaf_in(cg, m, NULL, name, NULL, &ignored) == 0)
 		cg->unified = (int)cg->ndirs - 1;
 }
 
 int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
-		 const char *name, const struct container_config *ct,
-		 struct error *err)
+		 const char *name, const char *path,
+		 const struct container_config *ct, struct error *err)
 {
 	const size_t nctl = sizeof(controllers) / sizeof(controllers[0]);
 	const struct cg_mount *used[sizeof(controllers) / sizeof(controllers[0])];
@@ -178,7 +185,7 @@ int cg_v1_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 		if (!m || seen(used, nused, m))
 			continue;
 		used[nused++] = m;
-		if (make_leaf_in(cg, m, controllers[i], name, err) < 0)
+		if (make_leaf_in(cg, m, controllers[i], name, path, err) < 0)
 			return err_prefix(err, "cgroup v1");
 		dir = cg->dirs[cg->ndirs - 1];
 		/* Every controller of this hierarchy (cpu,cpuacct). */

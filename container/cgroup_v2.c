@@ -113,12 +113,35 @@ static int write_limits(const char *dir, const struct container_config *ct,
 	return 0;
 }
 
+/* Every cgroup from the mount down to base delegates its controllers. */
+static int delegate_down(const char *mnt, const char *base,
+			 const char *avail, const struct container_config *ct,
+			 struct error *err)
+{
+	char dir[4096];
+	size_t ml = strlen(mnt);
+	const char *p = base + ml;
+
+	if (delegate(mnt, avail, ct, err) < 0)
+		return -1;
+	while (*p) {
+		p = strchr(p + 1, '/');
+		if (!p)
+			p = base + strlen(base);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(p - base), base);
+		if (cg_mkdir_p(dir, err) < 0 || delegate(dir, avail, ct, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
-		 const char *name, const struct container_config *ct,
-		 struct error *err)
+		 const char *name, const char *path,
+		 const struct container_config *ct, struct error *err)
 {
 	const struct cg_mount *m = cg_v2_mount(mounts, n);
 	char avail[512], base[4096];
+	const char *leaf = name;
 	size_t i;
 
 	if (read_controllers(m, avail, sizeof(avail)) < 0)
@@ -134,10 +157,12 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 				       controllers[i], controllers[i], m->dir,
 				       avail[0] ? strtok(avail, "\n") :
 				       "empty");
-	snprintf(base, sizeof(base), "%s/vessel", m->dir);
-	if (delegate(m->dir, avail, ct, err) < 0 ||
-	    cg_mkdir_p(base, err) < 0 || delegate(base, avail, ct, err) < 0 ||
-	    cg_make_leaf(cg, base, name, err) < 0 ||
+	if (!path)
+		snprintf(base, sizeof(base), "%s/vessel", m->dir);
+	if ((path && cg_split_path(m->dir, path, base, sizeof(base), &leaf,
+				   err) < 0) ||
+	    delegate_down(m->dir, base, avail, ct, err) < 0 ||
+	    cg_make_leaf(cg, base, leaf, err) < 0 ||
 	    write_limits(cg->dirs[0], ct, err) < 0 ||
 	    devcg_v2_apply(cg->dirs[0], err) < 0)
 		return err_prefix(err, "cgroup v2");

@@ -1,22 +1,28 @@
-/* The state of one container run, shared by the parent-side modules
- * (container.c, supervise.c, janitor.c) and read by the child. */
+/* The state of one container, shared by the parent-side modules
+ * (container.c, handle.c, ct_state.c, supervise.c, janitor.c) and read
+ * by the child. A handle (handle.h) is a struct ct. */
 #ifndef VESSEL_CT_H
 #define VESSEL_CT_H
 
 #include <net/if.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "../tools/config.h"
 #include "../tools/error.h"
+#include "janitor.h"
+#include "spec.h"
 
 struct cgroup;
 
 struct ct {
-	const struct guest_config *cfg;
-	const struct container_config *c;
-	const char *name;
-	const char *hostname;
+	const struct guest_config *cfg;	/* NULL for a loaded handle */
+	const struct container_config *c;	/* likewise */
+	const struct ct_spec *spec;	/* likewise */
+	struct ct_spec default_spec;	/* spec when the caller gave none */
+	const char *name;		/* the id */
+	const char *hostname;		/* NULL: not set */
 	const char *rootfs;		/* directory actually used */
 	char *unpack_dir;		/* unpacked tarball's run directory to
 					 * remove, or NULL */
@@ -31,6 +37,18 @@ struct ct {
 	int pidfd;
 	pid_t veth_pid;			/* pid the veth names derive from
 					 * (veth.h), 0 once deleted */
+	/* The handle (handle.h). */
+	bool detached;			/* outlives its creator (OCI) */
+	bool started;
+	sigset_t child_mask;		/* PID 1's signal mask */
+	int console_socket;		/* where the pty master goes, or -1 */
+	int preserve_fds;
+	int fifo_fd;			/* child: O_PATH of the exec fifo */
+	struct janitor jan;
+	char *state_dir;		/* <root>/<id> (persisted), or NULL */
+	int lock_fd;			/* flock()ed state_dir, or -1 */
+	char *id_buf, *rootfs_buf, *bundle, *created, *annotations; /* owned */
+	unsigned long long starttime;	/* of pid, from /proc/PID/stat */
 };
 
 /* Undo everything ct holds on the host: kill what is left in the cgroup,
@@ -39,5 +57,7 @@ struct ct {
  * Safe to call more than once and from the janitor; reports the first
  * failure. */
 int ct_cleanup(struct ct *ct, struct error *err);
+/* A zeroed handle with every fd -1 (handle.c). */
+struct ct *ct_alloc(void);
 
 #endif

@@ -51,9 +51,8 @@ static int submount(int devfd, const char *name, const char *fstype,
 	return 0;
 }
 
-static int fill(int devfd, const char *console, struct error *err)
+int devfs_nodes(int devfd, const char *console, struct error *err)
 {
-	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	char src[64];
 	size_t i;
 
@@ -62,16 +61,24 @@ static int fill(int devfd, const char *console, struct error *err)
 		if (bind_node(devfd, devices[i], src, err) < 0)
 			return -1;
 	}
-	if (submount(devfd, "pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
-	    submount(devfd, "shm", "tmpfs", nse, "mode=1777,size=65536k",
-		     err) < 0 ||
-	    submount(devfd, "mqueue", "mqueue", nse, NULL, err) < 0)
-		return -1;
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i].target, devfd, links[i].name) < 0)
 			return err_sys(err, "creating /dev/%s", links[i].name);
 	if (console && bind_node(devfd, "console", console, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int fill(int devfd, const char *console, struct error *err)
+{
+	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (devfs_nodes(devfd, console, err) < 0 ||
+	    submount(devfd, "pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
+	    submount(devfd, "shm", "tmpfs", nse, "mode=1777,size=65536k",
+		     err) < 0 ||
+	    submount(devfd, "mqueue", "mqueue", nse, NULL, err) < 0)
 		return -1;
 	return 0;
 }

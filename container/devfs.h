@@ -11,5 +11,8 @@
 /* Before pivot_root: build rootfs/dev. console is the host path of the
  * pty slave to show as /dev/console, or NULL. */
 int devfs_setup(int rootfd, const char *console, struct error *err);
+/* Only the nodes, the symlinks and the console, in an open /dev (an OCI
+ * spec mounts /dev and its submounts itself). */
+int devfs_nodes(int devfd, const char *console, struct error *err);
 
 #endif

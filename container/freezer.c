@@ -161,16 +161,36 @@ static int wait_for(const char *dir, const char *file, const char *want,
 	}
 }
 
+int freezer_set_v2(const char *dir, bool frozen, struct error *err)
+{
+	if (cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
+		return -1;
+	return wait_for(dir, "cgroup.events", frozen ? "frozen 1" : "frozen 0",
+			err);
+}
+
+bool freezer_frozen(const char *name, const char *v2dir)
+{
+	char dir[CG_PATH_MAX], path[CG_PATH_MAX + 32], buf[256];
+	struct error ignored;
+
+	if (v2dir) {
+		snprintf(path, sizeof(path), "%s/cgroup.events", v2dir);
+		return cg_read(path, buf, sizeof(buf)) == 0 &&
+		       strstr(buf, "frozen 1");
+	}
+	if (v1_dir(name, dir, sizeof(dir), &ignored) < 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/freezer.state", dir);
+	return cg_read(path, buf, sizeof(buf)) == 0 && strstr(buf, "FROZEN");
+}
+
 int freezer_set(const char *name, pid_t pid1, bool frozen, struct error *err)
 {
 	char dir[CG_PATH_MAX];
 
-	if (v2_dir(name, pid1, dir, sizeof(dir)) == 0) {
-		if (cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
-			return -1;
-		return wait_for(dir, "cgroup.events",
-				frozen ? "frozen 1" : "frozen 0", err);
-	}
+	if (v2_dir(name, pid1, dir, sizeof(dir)) == 0)
+		return freezer_set_v2(dir, frozen, err);
 	if (v1_dir(name, dir, sizeof(dir), err) < 0)
 		return -1;
 	if (!frozen) {

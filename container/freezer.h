@@ -18,5 +18,10 @@
 
 int freezer_set(const char *name, pid_t pid1, bool frozen, struct error *err);
 void freezer_remove(const char *name);
+/* cgroup v2: freeze or thaw the cgroup dir (and everything below). */
+int freezer_set_v2(const char *dir, bool frozen, struct error *err);
+/* Is the container frozen: v2dir's cgroup.events under v2, else the v1
+ * freezer cgroup of name (as freezer_set makes it)? */
+bool freezer_frozen(const char *name, const char *v2dir);
 
 #endif

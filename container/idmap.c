@@ -27,6 +27,40 @@ static int write_map(pid_t pid, const char *file, struct error *err)
 	return 0;
 }
 
+static int write_maps(pid_t pid, const char *file,
+		      const struct ct_idmap *m, size_t n, struct error *err)
+{
+	char path[64], buf[1024];
+	size_t i, len = 0;
+	ssize_t w;
+	int fd;
+
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+					"%u %u %u\n", m[i].inside,
+					m[i].outside, m[i].count);
+		if (len >= sizeof(buf))
+			return err_set(err, "%s: too many entries", file);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "opening %s", path);
+	w = write(fd, buf, len);
+	close(fd);
+	if (w != (ssize_t)len)
+		return err_sys(err, "writing %s", path);
+	return 0;
+}
+
+int idmap_write_spec(pid_t pid, const struct ct_spec *s, struct error *err)
+{
+	if (write_maps(pid, "uid_map", s->uidmap, s->nuidmap, err) < 0 ||
+	    write_maps(pid, "gid_map", s->gidmap, s->ngidmap, err) < 0)
+		return err_prefix(err, "user namespace id map");
+	return 0;
+}
+
 int idmap_write(pid_t pid, struct error *err)
 {
 	if (write_map(pid, "uid_map", err) < 0 ||

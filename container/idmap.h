@@ -13,12 +13,16 @@
 #include <sys/types.h>
 
 #include "../tools/error.h"
+#include "spec.h"
 
 #define IDMAP_HOST_BASE 100000u
 #define IDMAP_SIZE 65536u
 
 /* Parent: write uid_map and gid_map of pid. */
 int idmap_write(pid_t pid, struct error *err);
+/* The maps of an OCI spec (linux.uidMappings, gidMappings; at most 5
+ * lines each, the kernel's limit, checked by the parser). */
+int idmap_write_spec(pid_t pid, const struct ct_spec *s, struct error *err);
 /* Preflight: the rootfs directory must be owned by a mapped id. */
 int idmap_check_rootfs(const char *rootfs, struct error *err);
 /* The container's root (host uid and gid IDMAP_HOST_BASE) must be able

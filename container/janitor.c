@@ -1,4 +1,5 @@
 #include "janitor.h"
+#include "ct.h"
 
 #include <errno.h>
 #include <fcntl.h>

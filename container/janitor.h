@@ -19,7 +19,9 @@
 
 #include <sys/types.h>
 
-#include "ct.h"
+#include "../tools/error.h"
+
+struct ct;
 
 struct janitor {
 	pid_t pid;

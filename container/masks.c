@@ -6,17 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const masked[] = {
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-	"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi",
-	"/proc/sysrq-trigger", "/proc/timer_list", "/proc/timer_stats",
-	"/sys/firmware", "/sys/devices/virtual/powercap",
-};
-
-static const char *const readonly[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-};
-
 static int mask(const char *path, struct error *err)
 {
 	struct stat st;
@@ -45,15 +34,15 @@ static int make_ro(const char *path, struct error *err)
 	return remount_ro(path, err);
 }
 
-int masks_apply(struct error *err)
+int masks_apply(const struct ct_spec *s, struct error *err)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(readonly) / sizeof(readonly[0]); i++)
-		if (make_ro(readonly[i], err) < 0)
+	for (i = 0; i < s->nreadonly; i++)
+		if (make_ro(s->readonly[i], err) < 0)
 			return -1;
-	for (i = 0; i < sizeof(masked) / sizeof(masked[0]); i++)
-		if (mask(masked[i], err) < 0)
+	for (i = 0; i < s->nmasked; i++)
+		if (mask(s->masked[i], err) < 0)
 			return -1;
 	return 0;
 }

@@ -1,4 +1,5 @@
-/* The OCI default masked and read-only paths, applied after pivot_root.
+/* Masked and read-only paths, applied after pivot_root: the lists of the
+ * ct_spec (spec.h), by default the OCI defaults:
  *
  * Masked (files get /dev/null bound over them, directories an empty
  * read-only tmpfs): /proc/acpi /proc/asound /proc/kcore /proc/keys
@@ -11,7 +12,8 @@
 #define VESSEL_MASKS_H
 
 #include "../tools/error.h"
+#include "spec.h"
 
-int masks_apply(struct error *err);
+int masks_apply(const struct ct_spec *s, struct error *err);
 
 #endif

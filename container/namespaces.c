@@ -75,16 +75,17 @@ static pid_t helper_wait(pid_t helper, int fd, struct error *err)
 	return -1;
 }
 
-pid_t ns_clone(bool userns, const struct ns_prepare *prep, struct error *err)
+pid_t ns_clone(unsigned long nsflags, const struct ns_prepare *prep,
+	       struct error *err)
 {
-	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
-			      CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+	/* The cgroup namespace is the child's own step. */
+	unsigned long flags = (nsflags & ~(unsigned long)CLONE_NEWCGROUP) |
+			      SIGCHLD;
+	bool userns = nsflags & CLONE_NEWUSER;
 	struct error e;
 	pid_t helper, pid;
 	int fds[2];
 
-	if (userns)
-		flags |= CLONE_NEWUSER;
 	if (!prep)
 		return raw_clone(flags, userns, err);
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -127,6 +128,19 @@ int ns_enter_cgroupns(struct error *err)
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return err_sys(err, "creating the cgroup namespace");
 	return 0;
+}
+
+int ns_join(const char *path, int flag, struct error *err)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, "joining the namespace %s", path);
+	if (setns(fd, flag) < 0)
+		r = err_sys(err, "joining the namespace %s", path);
+	close(fd);
+	return r;
 }
 
 int ns_set_hostname(const char *hostname, struct error *err)

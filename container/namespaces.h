@@ -20,7 +20,9 @@ struct ns_prepare {
 	void *arg;
 };
 
-/* fork() into the new namespaces: returns 0 in the child (PID 1 of its
+/* fork() into the new namespaces nsflags (CLONE_NEW*; vessel's own
+ * containers: mount, pid, uts, ipc, net, and user with userns: true;
+ * CLONE_NEWCGROUP is ignored here, see ns_enter_cgroupns): returns 0 in the child (PID 1 of its
  * pid namespace), the child's pid in the parent, or -1.
  *
  * With prep, a short-lived helper process makes a new mount namespace
@@ -31,8 +33,10 @@ struct ns_prepare {
  * less privileged user namespace, in which the kernel locks every mount
  * prep made: their read-only, nodev, nosuid and noexec flags cannot be
  * cleared and they cannot be unmounted alone (mount_namespaces(7)). */
-pid_t ns_clone(bool userns, const struct ns_prepare *prep,
+pid_t ns_clone(unsigned long nsflags, const struct ns_prepare *prep,
 	       struct error *err);
+/* Child: join the namespace at path (an OCI spec's namespaces[].path). */
+int ns_join(const char *path, int flag, struct error *err);
 /* Child: become the root of a new cgroup namespace. */
 int ns_enter_cgroupns(struct error *err);
 int ns_set_hostname(const char *hostname, struct error *err);

@@ -1,5 +1,6 @@
 #include "process.h"
 #include "caps.h"
+#include "oci_seccomp.h"
 #include "seccomp_filter.h"
 #include "sync.h"
 
@@ -11,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
@@ -36,19 +38,31 @@ static int stdio(int tty_fd, struct error *err)
 	return 0;
 }
 
-static int rlimits(struct error *err)
+/* One rlimit; a hard limit above the current one is capped to it where
+ * raising it is not allowed (inside a user namespace). */
+static int rlimit_set(const struct ct_rlimit *l, struct error *err)
 {
-	struct rlimit want = { 1024, 524288 }, cur;
+	struct rlimit want = { l->soft, l->hard }, cur;
 
-	if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+	if (setrlimit(l->resource, &want) == 0)
 		return 0;
-	if (errno != EPERM || getrlimit(RLIMIT_NOFILE, &cur) < 0)
-		return err_sys(err, "setting RLIMIT_NOFILE");
+	if (errno != EPERM || getrlimit(l->resource, &cur) < 0)
+		return err_sys(err, "setting rlimit %d", l->resource);
 	want.rlim_max = cur.rlim_max;
 	if (want.rlim_cur > want.rlim_max)
 		want.rlim_cur = want.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &want) < 0)
-		return err_sys(err, "setting RLIMIT_NOFILE");
+	if (setrlimit(l->resource, &want) < 0)
+		return err_sys(err, "setting rlimit %d", l->resource);
+	return 0;
+}
+
+static int rlimits(const struct ct_spec *s, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrlimits; i++)
+		if (rlimit_set(&s->rlimits[i], err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -75,6 +89,14 @@ static char **build_env(const struct process_spec *p, struct error *err)
 	char **env, *host;
 	size_t i, n = 0;
 
+	if (p->spec->oci) {	/* process.env, exactly */
+		env = calloc(c->nenv + 1, sizeof(*env));
+		if (!env)
+			err_set(err, "out of memory");
+		for (i = 0; env && i < c->nenv; i++)
+			env[i] = c->env[i];
+		return env;
+	}
 	env = calloc(c->nenv + 6, sizeof(*env));
 	host = malloc(strlen(p->hostname) + sizeof("HOSTNAME="));
 	if (!env || !host) {
@@ -97,16 +119,18 @@ static char **build_env(const struct process_spec *p, struct error *err)
 	return env;
 }
 
-static int set_user(const struct container_config *c, struct error *err)
+static int set_user(const struct process_spec *p, struct error *err)
 {
-	if (setgroups(0, NULL) < 0)
-		return err_sys(err, "clearing supplementary groups");
+	const struct container_config *c = p->c;
+
+	if (setgroups(p->spec->ngroups, p->spec->groups) < 0)
+		return err_sys(err, "setting the supplementary groups");
 	if (setresgid(c->gid, c->gid, c->gid) < 0)
 		return err_sys(err, "switching to gid %u", (unsigned)c->gid);
 	if (setresuid(c->uid, c->uid, c->uid) < 0)
 		return err_sys(err, "switching to uid %u", (unsigned)c->uid);
 	/* A credential change clears the parent-death signal. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	if (!p->detached && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return err_sys(err, "PR_SET_PDEATHSIG");
 	return 0;
 }
@@ -138,31 +162,71 @@ static char **build_argv(const struct container_config *c, struct error *err)
 	return argv;
 }
 
+static int load_seccomp(const struct process_spec *p, struct error *err)
+{
+	switch (p->spec->seccomp) {
+	case CT_SECCOMP_DEFAULT:
+		return seccomp_apply(p->c->userns, err);
+	case CT_SECCOMP_PROFILE:
+		return oci_seccomp_apply(p->spec->seccomp_profile, err);
+	case CT_SECCOMP_NONE:
+		break;
+	}
+	return 0;
+}
+
+/* Capabilities around the switch to the container's user. */
+static int credentials(const struct process_spec *p, struct error *err)
+{
+	const struct ct_spec *s = p->spec;
+	uint64_t root_set = p->c->uid == 0 ? s->cap_bounding : 0;
+
+	if (caps_drop_bounding(s->cap_bounding, err) < 0)
+		return -1;
+	/* Explicit sets survive the switch to a non-root uid. */
+	if (s->caps_explicit && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return err_sys(err, "PR_SET_KEEPCAPS");
+	if (set_user(p, err) < 0)
+		return -1;
+	if (!s->caps_explicit)
+		return caps_apply(root_set, err);
+	return caps_set(s->cap_effective, s->cap_permitted,
+			s->cap_inheritable, s->cap_ambient, err);
+}
+
 int process_exec(const struct process_spec *p, struct error *err)
 {
 	const struct container_config *c = p->c;
+	const struct ct_spec *s = p->spec;
 	char **env, **argv;
 
 	if (stdio(p->tty_fd, err) < 0)
 		return -1;
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (rlimits(err) < 0)
+	close_range(3 + (unsigned)p->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (rlimits(s, err) < 0)
 		return -1;
 	env = build_env(p, err);
 	argv = build_argv(c, err);
 	if (!env || !argv)
 		return -1;
-	if (caps_drop_bounding(caps_mask(c->userns), err) < 0 ||
-	    set_user(c, err) < 0 ||
-	    caps_apply(c->uid == 0 ? caps_mask(c->userns) : 0, err) < 0)
+	if (s->oci)
+		umask(s->has_umask ? s->umask : 022);
+	if (s->cwd && chdir(s->cwd) < 0)
+		return err_sys(err, "process.cwd '%s'", s->cwd);
+	/* Without no_new_privs loading a filter takes CAP_SYS_ADMIN: load
+	 * it while the process still has it. */
+	if (!s->no_new_privs && load_seccomp(p, err) < 0)
 		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (credentials(p, err) < 0)
+		return -1;
+	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return err_sys(err, "PR_SET_NO_NEW_PRIVS");
-	if (seccomp_apply(c->userns, err) < 0)
+	if (s->no_new_privs && load_seccomp(p, err) < 0)
 		return -1;
 	default_signals(p->sigmask);
 	environ = env;
-	sync_send(p->sync_fd, SYNC_EXEC, NULL);
+	if (p->sync_fd >= 0)
+		sync_send(p->sync_fd, SYNC_EXEC, NULL);
 	execvp(argv[0], argv);
 	return err_sys(err, "executing '%s' in the container", c->command[0]);
 }

@@ -18,11 +18,20 @@
 
 #include <signal.h>
 
+#include <stdbool.h>
+
 #include "../tools/config.h"
 #include "../tools/error.h"
+#include "spec.h"
 
+/* The policies (capabilities, rlimits, seccomp, no_new_privs, and for
+ * an OCI spec the exact environment, cwd and groups) come from spec
+ * (spec.h); the values above are vessel's defaults. */
 struct process_spec {
 	const struct container_config *c;
+	const struct ct_spec *spec;
+	bool detached;			/* no parent-death signal */
+	int preserve_fds;		/* fds 3..3+N-1 stay open (OCI) */
 	const char *hostname;
 	int tty_fd;			/* pty slave, or -1 */
 	const sigset_t *sigmask;	/* to restore before exec */

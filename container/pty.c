@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int pty_open(int *master, int *slave, char *name, size_t len,
@@ -54,4 +56,24 @@ int term_raw(int fd, struct termios *saved, struct error *err)
 void term_restore(int fd, const struct termios *saved)
 {
 	tcsetattr(fd, TCSADRAIN, saved);
+}
+
+int pty_send_master(int sock, int master, struct error *err)
+{
+	char buf[CMSG_SPACE(sizeof(int))], name[] = "/dev/ptmx";
+	struct iovec iov = { name, sizeof(name) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = buf,
+			     .msg_controllen = sizeof(buf) };
+	struct cmsghdr *cm;
+
+	memset(buf, 0, sizeof(buf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		return err_sys(err, "sending the terminal to --console-socket");
+	return 0;
 }

@@ -23,6 +23,8 @@ int pty_open(int *master, int *slave, char *name, size_t len,
 /* Copy fd 0's window size to the master. */
 void pty_resize(int master);
 int term_raw(int fd, struct termios *saved, struct error *err);
+/* Pass the master to an OCI --console-socket (SCM_RIGHTS). */
+int pty_send_master(int sock, int master, struct error *err);
 void term_restore(int fd, const struct termios *saved);
 
 #endif

@@ -2,6 +2,8 @@
 #include "devfs.h"
 #include "masks.h"
 #include "mounts.h"
+#include "oci_mounts.h"
+#include "sysctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +107,14 @@ int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
 	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
 		return -1;
+	if (s->spec->oci) {
+		/* An image's setuid programs keep working (no_new_privs is
+		 * the spec's choice); device nodes stay inert. */
+		ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV,
+				     "the rootfs", err);
+		close(rootfd);
+		return ret;
+	}
 	/* Device nodes and setuid files in the rootfs (an image's, or
 	 * ones its root makes) are inert. */
 	ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV |
@@ -142,6 +152,18 @@ static int pivot(int rootfd, struct error *err)
 	return 0;
 }
 
+static int oci_setup(int rootfd, const struct rootfs_spec *s,
+		     struct error *err)
+{
+	if (oci_mounts_apply(rootfd, s->spec, s->console, err) < 0 ||
+	    pivot(rootfd, err) < 0 || oci_sysctl_apply(s->spec, err) < 0 ||
+	    masks_apply(s->spec, err) < 0)
+		return -1;
+	if (s->c->readonly && remount_ro("/", err) < 0)
+		return err_prefix(err, "root.readonly");
+	return 0;
+}
+
 int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 {
 	int rootfd, ret;
@@ -152,6 +174,11 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
 		return -1;
+	if (s->spec->oci) {
+		ret = oci_setup(rootfd, s, err);
+		close(rootfd);
+		return ret;
+	}
 	ret = kernel_fs(rootfd, s, err);
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
@@ -160,5 +187,5 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 	close(rootfd);
 	if (ret < 0)
 		return -1;
-	return masks_apply(err);
+	return masks_apply(s->spec, err);
 }

@@ -30,10 +30,18 @@
 
 #include "../tools/config.h"
 #include "../tools/error.h"
+#include "spec.h"
 
+/* With an OCI spec (spec->oci) the steps differ: rootfs_prepare only
+ * binds the rootfs (nodev); rootfs_setup mounts the spec's mounts in
+ * order (oci_mounts.h) instead of vessel's /proc, /sys, /dev and /run,
+ * makes the device nodes if the spec put a tmpfs on /dev, pivots, writes
+ * the sysctls, applies the spec's masked and read-only paths, and makes
+ * the root read-only last (root.readonly). */
 struct rootfs_spec {
 	const char *rootfs;			/* host directory */
 	const struct container_config *c;
+	const struct ct_spec *spec;
 	const char *console;			/* pty slave path, or NULL */
 	bool cgroup2;				/* mount cgroup2 */
 	bool cgroup_rw;				/* ... writable */

@@ -1,7 +1,9 @@
 /* Parent <-> child synchronisation over a SOCK_SEQPACKET socketpair.
  *
  * The parent sends SYNC_GO once the child may continue (id maps written,
- * cgroup joined, veths created). The child either reports SYNC_ERROR with
+ * cgroup joined, veths created). The child sets up its namespaces and
+ * filesystem, sends SYNC_READY and waits: a second SYNC_GO (start) lets
+ * it go on, SYNC_DETACH sends it to wait on the exec fifo (handle.h). The child either reports SYNC_ERROR with
  * a message and exits, or sends SYNC_EXEC and execs: its end is
  * close-on-exec, so a successful exec shows up in the parent as
  * end-of-file, a failed one as SYNC_ERROR. End-of-file before SYNC_EXEC
@@ -17,6 +19,10 @@ enum sync_kind {
 	SYNC_GO = 1,
 	SYNC_EXEC,
 	SYNC_ERROR,
+	SYNC_READY,	/* child: set up, waiting to exec (handle.h) */
+	SYNC_DETACH,	/* parent: state saved, wait on the exec fifo */
+	SYNC_HOOKS,	/* child: namespaces made; run prestart and
+			 * createRuntime hooks, then SYNC_GO */
 };
 
 int sync_pair(int fds[2], struct error *err);

@@ -3,7 +3,8 @@
 # table (suite, where it ran, passed, failed, skipped, retries, seconds; the
 # nested host's boots), the skipped tests with their reasons, and the line
 # `N passed, N failed, N skipped`. Exits non-zero if anything failed.
-# SUITE: unit kvm-test container-test manage-test integration (default: all).
+# SUITE: unit kvm-test container-test manage-test integration oci-test
+# (default: all).
 #
 # Where it runs: with a hardware-backed /dev/kvm (kvm_intel, kvm_amd) every
 # suite runs here. Otherwise (no /dev/kvm, or a software one such as PVM)
@@ -32,7 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness/lib.sh"
 
 BUILD=${BUILD:-build}
-ALL_SUITES="unit kvm-test container-test manage-test integration"
+ALL_SUITES="unit kvm-test container-test manage-test integration oci-test"
 
 # vessel_of BUILD: the vessel binary built in BUILD.
 vessel_of() {
@@ -111,6 +112,9 @@ suite_cmd() {
 		;;
 	integration)
 		VESSEL=$vessel "$REPO/tests/integration/run-all.sh"
+		;;
+	oci-test)
+		VESSEL=$vessel "$REPO/tests/oci/run.sh"
 		;;
 	*)
 		echo "FAIL $suite: no such suite"
@@ -204,6 +208,7 @@ plan() {
 			;;
 		kvm-test) nested_jobs+=("$b/kvm-test") ;;
 		container-test) here_jobs+=("$b/container-test") ;;
+		oci-test) here_jobs+=("$b/oci-test") ;;
 		manage-test)
 			here_jobs+=("$b/manage-test:host")
 			nested_jobs+=("$b/manage-test:vm")

@@ -14,6 +14,7 @@
 #include "exit_codes.h"
 #include "manage.h"
 #include "timings.h"
+#include "oci_cli.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
 #include "../vmm/machine/machine.h"
@@ -49,6 +50,8 @@ static void usage(FILE *out)
 		"  restore DIR    continue a saved VM in the foreground\n"
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
+		"\n"
+		"  oci ...        the OCI runtime (runc's command line; also as vessel-runc)\n"
 		"\n"
 		"`vessel COMMAND --help` describes a command.\n");
 }
@@ -443,6 +446,13 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct command *c;
+	const char *base = strrchr(argv[0], '/');
+
+	/* The same binary as vessel-runc: the OCI runtime's command line. */
+	if (!strcmp(base ? base + 1 : argv[0], "vessel-runc"))
+		return oci_main("vessel-runc", argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "oci"))
+		return oci_main("vessel oci", argc - 1, argv + 1);
 
 	if (argc < 2) {
 		usage(stderr);

@@ -182,3 +182,48 @@ for name, data in payloads.items():
         f.write(data)
     with open(os.path.join(kp, "bz-" + name), "wb") as f:
         f.write(bzimage(data))
+# OCI config.json seeds (fuzz_oci_spec): the bundle is "/".
+import json
+os.makedirs(os.path.join(out, "oci_spec"), exist_ok=True)
+spec = {
+    "ociVersion": "1.0.2",
+    "process": {"terminal": False, "user": {"uid": 0, "gid": 0, "additionalGids": [1, 2]},
+                "args": ["sh", "-c", "true"], "env": ["PATH=/bin"], "cwd": "/",
+                "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                                 "permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                "noNewPrivileges": True, "oomScoreAdj": 100},
+    "root": {"path": "/", "readonly": True},
+    "hostname": "h",
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+               {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+               {"destination": "/data", "type": "bind", "source": "/tmp",
+                "options": ["rbind", "ro", "rprivate"]}],
+    "annotations": {"a": "b"},
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                             {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/net"}],
+              "resources": {"memory": {"limit": 1 << 26, "swap": 1 << 27},
+                            "cpu": {"quota": 50000, "period": 100000},
+                            "pids": {"limit": 10},
+                            "devices": [{"allow": False, "access": "rwm"},
+                                        {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                         "access": "rwm"}]},
+              "cgroupsPath": "/a/b",
+              "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"},
+              "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+              "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+                          "architectures": ["SCMP_ARCH_X86_64"],
+                          "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                                       {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                                        "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}},
+}
+userns = json.loads(json.dumps(spec))
+userns["linux"]["namespaces"] = [{"type": t} for t in ("pid", "mount", "user")]
+userns["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+userns["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+del userns["linux"]["sysctl"]
+del userns["hostname"]
+for name, data in {"full.json": spec, "userns.json": userns}.items():
+    with open(os.path.join(out, "oci_spec", name), "w") as f:
+        json.dump(data, f)

@@ -1,0 +1,26 @@
+/* linux.seccomp of an OCI config.json, translated to libseccomp.
+ *
+ * Supported: defaultAction, defaultErrnoRet, architectures (SCMP_ARCH_*
+ * names libseccomp knows), flags SECCOMP_FILTER_FLAG_SPEC_ALLOW and
+ * SECCOMP_FILTER_FLAG_LOG, and syscalls[] with names, action, errnoRet
+ * and args (index, value, valueTwo, op SCMP_CMP_*). Actions: SCMP_ACT_
+ * KILL, KILL_PROCESS, KILL_THREAD, TRAP, ERRNO, TRACE, ALLOW, LOG.
+ * Unsupported: SCMP_ACT_NOTIFY, listenerPath, listenerMetadata (errors
+ * naming the field). Names this libseccomp does not know are skipped, as
+ * runc does. Several conditions on one argument become one rule each. */
+#ifndef VESSEL_OCI_SECCOMP_H
+#define VESSEL_OCI_SECCOMP_H
+
+#include <json-c/json.h>
+
+#include "../tools/error.h"
+
+struct oci_seccomp;
+
+int oci_seccomp_parse(json_object *obj, struct oci_seccomp **out,
+		      struct error *err);
+/* In the container, right before exec (no_new_privs or CAP_SYS_ADMIN). */
+int oci_seccomp_apply(const struct oci_seccomp *p, struct error *err);
+void oci_seccomp_free(struct oci_seccomp *p);
+
+#endif
