@@ -1,17 +1,13 @@
 #!/usr/bin/env python3
 """Seed corpus for the fuzzers: small archives in every format the tar
 reader knows (ustar, GNU long names, pax, gzip) and a few malformed pax
-headers; guest files from examples/ plus anchors and aliases.
-State images (docs/state-format.md) and compressed memory files.
-Usage: seeds.py OUTDIR (writes OUTDIR/tar, config, vmstate and memz)."""
-import glob, gzip, io, os, struct, sys, tarfile, zlib
-headers; guest files from examples/ plus anchors and aliases; kernel
-payloads in each format the kernel's build writes (gzip, xz with the x86
-BCJ filter, lzma, and zstd and lz4 -l when their tools are installed), bare
-and inside a minimal bzImage header.
-Usage: seeds.py OUTDIR (writes OUTDIR/tar, OUTDIR/config and
-OUTDIR/kernel_payload)."""
-import glob, gzip, io, lzma, os, shutil, struct, subprocess, sys, tarfile
+headers; guest files from examples/ plus anchors and aliases; state images
+(docs/state-format.md) and compressed memory files; kernel payloads in each
+format the kernel's build writes (gzip, xz with the x86 BCJ filter, lzma,
+and zstd and lz4 -l when their tools are installed), bare and inside a
+minimal bzImage header; device and vCPU state sections; OCI config.json.
+Usage: seeds.py OUTDIR (one subdirectory per fuzz target)."""
+import glob, gzip, io, lzma, os, shutil, struct, subprocess, sys, tarfile, zlib
 
 out = sys.argv[1]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
