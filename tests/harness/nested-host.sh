@@ -20,7 +20,7 @@
 # (0 on the last attempt, where 75 is passed on as SCRIPT's status).
 # Env: NESTED_TIMEOUT (s), NESTED_BOOT_TIMEOUT (s until SCRIPT starts, 120),
 #      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
-#      180), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
+#      75), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
 #      NESTED_BOOTS (boots in all, 3), NESTED_STATS (a file: "lock-wait
 #      SECONDS", then one line per boot, "boot ATTEMPT SECONDS_TO_SCRIPT|-
@@ -50,7 +50,7 @@ esac
 
 total_timeout=${NESTED_TIMEOUT:-1500}
 boot_timeout=${NESTED_BOOT_TIMEOUT:-120}
-stall_timeout=${NESTED_STALL_TIMEOUT:-180}
+stall_timeout=${NESTED_STALL_TIMEOUT:-75}
 mem=${NESTED_MEM:-6144}
 smp=${NESTED_SMP:-2}
 
@@ -176,6 +176,13 @@ boot_once() {
 			# in KVM for minutes, then soft lockups; nothing recovers).
 			# Its own lines only: a guest's kernel messages that a test
 			# prints are indented.
+			# A panic of its own kernel does not always end QEMU
+			# (seen: the panicking CPU spins): stop it at once.
+			if grep -aq -E '^\[ *[0-9]+\.[0-9]+\] Kernel panic' "$log"; then
+				log "the nested host's kernel panicked"
+				why=6
+				break
+			fi
 			if stuck=$(grep -a -m1 -E '^\[ *[0-9]+\.[0-9]+\] .*(blocked for more than [0-9]+ seconds|soft lockup - CPU)' "$log"); then
 				log "the nested host's kernel reports itself stuck: ${stuck#*] }"
 				why=4

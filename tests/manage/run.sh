@@ -152,6 +152,18 @@ wait_log() {
 	return 1
 }
 
+# until_in FILE PATTERN [S]: waits (default 15 s) until FILE holds PATTERN;
+# a console client's script detaches only after its answer arrived (a
+# loaded nested host can take seconds to echo).
+until_in() {
+	local _
+	for _ in $(seq $((${3:-15} * 10))); do
+		grep -aq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # A process that is gone (or a zombie nobody reaped yet).
 gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 
@@ -298,10 +310,10 @@ t_console_vm() {
 	vm_test console_vm || return
 	start m-shell || { bad console_vm "start failed" "$T/m-shell.start"; return; }
 	wait_log m-shell "shell-guest: ready" 10
-	{ sleep 0.5; printf 'hello-1\r'; sleep 1; printf '\001d'; sleep 5; } |
+	{ sleep 0.5; printf 'hello-1\r'; until_in "$T/c1.out" "got hello-1"; printf '\001d'; sleep 5; } |
 		V console m-shell > "$T/c1.out" 2> "$T/c1.err"
 	local rc=$?
-	{ sleep 0.5; printf 'hello-2\r'; sleep 1; printf '\001d'; sleep 5; } |
+	{ sleep 0.5; printf 'hello-2\r'; until_in "$T/c2.out" "got hello-2"; printf '\001d'; sleep 5; } |
 		V console m-shell > "$T/c2.out" 2> "$T/c2.err"
 	local rc2=$?
 	V logs m-shell > "$T/c.log" 2>&1
@@ -324,7 +336,7 @@ t_console_vm() {
 	sleep 0.7
 	V console m-shell < /dev/null > "$T/h2.out" 2>&1
 	rc=$?
-	{ sleep 0.5; printf 'hello-3\r'; sleep 1; printf '\001d'; } |
+	{ sleep 0.5; printf 'hello-3\r'; until_in "$T/h3.out" "got hello-3"; printf '\001d'; } |
 		V console --force m-shell > "$T/h3.out" 2>&1
 	rc2=$?
 	local told=1 _
@@ -343,7 +355,7 @@ t_console_vm() {
 t_console_ct() {
 	ct_test console_ct || return
 	start m-sh || { bad console_ct "start failed" "$T/m-sh.start"; return; }
-	{ sleep 0.7; printf 'echo out-$((6*7))\r'; sleep 1; printf '\001d'; sleep 5; } |
+	{ sleep 0.7; printf 'echo out-$((6*7))\r'; until_in "$T/cc.out" "out-42"; printf '\001d'; sleep 5; } |
 		V console m-sh > "$T/cc.out" 2> "$T/cc.err"
 	local rc=$?
 	if [ $rc -ne 0 ]; then bad console_ct "exit $rc" "$T/cc.err"
