@@ -23,7 +23,7 @@ LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -ll
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
-                             container/*.c tools/*.c))
+                             container/*.c tools/*.c tools/base/*.c))
 LIB_SRC := $(filter-out tools/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -133,24 +133,24 @@ FUZZ_DIR     := build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_tar     := container/tar.c tools/error.c
-FUZZ_config  := tools/config.c tools/schema.c tools/error.c
-FUZZ_vcpu_state  := vmm/state_blob.c vmm/vmstate.c vmm/cpuid.c tools/error.c
+FUZZ_tar     := container/tar.c tools/base/error.c
+FUZZ_config  := tools/config.c tools/schema.c tools/base/error.c
+FUZZ_vcpu_state  := vmm/state_blob.c vmm/vmstate.c vmm/cpuid.c tools/base/error.c
 FUZZ_LIBS_tar    := -lz
 FUZZ_LIBS_config := -lyaml -lm
-FUZZ_vmstate := vmm/vmstate.c tools/error.c
-FUZZ_memz    := vmm/memory.c tools/error.c tools/fdio.c
+FUZZ_vmstate := vmm/vmstate.c tools/base/error.c
+FUZZ_memz    := vmm/memory.c tools/base/error.c tools/base/fdio.c
 FUZZ_LIBS_vmstate := -lz
 FUZZ_LIBS_memz    := -lz
 FUZZ_LIBS_vcpu_state := -lz
 FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
-                       vmm/loop.c vmm/memory.c vmm/vmstate.c tools/error.c tools/fdio.c
+                       vmm/loop.c vmm/memory.c vmm/vmstate.c tools/base/error.c tools/base/fdio.c
 FUZZ_LIBS_device_restore := -lz -lpthread
-FUZZ_kernel_payload      := boot/payload.c tools/error.c
+FUZZ_kernel_payload      := boot/payload.c tools/base/error.c
 FUZZ_LIBS_kernel_payload := -lz -llzma -lzstd -llz4
 FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
                  container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
-                 container/devfs.c container/mounts.c container/pathres.c tools/error.c
+                 container/devfs.c container/mounts.c container/pathres.c tools/base/error.c
 FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
 FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec
 

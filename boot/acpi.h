@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "../vmm/memory.h"
 
 /* xAPIC ids are 8 bits and 0xff is the broadcast id (and the "all

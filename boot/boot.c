@@ -19,7 +19,7 @@
 #include "layout.h"
 #include "mptable.h"
 #include "payload.h"
-#include "../tools/clock.h"
+#include "../tools/base/clock.h"
 #include "../tools/config.h"
 #include "../vmm/timeline.h"
 

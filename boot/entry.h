@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "../vmm/memory.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 enum boot_mode {
 	BOOT_LONG64,    /* 64-bit mode, identity-mapped 4 GiB, GDT at BOOT_GDT_ADDR */

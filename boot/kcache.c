@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "payload.h"
-#include "../tools/fdio.h"
+#include "../tools/base/fdio.h"
 
 #define MAGIC   "VESSELKC"
 #define VERSION 1

@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #include "sha256.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define KCACHE_HEADER_SIZE 4096
 #define KCACHE_NAME_MAX    (2 * SHA256_LEN + sizeof(".vmlinux"))

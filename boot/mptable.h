@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "../vmm/memory.h"
 
 /* 8-bit xAPIC ids; 0xff is the broadcast id */

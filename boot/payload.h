@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* No sane kernel inflates beyond this. */
 #define PAYLOAD_MAX_SIZE (512u << 20)

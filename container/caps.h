@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define CAPS_DEFAULT_MASK 0x00000000a00425fbULL
 #define CAPS_USERNS_MASK 0x00000000b9e4b5ffULL

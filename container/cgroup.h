@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct cgroup;
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define CG_MAX_DIRS 8
 #define CG_PATH_MAX 4352	/* buffers for cgroup paths */

@@ -5,7 +5,7 @@
 #define VESSEL_CONTAINER_H
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Run cfg (kind: container) in the foreground until its PID 1 exits.
  * Returns the container's exit status: 0..255, or 128+N if PID 1 was

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "janitor.h"
 #include "spec.h"
 

@@ -21,7 +21,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "handle.h"
 
 struct ct;

@@ -21,7 +21,7 @@
 #ifndef VESSEL_DEVCGROUP_H
 #define VESSEL_DEVCGROUP_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* The container's cgroup directory in the v1 devices hierarchy. */
 int devcg_v1_apply(const char *dir, struct error *err);

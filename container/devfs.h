@@ -6,7 +6,7 @@
 #ifndef VESSEL_DEVFS_H
 #define VESSEL_DEVFS_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Before pivot_root: build rootfs/dev. console is the host path of the
  * pty slave to show as /dev/console, or NULL. */

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 struct ct;

@@ -1,6 +1,6 @@
 /* Freezing and thawing a container's processes (cgroup v2 or v1). */
 #include "freezer.h"
-#include "../tools/clock.h"
+#include "../tools/base/clock.h"
 #include "cgroup_impl.h"
 
 #include <ctype.h>

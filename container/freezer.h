@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 int freezer_set(const char *name, pid_t pid1, bool frozen, struct error *err);
 void freezer_remove(const char *name);

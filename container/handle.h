@@ -26,7 +26,7 @@
 #include <stdbool.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 struct ct;

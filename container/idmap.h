@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 #define IDMAP_HOST_BASE 100000u

@@ -19,7 +19,7 @@
 
 #include <sys/types.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct ct;
 

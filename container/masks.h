@@ -11,7 +11,7 @@
 #ifndef VESSEL_MASKS_H
 #define VESSEL_MASKS_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 int masks_apply(const struct ct_spec *s, struct error *err);

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Work done before the clone, in the mount namespace the child's is
  * copied from. */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct nlreq {
 	struct nlmsghdr hdr;

@@ -16,7 +16,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define OCI_MAX_HOOKS 64
 

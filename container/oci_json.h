@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define OCI_MAX_STRING 4096	/* bytes in any string */
 #define OCI_MAX_ARRAY 1024	/* entries in any array */

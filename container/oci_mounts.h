@@ -15,7 +15,7 @@
 #ifndef VESSEL_OCI_MOUNTS_H
 #define VESSEL_OCI_MOUNTS_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 int oci_mounts_apply(int rootfd, const struct ct_spec *s, const char *console,

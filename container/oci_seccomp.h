@@ -13,7 +13,7 @@
 
 #include <json-c/json.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct oci_seccomp;
 

@@ -37,7 +37,7 @@
 #include <stdio.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 struct oci_config {

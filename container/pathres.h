@@ -7,7 +7,7 @@
 #ifndef VESSEL_PATHRES_H
 #define VESSEL_PATHRES_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 enum mkpath {
 	MKPATH_NONE,		/* must exist */

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 /* The policies (capabilities, rlimits, seccomp, no_new_privs, and for

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <termios.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Open a pty pair with the window size of fd 0. */
 int pty_open(int *master, int *slave, char *name, size_t len,

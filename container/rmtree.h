@@ -9,7 +9,7 @@
 #ifndef VESSEL_RMTREE_H
 #define VESSEL_RMTREE_H
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Remove name (a directory tree, a file or a symlink) in the directory
  * dirfd. 0 if it is gone afterwards (or was already). */

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 /* With an OCI spec (spec->oci) the steps differ: rootfs_prepare only

@@ -49,7 +49,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct sock_fprog;
 

@@ -1,5 +1,5 @@
 #include "supervise.h"
-#include "../tools/fdio.h"
+#include "../tools/base/fdio.h"
 #include "pty.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 enum sync_kind {
 	SYNC_GO = 1,

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "spec.h"
 
 /* Parse time: is key allowed with these namespaces of the container's

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <zlib.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct tar_entry {
 	char type;		/* '0' file, '1' hard link, '2' symlink, '3'

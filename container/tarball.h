@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define TARBALL_CACHE_DEFAULT "/var/cache/vessel"
 #define TARBALL_SUBDIR "rootfs"

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 void veth_host_name(char *buf, size_t len, pid_t pid, size_t idx);
 /* Preflight: bridge must exist and be a bridge. */

@@ -5,7 +5,7 @@
 #define VESSEL_DEVICE_H
 
 #include "../tools/config.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "../vmm/bus.h"
 #include "../vmm/console.h"
 #include "../vmm/irq.h"

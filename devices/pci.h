@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "../vmm/bus.h"
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 #include "../vmm/vmstate.h"
 
 #define PCI_SLOTS        32

@@ -1,6 +1,6 @@
 /* vessel console NAME [--force], vessel logs NAME [-f] */
 #include "manage.h"
-#include "fdio.h"
+#include "base/fdio.h"
 #include "control.h"
 #include "exit_codes.h"
 #include "state.h"

@@ -26,7 +26,7 @@
 
 #include <json-c/json.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "oci_cli.h"
 #include "../container/cgroup.h"
 #include "../container/ct.h"

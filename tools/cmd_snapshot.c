@@ -2,7 +2,7 @@
  * DIR, and what `vessel restore` and `vessel start --restore` share:
  * opening a snapshot and the definition inside it. */
 #include "manage.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "config.h"
 #include "control.h"
 #include "exit_codes.h"

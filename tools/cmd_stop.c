@@ -1,6 +1,6 @@
 /* vessel stop NAME [--timeout S] [--force], vessel pause|resume NAME */
 #include "manage.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "control.h"
 #include "exit_codes.h"
 

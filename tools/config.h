@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 
 enum guest_kind { GUEST_VM, GUEST_CONTAINER };
 enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };

@@ -1,6 +1,6 @@
 /* A bounded console log with one rotation. */
 #include "console_log.h"
-#include "fdio.h"
+#include "base/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>

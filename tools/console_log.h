@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "state.h"
 
 #define CONSOLE_LOG_MAX (1024 * 1024)

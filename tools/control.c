@@ -1,6 +1,6 @@
 /* JSON-lines framing, requests and replies (json-c). */
 #include "control.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "state.h"
 
 #include <errno.h>

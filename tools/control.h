@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 #include <sys/un.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define CONTROL_MAX_LINE (64 * 1024)    /* a longer request is refused */
 #define CONTROL_TIMEOUT_MS 5000         /* for a reply to arrive */

@@ -1,6 +1,6 @@
 /* The control server and the console pump of a supervisor. */
 #include "ctl_server.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "console_log.h"
 #include "control.h"
 

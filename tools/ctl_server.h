@@ -22,7 +22,7 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define CTL_MAX_CLIENTS 64
 #define CTL_TICK_MS     50

@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "error.h"
+#include "base/error.h"
 
 struct json_object;
 struct guest;           /* a kind's own state */

@@ -2,7 +2,7 @@
  * supervisor's process, driven through a vm_control; the console is a
  * pair of pipes. */
 #include "guest_ops.h"
-#include "fdio.h"
+#include "base/fdio.h"
 #include "../vmm/machine/machine.h"
 #include "../vmm/machine/snapshot.h"
 

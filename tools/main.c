@@ -10,7 +10,7 @@
 
 #include "config.h"
 #include "../devices/net/mac.h"
-#include "error.h"
+#include "base/error.h"
 #include "exit_codes.h"
 #include "manage.h"
 #include "timings.h"

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define STOP_TIMEOUT_DEFAULT 30.0
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define STATE_LOCK    "lock"
 #define STATE_PID     "pid"

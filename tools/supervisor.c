@@ -3,7 +3,7 @@
  * the control operations. What a VM or a container does for each is in
  * its guest_ops table (guest_ops.h); nothing here branches on the kind. */
 #include "supervisor.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "ctl_server.h"
 #include "control.h"
 #include "guest_ops.h"

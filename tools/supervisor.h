@@ -23,7 +23,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "error.h"
+#include "base/error.h"
 
 /* Start cfg's guest; returns once it runs (0, *pid = the supervisor) or
  * with its startup error (-1). With restore (a VM's snapshot directory,

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <pthread.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 /* Called with the offset from the range's base. For a read, fill data[0..len)
  * (little-endian); for a write, data holds the bytes written. */

@@ -1,5 +1,5 @@
 #include "console.h"
-#include "../tools/fdio.h"
+#include "../tools/base/fdio.h"
 #include "timeline.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <pthread.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 struct loop;
 typedef void (*loop_fn)(struct loop *loop, int fd, uint32_t events, void *opaque);

@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "../boot/layout.h"
-#include "../tools/fdio.h"
+#include "../tools/base/fdio.h"
 
 static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t ram_size)
 {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define GMEM_MAX_REGIONS 4
 

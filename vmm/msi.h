@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define MSI_MAX_ROUTES 1024
 #define MSI_FIRST_GSI  24       /* 0..23 are the IOAPIC's (and the PICs') pins */

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tools/error.h"
+#include "../tools/base/error.h"
 
 #define VMSTATE_MAGIC          "VESSELST"
 #define VMSTATE_FORMAT_VERSION 1

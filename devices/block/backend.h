@@ -22,7 +22,7 @@
 #include <libaio.h>
 
 #include "../../tools/config.h"
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 #include "../../vmm/loop.h"
 
 enum blk_op {

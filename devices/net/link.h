@@ -4,7 +4,7 @@
 #ifndef VESSEL_NET_LINK_H
 #define VESSEL_NET_LINK_H
 
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 /* Set IFF_UP on ifname. */
 int link_up(const char *ifname, struct error *err);

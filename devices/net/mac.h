@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 #define NET_MAC_LEN 6
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "../virtio/queue.h"
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 enum net_rx_status {
 	NET_RX_BROKEN = -1,     /* malformed ring or buffer: device needs reset */

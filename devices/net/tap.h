@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <net/if.h>
 
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 struct tap {
 	int fd;                 /* non-blocking, close-on-exec; -1 when closed */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "../virtio/queue.h"
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 enum net_tx_status {
 	NET_TX_BROKEN = -1,     /* malformed ring: device needs reset */

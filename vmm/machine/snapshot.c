@@ -11,7 +11,7 @@
 
 #include "machine.h"
 #include "../../devices/net/mac.h"
-#include "../../tools/fdio.h"
+#include "../../tools/base/fdio.h"
 
 #ifndef VESSEL_VERSION
 #define VESSEL_VERSION "0.1"

@@ -24,7 +24,7 @@
 
 #include "../vmstate.h"
 #include "../../tools/config.h"
-#include "../../tools/error.h"
+#include "../../tools/base/error.h"
 
 #define SNAPSHOT_STATE   "state"
 #define SNAPSHOT_MEMORY  "memory"
