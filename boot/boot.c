@@ -20,7 +20,6 @@
 #include "mptable.h"
 #include "payload.h"
 #include "../tools/base/clock.h"
-#include "../tools/config.h"
 #include "../vmm/timeline.h"
 
 #define MAX_KERNEL_SIZE (512ULL << 20)
@@ -178,7 +177,7 @@ out:
 	return ok;
 }
 
-static int load_kernel(struct gmem *m, const struct vm_config *cfg,
+static int load_kernel(struct gmem *m, const struct boot_spec *spec,
 		       struct boot_image *bi, struct boot_entry *entry,
 		       struct error *err)
 {
@@ -189,12 +188,12 @@ static int load_kernel(struct gmem *m, const struct vm_config *cfg,
 	uint32_t pvh_entry;
 	int ret;
 
-	if (slurp(cfg->kernel, &img, &len, err) < 0)
+	if (slurp(spec->kernel, &img, &len, err) < 0)
 		return -1;
 	bi->kernel = img;
 	bi->kernel_len = len;
 	if (bzimage_probe(img, len)) {
-		if (!cfg->kernel_cache)
+		if (!spec->kernel_cache)
 			note(how, sizeof(how), "bzImage (kernel_cache: false)");
 		else if (cached_vmlinux(img, len, &v, how, sizeof(how))) {
 			bi->kernel = v.elf;
@@ -210,7 +209,7 @@ static int load_kernel(struct gmem *m, const struct vm_config *cfg,
 		ret = bzimage_load(m, bi, entry, err);
 	} else if (!pvh_probe(bi->kernel, bi->kernel_len)) {
 		ret = err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
-			      cfg->kernel);
+			      spec->kernel);
 	} else if (elf_pvh_entry(bi, &pvh_entry) == 0 || !bi->setup) {
 		timeline_note(MS_KERNEL_LOADED, "%s, PVH entry", how);
 		ret = pvh_load(m, bi, entry, err);
@@ -224,11 +223,11 @@ static int load_kernel(struct gmem *m, const struct vm_config *cfg,
 	return ret;
 }
 
-int boot_setup(struct gmem *m, const struct vm_config *cfg,
+int boot_setup(struct gmem *m, const struct boot_spec *spec,
 	       struct boot_entry *entry, struct error *err)
 {
 	struct acpi_config acpi = {
-		.ncpus = cfg->vcpus,
+		.ncpus = spec->vcpus,
 		.pci_ecam_base = PCI_ECAM_BASE,
 		.pci_bus_start = PCI_BUS_START,
 		.pci_bus_end = PCI_BUS_END,
@@ -236,15 +235,15 @@ int boot_setup(struct gmem *m, const struct vm_config *cfg,
 		.pci_mmio_size = PCI_MMIO_SIZE,
 	};
 	struct boot_image bi = {
-		.initrd_path = cfg->initrd,
-		.cmdline = cfg->cmdline,
+		.initrd_path = spec->initrd,
+		.cmdline = spec->cmdline,
 	};
 
 	if (acpi_build(m, &acpi, &bi.rsdp, err) < 0)
 		return err_prefix(err, "ACPI tables");
-	if (mptable_build(m, cfg->vcpus, true, err) < 0)
+	if (mptable_build(m, spec->vcpus, true, err) < 0)
 		return err_prefix(err, "MP table");
-	if (load_kernel(m, cfg, &bi, entry, err) < 0)
+	if (load_kernel(m, spec, &bi, entry, err) < 0)
 		return -1;
 	/* ACPI, MP, memory map, boot information, GDT and page tables */
 	timeline_mark(MS_TABLES_WRITTEN);

@@ -4,6 +4,7 @@
 #ifndef VESSEL_LOADER_H
 #define VESSEL_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,9 +57,17 @@ int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 int cmdline_write(struct gmem *m, const char *cmdline, uint64_t max_len,
 		  struct error *err);
 
-/* The whole boot: tables, kernel, initrd. Reads the files named in cfg. */
-struct vm_config;
-int boot_setup(struct gmem *m, const struct vm_config *cfg,
+/* What boot/ takes from the machine. */
+struct boot_spec {
+	const char *kernel;             /* bzImage or ELF vmlinux */
+	const char *initrd;             /* NULL: none */
+	const char *cmdline;
+	unsigned vcpus;                 /* for the MP and ACPI tables */
+	bool kernel_cache;              /* boot a bzImage's cached ELF */
+};
+
+/* The whole boot: tables, kernel, initrd. Reads the files it names. */
+int boot_setup(struct gmem *m, const struct boot_spec *spec,
 	       struct boot_entry *entry, struct error *err);
 
 #endif

@@ -4,8 +4,9 @@
 #ifndef VESSEL_DEVICE_H
 #define VESSEL_DEVICE_H
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "block/disk_spec.h"
+#include "net/nic_spec.h"
 #include "../vmm/bus.h"
 #include "../vmm/console.h"
 #include "../vmm/irq.h"
@@ -26,8 +27,18 @@ enum vm_event {
 	VM_EVENT_ERROR,         /* host-side failure */
 };
 
+/* The board's devices, as the machine describes them: disks and NICs in
+ * the guest's order, the rng, and the guest's name (a NIC's derived MAC). */
+struct devices_spec {
+	const char *name;
+	const struct disk_spec *disks; size_t ndisks;
+	const struct nic_spec *nets; size_t nnets;
+	bool rng;
+	unsigned rng_slot;
+};
+
 struct device_env {
-	const struct vm_config *cfg;
+	const struct devices_spec *spec;
 	struct bus *pio, *mmio;
 	struct gmem *mem;
 	struct loop *loop;

@@ -1206,7 +1206,7 @@ static int mark_slot(unsigned slot, bool *taken, const char *what, size_t i,
 	return 0;
 }
 
-int config_assign_slots(struct vm_config *vm, struct error *err)
+int config_assign_slots(struct machine_spec *vm, struct error *err)
 {
 	bool taken[VM_PCI_SLOTS] = { [0] = true };     /* the host bridge */
 

@@ -12,45 +12,12 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "../vmm/machine/spec.h"
 
 enum guest_kind { GUEST_VM, GUEST_CONTAINER };
-enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
-enum on_triple_fault { ON_TRIPLE_FAULT_CRASH, ON_TRIPLE_FAULT_REBOOT };
 
-enum disk_cache { DISK_CACHE_NONE, DISK_CACHE_WRITEBACK };
-
-/* PCI bus 0 as the guest sees it: slot 0 is the host bridge. */
-#define VM_PCI_SLOTS 32
-
-struct vm_disk {
-	char *path;                     /* resolved raw image or block device */
-	bool readonly;                  /* VIRTIO_BLK_F_RO, opened O_RDONLY */
-	enum disk_cache cache;          /* none: O_DIRECT + libaio (default) */
-	unsigned slot;                  /* PCI slot 1..31 (config_load fills it) */
-};
-
-struct vm_net {
-	char *tap;                      /* created if absent */
-	char *mac;                      /* "52:54:00:..."; NULL: derived */
-	char *bridge;                   /* optional existing bridge */
-	unsigned slot;                  /* PCI slot 1..31 (config_load fills it) */
-};
-
-struct vm_config {
-	unsigned vcpus;                 /* 1.. ; default 1 */
-	uint64_t memory;                /* bytes; default 256M */
-	char *kernel;                   /* required: bzImage or ELF vmlinux */
-	char *initrd;                   /* optional */
-	char *cmdline;                  /* default "console=ttyS0" */
-	enum on_reboot on_reboot;       /* default restart */
-	enum on_triple_fault on_triple_fault; /* default crash */
-	struct vm_disk *disks; size_t ndisks;  /* /dev/vda, vdb, ... in order */
-	struct vm_net *nets; size_t nnets;     /* eth0, eth1, ... in order */
-	bool rng;                       /* virtio-rng; default true */
-	unsigned rng_slot;              /* its PCI slot (config_load fills it) */
-	bool kernel_cache;              /* boot a bzImage's cached ELF; default true */
-	const char *name;               /* the guest's name (owned by guest_config) */
-};
+/* A VM: struct machine_spec (vmm/machine/spec.h), with its disk_spec and
+ * nic_spec, filled here with the definition's defaults and checks. */
 
 struct ct_mount {
 	char *source;                   /* resolved host path */
@@ -87,7 +54,7 @@ struct guest_config {
 	bool autostart;                 /* for `vessel up` */
 	int order;
 	double up_delay;
-	struct vm_config vm;
+	struct machine_spec vm;
 	struct container_config ct;
 };
 
@@ -104,7 +71,7 @@ void config_free(struct guest_config *cfg);
  * NICs, then virtio-rng, each in its `slot:` or else the next free slot
  * from 1 (0 is the host bridge). A slot of 0 in vm asks for one, other
  * slots stay; config_load() already did this. -1 if they do not fit. */
-int config_assign_slots(struct vm_config *vm, struct error *err);
+int config_assign_slots(struct machine_spec *vm, struct error *err);
 /* `vessel help config`: every key with type, default, range and help. */
 void config_help(FILE *out);
 

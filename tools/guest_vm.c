@@ -70,7 +70,7 @@ static int vm_run_guest(struct guest *g, char *msg, size_t len,
 			struct error *err)
 {
 	const struct guest_config *cfg = g->host->cfg;
-	struct vm_config vmcfg = cfg->vm;
+	struct machine_spec vmcfg = cfg->vm;
 	struct vm_snapshot *snap = NULL;
 	struct vm_run_result res;
 	struct vm_run_opts opts;

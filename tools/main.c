@@ -289,7 +289,7 @@ static size_t slot_rank(const void *items, size_t n, size_t size, size_t off,
 /* `vessel check`: the disks and NICs as the guest will see them. */
 static void print_vm_devices(const struct guest_config *cfg)
 {
-	const struct vm_config *vm = &cfg->vm;
+	const struct machine_spec *vm = &cfg->vm;
 	uint8_t mac[NET_MAC_LEN];
 	size_t i;
 
@@ -304,13 +304,13 @@ static void print_vm_devices(const struct guest_config *cfg)
 	for (i = 0; i < vm->ndisks; i++)
 		printf("disk vd%c: %s (%s, cache: %s)\n", (char)('a' +
 		       slot_rank(vm->disks, vm->ndisks, sizeof(vm->disks[0]),
-				 offsetof(struct vm_disk, slot), i) % 26),
+				 offsetof(struct disk_spec, slot), i) % 26),
 		       vm->disks[i].path,
 		       vm->disks[i].readonly ? "read-only" : "read-write",
 		       vm->disks[i].cache == DISK_CACHE_NONE ? "none" : "writeback");
 	for (i = 0; i < vm->nnets; i++) {
 		printf("net eth%zu: tap %s", slot_rank(vm->nets, vm->nnets,
-		       sizeof(vm->nets[0]), offsetof(struct vm_net, slot), i),
+		       sizeof(vm->nets[0]), offsetof(struct nic_spec, slot), i),
 		       vm->nets[i].tap);
 		if (vm->nets[i].mac) {
 			printf(", mac %s", vm->nets[i].mac);

@@ -250,14 +250,14 @@ static const struct choice cache_choices[] = {
 
 static const struct key disk_keys[] = {
 	{ .name = "path", .type = KT_PATH, .flags = KF_REQUIRED,
-	  AT(struct vm_disk, path), .check = check_disk,
+	  AT(struct disk_spec, path), .check = check_disk,
 	  .help = "Raw image file or block device, relative to this file." },
-	{ .name = "readonly", .type = KT_BOOL, AT(struct vm_disk, readonly),
+	{ .name = "readonly", .type = KT_BOOL, AT(struct disk_spec, readonly),
 	  .def = "false", .help = "Read-only disk: writes fail in the guest." },
-	{ .name = "cache", .type = KT_ENUM, AT(struct vm_disk, cache),
+	{ .name = "cache", .type = KT_ENUM, AT(struct disk_spec, cache),
 	  .choices = cache_choices, .def = "none",
 	  .help = "none: O_DIRECT with libaio; writeback: the host page cache." },
-	{ .name = "slot", .type = KT_INT, AT(struct vm_disk, slot), .imin = 1,
+	{ .name = "slot", .type = KT_INT, AT(struct disk_spec, slot), .imin = 1,
 	  .imax = VM_PCI_SLOTS - 1, .unique = "PCI slot",
 	  .def_doc = "the next free one (disks, nets, then rng, in file order)",
 	  .help = "PCI slot: the guest sees the disk at 00:SS.0 (vda, vdb, "
@@ -266,16 +266,16 @@ static const struct key disk_keys[] = {
 
 static const struct key vm_net_keys[] = {
 	{ .name = "tap", .type = KT_STRING, .flags = KF_REQUIRED,
-	  AT(struct vm_net, tap), .check = check_ifname,
+	  AT(struct nic_spec, tap), .check = check_ifname,
 	  .help = "Tap device; created if absent, removed on exit if vessel "
 		  "created it." },
-	{ .name = "mac", .type = KT_STRING, AT(struct vm_net, mac),
+	{ .name = "mac", .type = KT_STRING, AT(struct nic_spec, mac),
 	  .check = check_mac, .def_doc = "derived from the name and index",
 	  .help = "The guest's MAC address." },
-	{ .name = "bridge", .type = KT_STRING, AT(struct vm_net, bridge),
+	{ .name = "bridge", .type = KT_STRING, AT(struct nic_spec, bridge),
 	  .check = check_ifname, .def_doc = "none",
 	  .help = "Existing host bridge to attach the tap to." },
-	{ .name = "slot", .type = KT_INT, AT(struct vm_net, slot), .imin = 1,
+	{ .name = "slot", .type = KT_INT, AT(struct nic_spec, slot), .imin = 1,
 	  .imax = VM_PCI_SLOTS - 1, .unique = "PCI slot",
 	  .def_doc = "the next free one (disks, nets, then rng, in file order)",
 	  .help = "PCI slot: the guest sees the NIC at 00:SS.0 (eth0, eth1, "
@@ -307,11 +307,11 @@ static const struct key vm_keys[] = {
 	  .choices = triple_fault_choices, .def = "crash",
 	  .help = "On a triple fault: report a crash, or reboot the VM." },
 	{ .name = "disks", .type = KT_MAP_LIST, G(vm.disks), G2(vm.ndisks),
-	  .sub = &disk_table, .item_size = sizeof(struct vm_disk),
+	  .sub = &disk_table, .item_size = sizeof(struct disk_spec),
 	  .def_doc = "[]", .help = "virtio-blk disks: /dev/vda, vdb, ... in order "
 					     "(of their PCI slots)." },
 	{ .name = "nets", .type = KT_MAP_LIST, G(vm.nets), G2(vm.nnets),
-	  .sub = &vm_net_table, .item_size = sizeof(struct vm_net),
+	  .sub = &vm_net_table, .item_size = sizeof(struct nic_spec),
 	  .def_doc = "[]", .help = "virtio-net NICs on taps: eth0, eth1, ... in order "
 					     "(of their PCI slots)." },
 	{ .name = "rng", .type = KT_BOOL, G(vm.rng), .def = "true",

@@ -241,7 +241,7 @@ static bool vcpu_exit(struct vcpu *v)
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		if (v->vm->cfg->on_triple_fault == ON_TRIPLE_FAULT_REBOOT) {
+		if (v->vm->core.on_triple_fault == ON_TRIPLE_FAULT_REBOOT) {
 			vm_request(v->vm, VM_EVENT_REBOOT);
 			return false;
 		}

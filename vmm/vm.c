@@ -115,9 +115,9 @@ static int vm_kvm_open(struct vm *vm, struct error *err)
 
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-	if (max > 0 && vm->cfg->vcpus > (unsigned)max)
+	if (max > 0 && vm->core.vcpus > (unsigned)max)
 		return err_set(err, "vcpus: %u requested, this KVM allows at most %d",
-			       vm->cfg->vcpus, max);
+			       vm->core.vcpus, max);
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if ((long)vm->run_size <= 0)
 		return err_sys(err, "KVM_GET_VCPU_MMAP_SIZE");
@@ -144,28 +144,28 @@ int vm_map_memory(struct vm *vm, struct error *err)
 	return 0;
 }
 
-int vm_core_init(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
-		 struct console *console, struct error *err)
+int vm_core_init(struct vm *vm, const struct vm_core_spec *core,
+		 struct loop *loop, struct console *console, struct error *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->mem.fd = -1;
-	vm->cfg = cfg;
+	vm->core = *core;
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm->nvcpus = cfg->vcpus;
+	vm->nvcpus = core->vcpus;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->env = (struct device_env){
-		.cfg = cfg, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
+		.spec = &vm->devices, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
 		.loop = loop, .console = console, .irq_init = env_irq_init,
 		.request = env_request, .pci = &vm->pci, .msi = &vm->msi,
 		.ioeventfd = env_ioeventfd, .vm = vm,
 	};
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpu[i].fd = -1;
-	if (cfg->vcpus < 1 || cfg->vcpus > VM_MAX_VCPUS)
-		return err_set(err, "vcpus: %u is out of range 1..%d", cfg->vcpus,
+	if (core->vcpus < 1 || core->vcpus > VM_MAX_VCPUS)
+		return err_set(err, "vcpus: %u is out of range 1..%d", core->vcpus,
 			       VM_MAX_VCPUS);
 	if (vm_kvm_open(vm, err) < 0 || vm_platform(vm, err) < 0 ||
 	    cpuid_get_supported(vm->kvm_fd, &vm->cpuid, err) < 0 ||

@@ -17,7 +17,7 @@
 #include "../devices/pci.h"
 #include "../boot/entry.h"
 #include "../devices/device.h"
-#include "../tools/config.h"
+#include "vm_spec.h"
 
 #define VM_MAX_DEVICES 32
 #define VM_MAX_VCPUS   255
@@ -51,7 +51,8 @@ struct vm_stats {
 };
 
 struct vm {
-	const struct vm_config *cfg;
+	struct vm_core_spec core;       /* vCPUs, what a triple fault does */
+	struct devices_spec devices;    /* what env.spec points to */
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	struct gmem mem;
@@ -85,8 +86,8 @@ struct vm {
  * x86 platform (vm_platform, platform_x86.c), the supported CPUID and the
  * MSI router; the board fills vm->mem and calls vm_map_memory to give it
  * to KVM. vm_core_destroy undoes all of it, vCPUs included. */
-int vm_core_init(struct vm *vm, const struct vm_config *cfg, struct loop *loop,
-		 struct console *console, struct error *err);
+int vm_core_init(struct vm *vm, const struct vm_core_spec *core,
+		 struct loop *loop, struct console *console, struct error *err);
 int vm_platform(struct vm *vm, struct error *err);
 int vm_map_memory(struct vm *vm, struct error *err);
 void vm_vcpus_destroy(struct vm *vm);

@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <libaio.h>
 
-#include "../../tools/config.h"
+#include "disk_spec.h"
 #include "../../tools/base/error.h"
 #include "../../vmm/loop.h"
 

@@ -58,7 +58,7 @@ struct blk_engine {
 #define BLK_MAX_DISCARD_SEG          1
 
 struct blk_engine_opts {
-	const struct vm_disk *disk;
+	const struct disk_spec *disk;
 	unsigned index;                 /* vda = 0 */
 	const char *name;               /* the guest's, for the serial */
 	unsigned workers;               /* 0: the backend's default */

@@ -193,9 +193,9 @@ static void disk_destroy(struct blk_disk *k)
 static int disk_create(struct device_env *env, struct blk_disk *k, unsigned i,
 		       struct error *err)
 {
-	const struct vm_disk *disk = &env->cfg->disks[i];
+	const struct disk_spec *disk = &env->spec->disks[i];
 	struct blk_engine_opts o = {
-		.disk = disk, .index = i, .name = env->cfg->name,
+		.disk = disk, .index = i, .name = env->spec->name,
 	};
 
 	if (blk_engine_open(&k->eng, &o, env->loop, err) < 0)
@@ -222,7 +222,7 @@ static void blk_destroy(void *state)
 
 static int blk_create(struct device_env *env, void **state, struct error *err)
 {
-	const struct vm_config *cfg = env->cfg;
+	const struct devices_spec *cfg = env->spec;
 	struct blk_set *s;
 
 	*state = NULL;

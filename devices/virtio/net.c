@@ -338,7 +338,7 @@ static void net_destroy_one(struct net *n)
 static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 			  struct error *err)
 {
-	const struct vm_net *c = &env->cfg->nets[i];
+	const struct nic_spec *c = &env->spec->nets[i];
 	struct net *n = calloc(1, sizeof(*n));
 
 	*out = NULL;
@@ -352,7 +352,7 @@ static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 		if (net_mac_parse(c->mac, n->mac, err) < 0)
 			goto fail;
 	} else {
-		net_mac_derive(env->cfg->name, i, n->mac);
+		net_mac_derive(env->spec->name, i, n->mac);
 	}
 	if (net_rx_init(&n->rx, err) < 0 || net_tx_init(&n->tx, err) < 0)
 		goto fail;
@@ -394,7 +394,7 @@ static void net_destroy(void *state)
 
 static int net_create(struct device_env *env, void **state, struct error *err)
 {
-	const struct vm_config *cfg = env->cfg;
+	const struct devices_spec *cfg = env->spec;
 	struct net_set *set;
 
 	*state = NULL;

@@ -94,12 +94,12 @@ static int rng_create(struct device_env *env, void **state, struct error *err)
 	struct rng *r;
 
 	*state = NULL;
-	if (!env->cfg->rng)
+	if (!env->spec->rng)
 		return 0;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return err_set(err, "out of memory");
-	if (virtio_pci_create_at(env, &rng_vops, r, env->cfg->rng_slot, &r->vdev,
+	if (virtio_pci_create_at(env, &rng_vops, r, env->spec->rng_slot, &r->vdev,
 				 err) < 0) {
 		free(r);
 		return -1;

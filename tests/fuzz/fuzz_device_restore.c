@@ -20,7 +20,7 @@ struct fz {
 	struct pci_host pci;
 	struct msi_router msi;
 	struct loop loop;
-	struct vm_config cfg;
+	struct devices_spec cfg;
 	struct device_env env;
 	uint8_t *ram;
 	struct gmem mem;
@@ -72,7 +72,7 @@ static int fz_open(struct fz *z)
 		return -1;
 	z->cfg.name = "fuzz";
 	z->env = (struct device_env){
-		.cfg = &z->cfg, .pio = &z->pio, .mmio = &z->mmio, .mem = &z->mem,
+		.spec = &z->cfg, .pio = &z->pio, .mmio = &z->mmio, .mem = &z->mem,
 		.loop = &z->loop, .pci = &z->pci, .msi = &z->msi,
 		.ioeventfd = fz_ioeventfd,
 	};

@@ -22,7 +22,7 @@ struct board {
 	struct pci_host pci;
 	struct msi_router msi;
 	struct loop loop;
-	struct vm_config cfg;
+	struct devices_spec cfg;
 	struct device_env env;
 	uint8_t *ram;
 	struct gmem mem;
@@ -57,7 +57,7 @@ static inline void board_open(struct board *b, size_t ram_size)
 	assert_int_equal(loop_start(&b->loop, &err), 0);
 	b->cfg.name = "boardtest";
 	b->env = (struct device_env){
-		.cfg = &b->cfg, .pio = &b->pio, .mmio = &b->mmio, .mem = &b->mem,
+		.spec = &b->cfg, .pio = &b->pio, .mmio = &b->mmio, .mem = &b->mem,
 		.loop = &b->loop, .pci = &b->pci, .msi = &b->msi,
 		.ioeventfd = board_no_ioeventfd,
 	};

@@ -1008,7 +1008,7 @@ struct efx {
 	struct blk_engine *e;
 	struct drvq d;          /* the driver's side of q */
 	unsigned used_calls, broken_calls, more_calls;
-	struct vm_disk disk;
+	struct disk_spec disk;
 };
 
 static void e_used(void *opaque)
@@ -1048,7 +1048,7 @@ static void efx_open(struct efx *x, enum disk_cache cache, bool readonly)
 	struct blk_engine_opts o = { .disk = &x->disk, .index = 1, .name = "test" };
 	struct error err;
 
-	x->disk = (struct vm_disk){ .path = x->bf->path, .readonly = readonly,
+	x->disk = (struct disk_spec){ .path = x->bf->path, .readonly = readonly,
 				    .cache = cache };
 	if (blk_engine_open(&x->e, &o, &x->bf->loop, &err) < 0)
 		fail_msg("open: %s", err.msg);

@@ -566,8 +566,8 @@ static void test_vm_slots(void **state)
 /* A hand-made config: bad slots are errors, not a crash. */
 static void test_assign_slots_errors(void **state)
 {
-	struct vm_disk disks[32];
-	struct vm_config vm = { .disks = disks, .ndisks = 2, .rng = true };
+	struct disk_spec disks[32];
+	struct machine_spec vm = { .disks = disks, .ndisks = 2, .rng = true };
 	struct error err = { 0 };
 
 	(void)state;

@@ -813,7 +813,7 @@ static void kimg_free(struct kimg *k)
 struct boot {
 	struct fake_vm v;
 	struct tmpdir td;
-	struct vm_config cfg;
+	struct boot_spec cfg;
 	struct boot_entry entry;
 	struct error err;
 	char *cache;
@@ -825,10 +825,9 @@ static void boot_init(struct boot *b, const struct kimg *k)
 	memset(b, 0, sizeof(*b));
 	td_init(&b->td);
 	b->cfg.vcpus = 1;
-	b->cfg.memory = 128 * MiB;
-	b->cfg.cmdline = (char *)CMDLINE;
+	b->cfg.cmdline = CMDLINE;
 	b->cfg.kernel_cache = true;
-	b->cfg.kernel = (char *)td_file(&b->td, "bzImage", k->bz.p, k->bz.len);
+	b->cfg.kernel = td_file(&b->td, "bzImage", k->bz.p, k->bz.len);
 	b->cache = scratch();
 	setenv("VESSEL_KERNEL_CACHE", b->cache, 1);
 }

@@ -973,8 +973,8 @@ struct dev_fx {
 	struct pci_host pci;
 	struct msi_router msi;
 	struct loop loop;
-	struct vm_net vnet;
-	struct vm_config cfg;
+	struct nic_spec vnet;
+	struct devices_spec cfg;
 	struct device_env env;
 	const struct device_ops *ops;
 	void *state;
@@ -1034,7 +1034,7 @@ static bool dev_open_kvm(struct dev_fx *x, struct fx *f, bool kvm)
 	x->cfg.nnets = 1;
 	x->cfg.name = "nettest";
 	x->env = (struct device_env){
-		.cfg = &x->cfg, .pio = &x->pio, .mmio = &x->mmio, .mem = &f->m,
+		.spec = &x->cfg, .pio = &x->pio, .mmio = &x->mmio, .mem = &f->m,
 		.loop = &x->loop, .pci = &x->pci, .msi = &x->msi,
 		.ioeventfd = board_no_ioeventfd,      /* kicks are BAR writes */
 	};

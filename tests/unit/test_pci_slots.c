@@ -20,6 +20,8 @@
 
 #include "fake_guest.h"
 #include "fake_board.h"
+#include "../../tools/config.h"
+#include "../../vmm/machine/machine.h"
 
 #define MiB     (1ULL << 20)
 #define WINDOW  (PCI_MMIO_SIZE / PCI_SLOTS)
@@ -114,7 +116,7 @@ struct seen {
 
 /* Create the named devices in this order on a fresh board from cfg and
  * record what a guest would find on the bus. */
-static void boot_devices(const struct vm_config *cfg, const char *const *order,
+static void boot_devices(const struct machine_spec *cfg, const char *const *order,
 			 size_t n, struct seen *s)
 {
 	struct board b;
@@ -123,7 +125,7 @@ static void boot_devices(const struct vm_config *cfg, const char *const *order,
 
 	assert_true(n <= 4);
 	board_open(&b, 1 * MiB);
-	b.cfg = *cfg;
+	b.cfg = machine_devices_spec(cfg);
 	b.cfg.name = "slots";
 	for (size_t i = 0; i < n; i++) {
 		const struct device_ops *ops = board_device(order[i]);
@@ -149,11 +151,11 @@ static void test_devices_any_order(void **state)
 	char p0[] = "/tmp/vessel-unit-slot-XXXXXX";
 	char p1[] = "/tmp/vessel-unit-slot-XXXXXX";
 	int f0 = mkstemp(p0), f1 = mkstemp(p1);
-	struct vm_disk disks[2] = {
+	struct disk_spec disks[2] = {
 		{ .path = p0, .cache = DISK_CACHE_WRITEBACK },
 		{ .path = p1, .cache = DISK_CACHE_WRITEBACK, .slot = 7 },
 	};
-	struct vm_config cfg = { .disks = disks, .ndisks = 2, .rng = true };
+	struct machine_spec cfg = { .disks = disks, .ndisks = 2, .rng = true };
 	struct seen a, b;
 	struct error err;
 
@@ -186,7 +188,7 @@ static void test_devices_any_order(void **state)
 		void *st = NULL, *st2 = NULL;
 
 		board_open(&bd, 1 * MiB);
-		bd.cfg = cfg;
+		bd.cfg = machine_devices_spec(&cfg);
 		bd.cfg.name = "slots";
 		assert_int_equal(board_device("virtio-blk")->create(&bd.env, &st,
 								    &err), 0);

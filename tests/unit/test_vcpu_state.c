@@ -127,7 +127,7 @@ static void report_get(struct report *r, struct report *copy)
 /* One VM with its loop, console and report. */
 struct box {
 	struct vm vm;
-	struct vm_config cfg;
+	struct machine_spec cfg;
 	struct loop loop;
 	struct console console;
 	struct report rep;

@@ -415,7 +415,7 @@ static void test_blk_teardown_kicked(void **state)
 {
 	char path[] = "/tmp/vessel-unit-blk-XXXXXX";
 	int img = mkstemp(path);
-	struct vm_disk disk = { .path = path, .cache = DISK_CACHE_WRITEBACK };
+	struct disk_spec disk = { .path = path, .cache = DISK_CACHE_WRITEBACK };
 	unsigned long kicks = 0;
 
 	(void)state;
@@ -480,7 +480,7 @@ struct side {
 	struct virtio_pci *vp;
 	struct bfunc f;
 	struct drvq d;
-	struct vm_disk disk;
+	struct disk_spec disk;
 	char path[64];
 	uint64_t armed;         /* queue 0's notify ioeventfd, 0: none */
 	int narmed;
@@ -541,7 +541,7 @@ static void side_open(struct side *x, const char *copy_from, off_t size)
 
 	memset(x, 0, sizeof(*x));
 	img_make(x->path, sizeof(x->path), copy_from, size);
-	x->disk = (struct vm_disk){ .path = x->path, .cache = DISK_CACHE_WRITEBACK };
+	x->disk = (struct disk_spec){ .path = x->path, .cache = DISK_CACHE_WRITEBACK };
 	board_open(&x->b, RAM);
 	x->b.cfg.disks = &x->disk;
 	x->b.cfg.ndisks = 1;

@@ -62,14 +62,32 @@ int vm_set_paused(struct vm *vm, bool pause)
 	return r;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+struct devices_spec machine_devices_spec(const struct machine_spec *m)
+{
+	return (struct devices_spec){
+		.name = m->name, .disks = m->disks, .ndisks = m->ndisks,
+		.nets = m->nets, .nnets = m->nnets, .rng = m->rng,
+		.rng_slot = m->rng_slot,
+	};
+}
+
+int vm_create(struct vm *vm, const struct machine_spec *cfg,
 	      struct vm_snapshot *snap, struct loop *loop,
 	      struct console *console, struct error *err)
 {
+	const struct vm_core_spec core = {
+		.vcpus = cfg->vcpus, .on_triple_fault = cfg->on_triple_fault,
+	};
+	const struct boot_spec boot = {
+		.kernel = cfg->kernel, .initrd = cfg->initrd,
+		.cmdline = cfg->cmdline, .vcpus = cfg->vcpus,
+		.kernel_cache = cfg->kernel_cache,
+	};
 	int r;
 
-	if (vm_core_init(vm, cfg, loop, console, err) < 0)
+	if (vm_core_init(vm, &core, loop, console, err) < 0)
 		return -1;
+	vm->devices = machine_devices_spec(cfg);
 	r = snap ? vm_snapshot_map_memory(snap, vm, err)
 		 : gmem_alloc(&vm->mem, cfg->memory, err);
 	if (r < 0 || vm_map_memory(vm, err) < 0 || vm_devices(vm, err) < 0)
@@ -85,7 +103,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		vm_devices_quiesce(vm, false);
 		return 0;
 	}
-	if (boot_setup(&vm->mem, cfg, &vm->entry, err) < 0)
+	if (boot_setup(&vm->mem, &boot, &vm->entry, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_create(vm, i, err) < 0)

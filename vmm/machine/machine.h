@@ -7,6 +7,7 @@
 #ifndef VESSEL_MACHINE_H
 #define VESSEL_MACHINE_H
 
+#include "spec.h"
 #include "../vm.h"
 
 struct vm_snapshot;
@@ -76,12 +77,15 @@ struct vm_run_result {
 	unsigned boots;
 };
 
-int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
+int vm_run(const struct machine_spec *cfg, const struct vm_run_opts *opts,
 	   struct vm_run_result *res, struct error *err);
+
+/* The part of the machine the devices see (device_env.spec). */
+struct devices_spec machine_devices_spec(const struct machine_spec *m);
 
 /* The board (board.c). vm_create builds a VM for one boot: from snap
  * (RAM, device and vCPU state) when given, else booting cfg's kernel. */
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+int vm_create(struct vm *vm, const struct machine_spec *cfg,
 	      struct vm_snapshot *snap, struct loop *loop,
 	      struct console *console, struct error *err);
 void vm_destroy(struct vm *vm);

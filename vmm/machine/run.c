@@ -86,7 +86,7 @@ static void print_stats(const struct vm *vm)
 }
 
 /* One boot of the machine. Returns the event that ended it, or -1. */
-static int run_once(struct runner *r, const struct vm_config *cfg,
+static int run_once(struct runner *r, const struct machine_spec *cfg,
 		    const struct vm_run_opts *opts, struct error *err)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -296,7 +296,7 @@ int vm_control_pause(struct vm_control *c, bool pause)
 	return control_call(c, do_pause, pause);
 }
 
-int vm_run(const struct vm_config *cfg, const struct vm_run_opts *opts,
+int vm_run(const struct machine_spec *cfg, const struct vm_run_opts *opts,
 	   struct vm_run_result *res, struct error *err)
 {
 	struct runner *r = calloc(1, sizeof(*r));

@@ -66,7 +66,7 @@ static int image_size(const char *path, uint64_t *size, struct error *err)
 static int save_machine(struct vm *vm, const struct vm_snapshot_opts *o,
 			struct vmstate_writer *w, struct error *err)
 {
-	const struct vm_config *cfg = vm->cfg;
+	const struct devices_spec *cfg = &vm->devices;
 
 	vmstate_begin(w, MACHINE_SECTION, MACHINE_VERSION);
 	put_str(w, VESSEL_VERSION);
@@ -369,7 +369,7 @@ static int disk_free(const char *path, bool readonly, struct error *err)
 	return r;
 }
 
-int vm_snapshot_check(const struct vm_snapshot *s, const struct vm_config *cfg,
+int vm_snapshot_check(const struct vm_snapshot *s, const struct machine_spec *cfg,
 		      struct error *err)
 {
 	if (cfg->vcpus != s->vcpus || cfg->memory != s->memory)

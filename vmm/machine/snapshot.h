@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 #include "../vmstate.h"
-#include "../../tools/config.h"
+#include "spec.h"
 #include "../../tools/base/error.h"
 
 #define SNAPSHOT_STATE   "state"
@@ -80,7 +80,7 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *dir, struct error *err);
 void vm_snapshot_close(struct vm_snapshot *s);
 /* cfg (the definition in the snapshot, loaded) must match the machine the
  * state was taken from, and its disks must be the same size and free. */
-int vm_snapshot_check(const struct vm_snapshot *s, const struct vm_config *cfg,
+int vm_snapshot_check(const struct vm_snapshot *s, const struct machine_spec *cfg,
 		      struct error *err);
 /* Map the snapshot's RAM as vm's guest memory (restored MAP_PRIVATE, or
  * inflated from memory.z). Takes s->mem_fd. */
