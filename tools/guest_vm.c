@@ -166,33 +166,6 @@ static int vm_pause(struct guest *g, bool pause, struct error *err)
 }
 
 /* Copy the definition the guest runs to path (a snapshot's config.yaml). */
-static int copy_file(const char *from, const char *to, struct error *err)
-{
-	char buf[65536];
-	int in, out, ret = -1;
-	ssize_t n;
-
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return err_sys(err, "opening %s", from);
-	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		err_sys(err, "creating %s", to);
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write_all(out, buf, n) < 0)
-			break;
-	if (n == 0 && fsync(out) == 0)
-		ret = 0;
-	else
-		err_sys(err, "copying %s to %s", from, to);
-	close(in);
-	close(out);
-	return ret;
-}
-
 static int vm_snapshot_guest(struct guest *g, const char *dir, bool stop,
 			     bool compress, struct error *err)
 {
@@ -202,7 +175,7 @@ static int vm_snapshot_guest(struct guest *g, const char *dir, bool stop,
 	char conf[PATH_MAX + 16];
 
 	snprintf(conf, sizeof(conf), "%s/" SNAPSHOT_CONFIG, dir);
-	if (copy_file(g->host->definition_copy, conf, err) < 0)
+	if (copy_file(g->host->definition_copy, conf, true, err) < 0)
 		return -1;
 	if (vm_control_snapshot(&g->vmc, &o, stop, err) < 0) {
 		unlink(conf);

@@ -3,6 +3,7 @@
  * the control operations. What a VM or a container does for each is in
  * its guest_ops table (guest_ops.h); nothing here branches on the kind. */
 #include "supervisor.h"
+#include "base/fdio.h"
 #include "base/clock.h"
 #include "ctl_server.h"
 #include "control.h"
@@ -363,35 +364,11 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 
 static int copy_definition(const struct guest_config *cfg, struct error *err)
 {
-	char path[STATE_PATH_MAX], buf[65536];
-	int in, out = -1, ret = -1;
-	ssize_t n;
+	char path[STATE_PATH_MAX];
 
 	if (state_path(path, sizeof(path), cfg->name, STATE_DEF, err) < 0)
 		return -1;
-	in = open(cfg->path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return err_sys(err, "opening %s", cfg->path);
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0) {
-		err_sys(err, "creating %s", path);
-		goto out;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n) {
-			err_sys(err, "writing %s", path);
-			goto out;
-		}
-	if (n < 0) {
-		err_sys(err, "reading %s", cfg->path);
-		goto out;
-	}
-	ret = 0;
-out:
-	close(in);
-	if (out >= 0)
-		close(out);
-	return ret;
+	return copy_file(cfg->path, path, false, err);
 }
 
 static int listen_socket(const char *name, struct error *err)

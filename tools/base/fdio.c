@@ -2,7 +2,10 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include "error.h"
 
 int write_all(int fd, const void *buf, size_t len)
 {
@@ -22,4 +25,32 @@ int write_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+int copy_file(const char *from, const char *to, bool excl, struct error *err)
+{
+	char buf[65536];
+	int in, out, ret = -1;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_sys(err, "opening %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_CLOEXEC |
+		       (excl ? O_EXCL : O_TRUNC), 0600);
+	if (out < 0) {
+		err_sys(err, "creating %s", to);
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write_all(out, buf, (size_t)n) < 0)
+			break;
+	if (n == 0 && fsync(out) == 0)
+		ret = 0;
+	else
+		err_sys(err, "copying %s to %s", from, to);
+	close(in);
+	close(out);
+	return ret;
 }

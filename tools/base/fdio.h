@@ -3,10 +3,17 @@
 #ifndef VESSEL_FDIO_H
 #define VESSEL_FDIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct error;
 
 /* Write all of buf (retrying short writes and EINTR): 0, or -1 with errno
  * (a write of 0 bytes counts as an error: EIO). */
 int write_all(int fd, const void *buf, size_t len);
+
+/* Copy the file from to a new file to (mode 0600; excl: it must not exist
+ * yet, else it is truncated), fsynced. On error to may be left partial. */
+int copy_file(const char *from, const char *to, bool excl, struct error *err);
 
 #endif
