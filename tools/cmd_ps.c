@@ -26,7 +26,9 @@ void usage_ps(FILE *out)
 		"  --json         a JSON array of objects instead: name, kind,\n"
 		"                 state, vcpus (VM) or cpus (container), memory\n"
 		"                 (bytes, 0 = no limit), uptime (seconds), started\n"
-		"                 (Unix time), pid, definition, console (attached)\n"
+		"                 (Unix time), pid, definition, console (attached);\n"
+		"                 a VM's timings: its boot timeline, as `vessel run\n"
+		"                 --timings` prints it ({milestone, ms, detail})\n"
 		"  -h, --help     this help\n");
 }
 

@@ -3,6 +3,7 @@
  * pair of pipes. */
 #include "guest_ops.h"
 #include "base/fdio.h"
+#include "timings.h"
 #include "../vmm/machine/machine.h"
 #include "../vmm/machine/snapshot.h"
 
@@ -136,6 +137,7 @@ static void vm_status(struct guest *g, struct json_object *o)
 
 	json_object_object_add(o, "vcpus", json_object_new_int(cfg->vm.vcpus));
 	json_object_object_add(o, "memory", json_object_new_int64(cfg->vm.memory));
+	json_object_object_add(o, "timings", timings_json());
 }
 
 static int vm_shutdown(struct guest *g, bool paused, double timeout,

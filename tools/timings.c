@@ -21,3 +21,24 @@ void timings_print(FILE *out)
 	}
 	fflush(out);
 }
+
+struct json_object *timings_json(void)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (int m = 0; m < MS_COUNT; m++) {
+		struct json_object *o = json_object_new_object();
+		struct timeline_entry e;
+
+		timeline_get(m, &e);
+		json_object_object_add(o, "milestone",
+				       json_object_new_string(e.name));
+		json_object_object_add(o, "ms", e.ns < 0 ? NULL :
+				       json_object_new_double(e.ns / 1e6));
+		if (e.detail[0])
+			json_object_object_add(o, "detail",
+					       json_object_new_string(e.detail));
+		json_object_array_add(a, o);
+	}
+	return a;
+}

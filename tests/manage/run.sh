@@ -269,6 +269,9 @@ t_start_ps() {
 		[ "$(field m-vm vcpus)" = 2 ] || miss="$miss vm.vcpus"
 		[ "$(field m-vm memory)" = 67108864 ] || miss="$miss vm.memory"
 		grep -Eq "^m-vm +vm +running +2 +64M " "$T/ps.txt" || miss="$miss vm.row"
+		# Its boot timeline: the first KVM_RUN happened, at a time.
+		grep -A1 '"milestone": "first KVM_RUN"' "$T/ps.json" |
+			grep -Eq '"ms": [0-9]+(\.[0-9]+)?' || miss="$miss vm.timings"
 	fi
 	if cts; then
 		[ "$(field m-ct kind)" = container ] || miss="$miss ct.kind"
