@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "../container/ct_config.h"
 
 enum guest_kind { GUEST_VM, GUEST_CONTAINER };
 enum on_reboot { ON_REBOOT_RESTART, ON_REBOOT_EXIT };
@@ -52,33 +53,6 @@ struct vm_config {
 	const char *name;               /* the guest's name (owned by guest_config) */
 };
 
-struct ct_mount {
-	char *source;                   /* resolved host path */
-	char *target;                   /* absolute path inside */
-	bool readonly;
-};
-
-struct ct_net {
-	char *bridge;
-	char *address;                  /* CIDR, e.g. 10.0.0.2/24; optional */
-	char *gateway;                  /* optional */
-};
-
-struct container_config {
-	char *rootfs;                   /* resolved dir or .tar/.tar.gz path */
-	bool readonly;
-	char **command; size_t ncommand; /* default {"/sbin/init"} */
-	char **env; size_t nenv;         /* "KEY=VALUE" strings */
-	char *hostname;                  /* default: guest name */
-	uid_t uid; gid_t gid;            /* "user: uid:gid", default 0:0 */
-	uint64_t memory;                 /* bytes, 0 = no limit */
-	double cpus;                     /* 0 = no limit */
-	int64_t pids;                    /* 0 = no limit */
-	struct ct_mount *mounts; size_t nmounts;
-	bool userns;
-	struct ct_net *nets; size_t nnets;
-};
-
 struct guest_config {
 	char *path;                     /* the config file as given */
 	char *dir;                      /* its directory (for relative paths) */
@@ -88,7 +62,7 @@ struct guest_config {
 	int order;
 	double up_delay;
 	struct vm_config vm;
-	struct container_config ct;
+	struct container_config ct;     /* ct.name: set by the caller */
 };
 
 /* Parse and validate. On error fills err with "file:line:col: key: message"
