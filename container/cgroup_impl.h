@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 
 #define CG_MAX_DIRS 8
 #define CG_PATH_MAX 4352	/* buffers for cgroup paths */

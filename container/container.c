@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-int container_run(const struct guest_config *cfg, struct error *err)
+int container_run(const struct container_config *c, struct error *err)
 {
 	static const int fwd[] = { SIGINT, SIGTERM, SIGQUIT };
 	enum { NFWD = sizeof(fwd) / sizeof(fwd[0]) };
@@ -31,7 +31,7 @@ int container_run(const struct guest_config *cfg, struct error *err)
 		sigaction(fwd[i], &(struct sigaction){ .sa_handler = SIG_DFL },
 			  &old[i]);
 	o.child_mask = &oldmask;
-	if (container_create(cfg, &o, &ct, err) == 0 &&
+	if (container_create(c, &o, &ct, err) == 0 &&
 	    container_start(ct, err) == 0)
 		ret = container_wait(ct, err);
 	if (ct && ret < 0) {

@@ -4,13 +4,13 @@
 #ifndef VESSEL_CONTAINER_H
 #define VESSEL_CONTAINER_H
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 
-/* Run cfg (kind: container) in the foreground until its PID 1 exits.
+/* Run c in the foreground until its PID 1 exits.
  * Returns the container's exit status: 0..255, or 128+N if PID 1 was
  * killed by signal N. Returns -1 with err filled if the container could
  * not be set up or supervised; nothing is left behind in either case. */
-int container_run(const struct guest_config *cfg, struct error *err);
+int container_run(const struct container_config *c, struct error *err);
 
 #endif

@@ -9,16 +9,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "janitor.h"
 #include "spec.h"
 
 struct cgroup;
 
 struct ct {
-	const struct guest_config *cfg;	/* NULL for a loaded handle */
-	const struct container_config *c;	/* likewise */
+	const struct container_config *c;	/* NULL for a loaded handle */
 	const struct ct_spec *spec;	/* likewise */
 	struct ct_spec default_spec;	/* spec when the caller gave none */
 	const char *name;		/* the id */

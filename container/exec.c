@@ -86,12 +86,12 @@ helper(struct ct *ct, int fd, const struct process_spec *ps, bool userns,
 	_exit(0);
 }
 
-pid_t container_exec(struct ct *ct, const struct guest_config *cfg,
+pid_t container_exec(struct ct *ct, const struct container_config *c,
 		     const struct ct_spec *spec,
 		     const struct ct_exec_opts *o, struct error *err)
 {
 	struct process_spec ps = {
-		.c = &cfg->ct, .spec = spec, .tty_fd = -1,
+		.c = c, .spec = spec, .tty_fd = -1,
 		.detached = true, .preserve_fds = o->preserve_fds,
 	};
 	int fds[2] = { -1, -1 }, r = -1;

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "spec.h"
 
 struct ct;
@@ -25,7 +25,7 @@ struct ct_exec_opts {
 };
 
 /* Returns the new process's pid (the caller's child), or -1. */
-pid_t container_exec(struct ct *ct, const struct guest_config *cfg,
+pid_t container_exec(struct ct *ct, const struct container_config *c,
 		     const struct ct_spec *spec,
 		     const struct ct_exec_opts *o, struct error *err);
 

@@ -62,8 +62,6 @@ static int preflight(const struct ct *ct, struct error *err)
 	struct stat st;
 	size_t i;
 
-	if (ct->cfg->kind != GUEST_CONTAINER)
-		return err_set(err, "not a container (kind: container)");
 	if (geteuid() != 0)
 		return err_set(err, c->userns ?
 			       "containers need root: even with userns: true, "
@@ -448,7 +446,7 @@ struct ct *ct_alloc(void)
 	return ct_new();
 }
 
-int container_create(const struct guest_config *cfg,
+int container_create(const struct container_config *c,
 		     const struct ct_create_opts *o, struct ct **out,
 		     struct error *err)
 {
@@ -458,19 +456,18 @@ int container_create(const struct guest_config *cfg,
 	*out = NULL;
 	if (!ct)
 		return err_set(err, "out of memory");
-	ct->cfg = cfg;
-	ct->c = &cfg->ct;
-	ct->name = o->id ? o->id : cfg->name && *cfg->name ? cfg->name :
+	ct->c = c;
+	ct->name = o->id ? o->id : c->name && *c->name ? c->name :
 		   "container";
 	if (o->spec) {
 		ct->spec = o->spec;
 	} else {
-		ct_spec_default(&ct->default_spec, cfg->ct.userns);
+		ct_spec_default(&ct->default_spec, c->userns);
 		ct->spec = &ct->default_spec;
 	}
-	ct->hostname = cfg->ct.hostname && *cfg->ct.hostname ?
-		       cfg->ct.hostname : ct->spec->oci ? NULL : ct->name;
-	ct->rootfs = cfg->ct.rootfs;
+	ct->hostname = c->hostname && *c->hostname ?
+		       c->hostname : ct->spec->oci ? NULL : ct->name;
+	ct->rootfs = c->rootfs;
 	ct->detached = o->detached;
 	ct->console_socket = o->console_socket;
 	ct->preserve_fds = o->preserve_fds;
@@ -646,7 +643,7 @@ static void kill_child(struct ct *ct)
 		return;
 	if (ct->pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, ct->pidfd, SIGKILL, NULL, 0);
-	if (!ct->state_dir || ct->cfg) {
+	if (!ct->state_dir || ct->c) {
 		/* Our own child: reap it. */
 		kill(ct->pid, SIGKILL);
 		while (waitpid(ct->pid, NULL, 0) < 0 && errno == EINTR)

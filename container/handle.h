@@ -25,8 +25,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "spec.h"
 
 struct ct;
@@ -34,7 +34,7 @@ struct ct;
 enum ct_status { CT_CREATED, CT_RUNNING, CT_PAUSED, CT_STOPPED };
 
 struct ct_create_opts {
-	const char *id;			/* default: cfg->name */
+	const char *id;			/* default: c->name */
 	const struct ct_spec *spec;	/* NULL: ct_spec_default() */
 	const char *state_root;		/* detached: where the state goes */
 	const char *bundle;		/* detached: for the state */
@@ -45,7 +45,7 @@ struct ct_create_opts {
 	const sigset_t *child_mask;	/* PID 1's signal mask (NULL: ours) */
 };
 
-int container_create(const struct guest_config *cfg,
+int container_create(const struct container_config *c,
 		     const struct ct_create_opts *o, struct ct **out,
 		     struct error *err);
 int container_start(struct ct *ct, struct error *err);

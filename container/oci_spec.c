@@ -1,4 +1,4 @@
-/* config.json -> guest_config + ct_spec (oci_spec.h). */
+/* config.json -> container_config + ct_spec (oci_spec.h). */
 #include "oci_spec.h"
 #include "oci_hooks.h"
 #include "oci_json.h"
@@ -227,12 +227,12 @@ static int parse_user(struct parser *p, json_object *u)
 	if (oj_i64(oj_get(u, "uid"), "process.user.uid", 0, UINT32_MAX - 1,
 		   &v, p->err) < 0)
 		return -1;
-	p->oc->cfg.ct.uid = (uid_t)v;
+	p->oc->ct.uid = (uid_t)v;
 	v = 0;
 	if (oj_i64(oj_get(u, "gid"), "process.user.gid", 0, UINT32_MAX - 1,
 		   &v, p->err) < 0)
 		return -1;
-	p->oc->cfg.ct.gid = (gid_t)v;
+	p->oc->ct.gid = (gid_t)v;
 	if (oj_get(u, "umask")) {
 		if (oj_i64(oj_get(u, "umask"), "process.user.umask", 0, 0777,
 			   &v, p->err) < 0)
@@ -270,7 +270,7 @@ static int parse_process(struct parser *p, json_object *o)
 		"noNewPrivileges", "apparmorProfile", "selinuxLabel",
 		"oomScoreAdj", "scheduler", "ioPriority", "execCPUAffinity",
 		"commandLine", NULL };
-	struct container_config *c = &p->oc->cfg.ct;
+	struct container_config *c = &p->oc->ct;
 	struct ct_spec *s = &p->oc->spec;
 	int64_t adj = 0;
 	size_t i;
@@ -323,7 +323,7 @@ static int parse_process(struct parser *p, json_object *o)
 static int parse_root(struct parser *p, json_object *o)
 {
 	static const char *const keys[] = { "path", "readonly", NULL };
-	struct container_config *c = &p->oc->cfg.ct;
+	struct container_config *c = &p->oc->ct;
 	char *path = NULL;
 	struct stat st;
 	int r;
@@ -669,7 +669,7 @@ static int parse_memory(struct parser *p, json_object *o)
 		return err_input(p->err, "linux.resources.memory."
 				 "disableOOMKiller: not supported by vessel");
 	if (limit > 0)
-		p->oc->cfg.ct.memory = (uint64_t)limit;
+		p->oc->ct.memory = (uint64_t)limit;
 	if (swap && limit > 0 && swap != -1 && swap < limit)
 		return err_input(p->err, "linux.resources.memory.swap: less "
 				 "than the limit (it counts memory+swap)");
@@ -712,7 +712,7 @@ static int parse_cpu(struct parser *p, json_object *o)
 		if (period < 1000)
 			return err_input(p->err, "linux.resources.cpu.period: "
 					 "at least 1000");
-		p->oc->cfg.ct.cpus = (double)quota / (double)period;
+		p->oc->ct.cpus = (double)quota / (double)period;
 	}
 	return 0;
 }
@@ -744,7 +744,7 @@ static int parse_resources(struct parser *p, json_object *o)
 		   INT32_MAX, &limit, p->err) < 0)
 		return -1;
 	if (limit > 0)
-		p->oc->cfg.ct.pids = limit;
+		p->oc->ct.pids = limit;
 	return 0;
 }
 
@@ -871,16 +871,16 @@ static int parse(struct parser *p, json_object *top)
 	     json_object_get_string_len(oj_get(top, "domainname")) &&
 	     err_input(p->err, "domainname: not supported by vessel")) ||
 	    oj_string(oj_get(top, "hostname"), "hostname",
-		      &oc->cfg.ct.hostname, p->err) < 0 ||
+		      &oc->ct.hostname, p->err) < 0 ||
 	    parse_root(p, oj_get(top, "root")) < 0 ||
 	    parse_linux(p, oj_get(top, "linux")) < 0 ||
 	    parse_process(p, oj_get(top, "process")) < 0 ||
 	    parse_mounts(p, oj_get(top, "mounts")) < 0)
 		return -1;
-	if (oc->cfg.ct.hostname && *oc->cfg.ct.hostname &&
+	if (oc->ct.hostname && *oc->ct.hostname &&
 	    !(oc->spec.ns_new & CLONE_NEWUTS))
 		return err_input(p->err, "hostname: needs a new uts namespace");
-	if (strlen(oc->cfg.ct.hostname ? oc->cfg.ct.hostname : "") > 64)
+	if (strlen(oc->ct.hostname ? oc->ct.hostname : "") > 64)
 		return err_input(p->err, "hostname: longer than 64 bytes");
 	ann = oj_get(top, "annotations");
 	if (oj_object(ann, "annotations", p->err) < 0)
@@ -901,7 +901,6 @@ int oci_spec_parse(const char *text, size_t len, const char *bundle,
 	int r;
 
 	memset(oc, 0, sizeof(*oc));
-	oc->cfg.kind = GUEST_CONTAINER;
 	oc->spec.oci = true;
 	oc->spec.owned = true;
 	oc->spec.no_new_privs = false;
@@ -988,7 +987,7 @@ int oci_spec_process(const char *text, size_t len, struct oci_config *oc,
 		     FILE *warnf, struct error *err)
 {
 	struct parser p = { oc, "/", warnf, err };
-	struct container_config *c = &oc->cfg.ct;
+	struct container_config *c = &oc->ct;
 	struct ct_spec *s = &oc->spec;
 	json_object *top;
 	int r;
@@ -1023,9 +1022,8 @@ int oci_spec_process(const char *text, size_t len, struct oci_config *oc,
 
 void oci_spec_free(struct oci_config *oc)
 {
-	struct container_config *c = &oc->cfg.ct;
+	struct container_config *c = &oc->ct;
 
-	free(oc->cfg.name);
 	free(c->rootfs);
 	oj_strv_free(c->command, c->ncommand);
 	oj_strv_free(c->env, c->nenv);

@@ -1,7 +1,8 @@
 /* An OCI runtime-spec 1.x config.json, read into what vessel's
- * container engine takes: a guest_config (kind container: rootfs,
- * readonly, args, env, hostname, uid/gid, memory, cpus, pids) and a
- * ct_spec (spec.h) for the rest.
+ * container engine takes: a container_config (ct_config.h: rootfs,
+ * readonly, args, env, hostname, uid/gid, memory, cpus, pids; its name
+ * is left NULL, the caller gives the id) and a ct_spec (spec.h) for the
+ * rest.
  *
  * The file is hostile input: at most OCI_MAX_FILE bytes, every string
  * and array bounded (oci_json.h), every object's keys checked, so a
@@ -36,12 +37,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "spec.h"
 
 struct oci_config {
-	struct guest_config cfg;
+	struct container_config ct;
 	struct ct_spec spec;
 	char *annotations;		/* JSON object text */
 };

@@ -20,8 +20,8 @@
 
 #include <stdbool.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "spec.h"
 
 /* The policies (capabilities, rlimits, seccomp, no_new_privs, and for

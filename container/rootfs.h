@@ -28,8 +28,8 @@
 
 #include <stdbool.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 #include "spec.h"
 
 /* With an OCI spec (spec->oci) the steps differ: rootfs_prepare only

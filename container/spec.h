@@ -1,4 +1,4 @@
-/* What a container is made of beyond container_config (tools/config.h):
+/* What a container is made of beyond container_config (ct_config.h):
  * the policies vessel applies (capabilities, seccomp, masked and
  * read-only paths, rlimits, no_new_privs) as data, with vessel's own
  * values as the defaults (ct_spec_default), and what an OCI config.json

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "../tools/config.h"
 #include "../tools/base/error.h"
+#include "ct_config.h"
 
 void veth_host_name(char *buf, size_t len, pid_t pid, size_t idx);
 /* Preflight: bridge must exist and be a bridge. */

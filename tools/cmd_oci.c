@@ -202,7 +202,6 @@ static int cmd_create(const struct oci_cli *g, int argc, char **argv)
 		return fail(g, "--bundle %s: %s", bundle, strerror(errno));
 	if (oci_spec_load(abs, &oc, stderr, &err) < 0)
 		return fail(g, "%s/config.json: %s", abs, err.msg);
-	oc.cfg.name = strdup(id);
 	if (console) {
 		o.console_socket = connect_console(console, &err);
 		if (o.console_socket < 0) {
@@ -215,7 +214,7 @@ static int cmd_create(const struct oci_cli *g, int argc, char **argv)
 	o.state_root = g->root;
 	o.bundle = abs;
 	o.annotations = oc.annotations;
-	r = container_create(&oc.cfg, &o, &ct, &err);
+	r = container_create(&oc.ct, &o, &ct, &err);
 	if (r == 0 && pid_file && write_pid_file(pid_file, container_pid(ct),
 						 &err) < 0) {
 		container_destroy(ct, &(struct error){ 0 });
@@ -496,11 +495,11 @@ static int cmd_exec(const struct oci_cli *g, int argc, char **argv)
 
 		for (k = 0; args && k < argc - i; k++)
 			args[k] = strdup(argv[i + k]);
-		for (k = 0; k < (int)oc.cfg.ct.ncommand; k++)
-			free(oc.cfg.ct.command[k]);
-		free(oc.cfg.ct.command);
-		oc.cfg.ct.command = args;
-		oc.cfg.ct.ncommand = args ? (size_t)(argc - i) : 0;
+		for (k = 0; k < (int)oc.ct.ncommand; k++)
+			free(oc.ct.command[k]);
+		free(oc.ct.command);
+		oc.ct.command = args;
+		oc.ct.ncommand = args ? (size_t)(argc - i) : 0;
 		oc.spec.terminal = tty;
 	}
 	if (console) {
@@ -510,7 +509,7 @@ static int cmd_exec(const struct oci_cli *g, int argc, char **argv)
 			goto out;
 		}
 	}
-	pid = container_exec(ct, &oc.cfg, &oc.spec, &o, &err);
+	pid = container_exec(ct, &oc.ct, &oc.spec, &o, &err);
 	container_release(ct);
 	ct = NULL;
 	if (pid < 0) {
@@ -806,7 +805,7 @@ static int cmd_update(const struct oci_cli *g, int argc, char **argv)
 		return 1;
 	}
 	r = !ct->cg ? err_set(&err, "container %s has no cgroup", id) :
-	    cgroup_update(ct->cg, &oc.cfg.ct, oc.spec.memory_swap, &err);
+	    cgroup_update(ct->cg, &oc.ct, oc.spec.memory_swap, &err);
 	if (r == 0 && oc.spec.cpu_shares)
 		r = cgroup_set_cpu_shares(ct->cg, oc.spec.cpu_shares, &err);
 	container_release(ct);

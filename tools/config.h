@@ -12,39 +12,13 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "../container/ct_config.h"
 #include "../vmm/machine/spec.h"
 
 enum guest_kind { GUEST_VM, GUEST_CONTAINER };
 
 /* A VM: struct machine_spec (vmm/machine/spec.h), with its disk_spec and
  * nic_spec, filled here with the definition's defaults and checks. */
-
-struct ct_mount {
-	char *source;                   /* resolved host path */
-	char *target;                   /* absolute path inside */
-	bool readonly;
-};
-
-struct ct_net {
-	char *bridge;
-	char *address;                  /* CIDR, e.g. 10.0.0.2/24; optional */
-	char *gateway;                  /* optional */
-};
-
-struct container_config {
-	char *rootfs;                   /* resolved dir or .tar/.tar.gz path */
-	bool readonly;
-	char **command; size_t ncommand; /* default {"/sbin/init"} */
-	char **env; size_t nenv;         /* "KEY=VALUE" strings */
-	char *hostname;                  /* default: guest name */
-	uid_t uid; gid_t gid;            /* "user: uid:gid", default 0:0 */
-	uint64_t memory;                 /* bytes, 0 = no limit */
-	double cpus;                     /* 0 = no limit */
-	int64_t pids;                    /* 0 = no limit */
-	struct ct_mount *mounts; size_t nmounts;
-	bool userns;
-	struct ct_net *nets; size_t nnets;
-};
 
 struct guest_config {
 	char *path;                     /* the config file as given */
@@ -55,7 +29,7 @@ struct guest_config {
 	int order;
 	double up_delay;
 	struct machine_spec vm;
-	struct container_config ct;
+	struct container_config ct;     /* ct.name: set by the caller */
 };
 
 /* Parse and validate. On error fills err with "file:line:col: key: message"

@@ -164,9 +164,11 @@ static int console_pty(int *master, struct error *err)
 static void __attribute__((noreturn)) runner(const struct guest *g, pid_t parent,
 					     int errfd)
 {
+	struct container_config c = g->host->cfg->ct;
 	struct error err;
 	int r;
 
+	c.name = g->host->cfg->name;
 	if (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0)
 		_exit(255);
 	errfd = 3;
@@ -179,7 +181,7 @@ static void __attribute__((noreturn)) runner(const struct guest *g, pid_t parent
 	 * blocks the signals it forwards itself. */
 	sigprocmask(SIG_SETMASK, g->host->old_mask, NULL);
 	err_clear(&err);
-	r = container_run(g->host->cfg, &err);
+	r = container_run(&c, &err);
 	if (r < 0 && write(errfd, err.msg, strlen(err.msg)) < 0)
 		_exit(255);
 	_exit(r < 0 ? 255 : r);

@@ -180,7 +180,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	timeline_mark(MS_CONFIG_PARSED);
 	if (cfg.kind == GUEST_CONTAINER) {
-		r = container_run(&cfg, &err);
+		cfg.ct.name = cfg.name;
+		r = container_run(&cfg.ct, &err);
 		code = r < 0 ? EXIT_HOST : r;
 	} else {
 		struct vm_run_opts opts = { .in_fd = 0, .out_fd = 1, .stats = stats };

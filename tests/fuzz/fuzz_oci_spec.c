@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (oci_spec_parse((const char *)data, size, "/", &oc, NULL, &err) < 0)
 		return 0;
-	if (!oc.cfg.ct.rootfs || !oc.cfg.ct.ncommand || !oc.spec.cwd ||
+	if (!oc.ct.rootfs || !oc.ct.ncommand || !oc.spec.cwd ||
 	    oc.spec.cwd[0] != '/')
 		__builtin_trap();
 	for (i = 0; i < oc.spec.nmounts; i++)

@@ -106,17 +106,17 @@ static void full_spec(void **state)
 	(void)state;
 	assert_int_equal(oci_spec_parse(text, strlen(text), bundle, &oc, NULL,
 					&err), 0);
-	assert_int_equal(oc.cfg.kind, GUEST_CONTAINER);
-	assert_int_equal(oc.cfg.ct.ncommand, 3);
-	assert_string_equal(oc.cfg.ct.command[2], "x");
-	assert_int_equal(oc.cfg.ct.nenv, 2);
-	assert_int_equal(oc.cfg.ct.uid, 5);
-	assert_int_equal(oc.cfg.ct.gid, 6);
-	assert_true(oc.cfg.ct.readonly);
-	assert_string_equal(oc.cfg.ct.hostname, "box");
-	assert_int_equal(oc.cfg.ct.memory, 1048576);
-	assert_int_equal(oc.cfg.ct.pids, 9);
-	assert_true(oc.cfg.ct.cpus > 0.49 && oc.cfg.ct.cpus < 0.51);
+	assert_null(oc.ct.name);
+	assert_int_equal(oc.ct.ncommand, 3);
+	assert_string_equal(oc.ct.command[2], "x");
+	assert_int_equal(oc.ct.nenv, 2);
+	assert_int_equal(oc.ct.uid, 5);
+	assert_int_equal(oc.ct.gid, 6);
+	assert_true(oc.ct.readonly);
+	assert_string_equal(oc.ct.hostname, "box");
+	assert_int_equal(oc.ct.memory, 1048576);
+	assert_int_equal(oc.ct.pids, 9);
+	assert_true(oc.ct.cpus > 0.49 && oc.ct.cpus < 0.51);
 	assert_true(s->oci && s->terminal && s->no_new_privs);
 	assert_string_equal(s->cwd, "/work");
 	assert_true(s->has_umask && s->umask == 022);
