@@ -243,7 +243,8 @@ snap_fail() {
 #   snap_ticker S  prints a TICK line every S seconds (builtins only, so a
 #                  save can fall anywhere) and, if SNAP_FD3 is set, appends
 #                  "line N" to fd 3; returns when a line "stop" is read from
-#                  the console (not echoed, so it cannot cut a TICK line).
+#                  the console (not echoed, so it cannot cut a TICK line;
+#                  read by a background reader, whole lines only).
 # shellcheck disable=SC2016 # expanded in the guest
 SNAP_GUEST_FUNCS='
 mono_ns() {
@@ -255,16 +256,25 @@ mono_ns() {
 snap_ticker() {
 	i=0
 	stty -echo 2>/dev/null || true
+	# The console is read by a reader of its own, without a time limit:
+	# busybox `read -t` reads byte by byte and drops what it consumed
+	# when its time runs out in the middle of a line (seen: "stop" lost).
+	rm -f /tmp/ticker-stop
+	(while read -r cmd; do
+		[ "$cmd" != stop ] || { : >/tmp/ticker-stop; break; }
+	done) &
+	[ -p /tmp/ticker-never ] || mkfifo /tmp/ticker-never
+	exec 8<>/tmp/ticker-never
 	while :; do
 		i=$((i + 1))
 		read -r up _x </proc/uptime
 		mono_ns
 		echo "TICK $i up=$up mono=$MONO"
 		[ -z "${SNAP_FD3:-}" ] || echo "line $i" >&3
-		if read -r -t "$1" cmd; then
-			[ "$cmd" != stop ] || break
-		fi
+		[ ! -e /tmp/ticker-stop ] || break
+		read -r -t "$1" _x <&8 || :
 	done
+	exec 8<&-
 	echo "TICKER-STOPPED=$i"
 }
 '
