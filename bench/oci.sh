@@ -166,17 +166,6 @@ bench_note all "oci: podman: \`podman --root … --runroot … --tmpdir … --st
 bench_note all "oci: ctr: \`ctr run --rm --snapshotter $SNAP --runc-binary RUNTIME IMAGE ID true\` ($ctr_v; the runc v2 shim, containerd-shim-runc-v2, with RUNTIME as its binary) against a private containerd (its own root, state and socket in a scratch directory; CRI plugin off), the image an OCI archive of the same rootfs (tests/oci/oci-image.py) imported with \`ctr images import\`; ctr's default spec, the same for every runtime"
 [ -z "$ulimits" ] || bench_note all "oci: this host does not let root raise the hard limit RLIMIT_NOFILE to podman's default 1048576 (no CAP_SYS_RESOURCE): podman ran with$ulimits for every runtime"
 
-# The floor: this shell launching /bin/true itself (fork + exec, wait).
-floor=()
-for ((i = 0; i < 5; i++)); do
-	bench_now t0
-	/bin/true </dev/null
-	bench_now t1
-	floor+=("$((t1 - t0))")
-done
-read -r _ fl_med _ _ < <(printf '%s\n' "${floor[@]}" | bench_stats)
-us_fmt_ms "$fl_med" fl_med
-
 # ---- the rounds ------------------------------------------------------------
 # Per ENGINE/SIDE: failed measured runs, their reasons, failures in a row,
 # and the measured values (ms, space-separated).
@@ -258,7 +247,7 @@ for ENGINE in "${ENGINES[@]}"; do
 		fi
 	fi
 done
-bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn, then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up (for scale: /bin/true launched the same way, no container, takes $fl_med ms here)"
+bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn, then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up"
 goals=$(printf '%s; ' "${goal[@]}")
 bench_note all "oci: the goal of issue #15, vessel ≤ 0.9× crun (medians): ${goals%; }"
 exit 0
