@@ -9,13 +9,14 @@
 # of them inside ONE nested KVM host (tests/harness/nested-host.sh).
 # Env: VESSEL (absolute path; default ./vessel), ONLY (benchmark names,
 #      comma- or space-separated: boot, footprint, blk, net, container,
-#      snapshot),
+#      snapshot, oci),
 #      BENCH_RUNS (measured runs per side of boot, blk and net, 5),
 #      BENCH_WARMUP (1), BENCH_FOOTPRINT_RUNS (3), BENCH_BLK_SECS (s per blk
 #      measurement, 2), BENCH_BLK_MIB (blk image size, 256), BENCH_NET_SECS
 #      (s per net measurement, 3),
 #      BENCH_CT_RUNS (container runs per side, 30), BENCH_CT_TIMEOUT (s per
-#      container run, 60), BENCH_MODE (direct|nested: force a mode),
+#      container run, 60), BENCH_OCI_RUNS (podman and ctr runs per side,
+#      30), BENCH_MODE (direct|nested: force a mode),
 #      BENCH_VM_TIMEOUT (s per VM run, 180),
 #      NESTED_TIMEOUT (s for the whole nested run, 1440), BENCH_WAIT_IDLE
 #      (s to wait for other QEMUs, which skew the numbers, to finish; 0).
@@ -34,14 +35,16 @@ BENCHMARKS=(
 	"net 600"
 	"container 600"
 	"snapshot 900"
+	"oci 1200"
 )
 
 # wants_guest: true when a selected benchmark boots the guest kernel (all
-# but container).
+# but container and oci).
 wants_guest() {
 	local b
 	for b in "${BENCHMARKS[@]}"; do
-		[ "${b%% *}" = container ] || ! bench_selected "${b%% *}" || return 0
+		case ${b%% *} in container | oci) continue ;; esac
+		! bench_selected "${b%% *}" || return 0
 	done
 	return 1
 }
@@ -158,6 +161,9 @@ ensure_cmds qemu-system-x86:qemu-system-x86_64 time:/usr/bin/time binutils:size 
 	busybox-static:/bin/busybox cpio:cpio
 # The container benchmark's peers (and jq for their config.json).
 ! bench_selected container || ensure_cmds crun:crun runc:runc busybox-static:/bin/busybox jq:jq
+# The OCI benchmark's engines.
+! bench_selected oci || ensure_cmds crun:crun runc:runc busybox-static:/bin/busybox jq:jq \
+	podman:podman conmon:conmon containerd:containerd containerd:ctr python3:python3
 # The guest, built out here (faster than under TCG) where the nested host
 # sees it: in the cache, not in $CACHE/tmp (a tmpfs in there).
 mkdir -p "$CACHE/tmp"
