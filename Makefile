@@ -10,7 +10,7 @@
 #                   EXAMPLE=disk-net: with one disk and one NIC)
 #   make fuzz       build the libFuzzer targets (tests/fuzz) and run each for
 #                   FUZZ_SECONDS (30)
-#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container)
+#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container,snapshot,oci)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -162,7 +162,7 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
 
 # Side-by-side benchmarks against QEMU, crun and runc (bench/README.md);
-# ONLY=boot,footprint,blk,net,container.
+# ONLY=boot,footprint,blk,net,container,snapshot,oci.
 bench: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) ONLY="$(ONLY)" bench/run.sh
 
