@@ -1,6 +1,6 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container, management, kernel integration and OCI runtime tests,
+#   make test       unit, tiny-guest KVM, container, management, kernel integration, OCI runtime and backup tests,
 #                   one table at the end (tests/run-all.sh); TEST_ASAN="unit kvm-test ..."
 #                   runs those suites again from build-asan/, in the same nested host boot
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
@@ -38,7 +38,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration oci-test asan asan-build bench deps hello install clean fuzz
+.PHONY: all test unit kvm-test container-test manage-test integration oci-test backup-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -95,7 +95,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
 
 test: all $(if $(TEST_ASAN),asan-build)
-	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test backup-test
 
 unit: $(UNIT_BIN)
 	$(RUN_TESTS) unit
@@ -114,6 +114,10 @@ integration: $(VESSEL)
 
 oci-test: $(VESSEL)
 	$(RUN_TESTS) oci-test
+
+# Backups (tests/backup/run.sh): host only, no KVM.
+backup-test: $(VESSEL)
+	$(RUN_TESTS) backup-test
 
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
