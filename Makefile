@@ -156,9 +156,20 @@ FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp
                  container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
                  container/devfs.c container/mounts.c container/pathres.c tools/base/error.c
 FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
-FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec
+FUZZ_backup_chunk    := tools/backup/chunk.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_chunk := -lz
+FUZZ_backup_index    := tools/backup/index.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_backup_manifest := tools/backup/manifest.c tools/backup/store.c tools/backup/chunk.c tools/backup/repo.c \
+                        tools/base/fdio.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_manifest := -ljson-c -lz
+FUZZ_backup_tree     := tools/backup/tree_format.c tools/backup/stream.c tools/backup/store.c tools/backup/cdc.c \
+                        tools/backup/chunk.c tools/backup/index.c tools/backup/repo.c tools/base/fdio.c \
+                        boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_tree := -lz -lpthread
+FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec \
+                backup_chunk backup_index backup_manifest backup_tree
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

@@ -7,7 +7,7 @@
 # dedup across clones, SIGKILLs at random points, a flipped byte, prune's
 # rules, and the errors. Prints ok/FAIL/SKIP per test and
 # "N passed, N failed, N skipped".
-# shellcheck disable=SC2317 # the t_* tests are called by name
+# shellcheck disable=SC2317,SC2015,SC2012 # t_* are called by name; A && B || fail is meant
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VESSEL=${VESSEL:-$HERE/../../vessel}
@@ -233,9 +233,9 @@ t_concurrent() {
 	"$VESSEL" backup "$T/x.yaml" "$R" >"$T/c1.out" 2>&1 & p1=$!
 	"$VESSEL" backup "$T/y.yaml" "$R" >"$T/c2.out" 2>&1 & p2=$!
 	"$VESSEL" backup prune --keep-last 1 "$R" >"$T/c3.out" 2>&1 & p3=$!
-	wait $p1; r1=$?
-	wait $p2; r2=$?
-	wait $p3; r3=$?
+	wait "$p1"; r1=$?
+	wait "$p2"; r2=$?
+	wait "$p3"; r3=$?
 	[ "$r1$r2$r3" = 000 ] || { bad concurrent "exits $r1 $r2 $r3" "$T/c3.out"; return; }
 	"$VESSEL" backup verify "$R" >"$T/c.v" 2>&1 || { bad concurrent "verify" "$T/c.v"; return; }
 	[ "$("$VESSEL" backup list --json "$R" y | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] || { bad concurrent "y's backup is missing"; return; }
