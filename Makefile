@@ -10,7 +10,7 @@
 #                   EXAMPLE=disk-net: with one disk and one NIC)
 #   make fuzz       build the libFuzzer targets (tests/fuzz) and run each for
 #                   FUZZ_SECONDS (30)
-#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container)
+#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container,snapshot,backup)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
