@@ -30,10 +30,13 @@ static int make_dir(struct repo *r, const char *guest, time_t t, char *stamp,
 	if (mkdirat(r->dirfd, path, 0700) < 0 && errno != EEXIST)
 		return err_sys(err, "%s/%s", r->path, path);
 	for (int i = 0; i < 100; i++) {
+		char try[64];
+
 		if (i)
-			snprintf(stamp, BACKUP_STAMP_MAX + 1, "%.24s.%d", base, i);
+			snprintf(try, sizeof(try), "%.24s.%d", base, i);
 		else
-			snprintf(stamp, BACKUP_STAMP_MAX + 1, "%.24s", base);
+			snprintf(try, sizeof(try), "%.24s", base);
+		memcpy(stamp, try, strlen(try) + 1);    /* at most 27 bytes */
 		snprintf(path, sizeof(path), "backups/%s/%s", guest, stamp);
 		if (mkdirat(r->dirfd, path, 0700) == 0) {
 			*fd = openat(r->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

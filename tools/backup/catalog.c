@@ -135,7 +135,7 @@ static int one_guest(struct repo *r, struct catalog *c, const char *guest,
 
 		if (e->d_name[0] == '.' || strlen(e->d_name) > BACKUP_STAMP_MAX)
 			continue;
-		snprintf(id, sizeof(id), "%s/%s", guest, e->d_name);
+		snprintf(id, sizeof(id), "%.64s/%.32s", guest, e->d_name);
 		snprintf(path, sizeof(path), "backups/%s/%s", id, MANIFEST_FILE);
 		if (faccessat(r->dirfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (!(p = grow(c->unfinished, c->nunfinished,
@@ -176,7 +176,7 @@ int catalog_load(struct repo *r, const char *guest, struct catalog *c,
 	memset(c, 0, sizeof(*c));
 	if (guest)
 		return one_guest(r, c, guest, err) < 0 ? -1 :
-		       (qsort(c->m, c->n, sizeof(*c->m), cmp_manifest), 0);
+		       (c->n ? qsort(c->m, c->n, sizeof(*c->m), cmp_manifest) : (void)0, 0);
 	fd = openat(r->dirfd, "backups", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)

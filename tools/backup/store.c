@@ -188,7 +188,7 @@ int store_each(struct store *s, bool tmp,
 			uint8_t digest[SHA256_LEN];
 			char name[68];
 
-			snprintf(name, sizeof(name), "%s/%.64s", e->d_name, f->d_name);
+			snprintf(name, sizeof(name), "%.2s/%.64s", e->d_name, f->d_name);
 			if (!strncmp(f->d_name, REPO_TMP_PREFIX, strlen(REPO_TMP_PREFIX))) {
 				if (tmp)
 					r = fn(opaque, NULL, name, dirfd(sd), f->d_name);

@@ -272,7 +272,7 @@ static int walk_dir(struct walk *w, int dirfd, char *path, size_t plen,
 		n++;
 	}
 	closedir(d);
-	if (r == 0)
+	if (r == 0 && n)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; r == 0 && i < n; i++) {
 		size_t k = strlen(names[i]);
