@@ -161,36 +161,28 @@ static int resolve(const char *arg, struct target *t, struct error *err)
 	return 0;
 }
 
+/* "pause" or "resume" NAME through its supervisor (its freezer cgroup). */
+static int ct_op(const char *name, const char *op, struct error *err)
+{
+	struct json_object *req = control_request(op);
+	int fd = guest_connect(name, err), r = -1;
+
+	if (fd >= 0) {
+		r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS * 2, err);
+		close(fd);
+	}
+	json_object_put(req);
+	return r < 0 ? err_prefix(err, "%s %s", op, name) : 0;
+}
+
 static int ct_freeze(void *opaque, struct error *err)
 {
-	const char *name = opaque;
-	struct json_object *req = control_request("pause");
-	int fd = guest_connect(name, err), r;
-
-	if (fd < 0) {
-		json_object_put(req);
-		return err_prefix(err, "freezing %s", name);
-	}
-	r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS * 2, err);
-	json_object_put(req);
-	close(fd);
-	return r < 0 ? err_prefix(err, "freezing %s", name) : 0;
+	return ct_op(opaque, "pause", err);
 }
 
 static int ct_thaw(void *opaque, struct error *err)
 {
-	const char *name = opaque;
-	struct json_object *req = control_request("resume");
-	int fd = guest_connect(name, err), r;
-
-	if (fd < 0) {
-		json_object_put(req);
-		return err_prefix(err, "thawing %s", name);
-	}
-	r = control_call(fd, req, NULL, CONTROL_TIMEOUT_MS * 2, err);
-	json_object_put(req);
-	close(fd);
-	return r < 0 ? err_prefix(err, "thawing %s", name) : 0;
+	return ct_op(opaque, "resume", err);
 }
 
 static struct json_object *summary_json(const struct manifest *m)
