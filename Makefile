@@ -1,6 +1,6 @@
 # vessel: a minimal hypervisor and container runtime on /dev/kvm.
 #   make            build ./vessel
-#   make test       unit, tiny-guest KVM, container, management, kernel integration and OCI runtime tests,
+#   make test       unit, tiny-guest KVM, container, management, kernel integration, OCI runtime and backup tests,
 #                   one table at the end (tests/run-all.sh); TEST_ASAN="unit kvm-test ..."
 #                   runs those suites again from build-asan/, in the same nested host boot
 #   make asan       build with ASan+UBSan into build-asan/ and run the tests with it
@@ -10,7 +10,7 @@
 #                   EXAMPLE=disk-net: with one disk and one NIC)
 #   make fuzz       build the libFuzzer targets (tests/fuzz) and run each for
 #                   FUZZ_SECONDS (30)
-#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container,snapshot,oci)
+#   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container,snapshot,oci,backup)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -23,7 +23,7 @@ LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -ll
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
-                             container/*.c tools/*.c tools/base/*.c))
+                             container/*.c tools/*.c tools/base/*.c tools/backup/*.c))
 LIB_SRC := $(filter-out tools/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -38,7 +38,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration oci-test asan asan-build bench deps hello install clean fuzz
+.PHONY: all test unit kvm-test container-test manage-test integration oci-test backup-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -95,7 +95,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
 
 test: all $(if $(TEST_ASAN),asan-build)
-	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test backup-test
 
 unit: $(UNIT_BIN)
 	$(RUN_TESTS) unit
@@ -114,6 +114,10 @@ integration: $(VESSEL)
 
 oci-test: $(VESSEL)
 	$(RUN_TESTS) oci-test
+
+# Backups (tests/backup/run.sh): host only, no KVM.
+backup-test: $(VESSEL)
+	$(RUN_TESTS) backup-test
 
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
@@ -152,9 +156,20 @@ FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp
                  container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
                  container/devfs.c container/mounts.c container/pathres.c tools/base/error.c
 FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
-FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec
+FUZZ_backup_chunk    := tools/backup/chunk.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_chunk := -lz
+FUZZ_backup_index    := tools/backup/index.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_backup_manifest := tools/backup/manifest.c tools/backup/store.c tools/backup/chunk.c tools/backup/repo.c \
+                        tools/base/fdio.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_manifest := -ljson-c -lz
+FUZZ_backup_tree     := tools/backup/tree_format.c tools/backup/stream.c tools/backup/store.c tools/backup/cdc.c \
+                        tools/backup/chunk.c tools/backup/index.c tools/backup/repo.c tools/base/fdio.c \
+                        boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_LIBS_backup_tree := -lz -lpthread
+FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec \
+                backup_chunk backup_index backup_manifest backup_tree
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

@@ -9,7 +9,7 @@
 # of them inside ONE nested KVM host (tests/harness/nested-host.sh).
 # Env: VESSEL (absolute path; default ./vessel), ONLY (benchmark names,
 #      comma- or space-separated: boot, footprint, blk, net, container,
-#      snapshot, oci),
+#      snapshot, oci, backup),
 #      BENCH_RUNS (measured runs per side of boot, blk and net, 5),
 #      BENCH_WARMUP (1), BENCH_FOOTPRINT_RUNS (3), BENCH_BLK_SECS (s per blk
 #      measurement, 2), BENCH_BLK_MIB (blk image size, 256), BENCH_NET_SECS
@@ -36,6 +36,7 @@ BENCHMARKS=(
 	"container 600"
 	"snapshot 900"
 	"oci 1200"
+	"backup 900"
 )
 
 # wants_guest: true when a selected benchmark boots the guest kernel (all

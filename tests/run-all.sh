@@ -4,6 +4,7 @@
 # nested host's boots), the skipped tests with their reasons, and the line
 # `N passed, N failed, N skipped`. Exits non-zero if anything failed.
 # SUITE: unit kvm-test container-test manage-test integration oci-test
+# backup-test
 # (default: all).
 #
 # Where it runs: with a hardware-backed /dev/kvm (kvm_intel, kvm_amd) every
@@ -33,7 +34,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness/lib.sh"
 
 BUILD=${BUILD:-build}
-ALL_SUITES="unit kvm-test container-test manage-test integration oci-test"
+ALL_SUITES="unit kvm-test container-test manage-test integration oci-test backup-test"
 
 # vessel_of BUILD: the vessel binary built in BUILD.
 vessel_of() {
@@ -115,6 +116,9 @@ suite_cmd() {
 		;;
 	oci-test)
 		VESSEL=$vessel "$REPO/tests/oci/run.sh"
+		;;
+	backup-test)
+		VESSEL=$vessel "$REPO/tests/backup/run.sh"
 		;;
 	*)
 		echo "FAIL $suite: no such suite"
@@ -209,6 +213,7 @@ plan() {
 		kvm-test) nested_jobs+=("$b/kvm-test") ;;
 		container-test) here_jobs+=("$b/container-test") ;;
 		oci-test) here_jobs+=("$b/oci-test") ;;
+		backup-test) here_jobs+=("$b/backup-test") ;;
 		manage-test)
 			here_jobs+=("$b/manage-test:host")
 			nested_jobs+=("$b/manage-test:vm")

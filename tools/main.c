@@ -50,6 +50,7 @@ static void usage(FILE *out)
 		"  restore DIR    continue a saved VM in the foreground\n"
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
+		"  backup NAME|FILE REPO  back up a guest (list, restore, verify, prune)\n"
 		"\n"
 		"  oci ...        the OCI runtime (runc's command line; also as vessel-runc)\n"
 		"\n"
@@ -408,6 +409,7 @@ static const struct command {
 	{ "down", cmd_down, usage_down },
 	{ "snapshot", cmd_snapshot, usage_snapshot },
 	{ "restore", cmd_restore, usage_restore },
+	{ "backup", cmd_backup, usage_backup },
 };
 
 static const struct command *find_command(const char *name)

@@ -23,6 +23,7 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 
 void usage_start(FILE *out);
 void usage_ps(FILE *out);
@@ -35,6 +36,7 @@ void usage_up(FILE *out);
 void usage_down(FILE *out);
 void usage_snapshot(FILE *out);
 void usage_restore(FILE *out);
+void usage_backup(FILE *out);
 
 /* Shared by the verbs (cmd_common.c, cmd_stop.c). */
 

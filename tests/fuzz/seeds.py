@@ -223,3 +223,56 @@ del userns["hostname"]
 for name, data in {"full.json": spec, "userns.json": userns}.items():
     with open(os.path.join(out, "oci_spec", name), "w") as f:
         json.dump(data, f)
+
+# Backup repository files (docs/backup-format.md): a chunk, an index, a
+# manifest, a container tree's archive stream.
+import hashlib
+for d in ("backup_chunk", "backup_index", "backup_manifest", "backup_tree"):
+    os.makedirs(os.path.join(out, d), exist_ok=True)
+raw = b"vessel backup chunk " * 200
+z = zlib.compress(raw, 1)
+for name, comp, payload in (("zlib", 1, z), ("stored", 0, raw)):
+    hdr = b"VBC1" + bytes([1, comp, 0, 0]) + struct.pack("<III", len(raw), len(payload),
+                                                           zlib.crc32(payload))
+    with open(os.path.join(out, "backup_chunk", name), "wb") as f:
+        f.write(hdr + payload)
+for name, kind, csize, lens in (("disk", 1, 4 << 20, [4 << 20, 4 << 20, 100]),
+                                ("tree", 2, 0, [70000, 3])):
+    body = b"".join(hashlib.sha256(b"%d" % i).digest() + struct.pack("<II", n, 1 if i == 1 and kind == 1 else 0)
+                    if not (i == 1 and kind == 1) else bytes(32) + struct.pack("<II", n, 1)
+                    for i, n in enumerate(lens))
+    hdr = b"VBI1" + bytes([1, kind, 0, 0]) + struct.pack("<IIQQ", csize, 0, sum(lens), len(lens))
+    data = hdr + body
+    with open(os.path.join(out, "backup_index", name), "wb") as f:
+        f.write(data + hashlib.sha256(data).digest())
+man = {"format": 1, "id": "web/2026-12-03T10:00:00Z", "guest": "web", "kind": "vm",
+       "started": 1796292000, "duration_ms": 1200, "freeze_ms": -1, "bytes_read": 1 << 20,
+       "bytes_logical": 1 << 30, "bytes_new": 4096, "chunks": 3, "chunks_new": 1,
+       "definition_path": "/srv/web.yaml", "definition": "kind: vm\nkernel: k\n",
+       "items": [{"type": "disk", "name": "disk0", "file": "web.img", "index": "disk0.idx",
+                  "index_sha256": "00" * 32, "source": "/srv/web.img", "size": 1 << 30},
+                 {"type": "tree", "name": "rootfs", "file": "rootfs", "index": "rootfs.idx",
+                  "index_sha256": "ab" * 32, "source": "/srv/ct", "size": 12345}]}
+with open(os.path.join(out, "backup_manifest", "full.json"), "w") as f:
+    json.dump(man, f)
+
+
+def rec(t, path, mode, extra=b"", xattrs=()):
+    b = bytes([ord(t)]) + struct.pack("<H", len(path)) + path
+    b += struct.pack("<IIIqIH", mode, 0, 0, 1700000000, 5, len(xattrs))
+    for n, v in xattrs:
+        b += bytes([len(n)]) + n + struct.pack("<I", len(v)) + v
+    return b + extra
+
+
+stream = b"VBT1" + struct.pack("<I", 1)
+stream += rec("d", b".", 0o40755)
+stream += rec("d", b"etc", 0o40755, xattrs=[(b"user.a", b"1")])
+stream += rec("f", b"etc/hostname", 0o104755, struct.pack("<Q", 5) + b"host\n")
+stream += rec("h", b"etc/hn2", 0o100644, struct.pack("<H", 12) + b"etc/hostname")
+stream += rec("l", b"sh", 0o120777, struct.pack("<H", 12) + b"/bin/busybox")
+stream += rec("c", b"dev/null", 0o20666, struct.pack("<II", 1, 3))
+stream += rec("p", b"fifo", 0o10644)
+stream += b"e"
+with open(os.path.join(out, "backup_tree", "tree"), "wb") as f:
+    f.write(stream)

@@ -1,0 +1,38 @@
+/* Taking one backup into a repository: a new directory
+ * backups/NAME/STAMP, one index per disk or tree, then (after syncfs)
+ * the manifest, atomically. Any failure removes the directory; chunks
+ * already stored stay (complete, unreferenced until a later backup uses
+ * them or prune collects them). */
+#ifndef VESSEL_BACKUP_BACKUP_H
+#define VESSEL_BACKUP_BACKUP_H
+
+#include <stdbool.h>
+
+#include "manifest.h"
+#include "progress.h"
+#include "repo.h"
+
+struct backup_source {
+	enum item_type type;
+	const char *path;       /* a disk image, or a rootfs directory */
+};
+
+struct backup_req {
+	const char *guest;
+	const char *kind;               /* "vm", "container" */
+	const char *definition_path;    /* its text goes into the manifest */
+	const struct backup_source *src;
+	size_t nsrc;
+	bool progress;
+	/* Around reading the sources (a container's freezer): may be NULL. */
+	int (*freeze)(void *opaque, struct error *err);
+	int (*thaw)(void *opaque, struct error *err);
+	void *opaque;
+};
+
+/* Take the backup; *m is its manifest (manifest_free it). The repository
+ * must be locked shared. */
+int backup_take(struct repo *r, const struct backup_req *req,
+		struct manifest *m, struct error *err);
+
+#endif
