@@ -13,6 +13,7 @@ PKGS=(
 	busybox-static cpio gzip kmod                                # guest initramfs images
 	qemu-system-x86                                              # nested KVM host for kernel tests
 	iproute2 iputils-ping procps e2fsprogs debootstrap           # container and disk tests
+	attr                                                         # backup-test: xattrs (getfattr, setfattr)
 	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 	podman conmon containerd                                     # oci-test: podman and ctr with vessel-runc
 )

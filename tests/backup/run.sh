@@ -305,7 +305,7 @@ build_rootfs() {
 	mkfifo "$r/data/fifo"
 	mknod "$r/data/null" c 1 3 2>/dev/null || true
 	setfattr -n user.backup -v "kept" "$r/data/big" 2>/dev/null || true
-	setfattr -n trusted.t -v "root only" "$r/data/sub" 2>/dev/null || true
+	setfattr -n trusted.t -v "root only" "$r/data/sub"
 	touch -h -d '2020-02-02 02:02:02' "$r/data/abs-link"
 }
 
@@ -317,6 +317,10 @@ tree_listing() {
 	(cd "$1" && getfattr -R -d -m - -h . 2>/dev/null | grep -v '^$' | sort)
 }
 
+# has_xattrs LISTING: the trusted.* xattr build_rootfs set is in it (so a
+# listing without xattrs cannot pass for equal).
+has_xattrs() { grep -q '^trusted\.t="root only"$' "$1"; }
+
 t_container_stopped() {
 	local R=$T/rcs id n2
 	build_rootfs "$T/ct1"
@@ -327,6 +331,7 @@ t_container_stopped() {
 	tree_listing "$T/ct1" >"$T/cs.a"
 	tree_listing "$T/cs.out/rootfs" >"$T/cs.b"
 	diff "$T/cs.a" "$T/cs.b" >"$T/cs.d" || { bad container_stopped "restored tree differs" "$T/cs.d"; return; }
+	has_xattrs "$T/cs.b" || { bad container_stopped "the restored tree has no xattrs" "$T/cs.b"; return; }
 	[ "$(stat -c %i "$T/cs.out/rootfs/data/hello")" = "$(stat -c %i "$T/cs.out/rootfs/data/sub/hardlink")" ] || { bad container_stopped "hard link not restored"; return; }
 	[ ! -e "$T/cs.out/rootfs/data/null" ] || { bad container_stopped "a device node was made"; return; }
 	# Unchanged tree: nothing new stored.
@@ -358,6 +363,7 @@ t_container_running() {
 	tree_listing "$T/ct2" | grep -v '^./tmp/tick ' >"$T/cr.a"
 	tree_listing "$T/cr.out/rootfs" | grep -v '^./tmp/tick ' >"$T/cr.b"
 	diff "$T/cr.a" "$T/cr.b" >"$T/cr.d" || { bad container_running "restored tree differs" "$T/cr.d"; return; }
+	has_xattrs "$T/cr.b" || { bad container_running "the restored tree has no xattrs" "$T/cr.b"; return; }
 	# The restored container runs.
 	printf 'kind: container\nname: bk-rst-%s\nrootfs: %s\ncommand: [/bin/sh, -c, "cat /data/hello; ls -l /data/hello"]\n' "$$" "$T/cr.out/rootfs" >"$T/cr-run.yaml"
 	out=$(timeout 60 "$VESSEL" run "$T/cr-run.yaml" 2>&1 </dev/null)
@@ -367,6 +373,11 @@ t_container_running() {
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
+	finish
+fi
+if ! command -v getfattr >/dev/null || ! command -v setfattr >/dev/null; then
+	echo "FAIL setup: getfattr and setfattr are needed (Debian: apt-get install attr)"
+	fail=1
 	finish
 fi
 if [ ! -x "$VESSEL" ]; then

@@ -259,10 +259,14 @@ snap_ticker() {
 	# The console is read by a reader of its own, without a time limit:
 	# busybox `read -t` reads byte by byte and drops what it consumed
 	# when its time runs out in the middle of a line (seen: "stop" lost).
+	# A shell without job control gives a background list /dev/null for
+	# stdin, so the reader takes the console through fd 9.
 	rm -f /tmp/ticker-stop
+	exec 9<&0
 	(while read -r cmd; do
 		[ "$cmd" != stop ] || { : >/tmp/ticker-stop; break; }
-	done) &
+	done) <&9 &
+	exec 9<&-
 	[ -p /tmp/ticker-never ] || mkfifo /tmp/ticker-never
 	exec 8<>/tmp/ticker-never
 	while :; do
