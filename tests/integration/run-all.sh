@@ -92,12 +92,16 @@ for t in "${tests[@]}"; do
 		TMPDIR=$work VM_TIMEOUT=$vm_limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
 		# Twice in this host: a fresh nested host, if nested-host.sh has
 		# one to give (and nothing failed here for other reasons), runs
-		# this test and the ones not yet passed.
+		# this test and the ones not yet passed. Once per test: a test
+		# that fails the same way on a fresh host fails (a real bug must
+		# not spend the run's time on host after host).
 		if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && [ "${VESSEL_NESTED:-0}" = 1 ] &&
 			[ "${NESTED_FRESH_LEFT:-0}" -gt 0 ] && [ -n "${TEST_PASSED_FILE:-}" ] &&
+			! grep -qx "$name" "$TEST_PASSED_FILE.fresh" 2>/dev/null &&
 			grep -qE "$crash_re" "$tlog"; then
 			echo "retry $name on a fresh nested host: the guest crashed or stalled again; this attempt's log:"
 			sed 's/^/    | /' "$tlog"
+			echo "$name" >>"$TEST_PASSED_FILE.fresh"
 			exit "$NESTED_EXIT_FRESH"
 		fi
 	fi
