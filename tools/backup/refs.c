@@ -1,21 +1,17 @@
 /* Chunk references (refs.h). */
 #include "refs.h"
 
+#include "../base/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 static int add(struct refs *refs, const uint8_t *digest, uint32_t b,
 	       struct error *err)
 {
-	if (refs->n == refs->cap) {
-		size_t cap = refs->cap ? 2 * refs->cap : 1024;
-		struct ref *p = realloc(refs->r, cap * sizeof(*p));
-
-		if (!p)
-			return err_set(err, "out of memory");
-		refs->r = p;
-		refs->cap = cap;
-	}
+	if (grow_one(&refs->r, refs->n, &refs->cap, sizeof(*refs->r), 1024,
+		     err) < 0)
+		return -1;
 	memcpy(refs->r[refs->n].digest, digest, SHA256_LEN);
 	refs->r[refs->n].backup = b;
 	refs->n++;

@@ -2,6 +2,8 @@
 #include "tree_backup.h"
 #include "tree_format.h"
 
+#include "../base/grow.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -70,15 +72,9 @@ static int read_xattrs(struct walk *w, const char *path, struct error *err)
 
 static int add_link(struct walk *w, const struct stat *st, struct error *err)
 {
-	if (w->nlinks == w->caplinks) {
-		size_t cap = w->caplinks ? 2 * w->caplinks : 64;
-		struct link_seen *l = realloc(w->links, cap * sizeof(*l));
-
-		if (!l)
-			return err_set(err, "out of memory");
-		w->links = l;
-		w->caplinks = cap;
-	}
+	if (grow_one(&w->links, w->nlinks, &w->caplinks, sizeof(*w->links), 64,
+		     err) < 0)
+		return -1;
 	w->links[w->nlinks].path = strdup(w->e.path);
 	if (!w->links[w->nlinks].path)
 		return err_set(err, "out of memory");
@@ -255,16 +251,8 @@ static int walk_dir(struct walk *w, int dirfd, char *path, size_t plen,
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) *
-					    sizeof(*nn));
-
-			if (!nn) {
-				r = err_set(err, "out of memory");
-				break;
-			}
-			names = nn;
-		}
+		if ((r = grow_one(&names, n, &cap, sizeof(*names), 64, err)) < 0)
+			break;
 		if (!(names[n] = strdup(de->d_name))) {
 			r = err_set(err, "out of memory");
 			break;

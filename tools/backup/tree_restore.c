@@ -2,6 +2,8 @@
 #include "tree_restore.h"
 #include "tree_format.h"
 
+#include "../base/grow.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -75,15 +77,9 @@ static int set_xattrs(struct rst *r, int fd, const char *lpath)
 
 static int add_dir_fix(struct rst *r, struct error *err)
 {
-	if (r->ndirs == r->capdirs) {
-		size_t cap = r->capdirs ? 2 * r->capdirs : 64;
-		struct dir_fix *d = realloc(r->dirs, cap * sizeof(*d));
-
-		if (!d)
-			return err_set(err, "out of memory");
-		r->dirs = d;
-		r->capdirs = cap;
-	}
+	if (grow_one(&r->dirs, r->ndirs, &r->capdirs, sizeof(*r->dirs), 64,
+		     err) < 0)
+		return -1;
 	r->dirs[r->ndirs].path = strdup(r->e.path);
 	if (!r->dirs[r->ndirs].path)
 		return err_set(err, "out of memory");
