@@ -380,8 +380,13 @@ pause_check() {
 	sleep 1.2
 	b=$(logsize "$n")
 	V resume "$n" > "$T/p.out" 2>&1 || { bad "$t" "resume failed" "$T/p.out"; return; }
-	sleep 1
-	c=$(logsize "$n")
+	# a loaded nested host can take seconds for the next tick: poll, 10 s
+	local _
+	for _ in $(seq 50); do
+		c=$(logsize "$n")
+		[ "$c" -gt "$b" ] && break
+		sleep 0.2
+	done
 	psj
 	if [ "$st" != paused ]; then bad "$t" "ps says '$st' while paused"
 	elif [ "$a" -ne "$b" ]; then bad "$t" "output advanced while paused ($a -> $b bytes)"
