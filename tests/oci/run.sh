@@ -38,7 +38,8 @@ finish() {
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
 exists_twice systemd_cgroup features list_json exec hooks hook_fails
-hooks_container create_container_fails start_container_fails update
+hooks_container create_container_fails start_container_fails
+start_container_timeout update
 podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm
 containerd_run containerd_exec_kill"
 
@@ -490,8 +491,8 @@ SH
 	(cd "$b" && R create --pid-file "$T/hooksct.pid" hooksct) >"$log" 2>&1 || fails="$fails create"
 	pid=$(cat "$T/hooksct.pid" 2>/dev/null)
 	ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)
-	[ "$(tr '\n' ' ' <"$T/out/order" 2>/dev/null)" = "prestart createRuntime createContainer " ] ||
-		fails="$fails order-after-create:'$(tr '\n' ' ' <"$T/out/order" 2>/dev/null)'"
+	[ "$(tr '\n' ' ' 2>/dev/null <"$T/out/order")" = "prestart createRuntime createContainer " ] ||
+		fails="$fails order-after-create:'$(tr '\n' ' ' 2>/dev/null <"$T/out/order")'"
 	grep -q '"status":"creating"' "$T/out/createContainer.json" 2>/dev/null &&
 		grep -q "\"pid\":$pid," "$T/out/createContainer.json" || fails="$fails createContainer-state"
 	[ -n "$ns" ] && [ "$(cat "$T/out/createContainer.ns" 2>/dev/null)" = "$ns" ] &&
@@ -505,9 +506,9 @@ SH
 		grep -q '"created":"2' "$T/out/startContainer.json" || fails="$fails startContainer-state"
 	[ "$(cat "$T/out/startContainer.ns" 2>/dev/null)" = "$ns" ] || fails="$fails startContainer-not-in-container-ns"
 	[ "$(cat "$T/out/sc.root" 2>/dev/null)" = container-root ] || fails="$fails startContainer-not-after-pivot"
-	[ "$(tr '\n' ' ' <"$T/out/ctran" 2>/dev/null)" = "cc sc " ] || fails="$fails process-saw:'$(cat "$T/out/ctran" 2>/dev/null)'"
+	[ "$(tr '\n' ' ' 2>/dev/null <"$T/out/ctran")" = "cc sc " ] || fails="$fails process-saw:'$(cat "$T/out/ctran" 2>/dev/null)'"
 	R delete --force hooksct >>"$log" 2>&1
-	s=$(tr '\n' ' ' <"$T/out/order" 2>/dev/null)
+	s=$(tr '\n' ' ' 2>/dev/null <"$T/out/order")
 	[ "$s" = "prestart createRuntime createContainer startContainer poststart poststop " ] || fails="$fails order:'$s'"
 	rm -f "$T/base/rootfs/vessel-sc-hook"
 	if [ -z "$fails" ]; then ok hooks_container; else bad hooks_container "$fails" "$log"; fi
@@ -547,6 +548,24 @@ test_start_container_fails() {
 	! find /sys/fs/cgroup -maxdepth 3 -path '*vessel-oci-test/scfail' 2>/dev/null | grep -q . || fails="$fails cgroup-left"
 	if [ -z "$fails" ]; then ok start_container_fails; else bad start_container_fails "$fails" "$log"; fi
 	find /sys/fs/cgroup -maxdepth 2 -type d -name vessel-oci-test -exec rmdir {} + 2>/dev/null
+}
+
+# A startContainer hook past its timeout is killed and fails start.
+test_start_container_timeout() {
+	local b log=$T/sctime.log fails='' t0 t1
+	b=$(bundle sctime '["sh", "-c", "touch /out/sctime-ran; exec sleep 1000"]' '' '"hooks": { "startContainer": [ { "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 } ] }')
+	rm -f "$T/out/sctime-ran"
+	(cd "$b" && R create sctime) >"$log" 2>&1 || fails="$fails create"
+	t0=$(date +%s)
+	if R start sctime >>"$log" 2>&1; then fails="$fails start-succeeded"; fi
+	t1=$(date +%s)
+	[ $((t1 - t0)) -lt 10 ] || fails="$fails took-$((t1 - t0))s"
+	grep -q 'hooks.startContainer\[0\] (/bin/sleep): timed out after 1 s' "$log" || fails="$fails no-message"
+	wait_state sctime stopped || fails="$fails state:$(state_of sctime)"
+	[ ! -e "$T/out/sctime-ran" ] || fails="$fails process-ran"
+	R delete sctime >>"$log" 2>&1 || fails="$fails delete"
+	[ ! -e "$ROOT/sctime" ] || fails="$fails state-left"
+	if [ -z "$fails" ]; then ok start_container_timeout; else bad start_container_timeout "$fails" "$log"; fi
 }
 
 test_hook_fails() {
