@@ -133,6 +133,69 @@ static bool create_hooks(const struct ct_spec *s)
 			    s->hooks->n[HOOK_CREATE_RUNTIME]);
 }
 
+static bool has_hooks(const struct ct_spec *s, enum oci_hook_stage stage)
+{
+	return s->hooks && s->hooks->n[stage];
+}
+
+/* Creator: SYNC_GO or SYNC_DETACH to the child, with what the state its
+ * hooks get needs and it cannot know: the container's PID as the host
+ * sees it (the child is 1 in its namespace) and the created time. */
+static int send_child(struct ct *ct, enum sync_kind kind)
+{
+	struct error m;
+
+	err_clear(&m);
+	snprintf(m.msg, sizeof(m.msg), "%d %s", (int)ct->pid,
+		 ct->created ? ct->created : "");
+	return sync_send(ct->sock, kind, &m);
+}
+
+/* Child: the creator's next message (send_child); 1, or 0 at
+ * end-of-file, -1 on failure. */
+static int child_recv(struct ct *ct, enum sync_kind *kind,
+		      struct error *err)
+{
+	char created[64] = "";
+	struct error m;
+	int pid, r;
+
+	r = sync_recv(ct->child_sock, kind, &m, err);
+	if (r == 1 && sscanf(m.msg, "%d %63s", &pid, created) >= 1 &&
+	    pid > 0) {
+		ct->pid = pid;
+		if (created[0]) {
+			free(ct->created);
+			ct->created = strdup(created);
+		}
+	}
+	return r;
+}
+
+/* Child: the stage's hooks, in the container's namespaces, with the
+ * state the creator's hooks get. */
+static int child_hooks(struct ct *ct, enum oci_hook_stage stage,
+		       const char *status, struct error *err)
+{
+	char *state;
+	int r;
+
+	if (!has_hooks(ct->spec, stage))
+		return 0;
+	state = ct_state_oci_text(ct, status);
+	if (!state)
+		return err_set(err, "out of memory");
+	r = oci_hooks_run(ct->spec->hooks, stage, state, err);
+	free(state);
+	return r;
+}
+
+/* rootfs_spec.before_pivot: the mounts are made, pivot_root is next. */
+static int create_container_hooks(void *arg, struct error *err)
+{
+	return child_hooks(arg, HOOK_CREATE_CONTAINER, "creating", err);
+}
+
 /* The child's steps up to the sync point, in the order of the OCI
  * runtime (DESIGN.md). */
 static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
@@ -157,7 +220,7 @@ static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
 	 * createRuntime hooks now, before the rootfs is set up. */
 	if (create_hooks(s) &&
 	    (sync_send(ct->child_sock, SYNC_HOOKS, NULL) < 0 ||
-	     sync_recv(ct->child_sock, &kind, NULL, err) != 1 ||
+	     child_recv(ct, &kind, err) != 1 ||
 	     kind != SYNC_GO))
 		_exit(1);
 	if ((s->oci || !ct->c->userns) && rootfs_prepare(rs, err) < 0)
@@ -165,9 +228,13 @@ static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
 	return rootfs_setup(rs, err);
 }
 
-/* Detached: block until `start` opens the exec fifo for reading. */
+/* Detached: block until `start` opens the exec fifo for reading, run
+ * the startContainer hooks, and tell start how it went (start_fifo):
+ * "0" (no such hooks), or "h" at once and then "0", or "!" and the
+ * failed hook's error. */
 static int wait_fifo(struct ct *ct, struct error *err)
 {
+	bool hooks = has_hooks(ct->spec, HOOK_START_CONTAINER);
 	char path[64];
 	int fd;
 
@@ -177,10 +244,20 @@ static int wait_fifo(struct ct *ct, struct error *err)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return err_sys(err, "opening the exec fifo");
+	close(ct->fifo_fd);
+	if (hooks && write(fd, "h", 1) != 1) {
+		close(fd);
+		return err_sys(err, "writing the exec fifo");
+	}
+	if (hooks && child_hooks(ct, HOOK_START_CONTAINER, "created",
+				 err) < 0) {
+		dprintf(fd, "!%s", err->msg);
+		close(fd);
+		return -1;
+	}
 	if (write(fd, "0", 1) != 1)
 		err_sys(err, "writing the exec fifo");
 	close(fd);
-	close(ct->fifo_fd);
 	return 0;
 }
 
@@ -191,6 +268,7 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 		.console = ct->pty_master >= 0 ? ct->pty_name : NULL,
 		.cgroup2 = cgroup_unified_dir(ct->cg) != NULL,
 		.cgroup_rw = ct->c->userns,
+		.before_pivot = create_container_hooks, .arg = ct,
 	};
 	struct process_spec ps = {
 		.c = ct->c, .spec = ct->spec, .hostname = ct->hostname,
@@ -217,7 +295,7 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 		close(ct->pty_master);
 	if (!ct->tty && ct->pty_slave >= 0)
 		close(ct->pty_slave);
-	if (sync_recv(fd, &kind, NULL, &err) != 1 || kind != SYNC_GO)
+	if (child_recv(ct, &kind, &err) != 1 || kind != SYNC_GO)
 		_exit(1);
 	if (child_setup(ct, &rs, &err) < 0)
 		sync_fail(fd, &err);
@@ -226,7 +304,7 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 	if (ct->detached)
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	if (sync_send(fd, SYNC_READY, NULL) < 0 ||
-	    sync_recv(fd, &kind, NULL, &err) != 1)
+	    child_recv(ct, &kind, &err) != 1)
 		_exit(1);
 	if (kind == SYNC_DETACH) {
 		close(fd);
@@ -238,7 +316,8 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 	}
 	if (kind != SYNC_GO)
 		_exit(1);
-	process_exec(&ps, &err);
+	if (child_hooks(ct, HOOK_START_CONTAINER, "created", &err) == 0)
+		process_exec(&ps, &err);
 	sync_fail(fd, &err);
 }
 
@@ -343,7 +422,7 @@ static int host_steps(struct ct *ct, struct error *err)
 				err) < 0)
 			return err_prefix(err, "nets[%zu]", i);
 	}
-	if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
+	if (send_child(ct, SYNC_GO) < 0)
 		return err_sys(err, "starting the container");
 	if (create_hooks(s)) {
 		char *state;
@@ -359,7 +438,7 @@ static int host_steps(struct ct *ct, struct error *err)
 		free(state);
 		if (r < 0)
 			return -1;
-		if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
+		if (send_child(ct, SYNC_GO) < 0)
 			return err_sys(err, "starting the container");
 	}
 	return expect(ct, SYNC_READY, err);
@@ -511,7 +590,7 @@ int container_create(const struct container_config *c,
 			goto fail;
 		if (ct_state_save(ct, err) < 0)
 			goto fail;
-		if (sync_send(ct->sock, SYNC_DETACH, NULL) < 0) {
+		if (send_child(ct, SYNC_DETACH) < 0) {
 			err_sys(err, "letting the container wait for start");
 			goto fail;
 		}
@@ -523,12 +602,16 @@ fail:
 	return -1;
 }
 
-/* Detached: open the exec fifo for reading, which lets PID 1 go on. */
+/* Detached: open the exec fifo for reading, which lets PID 1 go on, and
+ * read its answer (wait_fifo). Once it said "h" its startContainer hooks
+ * run, bounded by their own timeouts: wait for the rest or its end. */
 static int start_fifo(struct ct *ct, struct error *err)
 {
 	struct pollfd p[2];
-	char path[4200], c;
-	int fd, r = 0;
+	char path[4200], buf[sizeof(err->msg)];
+	int fd, timeout = START_WAIT_MS;
+	size_t len = 0;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/exec.fifo", ct->state_dir);
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -536,15 +619,33 @@ static int start_fifo(struct ct *ct, struct error *err)
 		return err_sys(err, "opening %s", path);
 	p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = ct->pidfd, .events = POLLIN };
-	if (poll(p, ct->pidfd >= 0 ? 2 : 1, START_WAIT_MS) <= 0 ||
-	    !(p[0].revents & POLLIN) || read(fd, &c, 1) != 1)
-		r = err_set(err, "container %s: its process did not take the "
-			    "start (it exited, or took longer than %d ms)",
-			    ct->name, START_WAIT_MS);
+	while (len < sizeof(buf) - 1) {
+		if (poll(p, ct->pidfd >= 0 ? 2 : 1, timeout) <= 0 ||
+		    !(p[0].revents & (POLLIN | POLLHUP)))
+			break;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (buf[0] == '0' || (buf[0] == 'h' && len > 1 &&
+				      buf[1] == '0')) {
+			close(fd);
+			unlink(path);
+			return 0;
+		}
+		if (buf[0] != 'h')
+			break;
+		timeout = -1;
+	}
+	buf[len] = '\0';
 	close(fd);
-	if (!r)
-		unlink(path);
-	return r;
+	if (len > 1 && buf[0] == 'h' && buf[1] == '!')
+		return err_set(err, "container %s: %s", ct->name, buf + 2);
+	return err_set(err, "container %s: its process did not take the "
+		       "start (it exited, or took longer than %d ms)",
+		       ct->name, START_WAIT_MS);
 }
 
 int container_start(struct ct *ct, struct error *err)
@@ -563,7 +664,7 @@ int container_start(struct ct *ct, struct error *err)
 	}
 	if (ct->started || ct->sock < 0)
 		return err_set(err, "container %s: already started", ct->name);
-	if (sync_send(ct->sock, SYNC_GO, NULL) < 0)
+	if (send_child(ct, SYNC_GO) < 0)
 		return err_sys(err, "starting the container");
 	ct->started = true;
 	/* SYNC_EXEC, then end-of-file once the exec closed the socket, or

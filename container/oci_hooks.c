@@ -12,8 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const stage_names[HOOK_NSTAGES] = {
-	"prestart", "createRuntime", "poststart", "poststop",
+/* In enum oci_hook_stage's order; also the keys of "hooks". */
+static const char *const stage_names[HOOK_NSTAGES + 1] = {
+	"prestart", "createRuntime", "createContainer", "startContainer",
+	"poststart", "poststop", NULL,
 };
 
 static int parse_hook(json_object *o, const char *where, struct oci_hook *h,
@@ -48,25 +50,14 @@ static int parse_hook(json_object *o, const char *where, struct oci_hook *h,
 int oci_hooks_parse(json_object *obj, struct oci_hooks *out,
 		    struct error *err)
 {
-	static const char *const keys[] = { "prestart", "createRuntime",
-		"createContainer", "startContainer", "poststart", "poststop",
-		NULL };
 	char where[64];
 	size_t s, i, n;
 
 	memset(out, 0, sizeof(*out));
 	if (!obj)
 		return 0;
-	if (oj_check_keys(obj, "hooks", keys, err) < 0)
+	if (oj_check_keys(obj, "hooks", stage_names, err) < 0)
 		return -1;
-	if (oj_get(obj, "createContainer") &&
-	    json_object_array_length(oj_get(obj, "createContainer")))
-		return err_input(err, "hooks.createContainer: not supported "
-				 "by vessel");
-	if (oj_get(obj, "startContainer") &&
-	    json_object_array_length(oj_get(obj, "startContainer")))
-		return err_input(err, "hooks.startContainer: not supported "
-				 "by vessel");
 	for (s = 0; s < HOOK_NSTAGES; s++) {
 		json_object *a = oj_get(obj, stage_names[s]);
 

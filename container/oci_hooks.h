@@ -4,12 +4,18 @@
  *
  *   prestart, createRuntime  by `create`, once the namespaces exist and
  *                            before the rootfs is set up (PID 1 waits);
+ *   createContainer          by PID 1 during `create`, in the container's
+ *                            namespaces with its mounts made, before
+ *                            pivot_root (the path is the host's);
+ *   startContainer           by PID 1 during `start`, after pivot_root,
+ *                            before the command is executed (the path is
+ *                            the container's);
  *   poststart                by `start`, once PID 1 was let go;
  *   poststop                 by `delete`, after the cleanup.
- * A failing prestart or createRuntime hook fails create (everything is
- * undone); a failing poststart or poststop hook is reported but the
- * command's work stands (as runc). createContainer and startContainer
- * (run inside the container) are not supported: an error naming them. */
+ * A failing prestart, createRuntime or createContainer hook fails create
+ * (everything is undone); a failing startContainer hook fails start: the
+ * command never runs and the container is stopped. A failing poststart
+ * or poststop hook is reported but the command's work stands (as runc). */
 #ifndef VESSEL_OCI_HOOKS_H
 #define VESSEL_OCI_HOOKS_H
 
@@ -28,8 +34,8 @@ struct oci_hook {
 };
 
 enum oci_hook_stage {
-	HOOK_PRESTART, HOOK_CREATE_RUNTIME, HOOK_POSTSTART, HOOK_POSTSTOP,
-	HOOK_NSTAGES,
+	HOOK_PRESTART, HOOK_CREATE_RUNTIME, HOOK_CREATE_CONTAINER,
+	HOOK_START_CONTAINER, HOOK_POSTSTART, HOOK_POSTSTOP, HOOK_NSTAGES,
 };
 
 struct oci_hooks {

@@ -24,8 +24,8 @@
  * cpu quota/period/shares, pids limit, devices rules within vessel's device
  * allowlist), cgroupsPath, seccomp (oci_seccomp.h), maskedPaths,
  * readonlyPaths, rootfsPropagation private/rprivate/slave/rslave).
- * hooks (oci_hooks.h) but createContainer and startContainer.
- * Not supported (errors): hooks.createContainer/startContainer, domainname, linux.devices, intelRdt,
+ * hooks (oci_hooks.h).
+ * Not supported (errors): domainname, linux.devices, intelRdt,
  * personality, timeOffsets, memory reservation/kernel/swappiness,
  * cpu cpus/mems/realtime, blockIO, hugepageLimits, network,
  * rdma, unified, scheduler, ioPriority, joining pid/user/mount/cgroup

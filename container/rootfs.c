@@ -138,8 +138,10 @@ int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
 	return ret;
 }
 
-static int pivot(int rootfd, struct error *err)
+static int pivot(int rootfd, const struct rootfs_spec *s, struct error *err)
 {
+	if (s->before_pivot && s->before_pivot(s->arg, err) < 0)
+		return -1;
 	if (fchdir(rootfd) < 0)
 		return err_sys(err, "entering the rootfs");
 	/* Stack the old root under the new one, then detach it. */
@@ -156,7 +158,7 @@ static int oci_setup(int rootfd, const struct rootfs_spec *s,
 		     struct error *err)
 {
 	if (oci_mounts_apply(rootfd, s->spec, s->console, err) < 0 ||
-	    pivot(rootfd, err) < 0 || oci_sysctl_apply(s->spec, err) < 0 ||
+	    pivot(rootfd, s, err) < 0 || oci_sysctl_apply(s->spec, err) < 0 ||
 	    masks_apply(s->spec, err) < 0)
 		return -1;
 	if (s->c->readonly && remount_ro("/", err) < 0)
@@ -183,7 +185,7 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 	if (!ret)
 		ret = devfs_setup(rootfd, s->console, err);
 	if (!ret)
-		ret = pivot(rootfd, err);
+		ret = pivot(rootfd, s, err);
 	close(rootfd);
 	if (ret < 0)
 		return -1;

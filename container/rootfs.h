@@ -45,6 +45,10 @@ struct rootfs_spec {
 	const char *console;			/* pty slave path, or NULL */
 	bool cgroup2;				/* mount cgroup2 */
 	bool cgroup_rw;				/* ... writable */
+	/* Called, if set, with the mounts made, just before pivot_root
+	 * (the OCI createContainer hooks, handle.c). */
+	int (*before_pivot)(void *arg, struct error *err);
+	void *arg;
 };
 
 int rootfs_prepare(const struct rootfs_spec *s, struct error *err);

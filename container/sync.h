@@ -23,6 +23,9 @@ enum sync_kind {
 	SYNC_DETACH,	/* parent: state saved, wait on the exec fifo */
 	SYNC_HOOKS,	/* child: namespaces made; run prestart and
 			 * createRuntime hooks, then SYNC_GO */
+	/* The parent's SYNC_GO and SYNC_DETACH carry, as text, the
+	 * container's PID and created time for the state the child's
+	 * createContainer/startContainer hooks get (handle.c). */
 };
 
 int sync_pair(int fds[2], struct error *err);

@@ -680,14 +680,16 @@ static int cmd_features(void)
 		"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", NULL };
 	static const char *const archs[] = { "SCMP_ARCH_X86",
 		"SCMP_ARCH_X86_64", "SCMP_ARCH_X32", NULL };
-	static const char *const none[] = { NULL };
+	static const char *const hooks[] = { "prestart", "createRuntime",
+		"createContainer", "startContainer", "poststart", "poststop",
+		NULL };
 	json_object *o = json_object_new_object(), *l, *cg, *sc, *off;
 
 	json_object_object_add(o, "ociVersionMin",
 			       json_object_new_string("1.0.0"));
 	json_object_object_add(o, "ociVersionMax",
 			       json_object_new_string(OCI_SPEC_VERSION));
-	add_strings(o, "hooks", none);
+	add_strings(o, "hooks", hooks);
 	add_strings(o, "mountOptions", mount_opts);
 	l = json_object_new_object();
 	add_strings(l, "namespaces", ns);

@@ -37,7 +37,9 @@ finish() {
 
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
-exists_twice systemd_cgroup features list_json exec hooks hook_fails update
+exists_twice systemd_cgroup features list_json exec hooks hook_fails
+hooks_container create_container_fails start_container_fails
+start_container_timeout update
 podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm
 containerd_run containerd_exec_kill"
 
@@ -367,7 +369,14 @@ test_systemd_cgroup() {
 }
 
 test_features() {
-	if "$RUNC" features | grep -q '"ociVersionMax": *"1.0.2"'; then ok features; else bad features "$("$RUNC" features 2>&1)"; fi
+	local f
+	f=$("$RUNC" features 2>&1)
+	if echo "$f" | grep -q '"ociVersionMax": *"1.0.2"' &&
+		[ "$(echo "$f" | tr -d ' \n' | sed -n 's/.*"hooks":\[\([^]]*\)\].*/\1/p')" = '"prestart","createRuntime","createContainer","startContainer","poststart","poststop"' ]; then
+		ok features
+	else
+		bad features "$f"
+	fi
 }
 
 test_list_json() {
@@ -446,6 +455,117 @@ test_hooks() {
 	R delete --force hooks >>"$log" 2>&1
 	grep -q '"status":"stopped"' "$T/out/poststop.json" 2>/dev/null || fails="$fails poststop-state"
 	if [ -z "$fails" ]; then ok hooks; else bad hooks "$fails" "$log"; fi
+}
+
+# The six stages, each appending its name to out/order and saving its
+# state and the mount namespace it ran in. createContainer's path is a
+# host-only file and it writes into the container's /tmp (a tmpfs only
+# its mount namespace has) through the rootfs path; startContainer's path
+# exists only in the rootfs and it writes into its own /tmp and, through
+# the /out bind mount, the same records.
+test_hooks_container() {
+	local b log=$T/hooks-ct.log s fails='' pid ns hb=$T/hookbin
+	b=$T/hooksct
+	mkdir -p "$hb" "$b"
+	rm -f "$T/out/"*.json "$T/out/"*.ns "$T/out/order" "$T/out/ctran" "$T/out/sc.root"
+	rm -f "$T/base/rootfs/tmp/cc-marker"
+	cat >"$hb/cc.sh" <<SH
+#!/bin/sh
+cat > $T/out/createContainer.json
+echo createContainer >> $T/out/order
+readlink /proc/self/ns/mnt > $T/out/createContainer.ns
+echo cc > $b/rootfs/tmp/cc-marker
+SH
+	cat >"$T/base/rootfs/vessel-sc-hook" <<'SH'
+#!/bin/sh
+cat > /out/startContainer.json
+echo startContainer >> /out/order
+readlink /proc/self/ns/mnt > /out/startContainer.ns
+[ -e /vessel-sc-hook ] && [ ! -e /work ] && echo container-root > /out/sc.root
+echo sc > /tmp/sc-marker
+SH
+	chmod 755 "$hb/cc.sh" "$T/base/rootfs/vessel-sc-hook"
+	# host hook STAGE: appends to out/order too.
+	hh() { echo "{ \"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"cat > $T/out/$1.json; echo $1 >> $T/out/order\"], \"timeout\": 10 }"; }
+	b=$(bundle hooksct '["sh", "-c", "cat /tmp/cc-marker /tmp/sc-marker > /out/ctran; exec sleep 1000"]' '' "\"hooks\": { \"prestart\": [ $(hh prestart) ], \"createRuntime\": [ $(hh createRuntime) ], \"createContainer\": [ { \"path\": \"$hb/cc.sh\", \"timeout\": 10 } ], \"startContainer\": [ { \"path\": \"/vessel-sc-hook\", \"timeout\": 10 } ], \"poststart\": [ $(hh poststart) ], \"poststop\": [ $(hh poststop) ] }")
+	(cd "$b" && R create --pid-file "$T/hooksct.pid" hooksct) >"$log" 2>&1 || fails="$fails create"
+	pid=$(cat "$T/hooksct.pid" 2>/dev/null)
+	ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)
+	[ "$(tr '\n' ' ' 2>/dev/null <"$T/out/order")" = "prestart createRuntime createContainer " ] ||
+		fails="$fails order-after-create:'$(tr '\n' ' ' 2>/dev/null <"$T/out/order")'"
+	grep -q '"status":"creating"' "$T/out/createContainer.json" 2>/dev/null &&
+		grep -q "\"pid\":$pid," "$T/out/createContainer.json" || fails="$fails createContainer-state"
+	[ -n "$ns" ] && [ "$(cat "$T/out/createContainer.ns" 2>/dev/null)" = "$ns" ] &&
+		[ "$ns" != "$(readlink /proc/self/ns/mnt)" ] || fails="$fails createContainer-not-in-container-ns"
+	[ ! -e "$T/base/rootfs/tmp/cc-marker" ] || fails="$fails createContainer-wrote-the-host-dir"
+	[ ! -e "$T/out/startContainer.json" ] || fails="$fails startContainer-at-create"
+	R start hooksct >>"$log" 2>&1 || fails="$fails start"
+	for _ in $(seq 50); do [ -s "$T/out/ctran" ] && break; sleep 0.1; done
+	grep -q '"status":"created"' "$T/out/startContainer.json" 2>/dev/null &&
+		grep -q "\"pid\":$pid," "$T/out/startContainer.json" &&
+		grep -q '"created":"2' "$T/out/startContainer.json" || fails="$fails startContainer-state"
+	[ "$(cat "$T/out/startContainer.ns" 2>/dev/null)" = "$ns" ] || fails="$fails startContainer-not-in-container-ns"
+	[ "$(cat "$T/out/sc.root" 2>/dev/null)" = container-root ] || fails="$fails startContainer-not-after-pivot"
+	[ "$(tr '\n' ' ' 2>/dev/null <"$T/out/ctran")" = "cc sc " ] || fails="$fails process-saw:'$(cat "$T/out/ctran" 2>/dev/null)'"
+	R delete --force hooksct >>"$log" 2>&1
+	s=$(tr '\n' ' ' 2>/dev/null <"$T/out/order")
+	[ "$s" = "prestart createRuntime createContainer startContainer poststart poststop " ] || fails="$fails order:'$s'"
+	rm -f "$T/base/rootfs/vessel-sc-hook"
+	if [ -z "$fails" ]; then ok hooks_container; else bad hooks_container "$fails" "$log"; fi
+}
+
+# A failing createContainer hook fails create: no state, cgroup, process
+# or mount is left.
+test_create_container_fails() {
+	local b log=$T/ccfail.log fails=''
+	b=$(bundle ccfail '["sh", "-c", "touch /out/ccfail-ran; exec sleep 1000"]' '"cgroupsPath": "/vessel-oci-test/ccfail"' '"hooks": { "createContainer": [ { "path": "/bin/false" } ] }')
+	rm -f "$T/out/ccfail-ran"
+	if (cd "$b" && R create ccfail) >"$log" 2>&1; then fails="$fails create-succeeded"; fi
+	grep -q 'hooks.createContainer\[0\] (/bin/false): exited with status 1' "$log" || fails="$fails no-message"
+	[ ! -e "$ROOT/ccfail" ] || fails="$fails state-left"
+	! find /sys/fs/cgroup -maxdepth 3 -path '*vessel-oci-test/ccfail' 2>/dev/null | grep -q . || fails="$fails cgroup-left"
+	! grep -q "$T" /proc/self/mountinfo || fails="$fails bundle-mounted"
+	[ ! -e "$T/out/ccfail-ran" ] || fails="$fails process-ran"
+	if [ -z "$fails" ]; then ok create_container_fails; else bad create_container_fails "$fails" "$log"; fi
+	find /sys/fs/cgroup -maxdepth 2 -type d -name vessel-oci-test -exec rmdir {} + 2>/dev/null
+}
+
+# A failing startContainer hook fails start: the command never runs, the
+# container is stopped and delete removes it.
+test_start_container_fails() {
+	local b log=$T/scfail.log fails=''
+	b=$(bundle scfail '["sh", "-c", "touch /out/scfail-ran; exec sleep 1000"]' '"cgroupsPath": "/vessel-oci-test/scfail"' '"hooks": { "startContainer": [ { "path": "/bin/false", "timeout": 5 } ], "poststart": [ { "path": "/bin/sh", "args": ["sh", "-c", "touch '"$T"'/out/scfail-poststart"] } ] }')
+	rm -f "$T/out/scfail-ran" "$T/out/scfail-poststart"
+	(cd "$b" && R create scfail) >"$log" 2>&1 || fails="$fails create"
+	if R start scfail >>"$log" 2>&1; then fails="$fails start-succeeded"; fi
+	grep -q 'hooks.startContainer\[0\] (/bin/false): exited with status 1' "$log" || fails="$fails no-message"
+	wait_state scfail stopped || fails="$fails state:$(state_of scfail)"
+	sleep 0.3
+	[ ! -e "$T/out/scfail-ran" ] || fails="$fails process-ran"
+	[ ! -e "$T/out/scfail-poststart" ] || fails="$fails poststart-ran"
+	R delete scfail >>"$log" 2>&1 || fails="$fails delete"
+	[ ! -e "$ROOT/scfail" ] || fails="$fails state-left"
+	! find /sys/fs/cgroup -maxdepth 3 -path '*vessel-oci-test/scfail' 2>/dev/null | grep -q . || fails="$fails cgroup-left"
+	if [ -z "$fails" ]; then ok start_container_fails; else bad start_container_fails "$fails" "$log"; fi
+	find /sys/fs/cgroup -maxdepth 2 -type d -name vessel-oci-test -exec rmdir {} + 2>/dev/null
+}
+
+# A startContainer hook past its timeout is killed and fails start.
+test_start_container_timeout() {
+	local b log=$T/sctime.log fails='' t0 t1
+	b=$(bundle sctime '["sh", "-c", "touch /out/sctime-ran; exec sleep 1000"]' '' '"hooks": { "startContainer": [ { "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 } ] }')
+	rm -f "$T/out/sctime-ran"
+	(cd "$b" && R create sctime) >"$log" 2>&1 || fails="$fails create"
+	t0=$(date +%s)
+	if R start sctime >>"$log" 2>&1; then fails="$fails start-succeeded"; fi
+	t1=$(date +%s)
+	[ $((t1 - t0)) -lt 10 ] || fails="$fails took-$((t1 - t0))s"
+	grep -q 'hooks.startContainer\[0\] (/bin/sleep): timed out after 1 s' "$log" || fails="$fails no-message"
+	wait_state sctime stopped || fails="$fails state:$(state_of sctime)"
+	[ ! -e "$T/out/sctime-ran" ] || fails="$fails process-ran"
+	R delete sctime >>"$log" 2>&1 || fails="$fails delete"
+	[ ! -e "$ROOT/sctime" ] || fails="$fails state-left"
+	if [ -z "$fails" ]; then ok start_container_timeout; else bad start_container_timeout "$fails" "$log"; fi
 }
 
 test_hook_fails() {

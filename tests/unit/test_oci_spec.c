@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "../../container/oci_hooks.h"
 #include "../../container/oci_spec.h"
 
 static char bundle[64];
@@ -153,6 +154,47 @@ static void full_spec(void **state)
 	oci_spec_free(&oc);
 }
 
+/* Each of the six stages lands in its own slot, in the spec's order. */
+static void hook_stages(void **state)
+{
+	static const char *const names[HOOK_NSTAGES] = {
+		[HOOK_PRESTART] = "prestart",
+		[HOOK_CREATE_RUNTIME] = "createRuntime",
+		[HOOK_CREATE_CONTAINER] = "createContainer",
+		[HOOK_START_CONTAINER] = "startContainer",
+		[HOOK_POSTSTART] = "poststart",
+		[HOOK_POSTSTOP] = "poststop",
+	};
+	char top[1024], *s, path[32];
+	struct oci_config oc;
+	struct error err;
+	size_t i, n = 0;
+
+	(void)state;
+	n += (size_t)snprintf(top, sizeof(top), "\"hooks\": {");
+	for (i = 0; i < HOOK_NSTAGES; i++)
+		n += (size_t)snprintf(top + n, sizeof(top) - n,
+				      "%s\"%s\": [{\"path\": \"/h/%s\", "
+				      "\"timeout\": %zu}, {\"path\": \"/2\"}]",
+				      i ? ", " : "", names[i], names[i], i + 1);
+	snprintf(top + n, sizeof(top) - n, "}");
+	s = spec(top, "");
+	assert_non_null(s);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(oci_spec_parse(s, strlen(s), bundle, &oc, NULL, &err),
+			 0);
+	assert_non_null(oc.spec.hooks);
+	for (i = 0; i < HOOK_NSTAGES; i++) {
+		snprintf(path, sizeof(path), "/h/%s", names[i]);
+		assert_int_equal(oc.spec.hooks->n[i], 2);
+		assert_string_equal(oc.spec.hooks->h[i][0].path, path);
+		assert_int_equal(oc.spec.hooks->h[i][0].timeout, (int)i + 1);
+		assert_string_equal(oc.spec.hooks->h[i][1].path, "/2");
+	}
+	oci_spec_free(&oc);
+	free(s);
+}
+
 static void minimal_spec(void **state)
 {
 	char *s = spec("", "");
@@ -174,8 +216,12 @@ static void unknown_fields(void **state)
 		     "linux.resources.cpu.shares: out of range");
 	expect_error("", "\"resources\": {\"cpu\": {\"idle\": 1}}",
 		     "linux.resources.cpu.idle");
-	expect_error("\"hooks\": {\"createContainer\": [{\"path\": \"/bin/true\"}]}",
-		     "", "hooks.createContainer: not supported");
+	expect_error("\"hooks\": {\"createContainer\": [{\"path\": \"x\"}]}",
+		     "", "hooks.createContainer[0].path: must be an absolute");
+	expect_error("\"hooks\": {\"startContainer\": [{\"path\": \"/x\", "
+		     "\"timeout\": -1}]}", "", "hooks.startContainer[0].timeout");
+	expect_error("\"hooks\": {\"startcontainer\": []}", "",
+		     "startcontainer");
 	expect_error("\"hooks\": {\"prestart\": [{\"path\": \"true\"}]}", "",
 		     "hooks.prestart[0].path: must be an absolute");
 	expect_error("\"hooks\": {\"poststop\": [{\"path\": \"/x\", "
@@ -298,6 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_spec),
 		cmocka_unit_test(minimal_spec),
+		cmocka_unit_test(hook_stages),
 		cmocka_unit_test(unknown_fields),
 		cmocka_unit_test(hostile_paths),
 		cmocka_unit_test(huge_inputs),
