@@ -1,6 +1,6 @@
 /* container_run: vessel run's foreground container, as a user of the
  * handle (handle.h): create, start, wait, destroy, with vessel's signal
- * handling around it. */
+ * handling around it; container_run_notify also says when PID 1 runs. */
 #include "container.h"
 #include "ct.h"
 #include "handle.h"
@@ -11,6 +11,13 @@
 #include <time.h>
 
 int container_run(const struct container_config *c, struct error *err)
+{
+	return container_run_notify(c, NULL, NULL, err);
+}
+
+int container_run_notify(const struct container_config *c,
+			 container_started_fn *started, void *arg,
+			 struct error *err)
 {
 	static const int fwd[] = { SIGINT, SIGTERM, SIGQUIT };
 	enum { NFWD = sizeof(fwd) / sizeof(fwd[0]) };
@@ -32,8 +39,11 @@ int container_run(const struct container_config *c, struct error *err)
 			  &old[i]);
 	o.child_mask = &oldmask;
 	if (container_create(c, &o, &ct, err) == 0 &&
-	    container_start(ct, err) == 0)
+	    container_start(ct, err) == 0) {
+		if (started)
+			started(container_pid(ct), arg);
 		ret = container_wait(ct, err);
+	}
 	if (ct && ret < 0) {
 		container_destroy(ct, &ignored);
 	} else if (ct && container_destroy(ct, err) < 0) {

@@ -1,13 +1,12 @@
 /* The supervisor's operations on a container (guest_ops.h): container_run()
  * in a runner process of its own; the console is a pty whose slave is the
- * runner's stdin and stdout; PID 1 is found by looking, and stopped,
- * signalled and frozen (the freezer cgroup) from here. */
+ * runner's stdin and stdout; the runner reports PID 1's pid over a pipe
+ * once it runs, and PID 1 is stopped, signalled and frozen (the freezer
+ * cgroup) from here. */
 #include "guest_ops.h"
 #include "../container/container.h"
 #include "../container/freezer.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -30,8 +28,8 @@ struct guest {
 	pid_t runner;                   /* runs container_run() */
 	pid_t pid1;                     /* its PID 1, once exec'd */
 	int pidfd1;
+	int start_fd;                   /* the runner reports pid1 here */
 	int console_fd;                 /* our end of the console: the pty master */
-	struct stat self_exe;
 };
 
 static int ct_create(struct guest_host *h, struct guest **out,
@@ -43,8 +41,8 @@ static int ct_create(struct guest_host *h, struct guest **out,
 		return err_set(err, "out of memory");
 	g->host = h;
 	g->pidfd1 = -1;
+	g->start_fd = -1;
 	g->console_fd = -1;
-	stat("/proc/self/exe", &g->self_exe);
 	*out = g;
 	return 0;
 }
@@ -54,62 +52,29 @@ static void ct_destroy(struct guest *g)
 	freezer_remove(g->host->cfg->name);
 	if (g->pidfd1 >= 0)
 		close(g->pidfd1);
+	if (g->start_fd >= 0)
+		close(g->start_fd);
 	free(g);
 }
 
-/* ---- finding PID 1 ------------------------------------------------------ */
+/* ---- PID 1 --------------------------------------------------------------- */
 
-static pid_t parent_of(const char *pid)
-{
-	char path[64], buf[512], *p;
-	int fd, n;
-
-	snprintf(path, sizeof(path), "/proc/%.16s/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');         /* the name may hold anything */
-	if (!p || strlen(p) < 4)
-		return -1;
-	return (pid_t)strtol(p + 4, NULL, 10);  /* ") S PPID" */
-}
-
-/* The container's PID 1 once it has exec'd its command: the runner's
- * child that runs another program than vessel (the janitor, and PID 1
- * before its exec, still run vessel). */
-static pid_t find_pid1(const struct guest *g)
-{
-	char path[64];
-	struct dirent *de;
-	struct stat st;
-	pid_t found = 0;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]) ||
-		    parent_of(de->d_name) != g->runner)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.16s/exe", de->d_name);
-		if (stat(path, &st) == 0 && (st.st_dev != g->self_exe.st_dev ||
-					     st.st_ino != g->self_exe.st_ino))
-			found = (pid_t)atoi(de->d_name);
-	}
-	closedir(d);
-	return found;
-}
-
+/* The runner writes PID 1's pid (a pid_t, one atomic write) to the start
+ * pipe once PID 1 has exec'd, and closes it; end-of-file without a pid
+ * means create or start failed, and ct_run reports the runner's error. */
 static bool ct_poll_started(struct guest *g)
 {
-	pid_t pid;
+	pid_t pid = 0;
+	ssize_t n;
 
-	if (g->runner <= 0 || (pid = find_pid1(g)) <= 0)
+	if (g->start_fd < 0)
+		return false;
+	n = read(g->start_fd, &pid, sizeof(pid));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	close(g->start_fd);
+	g->start_fd = -1;
+	if (n != (ssize_t)sizeof(pid) || pid <= 0)
 		return false;
 	g->pid1 = pid;
 	g->pidfd1 = syscall(SYS_pidfd_open, pid, 0);
@@ -154,25 +119,50 @@ static int console_pty(int *master, struct error *err)
 	return 0;
 }
 
+/* fd a becomes 3 and b 4, close-on-exec; nothing above stays open. */
+static int keep_fds(int a, int b)
+{
+	a = fcntl(a, F_DUPFD_CLOEXEC, 5);
+	b = fcntl(b, F_DUPFD_CLOEXEC, 5);
+	if (a < 0 || b < 0 || dup3(a, 3, O_CLOEXEC) < 0 ||
+	    dup3(b, 4, O_CLOEXEC) < 0)
+		return -1;
+	close_range(5, ~0U, 0);
+	return 0;
+}
+
+/* PID 1 runs: tell the supervisor its pid (ct_poll_started). */
+static void report_started(pid_t pid1, void *arg)
+{
+	int *fd = arg;
+
+	if (write(*fd, &pid1, sizeof(pid1)) < 0) {
+		/* the supervisor is gone: PID 1 follows (parent-death signal) */
+	}
+	close(*fd);
+	*fd = -1;
+}
+
 /* The runner: container_run() in a process of its own, forked before
  * the supervisor starts threads (the container's setup forks, and a fork
  * of a threaded process may inherit a lock some other thread held).
  * Its stdin and stdout are the console pty's slave; nothing else of the
- * supervisor's (the lock, the socket, the status pipe, the pty master)
- * stays open but errfd, which becomes fd 3. Exits with the container's
- * status; an error message goes to errfd first. */
+ * supervisor's (the lock, the socket, the pty master) stays open but
+ * errfd, which becomes fd 3, and startfd, which becomes fd 4 and gets PID
+ * 1's pid once it runs. Exits with the container's status; an error
+ * message goes to errfd first. */
 static void __attribute__((noreturn)) runner(const struct guest *g, pid_t parent,
-					     int errfd)
+					     int errfd, int startfd)
 {
 	struct container_config c = g->host->cfg->ct;
 	struct error err;
 	int r;
 
 	c.name = g->host->cfg->name;
-	if (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0)
+	if (keep_fds(errfd, startfd) < 0)
 		_exit(255);
 	errfd = 3;
-	close_range(4, ~0U, 0);
+	startfd = 4;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1);
@@ -181,7 +171,7 @@ static void __attribute__((noreturn)) runner(const struct guest *g, pid_t parent
 	 * blocks the signals it forwards itself. */
 	sigprocmask(SIG_SETMASK, g->host->old_mask, NULL);
 	err_clear(&err);
-	r = container_run(&c, &err);
+	r = container_run_notify(&c, report_started, &startfd, &err);
 	if (r < 0 && write(errfd, err.msg, strlen(err.msg)) < 0)
 		_exit(255);
 	_exit(r < 0 ? 255 : r);
@@ -216,7 +206,7 @@ static int wait_runner(pid_t pid, const sigset_t *sigs)
 
 static int ct_run(struct guest *g, char *msg, size_t len, struct error *err)
 {
-	int master = -1, null, ep[2], st;
+	int master = -1, null, ep[2], sp[2], st;
 	char buf[sizeof(err->msg)];
 	pid_t runner_pid;
 	ssize_t n;
@@ -226,13 +216,27 @@ static int ct_run(struct guest *g, char *msg, size_t len, struct error *err)
 	g->console_fd = master;
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		return err_sys(err, "pipe");
+	if (pipe2(sp, O_CLOEXEC) < 0) {
+		close(ep[0]);
+		close(ep[1]);
+		return err_sys(err, "pipe");
+	}
+	/* Our end only: control ticks read it without waiting. */
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	runner_pid = fork();
-	if (runner_pid < 0)
+	if (runner_pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return err_sys(err, "fork");
+	}
 	if (runner_pid == 0)
-		runner(g, getppid(), ep[1]);
+		runner(g, getppid(), ep[1], sp[1]);
 	g->runner = runner_pid;
+	g->start_fd = sp[0];
 	close(ep[1]);
+	close(sp[1]);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	dup2(null, 0);          /* the runner has the slave: the pump sees */
 	dup2(null, 1);          /* EIO once the runner is gone */
@@ -266,6 +270,8 @@ static void ct_status(struct guest *g, struct json_object *o)
 
 	json_object_object_add(o, "cpus", json_object_new_double(cfg->ct.cpus));
 	json_object_object_add(o, "memory", json_object_new_int64(cfg->ct.memory));
+	if (g->pid1 > 0)
+		json_object_object_add(o, "pid1", json_object_new_int(g->pid1));
 }
 
 static int ct_shutdown(struct guest *g, bool paused, double timeout,

@@ -53,8 +53,9 @@ struct guest_ops {
 	 * with err when it could not run. */
 	int (*run)(struct guest *g, char *msg, size_t len, struct error *err);
 	/* Called every control tick while starting, for a kind that finds
-	 * out by looking (a container's PID 1 once it exec'd): true once the
-	 * guest runs. NULL: the kind calls host->running itself. */
+	 * out by polling (a container's runner reports PID 1 once it
+	 * exec'd): true once the guest runs. NULL: the kind calls
+	 * host->running itself. */
 	bool (*poll_started)(struct guest *g);
 	/* Add the kind's own `vessel ps` fields (vcpus, cpus, memory). */
 	void (*status)(struct guest *g, struct json_object *reply);

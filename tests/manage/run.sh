@@ -182,6 +182,9 @@ start() {
 	V start "$T/$1.yaml" > "$T/$1.start" 2>&1
 }
 
+# A shell that forks: PID 1 must stay the shell, not a child of it.
+FORK_SCRIPT='sleep 1000 & sleep 1000 & echo fork-ready; wait'
+
 # Every guest the tests use, by name.
 defs() {
 	vmdef m-vm counter "vcpus: 2"
@@ -195,6 +198,7 @@ defs() {
 	ctdef m-tick 'i=0; while true; do echo ct-tick $i; i=$((i+1)); sleep 0.1; done'
 	ctdef m-term "trap 'echo ct-got-term; exit 0' TERM; echo ct-ready; while true; do sleep 0.1; done"
 	ctdef m-ctkill 'while true; do sleep 1; done'
+	ctdef m-fork "$FORK_SCRIPT"
 	ctdef m-chatty 'i=0; while [ $i -lt 40000 ]; do echo chatty-line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo chatty-done; while true; do sleep 1; done'
 	printf 'kind: container\nname: m-sh\nrootfs: %s\ncommand: ["/bin/sh"]\n' \
 		"$T/rootfs" > "$T/m-sh.yaml"
@@ -294,6 +298,51 @@ t_start_ps() {
 	if [ -z "$want" ]; then :
 	elif [ -n "$miss" ]; then bad state_dir "missing:$miss"
 	else ok state_dir; fi
+}
+
+# ps's pid1: the process that runs the container's command (a shell that
+# forked two sleeps), PID 1 of a pid namespace of its own, the runner's
+# child (so this supervisor's grandchild); gone after stop.
+t_pid1_ct() {
+	ct_test pid1_ct || return
+	local p why="" sv kids rc _
+	start m-fork || { bad pid1_ct "start failed" "$T/m-fork.start"; return; }
+	wait_log m-fork fork-ready || why="no fork-ready on the console;"
+	psj
+	p=$(field m-fork pid1)
+	sv=$(cat "$VESSEL_RUN_DIR/m-fork/pid")
+	if ! [ "$p" -gt 1 ] 2>/dev/null; then
+		why="$why pid1 '$p' is no pid;"
+	else
+		[ "$(tr '\0' ' ' < "/proc/$p/cmdline")" = "/bin/sh -c $FORK_SCRIPT " ] ||
+			why="$why /proc/$p/cmdline is '$(tr '\0' ' ' < "/proc/$p/cmdline")';"
+		[ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] ||
+			why="$why $p is in the host's pid namespace;"
+		grep -Eq '^NSpid:.*[[:space:]]1$' "/proc/$p/status" ||
+			why="$why $p is not 1 in its namespace ($(grep NSpid "/proc/$p/status"));"
+		[ "$(awk '{ print $4 }' "/proc/$(awk '{ print $4 }' "/proc/$p/stat")/stat")" = "$sv" ] ||
+			why="$why $p is not the supervisor's ($sv) grandchild;"
+		kids=$(cat /proc/[0-9]*/stat 2>/dev/null |
+			awk -v p="$p" '$4 == p && $2 == "(sleep)"' | wc -l)
+		[ "$kids" -ge 2 ] || why="$why $p has $kids sleeping children, want 2;"
+	fi
+	V stop --force m-fork > "$T/m-fork.stop" 2>&1 || why="$why stop failed;"
+	for _ in $(seq 50); do
+		{ [ -n "$p" ] && gone "$p"; } && ! listed m-fork && break
+		sleep 0.1
+	done
+	{ [ -n "$p" ] && gone "$p"; } || why="$why pid1 $p outlived the stop;"
+	# No PID 1 to report: start fails with the runner's reason.
+	printf 'kind: container\nname: m-noexec\nrootfs: %s\ncommand: ["/bin/nosuch"]\n' \
+		"$T/rootfs" > "$T/m-noexec.yaml"
+	start m-noexec
+	rc=$?
+	[ "$rc" -eq 1 ] || why="$why a command that is not there: start exit $rc, want 1;"
+	grep -q "executing '/bin/nosuch' in the container: No such file" "$T/m-noexec.start" ||
+		why="$why no reason why m-noexec did not start ($(head -c 200 "$T/m-noexec.start"));"
+	[ -e "$VESSEL_RUN_DIR/m-noexec" ] && why="$why m-noexec left state behind;"
+	if [ -z "$why" ]; then ok pid1_ct
+	else bad pid1_ct "$why" "$T/ps.json"; fi
 }
 
 t_duplicate() {
@@ -709,7 +758,7 @@ if cts && ! build_rootfs > "$T/setup.log" 2>&1; then
 fi
 defs
 
-ALL="help not_running start_errors start_ps duplicate console_vm console_ct
+ALL="help not_running start_errors start_ps pid1_ct duplicate console_vm console_ct
 pause stop sigkill crash_vm up_down hostile log_rotation acpid"
 # Neither VMs nor containers: not with the VMs.
 [ "$part" != vm ] || ALL=$(echo $ALL | sed -E 's/\b(help|not_running|start_errors) //g')
