@@ -205,8 +205,10 @@ static int wait_runner(pid_t pid, const sigset_t *sigs, bool *stopped)
 		if ((p[1].revents & POLLIN) &&
 		    read(p[1].fd, &si, sizeof(si)) == sizeof(si)) {
 			kill(pid, si.ssi_signo);
-			*stopped |= si.ssi_signo != SIGWINCH &&
-				    si.ssi_signo != SIGPIPE;
+			*stopped |= si.ssi_signo == SIGTERM ||
+				    si.ssi_signo == SIGINT ||
+				    si.ssi_signo == SIGHUP ||
+				    si.ssi_signo == SIGQUIT;
 		}
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
