@@ -408,9 +408,10 @@ static int restart_next(const struct guest_config *cfg,
 		s->delay_ms = 0;
 	}
 	if (cfg->restart_max && s->count >= (unsigned)cfg->restart_max) {
-		snprintf(msg, len, "restart: gave up after %u restarts in %.1f s "
+		snprintf(msg, len, "restart: gave up after %u restart%s in %.1f s "
 			 "(each run shorter than restart_window, %g s)",
-			 s->count, (now - s->since_ms) / 1000.0,
+			 s->count, s->count == 1 ? "" : "s",
+			 (now - s->since_ms) / 1000.0,
 			 cfg->restart_window);
 		return -1;
 	}

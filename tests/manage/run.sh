@@ -786,6 +786,40 @@ t_restart_stop() {
 	ok restart_stop
 }
 
+# crash_console NAME: make the shell guest NAME crash (its console, then
+# Ctrl-A d)
+crash_console() {
+	{ sleep 0.5; printf '!boom\r'; sleep 2; printf '\001d'; } | V console "$1" > "$T/$1.console" 2>&1
+}
+
+# A VM that crashes is booted again by the same supervisor (on-failure),
+# and given up on after restart_max quick restarts.
+t_restart_vm() {
+	vm_test restart_vm || return
+	local n=m-rvm _ c=0
+	vmdef "$n" shell "restart: on-failure" "restart_max: 1"
+	start "$n" || { bad restart_vm "start failed" "$T/$n.start"; return; }
+	wait_log "$n" "shell-guest: ready" 10 || { bad restart_vm "no first boot"; return; }
+	crash_console "$n"
+	for _ in $(seq 150); do
+		c=$(V logs "$n" 2>/dev/null | grep -ac "shell-guest: ready")
+		[ "$c" -ge 2 ] && break
+		sleep 0.1
+	done
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	psj
+	if [ "$c" -lt 2 ]; then bad restart_vm "not booted again after the crash" "$T/$n.log"; return; fi
+	if ! grep -q "restart 1 (it failed): in" "$T/$n.log"; then bad restart_vm "no restart line" "$T/$n.log"; return; fi
+	if [ "$(field "$n" restarts)" != 1 ] || [ "$(field "$n" state)" != running ]; then bad restart_vm "ps: want running with 1 restart" "$T/ps.json"; return; fi
+	crash_console "$n"
+	wait_gone "$n" 20
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	if listed "$n"; then bad restart_vm "not given up on" "$T/$n.log"
+	elif [ "$(grep -c "the guest crashed" "$T/$n.log")" -ne 2 ]; then bad restart_vm "want 2 crashes in the log" "$T/$n.log"
+	elif ! grep -q "restart: gave up after 1 restart in" "$T/$n.log"; then bad restart_vm "the log does not say it gave up" "$T/$n.log"
+	else ok restart_vm; fi
+}
+
 # Bad values: file:line errors from `vessel check` and `vessel start`.
 t_restart_bad() {
 	local why=""
@@ -824,7 +858,7 @@ fi
 defs
 
 ALL="help not_running start_errors start_ps duplicate console_vm console_ct
-pause stop sigkill crash_vm up_down hostile log_rotation acpid"
+pause stop sigkill crash_vm up_down hostile log_rotation acpid restart_vm"
 # Neither VMs nor containers: not with the VMs.
 [ "$part" != vm ] || ALL=$(echo $ALL | sed -E 's/\b(help|not_running|start_errors) //g')
 [ "$part" = vm ] || ALL="$ALL run_dir_hostile restart_on_failure restart_always_no restart_stop restart_bad"
