@@ -439,7 +439,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	const char *last = NULL;
 	struct error err;
 	char msg[256] = "";
-	bool again;
+	bool again, failed;
 	long long t0;
 	int r, status;
 
@@ -476,12 +476,13 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
 		status = r < 0 ? 1 : ex.status & 0xff;
 		last = r < 0 ? err.msg : msg;
+		failed = r < 0 || ex.status != 0;
 		pthread_mutex_lock(&sv.lock);
 		/* A run that failed before `vessel start` heard it ran is
 		 * that start's error, never restarted. */
 		again = !sv.stop_asked && !ex.stopped && sv.srv &&
 			!(r < 0 && sv.status_fd >= 0) &&
-			policy_restarts(cfg->restart, r < 0 || ex.status != 0);
+			policy_restarts(cfg->restart, failed);
 		sv.state = again ? SV_RESTARTING : SV_EXITED;
 		sv.deadline_ms = 0;
 		sv.stop_once_running = false;
@@ -505,8 +506,8 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		sv.guest = NULL;
 		sv.restarts++;
 		snprintf(line, sizeof(line), "restart %u (%s): in %.1f s",
-			 sv.restarts, cfg->restart == RESTART_ALWAYS ?
-			 "restart: always" : "it failed", streak.delay_ms / 1000.0);
+			 sv.restarts, failed ? "it failed" : "restart: always",
+			 streak.delay_ms / 1000.0);
 		ctl_server_note(sv.srv, line);
 		pthread_mutex_unlock(&sv.lock);
 		if (old)
