@@ -512,7 +512,11 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		pthread_mutex_unlock(&sv.lock);
 		if (old)
 			sv.ops->destroy(old);
-		sv.host.restore = NULL;         /* a restart boots afresh */
+		/* A restart boots afresh. Unlike the first run's, a restarted
+		 * container's runner is forked while the control threads
+		 * run: they hold no lock the runner takes (they use no stdio,
+		 * and glibc's fork keeps malloc usable in the child). */
+		sv.host.restore = NULL;
 		if (!restart_delay(&sv, streak.delay_ms, &block)) {
 			pthread_mutex_lock(&sv.lock);
 			sv.state = SV_EXITED;
