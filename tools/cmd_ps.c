@@ -17,16 +17,19 @@ void usage_ps(FILE *out)
 		"usage: vessel ps [--json]\n"
 		"\n"
 		"List the started guests, one row each: NAME, KIND (vm or\n"
-		"container), STATE (starting, running, paused, stopping), CPUS (a\n"
-		"VM's vCPUs, a container's cpus: limit, - for none), MEMORY (- for\n"
-		"no limit), UPTIME and PID (the supervisor's). Supervisors that\n"
-		"died are not listed, and what they left is cleaned up.\n"
+		"container), STATE (starting, running, paused, stopping,\n"
+		"restarting), CPUS (a VM's vCPUs, a container's cpus: limit, - for\n"
+		"none), MEMORY (- for no limit), UPTIME (of the current run), PID\n"
+		"(the supervisor's) and RESTARTS (by the guest's `restart:` policy).\n"
+		"Supervisors that died are not listed, and what they left is\n"
+		"cleaned up.\n"
 		"\n"
 		"options:\n"
 		"  --json         a JSON array of objects instead: name, kind,\n"
 		"                 state, vcpus (VM) or cpus (container), memory\n"
 		"                 (bytes, 0 = no limit), uptime (seconds), started\n"
-		"                 (Unix time), pid, definition, console (attached);\n"
+		"                 (Unix time), pid, definition, console (attached),\n"
+		"                 restarts;\n"
 		"                 a VM's timings: its boot timeline, as `vessel run\n"
 		"                 --timings` prints it ({milestone, ms, detail})\n"
 		"  -h, --help     this help\n");
@@ -97,9 +100,10 @@ static void print_row(struct json_object *o)
 	fmt_uptime(up, sizeof(up), json_object_object_get_ex(o, "uptime", &v) ?
 		   json_object_get_int64(v) : 0);
 	s = control_str(o, "state");
-	printf("%-20s %-10s %-9s %5s %7s %8s %8d\n", control_str(o, "name") ?: "?",
-	       control_str(o, "kind") ?: "?", s ? s : "?", cpus, mem, up,
-	       (int)control_num(o, "pid", 0));
+	printf("%-20s %-10s %-10s %5s %7s %8s %8d %8d\n",
+	       control_str(o, "name") ?: "?", control_str(o, "kind") ?: "?",
+	       s ? s : "?", cpus, mem, up, (int)control_num(o, "pid", 0),
+	       (int)control_num(o, "restarts", 0));
 }
 
 int cmd_ps(int argc, char **argv)
@@ -148,8 +152,8 @@ int cmd_ps(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(all,
 			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
 	} else {
-		printf("%-20s %-10s %-9s %5s %7s %8s %8s\n", "NAME", "KIND",
-		       "STATE", "CPUS", "MEMORY", "UPTIME", "PID");
+		printf("%-20s %-10s %-10s %5s %7s %8s %8s %8s\n", "NAME", "KIND",
+		       "STATE", "CPUS", "MEMORY", "UPTIME", "PID", "RESTARTS");
 		for (i = 0; i < json_object_array_length(all); i++)
 			print_row(json_object_array_get_idx(all, i));
 	}

@@ -378,7 +378,8 @@ static int set_number(struct loader *ld, const struct key *k, void *base,
 	bool low;
 	double v;
 
-	if (schema_parse_number(s, &v) < 0)
+	if ((k->flags & KF_SECONDS ? schema_parse_seconds(s, &v) :
+	     schema_parse_number(s, &v)) < 0)
 		return bad_value(ld, k, name, s, m);
 	low = k->flags & KF_MIN_EXCL ? v <= k->dmin : v < k->dmin;
 	if (user && (low || v > k->dmax))

@@ -17,6 +17,9 @@
 
 enum guest_kind { GUEST_VM, GUEST_CONTAINER };
 
+/* `restart:` what the supervisor does when the guest ends on its own. */
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+
 /* A VM: struct machine_spec (vmm/machine/spec.h), with its disk_spec and
  * nic_spec, filled here with the definition's defaults and checks. */
 
@@ -28,6 +31,9 @@ struct guest_config {
 	bool autostart;                 /* for `vessel up` */
 	int order;
 	double up_delay;
+	enum restart_policy restart;    /* default no */
+	int restart_max;                /* quick restarts in a row; 0: no limit */
+	double restart_window;          /* s: a run this long is not quick */
 	struct machine_spec vm;
 	struct container_config ct;     /* ct.name: set by the caller */
 };

@@ -489,8 +489,11 @@ static void client_write(struct ctl_server *s, struct client *c)
 /* The holder's keystrokes to the guest, as far as it takes them. */
 static void guest_write(struct ctl_server *s, struct client *c)
 {
-	ssize_t n = write(s->p.in_fd, c->pend, c->pend_len);
+	ssize_t n;
 
+	pthread_mutex_lock(&s->lock);   /* in_fd changes on a restart */
+	n = s->p.in_fd < 0 ? 0 : write(s->p.in_fd, c->pend, c->pend_len);
+	pthread_mutex_unlock(&s->lock);
 	if (n > 0) {
 		memmove(c->pend, c->pend + n, c->pend_len - n);
 		c->pend_len -= n;
@@ -531,6 +534,7 @@ static void serve_once(struct ctl_server *s, bool stopping)
 	struct client *map[CTL_MAX_CLIENTS + 3] = { 0 };
 	struct client *holder;
 	unsigned n = 0, in_idx = 0;
+	int in_fd;
 	uint64_t v;
 
 	p[n++] = (struct pollfd){ .fd = s->wake_fd, .events = POLLIN };
@@ -547,10 +551,11 @@ static void serve_once(struct ctl_server *s, bool stopping)
 			(c->out_len ? POLLOUT : 0) : client_events(c) };
 	}
 	holder = s->holder;
+	in_fd = s->p.in_fd;
 	pthread_mutex_unlock(&s->lock);
-	if (!stopping && holder && holder->pend_len) {
+	if (!stopping && holder && holder->pend_len && in_fd >= 0) {
 		in_idx = n;
-		p[n++] = (struct pollfd){ .fd = s->p.in_fd, .events = POLLOUT };
+		p[n++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
 	}
 	if (poll(p, n, CTL_TICK_MS) <= 0)
 		return;
@@ -604,6 +609,47 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
+static int start_pump(struct ctl_server *s, struct error *err)
+{
+	int e = pthread_create(&s->pump, NULL, pump_main, s);
+
+	if (e) {
+		errno = e;
+		return err_sys(err, "starting the console thread");
+	}
+	s->pump_started = true;
+	return 0;
+}
+
+void ctl_server_console_end(struct ctl_server *s)
+{
+	if (!s->pump_started)
+		return;
+	__atomic_store_n(&s->finish_by, now_ms() + FINISH_MS, __ATOMIC_RELEASE);
+	pthread_join(s->pump, NULL);
+	s->pump_started = false;
+	__atomic_store_n(&s->finish_by, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&s->lock);
+	if (s->p.in_fd >= 0 && s->p.in_fd != s->p.out_fd)
+		close(s->p.in_fd);
+	if (s->p.out_fd >= 0)
+		close(s->p.out_fd);
+	s->p.in_fd = s->p.out_fd = -1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int ctl_server_console(struct ctl_server *s, int out_fd, int in_fd,
+		       struct error *err)
+{
+	ctl_server_console_end(s);
+	fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+	pthread_mutex_lock(&s->lock);
+	s->p.out_fd = out_fd;
+	s->p.in_fd = in_fd;
+	pthread_mutex_unlock(&s->lock);
+	return start_pump(s, err);
+}
+
 int ctl_server_start(struct ctl_server **sp, const struct ctl_server_params *p,
 		     struct error *err)
 {
@@ -623,13 +669,8 @@ int ctl_server_start(struct ctl_server **sp, const struct ctl_server_params *p,
 		goto fail;
 	fcntl(p->in_fd, F_SETFL, fcntl(p->in_fd, F_GETFL) | O_NONBLOCK);
 	fcntl(p->listen_fd, F_SETFL, fcntl(p->listen_fd, F_GETFL) | O_NONBLOCK);
-	e = pthread_create(&s->pump, NULL, pump_main, s);
-	if (e) {
-		errno = e;
-		err_sys(err, "starting the console thread");
+	if (start_pump(s, err) < 0)
 		goto fail;
-	}
-	s->pump_started = true;
 	e = pthread_create(&s->server, NULL, server_main, s);
 	if (e) {
 		errno = e;
@@ -651,9 +692,8 @@ fail:
 
 void ctl_server_finish(struct ctl_server *s)
 {
+	ctl_server_console_end(s);
 	__atomic_store_n(&s->finish_by, now_ms() + FINISH_MS, __ATOMIC_RELEASE);
-	if (s->pump_started)
-		pthread_join(s->pump, NULL);
 	__atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
 	wake(s);
 	if (s->server_started)

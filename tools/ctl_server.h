@@ -49,6 +49,7 @@ struct ctl_server_params {
 	uid_t owner;            /* besides root, the only uid let in */
 	int out_fd;             /* guest console output, read by the pump */
 	int in_fd;              /* guest console input; made non-blocking */
+				/* (both are the server's: it closes them) */
 	const char *log_path;
 	const struct ctl_ops *ops;
 	void *opaque;
@@ -60,6 +61,13 @@ int ctl_server_start(struct ctl_server **sp, const struct ctl_server_params *p,
 		     struct error *err);
 /* A line from vessel itself into the console stream (log and clients). */
 void ctl_server_note(struct ctl_server *s, const char *msg);
+/* The guest's console ended (the caller closed the write side of out_fd):
+ * let the pump read to the end (at most about a second), stop it, and
+ * close out_fd and in_fd (the server's since they were given to it). */
+void ctl_server_console_end(struct ctl_server *s);
+/* A restarted guest's new console, after ctl_server_console_end(). */
+int ctl_server_console(struct ctl_server *s, int out_fd, int in_fd,
+		       struct error *err);
 /* The guest is gone and the caller closed the write side of out_fd: let
  * the pump read to the end (at most about a second), give clients what
  * they are owed (likewise), stop both threads, close the listening

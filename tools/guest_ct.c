@@ -177,8 +177,9 @@ static void __attribute__((noreturn)) runner(const struct guest *g, pid_t parent
 	_exit(r < 0 ? 255 : r);
 }
 
-/* Wait for the runner, passing on the signals meant for the container. */
-static int wait_runner(pid_t pid, const sigset_t *sigs)
+/* Wait for the runner, passing on the signals meant for the container;
+ * *stopped once one was meant to end it. */
+static int wait_runner(pid_t pid, const sigset_t *sigs, bool *stopped)
 {
 	struct signalfd_siginfo si;
 	struct pollfd p[2];
@@ -192,8 +193,13 @@ static int wait_runner(pid_t pid, const sigset_t *sigs)
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if ((p[1].revents & POLLIN) &&
-		    read(p[1].fd, &si, sizeof(si)) == sizeof(si))
+		    read(p[1].fd, &si, sizeof(si)) == sizeof(si)) {
 			kill(pid, si.ssi_signo);
+			*stopped |= si.ssi_signo == SIGTERM ||
+				    si.ssi_signo == SIGINT ||
+				    si.ssi_signo == SIGHUP ||
+				    si.ssi_signo == SIGQUIT;
+		}
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -204,13 +210,21 @@ static int wait_runner(pid_t pid, const sigset_t *sigs)
 	return st;
 }
 
-static int ct_run(struct guest *g, char *msg, size_t len, struct error *err)
+static int ct_run(struct guest *g, char *msg, size_t len, struct guest_exit *ex,
+		  struct error *err)
 {
 	int master = -1, null, ep[2], sp[2], st;
 	char buf[sizeof(err->msg)];
 	pid_t runner_pid;
 	ssize_t n;
 
+	/* A restart runs again: forget the last run's PID 1. */
+	if (g->pidfd1 >= 0)
+		close(g->pidfd1);
+	if (g->start_fd >= 0)
+		close(g->start_fd);
+	g->pidfd1 = g->start_fd = -1;
+	g->pid1 = 0;
 	if (console_pty(&master, err) < 0)
 		return -1;
 	g->console_fd = master;
@@ -243,11 +257,11 @@ static int ct_run(struct guest *g, char *msg, size_t len, struct error *err)
 	close(null);
 	if (g->host->serve(g->host, master, master, err) < 0) {
 		kill(g->runner, SIGKILL);
-		wait_runner(g->runner, g->host->blocked);
+		wait_runner(g->runner, g->host->blocked, &ex->stopped);
 		close(ep[0]);
 		return -1;
 	}
-	st = wait_runner(g->runner, g->host->blocked);
+	st = wait_runner(g->runner, g->host->blocked, &ex->stopped);
 	n = read(ep[0], buf, sizeof(buf) - 1);
 	close(ep[0]);
 	if (n > 0) {
@@ -259,6 +273,7 @@ static int ct_run(struct guest *g, char *msg, size_t len, struct error *err)
 			       WTERMSIG(st));
 	snprintf(msg, len, "the container exited with status %d",
 		 WEXITSTATUS(st));
+	ex->status = WEXITSTATUS(st);
 	return 0;
 }
 

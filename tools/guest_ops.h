@@ -45,13 +45,24 @@ struct guest_host {
 	const char *definition_copy;
 };
 
+/* How a run ended, for the restart policy (config.h). */
+struct guest_exit {
+	/* As an exit status: 0 a clean end of its own (exit 0, power-off),
+	 * else a failure (a non-zero exit, 128+N for signal N, a crash). */
+	int status;
+	/* Ended by a signal sent to the supervisor, not on its own. */
+	bool stopped;
+};
+
 struct guest_ops {
 	const char *kind;       /* "vm", "container", as `vessel ps` says */
 	int (*create)(struct guest_host *h, struct guest **g, struct error *err);
 	/* Run the guest to its end: its console, host->serve, the guest.
-	 * 0 with a line on how it ended in msg (for the console log), or -1
-	 * with err when it could not run. */
-	int (*run)(struct guest *g, char *msg, size_t len, struct error *err);
+	 * 0 with a line on how it ended in msg (for the console log) and
+	 * *ex, or -1 with err when it could not run. Called again on a fresh
+	 * g when the guest is restarted (host->serve too). */
+	int (*run)(struct guest *g, char *msg, size_t len, struct guest_exit *ex,
+		   struct error *err);
 	/* Called every control tick while starting, for a kind that finds
 	 * out by polling (a container's runner reports PID 1 once it
 	 * exec'd): true once the guest runs. NULL: the kind calls

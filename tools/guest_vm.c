@@ -68,7 +68,7 @@ static const char *vm_outcome(const struct vm_run_result *res, char *buf,
 }
 
 static int vm_run_guest(struct guest *g, char *msg, size_t len,
-			struct error *err)
+			struct guest_exit *ex, struct error *err)
 {
 	const struct guest_config *cfg = g->host->cfg;
 	struct machine_spec vmcfg = cfg->vm;
@@ -127,6 +127,9 @@ static int vm_run_guest(struct guest *g, char *msg, size_t len,
 		char buf[64];
 
 		snprintf(msg, len, "%s", vm_outcome(&res, buf, sizeof(buf)));
+		ex->status = res.result == VM_RESULT_CRASH ? 1 :
+			res.stop_signal ? 128 + res.stop_signal : 0;
+		ex->stopped = res.result == VM_RESULT_STOPPED;
 	}
 	return r;
 }

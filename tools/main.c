@@ -384,6 +384,11 @@ static int cmd_check(int argc, char **argv)
 		print_size("memory", cfg.ct.memory);
 		print_ct_extras(&cfg.ct);
 	}
+	printf("restart: %s\n", cfg.restart == RESTART_ALWAYS ? "always" :
+	       cfg.restart == RESTART_ON_FAILURE ? "on-failure" : "no");
+	if (cfg.restart != RESTART_NO)
+		printf("restart_max: %d%s\nrestart_window: %gs\n", cfg.restart_max,
+		       cfg.restart_max ? "" : " (no limit)", cfg.restart_window);
 	config_free(&cfg);
 	return 0;
 }

@@ -223,6 +223,13 @@ static const struct choice triple_fault_choices[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice restart_choices[] = {
+	{ "no", RESTART_NO },
+	{ "on-failure", RESTART_ON_FAILURE },
+	{ "always", RESTART_ALWAYS },
+	{ NULL, 0 },
+};
+
 static const struct key common_keys[] = {
 	{ .name = "name", .type = KT_STRING, G(name),
 	  .def_fn = default_name, .check = check_name,
@@ -240,6 +247,19 @@ static const struct key common_keys[] = {
 	{ .name = "up_delay", .type = KT_NUMBER, G(up_delay), .dmin = 0,
 	  .dmax = INFINITY, .def = "0",
 	  .help = "Seconds `vessel up` waits after starting this guest." },
+	{ .name = "restart", .type = KT_ENUM, G(restart),
+	  .choices = restart_choices, .def = "no",
+	  .help = "When the supervisor restarts a guest that ended on its own: "
+		  "never, after a failure (a non-zero exit, a signal, a VM "
+		  "crash), or always. Never after `vessel stop` or `down`." },
+	{ .name = "restart_max", .type = KT_INT, G(restart_max), .imin = 0,
+	  .imax = 1000000, .def = "5",
+	  .help = "Give up after this many restarts in a row of runs shorter "
+		  "than restart_window (0: never give up)." },
+	{ .name = "restart_window", .type = KT_NUMBER, .flags = KF_SECONDS,
+	  G(restart_window), .dmin = 0, .dmax = 86400 * 365, .def = "60",
+	  .help = "A run at least this long (seconds; 60s, 2m, 1h) resets the "
+		  "give-up count and the restart backoff." },
 };
 
 static const struct choice cache_choices[] = {
@@ -452,6 +472,29 @@ int schema_parse_number(const char *s, double *out)
 	return 0;
 }
 
+int schema_parse_seconds(const char *s, double *out)
+{
+	static const struct { const char *suffix; double scale; } units[] = {
+		{ "ms", 0.001 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+	};
+	char num[64];
+	size_t n = strlen(s), k;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		k = strlen(units[i].suffix);
+		if (n > k && n - k < sizeof(num) &&
+		    strcmp(s + n - k, units[i].suffix) == 0) {
+			memcpy(num, s, n - k);
+			num[n - k] = '\0';
+			if (schema_parse_number(num, out) < 0)
+				return -1;
+			*out *= units[i].scale;
+			return isfinite(*out) ? 0 : -1;
+		}
+	}
+	return schema_parse_number(s, out);
+}
+
 static int suffix_shift(char c)
 {
 	switch (toupper((unsigned char)c)) {
@@ -648,7 +691,8 @@ void schema_describe(const struct key *k, char *buf, size_t len)
 			 range);
 		break;
 	case KT_NUMBER:
-		snprintf(buf, len, "a number %s", range);
+		snprintf(buf, len, "a number %s%s", range, k->flags & KF_SECONDS ?
+			 " (seconds, or with an ms, s, m or h suffix)" : "");
 		break;
 	case KT_SIZE:
 		snprintf(buf, len, "a size%s%s",

@@ -46,6 +46,7 @@ enum key_flags {
 	KF_MIN_EXCL = 1 << 1,	/* KT_NUMBER: value must be > dmin */
 	KF_NONEMPTY = 1 << 2,	/* KT_STR_LIST: at least one item */
 	KF_KIND = 1 << 3,	/* resolved first; selects the kind table */
+	KF_SECONDS = 1 << 4,	/* KT_NUMBER: seconds; 60s, 2m, 1h work too */
 };
 
 struct choice {
@@ -118,6 +119,8 @@ void schema_range(const struct key *k, char *buf, size_t len);
 /* Scalar codecs; each returns 0 on success, -1 on bad syntax/overflow. */
 int schema_parse_int(const char *s, int64_t *out);
 int schema_parse_number(const char *s, double *out);
+/* A number of seconds with an optional ms, s, m or h suffix. */
+int schema_parse_seconds(const char *s, double *out);
 int schema_parse_size(const char *s, uint64_t *out);
 int schema_parse_bool(const char *s, bool *out);
 int schema_parse_user(const char *s, uid_t *uid, gid_t *gid);

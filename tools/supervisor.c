@@ -1,7 +1,8 @@
 /* The supervisor of a started guest: launching it detached, and the state
- * every kind shares (starting, running, paused, stopping, exited) behind
- * the control operations. What a VM or a container does for each is in
- * its guest_ops table (guest_ops.h); nothing here branches on the kind. */
+ * every kind shares (starting, running, paused, stopping, restarting,
+ * exited) behind the control operations, and the restart policy (`restart:`
+ * in config.h). What a VM or a container does for each is in its guest_ops
+ * table (guest_ops.h); nothing here branches on the kind. */
 #include "supervisor.h"
 #include "base/fdio.h"
 #include "base/clock.h"
@@ -26,13 +27,21 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 
-enum sv_state { SV_STARTING, SV_RUNNING, SV_PAUSED, SV_STOPPING, SV_EXITED };
+enum sv_state {
+	SV_STARTING, SV_RUNNING, SV_PAUSED, SV_STOPPING, SV_RESTARTING,
+	SV_EXITED,
+};
 
 static const char *const state_names[] = {
 	[SV_STARTING] = "starting", [SV_RUNNING] = "running",
 	[SV_PAUSED] = "paused", [SV_STOPPING] = "stopping",
-	[SV_EXITED] = "exited",
+	[SV_RESTARTING] = "restarting", [SV_EXITED] = "exited",
 };
+
+/* The pause before a restart: doubling from the first to the cap, back to
+ * the first after a run of restart_window or more. */
+#define RESTART_DELAY_FIRST_MS 100
+#define RESTART_DELAY_MAX_MS 5000
 
 struct sv {
 	const struct guest_config *cfg;
@@ -48,6 +57,9 @@ struct sv {
 	int status_fd;                  /* to `vessel start`; -1 once told */
 	long long deadline_ms;          /* hard stop then; 0: none */
 	struct ctl_server *srv;
+	unsigned restarts;              /* by the restart policy, so far */
+	bool stop_asked;                /* stop, snapshot --stop: no restart */
+	bool stop_once_running;         /* asked while a restart was starting */
 };
 
 /* Tell `vessel start` how it went, once. With sv->lock held. */
@@ -98,9 +110,13 @@ static void op_tick(void *opaque)
 	struct sv *sv = opaque;
 
 	pthread_mutex_lock(&sv->lock);
-	if (sv->state == SV_STARTING && sv->ops->poll_started &&
+	if (sv->state == SV_STARTING && sv->guest && sv->ops->poll_started &&
 	    sv->ops->poll_started(sv->guest))
 		set_running(sv);
+	if (sv->stop_once_running && sv->state == SV_RUNNING) {
+		sv->stop_once_running = false;
+		hard_stop(sv);
+	}
 	if (sv->deadline_ms && now_ms() >= sv->deadline_ms) {
 		ctl_server_note(sv->srv, "stop timeout: stopping it hard");
 		hard_stop(sv);
@@ -118,7 +134,9 @@ static void op_status(void *opaque, struct json_object *o)
 	json_object_object_add(o, "kind", json_object_new_string(sv->ops->kind));
 	json_object_object_add(o, "state",
 			       json_object_new_string(state_names[sv->state]));
-	sv->ops->status(sv->guest, o);
+	if (sv->guest)
+		sv->ops->status(sv->guest, o);
+	json_object_object_add(o, "restarts", json_object_new_int64(sv->restarts));
 	json_object_object_add(o, "uptime", json_object_new_int64(sv->started_ms ?
 				(now_ms() - sv->started_ms) / 1000 : 0));
 	json_object_object_add(o, "started", json_object_new_int64(sv->started_wall));
@@ -135,7 +153,27 @@ static int check_started(struct sv *sv, struct error *err)
 		return err_set(err, "%s is still starting", sv->cfg->name);
 	if (sv->state == SV_EXITED)
 		return err_set(err, "%s has stopped", sv->cfg->name);
+	if (sv->state == SV_RESTARTING)
+		return err_set(err, "%s is waiting to restart", sv->cfg->name);
 	return 0;
+}
+
+/* A stop between two runs, or while a restarted guest is starting: it
+ * is not restarted (again), and is stopped as soon as it runs. With
+ * sv->lock held. */
+static bool stop_between_runs(struct sv *sv)
+{
+	if (sv->state == SV_RESTARTING) {
+		ctl_server_note(sv->srv, "stop: it will not be restarted");
+		sv->stop_asked = true;
+		return true;
+	}
+	if (sv->state == SV_STARTING && sv->restarts > 0) {
+		ctl_server_note(sv->srv, "stop: stopping it as soon as it runs");
+		sv->stop_asked = sv->stop_once_running = true;
+		return true;
+	}
+	return false;
 }
 
 static int op_stop(void *opaque, double timeout, bool force, struct error *err)
@@ -145,10 +183,15 @@ static int op_stop(void *opaque, double timeout, bool force, struct error *err)
 	char note[128];
 
 	pthread_mutex_lock(&sv->lock);
+	if (stop_between_runs(sv)) {
+		pthread_mutex_unlock(&sv->lock);
+		return 0;
+	}
 	if (check_started(sv, err) < 0) {
 		pthread_mutex_unlock(&sv->lock);
 		return -1;
 	}
+	sv->stop_asked = true;
 	if (force || timeout == 0) {
 		ctl_server_note(sv->srv, "stop --force: stopping it now");
 		hard_stop(sv);
@@ -205,6 +248,7 @@ static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
 				"snapshot taken");
 		if (stop)
 			sv->state = SV_STOPPING;
+		sv->stop_asked |= stop;
 	}
 	pthread_mutex_unlock(&sv->lock);
 	return r;
@@ -216,7 +260,7 @@ static void op_resize(void *opaque, unsigned rows, unsigned cols)
 	struct sv *sv = opaque;
 
 	pthread_mutex_lock(&sv->lock);
-	if (sv->ops->resize)
+	if (sv->ops->resize && sv->guest)
 		sv->ops->resize(sv->guest, rows, cols);
 	pthread_mutex_unlock(&sv->lock);
 }
@@ -240,6 +284,8 @@ static int host_serve(struct guest_host *h, int out_fd, int in_fd,
 		.in_fd = in_fd, .log_path = log, .ops = &sv_ops, .opaque = sv,
 	};
 
+	if (sv->srv)            /* a restart: the same server, a new console */
+		return ctl_server_console(sv->srv, out_fd, in_fd, err);
 	if (state_path(log, sizeof(log), sv->cfg->name, STATE_LOG, err) < 0)
 		return -1;
 	return ctl_server_start(&sv->srv, &p, err);
@@ -301,6 +347,81 @@ static void become_daemon(const char *name, int lock_fd, int listen_fd,
 	}
 }
 
+/* Does the policy restart a guest that ended on its own? */
+static bool policy_restarts(enum restart_policy p, bool failed)
+{
+	return p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && failed);
+}
+
+/* Wait ms before a restart; false if a stop (the control socket, or a
+ * terminating signal to the supervisor) came meanwhile. */
+static bool restart_delay(struct sv *sv, long long ms, const sigset_t *sigs)
+{
+	long long end = now_ms() + ms, left;
+	struct timespec ts;
+	bool stop;
+	int sig;
+
+	for (;;) {
+		pthread_mutex_lock(&sv->lock);
+		stop = sv->stop_asked;
+		pthread_mutex_unlock(&sv->lock);
+		left = end - now_ms();
+		if (stop || left <= 0)
+			return !stop;
+		if (left > CTL_TICK_MS)
+			left = CTL_TICK_MS;
+		ts = (struct timespec){ .tv_sec = 0, .tv_nsec = left * 1000000 };
+		sig = sigtimedwait(sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
+		    sig == SIGQUIT) {
+			pthread_mutex_lock(&sv->lock);
+			if (sv->srv)
+				ctl_server_note(sv->srv, "stopped by a signal while "
+						"waiting to restart");
+			sv->stop_asked = true;
+			pthread_mutex_unlock(&sv->lock);
+		}
+	}
+}
+
+/* The give-up count of quick restarts in a row, and the backoff. */
+struct restart_streak {
+	unsigned count;
+	long long since_ms;     /* when the streak's first run started */
+	long long delay_ms;
+};
+
+/* After a run that started at t0 ended and the policy wants it again:
+ * 0 with the pause before the restart in s->delay_ms, or -1 with why it
+ * is given up on in msg. */
+static int restart_next(const struct guest_config *cfg,
+			struct restart_streak *s, long long t0, char *msg,
+			size_t len)
+{
+	long long now = now_ms();
+
+	if (now - t0 >= (long long)(cfg->restart_window * 1000) ||
+	    s->count == 0) {
+		s->count = 0;
+		s->since_ms = t0;
+		s->delay_ms = 0;
+	}
+	if (cfg->restart_max && s->count >= (unsigned)cfg->restart_max) {
+		snprintf(msg, len, "restart: gave up after %u restart%s in %.1f s "
+			 "(each run shorter than restart_window, %g s)",
+			 s->count, s->count == 1 ? "" : "s",
+			 (now - s->since_ms) / 1000.0,
+			 cfg->restart_window);
+		return -1;
+	}
+	s->count++;
+	s->delay_ms = s->delay_ms ? s->delay_ms * 2 : RESTART_DELAY_FIRST_MS;
+	if (s->delay_ms > RESTART_DELAY_MAX_MS)
+		s->delay_ms = RESTART_DELAY_MAX_MS;
+	return 0;
+}
+
 static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 						const char *restore,
 						int lock_fd, int listen_fd,
@@ -310,11 +431,17 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		.cfg = cfg, .ops = guest_ops_of(cfg->kind), .listen_fd = listen_fd,
 		.status_fd = status_fd,
 	};
-	char def[STATE_PATH_MAX];
-	sigset_t block, old;
+	struct restart_streak streak = { 0 };
+	char def[STATE_PATH_MAX], line[320];
+	struct guest_exit ex;
+	struct guest *g, *old;
+	sigset_t block, old_mask;
+	const char *last = NULL;
 	struct error err;
 	char msg[256] = "";
-	int r;
+	bool again, failed;
+	long long t0;
+	int r, status;
 
 	err_clear(&err);
 	sv.definition = realpath(cfg->path, NULL);
@@ -329,23 +456,82 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	sigaddset(&block, SIGWINCH);
 	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
 	sv.host = (struct guest_host){
-		.cfg = cfg, .old_mask = &old, .blocked = &block,
+		.cfg = cfg, .old_mask = &old_mask, .blocked = &block,
 		.serve = host_serve, .running = host_running, .opaque = &sv,
 		.restore = restore, .definition_copy = def,
 	};
 	if (state_path(def, sizeof(def), cfg->name, STATE_DEF, &err) < 0)
 		def[0] = '\0';
-	r = sv.ops->create(&sv.host, &sv.guest, &err);
-	if (r == 0)
-		r = sv.ops->run(sv.guest, msg, sizeof(msg), &err);
-	pthread_mutex_lock(&sv.lock);
-	sv.state = SV_EXITED;
-	sv.deadline_ms = 0;
-	pthread_mutex_unlock(&sv.lock);
+	for (;;) {
+		ex = (struct guest_exit){ 0 };
+		g = NULL;
+		t0 = now_ms();
+		r = sv.ops->create(&sv.host, &g, &err);
+		pthread_mutex_lock(&sv.lock);
+		sv.guest = g;
+		pthread_mutex_unlock(&sv.lock);
+		if (r == 0)
+			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
+		status = r < 0 ? 1 : ex.status & 0xff;
+		last = r < 0 ? err.msg : msg;
+		failed = r < 0 || ex.status != 0;
+		pthread_mutex_lock(&sv.lock);
+		/* A run that failed before `vessel start` heard it ran is
+		 * that start's error, never restarted. */
+		again = !sv.stop_asked && !ex.stopped && sv.srv &&
+			!(r < 0 && sv.status_fd >= 0) &&
+			policy_restarts(cfg->restart, failed);
+		sv.state = again ? SV_RESTARTING : SV_EXITED;
+		sv.deadline_ms = 0;
+		sv.stop_once_running = false;
+		if (again)
+			report(&sv, NULL);      /* it ran: `vessel start` is done */
+		pthread_mutex_unlock(&sv.lock);
+		if (!again)
+			break;
+		ctl_server_console_end(sv.srv);
+		ctl_server_note(sv.srv, last);
+		last = NULL;
+		if (restart_next(cfg, &streak, t0, line, sizeof(line)) < 0) {
+			last = line;
+			pthread_mutex_lock(&sv.lock);
+			sv.state = SV_EXITED;
+			pthread_mutex_unlock(&sv.lock);
+			break;
+		}
+		pthread_mutex_lock(&sv.lock);
+		old = sv.guest;
+		sv.guest = NULL;
+		sv.restarts++;
+		snprintf(line, sizeof(line), "restart %u (%s): in %.1f s",
+			 sv.restarts, failed ? "it failed" : "restart: always",
+			 streak.delay_ms / 1000.0);
+		ctl_server_note(sv.srv, line);
+		pthread_mutex_unlock(&sv.lock);
+		if (old)
+			sv.ops->destroy(old);
+		/* A restart boots afresh. Unlike the first run's, a restarted
+		 * container's runner is forked while the control threads
+		 * run: they hold no lock the runner takes (they use no stdio,
+		 * and glibc's fork keeps malloc usable in the child). */
+		sv.host.restore = NULL;
+		if (!restart_delay(&sv, streak.delay_ms, &block)) {
+			pthread_mutex_lock(&sv.lock);
+			sv.state = SV_EXITED;
+			pthread_mutex_unlock(&sv.lock);
+			break;
+		}
+		pthread_mutex_lock(&sv.lock);
+		sv.state = SV_STARTING;
+		pthread_mutex_unlock(&sv.lock);
+		err_clear(&err);
+		msg[0] = '\0';
+	}
 	if (sv.srv) {
-		ctl_server_note(sv.srv, r < 0 ? err.msg : msg);
+		if (last)
+			ctl_server_note(sv.srv, last);
 		ctl_server_finish(sv.srv);      /* closes listen_fd */
 	} else {
 		close(listen_fd);
@@ -357,7 +543,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	/* Failed before it ran, or (a quick container) ran and ended. */
 	report(&sv, r < 0 ? err.msg : NULL);
 	pthread_mutex_unlock(&sv.lock);
-	_exit(r < 0 ? 1 : 0);
+	_exit(status);
 }
 
 /* ---- `vessel start` ----------------------------------------------------- */

@@ -74,6 +74,7 @@ for p in glob.glob(os.path.join(root, "examples", "*.yaml")):
 extra = {
     "alias.yaml": b"kind: container\nname: a\nrootfs: r\ncommand: [&c /bin/sh, *c]\nenv: &e {A: &v x, B: *v}\n",
     "vm.yaml": b"name: v\nkernel: &k vmlinuz\ninitrd: *k\nmemory: 1G\nvcpus: 2\ndisks:\n  - {path: d.img, readonly: true}\nnets: [{tap: t0}]\n",
+    "restart.yaml": b"kind: container\nrootfs: r\nrestart: on-failure\nrestart_max: 3\nrestart_window: 1.5m\n",
     "slots.yaml": b"kernel: vmlinuz\ndisks:\n  - {path: d.img, slot: 7}\n  - {path: d.img}\nnets: [{tap: t0, slot: 2}, {tap: t1, slot: 7}]\n",
 }
 for name, data in extra.items():

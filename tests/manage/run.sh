@@ -738,6 +738,159 @@ t_run_dir_hostile() {
 	fi
 }
 
+# ---- restart policy (containers) ------------------------------------------
+
+# rdef NAME POLICY SCRIPT-TAIL [yaml lines...]: a container that counts its
+# runs in $T/NAME.d/n (a bind mount), then runs SCRIPT-TAIL
+rdef() {
+	local n=$1 policy=$2 tail=$3
+	shift 3
+	rm -rf "$T/$n.d" && mkdir -p "$T/$n.d"
+	ctdef "$n" "n=\$(cat /d/n 2>/dev/null || echo 0); n=\$((n+1)); echo \$n > /d/n; echo run \$n; $tail" \
+		"restart: $policy" "mounts: [{source: $T/$n.d, target: /d}]" "$@"
+}
+runs() { cat "$T/$1.d/n" 2>/dev/null || echo 0; }
+
+# wait_gone NAME [S]: until NAME is no longer listed
+wait_gone() {
+	local _
+	for _ in $(seq $((${2:-20} * 10))); do
+		listed "$1" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# on-failure: restarted with a count in ps and a line per restart in the
+# log; given up on after restart_max quick restarts, and the log says so.
+t_restart_on_failure() {
+	ct_test restart_on_failure || return
+	local n=m-rfail _ r=0
+	rdef "$n" on-failure "sleep 1; exit 1" "restart_max: 3" "restart_window: 60s"
+	start "$n" || { bad restart_on_failure "start failed" "$T/$n.start"; return; }
+	for _ in $(seq 100); do
+		psj
+		r=$(field "$n" restarts)
+		[ "${r:-0}" -ge 1 ] && [ "$(runs "$n")" -ge 2 ] && break
+		sleep 0.1
+	done
+	if [ "${r:-0}" -lt 1 ]; then bad restart_on_failure "ps never showed a restart (restarts '$r', runs $(runs "$n"))" "$T/ps.json"; return; fi
+	V ps > "$T/$n.ps" 2>&1
+	if ! grep -Eq "^$n +container .* [1-3]\$" "$T/$n.ps"; then bad restart_on_failure "no RESTARTS column in ps" "$T/$n.ps"; return; fi
+	if ! wait_gone "$n" 30; then bad restart_on_failure "not given up on after 3 restarts (runs $(runs "$n"))" "$T/ps.json"; return; fi
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	if [ "$(runs "$n")" -ne 4 ]; then bad restart_on_failure "ran $(runs "$n") times, want 4 (1 + 3 restarts)" "$T/$n.log"
+	elif [ "$(grep -c 'restart [0-9]* (it failed): in' "$T/$n.log")" -ne 3 ]; then bad restart_on_failure "want 3 restart lines in the log" "$T/$n.log"
+	elif ! grep -q "restart: gave up after 3 restarts in [0-9.]* s" "$T/$n.log"; then bad restart_on_failure "the log does not say it gave up" "$T/$n.log"
+	elif [ "$(grep -c 'exited with status 1' "$T/$n.log")" -ne 4 ]; then bad restart_on_failure "want 4 'exited with status 1' lines" "$T/$n.log"
+	elif [ -e "$VESSEL_RUN_DIR/$n" ]; then bad restart_on_failure "state left behind"
+	else ok restart_on_failure; fi
+}
+
+# always: an exit 0 is restarted too; no: nothing is restarted.
+t_restart_always_no() {
+	ct_test restart_always || return
+	local a=m-ralways n=m-rno
+	rdef "$a" always "exit 0" "restart_max: 2"
+	rdef "$n" no "exit 1"
+	start "$a" || { bad restart_always "start failed" "$T/$a.start"; return; }
+	start "$n" || { bad restart_no "start failed" "$T/$n.start"; return; }
+	wait_gone "$a" 30
+	wait_gone "$n" 30
+	V logs "$a" > "$T/$a.log" 2>/dev/null
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	if listed "$a"; then bad restart_always "still running" "$T/$a.log"
+	elif [ "$(runs "$a")" -ne 3 ]; then bad restart_always "ran $(runs "$a") times, want 3" "$T/$a.log"
+	elif [ "$(grep -c 'restart [0-9]* (restart: always): in' "$T/$a.log")" -ne 2 ]; then bad restart_always "want 2 restart lines" "$T/$a.log"
+	elif ! grep -q "restart: gave up after 2 restarts" "$T/$a.log"; then bad restart_always "the log does not say it gave up" "$T/$a.log"
+	else ok restart_always; fi
+	sleep 1
+	if listed "$n"; then bad restart_no "still running" "$T/$n.log"
+	elif [ "$(runs "$n")" -ne 1 ]; then bad restart_no "ran $(runs "$n") times, want 1" "$T/$n.log"
+	elif grep -q "restart" "$T/$n.log"; then bad restart_no "the log mentions a restart" "$T/$n.log"
+	elif ! grep -q "exited with status 1" "$T/$n.log"; then bad restart_no "no exit status in the log" "$T/$n.log"
+	else ok restart_no; fi
+}
+
+# `vessel stop` (graceful: the container then exits 3; --force: killed)
+# and SIGTERM to the supervisor (passed on: it exits 3) never restart an
+# on-failure container.
+t_restart_stop() {
+	ct_test restart_stop || return
+	local n=m-rstop how want=0
+	rdef "$n" on-failure "trap 'echo got-term; exit 3' TERM; echo ready; while true; do sleep 0.1; done"
+	for how in "" "--force" "SIGTERM"; do
+		want=$((want + 1))
+		start "$n" || { bad restart_stop "start failed" "$T/$n.start"; return; }
+		wait_log "$n" ready 10
+		if [ "$how" = SIGTERM ]; then
+			psj
+			kill -TERM "$(field "$n" pid)"
+			wait_gone "$n" 10
+		else
+			V stop $how "$n" > "$T/$n.stop" 2>&1 || { bad restart_stop "stop $how failed" "$T/$n.stop"; return; }
+		fi
+		sleep 1.5       # a restart would come after 0.1 s
+		V logs "$n" > "$T/$n.log" 2>/dev/null
+		if listed "$n"; then bad restart_stop "running again after stop $how" "$T/$n.log"; return; fi
+		if [ "$(runs "$n")" -ne $want ]; then bad restart_stop "stop $how: ran $(runs "$n") times, want $want" "$T/$n.log"; return; fi
+		if grep -q "restart 1" "$T/$n.log"; then bad restart_stop "stop $how: restarted" "$T/$n.log"; return; fi
+	done
+	if ! grep -q "exited with status 3" "$T/$n.log"; then bad restart_stop "SIGTERM: no exit 3" "$T/$n.log"; return; fi
+	ok restart_stop
+}
+
+# crash_console NAME: make the shell guest NAME crash (its console, then
+# Ctrl-A d)
+crash_console() {
+	{ sleep 0.5; printf '!boom\r'; sleep 2; printf '\001d'; } | V console "$1" > "$T/$1.console" 2>&1
+}
+
+# A VM that crashes is booted again by the same supervisor (on-failure),
+# and given up on after restart_max quick restarts.
+t_restart_vm() {
+	vm_test restart_vm || return
+	local n=m-rvm _ c=0
+	vmdef "$n" shell "restart: on-failure" "restart_max: 1"
+	start "$n" || { bad restart_vm "start failed" "$T/$n.start"; return; }
+	wait_log "$n" "shell-guest: ready" 10 || { bad restart_vm "no first boot"; return; }
+	crash_console "$n"
+	for _ in $(seq 150); do
+		c=$(V logs "$n" 2>/dev/null | grep -ac "shell-guest: ready")
+		[ "$c" -ge 2 ] && break
+		sleep 0.1
+	done
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	psj
+	if [ "$c" -lt 2 ]; then bad restart_vm "not booted again after the crash" "$T/$n.log"; return; fi
+	if ! grep -q "restart 1 (it failed): in" "$T/$n.log"; then bad restart_vm "no restart line" "$T/$n.log"; return; fi
+	if [ "$(field "$n" restarts)" != 1 ] || [ "$(field "$n" state)" != running ]; then bad restart_vm "ps: want running with 1 restart" "$T/ps.json"; return; fi
+	crash_console "$n"
+	wait_gone "$n" 20
+	V logs "$n" > "$T/$n.log" 2>/dev/null
+	if listed "$n"; then bad restart_vm "not given up on" "$T/$n.log"
+	elif [ "$(grep -c "the guest crashed" "$T/$n.log")" -ne 2 ]; then bad restart_vm "want 2 crashes in the log" "$T/$n.log"
+	elif ! grep -q "restart: gave up after 1 restart in" "$T/$n.log"; then bad restart_vm "the log does not say it gave up" "$T/$n.log"
+	else ok restart_vm; fi
+}
+
+# Bad values: file:line errors from `vessel check` and `vessel start`.
+t_restart_bad() {
+	local why=""
+	printf 'kind: container\nname: m-rbad\nrootfs: %s\nrestart: sometimes\n' "$T/rootfs" > "$T/rb1.yaml"
+	printf 'kind: container\nname: m-rbad\nrootfs: %s\nrestart_max: -1\n' "$T/rootfs" > "$T/rb2.yaml"
+	printf 'kind: container\nname: m-rbad\nrootfs: %s\nrestart_window: 5 s\n' "$T/rootfs" > "$T/rb3.yaml"
+	V check "$T/rb1.yaml" > "$T/rb.out" 2>&1 && why="$why check accepted 'sometimes';"
+	V start "$T/rb1.yaml" >> "$T/rb.out" 2>&1; [ $? -eq 2 ] || why="$why start of 'sometimes' did not exit 2;"
+	V check "$T/rb2.yaml" >> "$T/rb.out" 2>&1 && why="$why check accepted -1;"
+	V check "$T/rb3.yaml" >> "$T/rb.out" 2>&1 && why="$why check accepted '5 s';"
+	[ "$(grep -c "rb1.yaml:4:10: restart: expected no, on-failure or always, got 'sometimes'" "$T/rb.out")" -eq 2 ] || why="$why no file:line error for 'sometimes' (twice);"
+	grep -q "rb2.yaml:4:14: restart_max: expected an integer from 0 to 1000000, got '-1'" "$T/rb.out" || why="$why no file:line error for -1;"
+	grep -q "rb3.yaml:4:17: restart_window: expected" "$T/rb.out" || why="$why no file:line error for '5 s';"
+	listed m-rbad && why="$why m-rbad started;"
+	if [ -n "$why" ]; then bad restart_bad "$why" "$T/rb.out"; else ok restart_bad; fi
+}
+
 # ---- main ---------------------------------------------------------------
 
 if [ ! -x "$VESSEL" ]; then
@@ -759,10 +912,10 @@ fi
 defs
 
 ALL="help not_running start_errors start_ps pid1_ct duplicate console_vm console_ct
-pause stop sigkill crash_vm up_down hostile log_rotation acpid"
+pause stop sigkill crash_vm up_down hostile log_rotation acpid restart_vm"
 # Neither VMs nor containers: not with the VMs.
 [ "$part" != vm ] || ALL=$(echo $ALL | sed -E 's/\b(help|not_running|start_errors) //g')
-[ "$part" = vm ] || ALL="$ALL run_dir_hostile"
+[ "$part" = vm ] || ALL="$ALL run_dir_hostile restart_on_failure restart_always_no restart_stop restart_bad"
 for t in ${*:-$ALL}; do
 	if [ -n "${MANAGE_DONE_FILE:-}" ] && done_before=$(grep -m1 "^$t " "$MANAGE_DONE_FILE" 2>/dev/null); then
 		read -r _ n_pass n_fail n_skip <<<"$done_before"

@@ -199,7 +199,44 @@ static void test_vm_defaults(void **state)
 	assert_false(cfg.autostart);
 	assert_int_equal(cfg.order, 0);
 	assert_true(cfg.up_delay == 0);
+	assert_int_equal(cfg.restart, RESTART_NO);
+	assert_int_equal(cfg.restart_max, 5);
+	assert_true(cfg.restart_window == 60);
 	config_free(&cfg);
+}
+
+/* restart:, restart_max:, restart_window: for either kind. */
+static void test_restart_policy(void **state)
+{
+	struct guest_config cfg;
+
+	(void)state;
+	load_ok("hello.yaml", CT "restart: on-failure\nrestart_max: 3\n"
+		"restart_window: 2m\n", &cfg);
+	assert_int_equal(cfg.restart, RESTART_ON_FAILURE);
+	assert_int_equal(cfg.restart_max, 3);
+	assert_true(cfg.restart_window == 120);
+	config_free(&cfg);
+	load_ok("hello.yaml", "kernel: vmlinuz\nrestart: always\nrestart_max: 0\n"
+		"restart_window: 1.5\n", &cfg);
+	assert_int_equal(cfg.restart, RESTART_ALWAYS);
+	assert_int_equal(cfg.restart_max, 0);
+	assert_true(cfg.restart_window == 1.5);
+	config_free(&cfg);
+	load_ok("hello.yaml", CT "restart: no\nrestart_window: 500ms\n", &cfg);
+	assert_int_equal(cfg.restart, RESTART_NO);
+	assert_true(cfg.restart_window == 0.5);
+	config_free(&cfg);
+	expect_error(CT "restart: sometimes\n", "3:10: restart: expected no, "
+		     "on-failure or always, got 'sometimes'");
+	expect_error(CT "restart_max: -1\n", "3:14: restart_max: expected an "
+		     "integer from 0 to 1000000, got '-1'");
+	expect_error(CT "restart_window: 60x\n", "3:17: restart_window: expected "
+		     "a number 0 to 3.1536e+07 (seconds, or with an ms, s, m or h "
+		     "suffix), got '60x'");
+	expect_error(CT "restart_window: -5s\n", "3:17: restart_window: expected "
+		     "a number 0 to 3.1536e+07 (seconds, or with an ms, s, m or h "
+		     "suffix), got '-5s'");
 }
 
 static void test_name_from_file(void **state)
@@ -1126,6 +1163,20 @@ static void test_codecs(void **state)
 	assert_true(d == 1000);
 	assert_int_equal(schema_parse_number("inf", &d), -1);
 	assert_int_equal(schema_parse_number("1e999", &d), -1);
+	assert_int_equal(schema_parse_seconds("60s", &d), 0);
+	assert_true(d == 60);
+	assert_int_equal(schema_parse_seconds("2m", &d), 0);
+	assert_true(d == 120);
+	assert_int_equal(schema_parse_seconds("1h", &d), 0);
+	assert_true(d == 3600);
+	assert_int_equal(schema_parse_seconds("250ms", &d), 0);
+	assert_true(d == 0.25);
+	assert_int_equal(schema_parse_seconds("7", &d), 0);
+	assert_true(d == 7);
+	assert_int_equal(schema_parse_seconds("s", &d), -1);
+	assert_int_equal(schema_parse_seconds("5 s", &d), -1);
+	assert_int_equal(schema_parse_seconds("5d", &d), -1);
+	assert_int_equal(schema_parse_seconds("1e308h", &d), -1);
 	assert_int_equal(schema_parse_bool("Yes", &b), 0);
 	assert_true(b);
 	assert_int_equal(schema_parse_bool("1", &b), -1);
@@ -1190,6 +1241,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_schema_table),
 		cmocka_unit_test(test_codecs),
+		cmocka_unit_test(test_restart_policy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
