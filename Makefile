@@ -23,7 +23,8 @@ LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -ll
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
-                             container/*.c tools/*.c tools/base/*.c tools/backup/*.c))
+                             container/*.c tools/*.c tools/base/*.c tools/backup/*.c \
+                             tools/appliance/*.c))
 LIB_SRC := $(filter-out tools/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
