@@ -133,7 +133,8 @@ static int add_tree(struct fileset *fs, const char *path, const char *source,
 
 	if (depth > TREE_DEPTH_MAX)
 		return err_input(err, "%s: directories nested too deep", source);
-	if (lstat(source, &st) < 0) {
+	/* The top may be a symlink to the tree; inside, links stay links. */
+	if ((depth ? lstat(source, &st) : stat(source, &st)) < 0) {
 		err_sys(err, "%s", source);
 		err->input = 1;
 		return -1;
