@@ -15,6 +15,7 @@
 #include "manage.h"
 #include "timings.h"
 #include "oci_cli.h"
+#include "image_cli.h"
 #include "../container/container.h"
 #include "../container/seccomp_filter.h"
 #include "../vmm/machine/machine.h"
@@ -51,6 +52,7 @@ static void usage(FILE *out)
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
 		"  backup NAME|FILE REPO  back up a guest (list, restore, verify, prune)\n"
+		"  image build DIR -o OUT  build a bootable appliance image\n"
 		"\n"
 		"  oci ...        the OCI runtime (runc's command line; also as vessel-runc)\n"
 		"\n"
@@ -415,6 +417,7 @@ static const struct command {
 	{ "snapshot", cmd_snapshot, usage_snapshot },
 	{ "restore", cmd_restore, usage_restore },
 	{ "backup", cmd_backup, usage_backup },
+	{ "image", cmd_image, usage_image },
 };
 
 static const struct command *find_command(const char *name)

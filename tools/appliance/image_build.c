@@ -1,0 +1,811 @@
+/* `vessel image build` (image_build.h): gather the file set, write the
+ * initramfs, then either the disk (UKI in an ESP, data partition, GPT) or
+ * the kernel+initrd directory; everything in a work directory next to the
+ * output, renamed into place at the end. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "datafs.h"
+#include "esp.h"
+#include "fileset.h"
+#include "gpt.h"
+#include "host_config.h"
+#include "image_build.h"
+#include "kernel_release_x86.h"
+#include "libdeps.h"
+#include "modules.h"
+#include "sparse_copy.h"
+#include "tool_run.h"
+#include "uki_x86.h"
+#include "../config.h"
+#include "../../container/rmtree.h"
+
+#define MIB (1ull << 20)
+#define FAT_EPOCH 315619200     /* 1980-01-02: FAT and ext4 need a real time */
+
+/* What every appliance host loads (APPLIANCE.md). */
+static const char *const needed_modules[] = {
+	"kvm", "kvm_intel", "kvm_amd", "tun", "bridge", "veth", "virtio_pci",
+	"virtio_blk", "virtio_net", "ahci", "nvme", "sd_mod", "ext4", "evdev",
+	"i6300esb",
+};
+
+struct build {
+	const struct image_opts *o;
+	struct image_report *rep;
+	struct host_config hc;
+	bool hc_loaded;
+	char *guests;           /* absolute, lexically clean DIR/guests */
+	char *work;
+	struct fileset fs;
+	char **disks;           /* REL paths of the data partition's files */
+	char **disk_src;
+	size_t ndisks;
+	uint64_t disk_bytes;
+	uint32_t mtime;
+	int64_t fs_time;
+	char kernel[PATH_MAX];
+	char moddir[PATH_MAX];
+};
+
+/* An absolute path with ".", ".." and repeated slashes folded, without
+ * looking at the file system (symlinks stay as named). */
+static char *lexical_abs(const char *path)
+{
+	char cwd[PATH_MAX], *joined, *out, *o;
+	size_t len;
+
+	if (path[0] == '/') {
+		joined = strdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		if (asprintf(&joined, "%s/%s", cwd, path) < 0)
+			joined = NULL;
+	}
+	if (!joined)
+		return NULL;
+	len = strlen(joined);
+	out = malloc(len + 2);
+	if (!out) {
+		free(joined);
+		return NULL;
+	}
+	o = out;
+	for (char *seg = strtok(joined, "/"); seg; seg = strtok(NULL, "/")) {
+		if (!strcmp(seg, "."))
+			continue;
+		if (!strcmp(seg, "..")) {
+			while (o > out && *--o != '/')
+				;
+			continue;
+		}
+		*o++ = '/';
+		memcpy(o, seg, strlen(seg));
+		o += strlen(seg);
+	}
+	if (o == out)
+		*o++ = '/';
+	*o = '\0';
+	free(joined);
+	return out;
+}
+
+/* The path relative to DIR/guests, or NULL (err set) when outside it. */
+static char *guest_rel(struct build *b, const char *yaml, const char *key,
+		       const char *path, struct error *err)
+{
+	char *abs = lexical_abs(path), *rel;
+	size_t n = strlen(b->guests);
+
+	if (!abs) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	if (strncmp(abs, b->guests, n) || abs[n] != '/' || !abs[n + 1]) {
+		err_input(err, "%s: %s: '%s' is outside %s/guests: an appliance "
+			  "holds only files under it", yaml, key, path, b->o->dir);
+		free(abs);
+		return NULL;
+	}
+	rel = strdup(abs + n + 1);
+	free(abs);
+	if (!rel)
+		err_set(err, "out of memory");
+	return rel;
+}
+
+static int missing(const char *yaml, const char *key, const char *path,
+		   struct error *err)
+{
+	err_sys(err, "%s: %s: '%s'", yaml, key, path);
+	err->input = 1;
+	return -1;
+}
+
+/* A file or tree a guest uses, at etc/vessel/guests/REL. */
+static int add_ref(struct build *b, const char *yaml, const char *key,
+		   const char *path, struct error *err)
+{
+	char *rel = guest_rel(b, yaml, key, path, err), *dst;
+	struct stat st;
+	int r;
+
+	if (!rel)
+		return -1;
+	if (stat(path, &st) < 0) {
+		free(rel);
+		return missing(yaml, key, path, err);
+	}
+	if (asprintf(&dst, "etc/vessel/guests/%s", rel) < 0) {
+		free(rel);
+		return err_set(err, "out of memory");
+	}
+	if (S_ISDIR(st.st_mode))
+		r = fileset_add_tree(&b->fs, dst, path, err);
+	else if (S_ISREG(st.st_mode))
+		r = fileset_add_file(&b->fs, dst, path, st.st_mode, err);
+	else
+		r = err_input(err, "%s: %s: '%s' is neither a file nor a "
+			      "directory", yaml, key, path);
+	free(dst);
+	free(rel);
+	return r;
+}
+
+/* A VM disk: on the data partition at guests/REL, linked from
+ * etc/vessel/guests/REL. */
+static int add_disk(struct build *b, const char *yaml, const char *path,
+		    struct error *err)
+{
+	char *rel = guest_rel(b, yaml, "disks.path", path, err), *dst, *target;
+	struct stat st;
+	int r;
+
+	if (!rel)
+		return -1;
+	if (stat(path, &st) < 0) {
+		free(rel);
+		return missing(yaml, "disks.path", path, err);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		free(rel);
+		return err_input(err, "%s: disks.path: '%s' is not a regular file "
+				 "(an image can hold only disk image files)",
+				 yaml, path);
+	}
+	if (!b->hc.data_size) {
+		free(rel);
+		return err_input(err, "%s: disk '%s' goes on the data partition, "
+				 "but %s has no data:", yaml, path, b->hc.file);
+	}
+	for (size_t i = 0; i < b->ndisks; i++)
+		if (!strcmp(b->disks[i], rel)) {
+			free(rel);
+			return 0;       /* shared by two guests: once */
+		}
+	char **d = realloc(b->disks, (b->ndisks + 1) * sizeof(*d));
+	char **s = d ? realloc(b->disk_src, (b->ndisks + 1) * sizeof(*s)) : NULL;
+
+	if (d)
+		b->disks = d;
+	if (s)
+		b->disk_src = s;
+	if (!d || !s || !(s[b->ndisks] = strdup(path))) {
+		free(rel);
+		return err_set(err, "out of memory");
+	}
+	d[b->ndisks++] = rel;
+	b->disk_bytes += (uint64_t)st.st_blocks * 512;
+	if (asprintf(&dst, "etc/vessel/guests/%s", rel) < 0)
+		return err_set(err, "out of memory");
+	if (asprintf(&target, "/data/guests/%s", rel) < 0) {
+		free(dst);
+		return err_set(err, "out of memory");
+	}
+	r = fileset_add_symlink(&b->fs, dst, target, err);
+	free(dst);
+	free(target);
+	return r;
+}
+
+static int add_guest(struct build *b, const char *file, const char *shown,
+		     struct error *err)
+{
+	struct guest_config cfg;
+	char *dst;
+	int r = 0;
+
+	if (config_load(file, &cfg, err) < 0) {
+		err->input = 1;
+		return -1;
+	}
+	if (asprintf(&dst, "etc/vessel/guests/%s", strrchr(file, '/') + 1) < 0) {
+		config_free(&cfg);
+		return err_set(err, "out of memory");
+	}
+	r = fileset_add_file(&b->fs, dst, file, 0644, err);
+	free(dst);
+	if (cfg.kind == GUEST_VM) {
+		if (r == 0)
+			r = add_ref(b, shown, "kernel", cfg.vm.kernel, err);
+		if (r == 0 && cfg.vm.initrd)
+			r = add_ref(b, shown, "initrd", cfg.vm.initrd, err);
+		for (size_t i = 0; r == 0 && i < cfg.vm.ndisks; i++)
+			r = add_disk(b, shown, cfg.vm.disks[i].path, err);
+	} else {
+		if (r == 0)
+			r = add_ref(b, shown, "rootfs", cfg.ct.rootfs, err);
+		/* Mounts from under guests/ come along; others name the
+		 * appliance's own files (/data/...). */
+		for (size_t i = 0; r == 0 && i < cfg.ct.nmounts; i++) {
+			char *abs = lexical_abs(cfg.ct.mounts[i].source);
+			size_t n = strlen(b->guests);
+
+			if (abs && !strncmp(abs, b->guests, n) && abs[n] == '/')
+				r = add_ref(b, shown, "mounts.source",
+					    cfg.ct.mounts[i].source, err);
+			free(abs);
+		}
+	}
+	config_free(&cfg);
+	return r;
+}
+
+static bool is_yaml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' &&
+	       ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+		(n > 4 && !strcmp(name + n - 4, ".yml")));
+}
+
+static int gather_guests(struct build *b, struct error *err)
+{
+	char *dir;
+	struct dirent **names;
+	int n, r = 0;
+
+	if (asprintf(&dir, "%s/guests", b->o->dir) < 0)
+		return err_set(err, "out of memory");
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		err_sys(err, "%s", dir);
+		err->input = 1;
+		free(dir);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && is_yaml(names[i]->d_name)) {
+			char *file;
+
+			if (asprintf(&file, "%s/%s", dir, names[i]->d_name) < 0) {
+				r = err_set(err, "out of memory");
+			} else {
+				r = add_guest(b, file, file, err);
+				b->rep->nguests++;
+				free(file);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	return r;
+}
+
+static int find_kernel(struct build *b, struct error *err)
+{
+	struct utsname u;
+	struct stat st;
+
+	if (b->o->kernel)
+		snprintf(b->kernel, sizeof(b->kernel), "%s", b->o->kernel);
+	else if (b->hc.kernel)
+		snprintf(b->kernel, sizeof(b->kernel), "%s", b->hc.kernel);
+	else if (uname(&u) == 0)
+		snprintf(b->kernel, sizeof(b->kernel), "/boot/vmlinuz-%s", u.release);
+	if (stat(b->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (errno == 0 || !S_ISREG(st.st_mode))
+			errno = EINVAL;
+		err_sys(err, "kernel '%s'", b->kernel);
+		err->input = 1;
+		return -1;
+	}
+	if (kernel_release_x86(b->kernel, b->rep->release,
+			       sizeof(b->rep->release), err) < 0)
+		return -1;
+	if (b->o->moddir)
+		snprintf(b->moddir, sizeof(b->moddir), "%s", b->o->moddir);
+	else
+		snprintf(b->moddir, sizeof(b->moddir), "/lib/modules/%s",
+			 b->rep->release);
+	return 0;
+}
+
+static int add_modules(struct build *b, struct error *err)
+{
+	size_t nwant = sizeof(needed_modules) / sizeof(needed_modules[0]);
+	const char **want = calloc(nwant + b->hc.nmodules, sizeof(*want));
+	char label[PATH_MAX + 160], **paths = NULL, *order = NULL, *dst;
+	size_t npaths = 0, olen = 0;
+	struct moddb db;
+	int r;
+
+	if (!want)
+		return err_set(err, "out of memory");
+	memcpy(want, needed_modules, sizeof(needed_modules));
+	for (size_t i = 0; i < b->hc.nmodules; i++)
+		want[nwant + i] = b->hc.modules[i];
+	snprintf(label, sizeof(label), "%s (%s)", b->rep->release, b->kernel);
+	r = moddb_load(&db, b->moddir, err);
+	if (r < 0)
+		err->input = 1;
+	else
+		r = moddb_resolve(&db, want, nwant + b->hc.nmodules, label,
+				  &paths, &npaths, err);
+	moddb_free(&db);
+	free(want);
+	if (r < 0)
+		return -1;
+	for (size_t i = 0; i < npaths; i++) {
+		char src[PATH_MAX * 2];
+		struct stat st;
+
+		snprintf(src, sizeof(src), "%s/%s", b->moddir, paths[i]);
+		if (r == 0 && stat(src, &st) < 0) {
+			err_sys(err, "%s: listed in modules.dep", src);
+			err->input = 1;
+			r = -1;
+		}
+		if (r == 0 && asprintf(&dst, "lib/modules/%s/%s", b->rep->release,
+				       paths[i]) < 0)
+			r = err_set(err, "out of memory");
+		else if (r == 0) {
+			r = fileset_add_file(&b->fs, dst, src, 0644, err);
+			free(dst);
+		}
+		if (r == 0) {
+			char *grown = realloc(order, olen + strlen(paths[i]) + 2);
+
+			if (!grown) {
+				r = err_set(err, "out of memory");
+			} else {
+				order = grown;
+				olen += (size_t)sprintf(order + olen, "%s\n", paths[i]);
+			}
+		}
+		free(paths[i]);
+	}
+	free(paths);
+	if (r == 0)
+		r = fileset_add_data(&b->fs, "lib/modules/load-order", order ? order : "",
+				     olen, 0644, err);
+	free(order);
+	b->rep->nmodules = npaths;
+	return r;
+}
+
+static int add_busybox(struct build *b, struct error *err)
+{
+	const char *busybox = getenv("VESSEL_BUSYBOX");
+	const char *e2fsck = getenv("VESSEL_E2FSCK");
+	char *list;
+	size_t len;
+	struct stat st;
+
+	if (!busybox)
+		busybox = "/bin/busybox";
+	if (!e2fsck)
+		e2fsck = "/sbin/e2fsck.static";
+	if (stat(e2fsck, &st) < 0)
+		return err_sys(err, "%s (install e2fsck-static)", e2fsck);
+	const char *argv[] = { busybox, "--list", NULL };
+
+	if (tool_output(argv, &list, &len, err) < 0)
+		return err_prefix(err, "busybox (install busybox-static)");
+	int r = fileset_add_file(&b->fs, "bin/busybox", busybox, 0755, err);
+
+	for (char *name = strtok(list, "\n"); r == 0 && name; name = strtok(NULL, "\n")) {
+		char path[300];
+
+		if (!*name || strchr(name, '/') || strlen(name) > 64 ||
+		    !strcmp(name, "busybox") || name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "bin/%s", name);
+		r = fileset_add_symlink(&b->fs, path, "busybox", err);
+	}
+	free(list);
+	if (r == 0)
+		r = fileset_add_symlink(&b->fs, "bin/sh", "busybox", err);
+	if (r == 0)
+		r = fileset_add_file(&b->fs, "sbin/e2fsck", e2fsck, 0755, err);
+	return r;
+}
+
+static int add_base(struct build *b, const char *hostyaml, struct error *err)
+{
+	static const char *const dirs[] = { "dev", "proc", "sys", "run", "tmp",
+					    "data", "root", "etc/vessel/guests" };
+	const char *vessel = b->o->vessel ? b->o->vessel : "/proc/self/exe";
+	size_t nlibs;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		r = fileset_add_dir(&b->fs, dirs[i], !strcmp(dirs[i], "tmp") ? 01777 :
+				    !strcmp(dirs[i], "root") ? 0700 : 0755, err);
+	if (r == 0)
+		r = fileset_add_node(&b->fs, "dev/console", S_IFCHR | 0600,
+				     makedev(5, 1), err);
+	if (r == 0)
+		r = fileset_add_file(&b->fs, "bin/vessel", vessel, 0755, err);
+	if (r == 0)
+		r = fileset_add_symlink(&b->fs, "init", "bin/vessel", err);
+	if (r == 0)
+		r = libdeps_add(&b->fs, vessel, &nlibs, err);
+	if (r == 0)
+		r = fileset_add_file(&b->fs, "etc/vessel/host.yaml", hostyaml, 0644, err);
+	if (r == 0)
+		r = add_busybox(b, err);
+	return r;
+}
+
+static int write_text(const char *path, const char *text, struct error *err)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return err_sys(err, "%s", path);
+	fputs(text, f);
+	if (fclose(f) != 0)
+		return err_sys(err, "%s", path);
+	return 0;
+}
+
+static char *work_path(struct build *b, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", b->work, name) < 0 ? NULL : p;
+}
+
+static int build_data(struct build *b, const char *out, struct error *err)
+{
+	char *staging = work_path(b, "data"), uuid[37], seed[300];
+	struct guid g;
+	int r = 0;
+
+	if (!staging)
+		return err_set(err, "out of memory");
+	/* Room for the disks, the file system's own blocks and some slack. */
+	if (b->disk_bytes + b->disk_bytes / 16 + 16 * MIB > b->hc.data_size) {
+		free(staging);
+		return err_input(err, "%s: data: %llu MiB is too small for the "
+				 "guests' disks (%llu MiB)", b->hc.file,
+				 (unsigned long long)(b->hc.data_size >> 20),
+				 (unsigned long long)(b->disk_bytes >> 20));
+	}
+	for (size_t i = 0; r == 0 && i < b->ndisks; i++) {
+		char *dst;
+
+		if (asprintf(&dst, "%s/guests/%s", staging, b->disks[i]) < 0)
+			return err_set(err, "out of memory");
+		/* Parents first. */
+		for (char *s = strchr(dst + strlen(staging) + 1, '/'); s; s = strchr(s + 1, '/')) {
+			*s = '\0';
+			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+				r = err_sys(err, "%s", dst);
+			*s = '/';
+		}
+		if (r == 0)
+			r = sparse_copy_file(b->disk_src[i], dst, err);
+		free(dst);
+	}
+	if (r == 0 && mkdir(staging, 0755) < 0 && errno != EEXIST)
+		r = err_sys(err, "%s", staging);
+	snprintf(seed, sizeof(seed), "vessel:%s:data", b->hc.hostname ? b->hc.hostname : "");
+	g = guid_derive(seed);
+	guid_text(&g, uuid);
+	if (r == 0)
+		r = datafs_build(staging, out, b->hc.data_size, uuid, b->fs_time, err);
+	free(staging);
+	b->rep->data_bytes = b->hc.data_size;
+	return r;
+}
+
+static int write_osrel(const char *path, struct error *err)
+{
+	return write_text(path, "NAME=vessel\nID=vessel\nPRETTY_NAME=\"vessel "
+			  "appliance\"\n", err);
+}
+
+static int build_disk(struct build *b, const char *initrd, const char *cmdline,
+		      const char *tmp_out, struct error *err)
+{
+	char *uki = work_path(b, "BOOTX64.EFI"), *esp = work_path(b, "esp.img");
+	char *osrel = work_path(b, "os-release"), *data = work_path(b, "data.img");
+	char seed[300];
+	struct gpt_part parts[2];
+	struct guid disk_guid;
+	uint64_t esp_size = 0, data_size, total, data_lba;
+	size_t nparts = 1;
+	int r = 0, fd = -1;
+
+	if (!uki || !esp || !osrel || !data) {
+		r = err_set(err, "out of memory");
+		goto out;
+	}
+	snprintf(seed, sizeof(seed), "vessel:%s:", b->hc.hostname ? b->hc.hostname : "");
+	struct uki_parts up = { .osrel = osrel, .cmdline = cmdline,
+				.kernel = b->kernel, .initrd = initrd };
+
+	r = write_osrel(osrel, err);
+	if (r == 0)
+		r = uki_build(&up, uki, err);
+	if (r == 0) {
+		struct guid v = guid_derive(strcat(seed, "esp"));
+
+		r = esp_build(uki, esp, (uint32_t)v.b[0] << 24 | v.b[1] << 16 |
+			      v.b[2] << 8 | v.b[3], b->fs_time, &esp_size, err);
+	}
+	if (r == 0 && b->hc.data_size)
+		r = build_data(b, data, err);
+	if (r < 0)
+		goto out;
+	data_size = (b->hc.data_size + MIB - 1) / MIB * MIB;
+	data_lba = (MIB + esp_size) / GPT_SECTOR;
+	total = MIB + esp_size + (b->hc.data_size ? data_size : 0) + MIB;
+	*strrchr(seed, ':') = '\0';
+	parts[0] = (struct gpt_part){ .type = GPT_TYPE_ESP,
+		.unique = guid_derive(strcat(seed, ":esp-part")),
+		.first_lba = MIB / GPT_SECTOR,
+		.last_lba = data_lba - 1, .name = "EFI System Partition" };
+	*strrchr(seed, ':') = '\0';
+	if (b->hc.data_size) {
+		parts[1] = (struct gpt_part){ .type = GPT_TYPE_LINUX_DATA,
+			.unique = guid_derive(strcat(seed, ":data-part")),
+			.first_lba = data_lba,
+			.last_lba = data_lba + data_size / GPT_SECTOR - 1,
+			.name = DATAFS_LABEL };
+		*strrchr(seed, ':') = '\0';
+		nparts = 2;
+	}
+	disk_guid = guid_derive(strcat(seed, ":disk"));
+	fd = open(tmp_out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)total) < 0) {
+		r = err_sys(err, "%s", tmp_out);
+		goto out;
+	}
+	{
+		int in = open(esp, O_RDONLY | O_CLOEXEC);
+
+		r = in < 0 ? err_sys(err, "%s", esp) :
+		    sparse_copy_fd(in, fd, MIB, esp_size, err);
+		if (in >= 0)
+			close(in);
+	}
+	if (r == 0 && b->hc.data_size) {
+		int in = open(data, O_RDONLY | O_CLOEXEC);
+
+		r = in < 0 ? err_sys(err, "%s", data) :
+		    sparse_copy_fd(in, fd, data_lba * GPT_SECTOR, b->hc.data_size, err);
+		if (in >= 0)
+			close(in);
+	}
+	if (r == 0)
+		r = gpt_write(fd, total, &disk_guid, parts, nparts, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = err_sys(err, "%s", tmp_out);
+	b->rep->esp_bytes = esp_size;
+	b->rep->image_bytes = total;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(uki);
+	free(esp);
+	free(osrel);
+	free(data);
+	return r;
+}
+
+static int build_dir(struct build *b, const char *initrd, const char *cmdline,
+		     const char *tmp_out, struct error *err)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+	int r;
+
+	if (mkdir(tmp_out, 0755) < 0)
+		return err_sys(err, "%s", tmp_out);
+	snprintf(path, sizeof(path), "%s/vmlinuz", tmp_out);
+	r = sparse_copy_file(b->kernel, path, err);
+	snprintf(path, sizeof(path), "%s/initrd.img", tmp_out);
+	if (r == 0 && rename(initrd, path) < 0)
+		r = err_sys(err, "%s", path);
+	snprintf(path, sizeof(path), "%s/cmdline", tmp_out);
+	if (r == 0 && rename(cmdline, path) < 0)
+		r = err_sys(err, "%s", path);
+	if (r == 0 && b->hc.data_size) {
+		snprintf(path, sizeof(path), "%s/data.img", tmp_out);
+		r = build_data(b, path, err);
+	}
+	if (r == 0 && stat(b->kernel, &st) == 0)
+		b->rep->image_bytes = (uint64_t)st.st_size + b->rep->initrd_bytes +
+				      b->hc.data_size;
+	return r;
+}
+
+/* Rename tmp to out; a directory already at out is replaced. */
+static int publish(const char *tmp, const char *out, bool is_dir,
+		   struct error *err)
+{
+	struct stat st;
+	char *aside;
+
+	if (lstat(out, &st) == 0 && S_ISDIR(st.st_mode) != is_dir)
+		return err_input(err, "%s exists and is %s", out,
+				 is_dir ? "not a directory" : "a directory");
+	if (rename(tmp, out) == 0)
+		return 0;
+	if (!is_dir || (errno != ENOTEMPTY && errno != EEXIST))
+		return err_sys(err, "rename %s to %s", tmp, out);
+	if (asprintf(&aside, "%s.old-%d", out, (int)getpid()) < 0)
+		return err_set(err, "out of memory");
+	if (rename(out, aside) < 0 || rename(tmp, out) < 0) {
+		err_sys(err, "replace %s", out);
+		free(aside);
+		return -1;
+	}
+	rmtree(aside, err);
+	err_clear(err);
+	free(aside);
+	return 0;
+}
+
+static int64_t source_date_epoch(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0 || v > UINT32_MAX)
+		return 0;
+	return v;
+}
+
+static int make_workdir(struct build *b, struct error *err)
+{
+	char *copy = strdup(b->o->out), *slash;
+	const char *dir = ".", *base = b->o->out;
+
+	if (!copy)
+		return err_set(err, "out of memory");
+	slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		dir = slash == copy ? "/" : copy;
+		base = slash + 1;
+	}
+	if (!*base) {
+		free(copy);
+		return err_input(err, "-o %s: names no file", b->o->out);
+	}
+	if (asprintf(&b->work, "%s/.%s.tmp-XXXXXX", dir, base) < 0) {
+		free(copy);
+		b->work = NULL;
+		return err_set(err, "out of memory");
+	}
+	free(copy);
+	if (!mkdtemp(b->work)) {
+		err_sys(err, "work directory %s", b->work);
+		free(b->work);
+		b->work = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int image_build(const struct image_opts *o, struct image_report *rep,
+		struct error *err)
+{
+	struct build b = { .o = o, .rep = rep };
+	char *hostyaml = NULL, *initrd = NULL, *cmdline = NULL, *tmp_out = NULL;
+	char *guests = NULL;
+	char line[512];
+	int r, fd;
+
+	memset(rep, 0, sizeof(*rep));
+	b.mtime = (uint32_t)source_date_epoch();
+	b.fs_time = b.mtime < FAT_EPOCH ? FAT_EPOCH : b.mtime;
+	if (asprintf(&hostyaml, "%s/host.yaml", o->dir) < 0 ||
+	    asprintf(&guests, "%s/guests", o->dir) < 0)
+		return err_set(err, "out of memory");
+	b.guests = lexical_abs(guests);
+	free(guests);
+	r = host_config_load(hostyaml, &b.hc, err);
+	if (r < 0) {
+		err->input = 1;
+		goto out;
+	}
+	b.hc_loaded = true;
+	r = gather_guests(&b, err);
+	if (r == 0)
+		r = find_kernel(&b, err);
+	if (r == 0)
+		r = add_modules(&b, err);
+	if (r == 0)
+		r = add_base(&b, hostyaml, err);
+	if (r == 0)
+		r = make_workdir(&b, err);
+	if (r < 0)
+		goto out;
+	initrd = work_path(&b, "initrd.img");
+	cmdline = work_path(&b, "cmdline");
+	tmp_out = work_path(&b, "out");
+	if (!initrd || !cmdline || !tmp_out) {
+		r = err_set(err, "out of memory");
+		goto out;
+	}
+	fd = open(initrd, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = err_sys(err, "%s", initrd);
+		goto out;
+	}
+	r = fileset_write_cpio(&b.fs, fd, b.mtime, &rep->initrd_raw, err);
+	if (close(fd) < 0 && r == 0)
+		r = err_sys(err, "%s", initrd);
+	if (r < 0)
+		goto out;
+	{
+		struct stat st;
+
+		if (stat(initrd, &st) == 0)
+			rep->initrd_bytes = (uint64_t)st.st_size;
+	}
+	rep->nfiles = b.fs.n;
+	snprintf(line, sizeof(line), "console=%s panic=10",
+		 b.hc.console ? b.hc.console : "ttyS0");
+	r = write_text(cmdline, line, err);
+	if (r == 0)
+		r = o->format == IMAGE_DISK ?
+		    build_disk(&b, initrd, cmdline, tmp_out, err) :
+		    build_dir(&b, initrd, cmdline, tmp_out, err);
+	if (r == 0)
+		r = publish(tmp_out, o->out, o->format != IMAGE_DISK, err);
+out:
+	if (b.work) {
+		struct error ignored = { 0 };
+
+		rmtree(b.work, &ignored);
+		free(b.work);
+	}
+	for (size_t i = 0; i < b.ndisks; i++) {
+		free(b.disks[i]);
+		free(b.disk_src[i]);
+	}
+	free(b.disks);
+	free(b.disk_src);
+	fileset_free(&b.fs);
+	if (b.hc_loaded)
+		host_config_free(&b.hc);
+	free(b.guests);
+	free(hostyaml);
+	free(initrd);
+	free(cmdline);
+	free(tmp_out);
+	return r;
+}
