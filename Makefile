@@ -169,6 +169,9 @@ FUZZ_backup_tree     := tools/backup/tree_format.c tools/backup/stream.c tools/b
 FUZZ_LIBS_backup_tree := -lz -lpthread
 FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec \
                 backup_chunk backup_index backup_manifest backup_tree
+FUZZ_host_config      := tools/appliance/host_config.c tools/config.c tools/schema.c tools/base/error.c
+FUZZ_LIBS_host_config := -lyaml -lm
+FUZZ_TARGETS += host_config
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)

@@ -34,8 +34,13 @@ struct taken {
 
 struct loader {
 	const char *file;		/* the path as given, for messages */
+	const char *what;		/* "guest file", "host file" */
+	const char *dir;		/* relative paths resolve against it */
+	bool no_column;			/* messages say file:line, not :col */
 	yaml_document_t *doc;
-	struct guest_config *cfg;
+	struct guest_config *cfg;	/* NULL for another file's table */
+	const struct key_table *table;	/* with cfg NULL: the keys, */
+	void *base;			/* and the struct they fill */
 	struct error *err;
 	struct taken *taken;		/* every .unique value so far */
 	size_t ntaken;
@@ -76,6 +81,9 @@ static int fail(struct loader *ld, yaml_mark_t m, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (ld->no_column)
+		return err_set(ld->err, "%s:%zu: %s%s%s", ld->file, m.line + 1,
+			       key ? key : "", key ? ": " : "", msg);
 	return err_set(ld->err, "%s:%zu:%zu: %s%s%s", ld->file, m.line + 1,
 		       m.column + 1, key ? key : "", key ? ": " : "", msg);
 }
@@ -301,10 +309,12 @@ static int set_path(struct loader *ld, const struct key *k, void *base,
 
 	if (!*s)
 		return bad_value(ld, k, name, s, m);
-	path = resolve(ld->cfg->dir, s);
+	path = resolve(ld->dir, s);
 	if (!path)
 		return oom(ld);
-	if (stat(path, &st) < 0)
+	if (k->flags & KF_ABSENT_OK)
+		rc = 0;
+	else if (stat(path, &st) < 0)
 		rc = path_error(ld, name, s, path, m);
 	else if (k->check && (msg = k->check(path, buf, sizeof(buf))))
 		rc = fail(ld, m, name, "%s", msg);
@@ -460,6 +470,18 @@ static int set_scalar(struct loader *ld, const struct key *k, void *base,
 
 /* ---- lists and maps ---- */
 
+/* A list's items pass the key's check one by one. */
+static int check_item(struct loader *ld, const struct key *k,
+		      const char *name, const char *s, yaml_mark_t m)
+{
+	char buf[512];
+	const char *msg;
+
+	if (k->check && (msg = k->check(s, buf, sizeof(buf))))
+		return fail(ld, m, name, "%s", msg);
+	return 0;
+}
+
 static int list_of_one(struct loader *ld, const struct key *k, void *base,
 		       const char *s)
 {
@@ -485,7 +507,9 @@ static int parse_str_list(struct loader *ld, const struct key *k, void *base,
 	if (v->type == YAML_SCALAR_NODE) {
 		const char *s = scalar_text(ld, v, name);
 
-		return s ? list_of_one(ld, k, base, s) : -1;
+		if (!s || check_item(ld, k, name, s, v->start_mark) < 0)
+			return -1;
+		return list_of_one(ld, k, base, s);
 	}
 	if (v->type != YAML_SEQUENCE_NODE)
 		return expected(ld, k, name, v);
@@ -502,7 +526,8 @@ static int parse_str_list(struct loader *ld, const struct key *k, void *base,
 
 		snprintf(item, sizeof(item), "%s[%zu]", name, i);
 		s = scalar_text(ld, it, item);
-		if (!s || store_string(ld, &arr[i], s) < 0)
+		if (!s || check_item(ld, k, item, s, it->start_mark) < 0 ||
+		    store_string(ld, &arr[i], s) < 0)
 			return -1;
 	}
 	return 0;
@@ -629,6 +654,20 @@ static int parse_map_list(struct loader *ld, const struct key *k, void *base,
 	return 0;
 }
 
+/* One nested map: its keys fill the struct at .off. */
+static int parse_sub_map(struct loader *ld, const struct key *k, void *base,
+			 const char *name, yaml_node_t *v)
+{
+	char prefix[KEY_NAME_LEN];
+	struct scope sc = { .tables = { k->sub }, .ntables = 1,
+			    .base = field_at(base, k->off), .prefix = prefix };
+
+	if (v->type != YAML_MAPPING_NODE)
+		return expected(ld, k, name, v);
+	snprintf(prefix, sizeof(prefix), "%s.", name);
+	return parse_map(ld, &sc, v);
+}
+
 static int parse_value(struct loader *ld, const struct key *k, void *base,
 		       const char *name, yaml_node_t *v)
 {
@@ -636,6 +675,7 @@ static int parse_value(struct loader *ld, const struct key *k, void *base,
 	case KT_STR_LIST: return parse_str_list(ld, k, base, name, v);
 	case KT_STR_MAP: return parse_str_map(ld, k, base, name, v);
 	case KT_MAP_LIST: return parse_map_list(ld, k, base, name, v);
+	case KT_MAP: return parse_sub_map(ld, k, base, name, v);
 	default: break;
 	}
 	if (v->type != YAML_SCALAR_NODE)
@@ -651,7 +691,7 @@ static int apply_default(struct loader *ld, const struct key *k, void *base,
 	char buf[256];
 	const char *s = k->def;
 
-	if (k->def_fn && k->def_fn(ld->cfg, buf, sizeof(buf)) == 0)
+	if (k->def_fn && ld->cfg && k->def_fn(ld->cfg, buf, sizeof(buf)) == 0)
 		s = buf;
 	if (!s)
 		return 0;
@@ -805,7 +845,7 @@ static int parse_pair(struct loader *ld, const struct scope *sc,
  * Defaults go in table order, so later ones may derive from earlier ones
  * (hostname from name). */
 static int finish_map(struct loader *ld, const struct scope *sc,
-		      const struct map_state *st, const yaml_node_t *map)
+		      const struct map_state *st, yaml_mark_t m)
 {
 	char name[KEY_NAME_LEN];
 
@@ -816,12 +856,19 @@ static int finish_map(struct loader *ld, const struct scope *sc,
 			continue;
 		key_name(name, sc->prefix, k->name);
 		if (k->flags & KF_REQUIRED)
-			return fail(ld, map->start_mark, name,
-				    "missing required key");
-		if (apply_default(ld, k, sc->base, name, map->start_mark) < 0)
+			return fail(ld, m, name, "missing required key");
+		if (apply_default(ld, k, sc->base, name, m) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+static void scope_keys(const struct scope *sc, struct map_state *st)
+{
+	for (size_t t = 0; t < sc->ntables; t++)
+		for (size_t i = 0; i < sc->tables[t]->nkeys; i++)
+			if (st->n < SCHEMA_MAX_KEYS)
+				st->keys[st->n++] = &sc->tables[t]->keys[i];
 }
 
 static int parse_map(struct loader *ld, const struct scope *sc,
@@ -829,15 +876,12 @@ static int parse_map(struct loader *ld, const struct scope *sc,
 {
 	struct map_state st = { .n = 0 };
 
-	for (size_t t = 0; t < sc->ntables; t++)
-		for (size_t i = 0; i < sc->tables[t]->nkeys; i++)
-			if (st.n < SCHEMA_MAX_KEYS)
-				st.keys[st.n++] = &sc->tables[t]->keys[i];
+	scope_keys(sc, &st);
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++)
 		if (parse_pair(ld, sc, &st, p) < 0)
 			return -1;
-	return finish_map(ld, sc, &st, map);
+	return finish_map(ld, sc, &st, map->start_mark);
 }
 
 /* ---- the document ---- */
@@ -863,6 +907,28 @@ static int resolve_kind(struct loader *ld, yaml_node_t *root)
 			return parse_value(ld, k, ld->cfg, k->name, vn);
 	}
 	return apply_default(ld, k, ld->cfg, k->name, root->start_mark);
+}
+
+/* A file of ld->table's keys (no kinds); empty means all defaults. */
+static int load_table_root(struct loader *ld, yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+	struct scope top = { .tables = { ld->table }, .ntables = 1,
+			     .base = ld->base, .prefix = "" };
+	struct map_state st = { .n = 0 };
+	char got[DESC_LEN];
+
+	if (!root || is_null(root)) {
+		scope_keys(&top, &st);
+		return finish_map(ld, &top, &st, doc->start_mark);
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		node_desc(root, got, sizeof(got));
+		return fail(ld, root->start_mark, NULL,
+			    "the top level must be a mapping of keys, got %s",
+			    got);
+	}
+	return parse_map(ld, &top, root);
 }
 
 static int load_root(struct loader *ld, yaml_document_t *doc)
@@ -936,7 +1002,7 @@ static int check_no_more(struct loader *ld, yaml_parser_t *parser, FILE *f)
 		return syntax_error(ld, parser, f);
 	if (yaml_document_get_root_node(&next))
 		rc = fail(ld, next.start_mark, NULL, "only one YAML document "
-			  "is allowed in a guest file");
+			  "is allowed in a %s", ld->what);
 	yaml_document_delete(&next);
 	return rc;
 }
@@ -1057,8 +1123,8 @@ static int load_file(struct loader *ld, FILE *f)
 	ld->doc = &doc;
 	rc = check_expansion(ld, &doc);
 	if (rc == 0)
-		rc = load_root(ld, &doc);
-	if (rc == 0 && ld->cfg->kind == GUEST_VM &&
+		rc = ld->cfg ? load_root(ld, &doc) : load_table_root(ld, &doc);
+	if (rc == 0 && ld->cfg && ld->cfg->kind == GUEST_VM &&
 	    config_assign_slots(&ld->cfg->vm, ld->err) < 0)
 		rc = fail(ld, yaml_document_get_root_node(&doc)->start_mark,
 			  NULL, "%s", ld->err->msg);
@@ -1070,27 +1136,36 @@ static int load_file(struct loader *ld, FILE *f)
 	return rc;
 }
 
-/* cfg->path as given, cfg->dir its canonical directory. */
-static int init_paths(struct guest_config *cfg, const char *path,
-		      struct error *err)
+/* The canonical directory of the file at path, or NULL (err set). */
+static char *file_dir(const char *path, struct error *err)
 {
-	char *dir = strdup(path), *slash;
+	char *dir = strdup(path), *slash, *out;
 
-	cfg->path = strdup(path);
-	if (!dir || !cfg->path) {
-		free(dir);
-		return err_set(err, "%s: out of memory", path);
+	if (!dir) {
+		err_set(err, "%s: out of memory", path);
+		return NULL;
 	}
 	slash = strrchr(dir, '/');
 	if (!slash)
 		strcpy(dir, ".");
 	else
 		slash[slash == dir] = '\0';	/* keep "/" for "/x.yaml" */
-	cfg->dir = realpath(dir, NULL);
+	out = realpath(dir, NULL);
 	free(dir);
-	if (!cfg->dir)
-		return err_sys(err, "%s: cannot resolve its directory", path);
-	return 0;
+	if (!out)
+		err_sys(err, "%s: cannot resolve its directory", path);
+	return out;
+}
+
+/* cfg->path as given, cfg->dir its canonical directory. */
+static int init_paths(struct guest_config *cfg, const char *path,
+		      struct error *err)
+{
+	cfg->path = strdup(path);
+	if (!cfg->path)
+		return err_set(err, "%s: out of memory", path);
+	cfg->dir = file_dir(path, err);
+	return cfg->dir ? 0 : -1;
 }
 
 static FILE *open_config(const char *path, struct error *err)
@@ -1113,7 +1188,8 @@ static FILE *open_config(const char *path, struct error *err)
 
 int config_load(const char *path, struct guest_config *cfg, struct error *err)
 {
-	struct loader ld = { .file = path, .cfg = cfg, .err = err };
+	struct loader ld = { .file = path, .what = "guest file", .cfg = cfg,
+			     .err = err };
 	FILE *f;
 	int rc;
 
@@ -1123,6 +1199,7 @@ int config_load(const char *path, struct guest_config *cfg, struct error *err)
 	if (!f)
 		return -1;
 	rc = init_paths(cfg, path, err);
+	ld.dir = cfg->dir;
 	if (rc == 0)
 		rc = load_file(&ld, f);
 	fclose(f);
@@ -1135,7 +1212,8 @@ int config_load(const char *path, struct guest_config *cfg, struct error *err)
 int config_load_as(const char *path, const char *dir, const char *name,
 		   struct guest_config *cfg, struct error *err)
 {
-	struct loader ld = { .file = path, .cfg = cfg, .err = err };
+	struct loader ld = { .file = path, .what = "guest file", .cfg = cfg,
+			     .err = err };
 	const char *why;
 	char buf[160];
 	FILE *f;
@@ -1155,6 +1233,7 @@ int config_load_as(const char *path, const char *dir, const char *name,
 	if (rc == 0) {
 		free(cfg->dir);
 		cfg->dir = strdup(dir);
+		ld.dir = cfg->dir;
 		rc = cfg->dir ? load_file(&ld, f) : err_set(err, "out of memory");
 	}
 	fclose(f);
@@ -1167,6 +1246,32 @@ int config_load_as(const char *path, const char *dir, const char *name,
 	if (rc < 0) {
 		err->input = 1;
 		config_free(cfg);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int config_load_keys(const char *path, const char *what,
+		     const struct key_table *t, void *base, struct error *err)
+{
+	struct loader ld = { .file = path, .what = what, .no_column = true,
+			     .table = t, .base = base, .err = err };
+	char *dir;
+	FILE *f;
+	int rc;
+
+	err_clear(err);
+	f = open_config(path, err);
+	if (!f)
+		return -1;
+	dir = file_dir(path, err);
+	ld.dir = dir;
+	rc = dir ? load_file(&ld, f) : -1;
+	fclose(f);
+	free(dir);
+	free(ld.taken);
+	if (rc < 0) {
+		err->input = 1;
+		config_free_keys(t, base);
 	}
 	return rc < 0 ? -1 : 0;
 }
@@ -1256,6 +1361,9 @@ static void free_key(const struct key *k, void *base)
 		for (size_t i = 0; arr && i < *count; i++)
 			free_keys(k->sub, arr + i * k->item_size);
 		break;
+	case KT_MAP:
+		free_keys(k->sub, field_at(base, k->off));
+		return;
 	default:
 		return;
 	}
@@ -1268,6 +1376,11 @@ static void free_keys(const struct key_table *t, void *base)
 {
 	for (size_t i = 0; i < t->nkeys; i++)
 		free_key(&t->keys[i], base);
+}
+
+void config_free_keys(const struct key_table *t, void *base)
+{
+	free_keys(t, base);
 }
 
 void config_free(struct guest_config *cfg)
@@ -1305,9 +1418,10 @@ static void help_key(FILE *out, const struct key *k, const char *prefix,
 	if (*range)
 		fprintf(out, "; range: %s", range);
 	fprintf(out, "; default: %s\n      %s\n", default_text(k), k->help);
-	if (k->type != KT_MAP_LIST)
+	if (k->type != KT_MAP_LIST && k->type != KT_MAP)
 		return;
-	snprintf(sub, sizeof(sub), "%s%s[].", prefix, k->name);
+	snprintf(sub, sizeof(sub), "%s%s%s.", prefix, k->name,
+		 k->type == KT_MAP ? "" : "[]");
 	for (size_t i = 0; i < k->sub->nkeys; i++)
 		help_key(out, &k->sub->keys[i], sub, kinds);
 }

@@ -609,6 +609,7 @@ const char *schema_type_name(const struct key *k)
 	case KT_STR_LIST: return "list of strings";
 	case KT_STR_MAP: return "map of strings";
 	case KT_MAP_LIST: return "list of maps";
+	case KT_MAP: return "map";
 	}
 	return "?";
 }
@@ -720,4 +721,14 @@ void schema_describe(const struct key *k, char *buf, size_t len)
 const char *schema_check_name(const char *val, char *buf, size_t len)
 {
 	return check_name(val, buf, len);
+}
+
+const char *schema_check_ifname(const char *val, char *buf, size_t len)
+{
+	return check_ifname(val, buf, len);
+}
+
+const char *schema_check_cidr(const char *val, char *buf, size_t len)
+{
+	return check_cidr(val, buf, len);
 }

@@ -39,6 +39,7 @@ enum key_type {
 			 * like KT_STR_LIST (a "KEY=VALUE" list works too) */
 	KT_MAP_LIST,	/* list of maps: array of .item_size items at .off,
 			 * size_t count at .off2, item keys in .sub */
+	KT_MAP,		/* one map: its keys (.sub) fill the struct at .off */
 };
 
 enum key_flags {
@@ -47,6 +48,7 @@ enum key_flags {
 	KF_NONEMPTY = 1 << 2,	/* KT_STR_LIST: at least one item */
 	KF_KIND = 1 << 3,	/* resolved first; selects the kind table */
 	KF_SECONDS = 1 << 4,	/* KT_NUMBER: seconds; 60s, 2m, 1h work too */
+	KF_ABSENT_OK = 1 << 5,	/* KT_PATH: resolved, need not exist (yet) */
 };
 
 struct choice {
@@ -129,5 +131,18 @@ void schema_format_size(uint64_t bytes, char *buf, size_t len);
 
 /* NULL if val is a valid guest name, else why not (in buf or static). */
 const char *schema_check_name(const char *val, char *buf, size_t len);
+/* The same for an interface name and an IPv4 "A.B.C.D/N". */
+const char *schema_check_ifname(const char *val, char *buf, size_t len);
+const char *schema_check_cidr(const char *val, char *buf, size_t len);
+
+/* Another kind of YAML file (host.yaml) with the guest files' loader
+ * (tools/config.c): the keys of t fill base (zeroed by the caller); no
+ * kinds; relative paths resolve against the file's directory; an empty
+ * file means every default. Errors read "file:line: key: message" (what:
+ * "host file", for messages). On error base is freed and -1 returned. */
+int config_load_keys(const char *path, const char *what,
+		     const struct key_table *t, void *base, struct error *err);
+/* Free what config_load_keys() put in base (its strings and lists). */
+void config_free_keys(const struct key_table *t, void *base);
 
 #endif

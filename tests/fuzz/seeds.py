@@ -277,3 +277,16 @@ stream += rec("p", b"fifo", 0o10644)
 stream += b"e"
 with open(os.path.join(out, "backup_tree", "tree"), "wb") as f:
     f.write(stream)
+
+# host.yaml seeds (fuzz_host_config): the appliance's host file.
+os.makedirs(os.path.join(out, "host_config"), exist_ok=True)
+host_seeds = {
+    "full.yaml": b"hostname: edge-1\nconsole: ttyS0\nkernel: vmlinuz\nmodules: [e1000]\n"
+                 b"bridges:\n  - {name: br0, address: 10.0.0.1/24, interfaces: [eth0]}\n"
+                 b"data: {size: 4G}\nwatchdog: 60s\nrescue_shell: true\n",
+    "empty.yaml": b"",
+    "alias.yaml": b"bridges:\n  - &b {name: br0, interfaces: &i [eth0]}\n  - {name: br1, interfaces: *i}\n",
+}
+for name, data in host_seeds.items():
+    with open(os.path.join(out, "host_config", name), "wb") as f:
+        f.write(data)
