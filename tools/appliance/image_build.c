@@ -495,6 +495,8 @@ static int build_data(struct build *b, const char *out, struct error *err)
 				 (unsigned long long)(b->hc.data_size >> 20),
 				 (unsigned long long)(b->disk_bytes >> 20));
 	}
+	if (mkdir(staging, 0755) < 0 && errno != EEXIST)
+		r = err_sys(err, "%s", staging);
 	for (size_t i = 0; r == 0 && i < b->ndisks; i++) {
 		char *dst;
 
@@ -511,8 +513,6 @@ static int build_data(struct build *b, const char *out, struct error *err)
 			r = sparse_copy_file(b->disk_src[i], dst, err);
 		free(dst);
 	}
-	if (r == 0 && mkdir(staging, 0755) < 0 && errno != EEXIST)
-		r = err_sys(err, "%s", staging);
 	snprintf(seed, sizeof(seed), "vessel:%s:data", b->hc.hostname ? b->hc.hostname : "");
 	g = guid_derive(seed);
 	guid_text(&g, uuid);
@@ -547,7 +547,8 @@ static int build_disk(struct build *b, const char *initrd, const char *cmdline,
 	}
 	snprintf(seed, sizeof(seed), "vessel:%s:", b->hc.hostname ? b->hc.hostname : "");
 	struct uki_parts up = { .osrel = osrel, .cmdline = cmdline,
-				.kernel = b->kernel, .initrd = initrd };
+				.kernel = b->kernel, .initrd = initrd,
+				.timestamp = b->mtime };
 
 	r = write_osrel(osrel, err);
 	if (r == 0)

@@ -41,6 +41,74 @@ int pe_image_end(const unsigned char *buf, size_t len, uint64_t *end,
 	return 0;
 }
 
+/* objcopy stamps the PE header with the time of day: set TimeDateStamp to
+ * stamp and recompute the optional header's CheckSum (16-bit one's-
+ * complement style sum of the file with the field as zero, plus the
+ * length), so two builds give the same bytes. */
+int pe_set_timestamp(unsigned char *buf, size_t len, uint32_t stamp,
+		     struct error *err)
+{
+	uint32_t pe;
+	uint64_t sum = 0;
+	size_t csum;
+
+	if (len < 0x40 || buf[0] != 'M' || buf[1] != 'Z')
+		return err_input(err, "not a PE file");
+	pe = rd32(buf + 0x3c);
+	if (pe > len || len - pe < 24 + 68 || memcmp(buf + pe, "PE\0\0", 4))
+		return err_input(err, "no PE header");
+	for (int i = 0; i < 4; i++)
+		buf[pe + 8 + i] = (unsigned char)(stamp >> (8 * i));
+	csum = pe + 24 + 64;
+	memset(buf + csum, 0, 4);
+	for (size_t i = 0; i < len; i += 2) {
+		sum += buf[i] | (i + 1 < len ? (uint32_t)buf[i + 1] << 8 : 0);
+		sum = (sum & 0xffff) + (sum >> 16);
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum += len;
+	for (int i = 0; i < 4; i++)
+		buf[csum + i] = (unsigned char)(sum >> (8 * i));
+	return 0;
+}
+
+static int fix_timestamp(const char *path, uint32_t stamp, struct error *err)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(path, O_RDWR | O_CLOEXEC), r = 0;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return err_sys(err, "%s", path);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return err_set(err, "out of memory");
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+
+		if (n <= 0) {
+			r = err_sys(err, "read %s", path);
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (r == 0)
+		r = pe_set_timestamp(buf, got, stamp, err);
+	/* Only the header changed. */
+	if (r == 0 && pwrite(fd, buf, 4096 < got ? 4096 : got, 0) < 0)
+		r = err_sys(err, "write %s", path);
+	free(buf);
+	if (close(fd) < 0 && r == 0)
+		r = err_sys(err, "%s", path);
+	return r;
+}
+
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
@@ -100,5 +168,7 @@ int uki_build(const struct uki_parts *p, const char *out, struct error *err)
 	argv[a++] = stub;
 	argv[a++] = out;
 	argv[a] = NULL;
-	return tool_run(argv, NULL, err);
+	if (tool_run(argv, NULL, err) < 0)
+		return -1;
+	return fix_timestamp(out, p->timestamp, err);
 }

@@ -16,12 +16,16 @@ struct uki_parts {
 	const char *cmdline;
 	const char *kernel;
 	const char *initrd;
+	uint32_t timestamp;     /* the PE header's TimeDateStamp */
 };
 
 /* Where the stub's image ends (ImageBase + SizeOfImage), from its PE
  * header: the first free address for the added sections. */
 int pe_image_end(const unsigned char *buf, size_t len, uint64_t *end,
 		 struct error *err);
+/* Set a PE file's TimeDateStamp and recompute its CheckSum, in buf. */
+int pe_set_timestamp(unsigned char *buf, size_t len, uint32_t stamp,
+		     struct error *err);
 int uki_build(const struct uki_parts *p, const char *out, struct error *err);
 
 #endif
