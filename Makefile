@@ -39,7 +39,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: all test unit kvm-test container-test manage-test integration oci-test backup-test asan asan-build bench deps hello install clean fuzz
+.PHONY: appliance-build-test all test unit kvm-test container-test manage-test integration oci-test backup-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -184,6 +184,10 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # ONLY=boot,footprint,blk,net,container,snapshot,oci.
 bench: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) ONLY="$(ONLY)" bench/run.sh
+
+# `vessel image build` (tests/appliance/build.sh): host only, no QEMU.
+appliance-build-test: $(VESSEL)
+	VESSEL=$(abspath $(VESSEL)) tests/appliance/build.sh
 
 deps:
 	bash .ci/install-deps.sh
