@@ -290,3 +290,13 @@ host_seeds = {
 for name, data in host_seeds.items():
     with open(os.path.join(out, "host_config", name), "wb") as f:
         f.write(data)
+
+# modules.dep seeds (fuzz_modules_dep): the shape of a kernel's index.
+os.makedirs(os.path.join(out, "modules_dep"), exist_ok=True)
+with open(os.path.join(out, "modules_dep", "modules.dep"), "wb") as f:
+    f.write(b"kernel/arch/x86/kvm/kvm.ko: kernel/virt/lib/irqbypass.ko\n"
+            b"kernel/arch/x86/kvm/kvm-amd.ko: kernel/arch/x86/kvm/kvm.ko kernel/virt/lib/irqbypass.ko\n"
+            b"kernel/virt/lib/irqbypass.ko:\n"
+            b"kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko\n"
+            b"kernel/net/802/stp.ko: kernel/net/llc/llc.ko\nkernel/net/llc/llc.ko:\n"
+            b"kernel/fs/ext4/ext4.ko.xz: kernel/fs/jbd2/jbd2.ko.xz\nkernel/fs/jbd2/jbd2.ko.xz:\n")
