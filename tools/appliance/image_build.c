@@ -315,13 +315,13 @@ static int find_kernel(struct build *b, struct error *err)
 		snprintf(b->kernel, sizeof(b->kernel), "%s", b->hc.kernel);
 	else if (uname(&u) == 0)
 		snprintf(b->kernel, sizeof(b->kernel), "/boot/vmlinuz-%s", u.release);
-	if (stat(b->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (errno == 0 || !S_ISREG(st.st_mode))
-			errno = EINVAL;
+	if (stat(b->kernel, &st) < 0) {
 		err_sys(err, "kernel '%s'", b->kernel);
 		err->input = 1;
 		return -1;
 	}
+	if (!S_ISREG(st.st_mode))
+		return err_input(err, "kernel '%s' is not a regular file", b->kernel);
 	if (kernel_release_x86(b->kernel, b->rep->release,
 			       sizeof(b->rep->release), err) < 0)
 		return -1;
