@@ -124,28 +124,32 @@ static char *guest_rel(struct build *b, const char *yaml, const char *key,
 	return rel;
 }
 
-static int missing(const char *yaml, const char *key, const char *path,
-		   struct error *err)
+/* A file a guest names: its path under guests/ (NULL with err set when
+ * it is outside or missing) and *st. */
+static char *guest_file(struct build *b, const char *yaml, const char *key,
+			const char *path, struct stat *st, struct error *err)
 {
-	err_sys(err, "%s: %s: '%s'", yaml, key, path);
-	err->input = 1;
-	return -1;
+	char *rel = guest_rel(b, yaml, key, path, err);
+
+	if (rel && stat(path, st) < 0) {
+		err_sys(err, "%s: %s: '%s'", yaml, key, path);
+		err->input = 1;
+		free(rel);
+		return NULL;
+	}
+	return rel;
 }
 
 /* A file or tree a guest uses, at etc/vessel/guests/REL. */
 static int add_ref(struct build *b, const char *yaml, const char *key,
 		   const char *path, struct error *err)
 {
-	char *rel = guest_rel(b, yaml, key, path, err), *dst;
 	struct stat st;
+	char *rel = guest_file(b, yaml, key, path, &st, err), *dst;
 	int r;
 
 	if (!rel)
 		return -1;
-	if (stat(path, &st) < 0) {
-		free(rel);
-		return missing(yaml, key, path, err);
-	}
 	if (asprintf(&dst, "etc/vessel/guests/%s", rel) < 0) {
 		free(rel);
 		return err_set(err, "out of memory");
@@ -167,16 +171,12 @@ static int add_ref(struct build *b, const char *yaml, const char *key,
 static int add_disk(struct build *b, const char *yaml, const char *path,
 		    struct error *err)
 {
-	char *rel = guest_rel(b, yaml, "disks.path", path, err), *dst, *target;
 	struct stat st;
+	char *rel = guest_file(b, yaml, "disks.path", path, &st, err), *dst, *target;
 	int r;
 
 	if (!rel)
 		return -1;
-	if (stat(path, &st) < 0) {
-		free(rel);
-		return missing(yaml, "disks.path", path, err);
-	}
 	if (!S_ISREG(st.st_mode)) {
 		free(rel);
 		return err_input(err, "%s: disks.path: '%s' is not a regular file "
