@@ -24,7 +24,7 @@ bad() {
 skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
 
 ALL_TESTS="help reproducible_disk reproducible_dir initramfs_layout load_order
-ownership gpt esp uki data_fs kernel_initrd source_date_epoch bad_guest
+ownership runs_in_initramfs gpt esp uki data_fs kernel_initrd source_date_epoch bad_guest
 missing_file missing_module no_data bad_host_yaml missing_kernel host_failure
 old_output_kept"
 
@@ -169,6 +169,22 @@ t_ownership() {
 	     ($1 ~ /^[cb]/ ? $9 : $8) != 1970 { print "time: " $0; exit 1 }' "$LIST" >"$T/own" ||
 		{ bad ownership "an entry not 0:0 at time 0" "$T/own"; return; }
 	ok ownership
+}
+
+t_runs_in_initramfs() {
+	# vessel (with the shared libraries it needs), busybox and e2fsck run
+	# from the unpacked initramfs alone.
+	[ "$(id -u)" = 0 ] || { skipped runs_in_initramfs "needs root (chroot)"; return; }
+	local r=$T/root
+	mkdir -p "$r"
+	(cd "$r" && zcat "$T/dir1/initrd.img" | cpio -id --quiet 2>/dev/null)
+	chroot "$r" /init version >"$T/chroot" 2>&1 || { bad runs_in_initramfs "/init version" "$T/chroot"; return; }
+	chroot "$r" /bin/vessel check /etc/vessel/guests/20-ct.yaml >"$T/chroot" 2>&1 ||
+		{ bad runs_in_initramfs "vessel check inside" "$T/chroot"; return; }
+	chroot "$r" /bin/sh -c 'ls /etc/vessel/guests && readlink /etc/vessel/guests/vm/disk.img' >"$T/chroot" 2>&1 &&
+		grep -qx '/data/guests/vm/disk.img' "$T/chroot" || { bad runs_in_initramfs "busybox sh" "$T/chroot"; return; }
+	chroot "$r" /sbin/e2fsck -V >"$T/chroot" 2>&1 || { bad runs_in_initramfs "e2fsck -V" "$T/chroot"; return; }
+	ok runs_in_initramfs
 }
 
 t_gpt() {

@@ -437,9 +437,19 @@ static int add_base(struct build *b, const char *hostyaml, struct error *err)
 {
 	static const char *const dirs[] = { "dev", "proc", "sys", "run", "tmp",
 					    "data", "root", "etc/vessel/guests" };
-	const char *vessel = b->o->vessel ? b->o->vessel : "/proc/self/exe";
+	/* /proc/self/exe would name ldd's own shell in ldd: the real path. */
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *vessel = b->o->vessel;
 	size_t nlibs;
 	int r = 0;
+
+	if (!vessel) {
+		if (n < 0)
+			return err_sys(err, "/proc/self/exe");
+		self[n] = '\0';
+		vessel = self;
+	}
 
 	for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		r = fileset_add_dir(&b->fs, dirs[i], !strcmp(dirs[i], "tmp") ? 01777 :
