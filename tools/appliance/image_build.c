@@ -1,7 +1,8 @@
-/* `vessel image build` (image_build.h): gather the file set, write the
- * initramfs, then either the disk (UKI in an ESP, data partition, GPT) or
- * the kernel+initrd directory; everything in a work directory next to the
- * output, renamed into place at the end. */
+/* `vessel image build` (image_build.h): gather the file set (host.yaml,
+ * the guests and their files, the kernel's modules, vessel, busybox,
+ * e2fsck), write the initramfs and the command line into a work directory
+ * next to the output; image_output.c makes the disk or the kernel+initrd
+ * directory from them and moves it into place. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,22 +15,17 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "datafs.h"
-#include "esp.h"
 #include "fileset.h"
-#include "gpt.h"
 #include "host_config.h"
 #include "image_build.h"
+#include "image_output.h"
 #include "kernel_release_x86.h"
 #include "libdeps.h"
 #include "modules.h"
-#include "sparse_copy.h"
 #include "tool_run.h"
-#include "uki_x86.h"
 #include "../config.h"
 #include "../../container/rmtree.h"
 
-#define MIB (1ull << 20)
 #define FAT_EPOCH 315619200     /* 1980-01-02: FAT and ext4 need a real time */
 
 /* What every appliance host loads (APPLIANCE.md). */
@@ -470,218 +466,6 @@ static int add_base(struct build *b, const char *hostyaml, struct error *err)
 	return r;
 }
 
-static int write_text(const char *path, const char *text, struct error *err)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		return err_sys(err, "%s", path);
-	fputs(text, f);
-	if (fclose(f) != 0)
-		return err_sys(err, "%s", path);
-	return 0;
-}
-
-static char *work_path(struct build *b, const char *name)
-{
-	char *p;
-
-	return asprintf(&p, "%s/%s", b->work, name) < 0 ? NULL : p;
-}
-
-static int build_data(struct build *b, const char *out, struct error *err)
-{
-	char *staging = work_path(b, "data"), uuid[37], seed[300];
-	struct guid g;
-	int r = 0;
-
-	if (!staging)
-		return err_set(err, "out of memory");
-	/* Room for the disks, the file system's own blocks and some slack. */
-	if (b->disk_bytes + b->disk_bytes / 16 + 16 * MIB > b->hc.data_size) {
-		free(staging);
-		return err_input(err, "%s: data: %llu MiB is too small for the "
-				 "guests' disks (%llu MiB)", b->hc.file,
-				 (unsigned long long)(b->hc.data_size >> 20),
-				 (unsigned long long)(b->disk_bytes >> 20));
-	}
-	if (mkdir(staging, 0755) < 0 && errno != EEXIST)
-		r = err_sys(err, "%s", staging);
-	for (size_t i = 0; r == 0 && i < b->ndisks; i++) {
-		char *dst;
-
-		if (asprintf(&dst, "%s/guests/%s", staging, b->disks[i]) < 0)
-			return err_set(err, "out of memory");
-		/* Parents first. */
-		for (char *s = strchr(dst + strlen(staging) + 1, '/'); s; s = strchr(s + 1, '/')) {
-			*s = '\0';
-			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-				r = err_sys(err, "%s", dst);
-			*s = '/';
-		}
-		if (r == 0)
-			r = sparse_copy_file(b->disk_src[i], dst, err);
-		free(dst);
-	}
-	snprintf(seed, sizeof(seed), "vessel:%s:data", b->hc.hostname ? b->hc.hostname : "");
-	g = guid_derive(seed);
-	guid_text(&g, uuid);
-	if (r == 0)
-		r = datafs_build(staging, out, b->hc.data_size, uuid, b->fs_time, err);
-	free(staging);
-	b->rep->data_bytes = b->hc.data_size;
-	return r;
-}
-
-static int write_osrel(const char *path, struct error *err)
-{
-	return write_text(path, "NAME=vessel\nID=vessel\nPRETTY_NAME=\"vessel "
-			  "appliance\"\n", err);
-}
-
-static int build_disk(struct build *b, const char *initrd, const char *cmdline,
-		      const char *tmp_out, struct error *err)
-{
-	char *uki = work_path(b, "BOOTX64.EFI"), *esp = work_path(b, "esp.img");
-	char *osrel = work_path(b, "os-release"), *data = work_path(b, "data.img");
-	char seed[300];
-	struct gpt_part parts[2];
-	struct guid disk_guid;
-	uint64_t esp_size = 0, data_size, total, data_lba;
-	size_t nparts = 1;
-	int r = 0, fd = -1;
-
-	if (!uki || !esp || !osrel || !data) {
-		r = err_set(err, "out of memory");
-		goto out;
-	}
-	snprintf(seed, sizeof(seed), "vessel:%s:", b->hc.hostname ? b->hc.hostname : "");
-	struct uki_parts up = { .osrel = osrel, .cmdline = cmdline,
-				.kernel = b->kernel, .initrd = initrd,
-				.timestamp = b->mtime };
-
-	r = write_osrel(osrel, err);
-	if (r == 0)
-		r = uki_build(&up, uki, err);
-	if (r == 0) {
-		struct guid v = guid_derive(strcat(seed, "esp"));
-
-		r = esp_build(uki, esp, (uint32_t)v.b[0] << 24 | v.b[1] << 16 |
-			      v.b[2] << 8 | v.b[3], b->fs_time, &esp_size, err);
-	}
-	if (r == 0 && b->hc.data_size)
-		r = build_data(b, data, err);
-	if (r < 0)
-		goto out;
-	data_size = (b->hc.data_size + MIB - 1) / MIB * MIB;
-	data_lba = (MIB + esp_size) / GPT_SECTOR;
-	total = MIB + esp_size + (b->hc.data_size ? data_size : 0) + MIB;
-	*strrchr(seed, ':') = '\0';
-	parts[0] = (struct gpt_part){ .type = GPT_TYPE_ESP,
-		.unique = guid_derive(strcat(seed, ":esp-part")),
-		.first_lba = MIB / GPT_SECTOR,
-		.last_lba = data_lba - 1, .name = "EFI System Partition" };
-	*strrchr(seed, ':') = '\0';
-	if (b->hc.data_size) {
-		parts[1] = (struct gpt_part){ .type = GPT_TYPE_LINUX_DATA,
-			.unique = guid_derive(strcat(seed, ":data-part")),
-			.first_lba = data_lba,
-			.last_lba = data_lba + data_size / GPT_SECTOR - 1,
-			.name = DATAFS_LABEL };
-		*strrchr(seed, ':') = '\0';
-		nparts = 2;
-	}
-	disk_guid = guid_derive(strcat(seed, ":disk"));
-	fd = open(tmp_out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || ftruncate(fd, (off_t)total) < 0) {
-		r = err_sys(err, "%s", tmp_out);
-		goto out;
-	}
-	{
-		int in = open(esp, O_RDONLY | O_CLOEXEC);
-
-		r = in < 0 ? err_sys(err, "%s", esp) :
-		    sparse_copy_fd(in, fd, MIB, esp_size, err);
-		if (in >= 0)
-			close(in);
-	}
-	if (r == 0 && b->hc.data_size) {
-		int in = open(data, O_RDONLY | O_CLOEXEC);
-
-		r = in < 0 ? err_sys(err, "%s", data) :
-		    sparse_copy_fd(in, fd, data_lba * GPT_SECTOR, b->hc.data_size, err);
-		if (in >= 0)
-			close(in);
-	}
-	if (r == 0)
-		r = gpt_write(fd, total, &disk_guid, parts, nparts, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = err_sys(err, "%s", tmp_out);
-	b->rep->esp_bytes = esp_size;
-	b->rep->image_bytes = total;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(uki);
-	free(esp);
-	free(osrel);
-	free(data);
-	return r;
-}
-
-static int build_dir(struct build *b, const char *initrd, const char *cmdline,
-		     const char *tmp_out, struct error *err)
-{
-	char path[PATH_MAX * 2];
-	struct stat st;
-	int r;
-
-	if (mkdir(tmp_out, 0755) < 0)
-		return err_sys(err, "%s", tmp_out);
-	snprintf(path, sizeof(path), "%s/vmlinuz", tmp_out);
-	r = sparse_copy_file(b->kernel, path, err);
-	snprintf(path, sizeof(path), "%s/initrd.img", tmp_out);
-	if (r == 0 && rename(initrd, path) < 0)
-		r = err_sys(err, "%s", path);
-	snprintf(path, sizeof(path), "%s/cmdline", tmp_out);
-	if (r == 0 && rename(cmdline, path) < 0)
-		r = err_sys(err, "%s", path);
-	if (r == 0 && b->hc.data_size) {
-		snprintf(path, sizeof(path), "%s/data.img", tmp_out);
-		r = build_data(b, path, err);
-	}
-	if (r == 0 && stat(b->kernel, &st) == 0)
-		b->rep->image_bytes = (uint64_t)st.st_size + b->rep->initrd_bytes +
-				      b->hc.data_size;
-	return r;
-}
-
-/* Rename tmp to out; a directory already at out is replaced. */
-static int publish(const char *tmp, const char *out, bool is_dir,
-		   struct error *err)
-{
-	struct stat st;
-	char *aside;
-
-	if (lstat(out, &st) == 0 && S_ISDIR(st.st_mode) != is_dir)
-		return err_input(err, "%s exists and is %s", out,
-				 is_dir ? "not a directory" : "a directory");
-	if (rename(tmp, out) == 0)
-		return 0;
-	if (!is_dir || (errno != ENOTEMPTY && errno != EEXIST))
-		return err_sys(err, "rename %s to %s", tmp, out);
-	if (asprintf(&aside, "%s.old-%d", out, (int)getpid()) < 0)
-		return err_set(err, "out of memory");
-	if (rename(out, aside) < 0 || rename(tmp, out) < 0) {
-		err_sys(err, "replace %s", out);
-		free(aside);
-		return -1;
-	}
-	rmtree(aside, err);
-	err_clear(err);
-	free(aside);
-	return 0;
-}
 
 static int64_t source_date_epoch(void)
 {
@@ -764,9 +548,12 @@ int image_build(const struct image_opts *o, struct image_report *rep,
 		r = make_workdir(&b, err);
 	if (r < 0)
 		goto out;
-	initrd = work_path(&b, "initrd.img");
-	cmdline = work_path(&b, "cmdline");
-	tmp_out = work_path(&b, "out");
+	if (asprintf(&initrd, "%s/initrd.img", b.work) < 0)
+		initrd = NULL;
+	if (asprintf(&cmdline, "%s/cmdline", b.work) < 0)
+		cmdline = NULL;
+	if (asprintf(&tmp_out, "%s/out", b.work) < 0)
+		tmp_out = NULL;
 	if (!initrd || !cmdline || !tmp_out) {
 		r = err_set(err, "out of memory");
 		goto out;
@@ -790,13 +577,23 @@ int image_build(const struct image_opts *o, struct image_report *rep,
 	rep->nfiles = b.fs.n;
 	snprintf(line, sizeof(line), "console=%s panic=10",
 		 b.hc.console ? b.hc.console : "ttyS0");
-	r = write_text(cmdline, line, err);
+	r = write_text_file(cmdline, line, err);
+	struct image_parts parts = {
+		.work = b.work, .kernel = b.kernel, .initrd = initrd,
+		.cmdline = cmdline, .hostname = b.hc.hostname,
+		.hostfile = b.hc.file ? b.hc.file : hostyaml,
+		.data_size = b.hc.data_size, .disks = b.disks,
+		.disk_src = b.disk_src, .ndisks = b.ndisks,
+		.disk_bytes = b.disk_bytes, .mtime = b.mtime,
+		.fs_time = b.fs_time,
+	};
+
 	if (r == 0)
 		r = o->format == IMAGE_DISK ?
-		    build_disk(&b, initrd, cmdline, tmp_out, err) :
-		    build_dir(&b, initrd, cmdline, tmp_out, err);
+		    image_write_disk(&parts, tmp_out, rep, err) :
+		    image_write_dir(&parts, tmp_out, rep, err);
 	if (r == 0)
-		r = publish(tmp_out, o->out, o->format != IMAGE_DISK, err);
+		r = image_publish(tmp_out, o->out, o->format != IMAGE_DISK, err);
 out:
 	if (b.work) {
 		struct error ignored = { 0 };
