@@ -25,7 +25,7 @@ skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
 
 ALL_TESTS="help reproducible_disk reproducible_dir initramfs_layout load_order
 ownership runs_in_initramfs gpt esp uki data_fs kernel_initrd source_date_epoch bad_guest
-missing_file missing_module no_data bad_host_yaml missing_kernel host_failure
+missing_file missing_module no_data data_too_small bad_host_yaml missing_kernel host_failure
 old_output_kept"
 
 T=$(mktemp -d /tmp/vessel-imgbuild.XXXXXX)
@@ -323,6 +323,14 @@ t_no_data() {
 	sed -i '/^data:/d' "$T/nd/host.yaml"
 	fails no_data 2 "10-vm.yaml: disk '.*vm/disk.img' goes on the data partition, but .*host.yaml has no data:" "$T/nd" || return
 	ok no_data
+}
+
+t_data_too_small() {
+	fixture "$T/ds"
+	sed -i 's/^data: .*/data: {size: 32M}/' "$T/ds/host.yaml"
+	dd if=/dev/zero of="$T/ds/guests/vm/disk.img" bs=1M count=24 status=none
+	fails data_too_small 2 "host.yaml: data: 32 MiB is too small for the guests' disks \\(24 MiB\\)" "$T/ds" || return
+	ok data_too_small
 }
 
 t_bad_host_yaml() {

@@ -62,8 +62,10 @@ static int build_data(const struct image_parts *p, const char *out,
 	for (size_t i = 0; r == 0 && i < p->ndisks; i++) {
 		char *dst;
 
-		if (asprintf(&dst, "%s/guests/%s", staging, p->disks[i]) < 0)
-			return err_set(err, "out of memory");
+		if (asprintf(&dst, "%s/guests/%s", staging, p->disks[i]) < 0) {
+			r = err_set(err, "out of memory");
+			break;
+		}
 		/* Parents first. */
 		for (char *s = strchr(dst + strlen(staging) + 1, '/'); s; s = strchr(s + 1, '/')) {
 			*s = '\0';
