@@ -220,6 +220,7 @@ for side in "${sides[@]}"; do
 	if [ -n "${dead[$side]}" ]; then
 		log "snapshot: $side ${dead[$side]}; console tail:"
 		tail -n 20 "$f" | tr -d '\r' >&2
+		[ "$side" = vessel ] || tail -n 20 "$d/qemu-source.err" >&2
 	else
 		log "snapshot: $side is up: $(grep -a -m1 SNAP-FILLED "$f" | tr -d '\r')"
 	fi
