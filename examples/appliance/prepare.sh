@@ -61,7 +61,7 @@ if [ ! -x "$rootfs/bin/busybox" ] || ! cmp -s /bin/busybox "$rootfs/bin/busybox"
 	chmod 1777 "$rootfs/tmp"
 	cp /bin/busybox "$rootfs/bin/busybox"
 	while read -r applet; do
-		[ -n "$applet" ] && [ ! -e "$rootfs/$applet" ] || continue
+		if [ -z "$applet" ] || [ -e "$rootfs/$applet" ]; then continue; fi
 		ln -s /bin/busybox "$rootfs/$applet"
 	done < <(/bin/busybox --list-full)
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
