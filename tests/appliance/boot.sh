@@ -143,7 +143,7 @@ boot_qemu() {
 	mkfifo "$T/serial.in" "$T/serial.out"
 	echo "0 ==== boot $1" >>"$LOG"
 	qstart_us=${EPOCHREALTIME/./}
-	stamp <"$T/serial.out" &
+	stamp <"$T/serial.out" 2>/dev/null &
 	rpid=$!
 	qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC,+svm -M q35 -smp 2 -m 3G \
 		-bios "$OVMF" -drive "file=$T/edge.img,format=raw,if=virtio" -nographic \
@@ -206,7 +206,13 @@ sh_run() {
 	# does not match them.
 	send "echo @@B''$ncmd; $cmd; echo @@E''$ncmd \$?"
 	wait_line "@@E$ncmd [0-9]+" "$from" "$secs"
-	case $? in 1) return 254 ;; 2) return 255 ;; esac
+	case $? in
+	1)
+		printf '\003' >&7 # Ctrl-C: the next command must not queue behind it
+		return 254
+		;;
+	2) return 255 ;;
+	esac
 	OUT=$(tail -n +"$((from + 1))" "$LOG" | sed 's/^[0-9]* //' |
 		sed -n "/^@@B$ncmd\$/,/^@@E$ncmd [0-9]*\$/p" | sed '1d;$d' |
 		grep -av '^\[ *[0-9]*\.[0-9]*\] ')
@@ -229,7 +235,7 @@ shell_ready() {
 seen() {
 	local from rc
 	from=$(lines)
-	sh_run $(($3 + 30)) "i=0; until vessel logs $1 2>/dev/null | grep -q '$2'; do i=\$((i+1)); [ \$i -ge $(($3 * 2)) ] && break; sleep 0.5; done; vessel logs $1 2>/dev/null | grep -q '$2' && echo @@SEEN''-$1"
+	sh_run $(($3 + 60)) "e=\$((\$(date +%s) + $3)); until vessel logs $1 2>/dev/null | grep -q '$2'; do [ \$(date +%s) -ge \$e ] && break; sleep 0.5; done; vessel logs $1 2>/dev/null | grep -q '$2' && echo @@SEEN''-$1"
 	rc=$?
 	[ $rc -ge 254 ] && return 1
 	WHY="$1's log did not show '$2' within $3 s"
@@ -409,7 +415,11 @@ if [ -n "${fw_ms:-}" ] && [ -n "${up_ms:-}" ] && [ -n "$vm1_ms" ] && [ -n "$ping
 	echo "numbers: guests, from QEMU's start: vm1 VM1-READY $(secs "$vm1_ms") (+$(secs $((vm1_ms - up_ms))) after up)," \
 		"ct1 CT1-START $(secs "$ct1_ms") (+$(secs $((ct1_ms - up_ms)))), CT1-PING-OK $(secs "$ping_ms") (+$(secs $((ping_ms - up_ms))))"
 	echo "numbers: vessel up again on the running appliance: ${up_again:-not measured}"
-	if [ "$img" -gt $((40 << 20)) ]; then note "the image is over the 40 MiB goal"; fi
+	# The goal of #14: the bootable part (the EFI partition's unified kernel
+	# image, i.e. the kernel and the initramfs) at most 40 MiB.
+	if [ -n "$kernel_size" ] && [ $((kernel_size + initrd_size)) -gt $((40 << 20)) ]; then
+		note "kernel + initramfs $(mib $((kernel_size + initrd_size))): over the 40 MiB goal"
+	fi
 	ok numbers
 else
 	fail numbers "not every marker was reached"
