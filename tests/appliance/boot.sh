@@ -357,8 +357,9 @@ fi
 shut_why=''
 if kill -0 "$qpid" 2>/dev/null && [ -z "$pers_why" ] && seen ct1 CT1-PING-OK 300; then
 	# Follow the guests' logs on the console: their shutdown lines show
-	# there in the order they happen.
-	sh_run 10 "vessel logs -f vm1 & vessel logs -f ct1 & true"
+	# there in the order they happen. In their own sessions, writing to
+	# /dev/console: they outlive the rescue shell if the shutdown ends it.
+	sh_run 10 "for g in vm1 ct1; do setsid vessel logs -f \$g </dev/null >/dev/console 2>&1 & done"
 	sleep 2
 	s=$(lines)
 	if ! printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"system_powerdown"}' |
