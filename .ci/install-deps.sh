@@ -16,6 +16,7 @@ PKGS=(
 	attr                                                         # backup-test: xattrs (getfattr, setfattr)
 	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 	podman conmon containerd                                     # oci-test: podman and ctr with vessel-runc
+	ovmf socat                                                   # appliance-boot-test: UEFI firmware, QMP socket
 )
 missing=()
 for p in "${PKGS[@]}"; do
