@@ -120,6 +120,12 @@ oci-test: $(VESSEL)
 backup-test: $(VESSEL)
 	$(RUN_TESTS) backup-test
 
+# The appliance end to end (issue #14): examples/appliance built by `vessel
+# image build`, booted in QEMU under OVMF (TCG), driven from its console.
+.PHONY: appliance-boot-test
+appliance-boot-test: $(VESSEL)
+	VESSEL=$(abspath $(VESSEL)) tests/appliance/boot.sh
+
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
 ASAN_TESTS ?= test

@@ -17,6 +17,7 @@ PKGS=(
 	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 	podman conmon containerd                                     # oci-test: podman and ctr with vessel-runc
 	binutils systemd-boot-efi mtools dosfstools gdisk e2fsck-static  # vessel image build (and its test)
+	ovmf socat                                                   # appliance-boot-test: UEFI firmware, QMP socket
 )
 missing=()
 for p in "${PKGS[@]}"; do
