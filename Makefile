@@ -120,6 +120,12 @@ oci-test: $(VESSEL)
 backup-test: $(VESSEL)
 	$(RUN_TESTS) backup-test
 
+# vessel as PID 1 (tests/appliance/init.sh): a hand-made initramfs booted
+# twice in QEMU (TCG), one QEMU at a time on the machine.
+.PHONY: appliance-init-test
+appliance-init-test: $(VESSEL)
+	flock /tmp/vessel-appliance-qemu.lock env VESSEL=$(abspath $(VESSEL)) tests/appliance/init.sh
+
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
 ASAN_TESTS ?= test

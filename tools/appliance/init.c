@@ -406,7 +406,8 @@ static void setup_host(void)
 		init_log("modules: %s", err.msg);
 	if (init_net(&in.hc, &err) < 0)
 		init_log("network: %s", err.msg);
-	r = init_data(in.hc.data_size ? DATA_WAIT_S : 0, &err);
+	/* host.yaml without data: has no data partition to look for. */
+	r = in.hc.data_size ? init_data(DATA_WAIT_S, &err) : 1;
 	if (r < 0)
 		init_log("data: %s", err.msg);
 	else if (r > 0 && in.hc.data_size)
@@ -433,6 +434,8 @@ int init_main(int argc, char **argv)
 		(void)0;
 	setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
 	setenv("HOME", "/", 0);
+	if (init_root_bind(&err) < 0)
+		init_log("%s (containers may not start)", err.msg);
 	if (init_mount_all(&err) < 0)
 		boot_fatal("mounts", &err);
 	load_host_config();

@@ -24,7 +24,9 @@ void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int init_main(int argc, char **argv);
 
-/* init_mounts.c: /proc, /sys, /dev, /dev/pts, /run, /tmp, /sys/fs/cgroup. */
+/* init_mounts.c: make / a bind mount of the initramfs (so that
+ * containers can pivot_root); then /proc, /sys, /dev, /dev/pts, /run, /tmp, /sys/fs/cgroup. */
+int init_root_bind(struct error *err);
 int init_mount_all(struct error *err);
 /* Unmount path (lazily if busy after a few tries). */
 int init_umount(const char *path, struct error *err);

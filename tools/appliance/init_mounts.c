@@ -25,6 +25,26 @@ static const struct {
 	  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0555 },
 };
 
+int init_root_bind(struct error *err)
+{
+	/* The initramfs is rootfs, the one mount without a parent, and
+	 * pivot_root(2) refuses to move that aside: containers could not
+	 * start. A bind mount of it, moved over / and chrooted into, is an
+	 * ordinary mount on top of rootfs (what switch_root does with a
+	 * real root). */
+	if (mkdir("/.root", 0700) < 0 && errno != EEXIST)
+		return err_sys(err, "mkdir /.root");
+	if (mount("/", "/.root", NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, "bind-mounting / on /.root");
+	if (chdir("/.root") < 0)
+		return err_sys(err, "chdir /.root");
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+		return err_sys(err, "moving /.root to /");
+	if (chroot(".") < 0 || chdir("/") < 0)
+		return err_sys(err, "chroot into the bind mount");
+	return 0;
+}
+
 int init_mount_all(struct error *err)
 {
 	char done[256] = "";
