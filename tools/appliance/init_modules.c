@@ -110,11 +110,13 @@ static bool compressed(const char *p)
 	       (n > 3 && !strcmp(p + n - 3, ".gz"));
 }
 
-size_t modules_load(const struct module_list *ml, size_t *loaded)
+size_t modules_load(const struct module_list *ml, size_t *loaded,
+		    size_t *absent)
 {
 	size_t failed = 0;
 
 	*loaded = 0;
+	*absent = 0;
 	for (size_t i = 0; i < ml->n; i++) {
 		const char *p = ml->paths[i];
 		int fd = open(p, O_RDONLY | O_CLOEXEC), r;
@@ -126,11 +128,17 @@ size_t modules_load(const struct module_list *ml, size_t *loaded)
 		}
 		r = syscall(SYS_finit_module, fd, "",
 			    compressed(p) ? MODULE_INIT_COMPRESSED_FILE : 0);
-		if (r < 0 && errno != EEXIST) {
+		if (r == 0 || errno == EEXIST) {
+			(*loaded)++;
+		} else if (errno == ENODEV || errno == EOPNOTSUPP ||
+			   errno == ENXIO) {
+			/* Not for this machine: kvm_intel on AMD, ... */
+			(*absent)++;
+			init_log("module %s: %s (no hardware for it)", p,
+				 strerror(errno));
+		} else {
 			init_log("module %s: %s", p, strerror(errno));
 			failed++;
-		} else {
-			(*loaded)++;
 		}
 		close(fd);
 	}
@@ -212,7 +220,7 @@ int init_modules(const struct host_config *hc, struct error *err)
 {
 	struct module_list ml;
 	char root[300], *text = NULL;
-	size_t len = 0, loaded, failed;
+	size_t len = 0, loaded, absent, failed;
 
 	module_root(root, sizeof(root));
 	if (read_small(INIT_LOAD_ORDER, &text, &len, err) < 0) {
@@ -226,8 +234,9 @@ int init_modules(const struct host_config *hc, struct error *err)
 		return -1;
 	}
 	free(text);
-	failed = modules_load(&ml, &loaded);
-	init_log("modules: %zu loaded%s", loaded, failed ? ", some failed" : "");
+	failed = modules_load(&ml, &loaded, &absent);
+	init_log("modules: %zu loaded, %zu without hardware, %zu failed",
+		 loaded, absent, failed);
 	modules_free(&ml);
 	for (size_t i = 0; i < hc->nmodules; i++)
 		if (!module_present(hc->modules[i]))
