@@ -16,6 +16,7 @@ PKGS=(
 	attr                                                         # backup-test: xattrs (getfattr, setfattr)
 	clang libclang-rt-14-dev zstd lz4                            # make fuzz (libFuzzer; zstd, lz4: seeds)
 	podman conmon containerd                                     # oci-test: podman and ctr with vessel-runc
+	e2fsck-static socat                                          # appliance-init-test: e2fsck in the image, QMP
 )
 missing=()
 for p in "${PKGS[@]}"; do
