@@ -178,6 +178,8 @@ FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload
 FUZZ_host_config      := tools/appliance/host_config.c tools/config.c tools/schema.c tools/base/error.c
 FUZZ_LIBS_host_config := -lyaml -lm
 FUZZ_TARGETS += host_config
+FUZZ_appliance_boot := tools/appliance/init_modules.c tools/appliance/init_data.c tools/base/error.c
+FUZZ_TARGETS += appliance_boot
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)

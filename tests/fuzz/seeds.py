@@ -290,3 +290,17 @@ host_seeds = {
 for name, data in host_seeds.items():
     with open(os.path.join(out, "host_config", name), "wb") as f:
         f.write(data)
+
+# fuzz_appliance_boot: load-order text, and the same bytes as a superblock.
+os.makedirs(os.path.join(out, "appliance_boot"), exist_ok=True)
+sb = bytearray(1024)
+sb[0x38:0x3a] = b"\x53\xef"
+sb[0x3a:0x3c] = b"\x01\x00"
+sb[0x78:0x83] = b"vessel-data"
+boot_seeds = {
+    "load-order": b"kernel/net/802/stp.ko\n# c\n\nkernel/net/bridge/bridge.ko\n/abs/x.ko.xz\n",
+    "superblock": bytes(sb),
+}
+for name, data in boot_seeds.items():
+    with open(os.path.join(out, "appliance_boot", name), "wb") as f:
+        f.write(data)
