@@ -192,10 +192,10 @@ log "boot 1 up after $((SECONDS - t0)) s"
 check boot1_shell 'vessel-init: rescue shell on ttyS0' 30
 sleep 3
 type_line 'vessel logs hello'
-check boot1_guest_marker '^HELLO-MARKER' 30
-check boot1_guest_ping '^HELLO-PING-OK' 30
+check boot1_guest_marker 'HELLO-MARKER' 30
+check boot1_guest_ping 'HELLO-PING-OK' 30
 type_line 'vessel ps'
-check boot1_ps '^hello +container +running' 30
+check boot1_ps 'hello +container +running' 30
 qmp system_powerdown
 check boot1_power_pressed 'vessel-init: power button: stopping guests' 60
 check boot1_guest_stopped 'vessel-init: stopped hello' 90
@@ -213,7 +213,7 @@ check boot2_up 'vessel-init: up: 1 guests' 90
 check boot2_shell 'vessel-init: rescue shell on ttyS0' 30
 sleep 3
 type_line 'cat /data/hello/shutdown.log'
-check boot2_guest_shutdown_line '^hello: SIGTERM, shutting down' 30
+check boot2_guest_shutdown_line 'hello: SIGTERM, shutting down' 30
 type_line 'vessel host poweroff'
 check boot2_poweroff_requested 'vessel-init: poweroff requested: stopping guests' 30
 check boot2_guest_stopped 'vessel-init: stopped hello' 90
