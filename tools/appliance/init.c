@@ -225,6 +225,9 @@ static void reap_all(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == in.shell) {
+			/* The shell led the console's session: its end hung
+			 * up every open file of the tty, init's too. */
+			open_console(in.hc.console);
 			in.shell = 0;
 			if (in.phase == PH_RUNNING)
 				in.shell_due = now_ms() + SHELL_RESPAWN_MS;
@@ -252,8 +255,15 @@ static __attribute__((noreturn)) void finish_shutdown(void)
 		usleep(50 * 1000);
 	}
 	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* Every process is init's child by now: wait until they are all
+	 * gone, the rescue shell included, whose end hangs up the console
+	 * (init's fds too): then open it again. */
+	for (end = now_ms() + KILL_GRACE_MS; now_ms() < end;) {
+		if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+			break;
+		usleep(20 * 1000);
+	}
+	open_console(in.hc.console);
 	sync();
 	if (in.data_mounted) {
 		if (init_umount(INIT_DATA_DIR, &err) < 0)
