@@ -12,6 +12,8 @@
 # runs (it writes to /data), "powering off", QEMU exits by itself.
 # Boot 2: "data: clean", the guest's shutdown line read back from /data,
 # `vessel host poweroff` typed on the console -> QEMU exits.
+# Boot 3: `exit` in the rescue shell -> a new one; Ctrl-Alt-Del -> reboot.
+# Boot 4: `vessel host reboot` -> reboot.
 # Prints ok/FAIL per check and "N passed, N failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -219,7 +221,39 @@ check boot2_poweroff_requested 'vessel-init: poweroff requested: stopping guests
 check boot2_guest_stopped 'vessel-init: stopped hello' 90
 check boot2_powering_off 'vessel-init: powering off' 30
 if wait_exit 60; then ok boot2_qemu_exits; else bad boot2_qemu_exits "QEMU still running (or failed: $?)"; fi
-grep -q 'fatal' "$serial" "$work/serial1.log" && bad no_fatal "a fatal error was logged"
+cp "$serial" "$work/serial2.log"
+
+# Boot 3: the rescue shell comes back after `exit`; Ctrl-Alt-Del (QMP
+# send-key) reboots (-no-reboot: QEMU exits).
+boot
+check boot3_up 'vessel-init: up: 1 guests' 150
+check boot3_shell 'vessel-init: rescue shell on ttyS0' 30
+sleep 3
+type_line 'exit'
+end=$((SECONDS + 30))
+while [ "$(tr -d '\r' <"$serial" | grep -c 'vessel-init: rescue shell on ttyS0')" -lt 2 ] &&
+	[ $SECONDS -lt $end ]; do sleep 1; done
+if [ $SECONDS -lt $end ]; then ok boot3_shell_respawned; else bad boot3_shell_respawned "no second shell"; fi
+printf '{"execute":"qmp_capabilities"}\n{"execute":"send-key","arguments":{"keys":[%s]}}\n' \
+	'{"type":"qcode","data":"ctrl"},{"type":"qcode","data":"alt"},{"type":"qcode","data":"delete"}' |
+	socat -t 2 - UNIX-CONNECT:"$work/qmp.sock" >/dev/null
+check boot3_ctrl_alt_del 'vessel-init: ctrl-alt-del: stopping guests' 30
+check boot3_guest_stopped 'vessel-init: stopped hello' 90
+check boot3_rebooting 'vessel-init: rebooting' 30
+if wait_exit 60; then ok boot3_qemu_exits; else bad boot3_qemu_exits "QEMU still running (or failed: $?)"; fi
+[ "$fail" -eq 0 ] || show_log
+cp "$serial" "$work/serial3.log"
+
+# Boot 4: `vessel host reboot`.
+boot
+check boot4_shell 'vessel-init: rescue shell on ttyS0' 150
+check boot4_up 'vessel-init: up: 1 guests' 90
+sleep 3
+type_line 'vessel host reboot'
+check boot4_reboot_requested 'vessel-init: reboot requested: stopping guests' 30
+check boot4_rebooting 'vessel-init: rebooting' 90
+if wait_exit 60; then ok boot4_qemu_exits; else bad boot4_qemu_exits "QEMU still running (or failed: $?)"; fi
+grep -q 'fatal' "$serial" "$work"/serial[123].log && bad no_fatal "a fatal error was logged"
 [ "$fail" -eq 0 ] || show_log
 exec 7>&-
 echo "appliance-init: $pass passed, $fail failed"
