@@ -121,7 +121,7 @@ backup-test: $(VESSEL)
 	$(RUN_TESTS) backup-test
 
 # vessel as PID 1 (tests/appliance/init.sh): a hand-made initramfs booted
-# twice in QEMU (TCG), one QEMU at a time on the machine.
+# four times in QEMU (TCG), one QEMU at a time on the machine.
 .PHONY: appliance-init-test
 appliance-init-test: $(VESSEL)
 	flock /tmp/vessel-appliance-qemu.lock env VESSEL=$(abspath $(VESSEL)) tests/appliance/init.sh
