@@ -125,6 +125,11 @@ backup-test: $(VESSEL)
 .PHONY: appliance-boot-test
 appliance-boot-test: $(VESSEL)
 	VESSEL=$(abspath $(VESSEL)) tests/appliance/boot.sh
+# vessel as PID 1 (tests/appliance/init.sh): a hand-made initramfs booted
+# four times in QEMU (TCG), one QEMU at a time on the machine.
+.PHONY: appliance-init-test
+appliance-init-test: $(VESSEL)
+	flock /tmp/vessel-appliance-qemu.lock env VESSEL=$(abspath $(VESSEL)) tests/appliance/init.sh
 
 # ASAN_TESTS picks the suites (default: all of `make test`), run by one
 # tests/run-all.sh (one nested host boot for them all).
@@ -180,6 +185,8 @@ FUZZ_LIBS_host_config := -lyaml -lm
 FUZZ_TARGETS += host_config
 FUZZ_modules_dep := tools/appliance/modules.c tools/base/error.c
 FUZZ_TARGETS += modules_dep
+FUZZ_appliance_boot := tools/appliance/init_modules.c tools/appliance/init_data.c tools/base/error.c
+FUZZ_TARGETS += appliance_boot
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)

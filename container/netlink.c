@@ -1,6 +1,9 @@
 #include "netlink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
 #include <linux/if_link.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,4 +170,49 @@ int nl_link_kind(int ifindex, char *kind, size_t len, struct error *err)
 			find_str(RTA_DATA(a), RTA_PAYLOAD(a), IFLA_INFO_KIND,
 				 kind, len);
 	return 0;
+}
+
+/* "10.0.0.2/24" -> address and prefix length. */
+static int parse_cidr(const char *s, struct in_addr *a, int *plen,
+		      struct error *err)
+{
+	char buf[INET_ADDRSTRLEN + 4], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	*plen = 32;
+	if (slash) {
+		*slash = '\0';
+		*plen = atoi(slash + 1);
+	}
+	if (inet_pton(AF_INET, buf, a) != 1 || *plen < 0 || *plen > 32)
+		return err_set(err, "bad address '%s'", s);
+	return 0;
+}
+
+int nl_addr_add(const char *dev, const char *cidr, struct error *err)
+{
+	struct ifaddrmsg *ifa;
+	struct in_addr a, bcast;
+	struct nlreq r;
+	char what[96];
+	int plen;
+
+	if (parse_cidr(cidr, &a, &plen, err) < 0)
+		return -1;
+	ifa = nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
+		      sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = if_nametoindex(dev);
+	bcast.s_addr = a.s_addr | (plen ? htonl(~0u >> plen) : ~0u);
+	if (plen == 32)
+		bcast = a;
+	nl_attr(&r, IFA_LOCAL, &a, sizeof(a));
+	nl_attr(&r, IFA_ADDRESS, &a, sizeof(a));
+	if (plen < 31)
+		nl_attr(&r, IFA_BROADCAST, &bcast, sizeof(bcast));
+	snprintf(what, sizeof(what), "adding address %s to %s", cidr, dev);
+	return nl_talk(&r, what, err);
 }

@@ -32,6 +32,10 @@ void *nl_reserve(struct nlreq *r, size_t len);
  * filled with what, e.g. "creating veth vs123-0: File exists"). */
 int nl_talk(struct nlreq *r, const char *what, struct error *err);
 
+/* Add the IPv4 address cidr ("10.0.0.2/24", broadcast derived) to the
+ * link dev in the current network namespace. */
+int nl_addr_add(const char *dev, const char *cidr, struct error *err);
+
 /* The IFLA_INFO_KIND of a link ("bridge", "veth"; "" if none). */
 int nl_link_kind(int ifindex, char *kind, size_t len, struct error *err);
 

@@ -110,51 +110,6 @@ int veth_delete(const char *host, struct error *err)
 	return 0;
 }
 
-/* "10.0.0.2/24" -> address and prefix length. */
-static int parse_cidr(const char *s, struct in_addr *a, int *plen,
-		      struct error *err)
-{
-	char buf[INET_ADDRSTRLEN + 4], *slash;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	slash = strchr(buf, '/');
-	*plen = 32;
-	if (slash) {
-		*slash = '\0';
-		*plen = atoi(slash + 1);
-	}
-	if (inet_pton(AF_INET, buf, a) != 1 || *plen < 0 || *plen > 32)
-		return err_set(err, "bad address '%s'", s);
-	return 0;
-}
-
-static int add_address(const char *dev, const char *cidr, struct error *err)
-{
-	struct ifaddrmsg *ifa;
-	struct in_addr a, bcast;
-	struct nlreq r;
-	char what[96];
-	int plen;
-
-	if (parse_cidr(cidr, &a, &plen, err) < 0)
-		return -1;
-	ifa = nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
-		      sizeof(*ifa));
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = plen;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = if_nametoindex(dev);
-	bcast.s_addr = a.s_addr | (plen ? htonl(~0u >> plen) : ~0u);
-	if (plen == 32)
-		bcast = a;
-	nl_attr(&r, IFA_LOCAL, &a, sizeof(a));
-	nl_attr(&r, IFA_ADDRESS, &a, sizeof(a));
-	if (plen < 31)
-		nl_attr(&r, IFA_BROADCAST, &bcast, sizeof(bcast));
-	snprintf(what, sizeof(what), "adding address %s to %s", cidr, dev);
-	return nl_talk(&r, what, err);
-}
-
 static int add_default_route(const char *dev, const char *gw,
 			     struct error *err)
 {
@@ -187,7 +142,7 @@ int veth_setup_inside(const struct ct_net *nets, size_t n, struct error *err)
 		return -1;
 	for (i = 0; i < n; i++) {
 		snprintf(dev, sizeof(dev), "eth%zu", i);
-		if (nets[i].address && add_address(dev, nets[i].address,
+		if (nets[i].address && nl_addr_add(dev, nets[i].address,
 						   err) < 0)
 			return -1;
 		if (link_up(dev, 0, err) < 0)

@@ -1,17 +1,10 @@
 /* vessel up DIR, vessel down DIR */
 #include "manage.h"
-#include "config.h"
 #include "exit_codes.h"
-#include "supervisor.h"
+#include "guest_set.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <sys/stat.h>
+#include <stdbool.h>
 
 void usage_up(FILE *out)
 {
@@ -42,102 +35,28 @@ void usage_down(FILE *out)
 		"  -h, --help       this help\n", STOP_TIMEOUT_DEFAULT);
 }
 
-struct defs {
-	struct guest_config *v;
-	size_t n;
-};
-
-static void defs_free(struct defs *d)
+/* The CLI's lines: progress on stdout, errors on stderr. */
+static void report(enum guest_event ev, const char *name, pid_t pid,
+		   const char *msg)
 {
-	for (size_t i = 0; i < d->n; i++)
-		config_free(&d->v[i]);
-	free(d->v);
-}
-
-static bool is_yaml(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' &&
-	       ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-		(n > 4 && !strcmp(name + n - 4, ".yml")));
-}
-
-static int by_order(const void *a, const void *b)
-{
-	const struct guest_config *x = a, *y = b;
-
-	if (x->order != y->order)
-		return x->order < y->order ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-/* Load the autostart definitions of dir, sorted; every error is printed.
- * Returns -1 if any file is bad. */
-static int load_dir(const char *dir, struct defs *d)
-{
-	struct guest_config cfg, *nv;
-	struct error err;
-	char path[4096];
-	struct dirent *de;
-	struct stat st;
-	int bad = 0;
-	DIR *dp;
-
-	memset(d, 0, sizeof(*d));
-	dp = opendir(dir);
-	if (!dp) {
-		fprintf(stderr, "vessel: %s: %s\n", dir, strerror(errno));
-		return -1;
+	switch (ev) {
+	case GUEST_STARTED:
+		printf("%s: started (supervisor pid %d)\n", name, (int)pid);
+		break;
+	case GUEST_ALREADY:
+		printf("%s: already running\n", name);
+		break;
+	case GUEST_STOPPED:
+		printf("%s: stopped\n", name);
+		break;
+	case GUEST_FAILED:
+		if (name)
+			fprintf(stderr, "vessel: %s: %s\n", name, msg);
+		else
+			fprintf(stderr, "vessel: %s\n", msg);
+		break;
 	}
-	while ((de = readdir(dp))) {
-		if (!is_yaml(de->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (config_load(path, &cfg, &err) < 0) {
-			fprintf(stderr, "vessel: %s\n", err.msg);
-			bad = -1;
-			continue;
-		}
-		if (!cfg.autostart) {
-			config_free(&cfg);
-			continue;
-		}
-		for (size_t i = 0; i < d->n; i++) {
-			if (strcmp(d->v[i].name, cfg.name))
-				continue;
-			fprintf(stderr, "vessel: %s and %s both define %s\n",
-				d->v[i].path, cfg.path, cfg.name);
-			bad = -1;
-		}
-		nv = realloc(d->v, (d->n + 1) * sizeof(*nv));
-		if (!nv) {
-			config_free(&cfg);
-			bad = -1;
-			break;
-		}
-		d->v = nv;
-		d->v[d->n++] = cfg;
-	}
-	closedir(dp);
-	if (bad < 0) {
-		defs_free(d);
-		return -1;
-	}
-	if (d->n)
-		qsort(d->v, d->n, sizeof(*d->v), by_order);
-	return 0;
-}
-
-static void sleep_seconds(double s)
-{
-	struct timespec ts = { .tv_sec = (time_t)s,
-			       .tv_nsec = (long)((s - floor(s)) * 1e9) };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	fflush(stdout);
 }
 
 /* Parse [--timeout S] [--force] DIR (up takes neither option). */
@@ -179,65 +98,36 @@ static int parse_dir_args(int argc, char **argv, void (*help)(FILE *),
 
 int cmd_up(int argc, char **argv)
 {
-	struct error err;
-	struct defs d;
+	struct guest_set s;
 	const char *dir;
-	int r, code = 0;
-	pid_t pid;
+	size_t failed;
+	int r;
 
 	r = parse_dir_args(argc, argv, usage_up, false, NULL, NULL, &dir);
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
-	if (load_dir(dir, &d) < 0)
+	if (guest_set_load(dir, false, &s, report) < 0)
 		return EXIT_USAGE;
-	for (size_t i = 0; i < d.n; i++) {
-		const struct guest_config *g = &d.v[i];
-
-		if (guest_running(g->name)) {
-			printf("%s: already running\n", g->name);
-			continue;
-		}
-		if (supervisor_start(g, NULL, &pid, &err) < 0) {
-			fprintf(stderr, "vessel: %s: %s\n", g->name, err.msg);
-			code = EXIT_HOST;
-			continue;
-		}
-		printf("%s: started (supervisor pid %d)\n", g->name, (int)pid);
-		fflush(stdout);
-		if (g->up_delay > 0 && i + 1 < d.n)
-			sleep_seconds(g->up_delay);
-	}
-	defs_free(&d);
-	return code;
+	failed = guest_set_up(&s, report);
+	guest_set_free(&s);
+	return failed ? EXIT_HOST : 0;
 }
 
 int cmd_down(int argc, char **argv)
 {
 	double timeout = STOP_TIMEOUT_DEFAULT;
 	bool force = false;
-	struct error err;
-	struct defs d;
+	struct guest_set s;
 	const char *dir;
-	int r, code = 0;
+	size_t failed;
+	int r;
 
 	r = parse_dir_args(argc, argv, usage_down, true, &timeout, &force, &dir);
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
-	if (load_dir(dir, &d) < 0)
+	if (guest_set_load(dir, false, &s, report) < 0)
 		return EXIT_USAGE;
-	for (size_t i = d.n; i-- > 0;) {
-		const char *name = d.v[i].name;
-
-		if (!guest_running(name))
-			continue;
-		if (guest_stop(name, timeout, force, &err) < 0) {
-			fprintf(stderr, "vessel: %s\n", err.msg);
-			code = EXIT_HOST;
-			continue;
-		}
-		printf("%s: stopped\n", name);
-		fflush(stdout);
-	}
-	defs_free(&d);
-	return code;
+	failed = guest_set_down(&s, timeout, force, report);
+	guest_set_free(&s);
+	return failed ? EXIT_HOST : 0;
 }

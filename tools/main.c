@@ -54,6 +54,10 @@ static void usage(FILE *out)
 		"  backup NAME|FILE REPO  back up a guest (list, restore, verify, prune)\n"
 		"  image build DIR -o OUT  build a bootable appliance image\n"
 		"\n"
+		"the appliance (vessel as PID 1):\n"
+		"  init           the appliance's init (what vessel runs as PID 1)\n"
+		"  host poweroff|reboot  stop the guests and power off or reboot\n"
+		"\n"
 		"  oci ...        the OCI runtime (runc's command line; also as vessel-runc)\n"
 		"\n"
 		"`vessel COMMAND --help` describes a command.\n");
@@ -418,6 +422,8 @@ static const struct command {
 	{ "restore", cmd_restore, usage_restore },
 	{ "backup", cmd_backup, usage_backup },
 	{ "image", cmd_image, usage_image },
+	{ "host", cmd_host, usage_host },
+	{ "init", cmd_init, usage_init },
 };
 
 static const struct command *find_command(const char *name)
@@ -459,6 +465,9 @@ int main(int argc, char **argv)
 	const struct command *c;
 	const char *base = strrchr(argv[0], '/');
 
+	/* The appliance's /init: PID 1 is init whatever argv says. */
+	if (getpid() == 1)
+		return cmd_init(1, (char *[]){ "init", NULL });
 	/* The same binary as vessel-runc: the OCI runtime's command line. */
 	if (!strcmp(base ? base + 1 : argv[0], "vessel-runc"))
 		return oci_main("vessel-runc", argc, argv);

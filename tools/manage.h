@@ -24,6 +24,8 @@ int cmd_down(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_host(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 void usage_start(FILE *out);
 void usage_ps(FILE *out);
@@ -37,6 +39,8 @@ void usage_down(FILE *out);
 void usage_snapshot(FILE *out);
 void usage_restore(FILE *out);
 void usage_backup(FILE *out);
+void usage_host(FILE *out);
+void usage_init(FILE *out);
 
 /* Shared by the verbs (cmd_common.c, cmd_stop.c). */
 

@@ -140,7 +140,7 @@ t_load_order() {
 	order=$(cd "$T/x" && zcat "$T/dir1/initrd.img" | cpio -i --quiet --to-stdout lib/modules/load-order 2>/dev/null)
 	[ -n "$order" ] || { bad load_order "empty load-order"; return; }
 	# Every needed module that is not built in is listed.
-	for mod in kvm kvm-intel kvm-amd tun bridge veth virtio_pci virtio_blk virtio_net ahci nvme sd_mod ext4 evdev i6300esb; do
+	for mod in kvm kvm-intel kvm-amd tun bridge veth virtio_pci virtio_blk virtio_net ahci nvme sd_mod ext4 evdev i6300esb crc32c_generic button; do
 		if grep -qE "/${mod//[-_]/[-_]}\.ko(\.[a-z]+)?\$" "$MODDIR/modules.builtin" 2>/dev/null; then continue; fi
 		grep -qE "/${mod//[-_]/[-_]}\.ko(\.[a-z]+)?\$" <<<"$order" || { bad load_order "$mod missing"; return; }
 	done

@@ -300,3 +300,16 @@ with open(os.path.join(out, "modules_dep", "modules.dep"), "wb") as f:
             b"kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko\n"
             b"kernel/net/802/stp.ko: kernel/net/llc/llc.ko\nkernel/net/llc/llc.ko:\n"
             b"kernel/fs/ext4/ext4.ko.xz: kernel/fs/jbd2/jbd2.ko.xz\nkernel/fs/jbd2/jbd2.ko.xz:\n")
+# fuzz_appliance_boot: load-order text, and the same bytes as a superblock.
+os.makedirs(os.path.join(out, "appliance_boot"), exist_ok=True)
+sb = bytearray(1024)
+sb[0x38:0x3a] = b"\x53\xef"
+sb[0x3a:0x3c] = b"\x01\x00"
+sb[0x78:0x83] = b"vessel-data"
+boot_seeds = {
+    "load-order": b"kernel/net/802/stp.ko\n# c\n\nkernel/net/bridge/bridge.ko\n/abs/x.ko.xz\n",
+    "superblock": bytes(sb),
+}
+for name, data in boot_seeds.items():
+    with open(os.path.join(out, "appliance_boot", name), "wb") as f:
+        f.write(data)

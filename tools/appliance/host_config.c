@@ -26,49 +26,43 @@
 
 /* ---- validators ---- */
 
-static bool all_of(const char *s, const char *extra)
+/* NULL if val has 1 to max characters, each a letter, a digit or one of
+ * extra (none of edge at either end); else "expected WHAT, got 'val'". */
+static const char *charset(const char *val, size_t max, const char *extra,
+			   const char *edge, const char *what, char *buf,
+			   size_t len)
 {
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-			return false;
-	return true;
+	size_t n = strlen(val);
+	bool ok = n >= 1 && n <= max && !strchr(edge, val[0]) &&
+		  !strchr(edge, val[n - 1]);
+
+	for (const char *c = val; ok && *c; c++)
+		ok = isalnum((unsigned char)*c) || strchr(extra, *c);
+	if (ok)
+		return NULL;
+	snprintf(buf, len, "expected %s, got '%s'", what, val);
+	return buf;
 }
 
 /* RFC 1123 labels, dotted: letters, digits, '-' and '.'. */
 static const char *check_hostname(const char *val, char *buf, size_t len)
 {
-	size_t n = strlen(val);
-
-	if (n >= 1 && n <= 64 && all_of(val, "-.") && val[0] != '-' &&
-	    val[0] != '.' && val[n - 1] != '-' && val[n - 1] != '.')
-		return NULL;
-	snprintf(buf, len, "expected a host name (1 to 64 letters, digits, "
-		 "'-' and '.'), got '%s'", val);
-	return buf;
+	return charset(val, 64, "-.", "-.", "a host name (1 to 64 letters, "
+		       "digits, '-' and '.')", buf, len);
 }
 
 /* A device under /dev: ttyS0, hvc0, tty1, ttyAMA0. */
 static const char *check_console(const char *val, char *buf, size_t len)
 {
-	size_t n = strlen(val);
-
-	if (n >= 1 && n <= 31 && all_of(val, ""))
-		return NULL;
-	snprintf(buf, len, "expected a console device name such as ttyS0 "
-		 "(letters and digits), got '%s'", val);
-	return buf;
+	return charset(val, 31, "", "", "a console device name such as ttyS0 "
+		       "(letters and digits)", buf, len);
 }
 
 /* MODULE_NAME_LEN is 56 with the NUL; '-' and '_' are the same to modprobe. */
 static const char *check_module(const char *val, char *buf, size_t len)
 {
-	size_t n = strlen(val);
-
-	if (n >= 1 && n <= 55 && all_of(val, "_-"))
-		return NULL;
-	snprintf(buf, len, "expected a module name (letters, digits, '_' and "
-		 "'-'), got '%s'", val);
-	return buf;
+	return charset(val, 55, "_-", "", "a module name (letters, digits, "
+		       "'_' and '-')", buf, len);
 }
 
 static const char *check_ifname(const char *val, char *buf, size_t len)

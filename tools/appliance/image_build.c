@@ -33,6 +33,9 @@ static const char *const needed_modules[] = {
 	"kvm", "kvm_intel", "kvm_amd", "tun", "bridge", "veth", "virtio_pci",
 	"virtio_blk", "virtio_net", "ahci", "nvme", "sd_mod", "ext4", "evdev",
 	"i6300esb",
+	/* ext4's metadata checksums (a soft dependency modprobe would load;
+	 * the image has no modprobe) and the ACPI power button's driver */
+	"crc32c_generic", "button",
 };
 
 struct build {
