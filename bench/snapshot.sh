@@ -262,25 +262,26 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 		[ -z "${dead[$side]}" ] || { [ "$r" -le 0 ] || fail_run "$side" "${dead[$side]}"; continue; }
 		err='' us=''
 		if [ "$side" = vessel ]; then
-			[ -z "$vdir" ] || rm -rf "$vdir"
-			vdir=$d/vessel-snap.$r
+			new=$d/vessel-snap.$r
 			bench_now t0
 			rc=0
-			timeout -k 5 600 "$VESSEL" snapshot "$name" "$vdir" </dev/null >"$d/vessel-snapshot.out" 2>"$d/vessel-snapshot.err" || rc=$?
+			timeout -k 5 600 "$VESSEL" snapshot "$name" "$new" </dev/null >"$d/vessel-snapshot.out" 2>"$d/vessel-snapshot.err" || rc=$?
 			bench_now t1
 			us=$((t1 - t0))
 			if [ "$rc" -ne 0 ]; then
 				err="vessel snapshot exited $rc: $(head -c 200 "$d/vessel-snapshot.err")"
-				vdir=''
+				rm -rf "$new"
 			else
+				# the restores take the last good save
+				[ -z "$vdir" ] || rm -rf "$vdir"
+				vdir=$new
 				kib=$(du -sk "$vdir" | cut -f1)
 				ticking "$vessel_console" 60 "$vlogs" || err="the guest did not tick after the snapshot"
 			fi
 		else
-			[ -z "$qfile" ] || rm -f "$qfile"
-			qfile=$d/qemu-snap.$r
+			new=$d/qemu-snap.$r
 			bench_now t0
-			if ! qmp "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat > $qfile\"}}"; then
+			if ! qmp "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat > $new\"}}"; then
 				err="migrate failed: $QMP_LINE"
 			elif ! qmp_read_until '"MIGRATION".*"status": *"(completed|failed|cancelled)"' 600 ||
 				[[ $QMP_LINE != *completed* ]]; then
@@ -288,7 +289,13 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 			fi
 			bench_now t1
 			us=$((t1 - t0))
-			if [ -z "$err" ]; then
+			if [ -n "$err" ]; then
+				# a QEMU whose migration went wrong is not asked again
+				rm -f "$new"
+				dead[$side]=$err
+			else
+				[ -z "$qfile" ] || rm -f "$qfile"
+				qfile=$new
 				# cat may still be writing what QEMU gave it.
 				for ((i = 0; i < 50; i++)); do
 					s1=$(stat -c %s "$qfile")
