@@ -393,7 +393,7 @@ kill -0 "$qpid" 2>/dev/null && kill_qemu
 if [ -z "$shut_why" ]; then
 	boot_qemu 3
 	b3=$(lines)
-	if ! wait_line "vessel-init: data: " "$b3" 600; then
+	if ! wait_line "vessel-init: data: (clean|not cleanly unmounted)" "$b3" 600; then
 		shut_why="next boot: $WHY"
 	elif [ "$MATCH" != "vessel-init: data: clean" ]; then
 		shut_why="next boot: '$MATCH'"

@@ -14,14 +14,9 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 VESSEL=${VESSEL:-$ROOT/vessel}
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1: $2"
-	fail=$((fail + 1))
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | head -20; fi
-}
-skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
+REPORT_LINES=20
+# shellcheck source=tests/lib/report.sh
+. "$(dirname "$0")/../lib/report.sh"
 
 ALL_TESTS="help reproducible_disk reproducible_dir initramfs_layout load_order
 ownership runs_in_initramfs gpt esp uki data_fs kernel_initrd source_date_epoch bad_guest

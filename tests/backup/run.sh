@@ -11,19 +11,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 VESSEL=${VESSEL:-$HERE/../../vessel}
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1: $2"
-	fail=$((fail + 1))
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | head -30; fi
-}
-skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
-finish() {
-	echo "$pass passed, $fail failed, $skip skipped"
-	[ "$fail" -eq 0 ]
-	exit
-}
+# shellcheck source=tests/lib/report.sh
+. "$(dirname "$0")/../lib/report.sh"
 
 ALL_TESTS="help roundtrip_sparse dedup_clones incremental errors running_vm_refused
 no_space flipped_byte sigkill concurrent prune container_stopped container_running"

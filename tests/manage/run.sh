@@ -22,19 +22,15 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${VESSEL:?}" "${GUESTS:?}"
-pass=0 fail=0 skip=0
 
 T=$(mktemp -d /tmp/vessel-manage.XXXXXX)
 export VESSEL_RUN_DIR=$T/run
 BG_PIDS=""
 
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1: $2"
-	fail=$((fail + 1))
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | tail -20; fi
-}
-skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
+REPORT_TAIL=1
+REPORT_LINES=20
+# shellcheck source=tests/lib/report.sh
+. "$(dirname "$0")/../lib/report.sh"
 
 # Every vessel command has a time limit.
 V() { timeout -k 5 90 "$VESSEL" "$@"; }
@@ -56,15 +52,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-finish() {
-	if [ "$skip" -gt 0 ]; then
-		echo "$pass passed, $fail failed, $skip skipped"
-	else
-		echo "$pass passed, $fail failed"
-	fi
-	[ "$fail" -eq 0 ]
-	exit
-}
 
 have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 is_root() { [ "$(id -u)" -eq 0 ]; }

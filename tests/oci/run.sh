@@ -16,24 +16,8 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 VESSEL=${VESSEL:-$HERE/../../vessel}
-pass=0 fail=0 skip=0
-
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() {
-	echo "FAIL $1: $2"
-	fail=$((fail + 1))
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/    | /' "$3" | head -30; fi
-}
-skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
-finish() {
-	if [ "$skip" -gt 0 ]; then
-		echo "$pass passed, $fail failed, $skip skipped"
-	else
-		echo "$pass passed, $fail failed"
-	fi
-	[ "$fail" -eq 0 ]
-	exit
-}
+# shellcheck source=tests/lib/report.sh
+. "$(dirname "$0")/../lib/report.sh"
 
 ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
