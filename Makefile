@@ -39,7 +39,7 @@ VGUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -ffreestanding -fno-pic \
                  -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
                  -nostdlib -static -fno-asynchronous-unwind-tables -fcf-protection=none
 
-.PHONY: appliance-build-test all test unit kvm-test container-test manage-test integration oci-test backup-test asan asan-build bench deps hello install clean fuzz
+.PHONY: appliance-build-test all test unit kvm-test container-test manage-test integration oci-test backup-test appliance-test asan asan-build bench deps hello install clean fuzz
 
 all: $(VESSEL) $(UNIT_BIN) $(GUEST_BIN) $(MGUEST_BIN)
 
@@ -96,7 +96,7 @@ $(BUILD)/tests/kvm/guests/virtio.bin: tests/kvm/virtio/entry.S tests/kvm/virtio/
 RUN_TESTS = BUILD=$(BUILD) VESSEL=$(abspath $(VESSEL)) tests/run-all.sh
 
 test: all $(if $(TEST_ASAN),asan-build)
-	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test backup-test
+	TEST_ASAN="$(TEST_ASAN)" $(RUN_TESTS) unit kvm-test container-test manage-test integration oci-test backup-test appliance-test
 
 unit: $(UNIT_BIN)
 	$(RUN_TESTS) unit
@@ -115,6 +115,11 @@ integration: $(VESSEL)
 
 oci-test: $(VESSEL)
 	$(RUN_TESTS) oci-test
+
+# The appliance (tests/appliance/run.sh): the image builder, vessel as PID 1
+# and the example booted under OVMF, all three in QEMU here (TCG).
+appliance-test: $(VESSEL)
+	$(RUN_TESTS) appliance-test
 
 # Backups (tests/backup/run.sh): host only, no KVM.
 backup-test: $(VESSEL)

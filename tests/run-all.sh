@@ -4,7 +4,7 @@
 # nested host's boots), the skipped tests with their reasons, and the line
 # `N passed, N failed, N skipped`. Exits non-zero if anything failed.
 # SUITE: unit kvm-test container-test manage-test integration oci-test
-# backup-test
+# backup-test appliance-test
 # (default: all).
 #
 # Where it runs: with a hardware-backed /dev/kvm (kvm_intel, kvm_amd) every
@@ -34,7 +34,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/harness/lib.sh"
 
 BUILD=${BUILD:-build}
-ALL_SUITES="unit kvm-test container-test manage-test integration oci-test backup-test"
+ALL_SUITES="unit kvm-test container-test manage-test integration oci-test backup-test appliance-test"
 
 # vessel_of BUILD: the vessel binary built in BUILD.
 vessel_of() {
@@ -119,6 +119,9 @@ suite_cmd() {
 		;;
 	backup-test)
 		VESSEL=$vessel "$REPO/tests/backup/run.sh"
+		;;
+	appliance-test)
+		VESSEL=$vessel "$REPO/tests/appliance/run.sh"
 		;;
 	*)
 		echo "FAIL $suite: no such suite"
@@ -214,6 +217,7 @@ plan() {
 		container-test) here_jobs+=("$b/container-test") ;;
 		oci-test) here_jobs+=("$b/oci-test") ;;
 		backup-test) here_jobs+=("$b/backup-test") ;;
+		appliance-test) here_jobs+=("$b/appliance-test") ;;
 		manage-test)
 			here_jobs+=("$b/manage-test:host")
 			nested_jobs+=("$b/manage-test:vm")
