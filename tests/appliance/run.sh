@@ -19,7 +19,7 @@ for t in build:900 init:1200 boot:1800; do
 		timeout -k 10 "$limit" "$here/$name.sh" 2>&1 | tee "$out"
 	fi
 	rc=${PIPESTATUS[0]}
-	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -n1)
+	line=$(grep -aE '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -n1)
 	rm -f "$out"
 	if [ -z "$line" ]; then
 		[ "$rc" -eq 124 ] && echo "FAIL $name.sh: hang: no result within $limit s" ||
@@ -27,7 +27,7 @@ for t in build:900 init:1200 boot:1800; do
 		fail=$((fail + 1))
 		continue
 	fi
-	read -r p f s <<<"$(sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/' <<<"$line")"
+	read -r p f s <<<"$(sed -E 's/^([a-z-]+: )?([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\2 \3 \5/' <<<"$line")"
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + ${s:-0}))
 	if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then
 		echo "FAIL $name.sh: exited $rc"
