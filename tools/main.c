@@ -465,8 +465,10 @@ int main(int argc, char **argv)
 	const struct command *c;
 	const char *base = strrchr(argv[0], '/');
 
-	/* The appliance's /init: PID 1 is init whatever argv says. */
-	if (getpid() == 1)
+	/* The appliance's /init: PID 1 started as "init" (the kernel runs
+	 * /init -> bin/vessel) or with no command is init. PID 1 given a
+	 * command (vessel run ... as a container's entry point) runs it. */
+	if (getpid() == 1 && (argc < 2 || !strcmp(base ? base + 1 : argv[0], "init")))
 		return cmd_init(1, (char *[]){ "init", NULL });
 	/* The same binary as vessel-runc: the OCI runtime's command line. */
 	if (!strcmp(base ? base + 1 : argv[0], "vessel-runc"))
