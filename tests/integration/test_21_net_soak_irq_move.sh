@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # virtio-net under load while the guest moves the NIC's interrupts between
-# its 2 vCPUs (smp_affinity every 50 ms), so their MSI-X entries are
+# its 2 vCPUs (smp_affinity every 200 ms), so their MSI-X entries are
 # reprogrammed all the time (issue #17): none lost, no crash (net-soak.sh).
 # test-timeout: 420
 # shellcheck source=tests/integration/lib.sh
