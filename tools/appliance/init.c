@@ -14,6 +14,7 @@
  * unmounted; the watchdog closed with its magic character; reboot(2).
  * PID 1 never returns: a fatal error logs, stops the guests, reboots. */
 #include "init.h"
+#include "../base/clock.h"
 #include "../guest_set.h"
 #include "../manage.h"
 #include "../state.h"
@@ -71,14 +72,6 @@ void init_log(const char *fmt, ...)
 	buf[n++] = '\n';
 	/* One write per line: the children log on the same console. */
 	(void)!dprintf(2, "vessel-init: %.*s", n, buf);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* fds 0-2 on the console device (host.yaml console:). */
