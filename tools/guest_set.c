@@ -21,7 +21,7 @@ void guest_set_free(struct guest_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static bool is_yaml(const char *name)
+bool guest_set_is_file(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -85,7 +85,7 @@ int guest_set_load(const char *dir, bool all, struct guest_set *s,
 		return -1;
 	}
 	while ((de = readdir(dp))) {
-		if (!is_yaml(de->d_name))
+		if (!guest_set_is_file(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))

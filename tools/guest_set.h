@@ -39,4 +39,7 @@ size_t guest_set_up(const struct guest_set *s, guest_report_fn *report);
 size_t guest_set_down(const struct guest_set *s, double timeout, bool force,
 		      guest_report_fn *report);
 
+/* A guest definition's file name: *.yaml or *.yml, not a dotfile. */
+bool guest_set_is_file(const char *name);
+
 #endif

@@ -3,6 +3,8 @@
  * e2fsck), write the initramfs and the command line into a work directory
  * next to the output; image_output.c makes the disk or the kernel+initrd
  * directory from them and moves it into place. */
+#include "../guest_set.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -260,15 +262,6 @@ static int add_guest(struct build *b, const char *file, const char *shown,
 	return r;
 }
 
-static bool is_yaml(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' &&
-	       ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-		(n > 4 && !strcmp(name + n - 4, ".yml")));
-}
-
 static int gather_guests(struct build *b, struct error *err)
 {
 	char *dir;
@@ -285,7 +278,7 @@ static int gather_guests(struct build *b, struct error *err)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (r == 0 && is_yaml(names[i]->d_name)) {
+		if (r == 0 && guest_set_is_file(names[i]->d_name)) {
 			char *file;
 
 			if (asprintf(&file, "%s/%s", dir, names[i]->d_name) < 0) {
