@@ -18,9 +18,11 @@ void usage_ps(FILE *out)
 		"\n"
 		"List the started guests, one row each: NAME, KIND (vm or\n"
 		"container), STATE (starting, running, paused, stopping,\n"
-		"restarting), CPUS (a VM's vCPUs, a container's cpus: limit, - for\n"
-		"none), MEMORY (- for no limit), UPTIME (of the current run), PID\n"
-		"(the supervisor's) and RESTARTS (by the guest's `restart:` policy).\n"
+		"restarting; unresponsive when the supervisor does not answer\n"
+		"within 2 s, with why on stderr), CPUS (a VM's vCPUs, a\n"
+		"container's cpus: limit, - for none), MEMORY (- for no\n"
+		"limit), UPTIME (of the current run), PID (the supervisor's)\n"
+		"and RESTARTS (by the guest's `restart:` policy).\n"
 		"Supervisors that died are not listed, and what they left is\n"
 		"cleaned up.\n"
 		"\n"
@@ -29,13 +31,16 @@ void usage_ps(FILE *out)
 		"                 state, vcpus (VM) or cpus (container), memory\n"
 		"                 (bytes, 0 = no limit), uptime (seconds), started\n"
 		"                 (Unix time), pid, definition, console (attached),\n"
-		"                 restarts;\n"
+		"                 restarts; an unresponsive row: name, state, error;\n"
 		"                 a VM's timings: its boot timeline, as `vessel run\n"
 		"                 --timings` prints it ({milestone, ms, detail})\n"
 		"  -h, --help     this help\n");
 }
 
-/* Ask NAME for its row; NULL if it is not running or does not answer. */
+/* Ask NAME for its row; NULL if it is not running. A supervisor that
+ * listens but does not answer in time still gets a row, in state
+ * "unresponsive" with the error, so that a busy guest never vanishes
+ * from the list. */
 static struct json_object *query(const char *name)
 {
 	struct json_object *req = control_request("ps"), *reply = NULL;
@@ -45,7 +50,13 @@ static struct json_object *query(const char *name)
 	if (fd >= 0) {
 		if (control_call(fd, req, &reply, PS_TIMEOUT_MS, &err) < 0) {
 			fprintf(stderr, "vessel ps: %s: %s\n", name, err.msg);
-			reply = NULL;
+			reply = json_object_new_object();
+			json_object_object_add(reply, "name",
+					       json_object_new_string(name));
+			json_object_object_add(reply, "state",
+				json_object_new_string("unresponsive"));
+			json_object_object_add(reply, "error",
+					       json_object_new_string(err.msg));
 		}
 		close(fd);
 	}
@@ -100,7 +111,7 @@ static void print_row(struct json_object *o)
 	fmt_uptime(up, sizeof(up), json_object_object_get_ex(o, "uptime", &v) ?
 		   json_object_get_int64(v) : 0);
 	s = control_str(o, "state");
-	printf("%-20s %-10s %-10s %5s %7s %8s %8d %8d\n",
+	printf("%-20s %-10s %-12s %5s %7s %8s %8d %8d\n",
 	       control_str(o, "name") ?: "?", control_str(o, "kind") ?: "?",
 	       s ? s : "?", cpus, mem, up, (int)control_num(o, "pid", 0),
 	       (int)control_num(o, "restarts", 0));
@@ -152,7 +163,7 @@ int cmd_ps(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(all,
 			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
 	} else {
-		printf("%-20s %-10s %-10s %5s %7s %8s %8s %8s\n", "NAME", "KIND",
+		printf("%-20s %-10s %-12s %5s %7s %8s %8s %8s\n", "NAME", "KIND",
 		       "STATE", "CPUS", "MEMORY", "UPTIME", "PID", "RESTARTS");
 		for (i = 0; i < json_object_array_length(all); i++)
 			print_row(json_object_array_get_idx(all, i));
