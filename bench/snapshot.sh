@@ -2,12 +2,18 @@
 # bench/snapshot.sh: saving and restoring a running guest (issue #12),
 # vessel against QEMU q35 in the same run, same kernel and initramfs.
 # The guest: 1 vCPU, 1 GiB, the virtio test guests' initramfs with a
-# script that fills 256 MiB of a tmpfs from /dev/urandom (so 256 MiB of
-# guest RAM hold non-zero data), prints SNAP-READY and then a line "TN"
-# every 10 ms (N counting up; a builtin `read -t` is the sleep).
+# script that fills 256 MiB of a tmpfs (so 256 MiB of guest RAM hold
+# non-zero data), prints SNAP-READY and then a line "TN" every 10 ms (N
+# counting up; a builtin `read -t` is the sleep). BENCH_SNAP_FILL says
+# with what: `files` (the default) copies of the initramfs's own files
+# over and over (busybox and kernel modules: program code and data, what
+# a guest's page cache and heap hold), `urandom` random bytes (the worst
+# case: nothing compresses).
 #   vessel: `vessel start FILE`; save: `vessel snapshot NAME DIR` (pause,
 #     save, resume; timed around the command); restore: `vessel restore
 #     DIR` (foreground, console on stdout).
+#   vessel-z: the same running guest, saved with `vessel snapshot
+#     --compress` (memory.z, zlib); restored from that.
 #   qemu-q35: the same guest under `qemu-system-x86_64 -accel kvm -cpu
 #     host -M q35 ...` with QMP on a pipe; save: `migrate` to "exec:cat >
 #     FILE" (timed from the command until the MIGRATION event says
@@ -35,10 +41,18 @@ runs=${BENCH_RUNS:-5}
 warmup=${BENCH_WARMUP:-1}
 mem_mib=${BENCH_SNAP_MEM_MIB:-1024}
 fill_mib=${BENCH_SNAP_FILL_MIB:-256}
+fill=${BENCH_SNAP_FILL:-files}
+case $fill in
+files) fill_cmd='set -- $(find /bin /sbin /lib /usr -type f 2>/dev/null); [ $# -gt 0 ] || exit 1; while :; do for f; do cat "$f" || exit; done; done'
+	fill_what="copies of the initramfs's own files (busybox, kernel modules)" ;;
+urandom) fill_cmd='cat /dev/urandom'
+	fill_what="/dev/urandom (nothing compresses)" ;;
+*) die "BENCH_SNAP_FILL must be files or urandom, not '$fill'" ;;
+esac
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a number, not '$warmup'"
 bench_virtio_setup
-sides=(vessel qemu-q35)
+sides=(vessel vessel-z qemu-q35)
 
 bench_metric snapshot.save "snapshot: save a ${mem_mib} MiB guest that touched ${fill_mib} MiB (goal: vessel <= 0.5x QEMU)" ms
 bench_metric snapshot.size "snapshot: size on disk (du) (goal: vessel <= 0.5x QEMU)" MiB
@@ -54,7 +68,7 @@ cmdline=$BENCH_VIRTIO_CMDLINE
 mkdir -p "$d/script"
 cat >"$d/script/test.sh" <<SH
 mount -t tmpfs -o size=$((fill_mib + 16))m tmpfs /mnt
-head -c $((fill_mib << 20)) /dev/urandom >/mnt/fill
+( $fill_cmd ) | head -c $((fill_mib << 20)) >/mnt/fill
 echo "SNAP-FILLED=\$(stat -c %s /mnt/fill)"
 mkfifo /tmp/never
 exec 9<>/tmp/never
@@ -94,6 +108,7 @@ qargs="${BENCH_CMD[*]}"
 qargs=${qargs//"$d/"/}
 qargs=${qargs//"$BENCH_WORK/"/}
 qargs=${qargs/-append $cmdline/-append \"$cmdline\"}
+bench_note vessel-z "snapshot: the vessel side's running guest, saved with \`vessel snapshot --compress NAME DIR\` (memory.z: zlib level 1) and restored from that"
 bench_note vessel "snapshot: \`vessel start\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: 1, memory: ${mem_mib}M, rng: false, the virtio initramfs plus the script; save: \`vessel snapshot NAME DIR\`, timed around the command (its process start included); size: \`du\` of DIR (config.yaml, state, the sparse memory file); restore: \`vessel restore DIR\`"
 bench_note qemu-q35 "snapshot: $("$BENCH_QEMU" --version | head -n1 | sed 's/ *Copyright.*//'): \`$qargs\`; save: QMP migrate-set-capabilities events=on, migrate-set-parameters max-bandwidth=$((64 << 30)) (default 128 MiB/s), then \`migrate\` to \"exec:cat > FILE\" timed until the MIGRATION event \"completed\", then \`cont\`; size: \`du\` of FILE; restore: the same command line plus -incoming \"exec:cat FILE\""
 
@@ -229,8 +244,9 @@ source_ready() {
 	if [ "$rc" -eq 0 ] && ! ticking "$f" 60 "$p"; then rc=1; fi
 	[ "$rc" -eq 0 ] || dead[$1]="the guest did not fill its memory and tick (status $rc)"
 }
-for side in "${sides[@]}"; do boot_source "$side"; done
-for side in "${sides[@]}"; do
+sources=(vessel qemu-q35)
+for side in "${sources[@]}"; do boot_source "$side"; done
+for side in "${sources[@]}"; do
 	[ -z "${dead[$side]}" ] || continue
 	source_ready "$side"
 	if [ -n "${dead[$side]}" ]; then
@@ -255,27 +271,31 @@ for side in "${sides[@]}"; do
 done
 
 # ---- save ----------------------------------------------------------------
-vdir='' qfile=''
+declare -A vdir=([vessel]='' [vessel-z]='')
+qfile=''
 for ((r = 1 - warmup; r <= runs; r++)); do
 	if [ "$r" -le 0 ]; then round="warm-up $((1 - r))"; else round="run $r"; fi
 	for side in "${sides[@]}"; do
+		[ "$side" != vessel-z ] || [ -z "${dead[vessel]}" ] || dead[vessel-z]=${dead[vessel]}
 		[ -z "${dead[$side]}" ] || { [ "$r" -le 0 ] || fail_run "$side" "${dead[$side]}"; continue; }
 		err='' us=''
-		if [ "$side" = vessel ]; then
-			new=$d/vessel-snap.$r
+		if [ "$side" != qemu-q35 ]; then
+			new=$d/$side-snap.$r
+			opt=()
+			[ "$side" = vessel ] || opt=(--compress)
 			bench_now t0
 			rc=0
-			timeout -k 5 600 "$VESSEL" snapshot "$name" "$new" </dev/null >"$d/vessel-snapshot.out" 2>"$d/vessel-snapshot.err" || rc=$?
+			timeout -k 5 600 "$VESSEL" snapshot "${opt[@]}" "$name" "$new" </dev/null >"$d/vessel-snapshot.out" 2>"$d/vessel-snapshot.err" || rc=$?
 			bench_now t1
 			us=$((t1 - t0))
 			if [ "$rc" -ne 0 ]; then
-				err="vessel snapshot exited $rc: $(head -c 200 "$d/vessel-snapshot.err")"
+				err="vessel snapshot ${opt[*]} exited $rc: $(head -c 200 "$d/vessel-snapshot.err")"
 				rm -rf "$new"
 			else
 				# the restores take the last good save
-				[ -z "$vdir" ] || rm -rf "$vdir"
-				vdir=$new
-				kib=$(du -sk "$vdir" | cut -f1)
+				[ -z "${vdir[$side]}" ] || rm -rf "${vdir[$side]}"
+				vdir[$side]=$new
+				kib=$(du -sk "$new" | cut -f1)
 				ticking "$vessel_console" 60 "$vlogs" || err="the guest did not tick after the snapshot"
 			fi
 		else
@@ -339,7 +359,9 @@ if [ -n "$qpid" ]; then
 	qpid=''
 fi
 qmp_close
-[ -n "$vdir" ] || dead[vessel]=${dead[vessel]:-"no snapshot to restore"}
+for side in vessel vessel-z; do
+	[ -n "${vdir[$side]}" ] || dead[$side]=${dead[$side]:-"no snapshot to restore"}
+done
 [ -n "$qfile" ] || dead[qemu-q35]=${dead[qemu-q35]:-"no snapshot to restore"}
 
 # ---- restore -------------------------------------------------------------
@@ -351,8 +373,8 @@ restore_once() {
 	rm -f "$fifo" "$d/rq.in" "$d/rq.out"
 	mkfifo "$fifo"
 	R_US='' R_WHY=''
-	if [ "$side" = vessel ]; then
-		BENCH_CMD=("$VESSEL" restore "$vdir")
+	if [ "$side" != qemu-q35 ]; then
+		BENCH_CMD=("$VESSEL" restore "${vdir[$side]}")
 	else
 		mkfifo "$d/rq.in" "$d/rq.out"
 		qemu_cmd "$d/rq"
@@ -362,7 +384,7 @@ restore_once() {
 	bench_now t0
 	timeout -k 5 "$BENCH_VM_TIMEOUT" "${BENCH_CMD[@]}" </dev/null >"$fifo" 2>"$d/$tag.err" &
 	rpid=$!
-	[ "$side" = vessel ] || exec {QI}<>"$d/rq.in" {QO}<>"$d/rq.out"
+	[ "$side" != qemu-q35 ] || exec {QI}<>"$d/rq.in" {QO}<>"$d/rq.out"
 	exec {rfd}<"$fifo"
 	while IFS= read -r -u "$rfd" line; do
 		line=${line%$'\r'}
@@ -416,9 +438,11 @@ median() { # ID SIDE
 	awk -F'\t' -v id="$1" -v s="$2" '$1 == id && $2 == s { print $3 }' "$BENCH_OUT/samples.tsv" 2>/dev/null | bench_stats | awk '{ print $2 }'
 }
 goals=''
-for g in "snapshot.save 0.5 save-time" "snapshot.size 0.5 size" "snapshot.restore 0.2 restore"; do
-	read -r id goal label <<<"$g"
-	v=$(median "$id" vessel) q=$(median "$id" qemu-q35)
+for g in "snapshot.save 0.5 save-time vessel" "snapshot.size 0.5 size vessel" "snapshot.restore 0.2 restore vessel" \
+	"snapshot.save 0.5 save-time vessel-z" "snapshot.size 0.5 size vessel-z" "snapshot.restore 0.2 restore vessel-z"; do
+	read -r id goal label vs <<<"$g"
+	label="$vs $label"
+	v=$(median "$id" "$vs") q=$(median "$id" qemu-q35)
 	if [ -z "$v" ] || [ -z "$q" ]; then
 		goals+="${goals:+; }$label: n/a"
 	else
@@ -427,5 +451,5 @@ for g in "snapshot.save 0.5 save-time" "snapshot.size 0.5 size" "snapshot.restor
 			printf "%s %.2fx (goal <= %sx: %s)", l, r, g, (q > 0 && r <= g) ? "met" : "NOT met" }')"
 	fi
 done
-bench_note all "snapshot: $runs measured rounds after $warmup warm-up round(s), vessel and QEMU in turn; the guest (1 vCPU, ${mem_mib} MiB, kernel ${BENCH_KVERSION:-?}) filled ${fill_mib} MiB of a tmpfs from /dev/urandom and prints a line every 10 ms; each side saves its own running guest (both up side by side), then each restores its last save, one VM at a time. Goals (issue #12): $goals"
+bench_note all "snapshot: $runs measured rounds after $warmup warm-up round(s), vessel and QEMU in turn; the guest (1 vCPU, ${mem_mib} MiB, kernel ${BENCH_KVERSION:-?}) filled ${fill_mib} MiB of a tmpfs with $fill_what and prints a line every 10 ms; each side saves its own running guest (both up side by side), then each restores its last save, one VM at a time. Goals (issue #12): $goals"
 exit 0
