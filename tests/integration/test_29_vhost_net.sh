@@ -8,7 +8,8 @@
 # vessel holds /dev/vhost-net open while the VM runs, its vhost worker
 # ("vhost-PID": a thread of vessel on Linux >= 6.4, a kernel thread before)
 # exists and used CPU time during the transfers, and vessel said nothing
-# about vhost-net on stderr.
+# about vhost-net on stderr. First, where /dev/vhost-net does not work,
+# vhost: true must be an error naming the file and line.
 # test-timeout: 300
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -79,6 +80,22 @@ nets:
     mac: $mac
     vhost: true
 YAML
+
+# Where /dev/vhost-net does not work (/dev/null over it, in a private mount
+# namespace), vhost: true is an error that names the file and line.
+cat >"$T/novhost.sh" <<EOF2
+#!/bin/sh
+exec unshare -m sh -c 'mount --bind /dev/null /dev/vhost-net && exec "\$0" "\$@"' "$VESSEL" "\$@"
+EOF2
+chmod +x "$T/novhost.sh"
+rc=0
+timeout -k 5 60 "$T/novhost.sh" run "$CFG" </dev/null >"$T/novhost.out" 2>"$T/novhost.err" || rc=$?
+info "vhost: true without a working /dev/vhost-net: status $rc, stderr: $(head -c 400 "$T/novhost.err")"
+[ "$rc" != 0 ] || vfail "vhost: true without a working /dev/vhost-net, yet vessel ran the guest"
+[ "$rc" != 124 ] || vfail "vhost: true without a working /dev/vhost-net: vessel hung"
+line=$(grep -n 'vhost: true' "$CFG" | cut -d: -f1)
+grep -qF "$CFG:$line:" "$T/novhost.err" && grep -qF "nets[0].vhost: true, but" "$T/novhost.err" ||
+	vfail "vhost: true without a working /dev/vhost-net: the error does not name $CFG:$line (nets[0].vhost)"
 
 # vhost_ticks: utime + stime (clock ticks) of vessel's vhost worker, or
 # nothing if there is none: a thread of vessel named vhost-PID (Linux >=
