@@ -238,7 +238,9 @@ enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 
 		if (ioctl(v->fd, VHOST_NET_SET_BACKEND, &f) < 0) {
 			err_sys(err, "queue %u: VHOST_NET_SET_BACKEND", q);
-			set_backends(v, -1, q);
+			/* The queues before ran already: their state back. */
+			v->started = true;
+			net_vhost_stop(v, vq);
 			return NET_VHOST_HOST;
 		}
 	}

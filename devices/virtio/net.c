@@ -219,9 +219,8 @@ static void vhost_give_up(struct net *n, const char *why)
 /* Hand the rings to the kernel if the NIC runs and vhost is wanted. */
 static void vhost_start(struct net *n)
 {
-	struct error err;
-
 	const struct virtio_dev *d = n->vdev;
+	struct error err;
 
 	if (n->vhost == NIC_VHOST_OFF || n->vhost_on || !n->running ||
 	    n->paused || n->tap_dead)
@@ -261,6 +260,10 @@ static void vhost_stop(struct net *n, bool deliver)
 		return;
 	net_vhost_stop(&n->vh, n->vdev->vq);
 	n->vhost_on = false;
+	/* The user-space path, should it take over, starts afresh. */
+	n->rx_starved = false;
+	n->tx_blocked = false;
+	n->tx_more = false;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
 		if (net_vhost_call_pending(&n->vh, q) && deliver)
 			virtio_interrupt(n->vdev, q);
