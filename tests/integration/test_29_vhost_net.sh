@@ -97,16 +97,21 @@ line=$(grep -n 'vhost: true' "$CFG" | cut -d: -f1)
 grep -qF "$CFG:$line:" "$T/novhost.err" && grep -qF "nets[0].vhost: true, but" "$T/novhost.err" ||
 	vfail "vhost: true without a working /dev/vhost-net: the error does not name $CFG:$line (nets[0].vhost)"
 
-# vhost_ticks: utime + stime (clock ticks) of vessel's vhost worker, or
-# nothing if there is none: a thread of vessel named vhost-PID (Linux >=
-# 6.4), else a kernel thread of that name.
+# vhost_ticks: utime + stime (clock ticks) of vessel's vhost workers, or
+# nothing if there is none. A worker is named vhost-TID after the thread of
+# vessel that opened /dev/vhost-net (a vCPU: the driver's reset closes it,
+# its DRIVER_OK opens it again); it is a thread of vessel on Linux >= 6.4,
+# a kernel thread before.
 vhost_ticks() {
-	local f
+	local f tids=" " sum='' t
+	for f in /proc/"$VM_PID"/task/*; do tids+="${f##*/} "; done
 	for f in /proc/"$VM_PID"/task/*/comm /proc/[0-9]*/comm; do
-		[ "$(cat "$f" 2>/dev/null)" = "vhost-$VM_PID" ] || continue
-		awk '{ print $14 + $15 }' "${f%/comm}/stat" 2>/dev/null && return 0
+		t=$(cat "$f" 2>/dev/null) || continue
+		[[ $t == vhost-* && $tids == *" ${t#vhost-} "* ]] || continue
+		t=$(awk '{ print $14 + $15 }' "${f%/comm}/stat" 2>/dev/null) || continue
+		sum=$((${sum:-0} + t))
 	done
-	return 0
+	echo "$sum"
 }
 
 vm_start
