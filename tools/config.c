@@ -454,6 +454,16 @@ static int set_scalar(struct loader *ld, const struct key *k, void *base,
 		      const char *name, const char *s, yaml_mark_t m,
 		      bool user)
 {
+	if (user && (k->flags & KF_WHERE)) {
+		char *at = field_at(base, k->off2);
+
+		if (ld->no_column)
+			snprintf(at, SCHEMA_WHERE_LEN, "%s:%zu: %s", ld->file,
+				 m.line + 1, name);
+		else
+			snprintf(at, SCHEMA_WHERE_LEN, "%s:%zu:%zu: %s", ld->file,
+				 m.line + 1, m.column + 1, name);
+	}
 	switch (k->type) {
 	case KT_STRING: return set_string(ld, k, base, name, s, m);
 	case KT_PATH: return set_path(ld, k, base, name, s, m);

@@ -329,6 +329,10 @@ static void print_vm_devices(const struct guest_config *cfg)
 		}
 		if (vm->nets[i].bridge)
 			printf(", bridge %s", vm->nets[i].bridge);
+		/* auto, the default, goes unsaid. */
+		if (vm->nets[i].vhost != NIC_VHOST_AUTO)
+			printf(", vhost: %s", vm->nets[i].vhost == NIC_VHOST_ON ?
+			       "true" : "false");
 		printf("\n");
 	}
 	printf("rng: %s\n", vm->rng ? "true" : "false");

@@ -284,6 +284,16 @@ static const struct key disk_keys[] = {
 		  "... follow slot order). No two disks or NICs may share one." },
 };
 
+static const struct choice vhost_choices[] = {
+	{ "auto", NIC_VHOST_AUTO },
+	{ "true", NIC_VHOST_ON },
+	{ "false", NIC_VHOST_OFF },
+	{ NULL, 0 },
+};
+
+_Static_assert(sizeof(((struct nic_spec *)0)->vhost_at) == SCHEMA_WHERE_LEN,
+	       "nets[].vhost_at must hold a KF_WHERE");
+
 static const struct key vm_net_keys[] = {
 	{ .name = "tap", .type = KT_STRING, .flags = KF_REQUIRED,
 	  AT(struct nic_spec, tap), .check = check_ifname,
@@ -300,6 +310,13 @@ static const struct key vm_net_keys[] = {
 	  .def_doc = "the next free one (disks, nets, then rng, in file order)",
 	  .help = "PCI slot: the guest sees the NIC at 00:SS.0 (eth0, eth1, "
 		  "... follow slot order). No two disks or NICs may share one." },
+	{ .name = "vhost", .type = KT_ENUM, .flags = KF_WHERE,
+	  AT(struct nic_spec, vhost), AT2(struct nic_spec, vhost_at),
+	  .choices = vhost_choices, .def = "auto",
+	  .help = "The kernel's vhost-net moves the packets (/dev/vhost-net). "
+		  "auto: when it opens and sets up, else the user-space path "
+		  "(saying why once); true: it must work, or the NIC fails to "
+		  "start; false: never." },
 };
 
 static const struct key_table disk_table = TABLE("disks", disk_keys);

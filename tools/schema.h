@@ -21,6 +21,9 @@
 
 #include "config.h"
 
+/* KF_WHERE: room for "file:line:col: key" (longer is cut). */
+#define SCHEMA_WHERE_LEN 256
+
 /* Upper bound on the keys valid in one mapping (common + one kind). */
 #define SCHEMA_MAX_KEYS 64
 
@@ -49,6 +52,8 @@ enum key_flags {
 	KF_KIND = 1 << 3,	/* resolved first; selects the kind table */
 	KF_SECONDS = 1 << 4,	/* KT_NUMBER: seconds; 60s, 2m, 1h work too */
 	KF_ABSENT_OK = 1 << 5,	/* KT_PATH: resolved, need not exist (yet) */
+	KF_WHERE = 1 << 6,	/* scalar given in the file: "file:line:col: key"
+				 * into the char[SCHEMA_WHERE_LEN] at .off2 */
 };
 
 struct choice {

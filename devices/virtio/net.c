@@ -12,6 +12,16 @@
  * loop_mod(). Changes to what the tap is watched for are therefore made
  * only on the loop thread: elsewhere they are asked for through wake_fd.
  *
+ * vhost-net (devices/net/vhost.c). With nets[].vhost on or auto, the
+ * kernel moves the packets from DRIVER_OK until reset or quiesce: the tap
+ * is then watched for nothing and the pumps below stay idle. Kicks still
+ * arrive here (the transport's ioeventfd) and go on to vhost's kick
+ * eventfd; vhost's call eventfds are watched on the loop and raise the
+ * queue's interrupt through the transport, so MSI-X masking holds. Quiesce
+ * takes the rings back exactly (last_avail from the kernel), resume hands
+ * them over again. If vhost cannot be set up, the user-space path runs
+ * (auto: said once on stderr).
+ *
  * Flow control. The tap is watched for EPOLLIN while the guest has receive
  * buffers; when it runs out, the watch drops and the next rx kick resumes
  * it. A full tap (EAGAIN on write) stops transmit until EPOLLOUT. Each
@@ -32,6 +42,7 @@
 #include "../net/rx.h"
 #include "../net/tap.h"
 #include "../net/tx.h"
+#include "../net/vhost.h"
 #include "../net/vnet.h"
 
 #define NET_QUEUE_SIZE  256
@@ -59,6 +70,11 @@ struct net {
 	bool tx_more;                   /* tx budget spent: continue later */
 	bool paused;                    /* quiesced: no rx, no tx */
 	bool tap_parked, wake_parked;   /* taken off the loop by quiesce */
+	enum nic_vhost vhost;           /* OFF once it failed (said once) */
+	const char *vhost_at;           /* where the file asked for it */
+	struct net_vhost vh;
+	bool vhost_on;                  /* the kernel owns the rings */
+	bool call_watched, call_parked; /* vh.call[] on the loop */
 	struct net_rx rx;
 	struct net_tx tx;
 };
@@ -74,7 +90,7 @@ static uint32_t wanted(const struct net *n)
 {
 	uint32_t ev = 0;
 
-	if (!n->running || n->tap_dead)
+	if (!n->running || n->tap_dead || n->vhost_on)
 		return 0;
 	if (!n->rx_starved)
 		ev |= EPOLLIN;
@@ -130,7 +146,8 @@ static void do_rx(struct net *n)
 	enum net_rx_status s;
 	unsigned pushed;
 
-	if (!n->running || n->tap_dead || n->rx_starved || n->paused)
+	if (!n->running || n->tap_dead || n->rx_starved || n->paused ||
+	    n->vhost_on)
 		return;
 	if (!vq->ready) {
 		n->rx_starved = true;   /* enabling it comes with a kick */
@@ -162,7 +179,8 @@ static void do_tx(struct net *n)
 	unsigned pushed;
 
 	n->tx_more = false;
-	if (!n->running || n->tx_blocked || !vq->ready || n->paused)
+	if (!n->running || n->tx_blocked || !vq->ready || n->paused ||
+	    n->vhost_on)
 		return;
 	s = net_tx_pump(&n->tx, vq, n->tap.fd, TX_BUDGET, &pushed);
 	if (pushed)
@@ -183,7 +201,90 @@ static void do_tx(struct net *n)
 	}
 }
 
+/* ---- vhost-net (d->lock held) ---- */
+
+static void vhost_give_up(struct net *n, const char *why)
+{
+	if (n->vhost == NIC_VHOST_ON && n->vhost_at && n->vhost_at[0])
+		fprintf(stderr, "vessel: %s: true, but vhost-net failed: %s; "
+			"nets[%u] uses the user-space path\n", n->vhost_at, why,
+			n->index);
+	else
+		fprintf(stderr, "vessel: nets[%u]: vhost-net: %s; the user-space "
+			"path carries the traffic\n", n->index, why);
+	n->vhost = NIC_VHOST_OFF;
+	net_vhost_close(&n->vh);
+}
+
+/* Hand the rings to the kernel if the NIC runs and vhost is wanted. */
+static void vhost_start(struct net *n)
+{
+	const struct virtio_dev *d = n->vdev;
+	struct error err;
+
+	if (n->vhost == NIC_VHOST_OFF || n->vhost_on || !n->running ||
+	    n->paused || n->tap_dead)
+		return;
+	/* A driver that is not (or no longer) running, or did not enable
+	 * both queues: nothing to hand over; the user-space path copes. */
+	if (!(d->status & VIRTIO_STATUS_DRIVER_OK) ||
+	    (d->status & VIRTIO_STATUS_NEEDS_RESET))
+		return;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		if (!d->vq[q].ready || d->vq[q].broken)
+			return;
+	if (net_vhost_open(&n->vh, &err) < 0) {
+		vhost_give_up(n, err.msg);
+		return;
+	}
+	switch (net_vhost_start(&n->vh, n->env->mem, n->vdev->features,
+				n->vdev->vq, n->tap.fd, &err)) {
+	case NET_VHOST_OK:
+		n->vhost_on = true;
+		break;
+	case NET_VHOST_GUEST:
+		fprintf(stderr, "vessel: nets[%u]: %s\n", n->index, err.msg);
+		net_broken(n);
+		break;
+	case NET_VHOST_HOST:
+		vhost_give_up(n, err.msg);
+		break;
+	}
+}
+
+/* Take the rings back. deliver: an interrupt the kernel asked for and the
+ * loop did not deliver yet is delivered now (not for a reset). */
+static void vhost_stop(struct net *n, bool deliver)
+{
+	if (!n->vhost_on)
+		return;
+	net_vhost_stop(&n->vh, n->vdev->vq);
+	n->vhost_on = false;
+	/* The user-space path, should it take over, starts afresh. */
+	n->rx_starved = false;
+	n->tx_blocked = false;
+	n->tx_more = false;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		if (net_vhost_call_pending(&n->vh, q) && deliver)
+			virtio_interrupt(n->vdev, q);
+}
+
 /* ---- loop callbacks ---- */
+
+static void net_vhost_call(struct loop *loop, int fd, uint32_t events,
+			   void *opaque)
+{
+	struct net *n = opaque;
+
+	(void)loop;
+	(void)events;
+	pthread_mutex_lock(&n->vdev->lock);
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		if (n->vh.call[q] == fd && net_vhost_call_pending(&n->vh, q) &&
+		    n->vhost_on)
+			virtio_interrupt(n->vdev, q);
+	pthread_mutex_unlock(&n->vdev->lock);
+}
 
 static void net_tap_event(struct loop *loop, int fd, uint32_t events,
 			  void *opaque)
@@ -232,7 +333,13 @@ static void net_wake(struct loop *loop, int fd, uint32_t events, void *opaque)
 static void net_notify(struct virtio_dev *d, unsigned q)
 {
 	struct net *n = d->priv;
+	uint64_t one = 1;
 
+	if (n->vhost_on) {
+		if (q < NET_VHOST_QUEUES)
+			(void)!write(n->vh.kick[q], &one, sizeof(one));
+		return;
+	}
 	if (q == TXQ) {
 		do_tx(n);
 	} else if (q == RXQ && n->rx_starved) {
@@ -254,6 +361,7 @@ static void net_activate(struct virtio_dev *d)
 	n->rx_starved = false;
 	n->tx_blocked = false;
 	n->tx_more = false;
+	vhost_start(n);
 	watch_sync(n, false);
 }
 
@@ -262,6 +370,9 @@ static void net_reset(struct virtio_dev *d)
 	struct net *n = d->priv;
 	struct error err;
 
+	/* Re-opened on the next DRIVER_OK. */
+	vhost_stop(n, false);
+	net_vhost_close(&n->vh);
 	n->running = false;
 	n->rx_starved = false;
 	n->tx_blocked = false;
@@ -325,6 +436,9 @@ static void net_destroy_one(struct net *n)
 		loop_del(n->env->loop, n->tap.fd);
 	if (n->wake_watched)
 		loop_del(n->env->loop, n->wake_fd);
+	for (unsigned q = 0; n->call_watched && q < NET_VHOST_QUEUES; q++)
+		loop_del(n->env->loop, n->vh.call[q]);
+	net_vhost_free(&n->vh);         /* before the tap it holds */
 	if (n->vdev)
 		virtio_pci_destroy(n->vdev);
 	tap_close(&n->tap);
@@ -333,6 +447,42 @@ static void net_destroy_one(struct net *n)
 	net_rx_free(&n->rx);
 	net_tx_free(&n->tx);
 	free(n);
+}
+
+/* nets[].vhost: open /dev/vhost-net now, so that `true` fails at start
+ * (naming the file's line) and `auto` says once why it will not be used.
+ * The call eventfds go on the loop for the NIC's lifetime. */
+static int vhost_setup(struct net *n, const struct nic_spec *c,
+		       struct error *err)
+{
+	struct error e;
+
+	n->vhost = c->vhost;
+	n->vhost_at = c->vhost_at;
+	if (n->vhost == NIC_VHOST_OFF)
+		return 0;
+	if (net_vhost_init(&n->vh, err) < 0)
+		return -1;
+	if (net_vhost_open(&n->vh, &e) < 0) {
+		if (n->vhost == NIC_VHOST_ON)
+			return err_set(err, "%s: true, but %s",
+				       c->vhost_at[0] ? c->vhost_at : "vhost",
+				       e.msg);
+		fprintf(stderr, "vessel: nets[%u]: vhost-net: %s; the user-space "
+			"path carries the traffic\n", n->index, e.msg);
+		n->vhost = NIC_VHOST_OFF;
+		net_vhost_free(&n->vh);
+		return 0;
+	}
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		if (loop_add(n->env->loop, n->vh.call[q], EPOLLIN, net_vhost_call,
+			     n, err) < 0) {
+			for (unsigned p = 0; p < q; p++)
+				loop_del(n->env->loop, n->vh.call[p]);
+			return -1;
+		}
+	n->call_watched = true;
+	return 0;
 }
 
 static int net_create_one(struct device_env *env, unsigned i, struct net **out,
@@ -348,6 +498,9 @@ static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 	n->index = i;
 	n->tap.fd = -1;
 	n->wake_fd = -1;
+	n->vh.fd = -1;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		n->vh.kick[q] = n->vh.call[q] = -1;
 	if (c->mac) {
 		if (net_mac_parse(c->mac, n->mac, err) < 0)
 			goto fail;
@@ -374,6 +527,8 @@ static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 	if (loop_add(env->loop, n->wake_fd, EPOLLIN, net_wake, n, err) < 0)
 		goto fail;
 	n->wake_watched = true;
+	if (vhost_setup(n, c, err) < 0)
+		goto fail;
 	*out = n;
 	return 0;
 fail:
@@ -436,19 +591,23 @@ static void net_unpop(struct net *n)
 
 static void net_quiesce_one(struct net *n)
 {
-	bool tap, wk;
+	bool tap, wk, call;
 
 	virtio_pci_quiesce(n->vdev);
 	pthread_mutex_lock(&n->vdev->lock);
 	n->paused = true;
+	vhost_stop(n, true);
 	tap = n->tap_watched;
 	wk = n->wake_watched;
+	call = n->call_watched;
 	pthread_mutex_unlock(&n->vdev->lock);
 	/* Not under d->lock: loop_del() waits for a running callback. */
 	if (tap)
 		loop_del(n->env->loop, n->tap.fd);
 	if (wk)
 		loop_del(n->env->loop, n->wake_fd);
+	for (unsigned q = 0; call && q < NET_VHOST_QUEUES; q++)
+		loop_del(n->env->loop, n->vh.call[q]);
 	pthread_mutex_lock(&n->vdev->lock);
 	if (tap && n->tap_watched) {    /* not removed by a hang-up meanwhile */
 		n->tap_watched = false;
@@ -458,6 +617,10 @@ static void net_quiesce_one(struct net *n)
 	if (wk) {
 		n->wake_watched = false;
 		n->wake_parked = true;
+	}
+	if (call) {
+		n->call_watched = false;
+		n->call_parked = true;
 	}
 	net_unpop(n);
 	pthread_mutex_unlock(&n->vdev->lock);
@@ -469,6 +632,11 @@ static int net_resume_one(struct net *n, struct error *err)
 
 	pthread_mutex_lock(&n->vdev->lock);
 	n->paused = false;
+	vhost_start(n);
+	/* What the kernel signalled before it stopped may not have reached
+	 * the guest (a snapshot): one interrupt per queue costs nothing. */
+	for (unsigned q = 0; n->vhost_on && q < NET_VHOST_QUEUES; q++)
+		virtio_interrupt(n->vdev, q);
 	want = wanted(n);
 	pthread_mutex_unlock(&n->vdev->lock);
 	/* Nothing else changes the watches: the transport is still quiesced. */
@@ -484,6 +652,14 @@ static int net_resume_one(struct net *n, struct error *err)
 			return -1;
 		n->wake_parked = false;
 		n->wake_watched = true;
+	}
+	if (n->call_parked) {
+		for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+			if (loop_add(n->env->loop, n->vh.call[q], EPOLLIN,
+				     net_vhost_call, n, err) < 0)
+				return -1;
+		n->call_parked = false;
+		n->call_watched = true;
 	}
 	return virtio_pci_resume(n->vdev, err);
 }

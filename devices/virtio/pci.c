@@ -158,6 +158,16 @@ void virtio_used(struct virtio_dev *d, unsigned q)
 	msix_signal(vp, vp->queue_vector[q]);
 }
 
+void virtio_interrupt(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *vp = to_vp(d);
+
+	if (q >= d->ops->nqueues)
+		return;
+	vp->isr |= 1;
+	msix_signal(vp, vp->queue_vector[q]);
+}
+
 void virtio_broken(struct virtio_dev *d)
 {
 	struct virtio_pci *vp = to_vp(d);

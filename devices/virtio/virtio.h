@@ -102,6 +102,10 @@ void virtio_notify_later(struct virtio_dev *d, unsigned q);
 
 /* After virtq_push()es on queue q: interrupt the guest if it wants one. */
 void virtio_used(struct virtio_dev *d, unsigned q);
+/* Queue q's interrupt, unconditionally: for a data path outside vessel
+ * (vhost) that already decided the guest wants one. Honours MSI-X masking
+ * (a masked vector goes pending) like virtio_used. Lock held. */
+void virtio_interrupt(struct virtio_dev *d, unsigned q);
 /* A malformed ring or request: NEEDS_RESET and a config interrupt. */
 void virtio_broken(struct virtio_dev *d);
 static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # virtio-net over taps, two NICs with configured MACs (needs root: taps and a
-# bridge on the host).
+# bridge on the host), on vessel's user-space path (vhost: false; test_29
+# is the vhost-net one).
 #   eth0: a persistent tap the test made and gave 10.77.0.1/24 (vessel reuses
 #         it and must leave it in place);
 #   eth1: a tap vessel creates, attached to a bridge the test made with
@@ -88,9 +89,11 @@ virtio_config t14 768M 2 <<YAML
 nets:
   - tap: $tap0
     mac: $mac0
+    vhost: false
   - tap: $tap1
     mac: $mac1
     bridge: $br
+    vhost: false
 YAML
 
 vm_start

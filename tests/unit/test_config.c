@@ -535,7 +535,26 @@ static void test_vm_devices(void **state)
 	assert_string_equal(cfg.vm.nets[0].bridge, "br0");
 	assert_null(cfg.vm.nets[1].mac);
 	assert_null(cfg.vm.nets[1].bridge);
+	assert_int_equal(cfg.vm.nets[0].vhost, NIC_VHOST_AUTO);  /* default */
+	assert_string_equal(cfg.vm.nets[0].vhost_at, "");
 	assert_false(cfg.vm.rng);
+	config_free(&cfg);
+
+	/* nets[].vhost: auto, true or false; where it was given is kept for
+	 * the error if vhost: true cannot be honoured at start. */
+	load_ok("dev3.yaml",
+		"kernel: vmlinuz\n"
+		"nets:\n"
+		"  - {tap: t0, vhost: true}\n"
+		"  - {tap: t1, vhost: false}\n"
+		"  - tap: t2\n"
+		"    vhost: auto\n", &cfg);
+	assert_int_equal(cfg.vm.nets[0].vhost, NIC_VHOST_ON);
+	assert_int_equal(cfg.vm.nets[1].vhost, NIC_VHOST_OFF);
+	assert_int_equal(cfg.vm.nets[2].vhost, NIC_VHOST_AUTO);
+	snprintf(want, sizeof(want), "dev3.yaml:3:22: nets[0].vhost");
+	assert_non_null(strstr(cfg.vm.nets[0].vhost_at, want));
+	assert_non_null(strstr(cfg.vm.nets[2].vhost_at, "dev3.yaml:6:12: nets[2].vhost"));
 	config_free(&cfg);
 
 	load_ok("dev2.yaml", "kernel: vmlinuz\n", &cfg);
@@ -558,6 +577,8 @@ static void test_err_vm_devices(void **state)
 		     "3:20: nets[0].mac: '01:00:00:00:00:01' is a multicast address");
 	expect_error("kernel: vmlinuz\nnets:\n  - {bridge: br0}\n",
 		     "3:5: nets[0].tap: missing required key");
+	expect_error("kernel: vmlinuz\nnets:\n  - {tap: t0, vhost: on}\n",
+		     "3:22: nets[0].vhost: expected auto, true or false, got 'on'");
 }
 
 /* The PCI topology: disks, then NICs, then rng, in file order, each in its
