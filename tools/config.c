@@ -72,20 +72,30 @@ static int parse_map(struct loader *ld, const struct scope *sc,
 static int fail(struct loader *ld, yaml_mark_t m, const char *key,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* "file:line:col: key" (1-based; no ": key" without one), or "file:line"
+ * when the loader says so. */
+static void where(const struct loader *ld, yaml_mark_t m, const char *key,
+		  char *buf, size_t len)
+{
+	if (ld->no_column)
+		snprintf(buf, len, "%s:%zu%s%s", ld->file, m.line + 1,
+			 key ? ": " : "", key ? key : "");
+	else
+		snprintf(buf, len, "%s:%zu:%zu%s%s", ld->file, m.line + 1,
+			 m.column + 1, key ? ": " : "", key ? key : "");
+}
+
 static int fail(struct loader *ld, yaml_mark_t m, const char *key,
 		const char *fmt, ...)
 {
-	char msg[sizeof(ld->err->msg)];
+	char msg[sizeof(ld->err->msg)], at[sizeof(ld->err->msg)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (ld->no_column)
-		return err_set(ld->err, "%s:%zu: %s%s%s", ld->file, m.line + 1,
-			       key ? key : "", key ? ": " : "", msg);
-	return err_set(ld->err, "%s:%zu:%zu: %s%s%s", ld->file, m.line + 1,
-		       m.column + 1, key ? key : "", key ? ": " : "", msg);
+	where(ld, m, key, at, sizeof(at));
+	return err_set(ld->err, "%s: %s", at, msg);
 }
 
 static int oom(struct loader *ld)
@@ -454,16 +464,8 @@ static int set_scalar(struct loader *ld, const struct key *k, void *base,
 		      const char *name, const char *s, yaml_mark_t m,
 		      bool user)
 {
-	if (user && (k->flags & KF_WHERE)) {
-		char *at = field_at(base, k->off2);
-
-		if (ld->no_column)
-			snprintf(at, SCHEMA_WHERE_LEN, "%s:%zu: %s", ld->file,
-				 m.line + 1, name);
-		else
-			snprintf(at, SCHEMA_WHERE_LEN, "%s:%zu:%zu: %s", ld->file,
-				 m.line + 1, m.column + 1, name);
-	}
+	if (user && (k->flags & KF_WHERE))
+		where(ld, m, name, field_at(base, k->off2), SCHEMA_WHERE_LEN);
 	switch (k->type) {
 	case KT_STRING: return set_string(ld, k, base, name, s, m);
 	case KT_PATH: return set_path(ld, k, base, name, s, m);

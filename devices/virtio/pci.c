@@ -148,16 +148,6 @@ static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 
 /* ---- config interrupt / used buffers ---- */
 
-void virtio_used(struct virtio_dev *d, unsigned q)
-{
-	struct virtio_pci *vp = to_vp(d);
-
-	if (q >= d->ops->nqueues || !virtq_should_notify(&d->vq[q]))
-		return;
-	vp->isr |= 1;
-	msix_signal(vp, vp->queue_vector[q]);
-}
-
 void virtio_interrupt(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_pci *vp = to_vp(d);
@@ -166,6 +156,14 @@ void virtio_interrupt(struct virtio_dev *d, unsigned q)
 		return;
 	vp->isr |= 1;
 	msix_signal(vp, vp->queue_vector[q]);
+}
+
+/* Used buffers: the interrupt, unless the driver suppressed it. */
+void virtio_used(struct virtio_dev *d, unsigned q)
+{
+	if (q >= d->ops->nqueues || !virtq_should_notify(&d->vq[q]))
+		return;
+	virtio_interrupt(d, q);
 }
 
 void virtio_broken(struct virtio_dev *d)
