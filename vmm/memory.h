@@ -22,12 +22,11 @@ struct gmem {
 	uint64_t ram_size;  /* total bytes of RAM across regions */
 	void *map;          /* the single host mapping, for munmap */
 	size_t map_size;
-	int fd;             /* what RAM is a mapping of: a memfd (MAP_SHARED)
-			     * or a restored memory file (MAP_PRIVATE); -1
-			     * for fake memory */
+	int fd;             /* a restored memory file RAM maps (MAP_PRIVATE);
+			     * -1 for anonymous RAM and for fake memory */
 };
 
-/* Map ram_size bytes of a fresh memfd (MAP_SHARED, THP advised) and lay it
+/* Map ram_size bytes of anonymous memory (2 MiB aligned, THP advised) and lay it
  * out as guest RAM: [0, min(ram, MMIO_HOLE_START)) and, for what is left,
  * [4 GiB, ...). Does not talk to KVM. */
 int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err);
@@ -44,7 +43,7 @@ int gmem_save(const struct gmem *m, int fd, uint64_t *written, struct error *err
 int gmem_map_file(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
 /* The same with zlib (vessel snapshot --compress): a stream of
  * (offset, length, data) runs of non-zero pages, deflated. gmem_load_z
- * allocates memfd RAM (gmem_alloc) and fills it; every run is checked
+ * allocates anonymous RAM (gmem_alloc) and fills it; every run is checked
  * against ram_size: a bad stream is an error. */
 int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err);
 int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
