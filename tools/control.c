@@ -137,14 +137,13 @@ fail:
 	return -1;
 }
 
-int control_call(int fd, struct json_object *req, struct json_object **reply,
-		 int timeout_ms, struct error *err)
+int control_read(int fd, struct json_object **obj, int timeout_ms,
+		 struct error *err)
 {
 	struct json_object *r;
 	char *line = NULL;
 
-	if (control_send(fd, req, err) < 0 ||
-	    read_line(fd, &line, timeout_ms, err) < 0)
+	if (read_line(fd, &line, timeout_ms, err) < 0)
 		return -1;
 	r = json_tokener_parse(line);
 	free(line);
@@ -152,6 +151,18 @@ int control_call(int fd, struct json_object *req, struct json_object **reply,
 		json_object_put(r);
 		return err_set(err, "malformed reply from the supervisor");
 	}
+	*obj = r;
+	return 0;
+}
+
+int control_call(int fd, struct json_object *req, struct json_object **reply,
+		 int timeout_ms, struct error *err)
+{
+	struct json_object *r;
+
+	if (control_send(fd, req, err) < 0 ||
+	    control_read(fd, &r, timeout_ms, err) < 0)
+		return -1;
 	if (!control_bool(r, "ok", false)) {
 		const char *msg = control_str(r, "error");
 

@@ -29,6 +29,10 @@ struct json_object *control_request(const char *op);
  * On success *reply (if not NULL) is the reply, to json_object_put(). */
 int control_call(int fd, struct json_object *req, struct json_object **reply,
 		 int timeout_ms, struct error *err);
+/* Read one line within timeout_ms: a JSON object (to json_object_put()),
+ * whatever its "ok". */
+int control_read(int fd, struct json_object **obj, int timeout_ms,
+		 struct error *err);
 /* Write obj as one line (blocking, all of it). */
 int control_send(int fd, struct json_object *obj, struct error *err);
 /* Parse one request line (without its newline): an object whose "op" is

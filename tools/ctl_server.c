@@ -25,6 +25,7 @@ enum mode {
 	C_CONSOLE,              /* holds the console: raw bytes both ways */
 	C_FOLLOW,               /* `logs -f`: receives console output */
 	C_CLOSING,              /* closed once its output is sent */
+	C_HANDED,               /* a "migrate": another thread answers it */
 };
 
 struct client {
@@ -225,6 +226,44 @@ static void op_logs(struct ctl_server *s, struct client *c,
 	free(buf);
 }
 
+/* "migrate" runs for long: ops->migrate answers on a copy of the
+ * client's socket from its own thread (progress lines, then the reply),
+ * and the server leaves the client alone from then on. */
+static void op_migrate(struct ctl_server *s, struct client *c,
+		       struct json_object *req)
+{
+	const char *to = control_str(req, "to");
+	struct error err;
+	char msg[128];
+	int fd;
+
+	err_clear(&err);
+	if (!check_type(req, "max_downtime_ms", json_type_double, msg, sizeof(msg)) ||
+	    !check_type(req, "bandwidth", json_type_double, msg, sizeof(msg))) {
+		reply_error(s, c, msg);
+		return;
+	}
+	if (!s->p.ops->migrate) {
+		reply_error(s, c, "a container cannot be migrated");
+		return;
+	}
+	if (!to || !to[0] || strlen(to) > 1024) {
+		reply_error(s, c, "\"to\": expected HOST:PORT");
+		return;
+	}
+	fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		reply_error(s, c, "cannot hand the connection over");
+		return;
+	}
+	if (s->p.ops->migrate(s->p.opaque, req, fd, &err) < 0) {
+		close(fd);
+		reply_error(s, c, err.msg);
+		return;
+	}
+	c->mode = C_HANDED;
+}
+
 static void handle_request(struct ctl_server *s, struct client *c,
 			   struct json_object *req)
 {
@@ -273,6 +312,9 @@ static void handle_request(struct ctl_server *s, struct client *c,
 			r = ops->snapshot(s->p.opaque, dir,
 					  control_bool(req, "stop", false),
 					  control_bool(req, "compress", false), &err);
+	} else if (!strcmp(op, "migrate")) {
+		op_migrate(s, c, req);
+		goto out;
 	} else if (!strcmp(op, "console")) {
 		op_console(s, c, req, reply);
 		goto out;
@@ -281,7 +323,7 @@ static void handle_request(struct ctl_server *s, struct client *c,
 		goto out;
 	} else {
 		r = err_set(&err, "unknown op '%.64s' (ps, stop, pause, resume, "
-			    "snapshot, console, logs)", op);
+			    "snapshot, migrate, console, logs)", op);
 	}
 	if (r < 0) {
 		reply_error(s, c, err.msg);
@@ -468,7 +510,7 @@ static void client_read(struct ctl_server *s, struct client *c, short revents)
 		c->pend_len += n;
 	else if (c->mode == C_REQ)
 		feed(s, c, buf, n);
-	/* C_FOLLOW, C_CLOSING: input is ignored */
+	/* C_FOLLOW, C_CLOSING, C_HANDED: input is ignored */
 }
 
 static void client_write(struct ctl_server *s, struct client *c)

@@ -38,6 +38,13 @@ struct ctl_ops {
 	 * it then stops. NULL: this kind of guest has no snapshots. */
 	int (*snapshot)(void *opaque, const char *dir, bool stop, bool compress,
 			struct error *err);
+	/* "migrate" (fields "to", "max_downtime_ms", "bandwidth",
+	 * "timeout", checked for type): start the migration and return 0,
+	 * owning fd, a copy of the client's socket (non-blocking), on which
+	 * it writes progress lines and the reply from its own thread; or -1
+	 * with err (the server replies). NULL: no migrations. */
+	int (*migrate)(void *opaque, struct json_object *req, int fd,
+		       struct error *err);
 	/* A console client attached with its terminal size. */
 	void (*resize)(void *opaque, unsigned rows, unsigned cols);
 	/* Every CTL_TICK_MS or so. */

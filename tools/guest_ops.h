@@ -22,6 +22,8 @@
 
 struct json_object;
 struct guest;           /* a kind's own state */
+struct mig_opts;
+struct mig_result;
 
 /* What the supervisor lends a guest. */
 struct guest_host {
@@ -86,6 +88,13 @@ struct guest_ops {
 	 * so). */
 	int (*snapshot)(struct guest *g, const char *dir, bool stop,
 			bool compress, struct error *err);
+	/* Live-migrate the running guest over o->fd (`vessel migrate`): 0
+	 * once the destination runs it, and run then returns; -1 and it
+	 * runs on here. Unlike the others, called from a thread of its own
+	 * without the supervisor's lock, while run runs. NULL: this kind
+	 * cannot be migrated. */
+	int (*migrate)(struct guest *g, const struct mig_opts *o,
+		       struct mig_result *res, struct error *err);
 	/* After run returned and the control server finished: free g and
 	 * what the kind leaves on the host (a container's freezer cgroup). */
 	void (*destroy)(struct guest *g);

@@ -5,6 +5,7 @@
 #include "base/fdio.h"
 #include "timings.h"
 #include "../vmm/machine/machine.h"
+#include "../vmm/machine/migration.h"
 #include "../vmm/machine/snapshot.h"
 
 #include <errno.h>
@@ -189,6 +190,14 @@ static int vm_snapshot_guest(struct guest *g, const char *dir, bool stop,
 	return 0;
 }
 
+static int vm_migrate_guest(struct guest *g, const struct mig_opts *o,
+			    struct mig_result *res, struct error *err)
+{
+	struct vm_snapshot_opts so = { .config_dir = g->host->cfg->dir };
+
+	return vm_control_migrate(&g->vmc, o, &so, res, err);
+}
+
 const struct guest_ops guest_vm_ops = {
 	.kind = "vm",
 	.create = vm_create_guest,
@@ -198,5 +207,6 @@ const struct guest_ops guest_vm_ops = {
 	.kill = vm_kill,
 	.pause = vm_pause,
 	.snapshot = vm_snapshot_guest,
+	.migrate = vm_migrate_guest,
 	.destroy = vm_destroy_guest,
 };

@@ -49,6 +49,8 @@ static void usage(FILE *out)
 		"  resume NAME    let a paused guest run again\n"
 		"  snapshot NAME DIR  save a started VM (--stop, --compress, --info)\n"
 		"  restore DIR    continue a saved VM in the foreground\n"
+		"  migrate NAME HOST:PORT  move a started VM, running, to another host\n"
+		"  receive --listen ADDR:PORT  take one VM that `migrate` sends, and run it\n"
 		"  up DIR         start DIR/*.yaml with autostart: true, in order\n"
 		"  down DIR       stop them, in reverse order\n"
 		"  backup NAME|FILE REPO  back up a guest (list, restore, verify, prune)\n"
@@ -424,6 +426,8 @@ static const struct command {
 	{ "down", cmd_down, usage_down },
 	{ "snapshot", cmd_snapshot, usage_snapshot },
 	{ "restore", cmd_restore, usage_restore },
+	{ "migrate", cmd_migrate, usage_migrate },
+	{ "receive", cmd_receive, usage_receive },
 	{ "backup", cmd_backup, usage_backup },
 	{ "image", cmd_image, usage_image },
 	{ "host", cmd_host, usage_host },

@@ -10,9 +10,15 @@
 #include "control.h"
 #include "guest_ops.h"
 #include "state.h"
+#include "tcp_addr.h"
+#include "../vmm/machine/migration.h"
+#include "../vmm/machine/snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,7 +66,14 @@ struct sv {
 	unsigned restarts;              /* by the restart policy, so far */
 	bool stop_asked;                /* stop, snapshot --stop: no restart */
 	bool stop_once_running;         /* asked while a restart was starting */
+	pthread_t mig;                  /* a `vessel migrate` */
+	bool mig_started;               /* mig is to be joined */
+	bool mig_running;               /* and has not ended */
+	char *restore_owned;            /* a received migration: removed once
+					 * the guest runs (its RAM is mapped) */
 };
+
+static void remove_restore_dir(struct sv *sv);
 
 /* Tell `vessel start` how it went, once. With sv->lock held. */
 static void report(struct sv *sv, const char *error)
@@ -82,6 +95,7 @@ static void set_running(struct sv *sv)
 	sv->started_ms = now_ms();
 	sv->started_wall = time(NULL);
 	report(sv, NULL);
+	remove_restore_dir(sv);
 }
 
 /* guest_host.running: any thread, without the lock. */
@@ -254,6 +268,232 @@ static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
 	return r;
 }
 
+/* ---- migrate ---- */
+
+struct mig_job {
+	struct sv *sv;
+	struct guest *g;
+	int client;             /* the CLI's connection (non-blocking) */
+	char to[1025];
+	struct mig_opts o;
+	char *config;
+};
+
+/* One JSON line to the CLI; waits up to wait_ms for room. A CLI that went
+ * away does not stop the migration. */
+static void job_send(struct mig_job *j, struct json_object *obj, int wait_ms)
+{
+	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(s), off = 0;
+	long long end = now_ms() + wait_ms;
+
+	while (j->client >= 0 && off <= len) {
+		const char *p = off < len ? s + off : "\n";
+		size_t n = off < len ? len - off : 1;
+		ssize_t w = send(j->client, p, n, MSG_NOSIGNAL);
+		struct pollfd pf = { .fd = j->client, .events = POLLOUT };
+
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN && now_ms() < end &&
+		    poll(&pf, 1, (int)(end - now_ms())) > 0)
+			continue;
+		close(j->client);       /* gone or stuck: no more lines */
+		j->client = -1;
+	}
+}
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static void progress_json(struct json_object *o, const struct mig_progress *p)
+{
+	add_u64(o, "round", p->round);
+	add_u64(o, "sent", p->sent);
+	add_u64(o, "round_bytes", p->round_bytes);
+	add_u64(o, "dirty_bytes", p->dirty_bytes);
+	add_u64(o, "rate", p->rate);
+	add_u64(o, "dirty_rate", p->dirty_rate);
+	add_u64(o, "expected_downtime_ms", p->expected_downtime_ms);
+	add_u64(o, "elapsed_ms", p->elapsed_ms);
+}
+
+static void job_progress(void *opaque, const struct mig_progress *p)
+{
+	struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
+
+	progress_json(pr, p);
+	json_object_object_add(o, "progress", pr);
+	job_send(opaque, o, 1000);
+	json_object_put(o);
+}
+
+static void *migrate_main(void *arg)
+{
+	struct mig_job *j = arg;
+	struct sv *sv = j->sv;
+	struct mig_result res;
+	struct json_object *reply = json_object_new_object();
+	struct error err;
+	char note[2200];
+	int r;
+
+	err_clear(&err);
+	j->o.fd = tcp_connect(j->to, 10000, &err);
+	r = j->o.fd < 0 ? -1 : sv->ops->migrate(j->g, &j->o, &res, &err);
+	if (j->o.fd >= 0)
+		close(j->o.fd);
+	pthread_mutex_lock(&sv->lock);
+	if (r == 0) {
+		snprintf(note, sizeof(note), "migrated to %s (downtime %llu ms); "
+			 "stopping here", j->to, (unsigned long long)res.downtime_ms);
+		sv->stop_asked = true;
+		sv->state = SV_STOPPING;
+	} else {
+		snprintf(note, sizeof(note), "migration to %s failed: %s; it runs "
+			 "on here", j->to, err.msg);
+	}
+	ctl_server_note(sv->srv, note);
+	sv->mig_running = false;
+	pthread_mutex_unlock(&sv->lock);
+	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
+	if (r < 0) {
+		json_object_object_add(reply, "error", json_object_new_string(err.msg));
+	} else {
+		struct json_object *pr = json_object_new_object();
+
+		progress_json(pr, &res.last);
+		json_object_object_add(reply, "last", pr);
+		add_u64(reply, "downtime_ms", res.downtime_ms);
+		add_u64(reply, "total_ms", res.total_ms);
+		add_u64(reply, "rounds", res.rounds);
+		add_u64(reply, "sent", res.last.sent);
+	}
+	job_send(j, reply, 5000);
+	json_object_put(reply);
+	if (j->client >= 0)
+		close(j->client);
+	free(j->config);
+	free(j);
+	return NULL;
+}
+
+/* The definition the guest runs, as text. */
+static char *read_definition(const char *path, size_t *len, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = malloc(MIG_MAX_CONFIG + 1);
+	ssize_t n = -1;
+
+	if (fd >= 0 && buf)
+		n = read_full(fd, buf, MIG_MAX_CONFIG + 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 || n > (ssize_t)MIG_MAX_CONFIG) {
+		free(buf);
+		if (n > 0)
+			err_set(err, "%s: the definition is over %u bytes", path,
+				MIG_MAX_CONFIG);
+		else
+			err_sys(err, "%s", path);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+static int op_migrate(void *opaque, struct json_object *req, int fd,
+		      struct error *err)
+{
+	struct sv *sv = opaque;
+	struct mig_job *j;
+	double dt = control_num(req, "max_downtime_ms", 0);
+	double bw = control_num(req, "bandwidth", 0);
+	double t = control_num(req, "timeout", 0);
+	int r, e;
+
+	if (!isfinite(dt) || dt < 0 || dt > 3600000 || !isfinite(bw) || bw < 0 ||
+	    bw > 1e15 || !isfinite(t) || t < 0 || t > 86400)
+		return err_set(err, "max_downtime_ms, bandwidth or timeout out of "
+			       "range");
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return err_set(err, "out of memory");
+	snprintf(j->to, sizeof(j->to), "%s", control_str(req, "to"));
+	j->sv = sv;
+	j->o = (struct mig_opts){
+		.max_downtime_ms = (uint64_t)dt, .bandwidth = (uint64_t)bw,
+		.timeout_ms = (uint64_t)(t * 1000), .config_dir = sv->cfg->dir,
+		.progress = job_progress, .opaque = j,
+	};
+	j->config = read_definition(sv->host.definition_copy, &j->o.config_len, err);
+	if (!j->config) {
+		free(j);
+		return -1;
+	}
+	j->o.config = j->config;
+	pthread_mutex_lock(&sv->lock);
+	r = check_started(sv, err);
+	if (r == 0 && sv->state == SV_STOPPING)
+		r = err_set(err, "%s is stopping", sv->cfg->name);
+	if (r == 0 && !sv->ops->migrate)
+		r = err_set(err, "a %s cannot be migrated", sv->ops->kind);
+	if (r == 0 && sv->mig_running)
+		r = err_set(err, "%s is being migrated already", sv->cfg->name);
+	if (r == 0 && sv->mig_started) {	/* an earlier one, ended */
+		pthread_join(sv->mig, NULL);
+		sv->mig_started = false;
+	}
+	if (r == 0) {
+		j->g = sv->guest;
+		j->client = fd;
+		e = pthread_create(&sv->mig, NULL, migrate_main, j);
+		if (e) {
+			errno = e;
+			r = err_sys(err, "starting the migration thread");
+		} else {
+			sv->mig_started = sv->mig_running = true;
+			ctl_server_note(sv->srv, "migrating");
+		}
+	}
+	pthread_mutex_unlock(&sv->lock);
+	if (r < 0) {
+		free(j->config);
+		free(j);
+	}
+	return r;
+}
+
+/* After run returned: the migration thread, if any, is done with the
+ * guest before it is destroyed. */
+static void join_migration(struct sv *sv)
+{
+	bool started;
+
+	pthread_mutex_lock(&sv->lock);
+	started = sv->mig_started;
+	sv->mig_started = false;
+	pthread_mutex_unlock(&sv->lock);
+	if (started)
+		pthread_join(sv->mig, NULL);
+}
+
+/* With sv->lock held (or single-threaded). */
+static void remove_restore_dir(struct sv *sv)
+{
+	if (!sv->restore_owned)
+		return;
+	vm_snapshot_remove(sv->restore_owned);
+	free(sv->restore_owned);
+	sv->restore_owned = NULL;
+}
+
 /* A console client's terminal size, for a kind whose console has one. */
 static void op_resize(void *opaque, unsigned rows, unsigned cols)
 {
@@ -267,7 +507,7 @@ static void op_resize(void *opaque, unsigned rows, unsigned cols)
 
 static const struct ctl_ops sv_ops = {
 	.status = op_status, .stop = op_stop, .pause = op_pause,
-	.snapshot = op_snapshot,
+	.snapshot = op_snapshot, .migrate = op_migrate,
 	.resize = op_resize, .tick = op_tick,
 };
 
@@ -423,7 +663,7 @@ static int restart_next(const struct guest_config *cfg,
 }
 
 static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
-						const char *restore,
+						const char *restore, bool owned,
 						int lock_fd, int listen_fd,
 						int status_fd)
 {
@@ -445,6 +685,8 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 
 	err_clear(&err);
 	sv.definition = realpath(cfg->path, NULL);
+	if (restore && owned)
+		sv.restore_owned = strdup(restore);
 	become_daemon(cfg->name, lock_fd, listen_fd, status_fd);
 	pthread_mutex_init(&sv.lock, NULL);
 	/* The control and console threads never take signals. */
@@ -474,6 +716,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		pthread_mutex_unlock(&sv.lock);
 		if (r == 0)
 			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
+		join_migration(&sv);
 		status = r < 0 ? 1 : ex.status & 0xff;
 		last = r < 0 ? err.msg : msg;
 		failed = r < 0 || ex.status != 0;
@@ -538,6 +781,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	}
 	if (sv.guest)
 		sv.ops->destroy(sv.guest);
+	remove_restore_dir(&sv);
 	state_remove(cfg->name);
 	pthread_mutex_lock(&sv.lock);
 	/* Failed before it ran, or (a quick container) ran and ended. */
@@ -603,8 +847,8 @@ static int read_status(int fd, pid_t *pid, struct error *err)
 	return err_set(err, "the supervisor died while starting the guest");
 }
 
-int supervisor_start(const struct guest_config *cfg, const char *restore,
-		     pid_t *pid, struct error *err)
+static int start(const struct guest_config *cfg, const char *restore,
+		 bool owned, pid_t *pid, struct error *err)
 {
 	int lock_fd, listen_fd, st[2], ret, fd;
 	pid_t child, g;
@@ -634,7 +878,7 @@ int supervisor_start(const struct guest_config *cfg, const char *restore,
 		g = fork();
 		if (g != 0)
 			_exit(g < 0);
-		supervise(cfg, restore, lock_fd, listen_fd, st[1]);
+		supervise(cfg, restore, owned, lock_fd, listen_fd, st[1]);
 	}
 	close(st[1]);
 	close(listen_fd);
@@ -656,4 +900,16 @@ fail:
 	close(lock_fd);
 	state_remove(cfg->name);
 	return -1;
+}
+
+int supervisor_start(const struct guest_config *cfg, const char *restore,
+		     pid_t *pid, struct error *err)
+{
+	return start(cfg, restore, false, pid, err);
+}
+
+int supervisor_start_received(const struct guest_config *cfg, const char *dir,
+			      pid_t *pid, struct error *err)
+{
+	return start(cfg, dir, true, pid, err);
 }

@@ -30,5 +30,10 @@
  * whose definition cfg is), the VM continues the snapshot. */
 int supervisor_start(const struct guest_config *cfg, const char *restore,
 		     pid_t *pid, struct error *err);
+/* The same for a guest received by `vessel receive`: dir is a snapshot
+ * directory of its own, removed by the supervisor once the guest runs
+ * (its RAM then maps the memory file) or when it ends. */
+int supervisor_start_received(const struct guest_config *cfg, const char *dir,
+			      pid_t *pid, struct error *err);
 
 #endif

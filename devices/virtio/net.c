@@ -225,6 +225,10 @@ static void vhost_start(struct net *n)
 	if (n->vhost == NIC_VHOST_OFF || n->vhost_on || !n->running ||
 	    n->paused || n->tap_dead)
 		return;
+	/* RAM is tracked for a migration: the kernel's writes would not be
+	 * marked, so the user-space path runs until it ends. */
+	if (__atomic_load_n(&n->env->mem->dirty_on, __ATOMIC_ACQUIRE))
+		return;
 	/* A driver that is not (or no longer) running, or did not enable
 	 * both queues: nothing to hand over; the user-space path copes. */
 	if (!(d->status & VIRTIO_STATUS_DRIVER_OK) ||

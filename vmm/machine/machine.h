@@ -61,6 +61,17 @@ struct vm_snapshot_opts;
 int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
 			bool stop, struct error *err);
 
+struct mig_opts;
+struct mig_result;
+/* Live-migrate the running VM to the destination on o->fd (see
+ * vmm/machine/migration.h): pre-copy while it runs, then paused, the
+ * rest. 0 once the destination answered that it runs the guest: the run
+ * here then ends with VM_RESULT_STOPPED. -1 with err otherwise, and the
+ * VM runs on here as before (paused if it was). */
+int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
+		       const struct vm_snapshot_opts *so, struct mig_result *res,
+		       struct error *err);
+
 struct vm_run_opts {
 	int in_fd, out_fd;      /* console: usually 0 and 1 */
 	bool stats;             /* print exit/bus counters to stderr at the end */

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include "migration_send.h"
 #include "snapshot.h"
 
 /* What lives across reboots: the loop, the console, signal handling, and
@@ -28,6 +29,8 @@ struct runner {
 	bool started;           /* vm_control's on_started was called */
 	struct vm_control *ctl; /* optional */
 	struct vm_snapshot *restore;    /* the first boot continues it */
+	bool migrating;         /* vm_control_migrate() uses vm: keep it */
+	pthread_cond_t cond;    /* signalled when migrating clears */
 };
 
 static void runner_stop(struct runner *r)
@@ -123,6 +126,8 @@ static int run_once(struct runner *r, const struct machine_spec *cfg,
 
 	pthread_mutex_lock(&r->lock);
 	r->vm = NULL;
+	while (r->migrating)	/* it sees the event and gives up */
+		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpu[i]);
@@ -146,6 +151,7 @@ static int runner_init(struct runner *r, sigset_t *old, const struct vm_run_opts
 	memset(r, 0, sizeof(*r));
 	r->sigfd = -1;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -176,6 +182,7 @@ static void runner_fini(struct runner *r, const sigset_t *old)
 	if (r->sigfd >= 0)
 		close(r->sigfd);
 	loop_destroy(&r->loop);
+	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
@@ -278,6 +285,83 @@ int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
 	}
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+/* Pause and resume at once: the devices drop what they cannot track
+ * (vhost-net hands its rings back to user space while RAM is tracked,
+ * and takes them again after). r->lock held. */
+static void cycle_devices(struct runner *r, struct vm *vm)
+{
+	if (r->paused)
+		return;		/* quiesced already; resume re-decides */
+	vm_set_paused(vm, true);
+	vm_set_paused(vm, false);
+}
+
+int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
+		       const struct vm_snapshot_opts *so, struct mig_result *res,
+		       struct error *err)
+{
+	struct mig_sender s = { 0 };
+	struct runner *r;
+	struct vm *vm;
+	char answer[MIG_MAX_MESSAGE + 1] = "";
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&c->lock);
+	r = c->runner;
+	if (!r) {
+		pthread_mutex_unlock(&c->lock);
+		return err_set(err, "the VM is not running");
+	}
+	pthread_mutex_lock(&r->lock);
+	vm = r->vm;
+	if (!vm || vm_event_pending(vm) || r->migrating) {
+		pthread_mutex_unlock(&r->lock);
+		pthread_mutex_unlock(&c->lock);
+		return err_set(err, r->migrating ? "a migration is under way"
+			       : "the VM is rebooting or stopping: try again");
+	}
+	r->migrating = true;
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&c->lock);
+
+	/* The VM stays (run_once waits for migrating to clear); r too, as
+	 * vm_run returns only after run_once. */
+	if (mig_begin(&s, vm, o, err) < 0)
+		goto out;
+	pthread_mutex_lock(&r->lock);
+	cycle_devices(r, vm);
+	pthread_mutex_unlock(&r->lock);
+	if (mig_precopy(&s, err) < 0)
+		goto out;
+
+	pthread_mutex_lock(&r->lock);
+	if (vm_event_pending(vm)) {
+		err_set(err, "the guest stopped or rebooted during the migration");
+	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
+		err_set(err, "a vCPU did not stop within 5 s (stuck in the "
+			"host?): not migrated");
+		vm_set_paused(vm, false);
+	} else if (mig_complete(&s, so, res, answer, sizeof(answer), err) == 0) {
+		/* The destination runs it: no vCPU runs here again. */
+		r->ctl_stop = true;
+		vm_request(vm, VM_EVENT_STOP);
+		ret = 0;
+	} else if (!r->paused) {
+		vm_set_paused(vm, false);
+	}
+	pthread_mutex_unlock(&r->lock);
+out:
+	mig_end(&s, ret < 0 ? err->msg : NULL);
+	pthread_mutex_lock(&r->lock);
+	if (ret < 0 && r->vm == vm && !vm_event_pending(vm))
+		cycle_devices(r, vm);	/* vhost-net takes its rings again */
+	r->migrating = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 	return ret;
 }
 

@@ -214,6 +214,24 @@ static int write_memory(struct vm *vm, const struct vm_snapshot_opts *o,
 	return r;
 }
 
+int vm_snapshot_state(struct vm *vm, const struct vm_snapshot_opts *o,
+		      struct vmstate_writer *w, struct error *err)
+{
+	if (save_machine(vm, o, w, err) < 0 || vm_state_save(vm, w, err) < 0 ||
+	    pci_host_save(&vm->pci, w, err) < 0)
+		return -1;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vcpu_state_save(&vm->vcpu[i], w, err) < 0)
+			return err_prefix(err, "vCPU %u", i);
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct device_ops *ops = vm->dev[i].ops;
+
+		if (ops->save && ops->save(vm->dev[i].state, w, err) < 0)
+			return err_prefix(err, "device %s", ops->name);
+	}
+	return vmstate_finish(w, err);
+}
+
 int vm_snapshot_write(struct vm *vm, const struct vm_snapshot_opts *o,
 		      struct error *err)
 {
@@ -221,23 +239,7 @@ int vm_snapshot_write(struct vm *vm, const struct vm_snapshot_opts *o,
 	int r = -1;
 
 	vmstate_writer_init(&w);
-	if (save_machine(vm, o, &w, err) < 0 || vm_state_save(vm, &w, err) < 0 ||
-	    pci_host_save(&vm->pci, &w, err) < 0)
-		goto out;
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		if (vcpu_state_save(&vm->vcpu[i], &w, err) < 0) {
-			err_prefix(err, "vCPU %u", i);
-			goto out;
-		}
-	for (unsigned i = 0; i < vm->ndev; i++) {
-		const struct device_ops *ops = vm->dev[i].ops;
-
-		if (ops->save && ops->save(vm->dev[i].state, &w, err) < 0) {
-			err_prefix(err, "device %s", ops->name);
-			goto out;
-		}
-	}
-	if (vmstate_finish(&w, err) < 0)
+	if (vm_snapshot_state(vm, o, &w, err) < 0)
 		goto out;
 	/* RAM first: a directory with a state file is a whole snapshot. */
 	if (write_memory(vm, o, err) < 0 ||
@@ -247,6 +249,20 @@ int vm_snapshot_write(struct vm *vm, const struct vm_snapshot_opts *o,
 out:
 	vmstate_writer_free(&w);
 	return r;
+}
+
+void vm_snapshot_remove(const char *dir)
+{
+	static const char *const files[] = {
+		SNAPSHOT_CONFIG, SNAPSHOT_STATE, SNAPSHOT_MEMORY, SNAPSHOT_MEMZ,
+	};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) <
+		    (int)sizeof(path))
+			unlink(path);
+	rmdir(dir);
 }
 
 /* ---- reading ---- */

@@ -75,6 +75,14 @@ struct vm_snapshot {
 int vm_snapshot_write(struct vm *vm, const struct vm_snapshot_opts *o,
 		      struct error *err);
 
+/* Remove a snapshot directory: its files, then itself if empty. */
+void vm_snapshot_remove(const char *dir);
+
+/* The state image alone, into w (initialised by the caller, finished
+ * here): what the `state` file holds; migration sends it. o->dir unused. */
+int vm_snapshot_state(struct vm *vm, const struct vm_snapshot_opts *o,
+		      struct vmstate_writer *w, struct error *err);
+
 /* Read and check a snapshot directory. Bad input is err_input(). */
 int vm_snapshot_open(struct vm_snapshot *s, const char *dir, struct error *err);
 void vm_snapshot_close(struct vm_snapshot *s);

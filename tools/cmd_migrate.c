@@ -1,0 +1,362 @@
+/* vessel migrate NAME HOST:PORT (the source: asks NAME's supervisor to
+ * migrate it and prints its progress) and vessel receive --listen
+ * ADDR:PORT (the destination: takes one migration into a snapshot
+ * directory and starts the guest from it under a supervisor). The
+ * protocol: vmm/machine/migration.h and docs/migration.md. */
+#include "manage.h"
+#include "base/clock.h"
+#include "config.h"
+#include "control.h"
+#include "exit_codes.h"
+#include "schema.h"
+#include "state.h"
+#include "supervisor.h"
+#include "tcp_addr.h"
+#include "../vmm/machine/migration.h"
+#include "../vmm/machine/snapshot.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#define RECEIVE_TIMEOUT_S 600   /* default wait for a migration to arrive */
+#define STREAM_IDLE_S     60    /* the stream may pause this long */
+
+void usage_migrate(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel migrate [OPTIONS] NAME HOST:PORT\n"
+		"\n"
+		"Move the started VM NAME, running, to the host where `vessel\n"
+		"receive --listen HOST:PORT` waits. Its memory is copied while it\n"
+		"runs, in rounds, until what it wrote since fits the allowed\n"
+		"downtime; it is then paused, the rest and its device state are\n"
+		"sent, and once it runs on the destination it stops here. If\n"
+		"anything fails first, it keeps running here.\n"
+		"\n"
+		"Disks must be on storage both hosts see under the same paths;\n"
+		"they are not copied. The stream is not encrypted: use a trusted\n"
+		"link or an SSH tunnel (see docs/migration.md).\n"
+		"\n"
+		"options:\n"
+		"  --max-downtime T  the longest pause allowed (default 300ms; ms, s)\n"
+		"  --bandwidth RATE  bytes per second at most (K, M, G; default: no limit)\n"
+		"  --timeout T       give up when not converged after T (default 600s)\n"
+		"  --json            progress and result as JSON lines\n"
+		"  -h, --help        this help\n"
+		"\n"
+		"exit status: 0 migrated; 1 not migrated (it runs on here); 2 a\n"
+		"usage error.\n");
+}
+
+void usage_receive(FILE *out)
+{
+	fprintf(out,
+		"usage: vessel receive --listen ADDR:PORT [--dir DIR] [--timeout T]\n"
+		"\n"
+		"Wait on ADDR:PORT for one VM that `vessel migrate` sends, then run\n"
+		"it under a supervisor, like `vessel start`, under its own name.\n"
+		"Returns once it runs (0), or when the migration failed (1): what\n"
+		"was received is then discarded and the source keeps the guest.\n"
+		"One migration per call; the listening socket closes after it.\n"
+		"\n"
+		"The guest's memory arrives in a directory under DIR (default:\n"
+		"vessel's run directory), which goes away once the guest runs.\n"
+		"The stream is not encrypted and anyone who can reach ADDR:PORT\n"
+		"can send a guest: listen on a trusted link only.\n"
+		"\n"
+		"options:\n"
+		"  --listen ADDR:PORT  where to wait ([IPV6]:PORT for IPv6)\n"
+		"  --dir DIR           where the memory is received\n"
+		"  --timeout T         give up if nothing arrives within T (default\n"
+		"                      600s; 0: wait for ever)\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"exit status: 0 the guest runs here; 1 the migration failed; 2 a\n"
+		"usage error.\n");
+}
+
+/* ---- migrate ---- */
+
+static void print_progress(struct json_object *p, bool json)
+{
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(
+			       p, JSON_C_TO_STRING_PLAIN));
+	} else {
+		struct json_object *pr = NULL;
+
+		json_object_object_get_ex(p, "progress", &pr);
+		printf("round %.0f: %.1f MiB sent, %.1f MiB this round at %.1f "
+		       "MiB/s; dirty %.1f MiB (%.1f MiB/s), expected downtime "
+		       "%.0f ms\n",
+		       control_num(pr, "round", 0),
+		       control_num(pr, "sent", 0) / 1048576,
+		       control_num(pr, "round_bytes", 0) / 1048576,
+		       control_num(pr, "rate", 0) / 1048576,
+		       control_num(pr, "dirty_bytes", 0) / 1048576,
+		       control_num(pr, "dirty_rate", 0) / 1048576,
+		       control_num(pr, "expected_downtime_ms", 0));
+	}
+	fflush(stdout);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "max-downtime", required_argument, NULL, 'd' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double downtime = 0.3, timeout = 600;
+	uint64_t bandwidth = 0;
+	bool json = false;
+	struct json_object *req, *msg;
+	struct error err;
+	char host[256], port[8];
+	const char *name, *to;
+	int c, fd, r = EXIT_HOST;
+
+	err_clear(&err);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_migrate(stdout);
+			return 0;
+		case 'd':
+			if (schema_parse_seconds(optarg, &downtime) < 0 ||
+			    downtime <= 0 || downtime > 3600) {
+				fprintf(stderr, "vessel: --max-downtime '%s': "
+					"expected a time such as 100ms or 1s\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (schema_parse_size(optarg, &bandwidth) < 0 ||
+			    !bandwidth) {
+				fprintf(stderr, "vessel: --bandwidth '%s': expected "
+					"bytes per second such as 100M or 1G\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			if (schema_parse_seconds(optarg, &timeout) < 0 ||
+			    timeout <= 0 || timeout > 86400) {
+				fprintf(stderr, "vessel: --timeout '%s': expected "
+					"a time such as 90s or 10m\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			usage_migrate(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		usage_migrate(stderr);
+		return EXIT_USAGE;
+	}
+	name = argv[optind];
+	to = argv[optind + 1];
+	if (tcp_addr_split(to, host, sizeof(host), port, sizeof(port), &err) < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	fd = guest_connect(name, &err);
+	if (fd < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return err.input ? EXIT_USAGE : EXIT_HOST;
+	}
+	req = control_request("migrate");
+	json_object_object_add(req, "to", json_object_new_string(to));
+	json_object_object_add(req, "max_downtime_ms",
+			       json_object_new_double(downtime * 1000));
+	json_object_object_add(req, "bandwidth",
+			       json_object_new_double((double)bandwidth));
+	json_object_object_add(req, "timeout", json_object_new_double(timeout));
+	if (control_send(fd, req, &err) < 0) {
+		json_object_put(req);
+		close(fd);
+		fprintf(stderr, "vessel: %s: %s\n", name, err.msg);
+		return EXIT_HOST;
+	}
+	json_object_put(req);
+	/* Progress lines, then the reply. A round can take long on a slow
+	 * link: the supervisor reports after each. */
+	for (;;) {
+		if (control_read(fd, &msg, (int)(timeout * 1000) + 120000, &err) < 0) {
+			fprintf(stderr, "vessel: %s: %s\n", name, err.msg);
+			break;
+		}
+		if (json_object_object_get_ex(msg, "progress", NULL)) {
+			print_progress(msg, json);
+			json_object_put(msg);
+			continue;
+		}
+		if (!control_bool(msg, "ok", false)) {
+			const char *e = control_str(msg, "error");
+
+			if (json)
+				printf("%s\n", json_object_to_json_string_ext(
+					       msg, JSON_C_TO_STRING_PLAIN));
+			fprintf(stderr, "vessel: %s: not migrated: %s\n", name,
+				e ? e : "failed");
+		} else {
+			if (json)
+				printf("%s\n", json_object_to_json_string_ext(
+					       msg, JSON_C_TO_STRING_PLAIN));
+			else
+				printf("%s: migrated to %s: downtime %.0f ms, total "
+				       "%.1f s, %.0f rounds, %.1f MiB sent\n", name,
+				       to, control_num(msg, "downtime_ms", 0),
+				       control_num(msg, "total_ms", 0) / 1000,
+				       control_num(msg, "rounds", 0),
+				       control_num(msg, "sent", 0) / 1048576);
+			r = 0;
+		}
+		json_object_put(msg);
+		break;
+	}
+	/* Migrated: the supervisor here goes away; wait for it. */
+	if (r == 0 && guest_wait_gone(fd, now_ms() + 30000) < 0)
+		fprintf(stderr, "vessel: %s: migrated, but the source did not "
+			"go away within 30 s\n", name);
+	close(fd);
+	return r;
+}
+
+/* ---- receive ---- */
+
+/* Receive into dir, then start the guest from it. */
+static int receive_into(int fd, const char *dir, const char *peer,
+			struct error *err)
+{
+	struct vm_snapshot *snap = malloc(sizeof(*snap));
+	struct guest_config cfg;
+	struct mig_rx_stats st;
+	pid_t pid;
+	int r;
+
+	if (!snap)
+		return err_set(err, "out of memory");
+	r = mig_receive(fd, dir, &st, err);
+	if (r == 0) {
+		r = snapshot_open_guest(dir, snap, &cfg, err);
+		vm_snapshot_close(snap);
+		if (r == 0) {
+			r = supervisor_start_received(&cfg, dir, &pid, err);
+			if (r < 0)
+				err_prefix(err, "%s", cfg.name);
+			else
+				printf("%s: received from %s (%.1f MiB of memory in "
+				       "%llu frames); running (supervisor pid %d)\n",
+				       cfg.name, peer, st.page_bytes / 1048576.0,
+				       (unsigned long long)st.frames, (int)pid);
+			config_free(&cfg);
+		}
+	}
+	free(snap);
+	return r;
+}
+
+int cmd_receive(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen_at = NULL, *base = NULL;
+	char run[PATH_MAX], dir[PATH_MAX + 32], peer[64];
+	struct timeval idle = { STREAM_IDLE_S, 0 };
+	double timeout = RECEIVE_TIMEOUT_S;
+	struct error err;
+	int c, lfd, fd, r;
+
+	err_clear(&err);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_receive(stdout);
+			return 0;
+		case 'l':
+			listen_at = optarg;
+			break;
+		case 'd':
+			base = optarg;
+			break;
+		case 't':
+			if (schema_parse_seconds(optarg, &timeout) < 0 ||
+			    timeout < 0 || timeout > 86400 * 7) {
+				fprintf(stderr, "vessel: --timeout '%s': expected "
+					"a time such as 90s or 10m\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			usage_receive(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!listen_at || optind != argc) {
+		usage_receive(stderr);
+		return EXIT_USAGE;
+	}
+	if (!base) {
+		if (state_run_dir(run, sizeof(run), &err) < 0) {
+			fprintf(stderr, "vessel: %s\n", err.msg);
+			return EXIT_HOST;
+		}
+		base = run;
+	}
+	snprintf(dir, sizeof(dir), "%s/incoming.XXXXXX", base);
+	lfd = tcp_listen(listen_at, &err);
+	if (lfd < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return err.input ? EXIT_USAGE : EXIT_HOST;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "vessel: waiting for a migration on %s\n", listen_at);
+	fd = tcp_accept(lfd, (int)(timeout * 1000), peer, sizeof(peer), &err);
+	close(lfd);
+	if (fd < 0) {
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_HOST;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+	if (!mkdtemp(dir)) {
+		err_sys(&err, "%s", dir);
+		mig_send_reply(fd, false, err.msg);
+		close(fd);
+		fprintf(stderr, "vessel: %s\n", err.msg);
+		return EXIT_HOST;
+	}
+	r = receive_into(fd, dir, peer, &err);
+	if (r < 0) {
+		vm_snapshot_remove(dir);
+		mig_send_reply(fd, false, err.msg);
+		fprintf(stderr, "vessel: migration from %s failed: %s\n", peer,
+			err.msg);
+	} else {
+		mig_send_reply(fd, true, "running");
+	}
+	close(fd);
+	return r < 0 ? EXIT_HOST : 0;
+}

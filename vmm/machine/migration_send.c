@@ -1,0 +1,264 @@
+/* The source side of a live migration (migration.h): the stream's
+ * opening, pre-copy rounds while the guest runs, and the final pass with
+ * the guest paused. run.c's vm_control_migrate() drives it and owns the
+ * pausing. */
+#include "migration_send.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "snapshot.h"
+#include "../../tools/base/clock.h"
+
+#define DEF_DOWNTIME_MS 300
+#define DEF_TIMEOUT_MS  (600 * 1000)
+#define DEF_ROUNDS      30
+
+static uint64_t elapsed(const struct mig_sender *s)
+{
+	return (uint64_t)(now_ms() - s->t0);
+}
+
+/* Hold the rate to o->bandwidth: sleep until `bytes` since `since` fit. */
+static void throttle(const struct mig_sender *s, uint64_t bytes, long long since)
+{
+	uint64_t due;
+	long long late;
+
+	if (!s->o->bandwidth)
+		return;
+	due = bytes * 1000 / s->o->bandwidth;
+	late = (long long)due - (now_ms() - since);
+	if (late > 0) {
+		struct timespec ts = { late / 1000, (late % 1000) * 1000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+static int send_pages(struct mig_sender *s, uint64_t off, const uint8_t *p,
+		      size_t len, struct error *err)
+{
+	uint8_t h[8];
+
+	for (int i = 0; i < 8; i++)
+		h[i] = (uint8_t)(off >> (8 * i));
+	if (mig_send_frame(s->o->fd, MIG_PAGES, h, 8, p, len, err) < 0)
+		return -1;
+	s->sent += 16 + 8 + len;
+	s->round_bytes += len;
+	throttle(s, s->round_bytes, s->round_t0);
+	return 0;
+}
+
+static int walk_run(void *ctx, uint64_t off, const uint8_t *p, size_t len,
+		    struct error *err)
+{
+	struct mig_sender *s = ctx;
+
+	if (vm_event_pending(s->vm))
+		return err_set(err, "the guest stopped or rebooted during the "
+			       "migration");
+	return send_pages(s, off, p, len, err);
+}
+
+static uint64_t count_bits(const uint64_t *bm, size_t words)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(bm[i]);
+	return n;
+}
+
+/* Pages written since the last harvest, ORed into s->bm. */
+static int harvest(struct mig_sender *s, struct error *err)
+{
+	if (vm_dirty_log_take(s->vm, s->bm, s->scratch, err) < 0)
+		return -1;
+	gmem_dirty_take(&s->vm->mem, s->bm);
+	return 0;
+}
+
+/* Send every page marked in s->bm, in runs, and clear the marks. */
+static int send_marked(struct mig_sender *s, struct error *err)
+{
+	const uint64_t pages = s->vm->mem.ram_size / MIG_PAGE;
+	uint8_t *base = s->vm->mem.region[0].hva;
+	uint64_t pg = 0;
+
+	while (pg < pages) {
+		uint64_t start, n = 0;
+
+		if (!(s->bm[pg / 64] >> (pg % 64) & 1)) {
+			pg = s->bm[pg / 64] >> (pg % 64) ? pg + 1 : (pg / 64 + 1) * 64;
+			continue;
+		}
+		start = pg;
+		while (pg < pages && (s->bm[pg / 64] >> (pg % 64) & 1) &&
+		       n < MIG_MAX_PAGES / MIG_PAGE) {
+			s->bm[pg / 64] &= ~(1ull << (pg % 64));
+			pg++;
+			n++;
+		}
+		if (send_pages(s, start * MIG_PAGE, base + start * MIG_PAGE,
+			       (size_t)(n * MIG_PAGE), err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void report(struct mig_sender *s, uint64_t dirty_pages)
+{
+	struct mig_progress *p = &s->p;
+	uint64_t ms = (uint64_t)(now_ms() - s->round_t0);
+
+	if (!ms)
+		ms = 1;
+	p->round = s->round;
+	p->sent = s->sent;
+	p->round_bytes = s->round_bytes;
+	p->dirty_bytes = dirty_pages * MIG_PAGE;
+	if (s->round_bytes >= (1u << 20) || !p->rate)
+		p->rate = s->round_bytes * 1000 / ms;
+	p->dirty_rate = p->dirty_bytes * 1000 / ms;
+	p->expected_downtime_ms = p->rate ? p->dirty_bytes * 1000 / p->rate : 0;
+	p->elapsed_ms = elapsed(s);
+	if (s->o->progress)
+		s->o->progress(s->o->opaque, p);
+}
+
+int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
+	      struct error *err)
+{
+	uint64_t largest = 0;
+	uint8_t ram[8];
+
+	memset(s, 0, sizeof(*s));
+	s->vm = vm;
+	s->o = o;
+	s->t0 = now_ms();
+	s->words = gmem_dirty_words(&vm->mem);
+	for (unsigned i = 0; i < vm->mem.nregions; i++)
+		if (vm->mem.region[i].size > largest)
+			largest = vm->mem.region[i].size;
+	s->bm = calloc(s->words, sizeof(uint64_t));
+	s->scratch = calloc((largest / MIG_PAGE + 63) / 64, sizeof(uint64_t));
+	if (!s->bm || !s->scratch)
+		return err_set(err, "out of memory");
+	for (int i = 0; i < 8; i++)
+		ram[i] = (uint8_t)(vm->mem.ram_size >> (8 * i));
+	if (mig_send_header(o->fd, err) < 0 ||
+	    mig_send_frame(o->fd, MIG_CONFIG, o->config, o->config_len, NULL, 0,
+			   err) < 0 ||
+	    mig_send_frame(o->fd, MIG_RAM, ram, 8, NULL, 0, err) < 0)
+		return -1;
+	s->stream_ok = true;
+	/* Marks first: a page the devices write after this is marked, one
+	 * the vCPUs write after the next line is logged, and the first pass
+	 * reads every page after both. */
+	if (gmem_dirty_start(&vm->mem, err) < 0)
+		return -1;
+	if (vm_dirty_log(vm, true, err) < 0)
+		return -1;
+	s->logging = true;
+	return 0;
+}
+
+int mig_precopy(struct mig_sender *s, struct error *err)
+{
+	const struct mig_opts *o = s->o;
+	uint64_t max_dt = o->max_downtime_ms ? o->max_downtime_ms : DEF_DOWNTIME_MS;
+	uint64_t timeout = o->timeout_ms ? o->timeout_ms : DEF_TIMEOUT_MS;
+	unsigned rounds = o->max_rounds ? o->max_rounds : DEF_ROUNDS;
+
+	s->round_t0 = now_ms();
+	if (gmem_walk_data(&s->vm->mem, walk_run, s, err) < 0)
+		return -1;
+	for (;;) {
+		uint64_t dirty;
+
+		if (harvest(s, err) < 0)
+			return -1;
+		dirty = count_bits(s->bm, s->words);
+		report(s, dirty);
+		if (s->p.expected_downtime_ms <= max_dt)
+			return 0;
+		if (vm_event_pending(s->vm))
+			return err_set(err, "the guest stopped or rebooted during "
+				       "the migration");
+		if (++s->round > rounds || elapsed(s) > timeout)
+			return err_set(err, "did not converge in %u rounds (%llu s): "
+				       "the guest dirties %llu MiB/s, %llu MiB/s "
+				       "get through; %llu MiB would be left for a "
+				       "downtime of at most %llu ms", s->round - 1,
+				       (unsigned long long)(elapsed(s) / 1000),
+				       (unsigned long long)(s->p.dirty_rate >> 20),
+				       (unsigned long long)(s->p.rate >> 20),
+				       (unsigned long long)(s->p.dirty_bytes >> 20),
+				       (unsigned long long)max_dt);
+		s->round_t0 = now_ms();
+		s->round_bytes = 0;
+		if (send_marked(s, err) < 0)
+			return -1;
+	}
+}
+
+int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
+		 struct mig_result *res, char *answer, size_t size,
+		 struct error *err)
+{
+	struct vmstate_writer w;
+	long long paused = now_ms();
+	bool ok = false;
+	int r;
+
+	s->round++;
+	s->round_t0 = now_ms();
+	s->round_bytes = 0;
+	if (harvest(s, err) < 0 || send_marked(s, err) < 0)
+		return -1;
+	report(s, 0);
+	vmstate_writer_init(&w);
+	r = vm_snapshot_state(s->vm, so, &w, err);
+	if (r == 0)
+		r = mig_send_frame(s->o->fd, MIG_STATE, w.buf, w.len, NULL, 0, err);
+	if (r == 0)
+		s->sent += 16 + w.len;
+	vmstate_writer_free(&w);
+	if (r < 0 || mig_send_frame(s->o->fd, MIG_END, NULL, 0, NULL, 0, err) < 0)
+		return -1;
+	s->stream_ok = false;	/* all sent: no abort frame after this */
+	if (mig_read_reply(s->o->fd, &ok, answer, size, err) < 0)
+		return -1;
+	if (!ok)
+		return err_set(err, "the destination failed: %s", answer);
+	res->last = s->p;
+	res->rounds = s->round;
+	res->downtime_ms = (uint64_t)(now_ms() - paused);
+	res->total_ms = elapsed(s);
+	return 0;
+}
+
+void mig_end(struct mig_sender *s, const char *why)
+{
+	if (s->stream_ok && why) {
+		struct error e;
+
+		mig_send_frame(s->o->fd, MIG_ABORT, why, strnlen(why, MIG_MAX_MESSAGE),
+			       NULL, 0, &e);
+	}
+	if (s->logging) {
+		struct error e;
+
+		vm_dirty_log(s->vm, false, &e);
+	}
+	if (s->vm)
+		gmem_dirty_stop(&s->vm->mem);
+	free(s->bm);
+	free(s->scratch);
+	s->bm = s->scratch = NULL;
+}
