@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Live migration between two "hosts" (issue #16): two network namespaces
+# joined by a veth pair (10.86.0.1 the source, 10.86.0.2 the destination),
+# each with a vessel run directory of its own. A guest (1 vCPU, 256 MiB)
+# started in the source namespace prints TICK lines every 0.2 s with its
+# uptime and CLOCK_MONOTONIC.
+# - A migration whose destination dies mid-stream (`vessel receive` killed
+#   while a --bandwidth-limited pre-copy runs) fails with a clear message:
+#   the guest keeps ticking on the source, `vessel ps` there says running,
+#   and nothing is left in the destination's run directory.
+# - A second migration succeeds: `vessel migrate` exits 0 and reports its
+#   downtime; the source's supervisor is gone; `vessel ps` in the
+#   destination's run directory lists the guest running; its console there
+#   goes on from the TICK it had reached (no boot banner, counter, uptime
+#   and CLOCK_MONOTONIC continue); the received directory is gone.
+# test-timeout: 420
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/snapshot-lib.sh
+. "$(dirname "$0")/snapshot-lib.sh"
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
+ensure_cmds iproute2:ip
+snap_init
+SRC_RUN=$T/run DST_RUN=$T/run-dst
+mkdir -m 0700 "$DST_RUN"
+sfx=$(random_token | cut -c1-6)
+ns_src=vsm-s-$sfx ns_dst=vsm-d-$sfx
+at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force t30 >/dev/null 2>&1; ip netns del $ns_src 2>/dev/null; ip netns del $ns_dst 2>/dev/null"
+ip netns add "$ns_src" && ip netns add "$ns_dst" || fail "cannot create network namespaces"
+ip link add "vsm0-$sfx" netns "$ns_src" type veth peer name "vsm1-$sfx" netns "$ns_dst" ||
+	fail "cannot create a veth pair"
+ip -n "$ns_src" addr add 10.86.0.1/24 dev "vsm0-$sfx"
+ip -n "$ns_dst" addr add 10.86.0.2/24 dev "vsm1-$sfx"
+for ns in "$ns_src" "$ns_dst"; do
+	ip -n "$ns" link set lo up
+done
+ip -n "$ns_src" link set "vsm0-$sfx" up
+ip -n "$ns_dst" link set "vsm1-$sfx" up
+
+virtio_guest t30 <<SH
+$SNAP_GUEST_FUNCS
+echo "VT-READY"
+snap_ticker 0.2
+SH
+virtio_config t30 256M 1 <<YAML
+YAML
+name=t30
+
+# receive_bg OUT ARGS...: `vessel receive` in the destination namespace,
+# in the background (RECV_PID), once it listens.
+receive_bg() {
+	local out=$1 i
+	shift
+	: >"$T/$out.err"
+	VESSEL_RUN_DIR=$DST_RUN ip netns exec "$ns_dst" timeout -k 5 300 \
+		"$VESSEL" receive --listen 10.86.0.2:4444 --timeout 120 "$@" \
+		</dev/null >"$T/$out.out" 2>"$T/$out.err" &
+	RECV_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'waiting for a migration' "$T/$out.err" && return 0
+		sleep 0.1
+	done
+	snap_fail "vessel receive did not start listening: $(cat "$T/$out.err")"
+}
+
+ps_state() { # RUNDIR: NAME's state in that run directory's `vessel ps`
+	VESSEL_RUN_DIR=$1 "$VESSEL" ps --json 2>/dev/null |
+		python3 -c 'import json,sys; print(" ".join(g["state"] for g in json.load(sys.stdin) if g["name"]=="t30"))'
+}
+
+# Source: start in the source namespace.
+_snap_track "$name"
+info "vessel start (source namespace)"
+ip netns exec "$ns_src" timeout 300 "$VESSEL" start "$CFG" </dev/null >"$T/start.out" 2>"$T/start.err" ||
+	snap_fail "vessel start failed: $(cat "$T/start.err")"
+snap_follow "$name"
+snap_wait '^VT-READY$'
+snap_wait_ticks 10
+
+# 1. The destination dies mid-migration.
+receive_bg recv1
+info "vessel migrate --bandwidth 4M $name 10.86.0.2:4444 (the destination is killed after 2 s)"
+( rc=0; timeout -k 5 300 "$VESSEL" migrate --bandwidth 4M "$name" 10.86.0.2:4444 \
+	</dev/null >"$T/mig1.out" 2>"$T/mig1.err" || rc=$?; echo "$rc" >"$T/mig1.status" ) &
+mig_pid=$!
+sleep 2
+pkill -9 -f "receive --listen 10.86.0.2:4444" 2>/dev/null || true
+wait "$RECV_PID" 2>/dev/null || true
+wait "$mig_pid" || true
+[ "$(cat "$T/mig1.status")" = 1 ] ||
+	snap_fail "vessel migrate to a killed destination exited $(cat "$T/mig1.status"), want 1: $(cat "$T/mig1.out" "$T/mig1.err")"
+grep -q 'not migrated' "$T/mig1.err" || snap_fail "vessel migrate to a killed destination: unexpected error: $(cat "$T/mig1.err")"
+info "migration to a killed destination: $(head -c 300 "$T/mig1.err")"
+[ "$(ps_state "$SRC_RUN")" = running ] || snap_fail "after the failed migration the source says '$(ps_state "$SRC_RUN")', want running"
+before=$(snap_last_tick)
+snap_wait_ticks $((before + 5)) 30
+[ -z "$(ls -A "$DST_RUN" 2>/dev/null | grep -v '^\.' || true)" ] ||
+	snap_fail "the failed migration left files in the destination's run directory: $(ls -A "$DST_RUN")"
+
+# 2. A migration that succeeds.
+receive_bg recv2
+snap_ok mig2 migrate "$name" 10.86.0.2:4444
+wait "$RECV_PID" || snap_fail "vessel receive exited $?: $(cat "$T/recv2.err")"
+info "migrate: $(cat "$T/mig2.out")"
+grep -qE "^t30: migrated to 10.86.0.2:4444: downtime [0-9]+ ms" "$T/mig2.out" ||
+	snap_fail "vessel migrate's report: $(cat "$T/mig2.out")"
+grep -q "^t30: received from 10.86.0.1" "$T/recv2.out" ||
+	snap_fail "vessel receive's report: $(cat "$T/recv2.out") $(cat "$T/recv2.err")"
+snap_life_end 15
+last=$(snap_last_tick)
+[ -z "$(ps_state "$SRC_RUN")" ] || snap_fail "the source still lists t30 ($(ps_state "$SRC_RUN")) after the migration"
+[ "$(ps_state "$DST_RUN")" = running ] || snap_fail "the destination lists t30 as '$(ps_state "$DST_RUN")', want running"
+export VESSEL_RUN_DIR=$DST_RUN
+snap_follow "$name"
+snap_wait_ticks 10 60
+snap_expect_continued $((SNAP_LIFE - 1)) $((last - 5)) $((last + 2))
+! ls -d "$DST_RUN"/incoming.* >/dev/null 2>&1 ||
+	snap_fail "the received directory is still there: $(ls -d "$DST_RUN"/incoming.*)"
+info "the guest continues on the destination from TICK $last"
+pass
