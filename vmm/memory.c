@@ -88,6 +88,7 @@ int gmem_alloc(struct gmem *m, uint64_t ram_size, struct error *err)
 
 void gmem_free(struct gmem *m)
 {
+	free(m->dirty);
 	if (m->map) {	/* fd (a restored memory file) is ours only with a mapping */
 		munmap(m->map, m->map_size);
 		if (m->fd >= 0)
@@ -137,6 +138,61 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len,
 			       (unsigned long long)gpa, len);
 	memcpy(dst, src, len);
 	return 0;
+}
+
+/* ---- pages the VMM writes ---- */
+
+#define DIRTY_PAGE 4096u
+
+size_t gmem_dirty_words(const struct gmem *m)
+{
+	return (size_t)((m->ram_size / DIRTY_PAGE + 63) / 64);
+}
+
+int gmem_dirty_start(struct gmem *m, struct error *err)
+{
+	if (!m->dirty) {
+		m->dirty = calloc(gmem_dirty_words(m), sizeof(uint64_t));
+		if (!m->dirty)
+			return err_set(err, "out of memory for the dirty bitmap");
+	}
+	__atomic_store_n(&m->dirty_on, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void gmem_dirty_stop(struct gmem *m)
+{
+	__atomic_store_n(&m->dirty_on, 0, __ATOMIC_RELEASE);
+}
+
+void gmem_dirty_mark(const struct gmem *m, const void *p, size_t len)
+{
+	const uint8_t *base = m->nregions ? m->region[0].hva : NULL;
+	uint64_t off, first, last;
+
+	if (!__atomic_load_n(&m->dirty_on, __ATOMIC_ACQUIRE) || !len || !base ||
+	    (const uint8_t *)p < base)
+		return;
+	off = (uint64_t)((const uint8_t *)p - base);
+	if (off >= m->ram_size || len > m->ram_size - off)
+		return;
+	first = off / DIRTY_PAGE;
+	last = (off + len - 1) / DIRTY_PAGE;
+	for (uint64_t pg = first; pg <= last; pg++)
+		__atomic_fetch_or(&m->dirty[pg / 64], 1ull << (pg % 64),
+				  __ATOMIC_RELEASE);
+}
+
+void gmem_dirty_take(struct gmem *m, uint64_t *out)
+{
+	size_t n = gmem_dirty_words(m);
+
+	if (!m->dirty)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (__atomic_load_n(&m->dirty[i], __ATOMIC_RELAXED))
+			out[i] |= __atomic_exchange_n(&m->dirty[i], 0,
+						      __ATOMIC_ACQUIRE);
 }
 
 /* ---- snapshot and restore of RAM ---- */
@@ -216,10 +272,8 @@ static void mark_data(int fd, uint64_t start, uint64_t len, uint8_t *vec)
 /* Calls fn for each run of non-zero pages of RAM, in RAM order, at most
  * BATCH bytes at a time. Pages neither in the backing file nor resident
  * are holes and never read (reading would allocate them). */
-typedef int (*run_fn)(void *ctx, uint64_t off, const uint8_t *p, size_t len,
-		      struct error *err);
-
-static int walk_data(const struct gmem *m, run_fn fn, void *ctx, struct error *err)
+int gmem_walk_data(const struct gmem *m, gmem_run_fn fn, void *ctx,
+		   struct error *err)
 {
 	uint8_t *vec = malloc(SCAN_CHUNK / PAGE);
 	uint64_t *pm = malloc(SCAN_CHUNK / PAGE * sizeof(uint64_t));
@@ -308,7 +362,7 @@ int gmem_save(const struct gmem *m, int fd, uint64_t *written, struct error *err
 	/* Empty first: what was in the file must not show through holes */
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->ram_size) < 0)
 		return err_sys(err, "cannot size the memory file");
-	if (walk_data(m, save_run, &s, err) < 0)
+	if (gmem_walk_data(m, save_run, &s, err) < 0)
 		return -1;
 	*written = s.written;
 	return 0;
@@ -417,7 +471,7 @@ int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *e
 	h[8] = MZ_VERSION;	/* u32 version; flags 0 */
 	le64(h + 16, m->ram_size);
 	if (z_push(c, h, sizeof(h), Z_NO_FLUSH, err) < 0 ||
-	    walk_data(m, zsave_run, c, err) < 0 ||
+	    gmem_walk_data(m, zsave_run, c, err) < 0 ||
 	    z_push(c, NULL, 0, Z_FINISH, err) < 0)
 		goto out;
 	*written = c->written;

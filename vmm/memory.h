@@ -24,6 +24,8 @@ struct gmem {
 	size_t map_size;
 	int fd;             /* a restored memory file RAM maps (MAP_PRIVATE);
 			     * -1 for anonymous RAM and for fake memory */
+	uint64_t *dirty;    /* gmem_dirty_start(): pages the VMM wrote */
+	int dirty_on;       /* marks are taken (atomic) */
 };
 
 /* Map ram_size bytes of anonymous memory (2 MiB aligned, THP advised) and lay it
@@ -47,6 +49,29 @@ int gmem_map_file(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
  * against ram_size: a bad stream is an error. */
 int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err);
 int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
+
+/* Pages the VMM itself writes (virtqueue buffers and rings), for live
+ * migration: KVM's dirty log sees only the vCPUs' writes. The bitmap has
+ * a bit per 4 KiB page of RAM offset (region 0 first, as in the memory
+ * file). Marks are atomic: devices mark from their own threads, after
+ * the write, so a page taken and copied before its mark is sent again.
+ * The bitmap lives until gmem_free (a late mark never touches freed
+ * memory); stop only ends the marking. */
+int gmem_dirty_start(struct gmem *m, struct error *err);
+void gmem_dirty_stop(struct gmem *m);
+/* Mark [p, p + len) (a host pointer into RAM; elsewhere: ignored). */
+void gmem_dirty_mark(const struct gmem *m, const void *p, size_t len);
+/* OR the marks into out (gmem_dirty_words() words) and clear them. */
+size_t gmem_dirty_words(const struct gmem *m);
+void gmem_dirty_take(struct gmem *m, uint64_t *out);
+
+/* Calls fn for each run of non-zero pages of RAM that were ever touched
+ * (resident, swapped, or in the restored memory file), in RAM order, at
+ * most 16 MiB at a time: what a first copy of RAM must hold. */
+typedef int (*gmem_run_fn)(void *ctx, uint64_t off, const uint8_t *p,
+			   size_t len, struct error *err);
+int gmem_walk_data(const struct gmem *m, gmem_run_fn fn, void *ctx,
+		   struct error *err);
 
 /* Lay out regions over caller-provided host memory (unit tests fake guest
  * memory this way). Same split as gmem_alloc. */

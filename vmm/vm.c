@@ -127,11 +127,12 @@ static int vm_kvm_open(struct vm *vm, struct error *err)
 	return 0;
 }
 
-int vm_map_memory(struct vm *vm, struct error *err)
+static int set_slots(struct vm *vm, uint32_t flags, struct error *err)
 {
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,
+			.flags = flags,
 			.guest_phys_addr = vm->mem.region[i].gpa,
 			.memory_size = vm->mem.region[i].size,
 			.userspace_addr = (uintptr_t)vm->mem.region[i].hva,
@@ -140,7 +141,52 @@ int vm_map_memory(struct vm *vm, struct error *err)
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 			return err_sys(err, "KVM_SET_USER_MEMORY_REGION");
 	}
+	return 0;
+}
+
+int vm_map_memory(struct vm *vm, struct error *err)
+{
+	if (set_slots(vm, 0, err) < 0)
+		return -1;
 	timeline_mark(MS_MEMORY_MAPPED);
+	return 0;
+}
+
+int vm_dirty_log(struct vm *vm, bool on, struct error *err)
+{
+	return set_slots(vm, on ? KVM_MEM_LOG_DIRTY_PAGES : 0, err);
+}
+
+int vm_dirty_log_take(struct vm *vm, uint64_t *out, uint64_t *scratch,
+		      struct error *err)
+{
+	uint64_t base = 0;	/* the region's first page in RAM-offset order */
+
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		uint64_t pages = vm->mem.region[i].size / 4096;
+		struct kvm_dirty_log log = { .slot = i, .dirty_bitmap = scratch };
+
+		memset(scratch, 0, (pages + 63) / 64 * 8);
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return err_sys(err, "KVM_GET_DIRTY_LOG");
+		for (uint64_t w = 0; w < (pages + 63) / 64; w++) {
+			uint64_t v = scratch[w];
+
+			if (!v)
+				continue;
+			if (base % 64 == 0) {
+				out[base / 64 + w] |= v;
+				continue;
+			}
+			for (unsigned b = 0; b < 64; b++)
+				if (v >> b & 1) {
+					uint64_t pg = base + w * 64 + b;
+
+					out[pg / 64] |= 1ull << (pg % 64);
+				}
+		}
+		base += pages;
+	}
 	return 0;
 }
 

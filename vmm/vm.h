@@ -90,6 +90,13 @@ int vm_core_init(struct vm *vm, const struct vm_core_spec *core,
 		 struct loop *loop, struct console *console, struct error *err);
 int vm_platform(struct vm *vm, struct error *err);
 int vm_map_memory(struct vm *vm, struct error *err);
+/* Live migration: KVM's dirty log of the vCPUs' writes on every slot.
+ * vm_dirty_log_take ORs the pages written since the last take (or since
+ * logging began) into out, a bitmap by RAM offset (gmem_dirty_words()
+ * words), and re-arms; scratch holds the largest slot's bitmap. */
+int vm_dirty_log(struct vm *vm, bool on, struct error *err);
+int vm_dirty_log_take(struct vm *vm, uint64_t *out, uint64_t *scratch,
+		      struct error *err);
 void vm_vcpus_destroy(struct vm *vm);
 void vm_core_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_event ev);

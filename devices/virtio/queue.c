@@ -20,6 +20,7 @@
 #include "queue.h"
 
 #include <endian.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VIRTQ_DESC_F_NEXT	1
@@ -255,6 +256,31 @@ static bool chain_walk(const struct virtq *q, const struct rings *r,
 static void avail_event_set(const struct virtq *q, const struct rings *r)
 {
 	st16(r->used + USED_RING(q->size), q->last_avail);
+	gmem_dirty_mark(q->mem, r->used + USED_RING(q->size), 2);
+}
+
+/* While RAM is tracked for migration (gmem_dirty_start): after a push,
+ * mark the used ring and every writable buffer of the pushed chains,
+ * walked again (the device still owns them until the guest sees the
+ * used index; a guest that changed them meanwhile only misleads its own
+ * migration). */
+static void mark_pushed(const struct virtq *q, const struct rings *r,
+			const uint16_t *head, unsigned n)
+{
+	struct virtq_req *req;
+
+	if (!__atomic_load_n(&q->mem->dirty_on, __ATOMIC_ACQUIRE))
+		return;
+	gmem_dirty_mark(q->mem, r->used, USED_RING(q->size) + 2);
+	req = malloc(sizeof(*req));
+	for (unsigned i = 0; req && i < n; i++)
+		if (chain_walk(q, r, head[i], req))
+			for (unsigned j = 0; j < req->nin; j++)
+				gmem_dirty_mark(q->mem, req->in[j].iov_base,
+						req->in[j].iov_len);
+	if (!req)	/* cannot tell which: every page is sent again */
+		gmem_dirty_mark(q->mem, q->mem->region[0].hva, q->mem->region[0].size);
+	free(req);
 }
 
 int virtq_pop(struct virtq *q, struct virtq_req *req)
@@ -320,6 +346,7 @@ int virtq_push_many(struct virtq *q, const uint16_t *head, const uint32_t *len,
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	q->used_idx += n;
 	st16(r.used + USED_IDX, q->used_idx);
+	mark_pushed(q, &r, head, n);
 	return 0;
 }
 

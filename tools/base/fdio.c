@@ -27,6 +27,25 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 int copy_file(const char *from, const char *to, bool excl, struct error *err)
 {
 	char buf[65536];

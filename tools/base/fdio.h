@@ -5,12 +5,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct error;
 
 /* Write all of buf (retrying short writes and EINTR): 0, or -1 with errno
  * (a write of 0 bytes counts as an error: EIO). */
 int write_all(int fd, const void *buf, size_t len);
+
+/* Read len bytes, or up to end-of-file (retrying short reads and EINTR):
+ * the number read (less than len only at end-of-file), or -1 with errno. */
+ssize_t read_full(int fd, void *buf, size_t len);
 
 /* Copy the file from to a new file to (mode 0600; excl: it must not exist
  * yet, else it is truncated), fsynced. On error to may be left partial. */

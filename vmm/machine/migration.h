@@ -1,0 +1,110 @@
+/* Live migration: the stream (migration_stream.c) and the source side
+ * (migration_send.c). docs/migration.md describes the protocol.
+ *
+ * The source streams the guest's definition, then its RAM while the
+ * vCPUs run (pre-copy: a first pass over every touched page, then rounds
+ * of the pages written since, from KVM's dirty log and the devices'
+ * marks), until what is left fits the allowed downtime at the measured
+ * rate. It then pauses the guest and quiesces its devices, sends the last
+ * pages and the state image (the same sections a snapshot holds) and
+ * waits for the destination's answer. The destination writes what it
+ * receives as a snapshot directory (config.yaml, memory, state) and
+ * restores it under a supervisor; only when that guest runs does it
+ * answer "ok", and only then does the source stop. Any failure before
+ * leaves the guest running on the source.
+ *
+ * The stream is untrusted input on the receiving side: every frame's
+ * type, order, length and offset is checked against the guest's layout,
+ * and nothing is allocated from a length before it is checked. */
+#ifndef VESSEL_MIGRATION_H
+#define VESSEL_MIGRATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../tools/base/error.h"
+
+#define MIG_MAGIC        "VESSELMG"
+#define MIG_REPLY_MAGIC  "VESSELMR"
+#define MIG_VERSION      1
+#define MIG_PAGE         4096u
+#define MIG_MAX_CONFIG   (1u << 20)     /* the definition, YAML */
+#define MIG_MAX_PAGES    (16u << 20)    /* RAM bytes in one frame */
+#define MIG_MAX_MESSAGE  4096u          /* an abort or a reply's text */
+
+enum mig_frame {
+	MIG_CONFIG = 1,         /* the definition (YAML) */
+	MIG_RAM = 2,            /* u64 RAM size */
+	MIG_PAGES = 3,          /* u64 RAM offset, then the pages */
+	MIG_STATE = 4,          /* the state image (vmm/vmstate.h) */
+	MIG_END = 5,            /* all sent: restore it and answer */
+	MIG_ABORT = 6,          /* the source gives up: a message */
+};
+
+/* ---- writing (the source) ---- */
+
+int mig_send_header(int fd, struct error *err);
+/* One frame whose payload is a (alen bytes) then b (blen bytes). */
+int mig_send_frame(int fd, uint32_t type, const void *a, size_t alen,
+		   const void *b, size_t blen, struct error *err);
+/* The destination's answer: 0 with *ok and msg (size bytes, terminated)
+ * filled, or -1 when the stream broke or is not an answer. */
+int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err);
+
+/* ---- reading (the destination) ---- */
+
+struct mig_rx_stats {
+	uint64_t ram_size;
+	uint64_t frames, page_bytes;    /* PAGES frames and RAM bytes */
+	uint64_t config_len, state_len;
+};
+
+/* Read one whole migration from fd into the empty directory dir:
+ * config.yaml, memory (sparse, RAM size long) and state, i.e. a snapshot
+ * directory (vm_snapshot_open() reads it). Returns 0 after MIG_END; -1
+ * on a broken, truncated or malformed stream, an abort (err says the
+ * source's message) or a host error. On -1 dir holds partial files: the
+ * caller removes them. */
+int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
+		struct error *err);
+/* The answer to the source. */
+int mig_send_reply(int fd, bool ok, const char *msg);
+
+/* ---- the source side ---- */
+
+struct vm;
+
+struct mig_progress {
+	unsigned round;                 /* 0: the first full pass */
+	uint64_t sent;                  /* bytes on the wire so far */
+	uint64_t round_bytes;           /* RAM bytes sent in this round */
+	uint64_t dirty_bytes;           /* written since: the next round */
+	uint64_t rate;                  /* bytes/s measured */
+	uint64_t dirty_rate;            /* bytes/s the guest dirties */
+	uint64_t expected_downtime_ms;
+	uint64_t elapsed_ms;
+};
+
+struct mig_opts {
+	int fd;                         /* connected to the destination */
+	uint64_t max_downtime_ms;       /* 0: 300 */
+	uint64_t bandwidth;             /* bytes/s; 0: unlimited */
+	uint64_t timeout_ms;            /* for convergence; 0: 600 s */
+	unsigned max_rounds;            /* 0: 30 */
+	const char *config;             /* the definition (YAML text) */
+	size_t config_len;
+	const char *config_dir;         /* its directory */
+	/* Called after each round from the migrating thread. */
+	void (*progress)(void *opaque, const struct mig_progress *p);
+	void *opaque;
+};
+
+struct mig_result {
+	struct mig_progress last;
+	uint64_t downtime_ms;           /* paused until the answer */
+	uint64_t total_ms;
+	unsigned rounds;
+};
+
+#endif

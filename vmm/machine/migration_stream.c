@@ -1,0 +1,366 @@
+/* The migration stream (migration.h, docs/migration.md): frames written
+ * by the source, and the destination's reader, which turns a stream into
+ * a snapshot directory and trusts nothing in it. */
+#include "migration.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+
+#include "snapshot.h"
+#include "../../boot/layout.h"
+#include "../../tools/base/fdio.h"
+
+#define HDR_LEN   16    /* magic, u32 version, u32 flags */
+#define FRAME_LEN 16    /* u32 type, u32 zero, u64 length */
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+/* ---- writing ---- */
+
+static int send_all(int fd, struct iovec *iov, int n, struct error *err)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_sys(err, "migration stream: sending");
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+int mig_send_header(int fd, struct error *err)
+{
+	uint8_t h[HDR_LEN] = { 0 };
+	struct iovec iov = { h, sizeof(h) };
+
+	memcpy(h, MIG_MAGIC, 8);
+	le32(h + 8, MIG_VERSION);
+	return send_all(fd, &iov, 1, err);
+}
+
+int mig_send_frame(int fd, uint32_t type, const void *a, size_t alen,
+		   const void *b, size_t blen, struct error *err)
+{
+	uint8_t h[FRAME_LEN] = { 0 };
+	struct iovec iov[3] = {
+		{ h, sizeof(h) }, { (void *)a, alen }, { (void *)b, blen },
+	};
+
+	le32(h, type);
+	le64(h + 8, (uint64_t)alen + blen);
+	return send_all(fd, iov, 3, err);
+}
+
+int mig_send_reply(int fd, bool ok, const char *msg)
+{
+	uint8_t h[16];
+	size_t n = msg ? strnlen(msg, MIG_MAX_MESSAGE) : 0;
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)msg, n } };
+	struct error err;
+
+	memcpy(h, MIG_REPLY_MAGIC, 8);
+	le32(h + 8, ok ? 0 : 1);
+	le32(h + 12, (uint32_t)n);
+	return send_all(fd, iov, 2, &err);
+}
+
+int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
+{
+	uint8_t h[16];
+	uint32_t status, n;
+	char text[MIG_MAX_MESSAGE + 1];
+	ssize_t got = read_full(fd, h, sizeof(h));
+
+	if (got < 0)
+		return err_sys(err, "migration: reading the destination's answer");
+	if (got < (ssize_t)sizeof(h))
+		return err_set(err, "migration: the destination closed the "
+			       "connection without an answer");
+	status = rd32(h + 8);
+	n = rd32(h + 12);
+	if (memcmp(h, MIG_REPLY_MAGIC, 8) || status > 1 || n > MIG_MAX_MESSAGE)
+		return err_input(err, "migration: the destination's answer is "
+				 "malformed");
+	if (read_full(fd, text, n) != (ssize_t)n)
+		return err_set(err, "migration: the destination's answer was cut");
+	text[n] = '\0';
+	for (uint32_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] < 0x20 && text[i] != '\t')
+			text[i] = '?';
+	*ok = status == 0;
+	snprintf(msg, size, "%s", text);
+	return 0;
+}
+
+/* ---- reading ---- */
+
+struct rx {
+	int fd;
+	const char *dir;
+	int mem_fd;
+	struct mig_rx_stats *st;
+	uint8_t *buf;           /* MIG_MAX_PAGES */
+};
+
+/* Exactly len bytes, or an error naming what was being read. */
+static int rx_read(struct rx *r, void *p, size_t len, const char *what,
+		   struct error *err)
+{
+	ssize_t n = read_full(r->fd, p, len);
+
+	if (n < 0)
+		return err_sys(err, "migration stream: reading %s", what);
+	if ((size_t)n < len)
+		return err_input(err, "migration stream: truncated in %s "
+				 "(%zd of %zu bytes)", what, n, len);
+	return 0;
+}
+
+static int rx_path(const struct rx *r, const char *name, char *out,
+		   struct error *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", r->dir, name);
+
+	if (n < 0 || n >= PATH_MAX)
+		return err_input(err, "%s: path too long", r->dir);
+	return 0;
+}
+
+/* A new file DIR/name holding the next len bytes of the stream. */
+static int rx_file(struct rx *r, const char *name, uint64_t len,
+		   struct error *err)
+{
+	char path[PATH_MAX];
+	int fd, rc = 0;
+
+	if (rx_path(r, name, path, err) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_sys(err, "%s", path);
+	while (len && rc == 0) {
+		size_t n = len < MIG_MAX_PAGES ? (size_t)len : MIG_MAX_PAGES;
+
+		rc = rx_read(r, r->buf, n, name, err);
+		if (rc == 0 && write_all(fd, r->buf, n) < 0)
+			rc = err_sys(err, "writing %s", path);
+		len -= n;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = err_sys(err, "writing %s", path);
+	close(fd);
+	return rc;
+}
+
+static int rx_ram(struct rx *r, uint64_t len, struct error *err)
+{
+	char path[PATH_MAX];
+	uint8_t b[8];
+	uint64_t size;
+
+	if (len != 8)
+		return err_input(err, "migration stream: RAM frame of %llu "
+				 "bytes (expected 8)", (unsigned long long)len);
+	if (rx_read(r, b, 8, "the RAM size", err) < 0)
+		return -1;
+	size = rd64(b);
+	if (size < MIN_RAM_SIZE || size > MAX_RAM_SIZE || size % MIG_PAGE)
+		return err_input(err, "migration stream: RAM size %llu is out "
+				 "of range", (unsigned long long)size);
+	if (rx_path(r, SNAPSHOT_MEMORY, path, err) < 0)
+		return -1;
+	r->mem_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (r->mem_fd < 0)
+		return err_sys(err, "%s", path);
+	if (ftruncate(r->mem_fd, (off_t)size) < 0)
+		return err_sys(err, "%s: cannot size it", path);
+	r->st->ram_size = size;
+	return 0;
+}
+
+static int rx_pages(struct rx *r, uint64_t len, struct error *err)
+{
+	uint8_t b[8];
+	uint64_t off, n;
+
+	if (len < 8 + MIG_PAGE || len - 8 > MIG_MAX_PAGES || (len - 8) % MIG_PAGE)
+		return err_input(err, "migration stream: pages frame of %llu "
+				 "bytes (expected 8 + a multiple of %u, at most "
+				 "%u)", (unsigned long long)len, MIG_PAGE,
+				 MIG_MAX_PAGES);
+	n = len - 8;
+	if (rx_read(r, b, 8, "a pages frame", err) < 0)
+		return -1;
+	off = rd64(b);
+	if (off % MIG_PAGE || off > r->st->ram_size || n > r->st->ram_size - off)
+		return err_input(err, "migration stream: pages at 0x%llx+0x%llx "
+				 "are outside the guest's %llu bytes of RAM",
+				 (unsigned long long)off, (unsigned long long)n,
+				 (unsigned long long)r->st->ram_size);
+	if (rx_read(r, r->buf, (size_t)n, "a pages frame", err) < 0)
+		return -1;
+	for (uint64_t done = 0; done < n;) {
+		ssize_t w = pwrite(r->mem_fd, r->buf + done, (size_t)(n - done),
+				   (off_t)(off + done));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_sys(err, "writing the guest's memory");
+		done += (uint64_t)w;
+	}
+	r->st->frames++;
+	r->st->page_bytes += n;
+	return 0;
+}
+
+static int rx_abort(struct rx *r, uint64_t len, struct error *err)
+{
+	char msg[MIG_MAX_MESSAGE + 1];
+
+	if (len > MIG_MAX_MESSAGE)
+		return err_input(err, "migration stream: abort message of %llu "
+				 "bytes", (unsigned long long)len);
+	if (rx_read(r, msg, (size_t)len, "an abort", err) < 0)
+		return -1;
+	msg[len] = '\0';
+	for (uint64_t i = 0; i < len; i++)
+		if ((unsigned char)msg[i] < 0x20)
+			msg[i] = '?';
+	return err_set(err, "the source gave up: %s", msg);
+}
+
+/* Frames come in this order: CONFIG, RAM, PAGES..., STATE, END; ABORT
+ * may come at any point. */
+enum rx_phase { WANT_CONFIG, WANT_RAM, IN_PAGES, WANT_END, DONE };
+
+static int rx_frames(struct rx *r, struct error *err)
+{
+	enum rx_phase phase = WANT_CONFIG;
+	uint8_t h[HDR_LEN];
+
+	if (rx_read(r, h, HDR_LEN, "the stream header", err) < 0)
+		return -1;
+	if (memcmp(h, MIG_MAGIC, 8))
+		return err_input(err, "migration stream: not a vessel migration "
+				 "(bad magic)");
+	if (rd32(h + 8) != MIG_VERSION || rd32(h + 12) != 0)
+		return err_input(err, "migration stream: version %u (flags %u); "
+				 "this vessel speaks version %u", rd32(h + 8),
+				 rd32(h + 12), MIG_VERSION);
+	while (phase != DONE) {
+		uint8_t f[FRAME_LEN];
+		uint32_t type;
+		uint64_t len;
+
+		if (rx_read(r, f, FRAME_LEN, "a frame header", err) < 0)
+			return -1;
+		type = rd32(f);
+		len = rd64(f + 8);
+		if (rd32(f + 4) != 0)
+			return err_input(err, "migration stream: frame %u has "
+					 "reserved bits set", type);
+		if (type == MIG_ABORT)
+			return rx_abort(r, len, err);
+		if (type == MIG_CONFIG && phase == WANT_CONFIG) {
+			if (len < 1 || len > MIG_MAX_CONFIG)
+				return err_input(err, "migration stream: a "
+						 "definition of %llu bytes (1 to "
+						 "%u)", (unsigned long long)len,
+						 MIG_MAX_CONFIG);
+			if (rx_file(r, SNAPSHOT_CONFIG, len, err) < 0)
+				return -1;
+			r->st->config_len = len;
+			phase = WANT_RAM;
+		} else if (type == MIG_RAM && phase == WANT_RAM) {
+			if (rx_ram(r, len, err) < 0)
+				return -1;
+			phase = IN_PAGES;
+		} else if (type == MIG_PAGES && phase == IN_PAGES) {
+			if (rx_pages(r, len, err) < 0)
+				return -1;
+		} else if (type == MIG_STATE && phase == IN_PAGES) {
+			if (len < 1 || len > VMSTATE_MAX_SIZE)
+				return err_input(err, "migration stream: a state "
+						 "image of %llu bytes (1 to %u)",
+						 (unsigned long long)len,
+						 VMSTATE_MAX_SIZE);
+			if (rx_file(r, SNAPSHOT_STATE, len, err) < 0)
+				return -1;
+			r->st->state_len = len;
+			phase = WANT_END;
+		} else if (type == MIG_END && phase == WANT_END) {
+			if (len)
+				return err_input(err, "migration stream: an end "
+						 "frame with %llu bytes",
+						 (unsigned long long)len);
+			phase = DONE;
+		} else {
+			static const char *const want[] = {
+				"the definition", "the RAM size",
+				"pages or the state", "the end", "nothing",
+			};
+
+			return err_input(err, "migration stream: frame type %u "
+					 "where %s was expected", type, want[phase]);
+		}
+	}
+	if (fsync(r->mem_fd) < 0)
+		return err_sys(err, "writing the guest's memory");
+	return 0;
+}
+
+int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
+		struct error *err)
+{
+	struct rx r = { .fd = fd, .dir = dir, .mem_fd = -1, .st = st };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	r.buf = malloc(MIG_MAX_PAGES);
+	if (!r.buf)
+		return err_set(err, "out of memory");
+	rc = rx_frames(&r, err);
+	if (r.mem_fd >= 0)
+		close(r.mem_fd);
+	free(r.buf);
+	return rc;
+}
