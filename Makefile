@@ -192,6 +192,9 @@ FUZZ_modules_dep := tools/appliance/modules.c tools/base/error.c
 FUZZ_TARGETS += modules_dep
 FUZZ_appliance_boot := tools/appliance/init_modules.c tools/appliance/init_data.c tools/base/error.c
 FUZZ_TARGETS += appliance_boot
+FUZZ_migration_stream := vmm/machine/migration_stream.c tools/base/fdio.c tools/base/error.c
+FUZZ_TARGETS += migration_stream
+$(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)

@@ -313,3 +313,34 @@ boot_seeds = {
 for name, data in boot_seeds.items():
     with open(os.path.join(out, "appliance_boot", name), "wb") as f:
         f.write(data)
+
+# fuzz_migration_stream: streams as the source writes them (docs/migration.md):
+# "VESSELMG" | u32 1 | u32 0, then frames u32 type | u32 0 | u64 length.
+os.makedirs(os.path.join(out, "migration_stream"), exist_ok=True)
+
+
+def mig(*frames):
+    b = b"VESSELMG" + struct.pack("<II", 1, 0)
+    for t, payload in frames:
+        b += struct.pack("<IIQ", t, 0, len(payload)) + payload
+    return b
+
+
+mcfg = (1, b"name: mig\nmemory: 32M\nkernel: vmlinuz\n")
+mram = (2, struct.pack("<Q", 32 << 20))
+
+
+def mpages(off, data):
+    return (3, struct.pack("<Q", off) + data)
+
+
+mig_seeds = {
+    "good": mig(mcfg, mram, mpages(0, b"\x90" * 8192), mpages(4096, b"\xcc" * 4096),
+                mpages((32 << 20) - 4096, b"\xff" * 4096), (4, b"VESSELST state"), (5, b"")),
+    "no-pages": mig(mcfg, mram, (4, b"s"), (5, b"")),
+    "abort": mig(mcfg, mram, mpages(1 << 20, b"a" * 4096), (6, b"disk full\n")),
+    "reply": b"VESSELMR" + struct.pack("<II", 1, 6) + b"failed",
+}
+for name, data in mig_seeds.items():
+    with open(os.path.join(out, "migration_stream", name), "wb") as f:
+        f.write(data)
