@@ -15,6 +15,7 @@
 #include "../vmm/machine/migration.h"
 #include "../vmm/machine/snapshot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -67,8 +68,9 @@ void usage_receive(FILE *out)
 		"was received is then discarded and the source keeps the guest.\n"
 		"One migration per call; the listening socket closes after it.\n"
 		"\n"
-		"The guest's memory arrives in a directory under DIR (default:\n"
-		"vessel's run directory), which goes away once the guest runs.\n"
+		"The guest's memory arrives in DIR/incoming.PID (DIR: vessel's run\n"
+		"directory unless given), which goes away once the guest runs (one\n"
+		"a killed receiver left is removed by the next).\n"
 		"The stream is not encrypted and anyone who can reach ADDR:PORT\n"
 		"can send a guest: listen on a trusted link only.\n"
 		"\n"
@@ -241,6 +243,28 @@ int cmd_migrate(int argc, char **argv)
 
 /* ---- receive ---- */
 
+/* incoming.PID directories left by receivers that were killed. */
+static void remove_stale(const char *base)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *d = opendir(base);
+	char *end;
+	long pid;
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "incoming.", 9))
+			continue;
+		pid = strtol(e->d_name + 9, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		vm_snapshot_remove(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Receive into dir, then start the guest from it. */
 static int receive_into(int fd, const char *dir, const char *peer,
 			struct error *err)
@@ -326,7 +350,7 @@ int cmd_receive(int argc, char **argv)
 		}
 		base = run;
 	}
-	snprintf(dir, sizeof(dir), "%s/incoming.XXXXXX", base);
+	snprintf(dir, sizeof(dir), "%s/incoming.%d", base, (int)getpid());
 	lfd = tcp_listen(listen_at, &err);
 	if (lfd < 0) {
 		fprintf(stderr, "vessel: %s\n", err.msg);
@@ -341,7 +365,8 @@ int cmd_receive(int argc, char **argv)
 		return EXIT_HOST;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
-	if (!mkdtemp(dir)) {
+	remove_stale(base);
+	if (mkdir(dir, 0700) < 0) {
 		err_sys(&err, "%s", dir);
 		mig_send_reply(fd, false, err.msg);
 		close(fd);

@@ -42,6 +42,14 @@ static uint64_t rd64(const uint8_t *p)
 	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
+/* Printable ASCII only: a message from the other side goes to a terminal. */
+static void sanitize(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			s[i] = '?';
+}
+
 /* ---- writing ---- */
 
 static int send_all(int fd, struct iovec *iov, int n, struct error *err)
@@ -52,7 +60,8 @@ static int send_all(int fd, struct iovec *iov, int n, struct error *err)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return err_sys(err, "migration stream: sending");
+			return err_sys(err, "migration stream: sending to the "
+				       "destination");
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -122,9 +131,7 @@ int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
 	if (read_full(fd, text, n) != (ssize_t)n)
 		return err_set(err, "migration: the destination's answer was cut");
 	text[n] = '\0';
-	for (uint32_t i = 0; i < n; i++)
-		if ((unsigned char)text[i] < 0x20 && text[i] != '\t')
-			text[i] = '?';
+	sanitize(text, n);
 	*ok = status == 0;
 	snprintf(msg, size, "%s", text);
 	return 0;
@@ -140,6 +147,15 @@ struct rx {
 	uint8_t *buf;           /* MIG_MAX_PAGES */
 };
 
+/* The frame buffer, allocated on first use (most refused streams never
+ * need it). */
+static int rx_buf(struct rx *r, struct error *err)
+{
+	if (!r->buf && !(r->buf = malloc(MIG_MAX_PAGES)))
+		return err_set(err, "out of memory");
+	return 0;
+}
+
 /* Exactly len bytes, or an error naming what was being read. */
 static int rx_read(struct rx *r, void *p, size_t len, const char *what,
 		   struct error *err)
@@ -147,7 +163,10 @@ static int rx_read(struct rx *r, void *p, size_t len, const char *what,
 	ssize_t n = read_full(r->fd, p, len);
 
 	if (n < 0)
-		return err_sys(err, "migration stream: reading %s", what);
+		return errno == EAGAIN || errno == EWOULDBLOCK ?
+			err_input(err, "migration stream: nothing arrived for too "
+				  "long while reading %s", what) :
+			err_sys(err, "migration stream: reading %s", what);
 	if ((size_t)n < len)
 		return err_input(err, "migration stream: truncated in %s "
 				 "(%zd of %zu bytes)", what, n, len);
@@ -171,7 +190,7 @@ static int rx_file(struct rx *r, const char *name, uint64_t len,
 	char path[PATH_MAX];
 	int fd, rc = 0;
 
-	if (rx_path(r, name, path, err) < 0)
+	if (rx_path(r, name, path, err) < 0 || rx_buf(r, err) < 0)
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -230,12 +249,16 @@ static int rx_pages(struct rx *r, uint64_t len, struct error *err)
 	if (rx_read(r, b, 8, "a pages frame", err) < 0)
 		return -1;
 	off = rd64(b);
-	if (off % MIG_PAGE || off > r->st->ram_size || n > r->st->ram_size - off)
+	if (off % MIG_PAGE)
+		return err_input(err, "migration stream: pages at 0x%llx: not "
+				 "page-aligned", (unsigned long long)off);
+	if (off > r->st->ram_size || n > r->st->ram_size - off)
 		return err_input(err, "migration stream: pages at 0x%llx+0x%llx "
 				 "are outside the guest's %llu bytes of RAM",
 				 (unsigned long long)off, (unsigned long long)n,
 				 (unsigned long long)r->st->ram_size);
-	if (rx_read(r, r->buf, (size_t)n, "a pages frame", err) < 0)
+	if (rx_buf(r, err) < 0 ||
+	    rx_read(r, r->buf, (size_t)n, "a pages frame", err) < 0)
 		return -1;
 	for (uint64_t done = 0; done < n;) {
 		ssize_t w = pwrite(r->mem_fd, r->buf + done, (size_t)(n - done),
@@ -262,9 +285,7 @@ static int rx_abort(struct rx *r, uint64_t len, struct error *err)
 	if (rx_read(r, msg, (size_t)len, "an abort", err) < 0)
 		return -1;
 	msg[len] = '\0';
-	for (uint64_t i = 0; i < len; i++)
-		if ((unsigned char)msg[i] < 0x20)
-			msg[i] = '?';
+	sanitize(msg, (size_t)len);
 	return err_set(err, "the source gave up: %s", msg);
 }
 
@@ -355,9 +376,6 @@ int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	r.buf = malloc(MIG_MAX_PAGES);
-	if (!r.buf)
-		return err_set(err, "out of memory");
 	rc = rx_frames(&r, err);
 	if (r.mem_fd >= 0)
 		close(r.mem_fd);
