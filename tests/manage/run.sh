@@ -709,6 +709,256 @@ t_ps_unresponsive() {
 	else cat "$T/stuck.json" "$T/stuck.txt" "$T/stuck.err" > "$T/stuck.all"; bad ps_unresponsive "$why" "$T/stuck.all"; fi
 }
 
+# ---- migration, the destination's side (no KVM) --------------------------
+
+# $T/migsend.py PORT KIND OUT: connects to `vessel receive` on 127.0.0.1:PORT,
+# sends a migration stream of KIND, closes its side and writes what came
+# back to OUT: "answer STATUS MESSAGE", or "no answer (N bytes)".
+migsend_py() {
+	[ -f "$T/migsend.py" ] && return
+	cat > "$T/migsend.py" <<'PY'
+import socket, struct, sys
+port, kind, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def hdr(version=1, flags=0):
+    return b"VESSELMG" + struct.pack("<II", version, flags)
+def frame(t, payload, reserved=0):
+    return struct.pack("<IIQ", t, reserved, len(payload)) + payload
+CONFIG, RAM, PAGES, STATE, END, ABORT = 1, 2, 3, 4, 5, 6
+cfg = frame(CONFIG, b"name: m-mig\nkernel: /nonexistent.bin\nmemory: 32M\n")
+ram = frame(RAM, struct.pack("<Q", 33554432))
+def pages(off, n=1):
+    return frame(PAGES, struct.pack("<Q", off) + b"\xa5" * (4096 * n))
+streams = {
+    "garbage": b"GET / HTTP/1.0\r\n" + b"x" * 48,
+    "version": hdr(version=2) + cfg,
+    "truncated": hdr() + cfg,
+    "cut": hdr() + cfg + ram + pages(0)[:100],
+    "outside": hdr() + cfg + ram + pages(0) + pages(33554432),
+    "straddle": hdr() + cfg + ram + pages(33554432 - 4096, 2),
+    "unaligned": hdr() + cfg + ram + pages(4097),
+    "order": hdr() + cfg + frame(STATE, b"x"),
+    "reserved": hdr() + frame(CONFIG, b"name: x\n", reserved=1),
+    "abort": hdr() + cfg + ram + pages(0) + frame(ABORT, b"source gave up"),
+}
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+try:
+    s.sendall(streams[kind])
+    s.shutdown(socket.SHUT_WR)
+except OSError:
+    pass            # refused early: the answer may still be there
+got = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except OSError:
+    pass            # reset after the answer: what came is what counts
+with open(out, "w") as f:
+    if len(got) >= 16 and got[:8] == b"VESSELMR":
+        st, n = struct.unpack("<II", got[8:16])
+        f.write("answer %d %s\n" % (st, got[16:16 + n].decode("ascii", "replace")))
+        if len(got) != 16 + n:
+            f.write("answer length %d, %d bytes came\n" % (n, len(got) - 16))
+    else:
+        f.write("no answer (%d bytes)\n" % len(got))
+PY
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# rx_start RD OUT [ARGS...]: `vessel receive --listen 127.0.0.1:PORT` with
+# VESSEL_RUN_DIR=RD in the background (RX_PID, RX_PORT), stderr in OUT.err,
+# stdout in OUT.out; waits until it listens (0) or not (1).
+rx_start() {
+	local rd=$1 out=$2
+	shift 2
+	RX_PORT=$(free_port)
+	VESSEL_RUN_DIR=$rd timeout -k 5 40 "$VESSEL" receive --listen "127.0.0.1:$RX_PORT" \
+		"$@" > "$out.out" 2> "$out.err" &
+	RX_PID=$!
+	BG_PIDS="$BG_PIDS $RX_PID"
+	until_in "$out.err" "waiting for a migration on 127.0.0.1:$RX_PORT" 10
+}
+
+# rx_case RD NAME KIND PATTERN: a receiver in RD sent stream KIND; it must
+# exit 1 saying PATTERN on stderr, answer the source with status 1 and the
+# same message, and leave no incoming.* in RD. Appends what is wrong to why.
+rx_case() {
+	local rd=$1 n=$2 kind=$3 pat=$4 o=$T/rx-$2 rc
+	if ! rx_start "$rd" "$o" --timeout 20; then
+		why="$why $n: receive did not listen;"
+		cat "$o.err" >> "$T/rx.all"
+		kill "$RX_PID" 2> /dev/null; wait "$RX_PID" 2> /dev/null
+		return
+	fi
+	timeout 30 python3 "$T/migsend.py" "$RX_PORT" "$kind" "$o.ans" 2> "$o.py" ||
+		why="$why $n: the sender failed;"
+	wait "$RX_PID"
+	rc=$?
+	{ echo "== $n ($kind): exit $rc"; cat "$o.err" "$o.ans" "$o.py" 2> /dev/null; } >> "$T/rx.all"
+	[ "$rc" -eq 1 ] || why="$why $n: exit $rc, want 1;"
+	grep -q "^vessel: migration from 127.0.0.1 failed: .*$pat" "$o.err" ||
+		why="$why $n: no '$pat' on stderr;"
+	grep -q "^answer 1 .*$pat" "$o.ans" 2> /dev/null || why="$why $n: no failure answer saying '$pat';"
+	grep -q "^answer length" "$o.ans" 2> /dev/null && why="$why $n: answer length wrong;"
+	[ -s "$o.out" ] && why="$why $n: something on stdout;"
+	compgen -G "$rd/incoming.*" > /dev/null && why="$why $n: $(cd "$rd" && echo incoming.*) left;"
+}
+
+# Malformed streams: each refused with what is wrong, answered, and what
+# was received removed.
+t_receive_bad_stream() {
+	local rd=$T/rd-rx why=""
+	command -v python3 > /dev/null || { bad receive_bad_stream "python3 is missing"; return; }
+	mkdir -m 700 "$rd"
+	migsend_py
+	: > "$T/rx.all"
+	rx_case "$rd" garbage garbage "not a vessel migration (bad magic)"
+	rx_case "$rd" version version "version 2 (flags 0); this vessel speaks version 1"
+	rx_case "$rd" truncated truncated "truncated in a frame header (0 of 16 bytes)"
+	rx_case "$rd" cut cut "truncated in a pages frame"
+	rx_case "$rd" outside outside "pages at 0x2000000+0x1000 are outside the guest's 33554432 bytes of RAM"
+	rx_case "$rd" straddle straddle "pages at 0x1fff000+0x2000 are outside the guest's"
+	rx_case "$rd" unaligned unaligned "pages at 0x1001: not page-aligned"
+	rx_case "$rd" order order "frame type 4 where the RAM size was expected"
+	rx_case "$rd" reserved reserved "frame 1 has reserved bits set"
+	if [ -z "$why" ]; then ok receive_bad_stream
+	else bad receive_bad_stream "$why" "$T/rx.all"; fi
+}
+
+# The source gives up mid-stream (ABORT): refused with its message.
+t_receive_abort() {
+	local rd=$T/rd-rxa why=""
+	command -v python3 > /dev/null || { bad receive_abort "python3 is missing"; return; }
+	mkdir -m 700 "$rd"
+	migsend_py
+	: > "$T/rx.all"
+	rx_case "$rd" abort abort "the source gave up: source gave up"
+	if [ -z "$why" ]; then ok receive_abort
+	else bad receive_abort "$why" "$T/rx.all"; fi
+}
+
+# Nothing connects: receive gives up after --timeout.
+t_receive_timeout() {
+	local rd=$T/rd-rxt why="" t0 rc
+	command -v python3 > /dev/null || { bad receive_timeout "python3 is missing"; return; }
+	mkdir -m 700 "$rd"
+	t0=$(ms)
+	rx_start "$rd" "$T/rxt" --timeout 1 || why="$why receive did not say it listens;"
+	wait "$RX_PID"
+	rc=$?
+	[ $(($(ms) - t0)) -le 5000 ] || why="$why took $(($(ms) - t0)) ms;"
+	[ "$rc" -eq 1 ] || why="$why exit $rc, want 1;"
+	grep -q "^vessel: no migration arrived within 1 s" "$T/rxt.err" || why="$why no 'no migration arrived' on stderr;"
+	compgen -G "$rd/incoming.*" > /dev/null && why="$why incoming.* left;"
+	if [ -z "$why" ]; then ok receive_timeout
+	else bad receive_timeout "$why" "$T/rxt.err"; fi
+}
+
+# incoming.PID of a receiver that is gone is removed by the next receive;
+# one of a live process is not.
+t_receive_stale() {
+	local rd=$T/rd-rxs why="" dead=999999
+	command -v python3 > /dev/null || { bad receive_stale "python3 is missing"; return; }
+	while kill -0 "$dead" 2> /dev/null; do dead=$((dead + 1)); done
+	mkdir -m 700 "$rd" && mkdir -m 700 "$rd/incoming.$dead" "$rd/incoming.$$"
+	head -c 8192 /dev/zero > "$rd/incoming.$dead/memory"
+	echo "name: x" > "$rd/incoming.$dead/config.yaml"
+	touch "$rd/incoming.$$/memory"
+	migsend_py
+	: > "$T/rx.all"
+	if ! rx_start "$rd" "$T/rx-stale" --timeout 20; then
+		kill "$RX_PID" 2> /dev/null; wait "$RX_PID" 2> /dev/null
+		rm -rf "$rd/incoming.$$"
+		bad receive_stale "receive did not listen" "$T/rx-stale.err"
+		return
+	fi
+	timeout 30 python3 "$T/migsend.py" "$RX_PORT" garbage "$T/rx-stale.ans" 2>> "$T/rx.all"
+	wait "$RX_PID"
+	cat "$T/rx-stale.err" "$T/rx-stale.ans" >> "$T/rx.all" 2> /dev/null
+	grep -q "bad magic" "$T/rx-stale.err" || why="$why the garbage was not refused;"
+	[ -e "$rd/incoming.$dead" ] && why="$why incoming.$dead (a dead pid) is still there;"
+	[ -e "$rd/incoming.$$/memory" ] || why="$why incoming.$$ (a live pid) was removed;"
+	rm -rf "$rd/incoming.$$"
+	if [ -z "$why" ]; then ok receive_stale
+	else bad receive_stale "$why" "$T/rx.all"; fi
+}
+
+# exp RC PATTERN ARGS...: vessel ARGS exits RC saying PATTERN (any output).
+exp() {
+	local want=$1 pat=$2 rc
+	shift 2
+	V "$@" > "$T/ru.out" 2>&1 < /dev/null
+	rc=$?
+	{ echo "== vessel $*: exit $rc"; cat "$T/ru.out"; } >> "$T/ru.all"
+	[ "$rc" -eq "$want" ] || why="$why '$*': exit $rc, want $want;"
+	grep -q -- "$pat" "$T/ru.out" || why="$why '$*': no '$pat';"
+}
+
+# Usage errors of receive and migrate, and migrate of a guest not running.
+t_receive_usage() {
+	local why="" port
+	: > "$T/ru.all"
+	exp 2 "^usage: vessel receive" receive
+	exp 2 "^usage: vessel receive" receive --dir /tmp
+	exp 2 "^usage: vessel receive" receive --listen 127.0.0.1:1 extra
+	exp 2 "'nohost': expected HOST:PORT" receive --listen nohost
+	exp 2 "the port must be 1 to 65535" receive --listen 127.0.0.1:99999
+	exp 2 "the port must be 1 to 65535" receive --listen 127.0.0.1:0
+	exp 2 "expected a time" receive --listen 127.0.0.1:1 --timeout soon
+	exp 2 "expected a time" receive --listen 127.0.0.1:1 --timeout -1s
+	exp 0 "^usage: vessel receive" receive --help
+	exp 0 "^usage: vessel migrate" migrate --help
+	exp 0 "^usage: vessel receive" help receive
+	exp 0 "^usage: vessel migrate" help migrate
+	exp 2 "^usage: vessel migrate" migrate
+	exp 2 "^usage: vessel migrate" migrate m-nosuch
+	exp 2 "^usage: vessel migrate" migrate m-nosuch 127.0.0.1:1 extra
+	exp 2 "'fast': expected a time" migrate --max-downtime fast m-nosuch 127.0.0.1:1
+	exp 2 "'0': expected a time" migrate --max-downtime 0 m-nosuch 127.0.0.1:1
+	exp 2 "'lots': expected bytes per second" migrate --bandwidth lots m-nosuch 127.0.0.1:1
+	exp 2 "'0': expected bytes per second" migrate --bandwidth 0 m-nosuch 127.0.0.1:1
+	exp 2 "expected a time" migrate --timeout never m-nosuch 127.0.0.1:1
+	exp 2 "'bad-address': expected HOST:PORT" migrate m-nosuch bad-address
+	exp 2 "the port must be 1 to 65535" migrate m-nosuch 127.0.0.1:65536
+	V migrate m-nosuch 127.0.0.1:1 > "$T/ru.out" 2>&1 < /dev/null &&
+		why="$why migrate of a guest not running succeeded;"
+	cat "$T/ru.out" >> "$T/ru.all"
+	grep -q "^vessel: m-nosuch is not running" "$T/ru.out" || why="$why no 'is not running' for migrate;"
+	# A port in use: a host error (1), not a usage error.
+	if command -v python3 > /dev/null && command -v socat > /dev/null; then
+		port=$(free_port)
+		timeout 10 socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" /dev/null 2> /dev/null &
+		local sp=$!
+		BG_PIDS="$BG_PIDS $sp"
+		for _ in $(seq 50); do ss -ltn 2> /dev/null | grep -q "127.0.0.1:$port " && break; sleep 0.1; done
+		exp 1 "cannot listen on 127.0.0.1:$port" receive --listen "127.0.0.1:$port" --timeout 1
+		kill "$sp" 2> /dev/null; wait "$sp" 2> /dev/null
+	fi
+	if [ -z "$why" ]; then ok receive_usage
+	else bad receive_usage "$why" "$T/ru.all"; fi
+}
+
+# A container refuses to be migrated, and keeps running.
+t_migrate_ct() {
+	ct_test migrate_ct || return
+	local why=""
+	ctdef m-migct 'echo ct-ready; while true; do sleep 0.1; done'
+	start m-migct || { bad migrate_ct "start failed" "$T/m-migct.start"; return; }
+	V migrate m-migct 127.0.0.1:1 > "$T/migct.out" 2>&1 && why="$why migrate succeeded;"
+	grep -q "^vessel: m-migct: .*a container cannot be migrated" "$T/migct.out" || why="$why no 'cannot be migrated';"
+	psj
+	[ "$(field m-migct state)" = running ] || why="$why the container is not running after it;"
+	V stop --force m-migct > /dev/null 2>&1
+	if [ -z "$why" ]; then ok migrate_ct
+	else bad migrate_ct "$why" "$T/migct.out"; fi
+}
+
 t_run_dir_hostile() {
 	if ! is_root; then skipped run_dir_hostile "needs root (chown)"; return; fi
 	local o=$T/outside rd why="" f
@@ -941,7 +1191,8 @@ ALL="help not_running start_errors start_ps pid1_ct duplicate console_vm console
 pause stop sigkill crash_vm up_down hostile log_rotation acpid restart_vm"
 # Neither VMs nor containers: not with the VMs.
 [ "$part" != vm ] || ALL=$(echo $ALL | sed -E 's/\b(help|not_running|start_errors) //g')
-[ "$part" = vm ] || ALL="$ALL run_dir_hostile ps_unresponsive restart_on_failure restart_always_no restart_stop restart_bad"
+[ "$part" = vm ] || ALL="$ALL run_dir_hostile ps_unresponsive restart_on_failure restart_always_no restart_stop restart_bad
+receive_bad_stream receive_abort receive_timeout receive_stale receive_usage migrate_ct"
 for t in ${*:-$ALL}; do
 	if [ -n "${MANAGE_DONE_FILE:-}" ] && done_before=$(grep -m1 "^$t " "$MANAGE_DONE_FILE" 2>/dev/null); then
 		read -r _ n_pass n_fail n_skip <<<"$done_before"
