@@ -80,6 +80,10 @@ struct device_ops {
 	int (*save)(void *state, struct vmstate_writer *w, struct error *err);
 	int (*restore)(void *state, const struct vmstate_reader *r,
 		       struct error *err);
+	/* Quiesced, for a migration: release what another process must
+	 * take over (a disk image's lock, its data synced), or take it back
+	 * (an error if someone else holds it now). NULL: nothing to hand. */
+	int (*handover)(void *state, bool release, struct error *err);
 };
 
 /* Each device file registers itself: DEVICE_REGISTER(serial_ops); */

@@ -124,6 +124,11 @@ int blk_backend_resume(struct blk_backend *b, struct error *err)
 	return 0;
 }
 
+int blk_backend_handover(struct blk_backend *b, bool release, struct error *err)
+{
+	return blk_image_lock(&b->img, b->readonly, !release, err);
+}
+
 int blk_backend_open(struct blk_backend **out, const struct blk_backend_opts *o,
 		     struct loop *loop, blk_complete_fn fn, void *opaque,
 		     struct error *err)

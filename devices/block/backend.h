@@ -78,6 +78,10 @@ void blk_backend_drain(struct blk_backend *b);
  * held (the callback takes it). */
 void blk_backend_pause(struct blk_backend *b);
 int blk_backend_resume(struct blk_backend *b, struct error *err);
+/* Paused (blk_backend_pause): sync the image and let go of its lock, so
+ * that another process (a migration's destination) may open it; or take
+ * the lock back (refused while another process holds it). */
+int blk_backend_handover(struct blk_backend *b, bool release, struct error *err);
 /* Drain, stop the engine, hand what is still queued to the completion
  * callback on the calling thread, close the image. */
 void blk_backend_close(struct blk_backend *b);

@@ -68,6 +68,9 @@ struct blk_backend {
 int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 		   bool direct, struct error *err);
 void blk_image_close(struct blk_image *img);
+/* Take the image's lock (shared when readonly), or sync it and let go. */
+int blk_image_lock(struct blk_image *img, bool readonly, bool lock,
+		   struct error *err);
 /* Can this request go to O_DIRECT as it is? */
 bool blk_image_aligned(const struct blk_image *img, const struct blk_io *io);
 

@@ -82,19 +82,31 @@ int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 		err_set(err, "not a regular file or a block device");
 		goto fail;
 	}
-	/* Two writers (or a writer and a reader) would corrupt the guest's
-	 * filesystem: refuse to share, like other hypervisors do. */
-	if (flock(img->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 &&
-	    errno == EWOULDBLOCK) {
-		err_set(err, "locked: in use by another VM, or listed twice");
+	if (blk_image_lock(img, readonly, true, err) < 0)
 		goto fail;
-	}
 	if (img->direct)
 		dio_align(img, &st);
 	return 0;
 fail:
 	blk_image_close(img);
 	return -1;
+}
+
+int blk_image_lock(struct blk_image *img, bool readonly, bool lock,
+		   struct error *err)
+{
+	if (!lock) {
+		if (!readonly && fdatasync(img->fd) < 0)
+			return err_sys(err, "fdatasync");
+		flock(img->fd, LOCK_UN);
+		return 0;
+	}
+	/* Two writers (or a writer and a reader) would corrupt the guest's
+	 * filesystem: refuse to share, like other hypervisors do. */
+	if (flock(img->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 &&
+	    errno == EWOULDBLOCK)
+		return err_set(err, "locked: in use by another VM, or listed twice");
+	return 0;
 }
 
 void blk_image_close(struct blk_image *img)

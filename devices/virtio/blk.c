@@ -330,10 +330,20 @@ static int blk_restore(void *state, const struct vmstate_reader *r,
 	return 0;
 }
 
+static int blk_handover(void *state, bool release, struct error *err)
+{
+	struct blk_set *s = state;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		if (blk_backend_handover(s->disk[i].eng->be, release, err) < 0)
+			return err_prefix(err, "disk %zu", i);
+	return 0;
+}
+
 /* No reset hook: a guest reboot rebuilds the VM, devices and all. */
 static const struct device_ops blk_ops = {
 	.name = "virtio-blk", .create = blk_create, .destroy = blk_destroy,
 	.quiesce = blk_quiesce, .resume = blk_resume,
-	.save = blk_save, .restore = blk_restore,
+	.save = blk_save, .restore = blk_restore, .handover = blk_handover,
 };
 DEVICE_REGISTER(blk_ops);

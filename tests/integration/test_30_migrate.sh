@@ -3,7 +3,9 @@
 # joined by a veth pair (10.86.0.1 the source, 10.86.0.2 the destination),
 # each with a vessel run directory of its own. A guest (1 vCPU, 256 MiB)
 # started in the source namespace prints TICK lines every 0.2 s with its
-# uptime and CLOCK_MONOTONIC.
+# uptime and CLOCK_MONOTONIC, and writes "line N" for each TICK N to a
+# virtio-blk disk (a raw image both "hosts" see under the same path, as
+# shared storage; synced every 0.5 s).
 # - A migration whose destination dies mid-stream (`vessel receive` killed
 #   while a --bandwidth-limited pre-copy runs) fails with a clear message:
 #   the guest keeps ticking on the source, `vessel ps` there says running,
@@ -13,7 +15,10 @@
 #   downtime; the source's supervisor is gone; `vessel ps` in the
 #   destination's run directory lists the guest running; its console there
 #   goes on from the TICK it had reached (no boot banner, counter, uptime
-#   and CLOCK_MONOTONIC continue); the received directory is gone.
+#   and CLOCK_MONOTONIC continue); the received directory is gone; after
+#   a hard stop on the destination the image holds "line 1", "line 2"...
+#   without a gap up to past the TICK the guest had reached when it moved:
+#   the source handed the disk over, synced, and the destination wrote on.
 # test-timeout: 420
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -39,12 +44,19 @@ done
 ip -n "$ns_src" link set "vsm0-$sfx" up
 ip -n "$ns_dst" link set "vsm1-$sfx" up
 
+truncate -s 16M "$T/disk.img"
 virtio_guest t30 <<SH
 $SNAP_GUEST_FUNCS
+vt_wait_dev /dev/vda
+exec 3>/dev/vda
+SNAP_FD3=1
+( while :; do sync; sleep 0.5; done ) &
 echo "VT-READY"
 snap_ticker 0.2
 SH
 virtio_config t30 256M 1 <<YAML
+disks:
+  - path: disk.img
 YAML
 name=t30
 
@@ -121,4 +133,18 @@ snap_expect_continued $((SNAP_LIFE - 1)) $((last - 5)) $((last + 2))
 ! ls -d "$DST_RUN"/incoming.* >/dev/null 2>&1 ||
 	snap_fail "the received directory is still there: $(ls -d "$DST_RUN"/incoming.*)"
 info "the guest continues on the destination from TICK $last"
+
+# The disk: written on the source, then on the destination, no gap.
+sleep 2
+now=$(snap_last_tick)
+snap_ok stop stop --force "$name"
+snap_life_end 15
+lines=$(tr -d '\000' <"$T/disk.img" | awk '/^line [0-9]+$/ { n++; if ($2 != n) { print "gap at " n ": " $0; exit } } END { print "last " n }')
+info "disk: $lines (TICK $last when it moved, $now when stopped)"
+case $lines in
+last\ *) ;;
+*) snap_fail "the disk's lines: $lines" ;;
+esac
+[ "${lines#last }" -ge $((last + 5)) ] ||
+	snap_fail "the disk holds lines up to ${lines#last } only; the guest moved at TICK $last and wrote on to TICK $now"
 pass

@@ -46,6 +46,27 @@ void vm_devices_quiesce(struct vm *vm, bool quiesce)
 	vm->quiesced = quiesce;
 }
 
+int vm_devices_handover(struct vm *vm, bool release, struct error *err)
+{
+	for (unsigned i = 0; i < vm->ndev; i++) {
+		const struct device_ops *ops = vm->dev[i].ops;
+
+		if (ops->handover && ops->handover(vm->dev[i].state, release, err) < 0) {
+			err_prefix(err, "%s", ops->name);
+			/* Leave them all as they were. */
+			while (i-- > 0) {
+				struct error e;
+
+				ops = vm->dev[i].ops;
+				if (ops->handover)
+					ops->handover(vm->dev[i].state, !release, &e);
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Pause: every vCPU parked, then the devices quiesced. Resume: devices
  * first, then the vCPUs. -1 if a vCPU did not park within 5 s (stuck in a
  * device: it parks later; the devices are quiesced all the same). */

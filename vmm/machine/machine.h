@@ -102,6 +102,9 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 void vm_destroy(struct vm *vm);
 /* Quiesce (or resume) every device: see devices/device.h. */
 void vm_devices_quiesce(struct vm *vm, bool quiesce);
+/* Quiesced: let the devices release what a migration's destination must
+ * take over (disk image locks), or take it back. All or nothing. */
+int vm_devices_handover(struct vm *vm, bool release, struct error *err);
 /* vCPUs parked and devices quiesced, or both running again. */
 int vm_set_paused(struct vm *vm, bool pause);
 /* Press the power button; true if the guest has it enabled. */

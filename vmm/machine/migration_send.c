@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "machine.h"
 #include "snapshot.h"
 #include "../../tools/base/clock.h"
 
@@ -229,17 +230,33 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 	if (r == 0)
 		s->sent += 16 + w.len;
 	vmstate_writer_free(&w);
-	if (r < 0 || mig_send_frame(s->o->fd, MIG_END, NULL, 0, NULL, 0, err) < 0)
+	/* The disks go to the destination, synced, before it may open them. */
+	if (r < 0 || vm_devices_handover(s->vm, true, err) < 0)
+		return -1;
+	s->released = true;
+	if (mig_send_frame(s->o->fd, MIG_END, NULL, 0, NULL, 0, err) < 0)
 		return -1;
 	s->stream_ok = false;	/* all sent: no abort frame after this */
 	if (mig_read_reply(s->o->fd, &ok, answer, size, err) < 0)
 		return -1;
 	if (!ok)
 		return err_set(err, "the destination failed: %s", answer);
+	s->released = false;	/* theirs now */
 	res->last = s->p;
 	res->rounds = s->round;
 	res->downtime_ms = (uint64_t)(now_ms() - paused);
 	res->total_ms = elapsed(s);
+	return 0;
+}
+
+int mig_take_back(struct mig_sender *s, struct error *err)
+{
+	if (!s->released)
+		return 0;
+	if (vm_devices_handover(s->vm, false, err) < 0)
+		return err_prefix(err, "the destination may hold the disks (and "
+				  "run the guest): this copy stays paused");
+	s->released = false;
 	return 0;
 }
 

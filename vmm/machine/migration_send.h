@@ -19,6 +19,7 @@ struct mig_sender {
 	unsigned round;
 	bool stream_ok;                 /* an abort frame may still be sent */
 	bool logging;                   /* KVM's dirty log is on */
+	bool released;                  /* the disks were handed over */
 	struct mig_progress p;
 };
 
@@ -35,6 +36,10 @@ int mig_precopy(struct mig_sender *s, struct error *err);
 int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 		 struct mig_result *res, char *answer, size_t size,
 		 struct error *err);
+/* After a failed mig_complete, still paused: take the disks back if they
+ * were handed over. -1: someone holds them (the destination may run the
+ * guest after all): the VM must stay paused. */
+int mig_take_back(struct mig_sender *s, struct error *err);
 /* Tracking off and memory freed; with why, an abort frame first if the
  * stream is still open. */
 void mig_end(struct mig_sender *s, const char *why);

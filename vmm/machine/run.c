@@ -307,6 +307,7 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 	struct runner *r;
 	struct vm *vm;
 	char answer[MIG_MAX_MESSAGE + 1] = "";
+	struct error e;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -350,6 +351,13 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 		r->ctl_stop = true;
 		vm_request(vm, VM_EVENT_STOP);
 		ret = 0;
+	} else if (mig_take_back(&s, &e) < 0) {
+		/* Not ours to run any more, maybe: stay paused. */
+		char first[sizeof(err->msg)];
+
+		snprintf(first, sizeof(first), "%s", err->msg);
+		err_set(err, "%.300s; %.500s", first, e.msg);
+		r->paused = true;
 	} else if (!r->paused) {
 		vm_set_paused(vm, false);
 	}
