@@ -29,6 +29,7 @@ static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t ram_size)
 
 void gmem_init_fake(struct gmem *m, void *host, uint64_t ram_size)
 {
+	memset(m, 0, sizeof(*m));
 	gmem_layout(m, host, ram_size);
 	m->map = NULL;
 	m->map_size = 0;
