@@ -382,6 +382,18 @@ int cmd_receive(int argc, char **argv)
 	} else {
 		mig_send_reply(fd, true, "running");
 	}
+	/* Closing with unread bytes would reset the connection and could
+	 * lose the answer: end our side, and read (briefly) what is left. */
+	shutdown(fd, SHUT_WR);
+	{
+		struct timeval brief = { 2, 0 };
+		char sink[65536];
+		long long end = now_ms() + 2000;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof(brief));
+		while (now_ms() < end && read(fd, sink, sizeof(sink)) > 0)
+			;
+	}
 	close(fd);
 	return r < 0 ? EXIT_HOST : 0;
 }

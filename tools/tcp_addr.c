@@ -153,8 +153,8 @@ int tcp_accept(int lfd, int timeout_ms, char *peer, size_t size,
 	if (r < 0)
 		return err_sys(err, "poll");
 	if (r == 0)
-		return err_set(err, "no migration arrived within %d s",
-			       timeout_ms / 1000);
+		return err_set(err, "no migration arrived within %g s",
+			       timeout_ms / 1000.0);
 	fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, "accept");
