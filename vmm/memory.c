@@ -13,6 +13,7 @@
 
 #include "../boot/layout.h"
 #include "../tools/base/fdio.h"
+#include "../tools/base/le.h"
 
 static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t ram_size)
 {
@@ -201,21 +202,6 @@ void gmem_dirty_take(struct gmem *m, uint64_t *out)
 #define PAGE       4096u
 #define SCAN_CHUNK (64u << 20)  /* RAM looked at per residency query */
 #define BATCH      (16u << 20)  /* most bytes handed to one write */
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static bool page_zero(const uint8_t *p, size_t len)
 {

@@ -8,6 +8,7 @@
  *   trailer  u32 crc32 of header and payload
  */
 #include "vmstate.h"
+#include "../tools/base/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,29 +17,6 @@
 #define HDR_LEN     24u   /* magic, format version, flags, payload length */
 #define SEC_HDR_LEN 40u   /* id, version, length */
 #define TRAILER_LEN 4u    /* crc32 */
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 /* ---- writing ---- */
 

@@ -15,32 +15,10 @@
 #include "snapshot.h"
 #include "../../boot/layout.h"
 #include "../../tools/base/fdio.h"
+#include "../../tools/base/le.h"
 
 #define HDR_LEN   16    /* magic, u32 version, u32 flags */
 #define FRAME_LEN 16    /* u32 type, u32 zero, u64 length */
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 /* Printable ASCII only: a message from the other side goes to a terminal. */
 static void sanitize(char *s, size_t len)

@@ -252,12 +252,12 @@ static int do_pause(struct runner *r, bool pause)
 	return 0;
 }
 
-int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
-			bool stop, struct error *err)
+/* The attached runner and its running VM, with c->lock and r->lock
+ * held; -1 (nothing held) if there is none. */
+static int lock_vm(struct vm_control *c, struct runner **rp, struct vm **vmp,
+		   struct error *err)
 {
 	struct runner *r;
-	struct vm *vm;
-	int ret;
 
 	pthread_mutex_lock(&c->lock);
 	r = c->runner;
@@ -266,9 +266,27 @@ int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
 		return err_set(err, "the VM is not running");
 	}
 	pthread_mutex_lock(&r->lock);
-	vm = r->vm;
-	if (!vm || vm_event_pending(vm)) {
-		ret = err_set(err, "the VM is rebooting or stopping: try again");
+	if (!r->vm || vm_event_pending(r->vm)) {
+		pthread_mutex_unlock(&r->lock);
+		pthread_mutex_unlock(&c->lock);
+		return err_set(err, "the VM is rebooting or stopping: try again");
+	}
+	*rp = r;
+	*vmp = r->vm;
+	return 0;
+}
+
+int vm_control_snapshot(struct vm_control *c, const struct vm_snapshot_opts *o,
+			bool stop, struct error *err)
+{
+	struct runner *r;
+	struct vm *vm;
+	int ret;
+
+	if (lock_vm(c, &r, &vm, err) < 0)
+		return -1;
+	if (r->migrating) {
+		ret = err_set(err, "a migration is under way");
 	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
 		ret = err_set(err, "a vCPU did not stop within 5 s (stuck in "
 			      "the host?): no snapshot taken");
@@ -311,19 +329,12 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
-	pthread_mutex_lock(&c->lock);
-	r = c->runner;
-	if (!r) {
-		pthread_mutex_unlock(&c->lock);
-		return err_set(err, "the VM is not running");
-	}
-	pthread_mutex_lock(&r->lock);
-	vm = r->vm;
-	if (!vm || vm_event_pending(vm) || r->migrating) {
+	if (lock_vm(c, &r, &vm, err) < 0)
+		return -1;
+	if (r->migrating) {
 		pthread_mutex_unlock(&r->lock);
 		pthread_mutex_unlock(&c->lock);
-		return err_set(err, r->migrating ? "a migration is under way"
-			       : "the VM is rebooting or stopping: try again");
+		return err_set(err, "a migration is under way");
 	}
 	r->migrating = true;
 	pthread_mutex_unlock(&r->lock);
