@@ -40,10 +40,32 @@ static void throttle(const struct mig_sender *s, uint64_t bytes, long long since
 	}
 }
 
+static int not_converged(struct mig_sender *s, struct error *err)
+{
+	if (!s->p.rate) {	/* still in the first pass */
+		long long ms = now_ms() - s->round_t0;
+
+		s->p.rate = s->round_bytes * 1000 / (uint64_t)(ms > 0 ? ms : 1);
+	}
+	return err_set(err, "did not converge in %u rounds (%llu s): the guest "
+		       "dirties %llu MiB/s, %llu MiB/s get through; %llu MiB would "
+		       "be left for a downtime of at most %llu ms", s->round,
+		       (unsigned long long)(elapsed(s) / 1000),
+		       (unsigned long long)(s->p.dirty_rate >> 20),
+		       (unsigned long long)(s->p.rate >> 20),
+		       (unsigned long long)(s->p.dirty_bytes >> 20),
+		       (unsigned long long)s->max_dt);
+}
+
 static int send_pages(struct mig_sender *s, uint64_t off, const uint8_t *p,
 		      size_t len, struct error *err)
 {
 	uint8_t h[8];
+
+	/* The time limit holds within a round too (a slow link). Not in the
+	 * final pass: the guest is paused, and what is left is bounded. */
+	if (!s->final && elapsed(s) > s->timeout)
+		return not_converged(s, err);
 
 	for (int i = 0; i < 8; i++)
 		h[i] = (uint8_t)(off >> (8 * i));
@@ -142,6 +164,8 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 	s->vm = vm;
 	s->o = o;
 	s->t0 = now_ms();
+	s->max_dt = o->max_downtime_ms ? o->max_downtime_ms : DEF_DOWNTIME_MS;
+	s->timeout = o->timeout_ms ? o->timeout_ms : DEF_TIMEOUT_MS;
 	s->words = gmem_dirty_words(&vm->mem);
 	for (unsigned i = 0; i < vm->mem.nregions; i++)
 		if (vm->mem.region[i].size > largest)
@@ -171,10 +195,7 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 
 int mig_precopy(struct mig_sender *s, struct error *err)
 {
-	const struct mig_opts *o = s->o;
-	uint64_t max_dt = o->max_downtime_ms ? o->max_downtime_ms : DEF_DOWNTIME_MS;
-	uint64_t timeout = o->timeout_ms ? o->timeout_ms : DEF_TIMEOUT_MS;
-	unsigned rounds = o->max_rounds ? o->max_rounds : DEF_ROUNDS;
+	unsigned rounds = s->o->max_rounds ? s->o->max_rounds : DEF_ROUNDS;
 
 	s->round_t0 = now_ms();
 	if (gmem_walk_data(&s->vm->mem, walk_run, s, err) < 0)
@@ -186,21 +207,14 @@ int mig_precopy(struct mig_sender *s, struct error *err)
 			return -1;
 		dirty = count_bits(s->bm, s->words);
 		report(s, dirty);
-		if (s->p.expected_downtime_ms <= max_dt)
+		if (s->p.expected_downtime_ms <= s->max_dt)
 			return 0;
 		if (vm_event_pending(s->vm))
 			return err_set(err, "the guest stopped or rebooted during "
 				       "the migration");
-		if (++s->round > rounds || elapsed(s) > timeout)
-			return err_set(err, "did not converge in %u rounds (%llu s): "
-				       "the guest dirties %llu MiB/s, %llu MiB/s "
-				       "get through; %llu MiB would be left for a "
-				       "downtime of at most %llu ms", s->round - 1,
-				       (unsigned long long)(elapsed(s) / 1000),
-				       (unsigned long long)(s->p.dirty_rate >> 20),
-				       (unsigned long long)(s->p.rate >> 20),
-				       (unsigned long long)(s->p.dirty_bytes >> 20),
-				       (unsigned long long)max_dt);
+		if (s->round + 1 > rounds || elapsed(s) > s->timeout)
+			return not_converged(s, err);
+		s->round++;
 		s->round_t0 = now_ms();
 		s->round_bytes = 0;
 		if (send_marked(s, err) < 0)
@@ -218,6 +232,7 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 	int r;
 
 	s->round++;
+	s->final = true;
 	s->round_t0 = now_ms();
 	s->round_bytes = 0;
 	if (harvest(s, err) < 0 || send_marked(s, err) < 0)

@@ -20,6 +20,8 @@ struct mig_sender {
 	bool stream_ok;                 /* an abort frame may still be sent */
 	bool logging;                   /* KVM's dirty log is on */
 	bool released;                  /* the disks were handed over */
+	bool final;                     /* in the paused pass */
+	uint64_t max_dt, timeout;       /* ms, defaults applied */
 	struct mig_progress p;
 };
 
