@@ -18,6 +18,8 @@
 . "$(dirname "$0")/snapshot-lib.sh"
 
 snap_init
+ensure_cmds iproute2:ip
+ip link set lo up 2>/dev/null || true	# the test may run without it
 SRC_RUN=$T/run DST_RUN=$T/run-dst
 mkdir -m 0700 "$DST_RUN"
 at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force t31 >/dev/null 2>&1"
