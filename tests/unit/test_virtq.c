@@ -169,6 +169,61 @@ static void test_out_in_chain(void **state)
 	assert_int_equal(f->ram[USED_GPA + 1], 0);
 }
 
+static bool page_marked(const uint64_t *bm, uint64_t gpa)
+{
+	return bm[gpa / 4096 / 64] >> (gpa / 4096 % 64) & 1;
+}
+
+/* While RAM is tracked for a migration (gmem_dirty_start), a push marks
+ * the used ring and the writable buffers of the pushed chain (what the
+ * device wrote), not its readable ones nor the descriptor table; nothing
+ * is marked before tracking starts or after it stops, and a take clears. */
+static void test_dirty_marks(void **state)
+{
+	struct fx *f = *state;
+	uint64_t *bm = calloc(gmem_dirty_words(&f->m), sizeof(uint64_t));
+	size_t words = gmem_dirty_words(&f->m);
+	struct error err;
+
+	assert_non_null(bm);
+	drvq_desc(&f->d, 0, DATA_GPA, 16, F_NEXT, 1);
+	drvq_desc(&f->d, 1, DATA_GPA + 0x2800, 0x1000, F_WRITE, 0);
+	drvq_avail(&f->d, 0);
+	pop_ok(f, 0);
+	assert_int_equal(virtq_push(&f->q, 0, 0x1000), 0);
+	gmem_dirty_take(&f->m, bm);		/* not tracked: no bitmap */
+	for (size_t i = 0; i < words; i++)
+		assert_int_equal(bm[i], 0);
+
+	assert_int_equal(gmem_dirty_start(&f->m, &err), 0);
+	drvq_avail(&f->d, 0);
+	pop_ok(f, 0);
+	assert_int_equal(virtq_push(&f->q, 0, 0x1000), 0);
+	gmem_dirty_take(&f->m, bm);
+	assert_true(page_marked(bm, USED_GPA));
+	assert_true(page_marked(bm, DATA_GPA + 0x2000));	/* 0x2800.. */
+	assert_true(page_marked(bm, DATA_GPA + 0x3000));	/* ..0x37ff */
+	assert_false(page_marked(bm, DATA_GPA));		/* readable */
+	assert_false(page_marked(bm, DATA_GPA + 0x4000));
+	assert_false(page_marked(bm, DESC_GPA));
+	assert_false(page_marked(bm, AVAIL_GPA));
+
+	memset(bm, 0, words * sizeof(uint64_t));
+	gmem_dirty_take(&f->m, bm);		/* the take cleared them */
+	for (size_t i = 0; i < words; i++)
+		assert_int_equal(bm[i], 0);
+
+	gmem_dirty_stop(&f->m);
+	drvq_avail(&f->d, 0);
+	pop_ok(f, 0);
+	assert_int_equal(virtq_push(&f->q, 0, 0x1000), 0);
+	gmem_dirty_take(&f->m, bm);
+	for (size_t i = 0; i < words; i++)
+		assert_int_equal(bm[i], 0);
+	free(bm);
+	gmem_free(&f->m);			/* the bitmap */
+}
+
 static void test_multiple_requests(void **state)
 {
 	struct fx *f = *state;
@@ -1275,6 +1330,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_out_in_chain),
+		T(test_dirty_marks),
 		T(test_multiple_requests),
 		T(test_empty),
 		T(test_full_ring),
