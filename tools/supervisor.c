@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <json-c/json.h>
@@ -270,6 +271,10 @@ static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
 
 /* ---- migrate ---- */
 
+/* The longest a migration waits on the destination: a write, or its
+ * answer (which comes once the guest runs there). */
+#define MIGRATE_IO_TIMEOUT_S 60
+
 struct mig_job {
 	struct sv *sv;
 	struct guest *g;
@@ -346,6 +351,13 @@ static void *migrate_main(void *arg)
 
 	err_clear(&err);
 	j->o.fd = tcp_connect(j->to, 10000, &err);
+	if (j->o.fd >= 0) {
+		/* A destination that stalls must not hold the guest paused. */
+		struct timeval tv = { MIGRATE_IO_TIMEOUT_S, 0 };
+
+		setsockopt(j->o.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(j->o.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	r = j->o.fd < 0 ? -1 : sv->ops->migrate(j->g, &j->o, &res, &err);
 	if (j->o.fd >= 0)
 		close(j->o.fd);

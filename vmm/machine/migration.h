@@ -102,7 +102,7 @@ struct mig_opts {
 
 struct mig_result {
 	struct mig_progress last;
-	uint64_t downtime_ms;           /* paused until the answer */
+	uint64_t downtime_ms;           /* from the pause to the answer */
 	uint64_t total_ms;
 	unsigned rounds;
 };

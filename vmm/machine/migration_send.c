@@ -227,7 +227,6 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 		 struct error *err)
 {
 	struct vmstate_writer w;
-	long long paused = now_ms();
 	bool ok = false;
 	int r;
 
@@ -259,8 +258,7 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 	s->released = false;	/* theirs now */
 	res->last = s->p;
 	res->rounds = s->round;
-	res->downtime_ms = (uint64_t)(now_ms() - paused);
-	res->total_ms = elapsed(s);
+	res->total_ms = elapsed(s);	/* the caller sets downtime_ms */
 	return 0;
 }
 

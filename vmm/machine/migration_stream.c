@@ -96,6 +96,9 @@ int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
 	char text[MIG_MAX_MESSAGE + 1];
 	ssize_t got = read_full(fd, h, sizeof(h));
 
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return err_set(err, "migration: no answer from the destination "
+			       "in time");
 	if (got < 0)
 		return err_sys(err, "migration: reading the destination's answer");
 	if (got < (ssize_t)sizeof(h))

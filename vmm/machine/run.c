@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 
 #include "migration_send.h"
+#include "../../tools/base/clock.h"
 #include "snapshot.h"
 
 /* What lives across reboots: the loop, the console, signal handling, and
@@ -325,6 +326,7 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 	struct runner *r;
 	struct vm *vm;
 	char answer[MIG_MAX_MESSAGE + 1] = "";
+	long long paused_at;
 	struct error e;
 	int ret = -1;
 
@@ -351,6 +353,7 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 		goto out;
 
 	pthread_mutex_lock(&r->lock);
+	paused_at = now_ms();
 	if (vm_event_pending(vm)) {
 		err_set(err, "the guest stopped or rebooted during the migration");
 	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
@@ -361,6 +364,7 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 		/* The destination runs it: no vCPU runs here again. */
 		r->ctl_stop = true;
 		vm_request(vm, VM_EVENT_STOP);
+		res->downtime_ms = (uint64_t)(now_ms() - paused_at);
 		ret = 0;
 	} else if (mig_take_back(&s, &e) < 0) {
 		/* Not ours to run any more, maybe: stay paused. */
