@@ -9,7 +9,7 @@
 # of them inside ONE nested KVM host (tests/harness/nested-host.sh).
 # Env: VESSEL (absolute path; default ./vessel), ONLY (benchmark names,
 #      comma- or space-separated: boot, footprint, blk, net, container,
-#      snapshot, oci, backup),
+#      snapshot, oci, backup, migrate),
 #      BENCH_RUNS (measured runs per side of boot, blk and net, 5),
 #      BENCH_WARMUP (1), BENCH_FOOTPRINT_RUNS (3), BENCH_BLK_SECS (s per blk
 #      measurement, 2), BENCH_BLK_MIB (blk image size, 256), BENCH_NET_SECS
@@ -37,6 +37,7 @@ BENCHMARKS=(
 	"snapshot 900"
 	"oci 1200"
 	"backup 900"
+	"migrate 1200"
 )
 
 # wants_guest: true when a selected benchmark boots the guest kernel (all
@@ -175,7 +176,7 @@ trap 'rm -rf "$BENCH_GUEST_DIR"; [ -z "$watcher" ] || kill "$watcher" 2>/dev/nul
 ! wants_guest || bench_guest_build "$BENCH_GUEST_DIR"
 # blk and net: the virtio guests' initramfs with the load generators
 # (bench/blkload.c, bench/netload.c, compiled static here).
-if bench_selected blk || bench_selected net || bench_selected snapshot; then
+if bench_selected blk || bench_selected net || bench_selected snapshot || bench_selected migrate; then
 	ensure_cmds gcc:gcc e2fsprogs:mkfs.ext4 iproute2:ip
 	bench_virtio_guest_build "$BENCH_GUEST_DIR"
 fi
