@@ -972,3 +972,41 @@ bench_line() {
 
 # bench_us_ms US VAR: VAR = US microseconds as milliseconds, one decimal.
 bench_us_ms() { printf -v "$2" '%d.%d' $((($1 + 50) / 1000)) $(((($1 + 50) / 100) % 10)); }
+
+# bench_q35_guest DIR NAME MEM_MIB CMDLINE: the snapshot and migrate
+# benches' guest. DIR/script/test.sh joins the virtio initramfs as
+# DIR/initrd.cpio.gz (initrd); DIR/vessel.yaml is vessel's definition;
+# qemu_cmd QMP_PATH sets BENCH_CMD to QEMU's command line for the same
+# guest (q35, QMP on the pipe QMP_PATH.in/.out), and qargs is that line
+# as the notes show it.
+bench_q35_guest() {
+	local d=$1 name=$2 mem_mib=$3 cmdline=$4
+	(cd "$d/script" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$d/script.cpio.gz"
+	cat "$BENCH_VIRTIO_INITRD" "$d/script.cpio.gz" >"$d/initrd.cpio.gz"
+	initrd=$d/initrd.cpio.gz
+	cat >"$d/vessel.yaml" <<-YAML
+		name: $name
+		vcpus: 1
+		memory: ${mem_mib}M
+		kernel: $BENCH_KERNEL
+		initrd: $initrd
+		cmdline: "$cmdline"
+		on_reboot: exit
+		rng: false
+	YAML
+	_q35_mem=$mem_mib _q35_cmdline=$cmdline
+	qemu_cmd QMP
+	qargs="${BENCH_CMD[*]}"
+	qargs=${qargs//"$d/"/}
+	qargs=${qargs//"$BENCH_WORK/"/}
+	qargs=${qargs/-append $cmdline/-append \"$cmdline\"}
+}
+
+# qemu_cmd QMP_PATH (after bench_q35_guest): sets BENCH_CMD.
+qemu_cmd() {
+	# shellcheck disable=SC2054 # commas inside QEMU's arguments
+	BENCH_CMD=("$BENCH_QEMU" -accel kvm -cpu host -M q35 -smp 1 -m "${_q35_mem}M"
+		-nodefaults -no-user-config -display none -no-reboot -serial stdio
+		-kernel "$BENCH_KERNEL" -initrd "$initrd" -append "$_q35_cmdline"
+		-chardev "pipe,id=qmp,path=$1" -mon chardev=qmp,mode=control)
+}

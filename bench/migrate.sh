@@ -121,34 +121,7 @@ while :; do
 	read -r -t 0.1 _x <&8 || :
 done
 SH
-(cd "$d/script" && echo test.sh | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$d/script.cpio.gz"
-cat "$BENCH_VIRTIO_INITRD" "$d/script.cpio.gz" >"$d/initrd.cpio.gz"
-initrd=$d/initrd.cpio.gz
-
-cat >"$d/vessel.yaml" <<YAML
-name: $name
-vcpus: 1
-memory: ${mem_mib}M
-kernel: $BENCH_KERNEL
-initrd: $initrd
-cmdline: "$cmdline"
-on_reboot: exit
-rng: false
-YAML
-# qemu_cmd QMP_PATH: sets BENCH_CMD to the QEMU command line, QMP on the
-# pipe QMP_PATH (.in/.out).
-qemu_cmd() {
-	# shellcheck disable=SC2054 # commas inside QEMU's arguments
-	BENCH_CMD=("$BENCH_QEMU" -accel kvm -cpu host -M q35 -smp 1 -m "${mem_mib}M"
-		-nodefaults -no-user-config -display none -no-reboot -serial stdio
-		-kernel "$BENCH_KERNEL" -initrd "$initrd" -append "$cmdline"
-		-chardev "pipe,id=qmp,path=$1" -mon chardev=qmp,mode=control)
-}
-qemu_cmd QMP
-qargs="${BENCH_CMD[*]}"
-qargs=${qargs//"$d/"/}
-qargs=${qargs//"$BENCH_WORK/"/}
-qargs=${qargs/-append $cmdline/-append \"$cmdline\"}
+bench_q35_guest "$d" "$name" "$mem_mib" "$cmdline"
 
 declare -A failed why dead nruns
 fail_run() { # SIDE LOAD WHY
