@@ -109,34 +109,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-# wait_console FILE TEXT SECS [PID]: waits for a line of FILE containing
-# TEXT (fixed string); 1 if PID exits first, 124 on time out.
-wait_console() {
-	local end=$((EPOCHSECONDS + $3))
-	while :; do
-		! grep -aqF -- "$2" "$1" 2>/dev/null || return 0
-		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
-			! grep -aqF -- "$2" "$1" 2>/dev/null || return 0
-			return 1
-		fi
-		[ "$EPOCHSECONDS" -lt "$end" ] || return 124
-		sleep 0.2
-	done
-}
-# last_t FILE: the number of FILE's last complete "TN" line (0: none).
-last_t() { tr -d '\r' <"$1" | sed -n 's/^T\([0-9][0-9]*\)$/\1/p' | tail -n 1 | grep . || echo 0; }
-# ticking FILE SECS [PID]: waits until FILE gets 3 more T lines.
-ticking() {
-	local from end
-	from=$(last_t "$1")
-	end=$((EPOCHSECONDS + $2))
-	while [ "$(last_t "$1")" -lt $((from + 3)) ]; do
-		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
-		[ "$EPOCHSECONDS" -lt "$end" ] || return 124
-		sleep 0.2
-	done
-}
-
 # ---- QMP over a pipe chardev ----------------------------------------------
 QI='' QO=''
 # qmp_open PATH: opens PATH.in/.out (made before QEMU starts), reads the
@@ -145,32 +117,6 @@ qmp_open() {
 	exec {QI}<>"$1.in" {QO}<>"$1.out"
 	qmp_read_until '"QMP"' 60 || return 1
 	qmp '{"execute": "qmp_capabilities"}'
-}
-# qmp_read_until REGEX SECS: reads QMP lines until one matches REGEX (bash
-# =~); it is in QMP_LINE. 1 on time out.
-qmp_read_until() {
-	local end=$((EPOCHSECONDS + $2))
-	QMP_LINE=''
-	while [ "$EPOCHSECONDS" -lt "$end" ]; do
-		IFS= read -r -t 1 -u "$QO" QMP_LINE || continue
-		printf '%s\n' "$QMP_LINE" >>"$d/qmp.log"
-		[[ ! $QMP_LINE =~ $1 ]] || return 0
-	done
-	return 1
-}
-# qmp JSON: sends a command, waits for its "return" (events in between are
-# logged). 1 (QMP_LINE: the error) on an error reply or time out.
-qmp() {
-	printf '%s\n' "$1" >>"$d/qmp.log"
-	printf '%s\n' "$1" >&"$QI"
-	local end=$((EPOCHSECONDS + 60))
-	while [ "$EPOCHSECONDS" -lt "$end" ]; do
-		IFS= read -r -t 1 -u "$QO" QMP_LINE || continue
-		printf '%s\n' "$QMP_LINE" >>"$d/qmp.log"
-		[[ $QMP_LINE != *'"return"'* ]] || return 0
-		[[ $QMP_LINE != *'"error"'* ]] || return 1
-	done
-	return 1
 }
 qmp_close() {
 	[ -z "$QI" ] || exec {QI}>&-
