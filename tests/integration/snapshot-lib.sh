@@ -14,7 +14,9 @@
 #
 # The guests are the virtio test guests (virtio_guest, lib.sh) running a
 # script built from the snippets below; they print
-#   TICK N up=UPTIME mono=NS      every SNAP_TICK_S seconds (snap_ticker)
+#   TICK N up=UPTIME mono=NS .    every SNAP_TICK_S seconds (snap_ticker);
+#                                 the final " ." tells a whole line from one
+#                                 cut by a save or a move inside its digits
 # and stop ticking when a line "stop" arrives on their console.
 
 snap_init() {
@@ -182,7 +184,7 @@ snap_value() {
 # snap_ticks [N]: life N's complete TICK lines, as "N UPTIME MONO" lines.
 snap_ticks() {
 	snap_con "${1:-}"
-	sed -nE 's/^TICK ([0-9]+) up=([0-9]+\.[0-9]+) mono=(-?[0-9]+)$/\1 \2 \3/p' \
+	sed -nE 's/^TICK ([0-9]+) up=([0-9]+\.[0-9]+) mono=(-?[0-9]+) \.$/\1 \2 \3/p' \
 		"$T/life.${1:-$SNAP_LIFE}.console"
 }
 
@@ -191,7 +193,7 @@ snap_last_tick() { snap_ticks "${1:-}" | awk 'END { print (NR ? $1 : 0) }'; }
 
 # snap_wait_ticks K [SECS]: waits until the current life has printed K
 # complete TICK lines in all.
-snap_wait_ticks() { snap_wait '^TICK [0-9]+ up=[0-9.]+ mono=-?[0-9]+$' "${2:-$VM_TIMEOUT}" "$1"; }
+snap_wait_ticks() { snap_wait '^TICK [0-9]+ up=[0-9.]+ mono=-?[0-9]+ \.$' "${2:-$VM_TIMEOUT}" "$1"; }
 
 # snap_expect_continued PREV FIRST_MIN FIRST_MAX: the current life is a
 # continuation of life PREV: it has no boot banner, its TICK numbers go
@@ -273,7 +275,7 @@ snap_ticker() {
 		i=$((i + 1))
 		read -r up _x </proc/uptime
 		mono_ns
-		echo "TICK $i up=$up mono=$MONO"
+		echo "TICK $i up=$up mono=$MONO ."
 		[ -z "${SNAP_FD3:-}" ] || echo "line $i" >&3
 		[ ! -e /tmp/ticker-stop ] || break
 		read -r -t "$1" _x <&8 || :
