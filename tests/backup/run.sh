@@ -15,7 +15,7 @@ VESSEL=${VESSEL:-$HERE/../../vessel}
 . "$(dirname "$0")/../lib/report.sh"
 
 ALL_TESTS="help roundtrip_sparse dedup_clones incremental errors running_vm_refused
-no_space flipped_byte sigkill concurrent prune container_stopped container_running"
+no_space flipped_byte sigkill half_made concurrent prune container_stopped container_running"
 
 T=$(mktemp -d /tmp/vessel-backup.XXXXXX)
 chmod 755 "$T"
@@ -210,6 +210,30 @@ t_sigkill() {
 	[ -z "$(find "$R" -name '.tmp*')" ] || { bad sigkill "prune left temporary files"; return; }
 	"$VESSEL" backup verify "$R" >"$T/k.v" 2>&1 || { bad sigkill "verify after prune" "$T/k.v"; return; }
 	ok sigkill
+}
+
+# A creation killed between its mkdirs and its marker (what t_sigkill hits
+# when every kill comes early) leaves chunks/, backups/ and lock: the
+# readers see an empty repository, the next backup finishes the creation;
+# anything more in the directory is still refused.
+t_half_made() {
+	local R=$T/rh rc
+	mkdir -p "$R/chunks" "$R/backups" && : >"$R/lock" && : >"$R/.tmp-vessel-backup-1234-0"
+	"$VESSEL" backup verify "$R" >"$T/h.out" 2>&1 || { bad half_made "verify of a half-made repository: exit $?" "$T/h.out"; return; }
+	"$VESSEL" backup list "$R" >"$T/h.out" 2>&1 || { bad half_made "list of a half-made repository: exit $?" "$T/h.out"; return; }
+	[ "$(grep -vc '^ID ' "$T/h.out")" = 0 ] || { bad half_made "list of a half-made repository lists something" "$T/h.out"; return; }
+	[ ! -e "$R/vessel-backup" ] || { bad half_made "a reader wrote the marker"; return; }
+	vmdef h "$T/kernel"
+	"$VESSEL" backup --json "$T/h.yaml" "$R" >"$T/h.json" 2>&1 || { bad half_made "a backup into a half-made repository failed" "$T/h.json"; return; }
+	[ -f "$R/vessel-backup" ] || { bad half_made "the backup did not write the marker"; return; }
+	"$VESSEL" backup restore "$R" "$(jfield "$T/h.json" id)" --to "$T/h.o" >"$T/h.out" 2>&1 && cmp -s "$T/kernel" "$T/h.o/kernel" || { bad half_made "the backup does not restore" "$T/h.out"; return; }
+	R=$T/rh2
+	mkdir -p "$R/chunks/ab" "$R/backups"
+	"$VESSEL" backup "$T/h.yaml" "$R" >"$T/h.out" 2>&1; rc=$?
+	[ "$rc" = 2 ] && grep -q "not empty" "$T/h.out" || { bad half_made "a directory with chunks/ab: exit $rc" "$T/h.out"; return; }
+	"$VESSEL" backup verify "$R" >"$T/h.out" 2>&1; rc=$?
+	[ "$rc" = 2 ] && grep -q "not a backup repository" "$T/h.out" || { bad half_made "verify of a directory with chunks/ab: exit $rc" "$T/h.out"; return; }
+	ok half_made
 }
 
 t_concurrent() {

@@ -15,11 +15,42 @@
 
 static const char marker_text[] = "vessel backup repository\nformat 1\n";
 
-static bool dir_empty(int fd)
+/* Is entry name of directory dirfd what create() leaves when it is cut
+ * short: chunks/ or backups/ (empty), the lock file, the marker's
+ * temporary file? */
+static bool dir_fresh(int fd, bool leftovers);
+
+static bool creation_leftover(int dirfd, const char *name)
+{
+	static const char marker_tmp[] = REPO_TMP_PREFIX "-" REPO_MARKER "-";
+	struct stat st;
+	int fd;
+	bool empty;
+
+	if (!strncmp(name, marker_tmp, sizeof(marker_tmp) - 1))
+		return true;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!strcmp(name, "lock"))
+		return S_ISREG(st.st_mode);
+	if ((strcmp(name, "chunks") && strcmp(name, "backups")) ||
+	    !S_ISDIR(st.st_mode))
+		return false;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	empty = dir_fresh(fd, false);
+	close(fd);
+	return empty;
+}
+
+/* An empty directory or, with leftovers, one that holds only what a
+ * creation cut short (a SIGKILL between mkdir and the marker) left. */
+static bool dir_fresh(int fd, bool leftovers)
 {
 	int dup_fd = dup(fd);
 	struct dirent *e;
-	bool empty = true;
+	bool fresh = true;
 	DIR *d;
 
 	if (dup_fd < 0)
@@ -29,11 +60,11 @@ static bool dir_empty(int fd)
 		close(dup_fd);
 		return false;
 	}
-	while ((e = readdir(d)))
+	while (fresh && (e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			empty = false;
+			fresh = leftovers && creation_leftover(fd, e->d_name);
 	closedir(d);
-	return empty;
+	return fresh;
 }
 
 static int check_marker(struct repo *r, struct error *err)
@@ -95,13 +126,18 @@ int repo_open(struct repo *r, const char *path, enum repo_open how,
 		return err_sys(err, "%s", path);
 	}
 	if (how == REPO_CREATE && faccessat(r->dirfd, REPO_MARKER, F_OK, 0) < 0) {
-		if (!dir_empty(r->dirfd))
+		if (!dir_fresh(r->dirfd, true))
 			return err_input(err, "%s is not a backup repository and "
 					 "not empty: refusing to make it one", path);
 		if (create(r, err) < 0)
 			return -1;
 	}
-	if (check_marker(r, err) < 0)
+	/* A creation cut short before its marker (both folders made, both
+	 * empty) is an empty repository to the commands that read. */
+	if (check_marker(r, err) < 0 &&
+	    (faccessat(r->dirfd, REPO_MARKER, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	     faccessat(r->dirfd, "backups", F_OK, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !dir_fresh(r->dirfd, true)))
 		return -1;
 	r->chunks = openat(r->dirfd, "chunks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->chunks < 0)
