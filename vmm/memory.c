@@ -157,6 +157,10 @@ int gmem_dirty_start(struct gmem *m, struct error *err)
 		m->dirty = calloc(gmem_dirty_words(m), sizeof(uint64_t));
 		if (!m->dirty)
 			return err_set(err, "out of memory for the dirty bitmap");
+	} else {
+		/* Marks left by an earlier (failed) migration: its first pass
+		 * sends every page anyway. */
+		memset(m->dirty, 0, gmem_dirty_words(m) * sizeof(uint64_t));
 	}
 	__atomic_store_n(&m->dirty_on, 1, __ATOMIC_RELEASE);
 	return 0;

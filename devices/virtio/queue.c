@@ -157,9 +157,11 @@ void virtq_reset(struct virtq *q)
 	virtq_clear_state(q);
 }
 
-/* Append one buffer to req. False on a malformed buffer. */
+/* Append one buffer to req, or with req NULL mark it dirty if it is
+ * writable (mark_pushed). *bytes counts the chain's length. False on a
+ * malformed buffer. */
 static bool req_add(const struct virtq *q, struct virtq_req *req,
-		    const struct desc *d, bool *seen_in)
+		    const struct desc *d, bool *seen_in, uint64_t *bytes)
 {
 	bool writable = d->flags & VIRTQ_DESC_F_WRITE;
 	void *p;
@@ -171,11 +173,17 @@ static bool req_add(const struct virtq *q, struct virtq_req *req,
 	p = gmem_ptr(q->mem, d->addr, d->len);
 	if (!p)
 		return false;
-	/* Both totals are at most 2^32 here and len < 2^32: no overflow */
-	if (req->out_len + req->in_len + d->len > VIRTQ_MAX_CHAIN_BYTES)
+	/* *bytes is at most 2^32 here and len < 2^32: no overflow */
+	if (*bytes + d->len > VIRTQ_MAX_CHAIN_BYTES)
 		return false;
+	*bytes += d->len;
 	if (!d->len)
 		return true;    /* harmless: no iovec */
+	if (!req) {
+		if (writable)
+			gmem_dirty_mark(q->mem, p, d->len);
+		return true;
+	}
 
 	if (writable) {
 		if (req->nin >= VIRTQ_MAX_IOV)
@@ -198,10 +206,12 @@ static bool req_add(const struct virtq *q, struct virtq_req *req,
 /* Walk the chain starting at head (already checked < size). Chains are
  * bounded by the number of entries of the table being walked, which also
  * catches loops; the whole walk is thus bounded by size plus the length of
- * at most one indirect table. */
+ * at most one indirect table. With req NULL, the chain's writable
+ * buffers are marked dirty instead. */
 static bool chain_walk(const struct virtq *q, const struct rings *r,
 		       uint16_t head, struct virtq_req *req)
 {
+	uint64_t bytes = 0;
 	const uint8_t *table = r->desc;
 	unsigned entries = q->size;     /* of the table being walked */
 	unsigned count = 0;             /* descriptors seen in that table */
@@ -210,9 +220,11 @@ static bool chain_walk(const struct virtq *q, const struct rings *r,
 	bool seen_in = false;
 	struct desc d;
 
-	req->head = head;
-	req->nout = req->nin = 0;
-	req->out_len = req->in_len = 0;
+	if (req) {
+		req->head = head;
+		req->nout = req->nin = 0;
+		req->out_len = req->in_len = 0;
+	}
 
 	for (;;) {
 		if (++count > entries)
@@ -241,7 +253,7 @@ static bool chain_walk(const struct virtq *q, const struct rings *r,
 			continue;
 		}
 
-		if (!req_add(q, req, &d, &seen_in))
+		if (!req_add(q, req, &d, &seen_in, &bytes))
 			return false;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			return true;
@@ -267,20 +279,11 @@ static void avail_event_set(const struct virtq *q, const struct rings *r)
 static void mark_pushed(const struct virtq *q, const struct rings *r,
 			const uint16_t *head, unsigned n)
 {
-	struct virtq_req *req;
-
 	if (!__atomic_load_n(&q->mem->dirty_on, __ATOMIC_ACQUIRE))
 		return;
 	gmem_dirty_mark(q->mem, r->used, USED_RING(q->size) + 2);
-	req = malloc(sizeof(*req));
-	for (unsigned i = 0; req && i < n; i++)
-		if (chain_walk(q, r, head[i], req))
-			for (unsigned j = 0; j < req->nin; j++)
-				gmem_dirty_mark(q->mem, req->in[j].iov_base,
-						req->in[j].iov_len);
-	if (!req)	/* cannot tell which: every page is sent again */
-		gmem_dirty_mark(q->mem, q->mem->region[0].hva, q->mem->region[0].size);
-	free(req);
+	for (unsigned i = 0; i < n; i++)
+		chain_walk(q, r, head[i], NULL);
 }
 
 int virtq_pop(struct virtq *q, struct virtq_req *req)

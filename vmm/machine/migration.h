@@ -104,7 +104,8 @@ struct mig_result {
 	struct mig_progress last;
 	uint64_t downtime_ms;           /* from the pause to the answer */
 	uint64_t total_ms;
-	unsigned rounds;
+	unsigned rounds;                /* the first pass, the pre-copy rounds
+					 * and the final paused pass */
 };
 
 #endif

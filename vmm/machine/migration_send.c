@@ -257,7 +257,7 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 		return err_set(err, "the destination failed: %s", answer);
 	s->released = false;	/* theirs now */
 	res->last = s->p;
-	res->rounds = s->round;
+	res->rounds = s->round + 1;	/* and the final pass */
 	res->total_ms = elapsed(s);	/* the caller sets downtime_ms */
 	return 0;
 }
