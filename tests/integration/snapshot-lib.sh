@@ -247,6 +247,31 @@ snap_fail() {
 #                  "line N" to fd 3; returns when a line "stop" is read from
 #                  the console (not echoed, so it cannot cut a TICK line;
 #                  read by a background reader, whole lines only).
+# mig_receive_bg OUT ADDR:PORT SECS [PREFIX...]: `vessel receive --listen
+# ADDR:PORT --timeout SECS` in the background (RECV_PID) with
+# VESSEL_RUN_DIR=$DST_RUN, run under PREFIX (say `ip netns exec NS`), its
+# output in $T/OUT.out and $T/OUT.err; returns once it listens.
+mig_receive_bg() {
+	local out=$1 addr=$2 secs=$3 i
+	shift 3
+	: >"$T/$out.err"
+	VESSEL_RUN_DIR=$DST_RUN "$@" timeout -k 5 $((secs + 180)) "$VESSEL" receive \
+		--listen "$addr" --timeout "$secs" </dev/null >"$T/$out.out" 2>"$T/$out.err" &
+	RECV_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'waiting for a migration' "$T/$out.err" && return 0
+		sleep 0.1
+	done
+	snap_fail "vessel receive did not start listening: $(cat "$T/$out.err")"
+}
+
+# mig_state RUNDIR NAME: NAME's state in that run directory's `vessel ps`
+# (nothing if it is not listed).
+mig_state() {
+	VESSEL_RUN_DIR=$1 "$VESSEL" ps --json 2>/dev/null |
+		python3 -c 'import json,sys; print(" ".join(g["state"] for g in json.load(sys.stdin) if g["name"]==sys.argv[1]))' "$2"
+}
+
 # shellcheck disable=SC2016 # expanded in the guest
 SNAP_GUEST_FUNCS='
 mono_ns() {

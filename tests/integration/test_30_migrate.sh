@@ -60,28 +60,6 @@ disks:
 YAML
 name=t30
 
-# receive_bg OUT ARGS...: `vessel receive` in the destination namespace,
-# in the background (RECV_PID), once it listens.
-receive_bg() {
-	local out=$1 i
-	shift
-	: >"$T/$out.err"
-	VESSEL_RUN_DIR=$DST_RUN ip netns exec "$ns_dst" timeout -k 5 300 \
-		"$VESSEL" receive --listen 10.86.0.2:4444 --timeout 120 "$@" \
-		</dev/null >"$T/$out.out" 2>"$T/$out.err" &
-	RECV_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'waiting for a migration' "$T/$out.err" && return 0
-		sleep 0.1
-	done
-	snap_fail "vessel receive did not start listening: $(cat "$T/$out.err")"
-}
-
-ps_state() { # RUNDIR: NAME's state in that run directory's `vessel ps`
-	VESSEL_RUN_DIR=$1 "$VESSEL" ps --json 2>/dev/null |
-		python3 -c 'import json,sys; print(" ".join(g["state"] for g in json.load(sys.stdin) if g["name"]=="t30"))'
-}
-
 # Source: start in the source namespace.
 _snap_track "$name"
 info "vessel start (source namespace)"
@@ -92,7 +70,7 @@ snap_wait '^VT-READY$'
 snap_wait_ticks 10
 
 # 1. The destination dies mid-migration.
-receive_bg recv1
+mig_receive_bg recv1 10.86.0.2:4444 120 ip netns exec "$ns_dst"
 info "vessel migrate --bandwidth 4M $name 10.86.0.2:4444 (the destination is killed after 2 s)"
 ( rc=0; timeout -k 5 300 "$VESSEL" migrate --bandwidth 4M "$name" 10.86.0.2:4444 \
 	</dev/null >"$T/mig1.out" 2>"$T/mig1.err" || rc=$?; echo "$rc" >"$T/mig1.status" ) &
@@ -105,7 +83,7 @@ wait "$mig_pid" || true
 	snap_fail "vessel migrate to a killed destination exited $(cat "$T/mig1.status"), want 1: $(cat "$T/mig1.out" "$T/mig1.err")"
 grep -q 'not migrated' "$T/mig1.err" || snap_fail "vessel migrate to a killed destination: unexpected error: $(cat "$T/mig1.err")"
 info "migration to a killed destination: $(head -c 300 "$T/mig1.err")"
-[ "$(ps_state "$SRC_RUN")" = running ] || snap_fail "after the failed migration the source says '$(ps_state "$SRC_RUN")', want running"
+[ "$(mig_state "$SRC_RUN" "$name")" = running ] || snap_fail "after the failed migration the source says '$(mig_state "$SRC_RUN" "$name")', want running"
 before=$(snap_last_tick)
 snap_wait_ticks $((before + 5)) 30
 ! pgrep -f "receive --listen 10.86.0.2:4444" >/dev/null ||
@@ -114,7 +92,7 @@ snap_wait_ticks $((before + 5)) 30
 	snap_fail "the killed destination started t30 all the same"
 
 # 2. A migration that succeeds.
-receive_bg recv2
+mig_receive_bg recv2 10.86.0.2:4444 120 ip netns exec "$ns_dst"
 snap_ok mig2 migrate "$name" 10.86.0.2:4444
 wait "$RECV_PID" || snap_fail "vessel receive exited $?: $(cat "$T/recv2.err")"
 info "migrate: $(cat "$T/mig2.out")"
@@ -124,8 +102,8 @@ grep -q "^t30: received from 10.86.0.1" "$T/recv2.out" ||
 	snap_fail "vessel receive's report: $(cat "$T/recv2.out") $(cat "$T/recv2.err")"
 snap_life_end 15
 last=$(snap_last_tick)
-[ -z "$(ps_state "$SRC_RUN")" ] || snap_fail "the source still lists t30 ($(ps_state "$SRC_RUN")) after the migration"
-[ "$(ps_state "$DST_RUN")" = running ] || snap_fail "the destination lists t30 as '$(ps_state "$DST_RUN")', want running"
+[ -z "$(mig_state "$SRC_RUN" "$name")" ] || snap_fail "the source still lists t30 ($(mig_state "$SRC_RUN" "$name")) after the migration"
+[ "$(mig_state "$DST_RUN" "$name")" = running ] || snap_fail "the destination lists t30 as '$(mig_state "$DST_RUN" "$name")', want running"
 export VESSEL_RUN_DIR=$DST_RUN
 snap_follow "$name"
 snap_wait_ticks 10 60

@@ -36,30 +36,12 @@ virtio_config t31 256M 1 <<YAML
 YAML
 name=t31
 
-ps_state() { # RUNDIR
-	VESSEL_RUN_DIR=$1 "$VESSEL" ps --json 2>/dev/null |
-		python3 -c 'import json,sys; print(" ".join(g["state"] for g in json.load(sys.stdin) if g["name"]=="t31"))'
-}
-
-receive_bg() { # OUT
-	local i
-	: >"$T/$1.err"
-	VESSEL_RUN_DIR=$DST_RUN timeout -k 5 200 "$VESSEL" receive --listen "127.0.0.1:$port" --timeout 60 \
-		</dev/null >"$T/$1.out" 2>"$T/$1.err" &
-	RECV_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'waiting for a migration' "$T/$1.err" && return 0
-		sleep 0.1
-	done
-	snap_fail "vessel receive did not start listening: $(cat "$T/$1.err")"
-}
-
 snap_start "$CFG" "$name"
 snap_wait '^VT-DIRTYING$'
 snap_wait_ticks 10
 
 # 1. Cannot converge: fails cleanly.
-receive_bg recv1
+mig_receive_bg recv1 "127.0.0.1:$port" 60
 t0=$(now_ms)
 snap_cmd mig1 migrate --max-downtime 1ms --bandwidth 2M --timeout 20s "$name" "127.0.0.1:$port"
 took=$(($(now_ms) - t0))
@@ -69,22 +51,22 @@ grep -q 'did not converge' "$T/mig1.err" || snap_fail "no 'did not converge' in:
 [ "$took" -lt 60000 ] || snap_fail "the failed migration took $took ms (timeout 20 s)"
 grep -q 'did not converge\|the source gave up' "$T/recv1.err" ||
 	snap_fail "the destination did not hear why: $(cat "$T/recv1.err")"
-[ "$(ps_state "$SRC_RUN")" = running ] || snap_fail "after it failed the source says '$(ps_state "$SRC_RUN")', want running"
-[ -z "$(ps_state "$DST_RUN")" ] || snap_fail "the destination runs t31 after a failed migration"
+[ "$(mig_state "$SRC_RUN" "$name")" = running ] || snap_fail "after it failed the source says '$(mig_state "$SRC_RUN" "$name")', want running"
+[ -z "$(mig_state "$DST_RUN" "$name")" ] || snap_fail "the destination runs t31 after a failed migration"
 before=$(snap_last_tick)
 snap_wait_ticks $((before + 5)) 30
 info "did not converge, as expected, in $took ms: $(head -c 300 "$T/mig1.err")"
 
 # 2. A generous limit: converges.
-receive_bg recv2
+mig_receive_bg recv2 "127.0.0.1:$port" 60
 snap_ok mig2 migrate --max-downtime 10s "$name" "127.0.0.1:$port"
 wait "$RECV_PID" || snap_fail "vessel receive exited $?: $(cat "$T/recv2.err")"
 info "migrate: $(tail -n 3 "$T/mig2.out" | tr '\n' ' ')"
 rounds=$(sed -nE 's/.* ([0-9]+) rounds.*/\1/p' "$T/mig2.out")
-[ -n "$rounds" ] && [ "$rounds" -le 31 ] || snap_fail "rounds: '$rounds'"
+[ -n "$rounds" ] && [ "$rounds" -le 32 ] || snap_fail "rounds: '$rounds'"
 snap_life_end 15
 last=$(snap_last_tick)
-[ "$(ps_state "$DST_RUN")" = running ] || snap_fail "the destination lists t31 as '$(ps_state "$DST_RUN")'"
+[ "$(mig_state "$DST_RUN" "$name")" = running ] || snap_fail "the destination lists t31 as '$(mig_state "$DST_RUN" "$name")'"
 export VESSEL_RUN_DIR=$DST_RUN
 snap_follow "$name"
 snap_wait_ticks 10 60
