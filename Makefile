@@ -162,7 +162,7 @@ FUZZ_LIBS_config := -lyaml -lm
 FUZZ_vmstate := vmm/vmstate.c tools/base/error.c
 FUZZ_memz    := vmm/memory.c tools/base/error.c tools/base/fdio.c
 FUZZ_LIBS_vmstate := -lz
-FUZZ_LIBS_memz    := -lz
+FUZZ_LIBS_memz    := -lz -lzstd
 FUZZ_LIBS_vcpu_state := -lz
 FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
                        vmm/loop.c vmm/memory.c vmm/vmstate.c tools/base/error.c tools/base/fdio.c

@@ -2,7 +2,14 @@
 # bench/net.sh: virtio-net TCP bulk throughput of the same guest (Debian's
 # stock kernel, the virtio test initramfs with bench/netload, 1 vCPU,
 # 256 MiB, "console=ttyS0 quiet") under vessel and under QEMU q35
-# (virtio-net-pci on a tap) with vhost off and with vhost on.
+# (virtio-net-pci on a tap), each with vhost off and with vhost on:
+#   net.g2h, net.h2g                vhost on: vessel against QEMU vhost=on
+#   net.g2h.novhost, net.h2g.novhost vhost off (vessel's user-space path,
+#                                   QEMU's): vessel against QEMU vhost=off
+#   net.*.cpu                       CPU time of the VMM process (all its
+#                                   threads: vCPU, I/O) plus the vhost
+#                                   workers, per Gbit/s moved: % of one
+#                                   core for 1 Gbit/s (lower is better)
 # Each VM has its own tap, made beforehand (persistent, up, 10.81.N.1/24 on
 # the host; the guest takes 10.81.N.2/24), so every VMM attaches to the
 # same kind of device. The three VMs boot once and wait at their shell;
@@ -32,15 +39,57 @@ bench_virtio_setup
 
 host_modprobe tun || die "cannot load the tun module on this host"
 [ -c /dev/net/tun ] || die "no /dev/net/tun after loading tun"
-sides=(vessel qemu-q35-vhost-off qemu-q35-vhost-on)
+sides=(vessel-vhost-on qemu-q35-vhost-on vessel-vhost-off qemu-q35-vhost-off)
 if ! host_modprobe vhost_net || [ ! -c /dev/vhost-net ]; then
-	warn "no /dev/vhost-net on this host: leaving out qemu-q35-vhost-on"
-	bench_note all "net: no /dev/vhost-net on the host (module vhost_net), so no QEMU vhost=on side"
-	sides=(vessel qemu-q35-vhost-off)
+	warn "no /dev/vhost-net on this host: leaving out the vhost-on sides"
+	bench_note all "net: no /dev/vhost-net on the host (module vhost_net), so no vhost-on sides"
+	sides=(vessel-vhost-off qemu-q35-vhost-off)
 fi
 
-bench_metric net.g2h "virtio-net: TCP bulk, guest → host over the tap (higher is better)" Mbit/s
-bench_metric net.h2g "virtio-net: TCP bulk, host → guest over the tap (higher is better)" Mbit/s
+bench_metric net.g2h "virtio-net, vhost on: TCP bulk, guest → host over the tap (higher is better)" Mbit/s
+bench_metric net.h2g "virtio-net, vhost on: TCP bulk, host → guest over the tap (higher is better)" Mbit/s
+bench_metric net.g2h.cpu "virtio-net, vhost on: CPU per Gbit/s, guest → host: the VMM's threads and the vhost workers (lower is better)" "% of a core"
+bench_metric net.h2g.cpu "virtio-net, vhost on: CPU per Gbit/s, host → guest (lower is better)" "% of a core"
+bench_metric net.g2h.novhost "virtio-net, vhost off: TCP bulk, guest → host over the tap (higher is better)" Mbit/s
+bench_metric net.h2g.novhost "virtio-net, vhost off: TCP bulk, host → guest over the tap (higher is better)" Mbit/s
+bench_metric net.g2h.novhost.cpu "virtio-net, vhost off: CPU per Gbit/s, guest → host: the VMM's threads (lower is better)" "% of a core"
+bench_metric net.h2g.novhost.cpu "virtio-net, vhost off: CPU per Gbit/s, host → guest (lower is better)" "% of a core"
+
+# metric_of ID SIDE: the metric a sample of SIDE goes to; sample_side SIDE:
+# the table's side for it (vessel, or QEMU's with its vhost mode).
+metric_of() { case $2 in *-vhost-off) echo "$1.novhost" ;; *) echo "$1" ;; esac; }
+sample_side() { case $1 in vessel-*) echo vessel ;; *) echo "$1" ;; esac; }
+
+# cpu_ticks SIDE: sets TICKS, the clock ticks (utime + stime) used so far
+# by SIDE's VMM process (every thread of it, the exited ones too) and by
+# every vhost worker on the host (on Linux < 6.4 a kernel thread outside
+# the process; only one VM moves data at a time, so the others' idle
+# workers add nothing to a difference).
+cpu_ticks() {
+	local f t c pid
+	# shellcheck disable=SC2034 # TICKS is read by the caller
+	TICKS=0
+	pid=$(pgrep -P "${SHVM_PID[net-$1]}" | head -n1)
+	if [ -n "$pid" ] && read -r c 2>/dev/null <"/proc/$pid/stat"; then
+		c=${c##*) }
+		# shellcheck disable=SC2086 # split into fields: utime is 12, stime 13
+		set -- $c
+		TICKS=$((${12} + ${13}))
+	fi
+	for f in /proc/[0-9]*/task/*/comm; do
+		read -r t 2>/dev/null <"$f" || continue
+		[[ $t == vhost-* ]] || continue
+		c=${f%/comm}
+		# a thread of the VMM (Linux >= 6.4): already counted
+		[ ! -d "/proc/${pid:-none}/task/${c##*/}" ] || continue
+		read -r c 2>/dev/null <"${f%/comm}/stat" || continue
+		c=${c##*) }
+		# shellcheck disable=SC2086
+		set -- $c
+		TICKS=$((TICKS + ${12} + ${13}))
+	done
+}
+HZ=$(getconf CLK_TCK)
 
 d=$(mktemp -d "$BENCH_WORK/net.XXXXXX")
 sfx=$(random_token | cut -c1-6)
@@ -76,8 +125,8 @@ done
 vm_cmd() { # SIDE: sets BENCH_CMD, the command that boots SIDE's guest
 	local side=$1
 	case $side in
-	vessel)
-		cat >"$d/vessel.yaml" <<-YAML
+	vessel-vhost-*)
+		cat >"$d/$side.yaml" <<-YAML
 			name: bench-net
 			vcpus: $BENCH_VCPUS
 			memory: ${BENCH_MEM_MIB}M
@@ -89,8 +138,9 @@ vm_cmd() { # SIDE: sets BENCH_CMD, the command that boots SIDE's guest
 			nets:
 			  - tap: ${tap[$side]}
 			    mac: ${mac[$side]}
+			    vhost: $([ "$side" = vessel-vhost-on ] && echo true || echo false)
 		YAML
-		BENCH_CMD=("$VESSEL" run "$d/vessel.yaml")
+		BENCH_CMD=("$VESSEL" run "$d/$side.yaml")
 		;;
 	qemu-q35-vhost-*)
 		# shellcheck disable=SC2054 # commas inside QEMU's arguments
@@ -107,8 +157,8 @@ vm_cmd() { # SIDE: sets BENCH_CMD, the command that boots SIDE's guest
 for side in "${sides[@]}"; do
 	vm_cmd "$side"
 	case $side in
-	vessel)
-		bench_note vessel "net: \`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, rng: false, nets: [{tap: TAP, mac: MAC}] (TAP made beforehand); the virtio initramfs, cmdline \"$BENCH_VIRTIO_CMDLINE\""
+	vessel-*)
+		bench_note vessel "net: \`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, rng: false, nets: [{tap: TAP, mac: MAC, vhost: true|false}] (TAP made beforehand; one VM of each); the virtio initramfs, cmdline \"$BENCH_VIRTIO_CMDLINE\""
 		;;
 	*)
 		qargs="${BENCH_CMD[*]}"
@@ -162,7 +212,11 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 				timeout -k 5 $((secs + 65)) "$BENCH_TOOLS_DIR/netload" "${hostargs[@]}" >"$d/host.out" 2>&1 &
 				hp=$!
 				hostpids=("$hp")
+				cpu_ticks "$side"
+				t0=$TICKS w0=${EPOCHREALTIME/./}
 				bench_shvm_cmd "net-$side" $((secs + 70)) "$guestcmd"
+				cpu_ticks "$side"
+				t1=$TICKS w1=${EPOCHREALTIME/./}
 				hrc=0
 				wait "$hp" || hrc=$?
 				hostpids=()
@@ -190,8 +244,15 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 			bench_kv "$line" secs hsecs
 			bench_kv "$gline" mbit_s gval
 			bench_kv "$gline" secs gsecs
-			log "net $round: $id $side: $val Mbit/s ($hbytes bytes in $hsecs s by the host; the guest's netload: $gval Mbit/s in $gsecs s by its clock)"
-			[ "$r" -le 0 ] || bench_sample "$id" "$side" "$val"
+			# CPU: % of one core over the command's wall time, per Gbit/s
+			# (the rate over the same span: bytes / wall time).
+			cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v us=$((w1 - w0)) -v b="$hbytes" \
+				'BEGIN { if (us <= 0 || b <= 0) exit; pct = 100 * t / hz / (us / 1e6); gb = b * 8 / 1e9 / (us / 1e6); printf "%.1f", pct / gb }')
+			log "net $round: $id $side: $val Mbit/s ($hbytes bytes in $hsecs s by the host; the guest's netload: $gval Mbit/s in $gsecs s by its clock); CPU $((t1 - t0)) ticks in $(((w1 - w0) / 1000)) ms: ${cpu:-?} % of a core per Gbit/s"
+			if [ "$r" -gt 0 ]; then
+				bench_sample "$(metric_of "$id" "$side")" "$(sample_side "$side")" "$val"
+				[ -z "$cpu" ] || bench_sample "$(metric_of "$id" "$side").cpu" "$(sample_side "$side")" "$cpu"
+			fi
 		done
 	done
 done
@@ -204,5 +265,5 @@ done
 for side in "${sides[@]}"; do
 	bench_run_fail_note net "$side" "${failed[$side]}" $((runs * 2)) "${why[$side]}"
 done
-bench_note all "net: $runs measured rounds after $warmup warm-up round(s); in each, both directions run on each side in turn (${sides[*]}), all VMs up throughout (the idle ones at their shell prompt); one TCP connection per measurement, the sender writing 128 KiB buffers for $secs s (bench/netload.c, static, both ends); the rate is the host end's: bytes over the time from accepting the connection to the end of the stream; each VM on its own persistent tap with an address on the host, no bridge; default socket buffers and offloads; guest kernel ${BENCH_KVERSION:-?}, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; throughputs: a ratio below 1 means vessel is slower"
+bench_note all "net: $runs measured rounds after $warmup warm-up round(s); in each, both directions run on each side in turn (${sides[*]}), all VMs up throughout (the idle ones at their shell prompt); one TCP connection per measurement, the sender writing 128 KiB buffers for $secs s (bench/netload.c, static, both ends); the rate is the host end's: bytes over the time from accepting the connection to the end of the stream; each VM on its own persistent tap with an address on the host, no bridge; default socket buffers and offloads; CPU per Gbit/s: the VMM process's utime + stime (all threads) plus every vhost worker's, over the wall time of the guest's command (its connection set-up included), divided by the Gbit/s moved in that time; guest kernel ${BENCH_KVERSION:-?}, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; throughputs: a ratio below 1 means vessel is slower"
 exit 0

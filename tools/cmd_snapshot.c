@@ -39,7 +39,7 @@ void usage_snapshot(FILE *out)
 		"\n"
 		"options:\n"
 		"  --stop         stop the VM after saving it (no vCPU runs again)\n"
-		"  --compress     write memory.z (zlib) instead of memory\n"
+		"  --compress     write memory.z (zstd) instead of memory\n"
 		"  --info         print what the snapshot DIR holds and exit\n"
 		"  -h, --help     this help\n"
 		"\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #define ZLIB_CONST
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../boot/layout.h"
 #include "../tools/base/fdio.h"
@@ -395,41 +396,47 @@ fail:
 }
 
 /* ---- compressed: memory.z ----
- * One zlib stream (RFC 1950) which inflates to
+ * One compressed stream, zstd (one frame; what vessel writes) or zlib
+ * (RFC 1950; written before zstd, still read), told apart by its first
+ * bytes, which decompresses to
  *   "VESSELMZ" | u32 version (1) | u32 flags (0) | u64 ram_size
  *   runs: u64 RAM offset | u64 length | length bytes
  * runs ascending, not overlapping, inside ram_size; RAM outside every
- * run is zero. The stream's own end (and adler32) ends it. */
+ * run is zero. The stream's own end (and checksum) ends it. */
 #define MZ_MAGIC   "VESSELMZ"
 #define MZ_VERSION 1
 #define MZ_HDR_LEN 24
 #define MZ_IO      (1u << 20)
+#define MZ_LEVEL   1            /* zstd: fast; about zlib 1's ratio */
+#define MZ_WORKERS 2            /* zstd threads beside the caller's */
+#define MZ_WINDOW_LOG_MAX 24    /* a reader's bound: 16 MiB of window */
 
 struct zsave_ctx {
-	z_stream z;
+	ZSTD_CCtx *c;
 	int fd;
 	uint64_t written;
 	uint8_t out[MZ_IO];
 };
 
-/* Deflate len bytes (len <= BATCH) and write what comes out. */
-static int z_push(struct zsave_ctx *c, const void *p, size_t len, int flush,
+/* Compress len bytes and write what comes out; end: finish the frame. */
+static int z_push(struct zsave_ctx *c, const void *p, size_t len, bool end,
 		  struct error *err)
 {
-	c->z.next_in = p;
-	c->z.avail_in = (uInt)len;
-	do {
-		size_t have;
+	ZSTD_inBuffer in = { p, len, 0 };
+	size_t left;
 
-		c->z.next_out = c->out;
-		c->z.avail_out = sizeof(c->out);
-		if (deflate(&c->z, flush) == Z_STREAM_ERROR)
-			return err_set(err, "memory file: deflate failed");
-		have = sizeof(c->out) - c->z.avail_out;
-		if (write_all(c->fd, c->out, have) < 0)
+	do {
+		ZSTD_outBuffer out = { c->out, sizeof(c->out), 0 };
+
+		left = ZSTD_compressStream2(c->c, &out, &in,
+					    end ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(left))
+			return err_set(err, "memory file: zstd: %s",
+				       ZSTD_getErrorName(left));
+		if (write_all(c->fd, c->out, out.pos) < 0)
 			return err_sys(err, "cannot write the memory file");
-		c->written += have;
-	} while (c->z.avail_out == 0);
+		c->written += out.pos;
+	} while (end ? left != 0 : in.pos < in.size);
 	return 0;
 }
 
@@ -440,9 +447,9 @@ static int zsave_run(void *ctx, uint64_t off, const uint8_t *p, size_t len,
 
 	le64(h, off);
 	le64(h + 8, len);
-	if (z_push(ctx, h, sizeof(h), Z_NO_FLUSH, err) < 0)
+	if (z_push(ctx, h, sizeof(h), false, err) < 0)
 		return -1;
-	return z_push(ctx, p, len, Z_NO_FLUSH, err);
+	return z_push(ctx, p, len, false, err);
 }
 
 int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err)
@@ -455,144 +462,205 @@ int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *e
 	if (!c)
 		return err_set(err, "out of memory");
 	c->fd = fd;
-	if (deflateInit(&c->z, Z_BEST_SPEED) != Z_OK) {
-		free(c);
-		return err_set(err, "memory file: deflate failed");
+	c->c = ZSTD_createCCtx();
+	if (!c->c ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel,
+						MZ_LEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c->c, ZSTD_c_checksumFlag, 1))) {
+		err_set(err, "memory file: zstd: cannot set up the compressor");
+		goto out;
 	}
+	/* Threads where libzstd has them; without, it compresses inline. */
+	ZSTD_CCtx_setParameter(c->c, ZSTD_c_nbWorkers, MZ_WORKERS);
 	h[8] = MZ_VERSION;	/* u32 version; flags 0 */
 	le64(h + 16, m->ram_size);
-	if (z_push(c, h, sizeof(h), Z_NO_FLUSH, err) < 0 ||
+	if (z_push(c, h, sizeof(h), false, err) < 0 ||
 	    gmem_walk_data(m, zsave_run, c, err) < 0 ||
-	    z_push(c, NULL, 0, Z_FINISH, err) < 0)
+	    z_push(c, NULL, 0, true, err) < 0)
 		goto out;
 	*written = c->written;
 	rc = 0;
 out:
-	deflateEnd(&c->z);
+	ZSTD_freeCCtx(c->c);
 	free(c);
 	return rc;
 }
 
-/* Inflate fd into m's RAM, checking the stream as hostile input. */
-static int inflate_runs(struct gmem *m, int fd, uint8_t *in, struct error *err)
+/* The reading side: a decompressor over fd, zstd or zlib. */
+struct zload {
+	int fd;
+	bool zstd, eof, ended;
+	z_stream z;
+	ZSTD_DCtx *d;
+	uint8_t *in;            /* MZ_IO bytes */
+	size_t in_len, in_pos;  /* zstd's unread input: in[in_pos, in_len) */
+};
+
+static int zl_refill(struct zload *l, struct error *err)
 {
-	enum { HDR, RUN, DATA } st = HDR;
-	uint8_t h[MZ_HDR_LEN], *target = h;
-	uint64_t need = MZ_HDR_LEN, got = 0, end = 0;
-	z_stream z = { 0 };
-	bool eof = false;
-	int rc = -1, zr;
+	ssize_t n;
 
-	if (inflateInit(&z) != Z_OK)
-		return err_set(err, "memory.z: inflate failed");
-	for (;;) {
-		uInt avail;
+	do
+		n = read(l->fd, l->in, MZ_IO);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_sys(err, "cannot read memory.z");
+	l->eof = n == 0;
+	l->in_len = (size_t)n;
+	l->in_pos = 0;
+	l->z.next_in = l->in;
+	l->z.avail_in = (uInt)n;
+	return 0;
+}
 
-		if (z.avail_in == 0 && !eof) {
-			ssize_t n = read(fd, in, MZ_IO);
+/* Up to want bytes of the stream into out: the count, 0 once the stream
+ * ended, -1 on an error (a bad or truncated stream: err_input). */
+static ssize_t zl_read(struct zload *l, uint8_t *out, size_t want,
+		       struct error *err)
+{
+	if (want > (1u << 30))
+		want = 1u << 30;
+	while (!l->ended) {
+		size_t got;
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				err_sys(err, "cannot read memory.z");
-				goto out;
-			}
-			eof = n == 0;
-			z.next_in = in;
-			z.avail_in = (uInt)n;
-		}
-		avail = need - got > (1u << 30) ? 1u << 30 : (uInt)(need - got);
-		z.next_out = target + got;
-		z.avail_out = avail;
-		zr = inflate(&z, Z_NO_FLUSH);
-		if (zr == Z_MEM_ERROR) {
-			err_set(err, "memory.z: out of memory");
-			goto out;
-		}
-		if ((zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) ||
-		    (zr == Z_BUF_ERROR && z.avail_in)) {
-			err_input(err, "memory.z: bad stream (%s)",
-				  z.msg ? z.msg : "inflate failed");
-			goto out;
-		}
-		got += avail - z.avail_out;
-		if (got == need) {
-			uint64_t off, len;
+		if (l->zstd) {
+			ZSTD_inBuffer in = { l->in, l->in_len, l->in_pos };
+			ZSTD_outBuffer o = { out, want, 0 };
+			size_t r;
 
-			switch (st) {
-			case HDR:
-				if (memcmp(h, MZ_MAGIC, 8)) {
-					err_input(err, "memory.z: not a vessel memory file");
-					goto out;
-				}
-				if (rd64(h + 8) != MZ_VERSION) { /* version 1, flags 0 */
-					err_input(err, "memory.z: version %u flags 0x%x, "
-						  "this vessel reads version %u",
-						  (unsigned)rd64(h + 8),
-						  (unsigned)(rd64(h + 8) >> 32), MZ_VERSION);
-					goto out;
-				}
-				if (rd64(h + 16) != m->ram_size) {
-					err_input(err, "memory.z: holds %llu bytes of RAM, "
-						  "the guest has %llu",
-						  (unsigned long long)rd64(h + 16),
-						  (unsigned long long)m->ram_size);
-					goto out;
-				}
-				break;
-			case RUN:
-				off = rd64(h);
-				len = rd64(h + 8);
-				if (off < end || off > m->ram_size ||
-				    len > m->ram_size - off) {
-					err_input(err, "memory.z: bad run 0x%llx+0x%llx "
-						  "(RAM is 0x%llx bytes)",
-						  (unsigned long long)off,
-						  (unsigned long long)len,
-						  (unsigned long long)m->ram_size);
-					goto out;
-				}
-				end = off + len;
-				if (len) {
-					st = DATA;
-					target = (uint8_t *)m->map + off;
-					need = len;
-					got = 0;
-					break;
-				}
-				/* fall through: an empty run */
-			case DATA:
-				break;
-			}
-			if (st != DATA || got == need) {
-				st = RUN;
-				target = h;
-				need = 16;
-				got = 0;
-			}
-		}
-		if (zr == Z_STREAM_END) {
-			char extra;
+			if (l->in_pos == l->in_len && !l->eof &&
+			    zl_refill(l, err) < 0)
+				return -1;
+			in.size = l->in_len;
+			in.pos = l->in_pos;
+			r = ZSTD_decompressStream(l->d, &o, &in);
+			l->in_pos = in.pos;
+			if (ZSTD_isError(r))
+				return err_input(err, "memory.z: bad stream (%s)",
+						 ZSTD_getErrorName(r));
+			l->ended = r == 0;      /* the frame is whole and out */
+			got = o.pos;
+			if (!got && !l->ended && l->eof && l->in_pos == l->in_len)
+				return err_input(err, "memory.z: truncated");
+		} else {
+			int zr;
 
-			if (st != RUN || got) {
-				err_input(err, "memory.z: the stream ends inside a %s",
-					  st == DATA ? "run" : "header");
-				goto out;
-			}
-			if (z.avail_in || (!eof && read(fd, &extra, 1) > 0)) {
-				err_input(err, "memory.z: data after the end of the stream");
-				goto out;
-			}
-			break;
+			if (l->z.avail_in == 0 && !l->eof && zl_refill(l, err) < 0)
+				return -1;
+			l->z.next_out = out;
+			l->z.avail_out = (uInt)want;
+			zr = inflate(&l->z, Z_NO_FLUSH);
+			if (zr == Z_MEM_ERROR)
+				return err_set(err, "memory.z: out of memory");
+			if ((zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) ||
+			    (zr == Z_BUF_ERROR && l->z.avail_in))
+				return err_input(err, "memory.z: bad stream (%s)",
+						 l->z.msg ? l->z.msg : "inflate failed");
+			l->ended = zr == Z_STREAM_END;
+			got = want - l->z.avail_out;
+			if (!got && zr == Z_BUF_ERROR && l->eof)
+				return err_input(err, "memory.z: truncated");
 		}
-		if (zr == Z_BUF_ERROR && z.avail_in == 0 && eof) {
-			err_input(err, "memory.z: truncated");
-			goto out;
-		}
+		if (got)
+			return (ssize_t)got;
 	}
-	rc = 0;
-out:
-	inflateEnd(&z);
+	return 0;
+}
+
+/* Exactly n bytes into out: 1, or 0 if the stream ended before the first
+ * byte, or -1 (err says why; ending inside is an error naming what). */
+static int zl_exact(struct zload *l, uint8_t *out, uint64_t n,
+		    const char *what, struct error *err)
+{
+	uint64_t got = 0;
+
+	while (got < n) {
+		ssize_t r = zl_read(l, out + got, n - got, err);
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (!got)
+				return 0;
+			return err_input(err, "memory.z: the stream ends inside "
+					 "a %s", what);
+		}
+		got += (uint64_t)r;
+	}
+	return 1;
+}
+
+/* Decompress fd into m's RAM, checking the stream as hostile input. */
+static int load_runs(struct gmem *m, struct zload *l, struct error *err)
+{
+	uint8_t h[MZ_HDR_LEN];
+	uint64_t end = 0;
+	char extra;
+	int r;
+
+	if ((r = zl_exact(l, h, MZ_HDR_LEN, "header", err)) <= 0)
+		return r < 0 ? -1 : err_input(err, "memory.z: the stream ends "
+					      "inside a header");
+	if (memcmp(h, MZ_MAGIC, 8))
+		return err_input(err, "memory.z: not a vessel memory file");
+	if (rd64(h + 8) != MZ_VERSION)  /* version 1, flags 0 */
+		return err_input(err, "memory.z: version %u flags 0x%x, this "
+				 "vessel reads version %u", (unsigned)rd64(h + 8),
+				 (unsigned)(rd64(h + 8) >> 32), MZ_VERSION);
+	if (rd64(h + 16) != m->ram_size)
+		return err_input(err, "memory.z: holds %llu bytes of RAM, the "
+				 "guest has %llu", (unsigned long long)rd64(h + 16),
+				 (unsigned long long)m->ram_size);
+	for (;;) {
+		uint64_t off, len;
+
+		if ((r = zl_exact(l, h, 16, "header", err)) < 0)
+			return -1;
+		if (r == 0)
+			break;
+		off = rd64(h);
+		len = rd64(h + 8);
+		if (off < end || off > m->ram_size || len > m->ram_size - off)
+			return err_input(err, "memory.z: bad run 0x%llx+0x%llx (RAM "
+					 "is 0x%llx bytes)", (unsigned long long)off,
+					 (unsigned long long)len,
+					 (unsigned long long)m->ram_size);
+		end = off + len;
+		if (len && (r = zl_exact(l, (uint8_t *)m->map + off, len, "run",
+					 err)) != 1)
+			return r < 0 ? -1 : err_input(err, "memory.z: the stream "
+						      "ends inside a run");
+	}
+	if ((l->zstd ? l->in_pos < l->in_len : l->z.avail_in != 0) ||
+	    (!l->eof && read(l->fd, &extra, 1) > 0))
+		return err_input(err, "memory.z: data after the end of the stream");
+	return 0;
+}
+
+static int load_stream(struct gmem *m, int fd, uint8_t *in, struct error *err)
+{
+	static const uint8_t zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	struct zload l = { .fd = fd, .in = in };
+	int rc;
+
+	if (zl_refill(&l, err) < 0)
+		return -1;
+	l.zstd = l.in_len >= 4 && !memcmp(in, zstd_magic, 4);
+	if (l.zstd) {
+		l.d = ZSTD_createDCtx();
+		if (!l.d || ZSTD_isError(ZSTD_DCtx_setParameter(l.d,
+				ZSTD_d_windowLogMax, MZ_WINDOW_LOG_MAX))) {
+			ZSTD_freeDCtx(l.d);
+			return err_set(err, "memory.z: cannot set up zstd");
+		}
+	} else if (inflateInit(&l.z) != Z_OK) {
+		return err_set(err, "memory.z: inflate failed");
+	}
+	rc = load_runs(m, &l, err);
+	if (l.zstd)
+		ZSTD_freeDCtx(l.d);
+	else
+		inflateEnd(&l.z);
 	return rc;
 }
 
@@ -608,7 +676,7 @@ int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err)
 		free(in);
 		return -1;
 	}
-	if (inflate_runs(m, fd, in, err) < 0) {
+	if (load_stream(m, fd, in, err) < 0) {
 		free(in);
 		gmem_free(m);
 		return -1;

@@ -43,10 +43,11 @@ int gmem_save(const struct gmem *m, int fd, uint64_t *written, struct error *err
 /* Restore: map fd, which must be exactly ram_size bytes, MAP_PRIVATE as
  * guest RAM; pages load on demand when first touched. Takes fd. */
 int gmem_map_file(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
-/* The same with zlib (vessel snapshot --compress): a stream of
- * (offset, length, data) runs of non-zero pages, deflated. gmem_load_z
- * allocates anonymous RAM (gmem_alloc) and fills it; every run is checked
- * against ram_size: a bad stream is an error. */
+/* The same compressed (vessel snapshot --compress): a stream of (offset,
+ * length, data) runs of non-zero pages; gmem_save_z writes zstd (level 1,
+ * on worker threads), gmem_load_z reads zstd or zlib (older snapshots),
+ * allocates anonymous RAM (gmem_alloc) and fills it; every run is
+ * checked against ram_size: a bad stream is an error. */
 int gmem_save_z(const struct gmem *m, int fd, uint64_t *written, struct error *err);
 int gmem_load_z(struct gmem *m, uint64_t ram_size, int fd, struct error *err);
 

@@ -1,12 +1,14 @@
 /* libFuzzer target: the compressed memory file reader (gmem_load_z in
  * vmm/memory.c) with 32 MiB of RAM. The input is a memory.z; loading must
  * succeed or be refused as bad input, and loaded RAM frees cleanly.
- * The first byte, when it is not zlib's 0x78, picks a repair: the rest
- * is deflated first, so the fuzzer reaches the header and run checks. */
+ * The first byte, when it is not zlib's 0x78 or zstd's 0x28, picks a
+ * repair: the rest is compressed first (odd: zstd, even: zlib), so the
+ * fuzzer reaches the header and run checks behind both decoders. */
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../../boot/layout.h"
 #include "../../vmm/memory.h"
@@ -44,12 +46,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *z;
 
 	load(data, size);
-	if (size < 1 || data[0] == 0x78)
+	if (size < 1 || data[0] == 0x78 || data[0] == 0x28)
 		return 0;
-	zlen = compressBound(size - 1);
+	zlen = compressBound(size - 1) + ZSTD_compressBound(size - 1);
 	z = malloc(zlen);
-	if (z && compress(z, &zlen, data + 1, size - 1) == Z_OK)
+	if (!z)
+		return 0;
+	if (data[0] & 1) {
+		size_t n = ZSTD_compress(z, zlen, data + 1, size - 1, 1);
+
+		if (!ZSTD_isError(n))
+			load(z, n);
+	} else if (compress(z, &zlen, data + 1, size - 1) == Z_OK) {
 		load(z, zlen);
+	}
 	free(z);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "../../boot/layout.h"
 #include "../../vmm/memory.h"
@@ -682,16 +683,23 @@ static void test_save_load_z(void **state)
 	close(fd);
 }
 
-/* A .z file from raw bytes: deflate `plain` (or use it as is) */
-static int z_file(const void *plain, size_t len, bool deflated, const void *tail,
-		  size_t tail_len)
+/* How z_file makes a memory.z from the plain bytes */
+enum { Z_RAW, Z_ZLIB, Z_ZSTD };
+static int z_how = Z_ZLIB;     /* what the `true` of the callers means */
+
+/* A .z file from raw bytes: compress `plain` (z_how), or use it as is */
+static int z_file(const void *plain, size_t len, bool compressed,
+		  const void *tail, size_t tail_len)
 {
-	uLongf zlen = compressBound(len);
+	uLongf zlen = compressBound(len) + ZSTD_compressBound(len);
 	uint8_t *z = malloc(zlen);
 	int fd = tmp_file();
 
 	assert_non_null(z);
-	if (deflated) {
+	if (compressed && z_how == Z_ZSTD) {
+		zlen = ZSTD_compress(z, zlen, plain, len, 1);
+		assert_false(ZSTD_isError(zlen));
+	} else if (compressed) {
 		assert_int_equal(compress(z, &zlen, plain, len), Z_OK);
 	} else {
 		memcpy(z, plain, len);
@@ -749,7 +757,7 @@ static void z_refused(const uint8_t *plain, size_t len, bool deflated,
 	close(fd);
 }
 
-static void test_load_z_bad(void **state)
+static void load_z_bad(void)
 {
 	const uint64_t R = 64 * MiB;
 	uint8_t *p = malloc(64 * 1024);
@@ -758,7 +766,6 @@ static void test_load_z_bad(void **state)
 	size_t n;
 	int fd;
 
-	(void)state;
 	assert_non_null(p);
 	/* a good one first: two runs, an empty run */
 	{
@@ -805,6 +812,62 @@ static void test_load_z_bad(void **state)
 		z_refused(p, 24 + 5, true, NULL, "ends inside a header");
 	}
 	free(p);
+}
+
+/* Every case for zlib (older snapshots) and zstd (what vessel writes) */
+static void test_load_z_bad(void **state)
+{
+	(void)state;
+	z_how = Z_ZLIB;
+	load_z_bad();
+	z_how = Z_ZSTD;
+	load_z_bad();
+	z_how = Z_ZLIB;
+}
+
+/* gmem_save_z writes zstd; a zstd frame asking for a window past the
+ * reader's bound (16 MiB) is refused, not allocated. */
+static void test_save_z_is_zstd(void **state)
+{
+	static const uint8_t magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	struct error err = { 0 };
+	uint8_t head[4], *big, *z;
+	size_t n = 64 * MiB, zlen = ZSTD_compressBound(64 * MiB);
+	struct gmem m, r;
+	uint64_t written;
+	ZSTD_CCtx *c;
+	int fd = tmp_file();
+
+	(void)state;
+	assert_int_equal(gmem_alloc(&m, 64 * MiB, &err), 0);
+	memset((uint8_t *)m.map + 4096, 0x11, 4096);
+	assert_int_equal(gmem_save_z(&m, fd, &written, &err), 0);
+	assert_int_equal(pread(fd, head, 4, 0), 4);
+	assert_memory_equal(head, magic, 4);
+	gmem_free(&m);
+	close(fd);
+
+	/* A valid stream (header, one 64 MiB - 24 run... of zeros) made with
+	 * a 64 MiB window (windowLog 26). */
+	big = calloc(1, n);
+	z = malloc(zlen);
+	assert_non_null(big);
+	assert_non_null(z);
+	z_plain(big, "VESSELMZ", 64 * MiB, NULL, 0);
+	c = ZSTD_createCCtx();
+	assert_non_null(c);
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 26)));
+	zlen = ZSTD_compress2(c, z, zlen, big, n);
+	assert_false(ZSTD_isError(zlen));
+	ZSTD_freeCCtx(c);
+	fd = tmp_file();
+	assert_int_equal(pwrite(fd, z, zlen, 0), zlen);
+	assert_int_equal(gmem_load_z(&r, 64 * MiB, fd, &err), -1);
+	assert_int_equal(err.input, 1);
+	assert_non_null(strstr(err.msg, "bad stream"));
+	close(fd);
+	free(z);
+	free(big);
 }
 
 /* The measurement: 1 GiB of RAM, 256 MiB of it touched (one run, and
@@ -864,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_save_map_file),
 		cmocka_unit_test(test_save_load_z),
 		cmocka_unit_test(test_load_z_bad),
+		cmocka_unit_test(test_save_z_is_zstd),
 		cmocka_unit_test(test_save_1g_256m),
 	};
 
