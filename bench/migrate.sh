@@ -375,6 +375,9 @@ mig_vessel() { # DOWNTIME_MS
 	jnum "$line" total_ms M_TOTAL_S
 	jnum "$line" sent M_MIB
 	jnum "$line" rounds M_ROUNDS
+	# the destination's part of the downtime: from the stream's last
+	# frame to the guest running there (vessel receive says it)
+	M_DEST=$(sed -nE 's/.*; running ([0-9]+) ms after the last frame.*/\1/p' "$d/recv.out" | tail -n 1)
 	M_TOTAL_S=$(awk -v v="$M_TOTAL_S" 'BEGIN { printf "%.3f", v / 1000 }')
 	M_MIB=$(awk -v v="$M_MIB" 'BEGIN { printf "%.1f", v / 1048576 }')
 	grep -a '"progress"' "$d/migrate.out" | tail -n 3 | sed 's/^/  /' >&2 || true
@@ -460,6 +463,7 @@ for load in "${loads[@]}"; do
 	bench_metric "migrate.$load.total" "migrate ${mem_mib} MiB guest, $load: total time (goal: vessel <= 1.0x QEMU)" s
 	bench_metric "migrate.$load.sent" "migrate ${mem_mib} MiB guest, $load: sent" MiB
 	bench_metric "migrate.$load.rounds" "migrate ${mem_mib} MiB guest, $load: rounds (QEMU: dirty-sync-count)" n
+	bench_metric "migrate.$load.dest" "migrate ${mem_mib} MiB guest, $load: of the downtime, the destination's part (last frame to running; vessel only)" ms
 done
 
 tok=0
@@ -478,7 +482,7 @@ for load in "${loads[@]}"; do
 				continue
 			fi
 			tok=$((tok + 1)) rate=''
-			M_DOWN='' M_TOTAL_S='' M_MIB='' M_ROUNDS='' M_WHY=''
+			M_DOWN='' M_TOTAL_S='' M_MIB='' M_ROUNDS='' M_WHY='' M_DEST=''
 			from=${ns[0]}
 			if [ "$vm" = vessel ]; then from=${ns[$vcur]}; else from=${ns[$qcur]}; fi
 			if [ "$load" = busy ] && ! load_on "$vm" "$tok"; then
@@ -511,11 +515,12 @@ for load in "${loads[@]}"; do
 				ticking "$f" 60 "$p" || dead[$vm]="the guest stopped ticking after a failed migration"
 				continue
 			fi
-			log "migrate $load run $r: $side from ${from%-*}: downtime $M_DOWN ms, total $M_TOTAL_S s, $M_MIB MiB, $M_ROUNDS rounds (wall $wall ms)${rate:+, load ${rate} MiB/s}"
+			log "migrate $load run $r: $side from ${from%-*}: downtime $M_DOWN ms${M_DEST:+ ($M_DEST ms of it at the destination)}, total $M_TOTAL_S s, $M_MIB MiB, $M_ROUNDS rounds (wall $wall ms)${rate:+, load ${rate} MiB/s}"
 			bench_sample "migrate.$load.downtime" "$side" "$M_DOWN"
 			bench_sample "migrate.$load.total" "$side" "$M_TOTAL_S"
 			bench_sample "migrate.$load.sent" "$side" "$M_MIB"
 			bench_sample "migrate.$load.rounds" "$side" "$M_ROUNDS"
+			[ -z "$M_DEST" ] || bench_sample "migrate.$load.dest" "$side" "$M_DEST"
 		done
 	done
 done

@@ -274,12 +274,14 @@ static int receive_into(int fd, const char *dir, const char *peer,
 	struct vm_snapshot *snap = malloc(sizeof(*snap));
 	struct guest_config cfg;
 	struct mig_rx_stats st;
+	long long t_end;
 	pid_t pid;
 	int r;
 
 	if (!snap)
 		return err_set(err, "out of memory");
 	r = mig_receive(fd, dir, &st, err);
+	t_end = now_ms();
 	if (r == 0) {
 		r = snapshot_open_guest(dir, snap, &cfg, err);
 		vm_snapshot_close(snap);
@@ -289,9 +291,11 @@ static int receive_into(int fd, const char *dir, const char *peer,
 				err_prefix(err, "%s", cfg.name);
 			else
 				printf("%s: received from %s (%.1f MiB of memory in "
-				       "%llu frames); running (supervisor pid %d)\n",
+				       "%llu frames); running %lld ms after the "
+				       "last frame (supervisor pid %d)\n",
 				       cfg.name, peer, st.page_bytes / 1048576.0,
-				       (unsigned long long)st.frames, (int)pid);
+				       (unsigned long long)st.frames,
+				       now_ms() - t_end, (int)pid);
 			config_free(&cfg);
 		}
 	}
