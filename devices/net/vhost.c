@@ -26,7 +26,7 @@ int net_vhost_init(struct net_vhost *v, struct error *err)
 	memset(v, 0, sizeof(*v));
 	v->fd = -1;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
-		v->kick[q] = v->call[q] = -1;
+		v->kick[q] = v->call[q] = v->kick_at[q] = -1;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++) {
 		v->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -183,7 +183,7 @@ static int setup_queue(struct net_vhost *v, const struct virtq *vq, unsigned q,
 {
 	struct vhost_vring_state num = { .index = q, .num = vq->size };
 	struct vhost_vring_state base = { .index = q, .num = vq->last_avail };
-	struct vhost_vring_file kick = { .index = q, .fd = v->kick[q] };
+	struct vhost_vring_file kick = { .index = q, .fd = v->kick_at[q] };
 	struct vhost_vring_file call = { .index = q, .fd = v->call[q] };
 
 	if (vring_ioctl(v, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM", q, err) < 0 ||
@@ -197,7 +197,8 @@ static int setup_queue(struct net_vhost *v, const struct virtq *vq, unsigned q,
 
 enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 				      uint64_t negotiated, struct virtq *vq,
-				      int tap_fd, struct error *err)
+				      int tap_fd, const int *kick,
+				      struct error *err)
 {
 	struct vhost_vring_addr a[NET_VHOST_QUEUES];
 	uint64_t features;
@@ -230,6 +231,8 @@ enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 	}
 	if (set_mem_table(v, m, err) < 0)
 		return NET_VHOST_HOST;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		v->kick_at[q] = kick && kick[q] >= 0 ? kick[q] : v->kick[q];
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
 		if (setup_queue(v, &vq[q], q, &a[q], err) < 0)
 			return NET_VHOST_HOST;

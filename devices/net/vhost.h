@@ -30,6 +30,8 @@ struct net_vhost {
 	uint64_t offered;               /* VHOST_GET_FEATURES */
 	int kick[NET_VHOST_QUEUES];     /* eventfds, -1 if none */
 	int call[NET_VHOST_QUEUES];
+	int kick_at[NET_VHOST_QUEUES];  /* what the kernel waits on: kick[]
+					 * or the transport's notify fd */
 	bool started;                   /* backends set: the kernel owns the rings */
 };
 
@@ -60,11 +62,14 @@ int net_vhost_ring_addr(const struct gmem *m, const struct virtq *q,
 
 /* Hand the rings to the kernel: features, RAM, for each queue its size,
  * last_avail, ring addresses, kick and call, then the tap as the backend.
- * Both queues must be ready and not broken. On failure nothing stays
- * started. */
+ * kick[q] >= 0: the kernel waits on that eventfd for queue q's kicks (the
+ * transport's, signalled by KVM: no hop through user space), else on
+ * v->kick[q]. Both queues must be ready and not broken. On failure nothing
+ * stays started. */
 enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 				      uint64_t negotiated, struct virtq *vq,
-				      int tap_fd, struct error *err);
+				      int tap_fd, const int *kick,
+				      struct error *err);
 
 /* Take the rings back: no backend, then each queue's last_avail from the
  * kernel and used_idx from the used ring, so the queues' state is exact for

@@ -14,10 +14,12 @@
  *
  * vhost-net (devices/net/vhost.c). With nets[].vhost on or auto, the
  * kernel moves the packets from DRIVER_OK until reset or quiesce: the tap
- * is then watched for nothing and the pumps below stay idle. Kicks still
- * arrive here (the transport's ioeventfd) and go on to vhost's kick
- * eventfd; vhost's call eventfds are watched on the loop and raise the
- * queue's interrupt through the transport, so MSI-X masking holds. Quiesce
+ * is then watched for nothing and the pumps below stay idle. The kernel
+ * waits on the transport's notify eventfds itself (KVM's ioeventfd wakes
+ * it, no hop through the loop); a kick that exits instead (no ioeventfd
+ * in place) comes here and is passed on. vhost's call eventfds are watched
+ * on the loop and raise the queue's interrupt through the transport, so
+ * MSI-X masking holds. Quiesce
  * takes the rings back exactly (last_avail from the kernel), resume hands
  * them over again. If vhost cannot be set up, the user-space path runs
  * (auto: said once on stderr).
@@ -220,6 +222,7 @@ static void vhost_give_up(struct net *n, const char *why)
 static void vhost_start(struct net *n)
 {
 	const struct virtio_dev *d = n->vdev;
+	int kick[NET_VHOST_QUEUES];
 	struct error err;
 
 	if (n->vhost == NIC_VHOST_OFF || n->vhost_on || !n->running ||
@@ -241,10 +244,15 @@ static void vhost_start(struct net *n)
 		vhost_give_up(n, err.msg);
 		return;
 	}
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		kick[q] = virtio_kick_fd(n->vdev, q);
 	switch (net_vhost_start(&n->vh, n->env->mem, n->vdev->features,
-				n->vdev->vq, n->tap.fd, &err)) {
+				n->vdev->vq, n->tap.fd, kick, &err)) {
 	case NET_VHOST_OK:
 		n->vhost_on = true;
+		/* KVM's ioeventfd wakes the kernel's worker itself. */
+		for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+			virtio_kick_direct(n->vdev, q, true);
 		break;
 	case NET_VHOST_GUEST:
 		fprintf(stderr, "vessel: nets[%u]: %s\n", n->index, err.msg);
@@ -264,6 +272,8 @@ static void vhost_stop(struct net *n, bool deliver)
 		return;
 	net_vhost_stop(&n->vh, n->vdev->vq);
 	n->vhost_on = false;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		virtio_kick_direct(n->vdev, q, false);
 	/* The user-space path, should it take over, starts afresh. */
 	n->rx_starved = false;
 	n->tx_blocked = false;
@@ -340,8 +350,10 @@ static void net_notify(struct virtio_dev *d, unsigned q)
 	uint64_t one = 1;
 
 	if (n->vhost_on) {
+		/* Reached for a kick that exited (no ioeventfd in place) or
+		 * with the kernel on its own kick eventfd: pass it on. */
 		if (q < NET_VHOST_QUEUES)
-			(void)!write(n->vh.kick[q], &one, sizeof(one));
+			(void)!write(n->vh.kick_at[q], &one, sizeof(one));
 		return;
 	}
 	if (q == TXQ) {

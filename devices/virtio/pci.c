@@ -57,6 +57,7 @@ struct virtio_pci {
 	uint8_t generation;
 	int notify_fd[VIRTIO_MAX_QUEUES];
 	bool notify_watched[VIRTIO_MAX_QUEUES]; /* on the loop */
+	bool kick_direct[VIRTIO_MAX_QUEUES];    /* notify_fd is another's kick */
 	uint64_t notify_base;           /* where the ioeventfds sit, 0 if none */
 	bool route_failed;              /* reported once */
 	bool quiesced;                  /* no queue_notify until resume */
@@ -414,8 +415,8 @@ static void notify_ready(struct loop *loop, int fd, uint32_t events, void *opaqu
 		return;
 	pthread_mutex_lock(&d->lock);
 	for (unsigned q = 0; q < d->ops->nqueues; q++) {
-		if (vp->notify_fd[q] != fd)
-			continue;
+		if (vp->notify_fd[q] != fd || vp->kick_direct[q])
+			continue;	/* (its other reader was woken too) */
 		if (d->vq[q].ready && !d->vq[q].broken && !vp->quiesced &&
 		    (d->status & VIRTIO_STATUS_DRIVER_OK))
 			d->ops->queue_notify(d, q);
@@ -609,6 +610,17 @@ int virtio_pci_resume(struct virtio_dev *d, struct error *err)
 	for (unsigned q = 0; q < d->ops->nqueues; q++)
 		(void)!write(vp->notify_fd[q], &one, sizeof(one));
 	return 0;
+}
+
+int virtio_kick_fd(struct virtio_dev *d, unsigned q)
+{
+	return q < d->ops->nqueues ? to_vp(d)->notify_fd[q] : -1;
+}
+
+void virtio_kick_direct(struct virtio_dev *d, unsigned q, bool on)
+{
+	if (q < d->ops->nqueues)
+		to_vp(d)->kick_direct[q] = on;
 }
 
 void virtio_notify_later(struct virtio_dev *d, unsigned q)

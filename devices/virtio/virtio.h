@@ -95,6 +95,14 @@ int virtio_section_open(const struct vmstate_reader *r, const char *id,
 			struct vmstate_section *s, struct error *err);
 int virtio_section_close(const struct vmstate_section *s, struct error *err);
 
+/* Queue q's notify eventfd: the guest's kicks signal it (the ioeventfd
+ * at the notify address; an exit's notify write calls queue_notify
+ * instead). A data plane elsewhere (vhost) may wait on it directly; then
+ * virtio_kick_direct(d, q, true) stops the loop's queue_notify for it
+ * (the loop still reads it). Lock held for _direct. */
+int virtio_kick_fd(struct virtio_dev *d, unsigned q);
+void virtio_kick_direct(struct virtio_dev *d, unsigned q, bool on);
+
 /* A queue_notify that stopped at its budget with requests left: call it
  * again on a later turn of the event loop, after the other ready fds, so
  * one busy queue cannot hold the shared loop. Lock held, any thread. */
