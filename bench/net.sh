@@ -69,12 +69,13 @@ cpu_ticks() {
 	local f t c pid
 	# shellcheck disable=SC2034 # TICKS is read by the caller
 	TICKS=0
-	pid=$(pgrep -P "${SHVM_PID[net-$1]}" | head -n1)
+	# (none when the VM is gone: then only the workers count)
+	pid=$(pgrep -P "${SHVM_PID[net-$1]:-0}" 2>/dev/null | head -n1 || true)
 	if [ -n "$pid" ] && read -r c 2>/dev/null <"/proc/$pid/stat"; then
 		c=${c##*) }
 		# shellcheck disable=SC2086 # split into fields: utime is 12, stime 13
 		set -- $c
-		TICKS=$((${12} + ${13}))
+		[ $# -lt 13 ] || TICKS=$((${12} + ${13}))
 	fi
 	for f in /proc/[0-9]*/task/*/comm; do
 		read -r t 2>/dev/null <"$f" || continue
@@ -86,7 +87,7 @@ cpu_ticks() {
 		c=${c##*) }
 		# shellcheck disable=SC2086
 		set -- $c
-		TICKS=$((TICKS + ${12} + ${13}))
+		[ $# -lt 13 ] || TICKS=$((TICKS + ${12} + ${13}))
 	done
 }
 HZ=$(getconf CLK_TCK)
