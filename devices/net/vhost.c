@@ -26,7 +26,7 @@ int net_vhost_init(struct net_vhost *v, struct error *err)
 	memset(v, 0, sizeof(*v));
 	v->fd = -1;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
-		v->kick[q] = v->call[q] = v->kick_at[q] = -1;
+		v->kick[q] = v->call[q] = v->kick_at[q] = v->call_at[q] = -1;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++) {
 		v->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -184,7 +184,7 @@ static int setup_queue(struct net_vhost *v, const struct virtq *vq, unsigned q,
 	struct vhost_vring_state num = { .index = q, .num = vq->size };
 	struct vhost_vring_state base = { .index = q, .num = vq->last_avail };
 	struct vhost_vring_file kick = { .index = q, .fd = v->kick_at[q] };
-	struct vhost_vring_file call = { .index = q, .fd = v->call[q] };
+	struct vhost_vring_file call = { .index = q, .fd = v->call_at[q] };
 
 	if (vring_ioctl(v, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM", q, err) < 0 ||
 	    vring_ioctl(v, VHOST_SET_VRING_BASE, &base, "VHOST_SET_VRING_BASE", q, err) < 0 ||
@@ -197,7 +197,7 @@ static int setup_queue(struct net_vhost *v, const struct virtq *vq, unsigned q,
 
 enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 				      uint64_t negotiated, struct virtq *vq,
-				      int tap_fd, const int *kick,
+				      int tap_fd, const int *kick, const int *call,
 				      struct error *err)
 {
 	struct vhost_vring_addr a[NET_VHOST_QUEUES];
@@ -231,8 +231,10 @@ enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 	}
 	if (set_mem_table(v, m, err) < 0)
 		return NET_VHOST_HOST;
-	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++) {
 		v->kick_at[q] = kick && kick[q] >= 0 ? kick[q] : v->kick[q];
+		v->call_at[q] = call && call[q] >= 0 ? call[q] : v->call[q];
+	}
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
 		if (setup_queue(v, &vq[q], q, &a[q], err) < 0)
 			return NET_VHOST_HOST;
@@ -249,6 +251,23 @@ enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 	}
 	v->started = true;
 	return NET_VHOST_OK;
+}
+
+int net_vhost_set_call(struct net_vhost *v, unsigned q, int fd,
+		       struct error *err)
+{
+	struct vhost_vring_file call = { .index = q };
+
+	if (q >= NET_VHOST_QUEUES || !v->started)
+		return 0;
+	call.fd = fd >= 0 ? fd : v->call[q];
+	if (call.fd == v->call_at[q])
+		return 0;
+	if (vring_ioctl(v, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL",
+			q, err) < 0)
+		return -1;
+	v->call_at[q] = call.fd;
+	return 0;
 }
 
 void net_vhost_stop(struct net_vhost *v, struct virtq *vq)

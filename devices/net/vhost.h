@@ -32,6 +32,8 @@ struct net_vhost {
 	int call[NET_VHOST_QUEUES];
 	int kick_at[NET_VHOST_QUEUES];  /* what the kernel waits on: kick[]
 					 * or the transport's notify fd */
+	int call_at[NET_VHOST_QUEUES];  /* what it signals: call[] or the
+					 * vector's irqfd */
 	bool started;                   /* backends set: the kernel owns the rings */
 };
 
@@ -64,12 +66,16 @@ int net_vhost_ring_addr(const struct gmem *m, const struct virtq *q,
  * last_avail, ring addresses, kick and call, then the tap as the backend.
  * kick[q] >= 0: the kernel waits on that eventfd for queue q's kicks (the
  * transport's, signalled by KVM: no hop through user space), else on
- * v->kick[q]. Both queues must be ready and not broken. On failure nothing
- * stays started. */
+ * v->kick[q]; call[q] >= 0: it signals queue q's interrupts there (the
+ * vector's irqfd), else on v->call[q]. Both queues must be ready and not
+ * broken. On failure nothing stays started. */
 enum net_vhost_result net_vhost_start(struct net_vhost *v, const struct gmem *m,
 				      uint64_t negotiated, struct virtq *vq,
-				      int tap_fd, const int *kick,
+				      int tap_fd, const int *kick, const int *call,
 				      struct error *err);
+/* While started: queue q's interrupts to fd (-1: v->call[q]). */
+int net_vhost_set_call(struct net_vhost *v, unsigned q, int fd,
+		       struct error *err);
 
 /* Take the rings back: no backend, then each queue's last_avail from the
  * kernel and used_idx from the used ring, so the queues' state is exact for

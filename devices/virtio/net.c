@@ -17,9 +17,11 @@
  * is then watched for nothing and the pumps below stay idle. The kernel
  * waits on the transport's notify eventfds itself (KVM's ioeventfd wakes
  * it, no hop through the loop); a kick that exits instead (no ioeventfd
- * in place) comes here and is passed on. vhost's call eventfds are watched
- * on the loop and raise the queue's interrupt through the transport, so
- * MSI-X masking holds. Quiesce
+ * in place) comes here and is passed on. Its interrupts go straight to the
+ * queue's MSI-X vector (the irqfd) while that vector is live; while it is
+ * masked (or MSI-X off) they go to vhost's call eventfds, watched on the
+ * loop, and through the transport, which holds them pending: masking
+ * holds (net_calls_changed switches between the two). Quiesce
  * takes the rings back exactly (last_avail from the kernel), resume hands
  * them over again. If vhost cannot be set up, the user-space path runs
  * (auto: said once on stderr).
@@ -222,7 +224,7 @@ static void vhost_give_up(struct net *n, const char *why)
 static void vhost_start(struct net *n)
 {
 	const struct virtio_dev *d = n->vdev;
-	int kick[NET_VHOST_QUEUES];
+	int kick[NET_VHOST_QUEUES], call[NET_VHOST_QUEUES];
 	struct error err;
 
 	if (n->vhost == NIC_VHOST_OFF || n->vhost_on || !n->running ||
@@ -244,10 +246,12 @@ static void vhost_start(struct net *n)
 		vhost_give_up(n, err.msg);
 		return;
 	}
-	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++) {
 		kick[q] = virtio_kick_fd(n->vdev, q);
+		call[q] = virtio_call_fd(n->vdev, q);
+	}
 	switch (net_vhost_start(&n->vh, n->env->mem, n->vdev->features,
-				n->vdev->vq, n->tap.fd, kick, &err)) {
+				n->vdev->vq, n->tap.fd, kick, call, &err)) {
 	case NET_VHOST_OK:
 		n->vhost_on = true;
 		/* KVM's ioeventfd wakes the kernel's worker itself. */
@@ -400,6 +404,29 @@ static void net_reset(struct virtio_dev *d)
 	watch_sync(n, false);
 }
 
+/* The vectors changed (masked, unmasked, reassigned): with vhost on, its
+ * interrupts go straight to a live vector's irqfd, or through the loop
+ * (net_vhost_call, then the transport, which holds them while masked). */
+static void net_calls_changed(struct virtio_dev *d)
+{
+	struct net *n = d->priv;
+	struct error err;
+
+	if (!n->vhost_on)
+		return;
+	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
+		if (net_vhost_set_call(&n->vh, q, virtio_call_fd(d, q), &err) < 0) {
+			/* The user-space path takes over from where the
+			 * kernel was, with a turn for each queue. */
+			vhost_stop(n, true);
+			vhost_give_up(n, err.msg);
+			watch_sync(n, false);
+			for (unsigned k = 0; k < NET_VHOST_QUEUES; k++)
+				virtio_notify_later(d, k);
+			return;
+		}
+}
+
 static void net_config_read(struct virtio_dev *d, unsigned off, uint8_t *data,
 			    unsigned len)
 {
@@ -427,6 +454,7 @@ static const struct virtio_ops net_vops = {
 	.activate = net_activate,
 	.queue_notify = net_notify,
 	.reset = net_reset,
+	.calls_changed = net_calls_changed,
 };
 
 /* What the device offers: the host side always takes partial checksums and

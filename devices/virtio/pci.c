@@ -121,6 +121,28 @@ static void msix_update(struct virtio_pci *vp, unsigned v)
 	}
 }
 
+/* What virtio_call_fd() gives may have changed. Dev lock held. */
+static void calls_changed(struct virtio_pci *vp)
+{
+	if (vp->dev.ops->calls_changed)
+		vp->dev.ops->calls_changed(&vp->dev);
+}
+
+int virtio_call_fd(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *vp = to_vp(d);
+	uint16_t v;
+	bool fmask;
+
+	if (q >= d->ops->nqueues)
+		return -1;
+	v = vp->queue_vector[q];
+	if (v >= vp->nvec || !msix_enabled(vp, &fmask) || fmask ||
+	    (vp->table[v].ctrl & 1))
+		return -1;
+	return vp->vec[v].fd;
+}
+
 static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 			  unsigned len, bool is_write)
 {
@@ -145,6 +167,8 @@ static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 	 * address low, high, then data, and the route moves at the data. */
 	if (field == 2 || field == 3)
 		msix_update(vp, v);
+	if (field == 3)
+		calls_changed(vp);
 }
 
 /* ---- config interrupt / used buffers ---- */
@@ -296,7 +320,12 @@ static void common_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 		if (qset && val && val <= d->ops->queue_size && !(val & (val - 1)))
 			vp->queue_size[q] = val;
 		break;
-	case 0x1a: if (qok) vp->queue_vector[q] = val < vp->nvec ? val : NO_VECTOR; break;
+	case 0x1a:
+		if (qok) {
+			vp->queue_vector[q] = val < vp->nvec ? val : NO_VECTOR;
+			calls_changed(vp);
+		}
+		break;
 	case 0x1c:
 		if (qset && val == 1) {
 			vq->size = vp->queue_size[q];
@@ -463,6 +492,7 @@ static void msix_cfg_written(struct pci_func *f, unsigned off, unsigned len)
 		pthread_mutex_lock(&vp->dev.lock);
 		for (unsigned v = 0; v < vp->nvec; v++)
 			msix_update(vp, v);
+		calls_changed(vp);
 		pthread_mutex_unlock(&vp->dev.lock);
 	}
 }

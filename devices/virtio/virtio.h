@@ -45,6 +45,10 @@ struct virtio_ops {
 	void (*queue_notify)(struct virtio_dev *d, unsigned q);
 	/* The driver reset the device. Lock held. */
 	void (*reset)(struct virtio_dev *d);
+	/* Optional: what virtio_call_fd() gives may have changed (MSI-X
+	 * enabled or masked, an entry masked or unmasked, a queue's vector
+	 * set). Lock held. */
+	void (*calls_changed)(struct virtio_dev *d);
 };
 
 struct virtio_pci;
@@ -102,6 +106,13 @@ int virtio_section_close(const struct vmstate_section *s, struct error *err);
  * (the loop still reads it). Lock held for _direct. */
 int virtio_kick_fd(struct virtio_dev *d, unsigned q);
 void virtio_kick_direct(struct virtio_dev *d, unsigned q, bool on);
+/* Queue q's interrupt as an eventfd another data plane (vhost) may signal
+ * itself: its MSI-X vector's irqfd while signalling it delivers at once
+ * (MSI-X enabled, neither the function nor the entry masked), else -1:
+ * then the interrupt must go through virtio_interrupt(), which keeps it
+ * pending while masked. ops->calls_changed says when to ask again. Lock
+ * held. */
+int virtio_call_fd(struct virtio_dev *d, unsigned q);
 
 /* A queue_notify that stopped at its budget with requests left: call it
  * again on a later turn of the event loop, after the other ready fds, so
