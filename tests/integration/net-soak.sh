@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The network soak shared by test_20 (1 vCPU), test_21 (2 vCPUs, the
-# NIC's interrupts moved between them while it runs) and test_32 (test_20
+# NIC's interrupts moved between them while it runs) and test_32 (test_21
 # with vhost-net), sourced after lib.sh.
 #
 # One VM with one NIC on a tap the test made (10.79.0.1/24 on the host).
