@@ -56,9 +56,16 @@ vt_wait_dev /sys/class/net/eth0
 ip link set lo up
 ip addr add 10.79.0.2/24 dev eth0
 ip link set eth0 up
-rc=0
-ping -c 2 -w 20 10.79.0.1 >/dev/null || rc=\$?
+# The host answers (up to 3 tries of 10 s: once, in CI14, no reply came
+# in the first 20 s while every transfer after went through; the tries it
+# took are reported, so that stays visible).
+rc=1 n=0
+while [ \$rc != 0 ] && [ \$n -lt 3 ]; do
+	n=\$((n + 1)) rc=0
+	ping -c 2 -w 10 10.79.0.1 >/dev/null || rc=\$?
+done
 echo "VT-PING-RC=\$rc"
+echo "VT-PING-TRIES=\$n"
 head -c $((SOAK_KB * 1024)) /dev/urandom >/tmp/out.bin
 echo "VT-OUT-SHA=\$(sha256sum /tmp/out.bin | cut -d' ' -f1)"
 if [ $move_irq = 1 ]; then
@@ -121,7 +128,8 @@ YAML
 	wait_output '^VESSEL-TEST-EXIT=' "$VM_TIMEOUT"
 	vm_wait 60
 	expect_booted
-	[ "$(soak_value VT-PING-RC)" = 0 ] || vfail "the guest could not ping the host"
+	[ "$(soak_value VT-PING-RC)" = 0 ] || vfail "the guest could not ping the host ($(soak_value VT-PING-TRIES) tries)"
+	[ "$(soak_value VT-PING-TRIES)" = 1 ] || info "the guest's ping of the host needed $(soak_value VT-PING-TRIES) tries of 10 s"
 	info "soak (vhost: $TEST_SOAK_VHOST): $(soak_value VT-SOAK-TX) sent, $(soak_value VT-SOAK-RX) received, $(soak_value VT-SOAK-LOST) lost of $SOAK_N each way, $SOAK_KB KiB each, in $(soak_value VT-SOAK-MS) ms"
 	if [ "$move_irq" = 1 ]; then
 		info "NIC interrupts $(guest_value VT-NIC-IRQS) moved $(soak_value VT-IRQ-MOVES) times"
