@@ -166,7 +166,7 @@ FUZZ_LIBS_memz    := -lz -lzstd
 FUZZ_LIBS_vcpu_state := -lz
 FUZZ_device_restore := devices/pci.c devices/virtio/queue.c vmm/bus.c vmm/msi.c \
                        vmm/loop.c vmm/memory.c vmm/vmstate.c tools/base/error.c tools/base/fdio.c
-FUZZ_LIBS_device_restore := -lz -lpthread
+FUZZ_LIBS_device_restore := -lz -lzstd -lpthread
 FUZZ_kernel_payload      := boot/payload.c tools/base/error.c
 FUZZ_LIBS_kernel_payload := -lz -llzma -lzstd -llz4
 FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
