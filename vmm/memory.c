@@ -524,15 +524,14 @@ static ssize_t zl_read(struct zload *l, uint8_t *out, size_t want,
 		size_t got;
 
 		if (l->zstd) {
-			ZSTD_inBuffer in = { l->in, l->in_len, l->in_pos };
 			ZSTD_outBuffer o = { out, want, 0 };
+			ZSTD_inBuffer in;
 			size_t r;
 
 			if (l->in_pos == l->in_len && !l->eof &&
 			    zl_refill(l, err) < 0)
 				return -1;
-			in.size = l->in_len;
-			in.pos = l->in_pos;
+			in = (ZSTD_inBuffer){ l->in, l->in_len, l->in_pos };
 			r = ZSTD_decompressStream(l->d, &o, &in);
 			l->in_pos = in.pos;
 			if (ZSTD_isError(r))

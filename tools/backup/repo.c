@@ -15,11 +15,11 @@
 
 static const char marker_text[] = "vessel backup repository\nformat 1\n";
 
+static bool dir_fresh(int fd, bool leftovers);
+
 /* Is entry name of directory dirfd what create() leaves when it is cut
  * short: chunks/ or backups/ (empty), the lock file, the marker's
  * temporary file? */
-static bool dir_fresh(int fd, bool leftovers);
-
 static bool creation_leftover(int dirfd, const char *name)
 {
 	static const char marker_tmp[] = REPO_TMP_PREFIX "-" REPO_MARKER "-";
