@@ -9,7 +9,7 @@
 #   make hello      boot examples/hello.yaml (Debian kernel + busybox shell;
 #                   EXAMPLE=disk-net: with one disk and one NIC)
 #   make fuzz       build the libFuzzer targets (tests/fuzz) and run each for
-#                   FUZZ_SECONDS (30)
+#                   FUZZ_SECONDS (30), FUZZ_JOBS (one per CPU) at a time
 #   make bench      benchmarks against QEMU, crun, runc (ONLY=boot,footprint,blk,net,container,snapshot,oci,backup)
 #   make install    PREFIX=/usr/local DESTDIR=
 

@@ -141,14 +141,15 @@ allowed_all_skip() {
 
 # run_job JOB: runs it (output streamed and kept in $results/N.log) and
 # appends a row to $results/rows (TAB-separated: label where passed failed
-# skipped retries seconds note) and its SKIP lines to $results/skips.
+# skipped retries seconds note cpu%, the CPUs' busy share where it ran) and its SKIP lines to $results/skips.
 # Returns 75 when the job asked for a fresh nested host (no row then).
 run_job() {
-	local job=$1 lbl log t0 rc p=0 f=0 s=0 r secs note='' line
+	local job=$1 lbl log t0 rc p=0 f=0 s=0 r secs note='' line c0 c1
 	lbl=$(label "$job")
 	log=$results/$(echo "$job" | tr '/:' '__').log
 	echo "=== $lbl ($(where))"
 	t0=$(now_ms)
+	c0=$(cpu_ticks)
 	# Appended to: a job run again on a fresh nested host keeps the log
 	# (and the retries) of its first attempt.
 	suite_cmd "$job" 2>&1 | tee -a "$log"
@@ -158,6 +159,7 @@ run_job() {
 		return "$rc"
 	fi
 	secs=$((($(now_ms) - t0 + 500) / 1000))
+	c1=$(cpu_ticks)
 	line=$(grep -aE '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n1)
 	if [ -n "$line" ]; then
 		read -r p f s <<<"$(echo "$line" | sed -E 's/^([a-z-]+: )?([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\2 \3 \5/')"
@@ -172,7 +174,8 @@ run_job() {
 	fi
 	r=$(grep -ac '^retry ' "$log")
 	grep -a '^SKIP ' "$log" | sed "s|^SKIP |$lbl: |" >>"$results/skips"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lbl" "$(where)" "$p" "$f" "$s" "$r" "$secs" "$note" >>"$results/rows"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lbl" "$(where)" "$p" "$f" "$s" "$r" "$secs" "$note" \
+		"$(cpu_busy "$c0" "$c1")" >>"$results/rows"
 	[ -z "$note" ] || echo "FAIL $lbl: $note"
 	return 0
 }
@@ -198,12 +201,17 @@ if [ -z "$mode" ]; then
 fi
 case $mode in direct | nested) ;; *) die "TEST_KVM_MODE must be direct or nested, not $mode" ;; esac
 
-here_jobs=() nested_jobs=() late_jobs=()
+here_jobs=() side_jobs=() nested_jobs=() late_jobs=()
 # plan BUILD SUITE...: adds the jobs of the SUITEs built in BUILD.
 plan() {
 	local b=$1 s
 	shift
 	for s in "$@"; do
+		# QEMU (TCG, one vCPU) here, never KVM: in the side lane.
+		if [ "$s" = appliance-test ]; then
+			side_jobs+=("$b/$s")
+			continue
+		fi
 		if [ "$mode" = direct ]; then
 			here_jobs+=("$b/$s")
 			continue
@@ -217,7 +225,6 @@ plan() {
 		container-test) here_jobs+=("$b/container-test") ;;
 		oci-test) here_jobs+=("$b/oci-test") ;;
 		backup-test) here_jobs+=("$b/backup-test") ;;
-		appliance-test) here_jobs+=("$b/appliance-test") ;;
 		manage-test)
 			here_jobs+=("$b/manage-test:host")
 			nested_jobs+=("$b/manage-test:vm")
@@ -245,35 +252,66 @@ trap 'rm -rf "$results"' EXIT
 : >"$results/skips"
 t_start=$(now_ms)
 
+# nested_prep: what the nested host needs from here, made before it boots:
+# QEMU, the kernel, and for the integration suite test_15's systemd disk
+# image (debootstrap needs the network, which the nested host lacks) and
+# test_18's PREEMPT_RT kernel. Exits non-zero if the kernel is missing.
+nested_prep() {
+	[ $nested_setup_ok = 1 ] || return 0
+	ensure_cmds qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox cpio:cpio
+	"$HARNESS_DIR/fetch-kernel.sh" >/dev/null || { log "error: fetching the kernel failed"; return 1; }
+	case " ${nested_jobs[*]} " in
+	*/integration\ *)
+		if [ -z "${TEST_FILTER:-}" ] || [[ test_15_systemd_blk =~ $TEST_FILTER ]]; then
+			run_timeout 1200 "$REPO/tests/integration/systemd-vm-image.sh" >/dev/null ||
+				warn "could not build test_15's systemd disk image: test_15 will SKIP"
+		fi
+		if [ -z "${TEST_FILTER:-}" ] || [[ test_18_rt_smp =~ $TEST_FILTER ]]; then
+			KERNEL_FLAVOUR=rt-amd64 "$HARNESS_DIR/fetch-kernel.sh" >/dev/null ||
+				warn "could not fetch the PREEMPT_RT kernel: test_18 will fail"
+		fi
+		;;
+	esac
+}
+nested_setup_ok=1
+if [ ${#nested_jobs[@]} -gt 0 ] && ! command -v qemu-system-x86_64 >/dev/null 2>&1 &&
+	{ [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; }; then
+	warn "no hardware KVM and no qemu-system-x86_64 for a nested KVM host: install qemu-system-x86 or run on a machine with /dev/kvm"
+	nested_setup_ok=0
+fi
+
+# ---- the host jobs, in two lanes -----------------------------------------
+# They leave the CPUs mostly idle (about 40%: sleeps, waits for guests and
+# containers, one QEMU vCPU), so the side lane (the nested host's
+# preparation, then the appliance suite, which shares nothing with the
+# others) runs alongside the other host jobs. Its output follows theirs.
+side_pid=''
+if [ ${#side_jobs[@]} -gt 0 ] || [ ${#nested_jobs[@]} -gt 0 ]; then
+	what=${side_jobs[*]-}
+	[ ${#nested_jobs[@]} -eq 0 ] || what="preparing the nested host${what:+, then $what}"
+	echo "=== alongside the host jobs: $what (output below, when done)"
+	(
+		st=0
+		if [ ${#nested_jobs[@]} -gt 0 ]; then nested_prep || st=1; fi
+		for job in ${side_jobs[@]+"${side_jobs[@]}"}; do run_job "$job"; done
+		exit $st
+	) >"$results/side.out" 2>&1 </dev/null &
+	side_pid=$!
+fi
 for job in ${here_jobs[@]+"${here_jobs[@]}"}; do run_job "$job"; done
+side_st=0
+if [ -n "$side_pid" ]; then
+	wait "$side_pid" || side_st=$?
+	cat "$results/side.out"
+fi
 
 # ---- one nested host for the KVM jobs ----------------------------------
 nested_note=''
 if [ ${#nested_jobs[@]} -gt 0 ]; then
 	log "no hardware-backed /dev/kvm here; running ${nested_jobs[*]} in one nested KVM host"
-	nested_setup_ok=1
-	if ! command -v qemu-system-x86_64 >/dev/null 2>&1 &&
-		{ [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; }; then
-		warn "no hardware KVM and no qemu-system-x86_64 for a nested KVM host: install qemu-system-x86 or run on a machine with /dev/kvm"
-		nested_setup_ok=0
-	fi
-	if [ $nested_setup_ok = 1 ]; then
-		ensure_cmds qemu-system-x86:qemu-system-x86_64 busybox-static:/bin/busybox cpio:cpio
-		"$HARNESS_DIR/fetch-kernel.sh" >/dev/null || die "fetching the kernel failed"
-	fi
+	[ "$side_st" = 0 ] || die "preparing the nested host failed"
 	case " ${nested_jobs[*]} " in
 	*/integration\ *)
-		# test_15's systemd disk image: debootstrap needs the network,
-		# which the nested host lacks, so it is built (and cached) here.
-		if [ $nested_setup_ok = 1 ] && { [ -z "${TEST_FILTER:-}" ] || [[ test_15_systemd_blk =~ $TEST_FILTER ]]; }; then
-			run_timeout 1200 "$REPO/tests/integration/systemd-vm-image.sh" >/dev/null ||
-				warn "could not build test_15's systemd disk image: test_15 will SKIP"
-		fi
-		# test_18's PREEMPT_RT kernel, fetched here for the same reason.
-		if [ $nested_setup_ok = 1 ] && { [ -z "${TEST_FILTER:-}" ] || [[ test_18_rt_smp =~ $TEST_FILTER ]]; }; then
-			KERNEL_FLAVOUR=rt-amd64 "$HARNESS_DIR/fetch-kernel.sh" >/dev/null ||
-				warn "could not fetch the PREEMPT_RT kernel: test_18 will fail"
-		fi
 		# If the nested host is booted again, the integration tests that
 		# passed already are not run twice (tests/integration/run-all.sh).
 		export TEST_PASSED_FILE=$results/integration-passed
@@ -301,7 +339,7 @@ if [ ${#nested_jobs[@]} -gt 0 ]; then
 	# A job the nested host never finished: a failure of its own.
 	for job in "${nested_jobs[@]}"; do
 		grep -qxF "$job" "$results/done" 2>/dev/null && continue
-		printf '%s\tnested\t0\t1\t0\t0\t0\t%s\n' "$(label "$job")" \
+		printf '%s\tnested\t0\t1\t0\t0\t0\t%s\t-\n' "$(label "$job")" \
 			"not run to the end: the nested host failed (status $nrc)" >>"$results/rows"
 	done
 	boots=$(grep -c '^boot ' "$results/nested-stats" 2>/dev/null) || boots=0
@@ -316,11 +354,11 @@ total_secs=$((($(now_ms) - t_start + 500) / 1000))
 echo
 echo "==== test summary"
 awk -F'\t' -v total="$total_secs" '
-	BEGIN { fmt = "%-28s %-7s %6s %6s %7s %7s %7s\n"
-		printf fmt, "suite", "where", "passed", "failed", "skipped", "retries", "seconds" }
-	{ printf fmt, $1, $2, $3, $4, $5, $6, $7; p += $3; f += $4; s += $5; r += $6
+	BEGIN { fmt = "%-28s %-7s %6s %6s %7s %7s %7s %5s\n"
+		printf fmt, "suite", "where", "passed", "failed", "skipped", "retries", "seconds", "cpu%" }
+	{ printf fmt, $1, $2, $3, $4, $5, $6, $7, $9; p += $3; f += $4; s += $5; r += $6
 	  if ($8 != "") notes = notes "  " $1 ": " $8 "\n" }
-	END { printf fmt, "total", "", p, f, s, r, total
+	END { printf fmt, "total", "", p, f, s, r, total, ""
 	      if (notes != "") printf "failed suites:\n%s", notes }' "$results/rows"
 [ -z "$nested_note" ] || echo "$nested_note"
 if [ -s "$results/skips" ]; then

@@ -13,6 +13,7 @@ for t in build:900 init:1200 boot:1800; do
 	name=${t%%:*} limit=${t#*:}
 	echo "# appliance: $name.sh"
 	out=$(mktemp)
+	t0=$SECONDS
 	if [ "$name" = init ]; then
 		timeout -k 10 "$limit" flock /tmp/vessel-appliance-qemu.lock "$here/$name.sh" 2>&1 | tee "$out"
 	else
@@ -21,6 +22,7 @@ for t in build:900 init:1200 boot:1800; do
 	rc=${PIPESTATUS[0]}
 	line=$(grep -aE '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -n1)
 	rm -f "$out"
+	echo "# appliance: $name.sh took $((SECONDS - t0)) s"
 	if [ -z "$line" ]; then
 		[ "$rc" -eq 124 ] && echo "FAIL $name.sh: hang: no result within $limit s" ||
 			echo "FAIL $name.sh: exited $rc without a result line"

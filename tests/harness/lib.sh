@@ -32,6 +32,21 @@ harness_fail() {
 # now_ms: milliseconds since the epoch.
 now_ms() { date +%s%3N; }
 
+# cpu_ticks: "busy total" jiffies of all CPUs of this machine since boot;
+# cpu_busy BEFORE AFTER: the percentage of CPU time busy between the two.
+cpu_ticks() {
+	local _ user nice sys idle iowait irq softirq steal
+	read -r _ user nice sys idle iowait irq softirq steal _ </proc/stat
+	echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal))"
+}
+cpu_busy() {
+	local b0 a0 b1 a1
+	read -r b0 a0 <<<"$1"
+	read -r b1 a1 <<<"$2"
+	[ $((a1 - a0)) -gt 0 ] || { echo -; return; }
+	echo $(((b1 - b0) * 100 / (a1 - a0)))
+}
+
 # run_timeout SECS CMD...: CMD with a time limit; SIGTERM at SECS, SIGKILL
 # 10 s later. Returns CMD's status, or 124 if it timed out (137 if killed).
 run_timeout() {
