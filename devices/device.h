@@ -35,6 +35,9 @@ struct devices_spec {
 	const struct nic_spec *nets; size_t nnets;
 	bool rng;
 	unsigned rng_slot;
+	/* A migration's destination, made while the source still runs the
+	 * guest: disks are opened unlocked, and locked by handover. */
+	bool incoming;
 };
 
 struct device_env {

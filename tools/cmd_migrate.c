@@ -267,39 +267,77 @@ static void remove_stale(const char *base)
 		closedir(d);
 }
 
-/* Receive into dir, then start the guest from it. */
+/* A receive in progress: the guest's definition and its supervisor,
+ * started once the definition, origin and RAM size are in. */
+struct receiving {
+	const char *dir;
+	struct guest_config cfg;
+	bool have_cfg;
+	struct supervisor_pending sv;
+	bool have_sv;
+};
+
+/* mig_rx_hooks.prepared: the definition, as the source's directory reads
+ * it, and a supervisor making the VM while the pages arrive. */
+static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
+			 struct error *err)
+{
+	struct receiving *rc = opaque;
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONFIG, rc->dir);
+	if (config_load_as(path, st->config_dir, st->name, &rc->cfg, err) < 0)
+		return -1;
+	rc->have_cfg = true;
+	if (rc->cfg.kind != GUEST_VM)
+		return err_input(err, "%s: not a VM's definition", path);
+	rc->cfg.vm.name = rc->cfg.name;
+	if (rc->cfg.vm.memory != st->ram_size)
+		return err_input(err, "migration stream: %llu bytes of RAM, the "
+				 "definition says %llu",
+				 (unsigned long long)st->ram_size,
+				 (unsigned long long)rc->cfg.vm.memory);
+	if (guest_running(rc->cfg.name))
+		return err_input(err, "%s is already running here", rc->cfg.name);
+	if (supervisor_prepare_received(&rc->cfg, rc->dir, &rc->sv, err) < 0)
+		return err_prefix(err, "%s", rc->cfg.name);
+	rc->have_sv = true;
+	return 0;
+}
+
+/* Receive into dir; the guest's supervisor, started midway, runs it. */
 static int receive_into(int fd, const char *dir, const char *peer,
 			struct error *err)
 {
-	struct vm_snapshot *snap = malloc(sizeof(*snap));
-	struct guest_config cfg;
+	struct receiving rc = { .dir = dir };
+	const struct mig_rx_hooks hooks = { prepare_guest, &rc };
 	struct mig_rx_stats st;
 	long long t_end;
 	pid_t pid;
 	int r;
 
-	if (!snap)
-		return err_set(err, "out of memory");
-	r = mig_receive(fd, dir, &st, err);
+	r = mig_receive(fd, dir, &st, &hooks, err);
 	t_end = now_ms();
+	if (r == 0 && !rc.have_sv)
+		r = err_set(err, "migration stream: it ended before the guest "
+			    "was prepared");
 	if (r == 0) {
-		r = snapshot_open_guest(dir, snap, &cfg, err);
-		vm_snapshot_close(snap);
-		if (r == 0) {
-			r = supervisor_start_received(&cfg, dir, &pid, err);
-			if (r < 0)
-				err_prefix(err, "%s", cfg.name);
-			else
-				printf("%s: received from %s (%.1f MiB of memory in "
-				       "%llu frames); running %lld ms after the "
-				       "last frame (supervisor pid %d)\n",
-				       cfg.name, peer, st.page_bytes / 1048576.0,
-				       (unsigned long long)st.frames,
-				       now_ms() - t_end, (int)pid);
-			config_free(&cfg);
-		}
+		rc.have_sv = false;
+		r = supervisor_go(&rc.sv, &pid, err);
+		if (r < 0)
+			err_prefix(err, "%s", rc.cfg.name);
+		else
+			printf("%s: received from %s (%.1f MiB of memory in "
+			       "%llu frames); running %lld ms after the last "
+			       "frame (supervisor pid %d)\n", rc.cfg.name, peer,
+			       st.page_bytes / 1048576.0,
+			       (unsigned long long)st.frames, now_ms() - t_end,
+			       (int)pid);
 	}
-	free(snap);
+	if (rc.have_sv)
+		supervisor_abandon(&rc.sv);
+	if (rc.have_cfg)
+		config_free(&rc.cfg);
 	return r;
 }
 

@@ -43,6 +43,10 @@ struct guest_host {
 	void *opaque;           /* the supervisor's */
 	/* A VM: continue this snapshot directory instead of booting. */
 	const char *restore;
+	/* With restore, a migration's destination: restore is being
+	 * received; one byte 'g' on this fd says it is complete, anything
+	 * else (EOF) that it failed. -1: none. The VM is made before. */
+	int incoming_fd;
 	/* The definition as the supervisor keeps it (RUN/NAME/guest.yaml). */
 	const char *definition_copy;
 };

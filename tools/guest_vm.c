@@ -68,12 +68,40 @@ static const char *vm_outcome(const struct vm_run_result *res, char *buf,
 	return buf;
 }
 
+/* A migration's destination (vm_incoming.await): the receiver says
+ * whether the rest arrived; then the snapshot it wrote is opened. */
+struct incoming {
+	struct guest *g;
+	const struct machine_spec *vmcfg;
+	struct vm_snapshot *snap;
+};
+
+static int await_incoming(void *opaque, struct vm_snapshot **out,
+			  struct error *err)
+{
+	struct incoming *in = opaque;
+	char c = 0;
+	ssize_t n;
+
+	while ((n = read(in->g->host->incoming_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || c != 'g')
+		return err_set(err, "the migration did not complete");
+	if (vm_snapshot_open(in->snap, in->g->host->restore, err) < 0 ||
+	    vm_snapshot_check(in->snap, in->vmcfg, err) < 0)
+		return -1;
+	*out = in->snap;
+	return 0;
+}
+
 static int vm_run_guest(struct guest *g, char *msg, size_t len,
 			struct guest_exit *ex, struct error *err)
 {
 	const struct guest_config *cfg = g->host->cfg;
 	struct machine_spec vmcfg = cfg->vm;
 	struct vm_snapshot *snap = NULL;
+	struct vm_incoming incoming;
+	struct incoming inc;
 	struct vm_run_result res;
 	struct vm_run_opts opts;
 	int in[2], out[2], r, saved_err;
@@ -93,7 +121,33 @@ static int vm_run_guest(struct guest *g, char *msg, size_t len,
 	opts = (struct vm_run_opts){ .in_fd = in[0], .out_fd = out[1],
 				     .control = &g->vmc };
 	vmcfg.name = cfg->name;
-	if (g->host->restore) {
+	if (g->host->restore && g->host->incoming_fd >= 0) {
+		char path[PATH_MAX + 16];
+
+		snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY,
+			 g->host->restore);
+		snap = calloc(1, sizeof(*snap));
+		inc = (struct incoming){ .g = g, .vmcfg = &vmcfg, .snap = snap };
+		incoming = (struct vm_incoming){
+			.mem_fd = open(path, O_RDONLY | O_CLOEXEC),
+			.ram_size = vmcfg.memory, .await = await_incoming,
+			.opaque = &inc,
+		};
+		if (!snap || incoming.mem_fd < 0) {
+			if (!snap)
+				err_set(err, "out of memory");
+			else
+				err_sys(err, "%s", path);
+			if (incoming.mem_fd >= 0)
+				close(incoming.mem_fd);
+			free(snap);
+			close(in[0]);
+			close(out[1]);
+			return -1;
+		}
+		snap->mem_fd = -1;
+		opts.incoming = &incoming;
+	} else if (g->host->restore) {
 		snap = malloc(sizeof(*snap));
 		if (!snap || vm_snapshot_open(snap, g->host->restore, err) < 0 ||
 		    vm_snapshot_check(snap, &vmcfg, err) < 0) {
@@ -114,6 +168,8 @@ static int vm_run_guest(struct guest *g, char *msg, size_t len,
 	saved_err = dup(2);
 	dup2(out[1], 2);
 	r = vm_run(&vmcfg, &opts, &res, err);
+	if (opts.incoming)
+		close(incoming.mem_fd);
 	if (snap) {
 		vm_snapshot_close(snap);
 		free(snap);

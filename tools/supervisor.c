@@ -442,6 +442,7 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	j->o = (struct mig_opts){
 		.max_downtime_ms = (uint64_t)dt, .bandwidth = (uint64_t)bw,
 		.timeout_ms = (uint64_t)(t * 1000), .config_dir = sv->cfg->dir,
+		.name = sv->cfg->name,
 		.progress = job_progress, .opaque = j,
 	};
 	j->config = read_definition(sv->host.definition_copy, &j->o.config_len, err);
@@ -556,10 +557,10 @@ static void close_except(const int *keep, int n)
 	close_range(lo, ~0U, 0);
 }
 
-static void sort3(int *v)
+static void sort_fds(int *v, int n)
 {
-	for (int i = 0; i < 3; i++)
-		for (int j = i + 1; j < 3; j++)
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
 			if (v[j] < v[i]) {
 				int t = v[i];
 
@@ -568,10 +569,13 @@ static void sort3(int *v)
 			}
 }
 
+/* go_fd: a received guest's "go" pipe (supervisor_prepare_received), or
+ * -1. */
 static void become_daemon(const char *name, int lock_fd, int listen_fd,
-			  int status_fd)
+			  int status_fd, int go_fd)
 {
-	int keep[3] = { lock_fd, listen_fd, status_fd }, null;
+	int keep[4] = { lock_fd, listen_fd, status_fd,
+			go_fd >= 0 ? go_fd : lock_fd }, null;
 	char comm[16], path[STATE_PATH_MAX];
 	struct error ignored;
 	FILE *f;
@@ -584,8 +588,8 @@ static void become_daemon(const char *name, int lock_fd, int listen_fd,
 		if (null > 2)
 			close(null);
 	}
-	sort3(keep);
-	close_except(keep, 3);
+	sort_fds(keep, 4);
+	close_except(keep, 4);
 	if (chdir("/") < 0) {
 		/* config paths are absolute: the directory does not matter */
 	}
@@ -676,8 +680,8 @@ static int restart_next(const struct guest_config *cfg,
 
 static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 						const char *restore, bool owned,
-						int lock_fd, int listen_fd,
-						int status_fd)
+						int go_fd, int lock_fd,
+						int listen_fd, int status_fd)
 {
 	struct sv sv = {
 		.cfg = cfg, .ops = guest_ops_of(cfg->kind), .listen_fd = listen_fd,
@@ -699,7 +703,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	sv.definition = realpath(cfg->path, NULL);
 	if (restore && owned)
 		sv.restore_owned = strdup(restore);
-	become_daemon(cfg->name, lock_fd, listen_fd, status_fd);
+	become_daemon(cfg->name, lock_fd, listen_fd, status_fd, go_fd);
 	pthread_mutex_init(&sv.lock, NULL);
 	/* The control and console threads never take signals. */
 	sigemptyset(&block);
@@ -715,6 +719,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		.cfg = cfg, .old_mask = &old_mask, .blocked = &block,
 		.serve = host_serve, .running = host_running, .opaque = &sv,
 		.restore = restore, .definition_copy = def,
+		.incoming_fd = go_fd,
 	};
 	if (state_path(def, sizeof(def), cfg->name, STATE_DEF, &err) < 0)
 		def[0] = '\0';
@@ -772,6 +777,9 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		 * run: they hold no lock the runner takes (they use no stdio,
 		 * and glibc's fork keeps malloc usable in the child). */
 		sv.host.restore = NULL;
+		if (sv.host.incoming_fd >= 0)
+			close(sv.host.incoming_fd);
+		sv.host.incoming_fd = -1;
 		if (!restart_delay(&sv, streak.delay_ms, &block)) {
 			pthread_mutex_lock(&sv.lock);
 			sv.state = SV_EXITED;
@@ -859,10 +867,13 @@ static int read_status(int fd, pid_t *pid, struct error *err)
 	return err_set(err, "the supervisor died while starting the guest");
 }
 
-static int start(const struct guest_config *cfg, const char *restore,
-		 bool owned, pid_t *pid, struct error *err)
+/* Claim the name, then fork the supervisor; *status_fd reads what it
+ * reports (read_status). go: a received guest's "go" pipe, whose read end
+ * the supervisor keeps (the caller closes its copy), or NULL. */
+static int spawn(const struct guest_config *cfg, const char *restore,
+		 bool owned, const int *go, int *status_fd, struct error *err)
 {
-	int lock_fd, listen_fd, st[2], ret, fd;
+	int lock_fd, listen_fd, st[2], fd;
 	pid_t child, g;
 
 	/* With stdin, stdout or stderr closed, the lock or the socket could
@@ -886,11 +897,14 @@ static int start(const struct guest_config *cfg, const char *restore,
 	child = fork();
 	if (child == 0) {
 		close(st[0]);
+		if (go)
+			close(go[1]);
 		setsid();
 		g = fork();
 		if (g != 0)
 			_exit(g < 0);
-		supervise(cfg, restore, owned, lock_fd, listen_fd, st[1]);
+		supervise(cfg, restore, owned, go ? go[0] : -1, lock_fd,
+			  listen_fd, st[1]);
 	}
 	close(st[1]);
 	close(listen_fd);
@@ -903,25 +917,73 @@ static int start(const struct guest_config *cfg, const char *restore,
 	}
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
-	ret = read_status(st[0], pid, err);
-	close(st[0]);
-	if (ret < 0)
-		state_probe(cfg->name, &(struct error){ 0 }); /* clean if dead */
-	return ret;
+	*status_fd = st[0];
+	return 0;
 fail:
 	close(lock_fd);
 	state_remove(cfg->name);
 	return -1;
 }
 
+/* What the supervisor spawned for name reports: it runs (0), or failed. */
+static int started(const char *name, int status_fd, pid_t *pid,
+		   struct error *err)
+{
+	int ret = read_status(status_fd, pid, err);
+
+	close(status_fd);
+	if (ret < 0)
+		state_probe(name, &(struct error){ 0 }); /* clean if dead */
+	return ret;
+}
+
 int supervisor_start(const struct guest_config *cfg, const char *restore,
 		     pid_t *pid, struct error *err)
 {
-	return start(cfg, restore, false, pid, err);
+	int status_fd;
+
+	if (spawn(cfg, restore, false, NULL, &status_fd, err) < 0)
+		return -1;
+	return started(cfg->name, status_fd, pid, err);
 }
 
-int supervisor_start_received(const struct guest_config *cfg, const char *dir,
-			      pid_t *pid, struct error *err)
+int supervisor_prepare_received(const struct guest_config *cfg,
+				const char *dir, struct supervisor_pending *p,
+				struct error *err)
 {
-	return start(cfg, dir, true, pid, err);
+	int go[2];
+
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return err_sys(err, "pipe");
+	snprintf(p->name, sizeof(p->name), "%s", cfg->name);
+	p->go_fd = go[1];
+	if (spawn(cfg, dir, true, go, &p->status_fd, err) < 0) {
+		close(go[0]);
+		close(go[1]);
+		p->go_fd = -1;
+		return -1;
+	}
+	close(go[0]);
+	return 0;
+}
+
+int supervisor_go(struct supervisor_pending *p, pid_t *pid, struct error *err)
+{
+	ssize_t n;
+
+	while ((n = write(p->go_fd, "g", 1)) < 0 && errno == EINTR)
+		;
+	close(p->go_fd);
+	p->go_fd = -1;
+	/* A supervisor that died already says so on its status pipe. */
+	return started(p->name, p->status_fd, pid, err);
+}
+
+void supervisor_abandon(struct supervisor_pending *p)
+{
+	pid_t pid;
+
+	close(p->go_fd);
+	p->go_fd = -1;
+	started(p->name, p->status_fd, &pid, &(struct error){ 0 });
 }

@@ -30,10 +30,22 @@
  * whose definition cfg is), the VM continues the snapshot. */
 int supervisor_start(const struct guest_config *cfg, const char *restore,
 		     pid_t *pid, struct error *err);
-/* The same for a guest received by `vessel receive`: dir is a snapshot
- * directory of its own, removed by the supervisor once the guest runs
- * (its RAM then maps the memory file) or when it ends. */
-int supervisor_start_received(const struct guest_config *cfg, const char *dir,
-			      pid_t *pid, struct error *err);
+/* A guest `vessel receive` is receiving (a migration's destination) into
+ * dir, a snapshot directory of its own that the supervisor removes once
+ * the guest runs (its RAM then maps the memory file) or when it ends.
+ * supervisor_prepare_received() claims the name and starts the supervisor
+ * as soon as the definition and the RAM size are in: it makes the VM while
+ * the pages still arrive. supervisor_go() says the rest is in dir and
+ * returns as supervisor_start() does; supervisor_abandon() says it will
+ * never be, and returns once the supervisor has gone and freed the name. */
+struct supervisor_pending {
+	int go_fd, status_fd;
+	char name[256];
+};
+int supervisor_prepare_received(const struct guest_config *cfg,
+				const char *dir, struct supervisor_pending *p,
+				struct error *err);
+int supervisor_go(struct supervisor_pending *p, pid_t *pid, struct error *err);
+void supervisor_abandon(struct supervisor_pending *p);
 
 #endif

@@ -152,7 +152,7 @@ int blk_backend_open(struct blk_backend **out, const struct blk_backend_opts *o,
 	pthread_cond_init(&b->idle, NULL);
 
 	if (blk_image_open(&b->img, o->path, o->readonly,
-			   o->cache == DISK_CACHE_NONE, err) < 0)
+			   o->cache == DISK_CACHE_NONE, !o->unlocked, err) < 0)
 		goto fail;
 	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->efd < 0) {

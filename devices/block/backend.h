@@ -61,6 +61,7 @@ struct blk_backend_opts {
 	bool readonly;                  /* O_RDONLY; writes are refused */
 	enum disk_cache cache;
 	unsigned workers;               /* 0: a default for the mode */
+	bool unlocked;                  /* no lock until blk_backend_handover */
 };
 
 /* Open the image and start the engine. Errors carry the failing step

@@ -64,9 +64,10 @@ struct blk_backend {
 };
 
 /* image.c: open path (O_DIRECT when direct; EINVAL from O_DIRECT leaves
- * img->direct false), size, alignment, lock against a second writer. */
+ * img->direct false), size, alignment, and when lock, lock against a
+ * second writer. */
 int blk_image_open(struct blk_image *img, const char *path, bool readonly,
-		   bool direct, struct error *err);
+		   bool direct, bool lock, struct error *err);
 void blk_image_close(struct blk_image *img);
 /* Take the image's lock (shared when readonly), or sync it and let go. */
 int blk_image_lock(struct blk_image *img, bool readonly, bool lock,

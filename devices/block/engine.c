@@ -141,6 +141,7 @@ int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 		.readonly = o->disk->readonly,
 		.cache = o->disk->cache,
 		.workers = o->workers,
+		.unlocked = o->unlocked,
 	};
 
 	*out = NULL;

@@ -62,6 +62,7 @@ struct blk_engine_opts {
 	unsigned index;                 /* vda = 0 */
 	const char *name;               /* the guest's, for the serial */
 	unsigned workers;               /* 0: the backend's default */
+	bool unlocked;                  /* no image lock until handover */
 };
 
 /* Open the image. Errors read "cannot open: No such file or directory";

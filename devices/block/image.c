@@ -46,7 +46,7 @@ static void dio_align(struct blk_image *img, const struct stat *st)
 }
 
 int blk_image_open(struct blk_image *img, const char *path, bool readonly,
-		   bool direct, struct error *err)
+		   bool direct, bool lock, struct error *err)
 {
 	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st;
@@ -82,7 +82,7 @@ int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 		err_set(err, "not a regular file or a block device");
 		goto fail;
 	}
-	if (blk_image_lock(img, readonly, true, err) < 0)
+	if (lock && blk_image_lock(img, readonly, true, err) < 0)
 		goto fail;
 	if (img->direct)
 		dio_align(img, &st);

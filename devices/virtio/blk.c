@@ -196,6 +196,7 @@ static int disk_create(struct device_env *env, struct blk_disk *k, unsigned i,
 	const struct disk_spec *disk = &env->spec->disks[i];
 	struct blk_engine_opts o = {
 		.disk = disk, .index = i, .name = env->spec->name,
+		.unlocked = env->spec->incoming,
 	};
 
 	if (blk_engine_open(&k->eng, &o, env->loop, err) < 0)

@@ -4,7 +4,10 @@
  * memfd into a directory made once (on /dev/shm when there is one: the
  * reader fsyncs) and emptied after each run. A stream must be received,
  * or refused as bad input or as the source's abort, never a host error;
- * what was received matches the counts mig_receive returns. */
+ * what was received matches the counts mig_receive returns. The prepared
+ * hook runs at most once, with a name and a directory (neither empty) and
+ * the definition and the RAM-sized memory file in; a received stream ran
+ * it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,13 +71,30 @@ static long long file_size(const char *name)
 	return sb.st_size;
 }
 
+static int prepared(void *opaque, const struct mig_rx_stats *st,
+		    struct error *err)
+{
+	int *calls = opaque;
+
+	(void)err;
+	if (++*calls > 1 || !st->name[0] || !st->config_dir[0] ||
+	    strlen(st->name) > MIG_MAX_NAME ||
+	    strlen(st->config_dir) >= sizeof(st->config_dir) ||
+	    file_size(SNAPSHOT_MEMORY) != (long long)st->ram_size ||
+	    file_size(SNAPSHOT_CONFIG) != (long long)st->config_len)
+		__builtin_trap();
+	return 0;
+}
+
 static void receive(int fd)
 {
 	struct mig_rx_stats st;
 	struct error err = { 0 };
+	int calls = 0;
+	const struct mig_rx_hooks hooks = { prepared, &calls };
 
-	if (mig_receive(fd, dir, &st, &err) == 0) {
-		if (err.msg[0] ||
+	if (mig_receive(fd, dir, &st, &hooks, &err) == 0) {
+		if (err.msg[0] || calls != 1 ||
 		    file_size(SNAPSHOT_CONFIG) != (long long)st.config_len ||
 		    file_size(SNAPSHOT_MEMORY) != (long long)st.ram_size ||
 		    file_size(SNAPSHOT_STATE) != (long long)st.state_len ||

@@ -315,18 +315,19 @@ for name, data in boot_seeds.items():
         f.write(data)
 
 # fuzz_migration_stream: streams as the source writes them (docs/migration.md):
-# "VESSELMG" | u32 1 | u32 0, then frames u32 type | u32 0 | u64 length.
+# "VESSELMG" | u32 2 | u32 0, then frames u32 type | u32 0 | u64 length.
 os.makedirs(os.path.join(out, "migration_stream"), exist_ok=True)
 
 
 def mig(*frames):
-    b = b"VESSELMG" + struct.pack("<II", 1, 0)
+    b = b"VESSELMG" + struct.pack("<II", 2, 0)
     for t, payload in frames:
         b += struct.pack("<IIQ", t, 0, len(payload)) + payload
     return b
 
 
 mcfg = (1, b"name: mig\nmemory: 32M\nkernel: vmlinuz\n")
+morigin = (7, struct.pack("<I", 3) + b"mig/srv/guests")
 mram = (2, struct.pack("<Q", 32 << 20))
 
 
@@ -335,10 +336,11 @@ def mpages(off, data):
 
 
 mig_seeds = {
-    "good": mig(mcfg, mram, mpages(0, b"\x90" * 8192), mpages(4096, b"\xcc" * 4096),
+    "good": mig(mcfg, morigin, mram, mpages(0, b"\x90" * 8192), mpages(4096, b"\xcc" * 4096),
                 mpages((32 << 20) - 4096, b"\xff" * 4096), (4, b"VESSELST state"), (5, b"")),
-    "no-pages": mig(mcfg, mram, (4, b"s"), (5, b"")),
-    "abort": mig(mcfg, mram, mpages(1 << 20, b"a" * 4096), (6, b"disk full\n")),
+    "no-pages": mig(mcfg, morigin, mram, (4, b"s"), (5, b"")),
+    "abort": mig(mcfg, morigin, mram, mpages(1 << 20, b"a" * 4096), (6, b"disk full\n")),
+    "no-origin": mig(mcfg, mram, (4, b"s"), (5, b"")),
     "reply": b"VESSELMR" + struct.pack("<II", 1, 6) + b"failed",
 }
 for name, data in mig_seeds.items():

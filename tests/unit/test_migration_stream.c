@@ -6,6 +6,8 @@
  * the bytes sent (later pages win, memory sparse and RAM-sized); every
  * malformed, truncated or out-of-order stream is refused as bad input with
  * a message saying what is wrong; an abort carries the source's text.
+ * The ORIGIN frame (the guest's name and directory) and the hook called
+ * once the definition, origin and RAM size are in.
  * Then the destination's answer: mig_send_reply / mig_read_reply. */
 #include <errno.h>
 #include <fcntl.h>
@@ -146,9 +148,21 @@ static void raw_frame(int fd, uint32_t type, uint32_t reserved, uint64_t len)
 	put(fd, h, sizeof(h));
 }
 
-static void add_config(int fd)
+static const char origin_name[] = "mig", origin_dir[] = "/srv/guests";
+
+/* CONFIG alone */
+static void add_config_only(int fd)
 {
 	frame(fd, MIG_CONFIG, config, strlen(config), NULL, 0);
+}
+
+/* CONFIG and ORIGIN */
+static void add_config(int fd)
+{
+	struct error err = { 0 };
+
+	add_config_only(fd);
+	assert_int_equal(mig_send_origin(fd, origin_name, origin_dir, &err), 0);
 }
 
 static void add_ram(int fd, uint64_t size)
@@ -182,7 +196,7 @@ static void add_end(int fd)
 	frame(fd, MIG_END, NULL, 0, NULL, 0);
 }
 
-/* header, CONFIG, RAM (RAM bytes) */
+/* header, CONFIG, ORIGIN, RAM (RAM bytes) */
 static int start_ram(void)
 {
 	int fd = start();
@@ -194,11 +208,17 @@ static int start_ram(void)
 
 /* ---- reading them ---- */
 
+static int receive_hooked(struct t *t, int fd, struct mig_rx_stats *st,
+			  const struct mig_rx_hooks *hooks, struct error *err)
+{
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return mig_receive(fd, t->dir, st, hooks, err);
+}
+
 static int receive(struct t *t, int fd, struct mig_rx_stats *st,
 		   struct error *err)
 {
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	return mig_receive(fd, t->dir, st, err);
+	return receive_hooked(t, fd, st, NULL, err);
 }
 
 /* The stream in fd must be refused (err.input as given) with a message
@@ -307,6 +327,8 @@ static void test_good_stream(void **state)
 	accepted(t, fd, &st);
 
 	assert_int_equal(st.ram_size, RAM);
+	assert_string_equal(st.name, origin_name);
+	assert_string_equal(st.config_dir, origin_dir);
 	assert_int_equal(st.frames, 5);
 	assert_int_equal(st.page_bytes, 7 * PAGE);
 	assert_int_equal(st.config_len, strlen(config));
@@ -384,7 +406,8 @@ static void test_limits_through_pipe(void **state)
 		close(p[0]);
 		ok = mig_send_header(p[1], &err) == 0 &&
 		     mig_send_frame(p[1], MIG_CONFIG, cfg, MIG_MAX_CONFIG, NULL,
-				    0, &err) == 0;
+				    0, &err) == 0 &&
+		     mig_send_origin(p[1], origin_name, origin_dir, &err) == 0;
 		wr64(b, MAX_RAM_SIZE);
 		ok = ok && mig_send_frame(p[1], MIG_RAM, b, 8, NULL, 0, &err) == 0;
 		wr64(b, MAX_RAM_SIZE - MIG_MAX_PAGES);
@@ -397,7 +420,7 @@ static void test_limits_through_pipe(void **state)
 		_exit(ok ? 0 : 1);
 	}
 	close(p[1]);
-	if (mig_receive(p[0], t->dir, &st, &err) != 0)
+	if (mig_receive(p[0], t->dir, &st, NULL, &err) != 0)
 		fail_msg("refused: %s", err.msg);
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -460,7 +483,7 @@ static void test_bad_header(void **state)
 	fd = new_stream();
 	put(fd, h, 16);
 	add_config(fd);
-	refused(t, fd, "version 2 (flags 0); this vessel speaks version 1");
+	refused(t, fd, "version 3 (flags 0); this vessel speaks version 2");
 
 	wr32(h + 8, 0);
 	fd = new_stream();
@@ -570,6 +593,12 @@ static void test_truncated_phases(void **state)
 	refused(t, fd, "truncated in config.yaml (10 of 100 bytes)");
 
 	fd = start();
+	add_config_only(fd);
+	raw_frame(fd, MIG_ORIGIN, 0, 20);
+	put(fd, "\3\0\0\0mig/s", 8);
+	refused(t, fd, "truncated in the origin (8 of 20 bytes)");
+
+	fd = start();
 	add_config(fd);
 	raw_frame(fd, MIG_RAM, 0, 8);
 	put(fd, "\0\0", 2);
@@ -630,6 +659,31 @@ static void test_out_of_order(void **state)
 	add_end(fd);
 	refused(t, fd, "frame type 5 where the definition was expected");
 
+	fd = start();                           /* RAM before ORIGIN */
+	add_config_only(fd);
+	add_ram(fd, RAM);
+	refused(t, fd, "frame type 2 where the origin was expected");
+
+	fd = start();                           /* ORIGIN first */
+	add_config(fd);
+	assert_int_equal(lseek(fd, 16, SEEK_SET), 16);
+	assert_int_equal(ftruncate(fd, 16), 0);
+	{
+		struct error e = { 0 };
+
+		assert_int_equal(mig_send_origin(fd, "a", "/b", &e), 0);
+	}
+	refused(t, fd, "frame type 7 where the definition was expected");
+
+	fd = start();                           /* ORIGIN twice */
+	add_config(fd);
+	{
+		struct error e = { 0 };
+
+		assert_int_equal(mig_send_origin(fd, "a", "/b", &e), 0);
+	}
+	refused(t, fd, "frame type 7 where the RAM size was expected");
+
 	fd = start();                           /* PAGES before RAM */
 	add_config(fd);
 	add_pages(fd, 0, 1, 1);
@@ -670,8 +724,8 @@ static void test_out_of_order(void **state)
 	refused(t, fd, "frame type 4 where the end was expected");
 
 	fd = start();                           /* unknown types */
-	raw_frame(fd, 7, 0, 0);
-	refused(t, fd, "frame type 7 where the definition was expected");
+	raw_frame(fd, 8, 0, 0);
+	refused(t, fd, "frame type 8 where the definition was expected");
 
 	fd = start_ram();
 	raw_frame(fd, 0, 0, 0);
@@ -861,6 +915,144 @@ static void test_payload_sizes(void **state)
 	refused(t, fd, "an end frame with 18446744073709551615 bytes");
 }
 
+/* ---- the ORIGIN frame ---- */
+
+/* An ORIGIN frame with payload p (len bytes) after CONFIG, then RAM. */
+static int with_origin(const void *p, size_t len)
+{
+	int fd = start();
+
+	add_config_only(fd);
+	frame(fd, MIG_ORIGIN, p, len, NULL, 0);
+	add_ram(fd, RAM);
+	return fd;
+}
+
+/* Malformed: too short, a name of 0 bytes, or as long as the payload
+ * (no directory), or too long, a NUL in either, a directory too long for
+ * a path; each refused as bad input before anything else is read. */
+static void test_origin(void **state)
+{
+	struct t *t = *state;
+	static char big[4 + 300 + 5000];
+	struct error err = { 0 };
+	int fd;
+
+	fd = with_origin("\1\0\0\0a", 5);
+	refused(t, fd, "origin frame of 5 bytes");
+
+	fd = with_origin("\0\0\0\0ab/", 7);
+	refused(t, fd, "malformed origin frame");
+
+	fd = with_origin("\3\0\0\0abc", 7);
+	refused(t, fd, "malformed origin frame");
+
+	fd = with_origin("\x09\0\0\0abc", 7);
+	refused(t, fd, "malformed origin frame");
+
+	fd = with_origin("\2\0\0\0a\0/srv", 10);
+	refused(t, fd, "malformed origin frame");
+
+	fd = with_origin("\2\0\0\0ab/s\0v", 10);
+	refused(t, fd, "malformed origin frame");
+
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "\0\1\0\0", 4);         /* a name of 256 bytes */
+	fd = with_origin(big, 4 + 256 + 10);
+	refused(t, fd, "malformed origin frame");
+
+	memcpy(big, "\1\0\0\0", 4);         /* a directory of 4096 bytes */
+	fd = with_origin(big, 4 + 1 + 4096);
+	refused(t, fd, "malformed origin frame");
+
+	fd = with_origin(big, sizeof(big));     /* longer than both can be */
+	refused(t, fd, "origin frame of 5304 bytes");
+
+	memcpy(big, "\xff\0\0\0", 4);       /* the longest of both */
+	fd = with_origin(big, 4 + 255 + 4095);
+	add_state(fd);
+	add_end(fd);
+	accepted(t, fd, &(struct mig_rx_stats){ 0 });
+	clean(t->dir);
+
+	/* The writer refuses what the reader would. */
+	memset(big, 'x', sizeof(big));
+	big[4096] = '\0';
+	assert_int_equal(mig_send_origin(-1, "a", big, &err), -1);
+	assert_int_equal(mig_send_origin(-1, "", "/srv", &err), -1);
+}
+
+struct hook_calls {
+	int calls;
+	uint64_t ram_size, file_size;
+	char name[MIG_MAX_NAME + 1], dir[4096];
+	const char *fail;               /* return -1 with this message */
+	const char *tdir;
+};
+
+static int hook(void *opaque, const struct mig_rx_stats *st, struct error *err)
+{
+	struct hook_calls *h = opaque;
+	char path[128];
+	struct stat sb;
+
+	h->calls++;
+	h->ram_size = st->ram_size;
+	snprintf(h->name, sizeof(h->name), "%s", st->name);
+	snprintf(h->dir, sizeof(h->dir), "%s", st->config_dir);
+	snprintf(path, sizeof(path), "%s/%s", h->tdir, SNAPSHOT_MEMORY);
+	if (stat(path, &sb) == 0)
+		h->file_size = (uint64_t)sb.st_size;
+	snprintf(path, sizeof(path), "%s/%s", h->tdir, SNAPSHOT_CONFIG);
+	if (stat(path, &sb) < 0)
+		h->file_size = 0;       /* the definition must be in */
+	return h->fail ? err_input(err, "%s", h->fail) : 0;
+}
+
+/* The hook runs once, after RAM: name, directory and RAM size given, the
+ * definition in and the memory file RAM-sized; never for a stream that
+ * failed before; its failure ends the receive with its message. */
+static void test_prepared_hook(void **state)
+{
+	struct t *t = *state;
+	struct hook_calls h = { .tdir = t->dir };
+	const struct mig_rx_hooks hooks = { hook, &h };
+	struct mig_rx_stats st;
+	struct error err = { 0 };
+	int fd;
+
+	fd = start_ram();
+	add_pages(fd, 0, 1, 1);
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), 0);
+	close(fd);
+	clean(t->dir);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.ram_size, RAM);
+	assert_int_equal(h.file_size, RAM);
+	assert_string_equal(h.name, origin_name);
+	assert_string_equal(h.dir, origin_dir);
+
+	h = (struct hook_calls){ .tdir = t->dir };
+	fd = start();
+	add_config(fd);
+	raw_frame(fd, MIG_RAM, 0, 9);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_int_equal(h.calls, 0);
+
+	h = (struct hook_calls){ .tdir = t->dir, .fail = "no room here" };
+	fd = start_ram();
+	add_pages(fd, 0, 1, 1);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_int_equal(h.calls, 1);
+	assert_string_equal(err.msg, "no room here");
+}
+
 /* ABORT at any point: the source's message, control characters shown as
  * '?'; not bad input (the source said why). */
 static void test_abort(void **state)
@@ -928,7 +1120,7 @@ static void test_writer_layout(void **state)
 	frame(fd, MIG_PAGES, "\x00\x10\0\0\0\0\0\0", 8, "ab", 2);
 	assert_int_equal(lseek(fd, 0, SEEK_END), 16 + 16 + 10);
 	assert_int_equal(pread(fd, b, 42, 0), 42);
-	assert_memory_equal(b, "VESSELMG\1\0\0\0\0\0\0\0", 16);
+	assert_memory_equal(b, "VESSELMG\2\0\0\0\0\0\0\0", 16);
 	assert_memory_equal(b + 16, "\3\0\0\0\0\0\0\0\12\0\0\0\0\0\0\0", 16);
 	assert_memory_equal(b + 32, "\x00\x10\0\0\0\0\0\0ab", 10);
 	close(fd);
@@ -1127,6 +1319,8 @@ int main(void)
 		T(test_pages_length),
 		T(test_payload_sizes),
 		T(test_abort),
+		T(test_origin),
+		T(test_prepared_hook),
 #undef T
 		cmocka_unit_test(test_writer_layout),
 		cmocka_unit_test(test_reply_round_trip),

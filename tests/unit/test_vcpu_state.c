@@ -31,7 +31,7 @@
  * snapshot to build from (none here); without it, it does not. */
 #if __has_include("../../vmm/machine/machine.h")
 #include "../../vmm/machine/machine.h"
-#define board_create(vm, cfg, loop, con, err) vm_create(vm, cfg, NULL, loop, con, err)
+#define board_create(vm, cfg, loop, con, err) vm_create(vm, cfg, NULL, NULL, loop, con, err)
 #else
 #define board_create vm_create
 #endif

@@ -3,6 +3,7 @@
  * (vmm/vm.c). */
 #include "machine.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,9 +93,21 @@ struct devices_spec machine_devices_spec(const struct machine_spec *m)
 	};
 }
 
+/* RAM of a migration's destination: the memory file the pages arrive in,
+ * mapped private (a page the guest has not written reads the file). */
+static int map_incoming(struct vm *vm, const struct vm_incoming *in,
+			struct error *err)
+{
+	int fd = fcntl(in->mem_fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return err_sys(err, "the memory file");
+	return gmem_map_file(&vm->mem, in->ram_size, fd, err);
+}
+
 int vm_create(struct vm *vm, const struct machine_spec *cfg,
-	      struct vm_snapshot *snap, struct loop *loop,
-	      struct console *console, struct error *err)
+	      struct vm_snapshot *snap, const struct vm_incoming *incoming,
+	      struct loop *loop, struct console *console, struct error *err)
 {
 	const struct vm_core_spec core = {
 		.vcpus = cfg->vcpus, .on_triple_fault = cfg->on_triple_fault,
@@ -109,16 +122,24 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 	if (vm_core_init(vm, &core, loop, console, err) < 0)
 		return -1;
 	vm->devices = machine_devices_spec(cfg);
-	r = snap ? vm_snapshot_map_memory(snap, vm, err)
-		 : gmem_alloc(&vm->mem, cfg->memory, err);
+	vm->devices.incoming = incoming != NULL;
+	r = incoming ? map_incoming(vm, incoming, err)
+		: snap ? vm_snapshot_map_memory(snap, vm, err)
+		: gmem_alloc(&vm->mem, cfg->memory, err);
 	if (r < 0 || vm_map_memory(vm, err) < 0 || vm_devices(vm, err) < 0)
 		return -1;
-	if (snap) {
+	if (snap || incoming) {
 		/* Devices hold still until the vCPUs run again. */
 		vm_devices_quiesce(vm, true);
 		for (unsigned i = 0; i < vm->nvcpus; i++)
 			if (vcpu_create(vm, i, err) < 0)
 				return -1;
+		/* All that could be made early is: the rest of the
+		 * migration decides. The source has let go of the disks. */
+		if (incoming &&
+		    (incoming->await(incoming->opaque, &snap, err) < 0 ||
+		     vm_devices_handover(vm, false, err) < 0))
+			return -1;
 		if (vm_snapshot_load(snap, vm, err) < 0)
 			return -1;
 		vm_devices_quiesce(vm, false);

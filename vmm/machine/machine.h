@@ -80,6 +80,22 @@ struct vm_run_opts {
 	 * checked against cfg with vm_snapshot_open/check) instead of
 	 * booting the kernel. The caller closes it after vm_run. */
 	struct vm_snapshot *restore;
+	/* Optional, instead of restore: a migration's destination. */
+	const struct vm_incoming *incoming;
+};
+
+/* A migration's destination: the VM is made (RAM mapped from the memory
+ * file, devices with their disks unlocked, vCPUs) while the pages still
+ * arrive in that file; then await blocks until the rest has arrived and
+ * hands over the received snapshot, opened and checked against the
+ * definition (the caller of vm_run closes it). The disks are locked and
+ * the state loaded after it. await fails (-1, err) if the migration did
+ * not complete: the run ends with that error. */
+struct vm_incoming {
+	int mem_fd;                     /* RAM size long; vm_run dups it */
+	uint64_t ram_size;
+	int (*await)(void *opaque, struct vm_snapshot **snap, struct error *err);
+	void *opaque;
 };
 
 struct vm_run_result {
@@ -95,10 +111,11 @@ int vm_run(const struct machine_spec *cfg, const struct vm_run_opts *opts,
 struct devices_spec machine_devices_spec(const struct machine_spec *m);
 
 /* The board (board.c). vm_create builds a VM for one boot: from snap
- * (RAM, device and vCPU state) when given, else booting cfg's kernel. */
+ * (RAM, device and vCPU state) or from a migration (incoming) when given,
+ * else booting cfg's kernel. */
 int vm_create(struct vm *vm, const struct machine_spec *cfg,
-	      struct vm_snapshot *snap, struct loop *loop,
-	      struct console *console, struct error *err);
+	      struct vm_snapshot *snap, const struct vm_incoming *incoming,
+	      struct loop *loop, struct console *console, struct error *err);
 void vm_destroy(struct vm *vm);
 /* Quiesce (or resume) every device: see devices/device.h. */
 void vm_devices_quiesce(struct vm *vm, bool quiesce);

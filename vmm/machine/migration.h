@@ -27,7 +27,7 @@
 
 #define MIG_MAGIC        "VESSELMG"
 #define MIG_REPLY_MAGIC  "VESSELMR"
-#define MIG_VERSION      1
+#define MIG_VERSION      2
 #define MIG_PAGE         4096u
 #define MIG_MAX_CONFIG   (1u << 20)     /* the definition, YAML */
 #define MIG_MAX_PAGES    (16u << 20)    /* RAM bytes in one frame */
@@ -40,7 +40,10 @@ enum mig_frame {
 	MIG_STATE = 4,          /* the state image (vmm/vmstate.h) */
 	MIG_END = 5,            /* all sent: restore it and answer */
 	MIG_ABORT = 6,          /* the source gives up: a message */
+	MIG_ORIGIN = 7,         /* u32 name length, the guest's name, then
+				 * the definition's directory */
 };
+#define MIG_MAX_NAME     255u
 
 /* ---- writing (the source) ---- */
 
@@ -48,6 +51,9 @@ int mig_send_header(int fd, struct error *err);
 /* One frame whose payload is a (alen bytes) then b (blen bytes). */
 int mig_send_frame(int fd, uint32_t type, const void *a, size_t alen,
 		   const void *b, size_t blen, struct error *err);
+/* The ORIGIN frame: the guest's name and its definition's directory. */
+int mig_send_origin(int fd, const char *name, const char *dir,
+		    struct error *err);
 /* The destination's answer: 0 with *ok and msg (size bytes, terminated)
  * filled, or -1 when the stream broke or is not an answer. */
 int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err);
@@ -55,6 +61,8 @@ int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err);
 /* ---- reading (the destination) ---- */
 
 struct mig_rx_stats {
+	char name[MIG_MAX_NAME + 1];    /* from the ORIGIN frame */
+	char config_dir[4096];
 	uint64_t ram_size;
 	uint64_t frames, page_bytes;    /* PAGES frames and RAM bytes */
 	uint64_t config_len, state_len;
@@ -66,8 +74,17 @@ struct mig_rx_stats {
  * on a broken, truncated or malformed stream, an abort (err says the
  * source's message) or a host error. On -1 dir holds partial files: the
  * caller removes them. */
+struct mig_rx_hooks {
+	/* Called once the definition (config.yaml in dir), the origin (st's
+	 * name and config_dir) and the RAM size are in, with the memory file
+	 * made (RAM size long; pages keep arriving in it): a destination
+	 * prepares its VM here. -1 ends the receive with err. */
+	int (*prepared)(void *opaque, const struct mig_rx_stats *st,
+			struct error *err);
+	void *opaque;
+};
 int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
-		struct error *err);
+		const struct mig_rx_hooks *hooks, struct error *err);
 /* The answer to the source. */
 int mig_send_reply(int fd, bool ok, const char *msg);
 
@@ -95,6 +112,7 @@ struct mig_opts {
 	const char *config;             /* the definition (YAML text) */
 	size_t config_len;
 	const char *config_dir;         /* its directory */
+	const char *name;               /* the guest's */
 	/* Called after each round from the migrating thread. */
 	void (*progress)(void *opaque, const struct mig_progress *p);
 	void *opaque;

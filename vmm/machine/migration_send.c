@@ -179,6 +179,7 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 	if (mig_send_header(o->fd, err) < 0 ||
 	    mig_send_frame(o->fd, MIG_CONFIG, o->config, o->config_len, NULL, 0,
 			   err) < 0 ||
+	    mig_send_origin(o->fd, o->name, o->config_dir, err) < 0 ||
 	    mig_send_frame(o->fd, MIG_RAM, ram, 8, NULL, 0, err) < 0)
 		return -1;
 	s->stream_ok = true;

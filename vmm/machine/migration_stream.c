@@ -125,6 +125,7 @@ struct rx {
 	const char *dir;
 	int mem_fd;
 	struct mig_rx_stats *st;
+	const struct mig_rx_hooks *hooks;
 	uint8_t *buf;           /* MIG_MAX_PAGES */
 };
 
@@ -218,6 +219,44 @@ static int rx_ram(struct rx *r, uint64_t len, struct error *err)
 	return 0;
 }
 
+/* u32 name length | name | directory: no NUL in either, neither empty. */
+static int rx_origin(struct rx *r, uint64_t len, struct error *err)
+{
+	char b[4 + MIG_MAX_NAME + sizeof(r->st->config_dir)];
+	uint32_t nlen;
+
+	if (len < 4 + 2 || len > 4 + MIG_MAX_NAME + sizeof(r->st->config_dir) - 1)
+		return err_input(err, "migration stream: origin frame of %llu "
+				 "bytes", (unsigned long long)len);
+	if (rx_read(r, b, (size_t)len, "the origin", err) < 0)
+		return -1;
+	nlen = rd32((uint8_t *)b);
+	if (nlen < 1 || nlen > MIG_MAX_NAME || nlen >= len - 4 ||
+	    len - 4 - nlen > sizeof(r->st->config_dir) - 1 ||
+	    memchr(b + 4, '\0', (size_t)len - 4))
+		return err_input(err, "migration stream: malformed origin frame");
+	memcpy(r->st->name, b + 4, nlen);
+	r->st->name[nlen] = '\0';
+	memcpy(r->st->config_dir, b + 4 + nlen, (size_t)len - 4 - nlen);
+	r->st->config_dir[len - 4 - nlen] = '\0';
+	return 0;
+}
+
+int mig_send_origin(int fd, const char *name, const char *dir,
+		    struct error *err)
+{
+	size_t nlen = strlen(name), dlen = strlen(dir);
+	uint8_t b[4 + MIG_MAX_NAME + 4096];
+
+	if (nlen < 1 || nlen > MIG_MAX_NAME || dlen < 1 || dlen > 4095)
+		return err_set(err, "migration: the guest's name or directory "
+			       "is too long");
+	le32(b, (uint32_t)nlen);
+	memcpy(b + 4, name, nlen);
+	memcpy(b + 4 + nlen, dir, dlen);
+	return mig_send_frame(fd, MIG_ORIGIN, b, 4 + nlen + dlen, NULL, 0, err);
+}
+
 static int rx_pages(struct rx *r, uint64_t len, struct error *err)
 {
 	uint8_t b[8];
@@ -272,9 +311,9 @@ static int rx_abort(struct rx *r, uint64_t len, struct error *err)
 	return err_set(err, "the source gave up: %s", msg);
 }
 
-/* Frames come in this order: CONFIG, RAM, PAGES..., STATE, END; ABORT
- * may come at any point. */
-enum rx_phase { WANT_CONFIG, WANT_RAM, IN_PAGES, WANT_END, DONE };
+/* Frames come in this order: CONFIG, ORIGIN, RAM, PAGES..., STATE, END;
+ * ABORT may come at any point. */
+enum rx_phase { WANT_CONFIG, WANT_ORIGIN, WANT_RAM, IN_PAGES, WANT_END, DONE };
 
 static int rx_frames(struct rx *r, struct error *err)
 {
@@ -313,9 +352,16 @@ static int rx_frames(struct rx *r, struct error *err)
 			if (rx_file(r, SNAPSHOT_CONFIG, len, err) < 0)
 				return -1;
 			r->st->config_len = len;
+			phase = WANT_ORIGIN;
+		} else if (type == MIG_ORIGIN && phase == WANT_ORIGIN) {
+			if (rx_origin(r, len, err) < 0)
+				return -1;
 			phase = WANT_RAM;
 		} else if (type == MIG_RAM && phase == WANT_RAM) {
 			if (rx_ram(r, len, err) < 0)
+				return -1;
+			if (r->hooks && r->hooks->prepared &&
+			    r->hooks->prepared(r->hooks->opaque, r->st, err) < 0)
 				return -1;
 			phase = IN_PAGES;
 		} else if (type == MIG_PAGES && phase == IN_PAGES) {
@@ -339,7 +385,7 @@ static int rx_frames(struct rx *r, struct error *err)
 			phase = DONE;
 		} else {
 			static const char *const want[] = {
-				"the definition", "the RAM size",
+				"the definition", "the origin", "the RAM size",
 				"pages or the state", "the end", "nothing",
 			};
 
@@ -351,9 +397,10 @@ static int rx_frames(struct rx *r, struct error *err)
 }
 
 int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
-		struct error *err)
+		const struct mig_rx_hooks *hooks, struct error *err)
 {
-	struct rx r = { .fd = fd, .dir = dir, .mem_fd = -1, .st = st };
+	struct rx r = { .fd = fd, .dir = dir, .mem_fd = -1, .st = st,
+			.hooks = hooks };
 	int rc;
 
 	memset(st, 0, sizeof(*st));

@@ -30,6 +30,7 @@ struct runner {
 	bool started;           /* vm_control's on_started was called */
 	struct vm_control *ctl; /* optional */
 	struct vm_snapshot *restore;    /* the first boot continues it */
+	const struct vm_incoming *incoming;     /* or a migration does */
 	bool migrating;         /* vm_control_migrate() uses vm: keep it */
 	pthread_cond_t cond;    /* signalled when migrating clears */
 };
@@ -98,7 +99,8 @@ static int run_once(struct runner *r, const struct machine_spec *cfg,
 
 	if (!vm)
 		return err_set(err, "out of memory");
-	if (vm_create(vm, cfg, r->restore, &r->loop, &r->console, err) < 0) {
+	if (vm_create(vm, cfg, r->restore, r->incoming, &r->loop, &r->console,
+		      err) < 0) {
 		vm_destroy(vm);
 		free(vm);
 		return -1;
@@ -141,6 +143,7 @@ static int run_once(struct runner *r, const struct machine_spec *cfg,
 	vm_destroy(vm);
 	free(vm);
 	r->restore = NULL;      /* a reboot boots the kernel */
+	r->incoming = NULL;
 	return ev == VM_EVENT_ERROR ? -1 : (int)ev;
 }
 
@@ -420,6 +423,7 @@ int vm_run(const struct machine_spec *cfg, const struct vm_run_opts *opts,
 	}
 	runner_attach(r, opts->control);
 	r->restore = opts->restore;
+	r->incoming = opts->incoming;
 	for (;;) {
 		ev = run_once(r, cfg, opts, err);
 		res->boots++;
