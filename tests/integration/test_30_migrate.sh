@@ -7,7 +7,8 @@
 # virtio-blk disk (a raw image both "hosts" see under the same path, as
 # shared storage; synced every 0.5 s).
 # - A migration whose destination dies mid-stream (`vessel receive` killed
-#   while a --bandwidth-limited pre-copy runs) fails with a clear message:
+#   while a --bandwidth-limited pre-copy runs; `vessel ps` there lists the
+#   guest before, as its supervisor is made early) fails with a clear message:
 #   the guest keeps ticking on the source, `vessel ps` there says running,
 #   and nothing runs on the destination (what the killed receiver left in
 #   its run directory is removed by the next `vessel receive`).
@@ -76,6 +77,11 @@ info "vessel migrate --bandwidth 4M $name 10.86.0.2:4444 (the destination is kil
 	</dev/null >"$T/mig1.out" 2>"$T/mig1.err" || rc=$?; echo "$rc" >"$T/mig1.status" ) &
 mig_pid=$!
 sleep 2
+# The destination made the guest's supervisor as soon as the definition
+# and RAM size were in: the name is taken there while the pages arrive.
+during=$(VESSEL_RUN_DIR=$DST_RUN "$VESSEL" ps 2>/dev/null | grep t30 || true)
+info "vessel ps on the destination during the pre-copy: ${during:-nothing}"
+[ -n "$during" ] || snap_fail "the destination does not list t30 while it receives it"
 pkill -9 -f "receive --listen 10.86.0.2:4444" 2>/dev/null || true
 wait "$RECV_PID" 2>/dev/null || true
 wait "$mig_pid" || true
@@ -88,6 +94,12 @@ before=$(snap_last_tick)
 snap_wait_ticks $((before + 5)) 30
 ! pgrep -f "receive --listen 10.86.0.2:4444" >/dev/null ||
 	snap_fail "a vessel receive is still running after it was killed"
+# Its supervisor saw the receiver go (the "go" pipe closed) and ended.
+for _ in $(seq 1 50); do
+	[ -e "$DST_RUN/t30" ] || break
+	sleep 0.2
+done
+[ ! -e "$DST_RUN/t30" ] || snap_fail "the killed destination's supervisor for t30 is still there: $(ls -la "$DST_RUN/t30")"
 [ -z "$(VESSEL_RUN_DIR=$DST_RUN "$VESSEL" ps 2>/dev/null | grep t30 || true)" ] ||
 	snap_fail "the killed destination started t30 all the same"
 
