@@ -82,8 +82,15 @@ sleep 2
 during=$(VESSEL_RUN_DIR=$DST_RUN "$VESSEL" ps 2>/dev/null | grep t30 || true)
 info "vessel ps on the destination during the pre-copy: ${during:-nothing}"
 [ -n "$during" ] || snap_fail "the destination does not list t30 while it receives it"
-pkill -9 -f "receive --listen 10.86.0.2:4444" 2>/dev/null || true
+# The oldest: the guest's supervisor, forked from the receiver, matches too.
+pkill -9 -o -f "receive --listen 10.86.0.2:4444" 2>/dev/null || true
 wait "$RECV_PID" 2>/dev/null || true
+# Its supervisor saw the receiver go (the "go" pipe closed) and ended.
+for _ in $(seq 1 50); do
+	[ -e "$DST_RUN/t30" ] || break
+	sleep 0.2
+done
+[ ! -e "$DST_RUN/t30" ] || snap_fail "the killed destination's supervisor for t30 is still there: $(ls -la "$DST_RUN/t30")"
 wait "$mig_pid" || true
 [ "$(cat "$T/mig1.status")" = 1 ] ||
 	snap_fail "vessel migrate to a killed destination exited $(cat "$T/mig1.status"), want 1: $(cat "$T/mig1.out" "$T/mig1.err")"
@@ -94,12 +101,6 @@ before=$(snap_last_tick)
 snap_wait_ticks $((before + 5)) 30
 ! pgrep -f "receive --listen 10.86.0.2:4444" >/dev/null ||
 	snap_fail "a vessel receive is still running after it was killed"
-# Its supervisor saw the receiver go (the "go" pipe closed) and ended.
-for _ in $(seq 1 50); do
-	[ -e "$DST_RUN/t30" ] || break
-	sleep 0.2
-done
-[ ! -e "$DST_RUN/t30" ] || snap_fail "the killed destination's supervisor for t30 is still there: $(ls -la "$DST_RUN/t30")"
 [ -z "$(VESSEL_RUN_DIR=$DST_RUN "$VESSEL" ps 2>/dev/null | grep t30 || true)" ] ||
 	snap_fail "the killed destination started t30 all the same"
 
