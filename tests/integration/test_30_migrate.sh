@@ -82,8 +82,9 @@ sleep 2
 during=$(VESSEL_RUN_DIR=$DST_RUN "$VESSEL" ps 2>/dev/null | grep t30 || true)
 info "vessel ps on the destination during the pre-copy: ${during:-nothing}"
 [ -n "$during" ] || snap_fail "the destination does not list t30 while it receives it"
-# The oldest: the guest's supervisor, forked from the receiver, matches too.
-pkill -9 -o -f "receive --listen 10.86.0.2:4444" 2>/dev/null || true
+# vessel itself (not its timeout wrapper), the oldest: the guest's
+# supervisor, forked from the receiver, has the same command line.
+pkill -9 -o -f "^$VESSEL receive --listen 10.86.0.2:4444" 2>/dev/null || true
 wait "$RECV_PID" 2>/dev/null || true
 # Its supervisor saw the receiver go (the "go" pipe closed) and ended.
 for _ in $(seq 1 50); do
