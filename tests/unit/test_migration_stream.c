@@ -941,20 +941,17 @@ static void test_origin(void **state)
 	fd = with_origin("\1\0\0\0a", 5);
 	refused(t, fd, "origin frame of 5 bytes");
 
-	fd = with_origin("\0\0\0\0ab/", 7);
-	refused(t, fd, "malformed origin frame");
-
-	fd = with_origin("\3\0\0\0abc", 7);
-	refused(t, fd, "malformed origin frame");
-
-	fd = with_origin("\x09\0\0\0abc", 7);
-	refused(t, fd, "malformed origin frame");
-
-	fd = with_origin("\2\0\0\0a\0/srv", 10);
-	refused(t, fd, "malformed origin frame");
-
-	fd = with_origin("\2\0\0\0ab/s\0v", 10);
-	refused(t, fd, "malformed origin frame");
+	static const struct { const char *p; size_t len; } bad[] = {
+		{ "\0\0\0\0ab/", 7 },         /* no name */
+		{ "\3\0\0\0abc", 7 },         /* no directory */
+		{ "\x09\0\0\0abc", 7 },       /* a name past the end */
+		{ "\2\0\0\0a\0/srv", 10 },    /* a NUL in the name */
+		{ "\2\0\0\0ab/s\0v", 10 },    /* and in the directory */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = with_origin(bad[i].p, bad[i].len);
+		refused(t, fd, "malformed origin frame");
+	}
 
 	memset(big, 'x', sizeof(big));
 	memcpy(big, "\0\1\0\0", 4);         /* a name of 256 bytes */
