@@ -726,7 +726,7 @@ def frame(t, payload, reserved=0):
 CONFIG, RAM, PAGES, STATE, END, ABORT, ORIGIN = 1, 2, 3, 4, 5, 6, 7
 # The definition's directory (ORIGIN) holds a file named vmlinuz: the
 # destination loads the definition once RAM is in.
-origin = frame(ORIGIN, struct.pack("<I", 5) + b"m-mig" + os.environ["MIGDIR"].encode())
+origin = frame(ORIGIN, struct.pack("<I", 5) + b"m-mig" + os.environ.get("MIGDIR", "/tmp").encode())
 cfg = frame(CONFIG, b"name: m-mig\nkernel: vmlinuz\nmemory: 32M\n") + origin
 nokernel = frame(CONFIG, b"name: m-mig\nkernel: /nonexistent.bin\nmemory: 32M\n") + origin
 ram = frame(RAM, struct.pack("<Q", 33554432))
