@@ -41,7 +41,9 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 
+#include "../net/announce.h"
 #include "../net/mac.h"
 #include "../net/rx.h"
 #include "../net/tap.h"
@@ -79,6 +81,10 @@ struct net {
 	struct net_vhost vh;
 	bool vhost_on;                  /* the kernel owns the rings */
 	bool call_watched, call_parked; /* vh.call[] on the loop */
+	/* The announce after a restore (announce.h): a timerfd on the loop
+	 * from resume until its last frame; -1 otherwise. */
+	int announce_fd;
+	unsigned announce_left;         /* frames still to send */
 	struct net_rx rx;
 	struct net_tx tx;
 };
@@ -346,6 +352,75 @@ static void net_wake(struct loop *loop, int fd, uint32_t events, void *opaque)
 	pthread_mutex_unlock(&n->vdev->lock);
 }
 
+/* One announce frame per tick; the last one takes the timer off. */
+static void net_announce_tick(struct loop *loop, int fd, uint32_t events,
+			      void *opaque)
+{
+	struct net *n = opaque;
+	uint8_t frame[NET_ANNOUNCE_LEN];
+	uint64_t ticks;
+
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	pthread_mutex_lock(&n->vdev->lock);
+	if (n->announce_left && !n->tap_dead && !n->paused) {
+		net_announce_frame(frame, n->mac);
+		/* Best effort, as any frame: a full tap drops it. */
+		(void)!write(n->tap.fd, frame, sizeof(frame));
+		n->announce_left--;
+	}
+	if (!n->announce_left && n->announce_fd == fd) {  /* not stopped */
+		loop_del(loop, fd);
+		close(fd);
+		n->announce_fd = -1;
+	}
+	pthread_mutex_unlock(&n->vdev->lock);
+}
+
+/* Start announcing (resume after a restore): the first frame now, then
+ * one every NET_ANNOUNCE_STEP_MS. */
+static int announce_start(struct net *n, struct error *err)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_nsec = 1 },
+		.it_interval = { .tv_nsec = NET_ANNOUNCE_STEP_MS * 1000000L },
+	};
+	int fd;
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0)
+		return err_sys(err, "timerfd_create");
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		close(fd);
+		return err_sys(err, "timerfd_settime");
+	}
+	n->announce_fd = fd;
+	if (loop_add(n->env->loop, fd, EPOLLIN, net_announce_tick, n, err) < 0) {
+		close(fd);
+		n->announce_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop announcing (quiesce, destroy): what is left is dropped. Not
+ * under d->lock (loop_del() waits for a running callback). */
+static void announce_stop(struct net *n)
+{
+	int fd;
+
+	pthread_mutex_lock(&n->vdev->lock);
+	fd = n->announce_fd;
+	n->announce_fd = -1;
+	n->announce_left = 0;
+	pthread_mutex_unlock(&n->vdev->lock);
+	if (fd >= 0) {
+		loop_del(n->env->loop, fd);
+		close(fd);
+	}
+}
+
 /* ---- virtio_ops (d->lock held) ---- */
 
 static void net_notify(struct virtio_dev *d, unsigned q)
@@ -474,8 +549,10 @@ static void net_destroy_one(struct net *n)
 	if (!n)
 		return;
 	/* Off the loop first: after loop_del() no callback runs or will. */
-	if (n->vdev)
+	if (n->vdev) {
 		virtio_pci_quiesce(n->vdev);
+		announce_stop(n);
+	}
 	if (n->tap_watched)
 		loop_del(n->env->loop, n->tap.fd);
 	if (n->wake_watched)
@@ -542,6 +619,7 @@ static int net_create_one(struct device_env *env, unsigned i, struct net **out,
 	n->index = i;
 	n->tap.fd = -1;
 	n->wake_fd = -1;
+	n->announce_fd = -1;
 	n->vh.fd = -1;
 	for (unsigned q = 0; q < NET_VHOST_QUEUES; q++)
 		n->vh.kick[q] = n->vh.call[q] = -1;
@@ -638,6 +716,7 @@ static void net_quiesce_one(struct net *n)
 	bool tap, wk, call;
 
 	virtio_pci_quiesce(n->vdev);
+	announce_stop(n);
 	pthread_mutex_lock(&n->vdev->lock);
 	n->paused = true;
 	vhost_stop(n, true);
@@ -705,6 +784,8 @@ static int net_resume_one(struct net *n, struct error *err)
 		n->call_parked = false;
 		n->call_watched = true;
 	}
+	if (n->announce_left && n->announce_fd < 0 && announce_start(n, err) < 0)
+		return -1;
 	return virtio_pci_resume(n->vdev, err);
 }
 
@@ -756,6 +837,9 @@ static int net_restore_one(struct net *n, const struct vmstate_reader *r,
 		return -1;
 	if (memcmp(mac, n->mac, sizeof(mac)))
 		return err_input(err, "%s: the saved NIC had another MAC address", id);
+	/* The guest may have moved (a migration, a restore elsewhere):
+	 * resume tells the network where its MAC is now. */
+	n->announce_left = NET_ANNOUNCE_ROUNDS;
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "../../devices/virtio/net.c"
 #include "../../devices/pci.h"
 
+#include "../../devices/net/announce.h"
 #include "../../devices/net/mac.h"
 #include "../../devices/net/rx.h"
 #include "../../devices/net/tap.h"
@@ -253,6 +254,30 @@ static void test_mac_parse(void **state)
 }
 
 /* ---- receive ---- */
+
+/* The announce: a broadcast RARP "request reverse" from the MAC, behind a
+ * zero virtio-net header, padded to Ethernet's minimum. */
+static void test_announce_frame(void **state)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	static const uint8_t want[60] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* broadcast */
+		0x52, 0x54, 0x00, 0x12, 0x34, 0x56,     /* from the guest */
+		0x80, 0x35,                             /* RARP */
+		0x00, 0x01, 0x08, 0x00, 6, 4,           /* Ethernet, IPv4 */
+		0x00, 0x03,                             /* request reverse */
+		0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0, 0, 0, 0,
+		0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0, 0, 0, 0,
+	};
+	uint8_t buf[NET_ANNOUNCE_LEN], zero[NET_HDR_LEN] = { 0 };
+
+	(void)state;
+	memset(buf, 0xaa, sizeof(buf));
+	net_announce_frame(buf, mac);
+	assert_int_equal(sizeof(buf), NET_HDR_LEN + 60);
+	assert_memory_equal(buf, zero, NET_HDR_LEN);
+	assert_memory_equal(buf + NET_HDR_LEN, want, sizeof(want));
+}
 
 static void test_rx_one_chain(void **state)
 {
@@ -1419,6 +1444,41 @@ static void dev_regs(struct dev_fx *x, uint64_t *out, unsigned *n)
 		out[(*n)++] = bar_read(x, 0x2000 + off, 2);
 }
 
+/* A packet socket on the tap seeing RARP frames only. */
+static int rarp_socket(const char *tap)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(0x8035) };
+	int ps = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			htons(0x8035));
+
+	assert_true(ps >= 0);
+	sll.sll_ifindex = if_nametoindex(tap);
+	assert_int_equal(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	return ps;
+}
+
+/* The announce frames from mac that reach ps within ms milliseconds. */
+static unsigned count_rarp(int ps, const uint8_t *mac, unsigned ms)
+{
+	uint8_t want[60];
+	uint8_t got[128];
+	unsigned n = 0;
+	uint8_t full[NET_ANNOUNCE_LEN];
+
+	net_announce_frame(full, mac);
+	memcpy(want, full + NET_HDR_LEN, sizeof(want));
+	for (unsigned i = 0; i < ms; i++) {
+		ssize_t len;
+
+		while ((len = recv(ps, got, sizeof(got), 0)) > 0)
+			if (len == sizeof(want) && !memcmp(got, want, sizeof(want)))
+				n++;
+		usleep(1000);
+	}
+	return n;
+}
+
 /* Quiesced, the NIC neither receives into guest buffers nor transmits,
  * whatever the host sends and the guest kicks; resumed, it does both.
  * Saved and restored into a new NIC (the first one gone, the tap made
@@ -1435,6 +1495,7 @@ static void test_device_lifecycle(void **state)
 	uint16_t head[8], txhead;
 	unsigned na, nb;
 	struct dbuf b[2];
+	int ps;
 
 	assert_non_null(x);
 	assert_non_null(snap);
@@ -1444,6 +1505,7 @@ static void test_device_lifecycle(void **state)
 		skip();
 		return;
 	}
+	ps = rarp_socket(x->tap);
 	dev_drive(x, f, gpa, head);
 	assert_true(wait_watch(x, EPOLLIN) || dev_rx_starved(x));
 
@@ -1477,16 +1539,29 @@ static void test_device_lifecycle(void **state)
 	f->d = &f->dq[1];
 	assert_true(wait_used(f, 1));
 	assert_int_equal(drvq_used_id(f->d, 0), txhead);
+	/* A resume after a quiesce announces nothing: the guest is where
+	 * it was. */
+	assert_int_equal(count_rarp(ps, x->n->mac, 300), 0);
+	close(ps);
 
 	/* Into a new NIC: RAM as the save left it */
 	x->ops->quiesce(x->state);
 	dev_close(x);
 	memcpy(f->ram, snap, RAM);
 	assert_true(dev_open_kvm(x, f, false));
+	ps = rarp_socket(x->tap);
 	assert_int_equal(vmstate_open(&r, w.buf, w.len, &err), 0);
 	if (x->ops->restore(x->state, &r, &err) < 0)
 		fail_msg("restore: %s", err.msg);
 	x->ops->resume(x->state);
+	/* Restored, it announces the guest's MAC: NET_ANNOUNCE_ROUNDS RARP
+	 * frames through the tap, the first at once, then one every
+	 * NET_ANNOUNCE_STEP_MS; then no more. */
+	assert_int_equal(count_rarp(ps, x->n->mac,
+				    NET_ANNOUNCE_ROUNDS * NET_ANNOUNCE_STEP_MS + 500),
+			 NET_ANNOUNCE_ROUNDS);
+	assert_int_equal(x->n->announce_fd, -1);
+	close(ps);
 	dev_regs(x, rb, &nb);
 	assert_int_equal(na, nb);
 	assert_memory_equal(ra, rb, na * sizeof(ra[0]));
@@ -1672,6 +1747,7 @@ int main(void)
 		cmocka_unit_test(test_mac_derive),
 		cmocka_unit_test(test_mac_known_value),
 		cmocka_unit_test(test_mac_parse),
+		cmocka_unit_test(test_announce_frame),
 		T(test_rx_one_chain),
 		T(test_rx_idle_keeps_chain),
 		T(test_rx_flags_cleared),
