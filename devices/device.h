@@ -5,6 +5,7 @@
 #define VESSEL_DEVICE_H
 
 #include "../tools/base/error.h"
+#include "block/dirty.h"
 #include "block/disk_spec.h"
 #include "net/nic_spec.h"
 #include "../vmm/bus.h"
@@ -32,6 +33,9 @@ enum vm_event {
 struct devices_spec {
 	const char *name;
 	const struct disk_spec *disks; size_t ndisks;
+	/* One write log per disk (a migration copying them reads it), or
+	 * NULL. */
+	struct blk_dirty *disk_dirty;
 	const struct nic_spec *nets; size_t nnets;
 	bool rng;
 	unsigned rng_slot;

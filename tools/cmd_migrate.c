@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -42,13 +43,17 @@ void usage_migrate(FILE *out)
 		"sent, and once it runs on the destination it stops here. If\n"
 		"anything fails first, it keeps running here.\n"
 		"\n"
-		"Disks must be on storage both hosts see under the same paths;\n"
-		"they are not copied. The stream is not encrypted: use a trusted\n"
-		"link or an SSH tunnel (see docs/migration.md).\n"
+		"Without --with-disks the disks must be on storage both hosts see\n"
+		"under the same paths, and are not copied. With it, each image is\n"
+		"copied while the guest runs, and the blocks it writes meanwhile\n"
+		"are sent again; the destination writes them under its --dir.\n"
+		"The stream is not encrypted: use a trusted link or an SSH tunnel\n"
+		"(see docs/migration.md).\n"
 		"\n"
 		"options:\n"
 		"  --max-downtime T  the longest pause allowed (default 300ms; ms, s)\n"
 		"  --bandwidth RATE  bytes per second at most (K, M, G; default: no limit)\n"
+		"  --with-disks      copy the disk images too\n"
 		"  --timeout T       give up when not converged after T (default 600s)\n"
 		"  --json            progress and result as JSON lines\n"
 		"  -h, --help        this help\n"
@@ -68,6 +73,11 @@ void usage_receive(FILE *out)
 		"was received is then discarded and the source keeps the guest.\n"
 		"One migration per call; the listening socket closes after it.\n"
 		"\n"
+		"A guest sent with --with-disks has its images written to\n"
+		"DIR/FILE, FILE being each image's file name at the source; one that\n"
+		"exists is never overwritten (the migration fails), and without\n"
+		"--dir such a guest is refused. Its definition here uses them.\n"
+		"\n"
 		"The guest's memory arrives in DIR/incoming.PID (DIR: vessel's run\n"
 		"directory unless given), which goes away once the guest runs (one\n"
 		"a killed receiver left is removed by the next). The guest's RAM maps\n"
@@ -78,7 +88,7 @@ void usage_receive(FILE *out)
 		"\n"
 		"options:\n"
 		"  --listen ADDR:PORT  where to wait ([IPV6]:PORT for IPv6)\n"
-		"  --dir DIR           where the memory is received\n"
+		"  --dir DIR           where the memory and copied disks are received\n"
 		"  --timeout T         give up if nothing arrives within T (default\n"
 		"                      600s; 0: wait for ever)\n"
 		"  -h, --help          this help\n"
@@ -120,11 +130,12 @@ int cmd_migrate(int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "with-disks", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	double downtime = 0.3, timeout = 600;
 	uint64_t bandwidth = 0;
-	bool json = false;
+	bool json = false, with_disks = false;
 	struct json_object *req, *msg;
 	struct error err;
 	char host[256], port[8];
@@ -165,6 +176,9 @@ int cmd_migrate(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'w':
+			with_disks = true;
+			break;
 		default:
 			usage_migrate(stderr);
 			return EXIT_USAGE;
@@ -192,6 +206,7 @@ int cmd_migrate(int argc, char **argv)
 	json_object_object_add(req, "bandwidth",
 			       json_object_new_double((double)bandwidth));
 	json_object_object_add(req, "timeout", json_object_new_double(timeout));
+	json_object_object_add(req, "with_disks", json_object_new_boolean(with_disks));
 	if (control_send(fd, req, &err) < 0) {
 		json_object_put(req);
 		close(fd);
@@ -245,7 +260,27 @@ int cmd_migrate(int argc, char **argv)
 
 /* ---- receive ---- */
 
-/* incoming.PID directories left by receivers that were killed. */
+#define MADE_SUFFIX ".disks"   /* incoming.PID.disks: images made */
+
+/* The images a killed receiver made (its list names them), then the
+ * list. */
+static void remove_made(const char *list)
+{
+	char line[PATH_MAX + 2];
+	FILE *f = fopen(list, "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '/')
+			unlink(line);
+	}
+	if (f)
+		fclose(f);
+	unlink(list);
+}
+
+/* incoming.PID directories and incoming.PID.disks lists left by
+ * receivers that were killed. */
 static void remove_stale(const char *base)
 {
 	char path[PATH_MAX + 300];
@@ -258,45 +293,144 @@ static void remove_stale(const char *base)
 		if (strncmp(e->d_name, "incoming.", 9))
 			continue;
 		pid = strtol(e->d_name + 9, &end, 10);
-		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if ((*end && strcmp(end, MADE_SUFFIX)) || pid <= 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
-		vm_snapshot_remove(path);
+		if (*end)
+			remove_made(path);
+		else
+			vm_snapshot_remove(path);
 	}
 	if (d)
 		closedir(d);
 }
 
+/* Note an image before making it, so that if this receiver is killed
+ * the next one removes it. */
+static int note_made(const char *list, const char *image, struct error *err)
+{
+	int fd = open(list, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return err_sys(err, "%s", list);
+	if (dprintf(fd, "%s\n", image) < 0)
+		r = err_sys(err, "%s", list);
+	close(fd);
+	return r;
+}
+
 /* A receive in progress: the guest's definition and its supervisor,
- * started once the definition, origin and RAM size are in. */
+ * started once the definition, origin and RAM size are in; the images it
+ * is to use (on shared storage: the source's; copied: made here). */
 struct receiving {
 	const char *dir;
+	const char *disk_dir;           /* --dir, absolute; NULL: no copies */
+	char made_list[PATH_MAX + 40];  /* dir MADE_SUFFIX */
 	struct guest_config cfg;
 	bool have_cfg;
 	struct supervisor_pending sv;
 	bool have_sv;
+	char *disk_path[MIG_MAX_DISKS];
+	bool disk_made[MIG_MAX_DISKS];  /* created here: removed on failure */
 };
 
-/* mig_rx_hooks.prepared: the definition, as the source's directory reads
- * it, and a supervisor making the VM while the pages arrive. */
-static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
-			 struct error *err)
+/* The definition, as the source's directory reads it: once. */
+static int load_definition(struct receiving *rc, const struct mig_rx_stats *st,
+			   struct error *err)
 {
-	struct receiving *rc = opaque;
 	char path[PATH_MAX + 16];
 
+	if (rc->have_cfg)
+		return 0;
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONFIG, rc->dir);
 	if (config_load_as(path, st->config_dir, st->name, &rc->cfg, err) < 0)
 		return -1;
 	rc->have_cfg = true;
 	if (rc->cfg.kind != GUEST_VM)
 		return err_input(err, "%s: not a VM's definition", path);
+	return 0;
+}
+
+/* mig_rx_hooks.disk: the source's image (shared storage), or a new one
+ * under --dir named as the source's. */
+static int receive_disk(void *opaque, const struct mig_rx_stats *st,
+			const struct mig_disk *d, int *fd, struct error *err)
+{
+	struct receiving *rc = opaque;
+	char path[PATH_MAX];
+	const char *file;
+	int n;
+
+	*fd = -1;
+	if (load_definition(rc, st, err) < 0)
+		return -1;
+	if (d->index >= rc->cfg.vm.ndisks)
+		return err_input(err, "migration stream: disk %u, but the "
+				 "definition has %zu", d->index, rc->cfg.vm.ndisks);
+	if (!d->copied) {
+		if (d->path[0] != '/')
+			return err_input(err, "migration stream: disk %u: '%s' "
+					 "is not an absolute path", d->index,
+					 d->path);
+		rc->disk_path[d->index] = strdup(d->path);
+		return rc->disk_path[d->index] ? 0 : err_set(err, "out of memory");
+	}
+	if (!rc->disk_dir)
+		return err_input(err, "the source copies its disks (migrate "
+				 "--with-disks): say where they go with vessel "
+				 "receive --dir DIR");
+	file = strrchr(rc->cfg.vm.disks[d->index].path, '/');
+	file = file ? file + 1 : rc->cfg.vm.disks[d->index].path;
+	n = snprintf(path, sizeof(path), "%s/%s", rc->disk_dir, file);
+	if (n < 0 || (size_t)n >= sizeof(path) || !*file)
+		return err_input(err, "disk %u: no file name under %s", d->index,
+				 rc->disk_dir);
+	if (note_made(rc->made_list, path, err) < 0)
+		return -1;
+	*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd < 0 && errno == EEXIST)
+		return err_input(err, "disk %u: %s exists already: not "
+				 "overwritten (give vessel receive another --dir)",
+				 d->index, path);
+	if (*fd < 0)
+		return err_sys(err, "disk %u: %s", d->index, path);
+	rc->disk_made[d->index] = true;
+	rc->disk_path[d->index] = strdup(path);
+	if (!rc->disk_path[d->index])
+		return err_set(err, "out of memory");
+	if (ftruncate(*fd, (off_t)d->size) < 0)
+		return err_sys(err, "disk %u: %s: cannot size it", d->index, path);
+	return 0;
+}
+
+/* mig_rx_hooks.prepared: the definition, with the images the stream
+ * named, and a supervisor making the VM while the pages arrive. */
+static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
+			 struct error *err)
+{
+	struct receiving *rc = opaque;
+
+	if (load_definition(rc, st, err) < 0)
+		return -1;
 	rc->cfg.vm.name = rc->cfg.name;
 	if (rc->cfg.vm.memory != st->ram_size)
 		return err_input(err, "migration stream: %llu bytes of RAM, the "
 				 "definition says %llu",
 				 (unsigned long long)st->ram_size,
 				 (unsigned long long)rc->cfg.vm.memory);
+	if (rc->cfg.vm.ndisks != st->ndisks)
+		return err_input(err, "migration stream: %u disks, the "
+				 "definition has %zu", st->ndisks,
+				 rc->cfg.vm.ndisks);
+	for (size_t i = 0; i < rc->cfg.vm.ndisks; i++) {
+		free(rc->cfg.vm.disks[i].path);
+		rc->cfg.vm.disks[i].path = rc->disk_path[i];
+		rc->disk_path[i] = NULL;
+		if (rc->disk_made[i])   /* the name, to remove it */
+			rc->disk_path[i] = strdup(rc->cfg.vm.disks[i].path);
+	}
 	if (guest_running(rc->cfg.name))
 		return err_input(err, "%s is already running here", rc->cfg.name);
 	if (supervisor_prepare_received(&rc->cfg, rc->dir, &rc->sv, err) < 0)
@@ -306,36 +440,50 @@ static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
 }
 
 /* Receive into dir; the guest's supervisor, started midway, runs it. */
-static int receive_into(int fd, const char *dir, const char *peer,
-			struct error *err)
+static int receive_into(int fd, const char *dir, const char *disk_dir,
+			const char *peer, struct error *err)
 {
-	struct receiving rc = { .dir = dir };
-	const struct mig_rx_hooks hooks = { prepare_guest, &rc };
+	struct receiving rc = { .dir = dir, .disk_dir = disk_dir };
+	const struct mig_rx_hooks hooks = {
+		.prepared = prepare_guest, .disk = receive_disk, .opaque = &rc,
+	};
 	struct mig_rx_stats st;
 	long long t_end;
 	pid_t pid;
 	int r;
 
+	snprintf(rc.made_list, sizeof(rc.made_list), "%s" MADE_SUFFIX, dir);
 	r = mig_receive(fd, dir, &st, &hooks, err);
 	t_end = now_ms();
 	if (r == 0 && !rc.have_sv)
 		r = err_set(err, "migration stream: it ended before the guest "
 			    "was prepared");
 	if (r == 0) {
+		/* The images are the guest's from here on: if this receiver
+		 * is killed now they stay (a leak rather than a loss). */
+		unlink(rc.made_list);
 		rc.have_sv = false;
 		r = supervisor_go(&rc.sv, &pid, err);
 		if (r < 0)
 			err_prefix(err, "%s", rc.cfg.name);
 		else
 			printf("%s: received from %s (%.1f MiB of memory in "
-			       "%llu frames); running %lld ms after the last "
-			       "frame (supervisor pid %d)\n", rc.cfg.name, peer,
-			       st.page_bytes / 1048576.0,
-			       (unsigned long long)st.frames, now_ms() - t_end,
+			       "%llu frames, %.1f MiB of disks); running %lld ms "
+			       "after the last frame (supervisor pid %d)\n",
+			       rc.cfg.name, peer, st.page_bytes / 1048576.0,
+			       (unsigned long long)st.frames,
+			       st.disk_bytes / 1048576.0, now_ms() - t_end,
 			       (int)pid);
 	}
 	if (rc.have_sv)
 		supervisor_abandon(&rc.sv);
+	for (unsigned i = 0; i < MIG_MAX_DISKS; i++) {
+		if (r < 0 && rc.disk_made[i] && rc.disk_path[i])
+			unlink(rc.disk_path[i]);
+		free(rc.disk_path[i]);
+	}
+	if (r < 0)
+		unlink(rc.made_list);
 	if (rc.have_cfg)
 		config_free(&rc.cfg);
 	return r;
@@ -351,7 +499,7 @@ int cmd_receive(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_at = NULL, *base = NULL;
-	char run[PATH_MAX], dir[PATH_MAX + 32], peer[64];
+	char run[PATH_MAX], dir[PATH_MAX + 32], peer[64], disk_dir[PATH_MAX];
 	struct timeval idle = { STREAM_IDLE_S, 0 };
 	double timeout = RECEIVE_TIMEOUT_S;
 	struct error err;
@@ -387,7 +535,15 @@ int cmd_receive(int argc, char **argv)
 		usage_receive(stderr);
 		return EXIT_USAGE;
 	}
-	if (!base) {
+	if (base) {
+		/* Absolute: the supervisor works from /. */
+		if (!realpath(base, disk_dir)) {
+			fprintf(stderr, "vessel: --dir %s: %s\n", base,
+				strerror(errno));
+			return EXIT_USAGE;
+		}
+		base = disk_dir;
+	} else {
 		if (state_run_dir(run, sizeof(run), &err) < 0) {
 			fprintf(stderr, "vessel: %s\n", err.msg);
 			return EXIT_HOST;
@@ -417,7 +573,7 @@ int cmd_receive(int argc, char **argv)
 		fprintf(stderr, "vessel: %s\n", err.msg);
 		return EXIT_HOST;
 	}
-	r = receive_into(fd, dir, peer, &err);
+	r = receive_into(fd, dir, base == disk_dir ? disk_dir : NULL, peer, &err);
 	if (r < 0) {
 		vm_snapshot_remove(dir);
 		mig_send_reply(fd, false, err.msg);

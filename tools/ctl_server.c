@@ -239,7 +239,8 @@ static void op_migrate(struct ctl_server *s, struct client *c,
 
 	err_clear(&err);
 	if (!check_type(req, "max_downtime_ms", json_type_double, msg, sizeof(msg)) ||
-	    !check_type(req, "bandwidth", json_type_double, msg, sizeof(msg))) {
+	    !check_type(req, "bandwidth", json_type_double, msg, sizeof(msg)) ||
+	    !check_type(req, "with_disks", json_type_boolean, msg, sizeof(msg))) {
 		reply_error(s, c, msg);
 		return;
 	}

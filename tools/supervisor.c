@@ -443,6 +443,7 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 		.max_downtime_ms = (uint64_t)dt, .bandwidth = (uint64_t)bw,
 		.timeout_ms = (uint64_t)(t * 1000), .config_dir = sv->cfg->dir,
 		.name = sv->cfg->name,
+		.with_disks = control_bool(req, "with_disks", false),
 		.progress = job_progress, .opaque = j,
 	};
 	j->config = read_definition(sv->host.definition_copy, &j->o.config_len, err);

@@ -114,6 +114,12 @@ static void complete(void *opaque, struct blk_io *list)
 		struct blk_inflight *f = to_inflight(list);
 
 		list = list->next;
+		/* The image changed (or may have: a failed write): a copy
+		 * made before must be made again. */
+		if (e->dirty && (f->io.op == BLK_OP_WRITE ||
+				 f->io.op == BLK_OP_WRITE_ZEROES ||
+				 f->io.op == BLK_OP_DISCARD))
+			blk_dirty_mark(e->dirty, f->io.offset, f->io.len);
 		/* From before a reset: the ring it came from is gone. */
 		if (e->lock && f->gen == e->gen && !e->dead) {
 			e->inflight--;
@@ -159,6 +165,7 @@ int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 		.max_discard_seg = BLK_MAX_DISCARD_SEG,
 	};
 	blk_make_id(e->id, o->name, o->index);
+	e->dirty = o->dirty;
 	*out = e;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include "backend.h"
+#include "dirty.h"
 #include "request.h"
 
 struct blk_engine_ops {
@@ -34,6 +35,7 @@ struct blk_engine_ops {
 
 struct blk_engine {
 	struct blk_backend *be;
+	struct blk_dirty *dirty;        /* NULL: writes go unrecorded */
 	struct blk_limits lim;
 	char id[VIRTIO_BLK_ID_BYTES];
 	/* From blk_engine_attach() */
@@ -63,6 +65,7 @@ struct blk_engine_opts {
 	const char *name;               /* the guest's, for the serial */
 	unsigned workers;               /* 0: the backend's default */
 	bool unlocked;                  /* no image lock until handover */
+	struct blk_dirty *dirty;        /* marked as writes complete; or NULL */
 };
 
 /* Open the image. Errors read "cannot open: No such file or directory";

@@ -197,6 +197,7 @@ static int disk_create(struct device_env *env, struct blk_disk *k, unsigned i,
 	struct blk_engine_opts o = {
 		.disk = disk, .index = i, .name = env->spec->name,
 		.unlocked = env->spec->incoming,
+		.dirty = env->spec->disk_dirty ? &env->spec->disk_dirty[i] : NULL,
 	};
 
 	if (blk_engine_open(&k->eng, &o, env->loop, err) < 0)

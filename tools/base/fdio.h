@@ -13,9 +13,15 @@ struct error;
  * (a write of 0 bytes counts as an error: EIO). */
 int write_all(int fd, const void *buf, size_t len);
 
+/* pwrite all of buf at off, as write_all. */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 /* Read len bytes, or up to end-of-file (retrying short reads and EINTR):
  * the number read (less than len only at end-of-file), or -1 with errno. */
 ssize_t read_full(int fd, void *buf, size_t len);
+
+/* pread len bytes at off, or up to end-of-file, as read_full. */
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
 
 /* Copy the file from to a new file to (mode 0600; excl: it must not exist
  * yet, else it is truncated), fsynced. On error to may be left partial. */

@@ -123,6 +123,14 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 		return -1;
 	vm->devices = machine_devices_spec(cfg);
 	vm->devices.incoming = incoming != NULL;
+	if (cfg->ndisks) {
+		vm->disk_dirty = calloc(cfg->ndisks, sizeof(*vm->disk_dirty));
+		if (!vm->disk_dirty)
+			return err_set(err, "out of memory");
+		for (size_t i = 0; i < cfg->ndisks; i++)
+			blk_dirty_init(&vm->disk_dirty[i]);
+		vm->devices.disk_dirty = vm->disk_dirty;
+	}
 	r = incoming ? map_incoming(vm, incoming, err)
 		: snap ? vm_snapshot_map_memory(snap, vm, err)
 		: gmem_alloc(&vm->mem, cfg->memory, err);
@@ -162,6 +170,10 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->pci_ready)
 		pci_host_destroy(&vm->pci);
+	for (size_t i = 0; vm->disk_dirty && i < vm->devices.ndisks; i++)
+		blk_dirty_destroy(&vm->disk_dirty[i]);
+	free(vm->disk_dirty);
+	vm->disk_dirty = NULL;
 	vm_core_destroy(vm);
 }
 

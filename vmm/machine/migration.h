@@ -27,7 +27,7 @@
 
 #define MIG_MAGIC        "VESSELMG"
 #define MIG_REPLY_MAGIC  "VESSELMR"
-#define MIG_VERSION      2
+#define MIG_VERSION      3
 #define MIG_PAGE         4096u
 #define MIG_MAX_CONFIG   (1u << 20)     /* the definition, YAML */
 #define MIG_MAX_PAGES    (16u << 20)    /* RAM bytes in one frame */
@@ -42,8 +42,24 @@ enum mig_frame {
 	MIG_ABORT = 6,          /* the source gives up: a message */
 	MIG_ORIGIN = 7,         /* u32 name length, the guest's name, then
 				 * the definition's directory */
+	MIG_DISKS = 8,          /* u32 count, then per disk: u32 flags,
+				 * u64 size, u32 path length, the path */
+	MIG_DISK_DATA = 9,      /* u32 disk, u32 0, u64 offset, the bytes */
 };
 #define MIG_MAX_NAME     255u
+#define MIG_MAX_DISKS    32u
+#define MIG_MAX_DISK_SIZE (1ull << 50)  /* 1 PiB */
+#define MIG_DISK_RO      1u             /* DISKS flags: read-only */
+#define MIG_DISK_COPIED  2u             /* its data follows in the stream */
+
+/* One disk as the DISKS frame describes it. */
+struct mig_disk {
+	unsigned index;                 /* in the definition's disks */
+	uint64_t size;
+	bool readonly;
+	bool copied;                    /* DISK_DATA frames bring its data */
+	const char *path;               /* the image at the source */
+};
 
 /* ---- writing (the source) ---- */
 
@@ -54,6 +70,9 @@ int mig_send_frame(int fd, uint32_t type, const void *a, size_t alen,
 /* The ORIGIN frame: the guest's name and its definition's directory. */
 int mig_send_origin(int fd, const char *name, const char *dir,
 		    struct error *err);
+/* The DISKS frame: n (1 to MIG_MAX_DISKS) disks, index 0 to n - 1. */
+int mig_send_disks(int fd, const struct mig_disk *d, unsigned n,
+		   struct error *err);
 /* The destination's answer: 0 with *ok and msg (size bytes, terminated)
  * filled, or -1 when the stream broke or is not an answer. */
 int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err);
@@ -66,7 +85,10 @@ struct mig_rx_stats {
 	uint64_t ram_size;
 	uint64_t frames, page_bytes;    /* PAGES frames and RAM bytes */
 	uint64_t config_len, state_len;
+	unsigned ndisks;                /* from the DISKS frame */
+	uint64_t disk_bytes;            /* copied disk data received */
 };
+
 
 /* Read one whole migration from fd into the empty directory dir:
  * config.yaml, memory (sparse, RAM size long) and state, i.e. a snapshot
@@ -81,6 +103,13 @@ struct mig_rx_hooks {
 	 * prepares its VM here. -1 ends the receive with err. */
 	int (*prepared)(void *opaque, const struct mig_rx_stats *st,
 			struct error *err);
+	/* Called for each disk of the DISKS frame, before prepared: the
+	 * image the destination is to use. For a copied disk, *fd: a new
+	 * empty image of d->size bytes the data is written to (the receive
+	 * syncs it before it ends, and closes it); for one on shared
+	 * storage, -1. NULL: disks are refused. */
+	int (*disk)(void *opaque, const struct mig_rx_stats *st,
+		    const struct mig_disk *d, int *fd, struct error *err);
 	void *opaque;
 };
 int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
@@ -113,6 +142,7 @@ struct mig_opts {
 	size_t config_len;
 	const char *config_dir;         /* its directory */
 	const char *name;               /* the guest's */
+	bool with_disks;                /* copy the disks, tracking writes */
 	/* Called after each round from the migrating thread. */
 	void (*progress)(void *opaque, const struct mig_progress *p);
 	void *opaque;

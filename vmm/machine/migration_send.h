@@ -8,6 +8,15 @@
 #include "../vm.h"
 
 struct vm_snapshot_opts;
+struct blk_dirty;
+
+/* A disk the migration copies (--with-disks). */
+struct mig_send_disk {
+	int fd;                         /* the image, read-only */
+	uint64_t size;
+	struct blk_dirty *log;          /* the guest's writes; NULL: read-only */
+	uint64_t *bm;                   /* blocks to send again */
+};
 
 struct mig_sender {
 	struct vm *vm;
@@ -21,6 +30,9 @@ struct mig_sender {
 	bool logging;                   /* KVM's dirty log is on */
 	bool released;                  /* the disks were handed over */
 	bool final;                     /* in the paused pass */
+	struct mig_send_disk disk[MIG_MAX_DISKS];
+	unsigned ncopied;               /* disk[0..ncopied) are copied */
+	uint8_t *dbuf;                  /* a disk chunk */
 	uint64_t max_dt, timeout;       /* ms, defaults applied */
 	struct mig_progress p;
 };

@@ -127,7 +127,17 @@ struct rx {
 	struct mig_rx_stats *st;
 	const struct mig_rx_hooks *hooks;
 	uint8_t *buf;           /* MIG_MAX_PAGES */
+	/* From the DISKS frame: each disk's size and, copied, its image */
+	struct {
+		uint64_t size;
+		uint64_t unsynced;      /* written since writeback was asked */
+		int fd;
+	} disk[MIG_MAX_DISKS];
 };
+
+/* Writeback is started every this many bytes written to an image, so that
+ * the sync at the end (in the downtime) has little left to do. */
+#define DISK_WRITEBACK (32u << 20)
 
 /* The frame buffer, allocated on first use (most refused streams never
  * need it). */
@@ -257,6 +267,164 @@ int mig_send_origin(int fd, const char *name, const char *dir,
 	return mig_send_frame(fd, MIG_ORIGIN, b, 4 + nlen + dlen, NULL, 0, err);
 }
 
+#define DISK_ENTRY 16    /* u32 flags, u64 size, u32 path length */
+
+int mig_send_disks(int fd, const struct mig_disk *d, unsigned n,
+		   struct error *err)
+{
+	size_t len = 4, off;
+	uint8_t *b;
+	int r;
+
+	if (n < 1 || n > MIG_MAX_DISKS)
+		return err_set(err, "migration: %u disks (1 to %u)", n,
+			       MIG_MAX_DISKS);
+	for (unsigned i = 0; i < n; i++) {
+		size_t plen = strlen(d[i].path);
+
+		if (plen < 1 || plen >= PATH_MAX)
+			return err_set(err, "migration: disk %u: path too long", i);
+		len += DISK_ENTRY + plen;
+	}
+	b = malloc(len);
+	if (!b)
+		return err_set(err, "out of memory");
+	le32(b, n);
+	off = 4;
+	for (unsigned i = 0; i < n; i++) {
+		size_t plen = strlen(d[i].path);
+
+		le32(b + off, (d[i].readonly ? MIG_DISK_RO : 0) |
+		     (d[i].copied ? MIG_DISK_COPIED : 0));
+		le64(b + off + 4, d[i].size);
+		le32(b + off + 12, (uint32_t)plen);
+		memcpy(b + off + DISK_ENTRY, d[i].path, plen);
+		off += DISK_ENTRY + plen;
+	}
+	r = mig_send_frame(fd, MIG_DISKS, b, len, NULL, 0, err);
+	free(b);
+	return r;
+}
+
+/* u32 count | per disk: u32 flags | u64 size | u32 path length | path.
+ * Each disk goes to the disk hook, which makes a copied one's image. */
+static int rx_disks(struct rx *r, uint64_t len, struct error *err)
+{
+	char path[PATH_MAX];
+	uint64_t off = 4;
+	uint32_t n;
+
+	if (len < 4 + DISK_ENTRY + 1 ||
+	    len > 4 + MIG_MAX_DISKS * (uint64_t)(DISK_ENTRY + PATH_MAX - 1))
+		return err_input(err, "migration stream: disks frame of %llu "
+				 "bytes", (unsigned long long)len);
+	if (rx_buf(r, err) < 0 ||
+	    rx_read(r, r->buf, (size_t)len, "the disks", err) < 0)
+		return -1;
+	n = rd32(r->buf);
+	if (n < 1 || n > MIG_MAX_DISKS)
+		return err_input(err, "migration stream: %u disks (1 to %u)",
+				 n, MIG_MAX_DISKS);
+	if (!r->hooks || !r->hooks->disk)
+		return err_input(err, "migration stream: disks, which this "
+				 "receiver does not take");
+	for (uint32_t i = 0; i < n; i++) {
+		struct mig_disk d = { .index = i, .path = path };
+		uint32_t flags, plen;
+		int fd = -1, rc;
+
+		if (len - off < DISK_ENTRY)
+			return err_input(err, "migration stream: disks frame "
+					 "cut in disk %u", i);
+		flags = rd32(r->buf + off);
+		d.size = rd64(r->buf + off + 4);
+		plen = rd32(r->buf + off + 12);
+		off += DISK_ENTRY;
+		if (flags & ~(MIG_DISK_RO | MIG_DISK_COPIED))
+			return err_input(err, "migration stream: disk %u: "
+					 "unknown flags 0x%x", i, flags);
+		if (d.size > MIG_MAX_DISK_SIZE)
+			return err_input(err, "migration stream: disk %u: %llu "
+					 "bytes (at most %llu)", i,
+					 (unsigned long long)d.size,
+					 (unsigned long long)MIG_MAX_DISK_SIZE);
+		if (plen < 1 || plen >= PATH_MAX || plen > len - off ||
+		    memchr(r->buf + off, '\0', plen))
+			return err_input(err, "migration stream: disk %u: "
+					 "malformed path", i);
+		memcpy(path, r->buf + off, plen);
+		path[plen] = '\0';
+		off += plen;
+		d.readonly = flags & MIG_DISK_RO;
+		d.copied = flags & MIG_DISK_COPIED;
+		rc = r->hooks->disk(r->hooks->opaque, r->st, &d, &fd, err);
+		if (fd >= 0 && !d.copied) {
+			close(fd);
+			fd = -1;
+		}
+		r->disk[i].fd = fd;     /* closed at the end, even on error */
+		r->disk[i].size = d.size;
+		if (rc < 0)
+			return -1;
+		if (d.copied && fd < 0)
+			return err_set(err, "disk %u: no image to copy it to", i);
+		r->st->ndisks = i + 1;
+	}
+	if (off != len)
+		return err_input(err, "migration stream: %llu bytes after the "
+				 "last disk", (unsigned long long)(len - off));
+	return 0;
+}
+
+/* u32 disk | u32 0 | u64 offset | the bytes, inside a copied disk. */
+static int rx_disk_data(struct rx *r, uint64_t len, struct error *err)
+{
+	uint8_t b[16];
+	uint64_t off, n;
+	uint32_t i;
+
+	if (len < 16 + 1 || len - 16 > MIG_MAX_PAGES)
+		return err_input(err, "migration stream: disk data frame of "
+				 "%llu bytes (16 + 1 to %u)",
+				 (unsigned long long)len, MIG_MAX_PAGES);
+	n = len - 16;
+	if (rx_read(r, b, 16, "a disk data frame", err) < 0)
+		return -1;
+	i = rd32(b);
+	off = rd64(b + 8);
+	if (i >= r->st->ndisks || r->disk[i].fd < 0 || rd32(b + 4))
+		return err_input(err, "migration stream: data for disk %u, "
+				 "which is not copied", i);
+	if (off > r->disk[i].size || n > r->disk[i].size - off)
+		return err_input(err, "migration stream: disk %u data at "
+				 "%llu+%llu is outside its %llu bytes", i,
+				 (unsigned long long)off, (unsigned long long)n,
+				 (unsigned long long)r->disk[i].size);
+	if (rx_buf(r, err) < 0 ||
+	    rx_read(r, r->buf, (size_t)n, "a disk data frame", err) < 0)
+		return -1;
+	if (pwrite_all(r->disk[i].fd, r->buf, (size_t)n, (off_t)off) < 0)
+		return err_sys(err, "writing disk %u", i);
+	r->disk[i].unsynced += n;
+	if (r->disk[i].unsynced >= DISK_WRITEBACK) {
+		/* Start writeback now; the sync at the end waits for it. */
+		sync_file_range(r->disk[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		r->disk[i].unsynced = 0;
+	}
+	r->st->disk_bytes += n;
+	return 0;
+}
+
+/* All there: the copied images durable before the guest may run on them
+ * (the source stops once it is told so). */
+static int rx_disks_sync(struct rx *r, struct error *err)
+{
+	for (unsigned i = 0; i < r->st->ndisks; i++)
+		if (r->disk[i].fd >= 0 && fdatasync(r->disk[i].fd) < 0)
+			return err_sys(err, "syncing disk %u", i);
+	return 0;
+}
+
 static int rx_pages(struct rx *r, uint64_t len, struct error *err)
 {
 	uint8_t b[8];
@@ -282,16 +450,8 @@ static int rx_pages(struct rx *r, uint64_t len, struct error *err)
 	if (rx_buf(r, err) < 0 ||
 	    rx_read(r, r->buf, (size_t)n, "a pages frame", err) < 0)
 		return -1;
-	for (uint64_t done = 0; done < n;) {
-		ssize_t w = pwrite(r->mem_fd, r->buf + done, (size_t)(n - done),
-				   (off_t)(off + done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return err_sys(err, "writing the guest's memory");
-		done += (uint64_t)w;
-	}
+	if (pwrite_all(r->mem_fd, r->buf, (size_t)n, (off_t)off) < 0)
+		return err_sys(err, "writing the guest's memory");
 	r->st->frames++;
 	r->st->page_bytes += n;
 	return 0;
@@ -311,8 +471,9 @@ static int rx_abort(struct rx *r, uint64_t len, struct error *err)
 	return err_set(err, "the source gave up: %s", msg);
 }
 
-/* Frames come in this order: CONFIG, ORIGIN, RAM, PAGES..., STATE, END;
- * ABORT may come at any point. */
+/* Frames come in this order: CONFIG, ORIGIN, DISKS (if the guest has
+ * disks), RAM, PAGES and DISK_DATA..., STATE, END; ABORT may come at any
+ * point. */
 enum rx_phase { WANT_CONFIG, WANT_ORIGIN, WANT_RAM, IN_PAGES, WANT_END, DONE };
 
 static int rx_frames(struct rx *r, struct error *err)
@@ -357,6 +518,10 @@ static int rx_frames(struct rx *r, struct error *err)
 			if (rx_origin(r, len, err) < 0)
 				return -1;
 			phase = WANT_RAM;
+		} else if (type == MIG_DISKS && phase == WANT_RAM &&
+			   !r->st->ndisks) {
+			if (rx_disks(r, len, err) < 0)
+				return -1;
 		} else if (type == MIG_RAM && phase == WANT_RAM) {
 			if (rx_ram(r, len, err) < 0)
 				return -1;
@@ -366,6 +531,9 @@ static int rx_frames(struct rx *r, struct error *err)
 			phase = IN_PAGES;
 		} else if (type == MIG_PAGES && phase == IN_PAGES) {
 			if (rx_pages(r, len, err) < 0)
+				return -1;
+		} else if (type == MIG_DISK_DATA && phase == IN_PAGES) {
+			if (rx_disk_data(r, len, err) < 0)
 				return -1;
 		} else if (type == MIG_STATE && phase == IN_PAGES) {
 			if (len < 1 || len > VMSTATE_MAX_SIZE)
@@ -382,11 +550,15 @@ static int rx_frames(struct rx *r, struct error *err)
 				return err_input(err, "migration stream: an end "
 						 "frame with %llu bytes",
 						 (unsigned long long)len);
+			if (rx_disks_sync(r, err) < 0)
+				return -1;
 			phase = DONE;
 		} else {
 			static const char *const want[] = {
-				"the definition", "the origin", "the RAM size",
-				"pages or the state", "the end", "nothing",
+				"the definition", "the origin",
+				"the disks or the RAM size",
+				"pages, disk data or the state", "the end",
+				"nothing",
 			};
 
 			return err_input(err, "migration stream: frame type %u "
@@ -404,9 +576,14 @@ int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < MIG_MAX_DISKS; i++)
+		r.disk[i].fd = -1;
 	rc = rx_frames(&r, err);
 	if (r.mem_fd >= 0)
 		close(r.mem_fd);
+	for (unsigned i = 0; i < MIG_MAX_DISKS; i++)
+		if (r.disk[i].fd >= 0)
+			close(r.disk[i].fd);
 	free(r.buf);
 	return rc;
 }
