@@ -182,10 +182,13 @@ snap_value() {
 }
 
 # snap_ticks [N]: life N's complete TICK lines, as "N UPTIME MONO" lines.
+# The supervisor's notes ("\r\n[vessel: migrating]\r\n") go into the
+# console stream wherever the guest's output is, possibly in the middle of
+# a TICK line: they are taken out first, which joins such a line again.
 snap_ticks() {
-	snap_con "${1:-}"
-	sed -nE 's/^TICK ([0-9]+) up=([0-9]+\.[0-9]+) mono=(-?[0-9]+) \.$/\1 \2 \3/p' \
-		"$T/life.${1:-$SNAP_LIFE}.console"
+	perl -0pe 's/\r\n\[vessel: [^\]\r\n]*\]\r\n//g' "$T/life.${1:-$SNAP_LIFE}.raw" 2>/dev/null |
+		tr -d '\r' |
+		sed -nE 's/^TICK ([0-9]+) up=([0-9]+\.[0-9]+) mono=(-?[0-9]+) \.$/\1 \2 \3/p'
 }
 
 # snap_last_tick [N]: the number of life N's last complete TICK line (0: none).
