@@ -268,12 +268,55 @@ mig_receive_bg() {
 	snap_fail "vessel receive did not start listening: $(cat "$T/$out.err")"
 }
 
+# mig_two_hosts N: the source and destination "hosts" of a migration test:
+# two network namespaces ($MIG_NS_SRC, $MIG_NS_DST) joined by a veth pair,
+# 10.86.N.1 the source, 10.86.N.2 the destination; removed at exit (after
+# what the test registers later). $MIG_SFX: their random suffix.
+mig_two_hosts() {
+	MIG_SFX=$(random_token | cut -c1-6)
+	MIG_NS_SRC=vmg-s-$MIG_SFX MIG_NS_DST=vmg-d-$MIG_SFX
+	at_exit "ip netns del $MIG_NS_SRC 2>/dev/null; ip netns del $MIG_NS_DST 2>/dev/null"
+	ip netns add "$MIG_NS_SRC" && ip netns add "$MIG_NS_DST" || fail "cannot create network namespaces"
+	ip link add "vmg0-$MIG_SFX" netns "$MIG_NS_SRC" type veth peer name "vmg1-$MIG_SFX" netns "$MIG_NS_DST" ||
+		fail "cannot create a veth pair"
+	ip -n "$MIG_NS_SRC" addr add "10.86.$1.1/24" dev "vmg0-$MIG_SFX"
+	ip -n "$MIG_NS_DST" addr add "10.86.$1.2/24" dev "vmg1-$MIG_SFX"
+	ip -n "$MIG_NS_SRC" link set lo up
+	ip -n "$MIG_NS_DST" link set lo up
+	ip -n "$MIG_NS_SRC" link set "vmg0-$MIG_SFX" up
+	ip -n "$MIG_NS_DST" link set "vmg1-$MIG_SFX" up
+}
+
+# snap_exchange WHAT SECS: sends WHAT on the connection $tcp (a bash
+# /dev/tcp descriptor to a guest's SNAP_ECHO_SERVICE), expects
+# "guest-WHAT" back within SECS.
+# shellcheck disable=SC2154 # tcp: the caller's
+snap_exchange() {
+	local reply=''
+	printf '%s\n' "$1" >&"$tcp" || snap_fail "writing '$1' to the connection failed"
+	IFS= read -r -t "$2" -u "$tcp" reply || snap_fail "no reply to '$1' within $2 s (got '$reply')"
+	reply=${reply%$'\r'}
+	[ "$reply" = "guest-$1" ] || snap_fail "sent '$1', the guest answered '$reply'"
+	info "sent '$1', got '$reply'"
+}
+
 # mig_state RUNDIR NAME: NAME's state in that run directory's `vessel ps`
 # (nothing if it is not listed).
 mig_state() {
 	VESSEL_RUN_DIR=$1 "$VESSEL" ps --json 2>/dev/null |
 		python3 -c 'import json,sys; print(" ".join(g["state"] for g in json.load(sys.stdin) if g["name"]==sys.argv[1]))' "$2"
 }
+
+# SNAP_ECHO_SERVICE: guest lines serving a line echo on port 7000 (busybox
+# nc -ll -e: each line comes back as "guest-LINE"); prints VT-SERVICE-UP.
+# shellcheck disable=SC2016 # expanded in the guest
+SNAP_ECHO_SERVICE='
+printf "#!/bin/sh\nwhile IFS= read -r l; do echo \"guest-\$l\"; done\n" >/tmp/echo.sh
+chmod +x /tmp/echo.sh
+nc -ll -p 7000 -e /tmp/echo.sh &
+sleep 0.5
+echo "VT-SERVICE-UP"
+'
 
 # shellcheck disable=SC2016 # expanded in the guest
 SNAP_GUEST_FUNCS='

@@ -42,11 +42,7 @@ ip link set lo up
 ip addr add 10.84.0.2/24 dev eth0
 ip link set eth0 up
 echo "VT-NET-CONFIGURED"
-printf '#!/bin/sh\nwhile IFS= read -r l; do echo "guest-\$l"; done\n' >/tmp/echo.sh
-chmod +x /tmp/echo.sh
-nc -ll -p 7000 -e /tmp/echo.sh &
-sleep 0.5
-echo "VT-SERVICE-UP"
+$SNAP_ECHO_SERVICE
 snap_ticker 0.5
 SH
 virtio_config t24 256M 1 <<YAML
@@ -55,16 +51,6 @@ nets:
     mac: $mac
     bridge: $br
 YAML
-
-# exchange WHAT: sends WHAT on the connection, expects "guest-WHAT" back.
-exchange() {
-	local reply=''
-	printf '%s\n' "$1" >&"$tcp" || snap_fail "writing '$1' to the connection failed"
-	IFS= read -r -t 60 -u "$tcp" reply || snap_fail "no reply to '$1' within 60 s (got '$reply')"
-	reply=${reply%$'\r'}
-	[ "$reply" = "guest-$1" ] || snap_fail "sent '$1', the guest answered '$reply'"
-	info "sent '$1', got '$reply'"
-}
 
 snap_start "$CFG" "$name"
 snap_wait '^VT-SERVICE-UP$'
@@ -76,7 +62,7 @@ for ((i = 0; i < 30; i++)); do
 	sleep 1
 done
 [ -n "$tcp" ] || snap_fail "cannot connect to the guest's 10.84.0.2:7000"
-for i in 1 2 3; do exchange "before-$i"; done
+for i in 1 2 3; do snap_exchange "before-$i" 60; done
 sport=$(ss -Htn state established dst 10.84.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 info "the connection: ${sport:-?} -> 10.84.0.2:7000"
 
@@ -119,7 +105,7 @@ fi
 [ -e "/sys/class/net/$tap" ] || snap_fail "no $tap on the host after the restore (vessel should make it again)"
 master=$(readlink "/sys/class/net/$tap/master" || true)
 [ "${master##*/}" = "$br" ] || snap_fail "$tap is a port of '${master##*/}' after the restore, want the bridge $br"
-for i in 1 2 3 4 5; do exchange "after-$i"; done
+for i in 1 2 3 4 5; do snap_exchange "after-$i" 60; done
 snap_wait_ticks 2 60
 snap_expect_continued 1 "$(($(snap_last_tick 1) + 1))" "$(($(snap_last_tick 1) + 2))"
 ! grep -q '^VT-NET-CONFIGURED$' "$SNAP_CON" || snap_fail "the restored guest configured its network again"

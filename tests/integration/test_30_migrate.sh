@@ -31,19 +31,9 @@ ensure_cmds iproute2:ip
 snap_init
 SRC_RUN=$T/run DST_RUN=$T/run-dst
 mkdir -m 0700 "$DST_RUN"
-sfx=$(random_token | cut -c1-6)
-ns_src=vsm-s-$sfx ns_dst=vsm-d-$sfx
-at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force t30 >/dev/null 2>&1; ip netns del $ns_src 2>/dev/null; ip netns del $ns_dst 2>/dev/null"
-ip netns add "$ns_src" && ip netns add "$ns_dst" || fail "cannot create network namespaces"
-ip link add "vsm0-$sfx" netns "$ns_src" type veth peer name "vsm1-$sfx" netns "$ns_dst" ||
-	fail "cannot create a veth pair"
-ip -n "$ns_src" addr add 10.86.0.1/24 dev "vsm0-$sfx"
-ip -n "$ns_dst" addr add 10.86.0.2/24 dev "vsm1-$sfx"
-for ns in "$ns_src" "$ns_dst"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$ns_src" link set "vsm0-$sfx" up
-ip -n "$ns_dst" link set "vsm1-$sfx" up
+mig_two_hosts 0
+ns_src=$MIG_NS_SRC ns_dst=$MIG_NS_DST
+at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force t30 >/dev/null 2>&1"
 
 truncate -s 16M "$T/disk.img"
 virtio_guest t30 <<SH

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A TCP connection to a guest survives its live migration (issue #16).
 # Three network namespaces: the source and destination "hosts" (joined by
-# a veth pair for the migration stream, 10.86.1.1 and 10.86.1.2), each with
+# a veth pair for the migration stream, 10.86.1.1 and 10.86.1.2:
+# mig_two_hosts), each with
 # a bridge of the same name the guest's tap joins, and the client (this
 # script's namespace), whose bridge (10.87.0.1/24) has one veth port to
 # each host's bridge: one Ethernet segment, as two hosts on one switch.
@@ -28,21 +29,15 @@
 ensure_cmds iproute2:ip iproute2:bridge
 host_modprobe tun bridge veth || fail "cannot load tun/bridge/veth on this host"
 snap_init
-SRC_RUN=$T/run DST_RUN=$T/run-dst
+DST_RUN=$T/run-dst
 mkdir -m 0700 "$DST_RUN"
 name=t33
-sfx=$(random_token | cut -c1-6)
-ns_src=vnm-s-$sfx ns_dst=vnm-d-$sfx
+mig_two_hosts 1
+sfx=$MIG_SFX ns_src=$MIG_NS_SRC ns_dst=$MIG_NS_DST
 brc=vnmc-$sfx                   # the client's bridge (this namespace)
 hbr=vnmbr0                      # each host's bridge (same name on both)
 tap=vnmt0 mac=52:54:00:33:00:01
-at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1; ip netns del $ns_src 2>/dev/null; ip netns del $ns_dst 2>/dev/null; ip link del vnmcs-$sfx 2>/dev/null; ip link del vnmcd-$sfx 2>/dev/null; ip link del $brc 2>/dev/null"
-ip netns add "$ns_src" && ip netns add "$ns_dst" || fail "cannot create network namespaces"
-# The migration link.
-ip link add "vnm0-$sfx" netns "$ns_src" type veth peer name "vnm1-$sfx" netns "$ns_dst" ||
-	fail "cannot create a veth pair"
-ip -n "$ns_src" addr add 10.86.1.1/24 dev "vnm0-$sfx"
-ip -n "$ns_dst" addr add 10.86.1.2/24 dev "vnm1-$sfx"
+at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1; ip link del vnmcs-$sfx 2>/dev/null; ip link del vnmcd-$sfx 2>/dev/null; ip link del $brc 2>/dev/null"
 # The guests' segment: the client's bridge, a port to each host's bridge.
 ip link add "$brc" type bridge forward_delay 0
 ip addr add 10.87.0.1/24 dev "$brc"
@@ -50,8 +45,6 @@ ip link set "$brc" up
 for side in s d; do
 	ns=$ns_src
 	[ "$side" = d ] && ns=$ns_dst
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "vnm$([ "$side" = s ] && echo 0 || echo 1)-$sfx" up
 	ip -n "$ns" link add "$hbr" type bridge forward_delay 0
 	ip -n "$ns" link set "$hbr" up
 	ip link add "vnmc$side-$sfx" type veth peer name "vnmh$side" netns "$ns" ||
@@ -70,11 +63,7 @@ ip link set lo up
 ip addr add 10.87.0.2/24 dev eth0
 ip link set eth0 up
 echo "VT-NET-CONFIGURED"
-printf '#!/bin/sh\nwhile IFS= read -r l; do echo "guest-\$l"; done\n' >/tmp/echo.sh
-chmod +x /tmp/echo.sh
-nc -ll -p 7000 -e /tmp/echo.sh &
-sleep 0.5
-echo "VT-SERVICE-UP"
+$SNAP_ECHO_SERVICE
 snap_ticker 0.5
 SH
 virtio_config "$name" 256M 1 <<YAML
@@ -83,17 +72,6 @@ nets:
     mac: $mac
     bridge: $hbr
 YAML
-
-# exchange WHAT SECS: sends WHAT on the connection, expects "guest-WHAT"
-# back within SECS.
-exchange() {
-	local reply=''
-	printf '%s\n' "$1" >&"$tcp" || snap_fail "writing '$1' to the connection failed"
-	IFS= read -r -t "$2" -u "$tcp" reply || snap_fail "no reply to '$1' within $2 s (got '$reply')"
-	reply=${reply%$'\r'}
-	[ "$reply" = "guest-$1" ] || snap_fail "sent '$1', the guest answered '$reply'"
-	info "sent '$1', got '$reply'"
-}
 
 # fdb_port: the port of the client's bridge the guest's MAC is learnt on.
 fdb_port() {
@@ -112,7 +90,7 @@ for ((i = 0; i < 30; i++)); do
 	sleep 1
 done
 [ -n "$tcp" ] || snap_fail "cannot connect to the guest's 10.87.0.2:7000"
-for i in 1 2 3; do exchange "before-$i" 60; done
+for i in 1 2 3; do snap_exchange "before-$i" 60; done
 [ "$(fdb_port)" = "vnmcs-$sfx" ] ||
 	snap_fail "before the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcs-$sfx (towards the source)"
 sport=$(ss -Htn state established dst 10.87.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
@@ -139,7 +117,7 @@ done
 [ "$(fdb_port)" = "vnmcd-$sfx" ] ||
 	snap_fail "2 s after the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcd-$sfx (towards the destination): no announce"
 info "the client's bridge learnt the guest's MAC towards the destination"
-for i in 1 2 3 4 5; do exchange "after-$i" 10; done
+for i in 1 2 3 4 5; do snap_exchange "after-$i" 10; done
 sport2=$(ss -Htn state established dst 10.87.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 [ -z "$sport" ] || [ "$sport2" = "$sport" ] || snap_fail "the connection is now '$sport2', was '$sport'"
 snap_follow "$name"

@@ -38,20 +38,10 @@ mkdir -m 0700 "$DST_RUN"
 host_ext4_dir "$T/fs" 768
 mkdir "$T/fs/src" "$T/fs/dst"
 truncate -s 64M "$T/fs/src/disk.img"
-sfx=$(random_token | cut -c1-6)
-ns_src=vsd-s-$sfx ns_dst=vsd-d-$sfx
 name=t34
-at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1; ip netns del $ns_src 2>/dev/null; ip netns del $ns_dst 2>/dev/null"
-ip netns add "$ns_src" && ip netns add "$ns_dst" || fail "cannot create network namespaces"
-ip link add "vsd0-$sfx" netns "$ns_src" type veth peer name "vsd1-$sfx" netns "$ns_dst" ||
-	fail "cannot create a veth pair"
-ip -n "$ns_src" addr add 10.86.2.1/24 dev "vsd0-$sfx"
-ip -n "$ns_dst" addr add 10.86.2.2/24 dev "vsd1-$sfx"
-for ns in "$ns_src" "$ns_dst"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$ns_src" link set "vsd0-$sfx" up
-ip -n "$ns_dst" link set "vsd1-$sfx" up
+mig_two_hosts 2
+ns_src=$MIG_NS_SRC ns_dst=$MIG_NS_DST
+at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1"
 
 ROUNDS=140
 virtio_guest "$name" <<SH

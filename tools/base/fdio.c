@@ -7,33 +7,14 @@
 
 #include "error.h"
 
-int write_all(int fd, const void *buf, size_t len)
+/* Write all of buf: at off with pwrite, or (off < 0) with write. */
+static int put_all(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
 	ssize_t n;
 
 	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pwrite(fd, p, len, off);
+		n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -43,37 +24,22 @@ int pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		}
 		p += n;
 		len -= (size_t)n;
-		off += n;
+		if (off >= 0)
+			off += n;
 	}
 	return 0;
 }
 
-ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+/* Read len bytes or up to end-of-file: at off with pread, or (off < 0)
+ * with read. */
+static ssize_t get_full(int fd, void *buf, size_t len, off_t off)
 {
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-ssize_t read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
 	size_t got = 0;
 	ssize_t n;
 
 	while (got < len) {
-		n = read(fd, p + got, len - got);
+		n = off < 0 ? read(fd, (char *)buf + got, len - got) :
+			pread(fd, (char *)buf + got, len - got, off + (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -83,6 +49,26 @@ ssize_t read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	return put_all(fd, buf, len, -1);
+}
+
+int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return off < 0 ? (errno = EINVAL, -1) : put_all(fd, buf, len, off);
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	return get_full(fd, buf, len, -1);
+}
+
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	return off < 0 ? (errno = EINVAL, -1) : get_full(fd, buf, len, off);
 }
 
 int copy_file(const char *from, const char *to, bool excl, struct error *err)
