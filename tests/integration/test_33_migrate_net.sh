@@ -11,6 +11,10 @@
 # and serves a line echo on port 7000; the
 # client holds one connection (a bash /dev/tcp descriptor) and exchanges
 # lines with it.
+# First a destination killed midway (it had made the guest's tap, as the
+# VM is made while the pages arrive): its tap goes with it, and the guest
+# answers on the source. Then a migration that succeeds: the source's tap
+# is gone after it.
 # After `vessel migrate`, the guest, which sends nothing by itself, has
 # announced its MAC from the destination (RARP frames through its new
 # tap, before the first exchange): within 2 s the client's bridge forwards
@@ -95,11 +99,33 @@ for i in 1 2 3; do snap_exchange "before-$i" 60; done
 	snap_fail "before the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcs-$sfx (towards the source)"
 sport=$(ss -Htn state established dst 10.87.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 info "the connection: ${sport:-?} -> 10.87.0.2:7000, the MAC towards the source"
+
+# A destination killed midway: it had made the guest's tap already (the
+# VM is made while the pages arrive); once it is gone, so is the tap, and
+# the guest still answers on the source.
+mig_receive_bg recv0 10.86.1.2:4444 120 ip netns exec "$ns_dst"
+( timeout -k 5 120 "$VESSEL" migrate --bandwidth 4M "$name" 10.86.1.2:4444 </dev/null >"$T/mig0.out" 2>"$T/mig0.err" || true ) &
+mig_pid=$!
+for ((i = 0; i < 50; i++)); do
+	ip -n "$ns_dst" link show "$tap" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ip -n "$ns_dst" link show "$tap" >/dev/null 2>&1 || snap_fail "the destination made no tap while it received the guest"
+pkill -9 -o -f "^$VESSEL receive --listen 10.86.1.2:4444" 2>/dev/null || true
+wait "$RECV_PID" 2>/dev/null || true
+wait "$mig_pid" || true
+for ((i = 0; i < 50; i++)); do
+	ip -n "$ns_dst" link show "$tap" >/dev/null 2>&1 || break
+	sleep 0.2
+done
+! ip -n "$ns_dst" link show "$tap" >/dev/null 2>&1 || snap_fail "the killed destination left its tap $tap behind"
+info "migration to a killed destination: $(head -c 200 "$T/mig0.err"); its tap is gone"
+snap_exchange "between" 30
+
 # Quiet first: about 5 s after its last reply the guest checks its
 # neighbour entry for the client (a unicast ARP probe), which would teach
 # the bridges where it is as well. After that it sends nothing unasked.
 sleep 8
-
 mig_receive_bg recv 10.86.1.2:4444 120 ip netns exec "$ns_dst"
 snap_ok mig migrate "$name" 10.86.1.2:4444
 wait "$RECV_PID" || snap_fail "vessel receive exited $?: $(cat "$T/recv.err")"
@@ -108,6 +134,7 @@ snap_life_end 15
 [ "$(mig_state "$DST_RUN" "$name")" = running ] ||
 	snap_fail "the destination lists $name as '$(mig_state "$DST_RUN" "$name")', want running"
 export VESSEL_RUN_DIR=$DST_RUN
+! ip -n "$ns_src" link show "$tap" >/dev/null 2>&1 || snap_fail "the source left its tap $tap behind after the move"
 
 # The announce, before the client sent anything.
 for ((i = 0; i < 20; i++)); do
