@@ -378,6 +378,13 @@ mig_vessel() { # DOWNTIME_MS
 	# the destination's part of the downtime: from the stream's last
 	# frame to the guest running there (vessel receive says it)
 	M_DEST=$(sed -nE 's/.*; running ([0-9]+) ms after the last frame.*/\1/p' "$d/recv.out" | tail -n 1)
+	# where vessel's downtime went (its final JSON object's downtime_parts)
+	local part v
+	M_PARTS=''
+	for part in pause last state handover answer; do
+		jnum "$line" "${part}_ms" v
+		M_PARTS+="${M_PARTS:+ }$part ${v:-?}"
+	done
 	M_TOTAL_S=$(awk -v v="$M_TOTAL_S" 'BEGIN { printf "%.3f", v / 1000 }')
 	M_MIB=$(awk -v v="$M_MIB" 'BEGIN { printf "%.1f", v / 1048576 }')
 	grep -a '"progress"' "$d/migrate.out" | tail -n 3 | sed 's/^/  /' >&2 || true
@@ -482,7 +489,7 @@ for load in "${loads[@]}"; do
 				continue
 			fi
 			tok=$((tok + 1)) rate=''
-			M_DOWN='' M_TOTAL_S='' M_MIB='' M_ROUNDS='' M_WHY='' M_DEST=''
+			M_DOWN='' M_TOTAL_S='' M_MIB='' M_ROUNDS='' M_WHY='' M_DEST='' M_PARTS=''
 			from=${ns[0]}
 			if [ "$vm" = vessel ]; then from=${ns[$vcur]}; else from=${ns[$qcur]}; fi
 			if [ "$load" = busy ] && ! load_on "$vm" "$tok"; then
@@ -515,7 +522,7 @@ for load in "${loads[@]}"; do
 				ticking "$f" 60 "$p" || dead[$vm]="the guest stopped ticking after a failed migration"
 				continue
 			fi
-			log "migrate $load run $r: $side from ${from%-*}: downtime $M_DOWN ms${M_DEST:+ ($M_DEST ms of it at the destination)}, total $M_TOTAL_S s, $M_MIB MiB, $M_ROUNDS rounds (wall $wall ms)${rate:+, load ${rate} MiB/s}"
+			log "migrate $load run $r: $side from ${from%-*}: downtime $M_DOWN ms${M_DEST:+ ($M_DEST ms of it at the destination)}${M_PARTS:+ [ms: $M_PARTS]}, total $M_TOTAL_S s, $M_MIB MiB, $M_ROUNDS rounds (wall $wall ms)${rate:+, load ${rate} MiB/s}"
 			bench_sample "migrate.$load.downtime" "$side" "$M_DOWN"
 			bench_sample "migrate.$load.total" "$side" "$M_TOTAL_S"
 			bench_sample "migrate.$load.sent" "$side" "$M_MIB"

@@ -383,6 +383,13 @@ static void *migrate_main(void *arg)
 		progress_json(pr, &res.last);
 		json_object_object_add(reply, "last", pr);
 		add_u64(reply, "downtime_ms", res.downtime_ms);
+		pr = json_object_new_object();
+		add_u64(pr, "pause_ms", res.pause_ms);
+		add_u64(pr, "last_ms", res.last_ms);
+		add_u64(pr, "state_ms", res.state_ms);
+		add_u64(pr, "handover_ms", res.handover_ms);
+		add_u64(pr, "answer_ms", res.answer_ms);
+		json_object_object_add(reply, "downtime_parts", pr);
 		add_u64(reply, "total_ms", res.total_ms);
 		add_u64(reply, "rounds", res.rounds);
 		add_u64(reply, "sent", res.last.sent);

@@ -151,6 +151,11 @@ struct mig_opts {
 struct mig_result {
 	struct mig_progress last;
 	uint64_t downtime_ms;           /* from the pause to the answer */
+	/* Where the downtime went, in order: pausing the vCPUs and
+	 * quiescing the devices; the last pages and disk blocks; the state
+	 * image; the devices' handover (disks synced); from END to the
+	 * destination's answer (its restore). */
+	uint64_t pause_ms, last_ms, state_ms, handover_ms, answer_ms;
 	uint64_t total_ms;
 	unsigned rounds;                /* the first pass, the pre-copy rounds
 					 * and the final paused pass */

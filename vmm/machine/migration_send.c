@@ -434,13 +434,18 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 	bool ok = false;
 	int r;
 
+	long long t = now_ms(), t1;
+
+	res->pause_ms = s->paused_at ? (uint64_t)(t - s->paused_at) : 0;
 	s->round++;
 	s->final = true;
-	s->round_t0 = now_ms();
+	s->round_t0 = t;
 	s->round_bytes = 0;
 	if (harvest(s, &dirty, err) < 0 || send_dirty(s, err) < 0)
 		return -1;
 	report(s, 0);
+	t1 = now_ms();
+	res->last_ms = (uint64_t)(t1 - t);
 	vmstate_writer_init(&w);
 	r = vm_snapshot_state(s->vm, so, &w, err);
 	if (r == 0)
@@ -448,15 +453,20 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 	if (r == 0)
 		s->sent += 16 + w.len;
 	vmstate_writer_free(&w);
+	t = now_ms();
+	res->state_ms = (uint64_t)(t - t1);
 	/* The disks go to the destination, synced, before it may open them. */
 	if (r < 0 || vm_devices_handover(s->vm, true, err) < 0)
 		return -1;
 	s->released = true;
+	t1 = now_ms();
+	res->handover_ms = (uint64_t)(t1 - t);
 	if (mig_send_frame(s->o->fd, MIG_END, NULL, 0, NULL, 0, err) < 0)
 		return -1;
 	s->stream_ok = false;	/* all sent: no abort frame after this */
 	if (mig_read_reply(s->o->fd, &ok, answer, size, err) < 0)
 		return -1;
+	res->answer_ms = (uint64_t)(now_ms() - t1);
 	if (!ok)
 		return err_set(err, "the destination failed: %s", answer);
 	s->released = false;	/* theirs now */

@@ -30,6 +30,7 @@ struct mig_sender {
 	bool logging;                   /* KVM's dirty log is on */
 	bool released;                  /* the disks were handed over */
 	bool final;                     /* in the paused pass */
+	long long paused_at;            /* the caller's, for mig_result */
 	struct mig_send_disk disk[MIG_MAX_DISKS];
 	unsigned ncopied;               /* disk[0..ncopied) are copied */
 	uint8_t *dbuf;                  /* a disk chunk */
@@ -44,7 +45,8 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 /* The first pass and the rounds, until what is dirty fits the downtime.
  * -1: not converging, the guest stopping, or the stream breaking. */
 int mig_precopy(struct mig_sender *s, struct error *err);
-/* With the VM paused and quiesced: the last pages, the state image, the
+/* With the VM paused (s->paused_at: when the pause began) and quiesced:
+ * the last pages, the state image, the
  * end, and the destination's answer (answer: its text). 0 only when the
  * destination runs the guest. */
 int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
