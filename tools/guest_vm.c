@@ -94,6 +94,52 @@ static int await_incoming(void *opaque, struct vm_snapshot **out,
 	return 0;
 }
 
+/* What a restored guest starts from: a snapshot directory, opened and
+ * checked now; or a migration's (the receiver's directory): its memory
+ * file now, to be mapped while the rest arrives, the rest once the
+ * receiver says "go" (await_incoming). Nothing to do for a boot. */
+static int restore_setup(struct guest *g, const struct machine_spec *vmcfg,
+			 struct vm_run_opts *opts, struct vm_snapshot **out,
+			 struct vm_incoming *incoming, struct incoming *inc,
+			 struct error *err)
+{
+	char path[PATH_MAX + 16];
+	struct vm_snapshot *snap;
+
+	if (!g->host->restore)
+		return 0;
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return err_set(err, "out of memory");
+	snap->mem_fd = -1;
+	if (g->host->incoming_fd < 0) {
+		if (vm_snapshot_open(snap, g->host->restore, err) < 0 ||
+		    vm_snapshot_check(snap, vmcfg, err) < 0) {
+			vm_snapshot_close(snap);
+			free(snap);
+			return -1;
+		}
+		opts->restore = snap;
+		*out = snap;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY, g->host->restore);
+	*inc = (struct incoming){ .g = g, .vmcfg = vmcfg, .snap = snap };
+	*incoming = (struct vm_incoming){
+		.mem_fd = open(path, O_RDONLY | O_CLOEXEC),
+		.ram_size = vmcfg->memory, .await = await_incoming,
+		.opaque = inc,
+	};
+	if (incoming->mem_fd < 0) {
+		err_sys(err, "%s", path);
+		free(snap);
+		return -1;
+	}
+	opts->incoming = incoming;
+	*out = snap;
+	return 0;
+}
+
 static int vm_run_guest(struct guest *g, char *msg, size_t len,
 			struct guest_exit *ex, struct error *err)
 {
@@ -121,46 +167,10 @@ static int vm_run_guest(struct guest *g, char *msg, size_t len,
 	opts = (struct vm_run_opts){ .in_fd = in[0], .out_fd = out[1],
 				     .control = &g->vmc };
 	vmcfg.name = cfg->name;
-	if (g->host->restore && g->host->incoming_fd >= 0) {
-		char path[PATH_MAX + 16];
-
-		snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY,
-			 g->host->restore);
-		snap = calloc(1, sizeof(*snap));
-		inc = (struct incoming){ .g = g, .vmcfg = &vmcfg, .snap = snap };
-		incoming = (struct vm_incoming){
-			.mem_fd = open(path, O_RDONLY | O_CLOEXEC),
-			.ram_size = vmcfg.memory, .await = await_incoming,
-			.opaque = &inc,
-		};
-		if (!snap || incoming.mem_fd < 0) {
-			if (!snap)
-				err_set(err, "out of memory");
-			else
-				err_sys(err, "%s", path);
-			if (incoming.mem_fd >= 0)
-				close(incoming.mem_fd);
-			free(snap);
-			close(in[0]);
-			close(out[1]);
-			return -1;
-		}
-		snap->mem_fd = -1;
-		opts.incoming = &incoming;
-	} else if (g->host->restore) {
-		snap = malloc(sizeof(*snap));
-		if (!snap || vm_snapshot_open(snap, g->host->restore, err) < 0 ||
-		    vm_snapshot_check(snap, &vmcfg, err) < 0) {
-			if (!snap)
-				err_set(err, "out of memory");
-			else
-				vm_snapshot_close(snap);
-			free(snap);
-			close(in[0]);
-			close(out[1]);
-			return -1;
-		}
-		opts.restore = snap;
+	if (restore_setup(g, &vmcfg, &opts, &snap, &incoming, &inc, err) < 0) {
+		close(in[0]);
+		close(out[1]);
+		return -1;
 	}
 	/* What the VMM itself reports while the guest runs (a crash's
 	 * register dump, warnings) joins the console stream: `vessel logs`
