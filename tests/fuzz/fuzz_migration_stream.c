@@ -7,9 +7,15 @@
  * what was received matches the counts mig_receive returns. The prepared
  * hook runs at most once, with a name and a directory (neither empty) and
  * the definition and the RAM-sized memory file in; a received stream ran
- * it. */
+ * it. The disk hook runs before it, for disks 0, 1, ... in order (fewer
+ * than MIG_MAX_DISKS), each described within the limits, and gives a
+ * copied disk an empty memfd: after the receive, which closed them all,
+ * none is longer than its disk's size (no data written past it); a
+ * received stream counted every disk, and disk data only with a copied
+ * disk. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,13 +77,52 @@ static long long file_size(const char *name)
 	return sb.st_size;
 }
 
+/* What the hooks saw in one receive. */
+struct calls {
+	int prepared;
+	unsigned disks;                 /* disk hook calls */
+	struct {
+		uint64_t size;
+		int fd;                 /* the image given to the receive */
+		int ours;               /* our copy of it */
+	} d[MIG_MAX_DISKS];
+};
+
+static int disk(void *opaque, const struct mig_rx_stats *st,
+		const struct mig_disk *d, int *fd, struct error *err)
+{
+	struct calls *c = opaque;
+	size_t plen;
+
+	if (c->prepared || d->index != c->disks || d->index >= MIG_MAX_DISKS ||
+	    st->ndisks != d->index || d->size > MIG_MAX_DISK_SIZE || !d->path)
+		__builtin_trap();
+	plen = strnlen(d->path, PATH_MAX);
+	if (plen < 1 || plen >= PATH_MAX)
+		__builtin_trap();
+	c->d[c->disks].size = d->size;
+	c->d[c->disks].fd = c->d[c->disks].ours = -1;
+	c->disks++;
+	if (!d->copied)
+		return 0;
+	*fd = memfd_create("fuzz-mig-disk", MFD_CLOEXEC);
+	if (*fd < 0)
+		return err_sys(err, "memfd_create");    /* fds leaked: trapped */
+	c->d[d->index].fd = *fd;
+	c->d[d->index].ours = dup(*fd);
+	if (c->d[d->index].ours < 0)
+		__builtin_trap();
+	return 0;
+}
+
 static int prepared(void *opaque, const struct mig_rx_stats *st,
 		    struct error *err)
 {
-	int *calls = opaque;
+	struct calls *c = opaque;
 
 	(void)err;
-	if (++*calls > 1 || !st->name[0] || !st->config_dir[0] ||
+	if (++c->prepared > 1 || !st->name[0] || !st->config_dir[0] ||
+	    c->disks != st->ndisks ||
 	    strlen(st->name) > MIG_MAX_NAME ||
 	    strlen(st->config_dir) >= sizeof(st->config_dir) ||
 	    file_size(SNAPSHOT_MEMORY) != (long long)st->ram_size ||
@@ -90,11 +135,29 @@ static void receive(int fd)
 {
 	struct mig_rx_stats st;
 	struct error err = { 0 };
-	int calls = 0;
-	const struct mig_rx_hooks hooks = { prepared, &calls };
+	struct calls c = { 0 };
+	const struct mig_rx_hooks hooks = {
+		.prepared = prepared, .disk = disk, .opaque = &c,
+	};
+	bool copied = false;
+	int rc = mig_receive(fd, dir, &st, &hooks, &err);
 
-	if (mig_receive(fd, dir, &st, &hooks, &err) == 0) {
-		if (err.msg[0] || calls != 1 ||
+	/* The receive closed the images, received or not; none grew past its
+	 * disk's size. */
+	for (unsigned i = 0; i < c.disks; i++) {
+		struct stat sb;
+
+		if (c.d[i].ours < 0)
+			continue;
+		if (fcntl(c.d[i].fd, F_GETFD) >= 0 || errno != EBADF ||
+		    fstat(c.d[i].ours, &sb) < 0 || (uint64_t)sb.st_size > c.d[i].size)
+			__builtin_trap();
+		close(c.d[i].ours);
+		copied = true;
+	}
+	if (rc == 0) {
+		if (err.msg[0] || c.prepared != 1 || st.ndisks != c.disks ||
+		    (st.disk_bytes && !copied) ||
 		    file_size(SNAPSHOT_CONFIG) != (long long)st.config_len ||
 		    file_size(SNAPSHOT_MEMORY) != (long long)st.ram_size ||
 		    file_size(SNAPSHOT_STATE) != (long long)st.state_len ||

@@ -315,12 +315,12 @@ for name, data in boot_seeds.items():
         f.write(data)
 
 # fuzz_migration_stream: streams as the source writes them (docs/migration.md):
-# "VESSELMG" | u32 2 | u32 0, then frames u32 type | u32 0 | u64 length.
+# "VESSELMG" | u32 3 | u32 0, then frames u32 type | u32 0 | u64 length.
 os.makedirs(os.path.join(out, "migration_stream"), exist_ok=True)
 
 
 def mig(*frames):
-    b = b"VESSELMG" + struct.pack("<II", 2, 0)
+    b = b"VESSELMG" + struct.pack("<II", 3, 0)
     for t, payload in frames:
         b += struct.pack("<IIQ", t, 0, len(payload)) + payload
     return b
@@ -335,12 +335,36 @@ def mpages(off, data):
     return (3, struct.pack("<Q", off) + data)
 
 
+# DISKS: u32 count, then per disk u32 flags (1 read-only, 2 copied) | u64
+# size | u32 path length | path; DISK_DATA: u32 disk | u32 0 | u64 offset |
+# the bytes.
+def mdisks(*disks):
+    b = struct.pack("<I", len(disks))
+    for flags, size, path in disks:
+        b += struct.pack("<IQI", flags, size, len(path)) + path
+    return (8, b)
+
+
+def mdata(disk, off, data):
+    return (9, struct.pack("<IIQ", disk, 0, off) + data)
+
+
 mig_seeds = {
     "good": mig(mcfg, morigin, mram, mpages(0, b"\x90" * 8192), mpages(4096, b"\xcc" * 4096),
                 mpages((32 << 20) - 4096, b"\xff" * 4096), (4, b"VESSELST state"), (5, b"")),
     "no-pages": mig(mcfg, morigin, mram, (4, b"s"), (5, b"")),
     "abort": mig(mcfg, morigin, mram, mpages(1 << 20, b"a" * 4096), (6, b"disk full\n")),
     "no-origin": mig(mcfg, mram, (4, b"s"), (5, b"")),
+    "disks": mig(mcfg, morigin, mdisks((2, 200000, b"/var/lib/vessel/root.img"),
+                                       (1, 1 << 40, b"/srv/shared/data.img")),
+                 mram, mdata(0, 0, b"\xeb\x3c" * 256), mpages(0, b"\x90" * 4096),
+                 mdata(0, 65536 - 8, b"x" * 16), mdata(0, 200000 - 1, b"z"),
+                 (4, b"VESSELST state"), (5, b"")),
+    "disks-shared": mig(mcfg, morigin, mdisks((0, 1 << 30, b"/srv/a.img")), mram,
+                        (4, b"s"), (5, b"")),
+    # the last bytes of a small copied disk, read-only: one byte further is out
+    "disk-end": mig(mcfg, morigin, mdisks((3, 4100, b"/d")), mram, mdata(0, 4096, b"end!"),
+                    (4, b"s"), (5, b"")),
     "reply": b"VESSELMR" + struct.pack("<II", 1, 6) + b"failed",
 }
 for name, data in mig_seeds.items():

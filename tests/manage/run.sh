@@ -719,11 +719,11 @@ migsend_py() {
 	cat > "$T/migsend.py" <<'PY'
 import os, socket, struct, sys
 port, kind, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-def hdr(version=2, flags=0):
+def hdr(version=3, flags=0):
     return b"VESSELMG" + struct.pack("<II", version, flags)
 def frame(t, payload, reserved=0):
     return struct.pack("<IIQ", t, reserved, len(payload)) + payload
-CONFIG, RAM, PAGES, STATE, END, ABORT, ORIGIN = 1, 2, 3, 4, 5, 6, 7
+CONFIG, RAM, PAGES, STATE, END, ABORT, ORIGIN, DISKS = 1, 2, 3, 4, 5, 6, 7, 8
 # The definition's directory (ORIGIN) holds a file named vmlinuz: the
 # destination loads the definition once RAM is in.
 origin = frame(ORIGIN, struct.pack("<I", 5) + b"m-mig" + os.environ.get("MIGDIR", "/tmp").encode())
@@ -732,9 +732,14 @@ nokernel = frame(CONFIG, b"name: m-mig\nkernel: /nonexistent.bin\nmemory: 32M\n"
 ram = frame(RAM, struct.pack("<Q", 33554432))
 def pages(off, n=1):
     return frame(PAGES, struct.pack("<Q", off) + b"\xa5" * (4096 * n))
+# One disk: flags (1 read-only, 2 copied), size, the image at the source.
+def disks(flags, size, path):
+    return frame(DISKS, struct.pack("<IIQI", 1, flags, size, len(path)) + path)
+withdisk = frame(CONFIG, b"name: m-mig\nkernel: vmlinuz\nmemory: 32M\n"
+                 b"disks:\n  - path: root.img\n") + origin
 streams = {
     "garbage": b"GET / HTTP/1.0\r\n" + b"x" * 48,
-    "version": hdr(version=3) + cfg,
+    "version": hdr(version=2) + cfg,
     "truncated": hdr() + cfg,
     "cut": hdr() + cfg + ram + pages(0)[:100],
     "outside": hdr() + cfg + ram + pages(0) + pages(33554432),
@@ -744,6 +749,8 @@ streams = {
     "reserved": hdr() + frame(CONFIG, b"name: x\n", reserved=1),
     "abort": hdr() + cfg + ram + pages(0) + frame(ABORT, b"source gave up"),
     "nokernel": hdr() + nokernel + ram + pages(0),
+    "extradisk": hdr() + cfg + disks(0, 1 << 20, b"/srv/root.img") + ram,
+    "copied": hdr() + withdisk + disks(2, 1 << 20, b"/srv/root.img") + ram,
 }
 s = socket.create_connection(("127.0.0.1", port), timeout=20)
 try:
@@ -801,7 +808,7 @@ rx_case() {
 		kill "$RX_PID" 2> /dev/null; wait "$RX_PID" 2> /dev/null
 		return
 	fi
-	mkdir -p "$T/migdir" && : > "$T/migdir/vmlinuz"
+	mkdir -p "$T/migdir" && : > "$T/migdir/vmlinuz" && : > "$T/migdir/root.img"
 	MIGDIR=$T/migdir timeout 30 python3 "$T/migsend.py" "$RX_PORT" "$kind" "$o.ans" 2> "$o.py" ||
 		why="$why $n: the sender failed;"
 	wait "$RX_PID"
@@ -825,16 +832,20 @@ t_receive_bad_stream() {
 	migsend_py
 	: > "$T/rx.all"
 	rx_case "$rd" garbage garbage "not a vessel migration (bad magic)"
-	rx_case "$rd" version version "version 3 (flags 0); this vessel speaks version 2"
+	rx_case "$rd" version version "version 2 (flags 0); this vessel speaks version 3"
 	rx_case "$rd" truncated truncated "truncated in a frame header (0 of 16 bytes)"
 	rx_case "$rd" cut cut "truncated in a pages frame"
 	rx_case "$rd" outside outside "pages at 0x2000000+0x1000 are outside the guest's 33554432 bytes of RAM"
 	rx_case "$rd" straddle straddle "pages at 0x1fff000+0x2000 are outside the guest's"
 	rx_case "$rd" unaligned unaligned "pages at 0x1001: not page-aligned"
-	rx_case "$rd" order order "frame type 4 where the RAM size was expected"
+	rx_case "$rd" order order "frame type 4 where the disks or the RAM size was expected"
 	rx_case "$rd" reserved reserved "frame 1 has reserved bits set"
 	# Its definition is loaded (to make the VM early) once RAM is in.
 	rx_case "$rd" nokernel nokernel "kernel: no such file '/nonexistent.bin'"
+	# DISKS (vessel migrate --with-disks): checked against the definition,
+	# and a copied disk needs --dir.
+	rx_case "$rd" extradisk extradisk "disk 0, but the definition has 0"
+	rx_case "$rd" copied copied "say where they go with vessel receive --dir DIR"
 	if [ -z "$why" ]; then ok receive_bad_stream
 	else bad receive_bad_stream "$why" "$T/rx.all"; fi
 }

@@ -7,10 +7,14 @@
  * malformed, truncated or out-of-order stream is refused as bad input with
  * a message saying what is wrong; an abort carries the source's text.
  * The ORIGIN frame (the guest's name and directory) and the hook called
- * once the definition, origin and RAM size are in.
+ * once the definition, origin and RAM size are in. The DISKS frame (each
+ * disk handed to the disk hook, before that one) and the DISK_DATA frames
+ * that fill a copied disk's image, both checked against what was
+ * described.
  * Then the destination's answer: mig_send_reply / mig_read_reply. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +58,11 @@ static void clean(const char *dir)
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			fail_msg("unlink %s: %s", path, strerror(errno));
+	}
+	for (unsigned i = 0; i < MIG_MAX_DISKS; i++) {  /* disk_hook's images */
+		snprintf(path, sizeof(path), "%s/disk-%u.img", dir, i);
 		if (unlink(path) < 0 && errno != ENOENT)
 			fail_msg("unlink %s: %s", path, strerror(errno));
 	}
@@ -223,18 +232,24 @@ static int receive(struct t *t, int fd, struct mig_rx_stats *st,
 
 /* The stream in fd must be refused (err.input as given) with a message
  * containing want; fd is closed and the directory emptied. */
-static void refused_as(struct t *t, int fd, int input, const char *want)
+static void refused_hooked(struct t *t, int fd, const struct mig_rx_hooks *hooks,
+			   int input, const char *want)
 {
 	struct mig_rx_stats st;
 	struct error err = { 0 };
 
-	assert_int_equal(receive(t, fd, &st, &err), -1);
+	assert_int_equal(receive_hooked(t, fd, &st, hooks, &err), -1);
 	if (!strstr(err.msg, want))
 		fail_msg("\"%s\" does not say \"%s\"", err.msg, want);
 	if (err.input != input)
 		fail_msg("\"%s\": input %d, expected %d", err.msg, err.input, input);
 	close(fd);
 	clean(t->dir);
+}
+
+static void refused_as(struct t *t, int fd, int input, const char *want)
+{
+	refused_hooked(t, fd, NULL, input, want);
 }
 
 static void refused(struct t *t, int fd, const char *want)
@@ -483,7 +498,7 @@ static void test_bad_header(void **state)
 	fd = new_stream();
 	put(fd, h, 16);
 	add_config(fd);
-	refused(t, fd, "version 3 (flags 0); this vessel speaks version 2");
+	refused(t, fd, "version 4 (flags 0); this vessel speaks version 3");
 
 	wr32(h + 8, 0);
 	fd = new_stream();
@@ -682,36 +697,36 @@ static void test_out_of_order(void **state)
 
 		assert_int_equal(mig_send_origin(fd, "a", "/b", &e), 0);
 	}
-	refused(t, fd, "frame type 7 where the RAM size was expected");
+	refused(t, fd, "frame type 7 where the disks or the RAM size");
 
 	fd = start();                           /* PAGES before RAM */
 	add_config(fd);
 	add_pages(fd, 0, 1, 1);
-	refused(t, fd, "frame type 3 where the RAM size was expected");
+	refused(t, fd, "frame type 3 where the disks or the RAM size");
 
 	fd = start();                           /* STATE before RAM */
 	add_config(fd);
 	add_state(fd);
-	refused(t, fd, "frame type 4 where the RAM size was expected");
+	refused(t, fd, "frame type 4 where the disks or the RAM size");
 
 	fd = start();                           /* CONFIG twice */
 	add_config(fd);
 	add_config(fd);
-	refused(t, fd, "frame type 1 where the RAM size was expected");
+	refused(t, fd, "frame type 1 where the disks or the RAM size");
 
 	fd = start_ram();                       /* CONFIG after RAM */
 	add_config(fd);
-	refused(t, fd, "frame type 1 where pages or the state was expected");
+	refused(t, fd, "frame type 1 where pages, disk data or the state");
 
 	fd = start_ram();                       /* RAM twice */
 	add_pages(fd, 0, 1, 1);
 	add_ram(fd, RAM);
-	refused(t, fd, "frame type 2 where pages or the state was expected");
+	refused(t, fd, "frame type 2 where pages, disk data or the state");
 
 	fd = start_ram();                       /* END before STATE */
 	add_pages(fd, 0, 1, 1);
 	add_end(fd);
-	refused(t, fd, "frame type 5 where pages or the state was expected");
+	refused(t, fd, "frame type 5 where pages, disk data or the state");
 
 	fd = start_ram();                       /* PAGES after STATE */
 	add_state(fd);
@@ -723,17 +738,21 @@ static void test_out_of_order(void **state)
 	add_state(fd);
 	refused(t, fd, "frame type 4 where the end was expected");
 
-	fd = start();                           /* unknown types */
-	raw_frame(fd, 8, 0, 0);
+	fd = start();                           /* DISKS first */
+	raw_frame(fd, MIG_DISKS, 0, 0);
 	refused(t, fd, "frame type 8 where the definition was expected");
+
+	fd = start();                           /* unknown types */
+	raw_frame(fd, 10, 0, 0);
+	refused(t, fd, "frame type 10 where the definition was expected");
 
 	fd = start_ram();
 	raw_frame(fd, 0, 0, 0);
-	refused(t, fd, "frame type 0 where pages or the state was expected");
+	refused(t, fd, "frame type 0 where pages, disk data or the state");
 
 	fd = start_ram();                       /* a huge length is not read */
 	raw_frame(fd, 0xffffffffu, 0, UINT64_MAX);
-	refused(t, fd, "frame type 4294967295 where pages or the state");
+	refused(t, fd, "frame type 4294967295 where pages, disk data or the state");
 }
 
 /* ---- the RAM frame ---- */
@@ -1013,7 +1032,7 @@ static void test_prepared_hook(void **state)
 {
 	struct t *t = *state;
 	struct hook_calls h = { .tdir = t->dir };
-	const struct mig_rx_hooks hooks = { hook, &h };
+	const struct mig_rx_hooks hooks = { .prepared = hook, .opaque = &h };
 	struct mig_rx_stats st;
 	struct error err = { 0 };
 	int fd;
@@ -1048,6 +1067,512 @@ static void test_prepared_hook(void **state)
 	clean(t->dir);
 	assert_int_equal(h.calls, 1);
 	assert_string_equal(err.msg, "no room here");
+}
+
+/* ---- the DISKS and DISK_DATA frames ---- */
+
+/* Disk 0 copied, its size not a multiple of a page and room for the
+ * largest frame; disk 1 on shared storage, read-only, far larger. */
+#define DISK_SIZE ((uint64_t)MIG_MAX_PAGES + 3000)
+static const struct mig_disk two_disks[] = {
+	{ .index = 0, .size = DISK_SIZE, .copied = true,
+	  .path = "/var/lib/vessel/root.img" },
+	{ .index = 1, .size = 1ull << 40, .readonly = true,
+	  .path = "/srv/shared/data.img" },
+};
+
+/* What the disk hook saw and is to do. It makes a copied disk's image as
+ * t->dir/disk-N.img, d->size long. */
+struct disk_calls {
+	const char *tdir;
+	unsigned calls, prepared;
+	unsigned prepared_saw;          /* disk calls when prepared ran */
+	struct {
+		unsigned index, ndisks, prepared;
+		uint64_t size;
+		bool readonly, copied;
+		char path[PATH_MAX];
+		int fd;                 /* what it returned */
+	} d[MIG_MAX_DISKS];
+	unsigned fail_at;               /* index + 1 of a disk to fail */
+	bool fail_late;                 /* and fail after making its image */
+	bool no_image;                  /* copied: return no image */
+	bool fd_for_shared;             /* shared: return an fd anyway */
+};
+
+static int disk_hook(void *opaque, const struct mig_rx_stats *st,
+		     const struct mig_disk *d, int *fd, struct error *err)
+{
+	struct disk_calls *h = opaque;
+	char path[128];
+
+	assert_true(h->calls < MIG_MAX_DISKS);
+	h->d[h->calls].index = d->index;
+	h->d[h->calls].ndisks = st->ndisks;
+	h->d[h->calls].prepared = h->prepared;
+	h->d[h->calls].size = d->size;
+	h->d[h->calls].readonly = d->readonly;
+	h->d[h->calls].copied = d->copied;
+	snprintf(h->d[h->calls].path, PATH_MAX, "%s", d->path);
+	h->d[h->calls].fd = -1;
+	h->calls++;
+	if (h->fail_at == d->index + 1 && !h->fail_late)
+		return err_input(err, "no room for disk %u", d->index);
+	if (d->copied ? h->no_image : !h->fd_for_shared)
+		return 0;
+	snprintf(path, sizeof(path), "%s/disk-%u.img", h->tdir, d->index);
+	*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(*fd >= 0);
+	if (d->copied)
+		assert_int_equal(ftruncate(*fd, (off_t)d->size), 0);
+	h->d[h->calls - 1].fd = *fd;
+	if (h->fail_at == d->index + 1)
+		return err_input(err, "disk %u: cannot size it", d->index);
+	return 0;
+}
+
+static int disk_prepared(void *opaque, const struct mig_rx_stats *st,
+			 struct error *err)
+{
+	struct disk_calls *h = opaque;
+
+	(void)st;
+	(void)err;
+	h->prepared++;
+	h->prepared_saw = h->calls;
+	return 0;
+}
+
+#define DISK_HOOKS(h) \
+	((struct mig_rx_hooks){ .prepared = disk_prepared, .disk = disk_hook, \
+				.opaque = (h) })
+
+/* A file descriptor nobody holds any more. */
+static bool fd_closed(int fd)
+{
+	errno = 0;
+	return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+static void add_disks(int fd, const struct mig_disk *d, unsigned n)
+{
+	struct error err = { 0 };
+
+	assert_int_equal(mig_send_disks(fd, d, n, &err), 0);
+}
+
+/* header, CONFIG, ORIGIN, DISKS (two_disks), RAM */
+static int start_disks(void)
+{
+	int fd = start();
+
+	add_config(fd);
+	add_disks(fd, two_disks, 2);
+	add_ram(fd, RAM);
+	return fd;
+}
+
+static void add_disk_data(int fd, uint32_t disk, uint64_t off, const void *p,
+			  size_t len)
+{
+	uint8_t h[16];
+
+	wr32(h, disk);
+	wr32(h + 4, 0);
+	wr64(h + 8, off);
+	frame(fd, MIG_DISK_DATA, h, 16, p, len);
+}
+
+/* Refused with the disk hooks in place. */
+static void refused_disks(struct t *t, int fd, const char *want)
+{
+	struct disk_calls h = { .tdir = t->dir };
+
+	refused_hooked(t, fd, &DISK_HOOKS(&h), 1, want);
+}
+
+/* DISKS, then DISK_DATA among the pages (the largest frame, one across a
+ * 64 KiB boundary, the last byte, one over an earlier one: the later
+ * wins): the hook sees each disk in order, with its size, flags and path,
+ * before the prepared hook; the copied image holds exactly what was sent
+ * and is closed at the end; the shared one gets no image. */
+static void test_disks_good(void **state)
+{
+	struct t *t = *state;
+	struct disk_calls h = { .tdir = t->dir };
+	const struct mig_rx_hooks hooks = DISK_HOOKS(&h);
+	struct mig_rx_stats st;
+	struct error err = { 0 };
+	uint8_t *want = calloc(1, DISK_SIZE), *img, *p = malloc(MIG_MAX_PAGES);
+	uint64_t sent = 0;
+	char path[128];
+	size_t len;
+	int fd = start_disks();
+
+	assert_non_null(want);
+	assert_non_null(p);
+#define DATA(off, fill, n) do {                                         \
+		memset(p, (fill), (n));                                 \
+		add_disk_data(fd, 0, (off), p, (n));                    \
+		memcpy(want + (off), p, (n));                           \
+		sent += (n);                                            \
+	} while (0)
+	for (size_t i = 0; i < MIG_MAX_PAGES; i++)
+		want[3000 + i] = (uint8_t)(i * 7 + (i >> 12));
+	add_disk_data(fd, 0, 3000, want + 3000, MIG_MAX_PAGES);   /* to the end */
+	sent += MIG_MAX_PAGES;
+	add_pages(fd, 0, 1, 1);
+	DATA(0, 0x11, 4096);
+	DATA(65536 - 100, 0x22, 200);
+	add_pages(fd, PAGE, 2, 2);
+	DATA(DISK_SIZE - 1, 0x33, 1);
+	DATA(10, 0x44, 20);
+#undef DATA
+	add_state(fd);
+	add_end(fd);
+	if (receive_hooked(t, fd, &st, &hooks, &err) != 0)
+		fail_msg("refused: %s", err.msg);
+	close(fd);
+	assert_true(fd_closed(h.d[0].fd));
+
+	assert_int_equal(st.ndisks, 2);
+	assert_int_equal(st.disk_bytes, sent);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(st.page_bytes, 3 * PAGE);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.prepared, 1);
+	assert_int_equal(h.prepared_saw, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(h.d[i].index, i);
+		assert_int_equal(h.d[i].ndisks, i);
+		assert_int_equal(h.d[i].prepared, 0);
+		assert_int_equal(h.d[i].size, two_disks[i].size);
+		assert_int_equal(h.d[i].readonly, two_disks[i].readonly);
+		assert_int_equal(h.d[i].copied, two_disks[i].copied);
+		assert_string_equal(h.d[i].path, two_disks[i].path);
+	}
+	assert_int_equal(h.d[1].fd, -1);
+	img = slurp(t, "disk-0.img", &len);
+	assert_int_equal(len, DISK_SIZE);
+	assert_true(memcmp(img, want, DISK_SIZE) == 0);
+	free(img);
+	snprintf(path, sizeof(path), "%s/disk-1.img", t->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	free(want);
+	free(p);
+}
+
+/* A DISKS frame with payload p (len bytes) after CONFIG and ORIGIN, then
+ * a good rest of the stream. */
+static int with_disks(const void *p, size_t len)
+{
+	int fd = start();
+
+	add_config(fd);
+	frame(fd, MIG_DISKS, p, len, NULL, 0);
+	add_ram(fd, RAM);
+	add_state(fd);
+	add_end(fd);
+	return fd;
+}
+
+/* One good entry: flags 0, 64 KiB, the path "/a/b". */
+#define ENTRY "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\4\0\0\0" "/a/b"
+
+/* Malformed DISKS frames, each refused as bad input saying what is
+ * wrong; a second DISKS frame, one after RAM, and one a receiver without
+ * a disk hook gets. */
+static void test_disks_malformed(void **state)
+{
+	static const struct { const char *p; size_t len; const char *want; } bad[] = {
+		{ "\0\0\0\0" ENTRY, 24, "0 disks (1 to 32)" },
+		{ "\x21\0\0\0" ENTRY, 24, "33 disks (1 to 32)" },
+		{ "\xff\xff\xff\xff" ENTRY, 24, "4294967295 disks (1 to 32)" },
+		{ "\2\0\0\0" ENTRY, 24, "disks frame cut in disk 1" },
+		{ "\2\0\0\0" ENTRY "\0\0\0\0", 28, "disks frame cut in disk 1" },
+		{ "\1\0\0\0" "\4\0\0\0" "\0\0\1\0\0\0\0\0" "\4\0\0\0" "/a/b", 24,
+		  "disk 0: unknown flags 0x4" },
+		{ "\2\0\0\0" ENTRY "\0\0\0\x80" "\0\0\1\0\0\0\0\0" "\4\0\0\0" "/a/b",
+		  44, "disk 1: unknown flags 0x80000000" },
+		{ "\1\0\0\0" "\0\0\0\0" "\1\0\0\0\0\0\4\0" "\4\0\0\0" "/a/b", 24,
+		  "disk 0: 1125899906842625 bytes (at most 1125899906842624)" },
+		{ "\1\0\0\0" "\0\0\0\0" "\xff\xff\xff\xff\xff\xff\xff\xff"
+		  "\4\0\0\0" "/a/b", 24, "disk 0: 18446744073709551615 bytes" },
+		{ "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\0\0\0\0" "/a/b", 24,
+		  "disk 0: malformed path" },           /* path length 0 */
+		{ "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\5\0\0\0" "/a/b", 24,
+		  "disk 0: malformed path" },           /* past the frame */
+		{ "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\xff\xff\xff\xff" "/a/b",
+		  24, "disk 0: malformed path" },
+		{ "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\4\0\0\0" "/a\0b", 24,
+		  "disk 0: malformed path" },           /* a NUL in it */
+		{ "\2\0\0\0" ENTRY "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\4\0\0\0" "\0/ab",
+		  44, "disk 1: malformed path" },
+		{ "\1\0\0\0" ENTRY "xyz", 27, "3 bytes after the last disk" },
+		{ "\1\0\0\0", 4, "disks frame of 4 bytes" },
+		{ "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0" "\0\0\0\0", 20,
+		  "disks frame of 20 bytes" },
+	};
+	struct t *t = *state;
+	struct disk_calls h = { .tdir = t->dir };
+	static uint8_t big[4 + 16 + PATH_MAX];
+	uint64_t longest = 4 + MIG_MAX_DISKS * (uint64_t)(16 + PATH_MAX - 1);
+	char want[64];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		refused_disks(t, with_disks(bad[i].p, bad[i].len), bad[i].want);
+
+	/* a path of PATH_MAX bytes is too long; one less is the longest */
+	memcpy(big, "\1\0\0\0" "\0\0\0\0" "\0\0\1\0\0\0\0\0", 16);
+	wr32(big + 16, PATH_MAX);
+	memset(big + 20, 'p', PATH_MAX);
+	refused_disks(t, with_disks(big, sizeof(big)), "disk 0: malformed path");
+	wr32(big + 16, PATH_MAX - 1);
+	fd = with_disks(big, sizeof(big) - 1);
+	assert_int_equal(receive_hooked(t, fd, &(struct mig_rx_stats){ 0 },
+					&DISK_HOOKS(&h), &(struct error){ 0 }), 0);
+	close(fd);
+	clean(t->dir);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(strlen(h.d[0].path), PATH_MAX - 1);
+
+	/* a frame length beyond any 32 disks is not read */
+	for (int i = 0; i < 2; i++) {
+		uint64_t len = i ? UINT64_MAX : longest + 1;
+
+		fd = start();
+		add_config(fd);
+		raw_frame(fd, MIG_DISKS, 0, len);
+		snprintf(want, sizeof(want), "disks frame of %llu bytes",
+			 (unsigned long long)len);
+		refused_disks(t, fd, want);
+	}
+
+	fd = start();                           /* a second DISKS frame */
+	add_config(fd);
+	add_disks(fd, two_disks, 2);
+	add_disks(fd, two_disks + 1, 1);
+	add_ram(fd, RAM);
+	add_state(fd);
+	add_end(fd);
+	refused_disks(t, fd, "frame type 8 where the disks or the RAM size");
+
+	fd = start_ram();                       /* DISKS after RAM */
+	add_disks(fd, two_disks, 2);
+	add_state(fd);
+	add_end(fd);
+	refused_disks(t, fd, "frame type 8 where pages, disk data or the state");
+
+	fd = start();                           /* DISKS before ORIGIN */
+	add_config_only(fd);
+	add_disks(fd, two_disks, 2);
+	refused_disks(t, fd, "frame type 8 where the origin was expected");
+
+	/* no disk hook: no hooks at all, or only prepared */
+	fd = with_disks("\1\0\0\0" ENTRY, 24);
+	refused(t, fd, "disks, which this receiver does not take");
+	fd = with_disks("\1\0\0\0" ENTRY, 24);
+	refused_hooked(t, fd, &(struct mig_rx_hooks){ .prepared = disk_prepared,
+						      .opaque = &h }, 1,
+		       "disks, which this receiver does not take");
+}
+#undef ENTRY
+
+/* A DISK_DATA frame for disk with a reserved word, an offset and n zero
+ * bytes. */
+static void raw_disk_data(int fd, uint32_t disk, uint32_t reserved,
+			  uint64_t off, size_t n)
+{
+	uint8_t h[16], *z = calloc(1, n ? n : 1);
+
+	assert_non_null(z);
+	wr32(h, disk);
+	wr32(h + 4, reserved);
+	wr64(h + 8, off);
+	frame(fd, MIG_DISK_DATA, h, 16, z, n);
+	free(z);
+}
+
+/* DISK_DATA for a disk not described or not copied, with the reserved
+ * word set, outside the disk, of no bytes or too many, or before RAM:
+ * each refused as bad input. */
+static void test_disk_data_malformed(void **state)
+{
+	static const struct {
+		uint32_t disk, reserved;
+		uint64_t off, n;
+		const char *want;
+	} bad[] = {
+		{ 2, 0, 0, 1, "data for disk 2, which is not copied" },
+		{ MIG_MAX_DISKS, 0, 0, 1, "data for disk 32," },
+		{ UINT32_MAX, 0, 0, 1, "data for disk 4294967295," },
+		{ 1, 0, 0, 1, "data for disk 1, which is not copied" },
+		{ 0, 1, 0, 1, "data for disk 0," },
+		{ 0, 0x80000000u, 0, 1, "data for disk 0," },
+		{ 0, 0, DISK_SIZE - 10, 11, "disk 0 data at 16780206+11 is "
+					    "outside its 16780216 bytes" },
+		{ 0, 0, DISK_SIZE, 1, "disk 0 data at 16780216+1 is outside" },
+		{ 0, 0, DISK_SIZE + 4096, 4096, "disk 0 data at 16784312+4096" },
+		{ 0, 0, UINT64_MAX, 1, "disk 0 data at 18446744073709551615+1" },
+		{ 0, 0, UINT64_MAX - 9, 10,
+		  "disk 0 data at 18446744073709551606+10" },
+		{ 0, 0, 1ull << 63, 1, "disk 0 data at 9223372036854775808+1" },
+	};
+	static const uint64_t bad_len[] = {
+		0, 8, 15, 16, 16 + MIG_MAX_PAGES + 1ull, UINT64_MAX,
+	};
+	struct t *t = *state;
+	char want[96];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = start_disks();
+		add_pages(fd, 0, 1, 1);
+		add_disk_data(fd, 0, 0, "ok", 2);
+		raw_disk_data(fd, bad[i].disk, bad[i].reserved, bad[i].off,
+			      bad[i].n);
+		add_state(fd);
+		add_end(fd);
+		refused_disks(t, fd, bad[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+		fd = start_disks();
+		raw_frame(fd, MIG_DISK_DATA, 0, bad_len[i]);
+		put(fd, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+		add_state(fd);
+		add_end(fd);
+		snprintf(want, sizeof(want), "disk data frame of %llu bytes "
+			 "(16 + 1 to 16777216)", (unsigned long long)bad_len[i]);
+		refused_disks(t, fd, want);
+	}
+
+	fd = start();                           /* before RAM */
+	add_config(fd);
+	add_disks(fd, two_disks, 2);
+	add_disk_data(fd, 0, 0, "early", 5);
+	add_ram(fd, RAM);
+	add_state(fd);
+	add_end(fd);
+	refused_disks(t, fd, "frame type 9 where the disks or the RAM size");
+
+	fd = start_disks();                     /* after STATE */
+	add_state(fd);
+	add_disk_data(fd, 0, 0, "late", 4);
+	add_end(fd);
+	refused_disks(t, fd, "frame type 9 where the end was expected");
+
+	fd = start_ram();                       /* no DISKS frame at all */
+	add_disk_data(fd, 0, 0, "none", 4);
+	add_state(fd);
+	add_end(fd);
+	refused_disks(t, fd, "data for disk 0, which is not copied");
+}
+
+/* The disk hook's failure ends the receive with its message, before the
+ * prepared hook, the images made so far closed (and one the failing call
+ * gave); a copied disk the hook gives no image is refused; an fd it
+ * gives for a shared disk is closed, and not written to. */
+static void test_disk_hook_fails(void **state)
+{
+	struct t *t = *state;
+	struct disk_calls h;
+	struct mig_rx_stats st;
+	struct error err;
+	int fd;
+
+	for (unsigned at = 1; at <= 2; at++) {
+		h = (struct disk_calls){ .tdir = t->dir, .fail_at = at };
+		err = (struct error){ 0 };
+		fd = start_disks();
+		add_pages(fd, 0, 1, 1);
+		add_state(fd);
+		add_end(fd);
+		assert_int_equal(receive_hooked(t, fd, &st, &DISK_HOOKS(&h),
+						&err), -1);
+		close(fd);
+		clean(t->dir);
+		assert_int_equal(h.calls, at);
+		assert_int_equal(h.prepared, 0);
+		assert_int_equal(err.input, 1);
+		assert_string_equal(err.msg, at == 1 ? "no room for disk 0" :
+				    "no room for disk 1");
+		if (at == 2)
+			assert_true(fd_closed(h.d[0].fd));
+	}
+
+	h = (struct disk_calls){ .tdir = t->dir, .fail_at = 1,
+				 .fail_late = true };
+	err = (struct error){ 0 };
+	fd = start_disks();
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &DISK_HOOKS(&h), &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_string_equal(err.msg, "disk 0: cannot size it");
+	assert_int_equal(h.calls, 1);
+	assert_true(h.d[0].fd >= 0);
+	assert_true(fd_closed(h.d[0].fd));
+
+	h = (struct disk_calls){ .tdir = t->dir, .no_image = true };
+	err = (struct error){ 0 };
+	fd = start_disks();
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &DISK_HOOKS(&h), &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_string_equal(err.msg, "disk 0: no image to copy it to");
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.prepared, 0);
+
+	/* not taken as the shared disk's image: its data is still refused */
+	h = (struct disk_calls){ .tdir = t->dir, .fd_for_shared = true };
+	err = (struct error){ 0 };
+	fd = start_disks();
+	add_disk_data(fd, 1, 0, "shared", 6);
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &DISK_HOOKS(&h), &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_string_equal(err.msg, "migration stream: data for disk 1, "
+			    "which is not copied");
+	assert_int_equal(h.calls, 2);
+	assert_true(h.d[1].fd >= 0);
+	assert_true(fd_closed(h.d[1].fd));
+	assert_true(fd_closed(h.d[0].fd));
+}
+
+/* The writer refuses what the reader would, and lays a disk out as the
+ * reader reads it. */
+static void test_disks_writer(void **state)
+{
+	static const struct mig_disk one = {
+		.size = 0x0102030405ull, .readonly = true, .copied = true,
+		.path = "/x",
+	};
+	struct mig_disk many[MIG_MAX_DISKS + 1];
+	struct error err = { 0 };
+	uint8_t b[64];
+	int fd = new_stream();
+
+	(void)state;
+	add_disks(fd, &one, 1);
+	assert_int_equal(lseek(fd, 0, SEEK_END), 16 + 4 + 16 + 2);
+	assert_int_equal(pread(fd, b, 38, 0), 38);
+	assert_memory_equal(b, "\x08\0\0\0\0\0\0\0\x16\0\0\0\0\0\0\0", 16);
+	assert_memory_equal(b + 16, "\1\0\0\0" "\3\0\0\0"
+			    "\5\4\3\2\1\0\0\0" "\2\0\0\0" "/x", 22);
+	close(fd);
+	for (unsigned i = 0; i <= MIG_MAX_DISKS; i++)
+		many[i] = one;
+	assert_int_equal(mig_send_disks(-1, many, 0, &err), -1);
+	assert_int_equal(mig_send_disks(-1, many, MIG_MAX_DISKS + 1, &err), -1);
+	many[1].path = "";
+	assert_int_equal(mig_send_disks(-1, many, 2, &err), -1);
+	assert_non_null(strstr(err.msg, "disk 1"));
 }
 
 /* ABORT at any point: the source's message, control characters shown as
@@ -1117,7 +1642,7 @@ static void test_writer_layout(void **state)
 	frame(fd, MIG_PAGES, "\x00\x10\0\0\0\0\0\0", 8, "ab", 2);
 	assert_int_equal(lseek(fd, 0, SEEK_END), 16 + 16 + 10);
 	assert_int_equal(pread(fd, b, 42, 0), 42);
-	assert_memory_equal(b, "VESSELMG\2\0\0\0\0\0\0\0", 16);
+	assert_memory_equal(b, "VESSELMG\3\0\0\0\0\0\0\0", 16);
 	assert_memory_equal(b + 16, "\3\0\0\0\0\0\0\0\12\0\0\0\0\0\0\0", 16);
 	assert_memory_equal(b + 32, "\x00\x10\0\0\0\0\0\0ab", 10);
 	close(fd);
@@ -1318,7 +1843,12 @@ int main(void)
 		T(test_abort),
 		T(test_origin),
 		T(test_prepared_hook),
+		T(test_disks_good),
+		T(test_disks_malformed),
+		T(test_disk_data_malformed),
+		T(test_disk_hook_fails),
 #undef T
+		cmocka_unit_test(test_disks_writer),
 		cmocka_unit_test(test_writer_layout),
 		cmocka_unit_test(test_reply_round_trip),
 		cmocka_unit_test(test_reply_longest),
