@@ -18,9 +18,11 @@ void blk_dirty_destroy(struct blk_dirty *d)
 
 size_t blk_dirty_words(uint64_t size)
 {
-	uint64_t blocks = (size + BLK_DIRTY_BLOCK - 1) >> BLK_DIRTY_SHIFT;
+	/* Without overflow, whatever the size. */
+	uint64_t blocks = (size >> BLK_DIRTY_SHIFT) +
+			  !!(size & (BLK_DIRTY_BLOCK - 1));
 
-	return (size_t)((blocks + 63) / 64);
+	return (size_t)(blocks / 64 + !!(blocks % 64));
 }
 
 int blk_dirty_start(struct blk_dirty *d, uint64_t size, struct error *err)
@@ -59,8 +61,15 @@ void blk_dirty_mark(struct blk_dirty *d, uint64_t off, uint64_t len)
 			len = d->size - off;
 		first = off >> BLK_DIRTY_SHIFT;
 		last = (off + len - 1) >> BLK_DIRTY_SHIFT;
-		for (uint64_t b = first; b <= last; b++)
-			d->bm[b / 64] |= 1ull << (b % 64);
+		for (uint64_t b = first; b <= last;) {
+			if (b % 64 == 0 && last - b >= 63) {
+				d->bm[b / 64] = ~0ull;  /* a whole word */
+				b += 64;
+			} else {
+				d->bm[b / 64] |= 1ull << (b % 64);
+				b++;
+			}
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 }

@@ -1356,7 +1356,7 @@ static void test_disks_malformed(void **state)
 	add_ram(fd, RAM);
 	add_state(fd);
 	add_end(fd);
-	refused_disks(t, fd, "frame type 8 where the disks or the RAM size");
+	refused_disks(t, fd, "a second disks frame");
 
 	fd = start_ram();                       /* DISKS after RAM */
 	add_disks(fd, two_disks, 2);
@@ -1404,12 +1404,13 @@ static void test_disk_data_malformed(void **state)
 		uint64_t off, n;
 		const char *want;
 	} bad[] = {
-		{ 2, 0, 0, 1, "data for disk 2, which is not copied" },
-		{ MIG_MAX_DISKS, 0, 0, 1, "data for disk 32," },
-		{ UINT32_MAX, 0, 0, 1, "data for disk 4294967295," },
+		{ 2, 0, 0, 1, "data for disk 2, which the disks frame did "
+			      "not describe" },
+		{ MIG_MAX_DISKS, 0, 0, 1, "data for disk 32, which the disks" },
+		{ UINT32_MAX, 0, 0, 1, "data for disk 4294967295, which the" },
 		{ 1, 0, 0, 1, "data for disk 1, which is not copied" },
-		{ 0, 1, 0, 1, "data for disk 0," },
-		{ 0, 0x80000000u, 0, 1, "data for disk 0," },
+		{ 0, 1, 0, 1, "data for disk 0 with reserved bits set" },
+		{ 0, 0x80000000u, 0, 1, "data for disk 0 with reserved bits" },
 		{ 0, 0, DISK_SIZE - 10, 11, "disk 0 data at 16780206+11 is "
 					    "outside its 16780216 bytes" },
 		{ 0, 0, DISK_SIZE, 1, "disk 0 data at 16780216+1 is outside" },
@@ -1466,7 +1467,8 @@ static void test_disk_data_malformed(void **state)
 	add_disk_data(fd, 0, 0, "none", 4);
 	add_state(fd);
 	add_end(fd);
-	refused_disks(t, fd, "data for disk 0, which is not copied");
+	refused_disks(t, fd, "data for disk 0, which the disks frame did not "
+		      "describe");
 }
 
 /* The disk hook's failure ends the receive with its message, before the

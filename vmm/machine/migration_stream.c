@@ -126,7 +126,8 @@ struct rx {
 	int mem_fd;
 	struct mig_rx_stats *st;
 	const struct mig_rx_hooks *hooks;
-	uint8_t *buf;           /* MIG_MAX_PAGES */
+	uint8_t *buf;           /* cap bytes, at most MIG_MAX_PAGES */
+	size_t cap;
 	/* From the DISKS frame: each disk's size and, copied, its image */
 	struct {
 		uint64_t size;
@@ -139,12 +140,23 @@ struct rx {
  * the sync at the end (in the downtime) has little left to do. */
 #define DISK_WRITEBACK (32u << 20)
 
-/* The frame buffer, allocated on first use (most refused streams never
- * need it). */
-static int rx_buf(struct rx *r, struct error *err)
+/* The frame buffer, at least size bytes (at most MIG_MAX_PAGES): grown
+ * as frames need it, so a small stream allocates little. */
+static int rx_buf(struct rx *r, size_t size, struct error *err)
 {
-	if (!r->buf && !(r->buf = malloc(MIG_MAX_PAGES)))
+	uint8_t *b;
+
+	if (size <= r->cap)
+		return 0;
+	if (size < 65536)
+		size = 65536;
+	if (size > MIG_MAX_PAGES)
+		size = MIG_MAX_PAGES;
+	b = realloc(r->buf, size);
+	if (!b)
 		return err_set(err, "out of memory");
+	r->buf = b;
+	r->cap = size;
 	return 0;
 }
 
@@ -182,7 +194,8 @@ static int rx_file(struct rx *r, const char *name, uint64_t len,
 	char path[PATH_MAX];
 	int fd, rc = 0;
 
-	if (rx_path(r, name, path, err) < 0 || rx_buf(r, err) < 0)
+	if (rx_path(r, name, path, err) < 0 ||
+	    rx_buf(r, len < MIG_MAX_PAGES ? (size_t)len : MIG_MAX_PAGES, err) < 0)
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -283,7 +296,8 @@ int mig_send_disks(int fd, const struct mig_disk *d, unsigned n,
 		size_t plen = strlen(d[i].path);
 
 		if (plen < 1 || plen >= PATH_MAX)
-			return err_set(err, "migration: disk %u: path too long", i);
+			return err_set(err, "migration: disk %u: %s path", i,
+				       plen ? "too long a" : "an empty");
 		len += DISK_ENTRY + plen;
 	}
 	b = malloc(len);
@@ -318,7 +332,7 @@ static int rx_disks(struct rx *r, uint64_t len, struct error *err)
 	    len > 4 + MIG_MAX_DISKS * (uint64_t)(DISK_ENTRY + PATH_MAX - 1))
 		return err_input(err, "migration stream: disks frame of %llu "
 				 "bytes", (unsigned long long)len);
-	if (rx_buf(r, err) < 0 ||
+	if (rx_buf(r, (size_t)len, err) < 0 ||
 	    rx_read(r, r->buf, (size_t)len, "the disks", err) < 0)
 		return -1;
 	n = rd32(r->buf);
@@ -392,15 +406,21 @@ static int rx_disk_data(struct rx *r, uint64_t len, struct error *err)
 		return -1;
 	i = rd32(b);
 	off = rd64(b + 8);
-	if (i >= r->st->ndisks || r->disk[i].fd < 0 || rd32(b + 4))
+	if (i >= r->st->ndisks)
+		return err_input(err, "migration stream: data for disk %u, "
+				 "which the disks frame did not describe", i);
+	if (r->disk[i].fd < 0)
 		return err_input(err, "migration stream: data for disk %u, "
 				 "which is not copied", i);
+	if (rd32(b + 4))
+		return err_input(err, "migration stream: data for disk %u with "
+				 "reserved bits set", i);
 	if (off > r->disk[i].size || n > r->disk[i].size - off)
 		return err_input(err, "migration stream: disk %u data at "
 				 "%llu+%llu is outside its %llu bytes", i,
 				 (unsigned long long)off, (unsigned long long)n,
 				 (unsigned long long)r->disk[i].size);
-	if (rx_buf(r, err) < 0 ||
+	if (rx_buf(r, (size_t)n, err) < 0 ||
 	    rx_read(r, r->buf, (size_t)n, "a disk data frame", err) < 0)
 		return -1;
 	if (pwrite_all(r->disk[i].fd, r->buf, (size_t)n, (off_t)off) < 0)
@@ -447,7 +467,7 @@ static int rx_pages(struct rx *r, uint64_t len, struct error *err)
 				 "are outside the guest's %llu bytes of RAM",
 				 (unsigned long long)off, (unsigned long long)n,
 				 (unsigned long long)r->st->ram_size);
-	if (rx_buf(r, err) < 0 ||
+	if (rx_buf(r, (size_t)n, err) < 0 ||
 	    rx_read(r, r->buf, (size_t)n, "a pages frame", err) < 0)
 		return -1;
 	if (pwrite_all(r->mem_fd, r->buf, (size_t)n, (off_t)off) < 0)
@@ -518,8 +538,10 @@ static int rx_frames(struct rx *r, struct error *err)
 			if (rx_origin(r, len, err) < 0)
 				return -1;
 			phase = WANT_RAM;
-		} else if (type == MIG_DISKS && phase == WANT_RAM &&
-			   !r->st->ndisks) {
+		} else if (type == MIG_DISKS && phase == WANT_RAM) {
+			if (r->st->ndisks)
+				return err_input(err, "migration stream: a second "
+						 "disks frame");
 			if (rx_disks(r, len, err) < 0)
 				return -1;
 		} else if (type == MIG_RAM && phase == WANT_RAM) {
