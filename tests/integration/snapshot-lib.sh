@@ -287,6 +287,30 @@ mig_two_hosts() {
 	ip -n "$MIG_NS_DST" link set "vmg1-$MIG_SFX" up
 }
 
+# mig_start_on_source CFG NAME: `vessel start CFG` in the source host's
+# namespace, then follows NAME's console.
+mig_start_on_source() {
+	_snap_track "$2"
+	info "vessel start (source namespace)"
+	ip netns exec "$MIG_NS_SRC" timeout 300 "$VESSEL" start "$1" </dev/null >"$T/start.out" 2>"$T/start.err" ||
+		snap_fail "vessel start failed: $(cat "$T/start.err")"
+	snap_follow "$2"
+}
+
+# snap_connect ADDR: opens a connection to a guest's SNAP_ECHO_SERVICE
+# at ADDR:7000 (retried for 30 s: the bridge port and ARP may lag); tcp
+# is its descriptor.
+snap_connect() {
+	local i
+	tcp=''
+	for ((i = 0; i < 30; i++)); do
+		{ exec {tcp}<>"/dev/tcp/$1/7000"; } 2>/dev/null && return 0
+		tcp=''
+		sleep 1
+	done
+	snap_fail "cannot connect to the guest's $1:7000"
+}
+
 # snap_exchange WHAT SECS: sends WHAT on the connection $tcp (a bash
 # /dev/tcp descriptor to a guest's SNAP_ECHO_SERVICE), expects
 # "guest-WHAT" back within SECS.

@@ -55,13 +55,7 @@ YAML
 snap_start "$CFG" "$name"
 snap_wait '^VT-SERVICE-UP$'
 [ "$(snap_value VT-MAC)" = "$mac" ] || snap_fail "eth0's MAC is '$(snap_value VT-MAC)', want $mac"
-# The service, reachable (retried: the bridge port and ARP may lag).
-for ((i = 0; i < 30; i++)); do
-	{ exec {tcp}<>/dev/tcp/10.84.0.2/7000; } 2>/dev/null && break
-	tcp=''
-	sleep 1
-done
-[ -n "$tcp" ] || snap_fail "cannot connect to the guest's 10.84.0.2:7000"
+snap_connect 10.84.0.2
 for i in 1 2 3; do snap_exchange "before-$i" 60; done
 sport=$(ss -Htn state established dst 10.84.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 info "the connection: ${sport:-?} -> 10.84.0.2:7000"

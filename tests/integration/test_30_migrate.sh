@@ -32,7 +32,7 @@ snap_init
 SRC_RUN=$T/run DST_RUN=$T/run-dst
 mkdir -m 0700 "$DST_RUN"
 mig_two_hosts 0
-ns_src=$MIG_NS_SRC ns_dst=$MIG_NS_DST
+ns_dst=$MIG_NS_DST
 at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force t30 >/dev/null 2>&1"
 
 truncate -s 16M "$T/disk.img"
@@ -52,11 +52,7 @@ YAML
 name=t30
 
 # Source: start in the source namespace.
-_snap_track "$name"
-info "vessel start (source namespace)"
-ip netns exec "$ns_src" timeout 300 "$VESSEL" start "$CFG" </dev/null >"$T/start.out" 2>"$T/start.err" ||
-	snap_fail "vessel start failed: $(cat "$T/start.err")"
-snap_follow "$name"
+mig_start_on_source "$CFG" "$name"
 snap_wait '^VT-READY$'
 snap_wait_ticks 10
 

@@ -82,18 +82,9 @@ fdb_port() {
 	bridge fdb show br "$brc" 2>/dev/null | awk -v m="$mac" 'tolower($1) == m && $2 == "dev" { print $3; exit }'
 }
 
-_snap_track "$name"
-info "vessel start (source namespace)"
-ip netns exec "$ns_src" timeout 300 "$VESSEL" start "$CFG" </dev/null >"$T/start.out" 2>"$T/start.err" ||
-	snap_fail "vessel start failed: $(cat "$T/start.err")"
-snap_follow "$name"
+mig_start_on_source "$CFG" "$name"
 snap_wait '^VT-SERVICE-UP$'
-for ((i = 0; i < 30; i++)); do
-	{ exec {tcp}<>/dev/tcp/10.87.0.2/7000; } 2>/dev/null && break
-	tcp=''
-	sleep 1
-done
-[ -n "$tcp" ] || snap_fail "cannot connect to the guest's 10.87.0.2:7000"
+snap_connect 10.87.0.2
 for i in 1 2 3; do snap_exchange "before-$i" 60; done
 [ "$(fdb_port)" = "vnmcs-$sfx" ] ||
 	snap_fail "before the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcs-$sfx (towards the source)"

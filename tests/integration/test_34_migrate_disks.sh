@@ -40,7 +40,7 @@ mkdir "$T/fs/src" "$T/fs/dst"
 truncate -s 64M "$T/fs/src/disk.img"
 name=t34
 mig_two_hosts 2
-ns_src=$MIG_NS_SRC ns_dst=$MIG_NS_DST
+ns_dst=$MIG_NS_DST
 at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1"
 
 ROUNDS=140
@@ -87,11 +87,7 @@ sums_grow() {
 	done
 }
 
-_snap_track "$name"
-info "vessel start (source namespace)"
-ip netns exec "$ns_src" timeout 300 "$VESSEL" start "$CFG" </dev/null >"$T/start.out" 2>"$T/start.err" ||
-	snap_fail "vessel start failed: $(cat "$T/start.err")"
-snap_follow "$name"
+mig_start_on_source "$CFG" "$name"
 snap_wait '^VT-READY$'
 sums_grow 10 120
 
