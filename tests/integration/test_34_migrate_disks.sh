@@ -6,7 +6,7 @@
 # into dst/ (`vessel receive --dir`), both on an ext4 scratch filesystem
 # (so that vessel uses O_DIRECT, as it would on a real host).
 # The guest (1 vCPU, 256 MiB) makes an ext4 filesystem on its 64 MiB disk
-# and then, 140 times, rewrites one of 16 files (1 MiB from /dev/urandom,
+# and then, 140 times, rewrites one of 16 files (256 KiB from /dev/urandom,
 # fsynced) and prints "SUM I K SHA256" for file K; then it unmounts, drops
 # its caches, mounts read-only, prints "REREAD K SHA256" for each file as
 # read back from the disk, and unmounts again.
@@ -55,7 +55,7 @@ i=0
 while [ \$i -lt $ROUNDS ]; do
 	i=\$((i + 1))
 	k=\$((i % 16))
-	dd if=/dev/urandom of=/mnt/f.\$k bs=256k count=4 conv=fsync 2>/dev/null
+	dd if=/dev/urandom of=/mnt/f.\$k bs=64k count=4 conv=fsync 2>/dev/null
 	echo "SUM \$i \$k \$(sha256sum /mnt/f.\$k | cut -d' ' -f1)"
 	read -r -t 0.1 _x <&8 || :
 done
