@@ -325,6 +325,7 @@ static int note_made(const char *list, const char *image, struct error *err)
  * started once the definition, origin and RAM size are in; the images it
  * is to use (on shared storage: the source's; copied: made here). */
 struct receiving {
+	int fd;                         /* the stream: acks go back on it */
 	const char *dir;
 	const char *disk_dir;           /* --dir, absolute; NULL: no copies */
 	char made_list[PATH_MAX + 40];  /* dir MADE_SUFFIX */
@@ -405,6 +406,14 @@ static int receive_disk(void *opaque, const struct mig_rx_stats *st,
 	return 0;
 }
 
+/* mig_rx_hooks.synced: the source waits until everything it sent is in. */
+static int receive_synced(void *opaque, uint64_t token, struct error *err)
+{
+	struct receiving *rc = opaque;
+
+	return mig_send_ack(rc->fd, token, err);
+}
+
 /* mig_rx_hooks.prepared: the definition, with the images the stream
  * named, and a supervisor making the VM while the pages arrive. */
 static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
@@ -443,9 +452,10 @@ static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
 static int receive_into(int fd, const char *dir, const char *disk_dir,
 			const char *peer, struct error *err)
 {
-	struct receiving rc = { .dir = dir, .disk_dir = disk_dir };
+	struct receiving rc = { .fd = fd, .dir = dir, .disk_dir = disk_dir };
 	const struct mig_rx_hooks hooks = {
-		.prepared = prepare_guest, .disk = receive_disk, .opaque = &rc,
+		.prepared = prepare_guest, .disk = receive_disk,
+		.synced = receive_synced, .opaque = &rc,
 	};
 	struct mig_rx_stats st;
 	long long t_end;

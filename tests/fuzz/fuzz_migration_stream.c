@@ -131,13 +131,26 @@ static int prepared(void *opaque, const struct mig_rx_stats *st,
 	return 0;
 }
 
+/* A SYNC comes only after the guest was prepared. */
+static int synced(void *opaque, uint64_t token, struct error *err)
+{
+	struct calls *c = opaque;
+
+	(void)token;
+	(void)err;
+	if (c->prepared != 1)
+		__builtin_trap();
+	return 0;
+}
+
 static void receive(int fd)
 {
 	struct mig_rx_stats st;
 	struct error err = { 0 };
 	struct calls c = { 0 };
 	const struct mig_rx_hooks hooks = {
-		.prepared = prepared, .disk = disk, .opaque = &c,
+		.prepared = prepared, .disk = disk, .synced = synced,
+		.opaque = &c,
 	};
 	bool copied = false;
 	int rc = mig_receive(fd, dir, &st, &hooks, &err);

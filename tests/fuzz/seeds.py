@@ -365,6 +365,9 @@ mig_seeds = {
     # the last bytes of a small copied disk, read-only: one byte further is out
     "disk-end": mig(mcfg, morigin, mdisks((3, 4100, b"/d")), mram, mdata(0, 4096, b"end!"),
                     (4, b"s"), (5, b"")),
+    # SYNC (u64 token): the destination acks once all before it is in
+    "sync": mig(mcfg, morigin, mram, mpages(0, b"\x90" * 4096), (10, struct.pack("<Q", 2)),
+                mpages(0, b"\x91" * 4096), (10, struct.pack("<Q", 3)), (4, b"s"), (5, b"")),
     "reply": b"VESSELMR" + struct.pack("<II", 1, 6) + b"failed",
 }
 for name, data in mig_seeds.items():

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -716,17 +717,17 @@ static void test_out_of_order(void **state)
 
 	fd = start_ram();                       /* CONFIG after RAM */
 	add_config(fd);
-	refused(t, fd, "frame type 1 where pages, disk data or the state");
+	refused(t, fd, "frame type 1 where pages, disk data, a sync or the state");
 
 	fd = start_ram();                       /* RAM twice */
 	add_pages(fd, 0, 1, 1);
 	add_ram(fd, RAM);
-	refused(t, fd, "frame type 2 where pages, disk data or the state");
+	refused(t, fd, "frame type 2 where pages, disk data, a sync or the state");
 
 	fd = start_ram();                       /* END before STATE */
 	add_pages(fd, 0, 1, 1);
 	add_end(fd);
-	refused(t, fd, "frame type 5 where pages, disk data or the state");
+	refused(t, fd, "frame type 5 where pages, disk data, a sync or the state");
 
 	fd = start_ram();                       /* PAGES after STATE */
 	add_state(fd);
@@ -748,11 +749,11 @@ static void test_out_of_order(void **state)
 
 	fd = start_ram();
 	raw_frame(fd, 0, 0, 0);
-	refused(t, fd, "frame type 0 where pages, disk data or the state");
+	refused(t, fd, "frame type 0 where pages, disk data, a sync or the state");
 
 	fd = start_ram();                       /* a huge length is not read */
 	raw_frame(fd, 0xffffffffu, 0, UINT64_MAX);
-	refused(t, fd, "frame type 4294967295 where pages, disk data or the state");
+	refused(t, fd, "frame type 4294967295 where pages, disk data, a sync or the state");
 }
 
 /* ---- the RAM frame ---- */
@@ -1069,6 +1070,140 @@ static void test_prepared_hook(void **state)
 	assert_string_equal(err.msg, "no room here");
 }
 
+/* ---- SYNC frames and their acks ---- */
+
+struct sync_calls {
+	unsigned calls;
+	uint64_t token[4];
+	uint64_t page_bytes;            /* st->page_bytes at the last sync */
+	const struct mig_rx_stats *st;
+	const char *fail;
+};
+
+static int sync_hook(void *opaque, uint64_t token, struct error *err)
+{
+	struct sync_calls *c = opaque;
+
+	if (c->calls < 4)
+		c->token[c->calls] = token;
+	c->calls++;
+	c->page_bytes = c->st ? c->st->page_bytes : 0;
+	return c->fail ? err_set(err, "%s", c->fail) : 0;
+}
+
+static void add_sync(int fd, uint64_t token)
+{
+	uint8_t b[8];
+
+	wr64(b, token);
+	frame(fd, MIG_SYNC, b, 8, NULL, 0);
+}
+
+/* SYNC frames reach the hook with their tokens, in order, once all that
+ * came before them is written; one out of place, of another length, or
+ * with no hook to answer it is refused; the hook's failure ends the
+ * receive. */
+static void test_sync(void **state)
+{
+	struct t *t = *state;
+	struct mig_rx_stats st;
+	struct sync_calls c = { .st = &st };
+	const struct mig_rx_hooks hooks = { .synced = sync_hook, .opaque = &c };
+	const struct mig_rx_hooks none = { 0 };
+	struct error err = { 0 };
+	int fd;
+
+	fd = start_ram();
+	add_pages(fd, 0, 2, 1);
+	add_sync(fd, 7);
+	add_pages(fd, 0, 1, 2);
+	add_sync(fd, UINT64_MAX);
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), 0);
+	close(fd);
+	clean(t->dir);
+	assert_int_equal(c.calls, 2);
+	assert_true(c.token[0] == 7);
+	assert_true(c.token[1] == UINT64_MAX);
+	assert_int_equal(c.page_bytes, 3 * MIG_PAGE);   /* after the pages */
+
+	fd = start_ram();                       /* no hook */
+	add_sync(fd, 1);
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &none, &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_non_null(strstr(err.msg, "a sync frame, which this receiver "
+			       "does not answer"));
+
+	c = (struct sync_calls){ .st = &st };
+	fd = start();                           /* before RAM */
+	add_config(fd);
+	add_sync(fd, 1);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_non_null(strstr(err.msg, "frame type 10 where"));
+	assert_int_equal(c.calls, 0);
+
+	for (uint64_t len = 0; len < 17; len += 16) {   /* 0 and 16 bytes */
+		fd = start_ram();
+		raw_frame(fd, MIG_SYNC, 0, len);
+		if (len)
+			assert_int_equal(write(fd, "0123456789abcdef", 16), 16);
+		add_state(fd);
+		add_end(fd);
+		assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), -1);
+		close(fd);
+		clean(t->dir);
+		assert_non_null(strstr(err.msg, "sync frame of"));
+	}
+	assert_int_equal(c.calls, 0);
+
+	c = (struct sync_calls){ .st = &st, .fail = "cannot answer" };
+	fd = start_ram();
+	add_sync(fd, 3);
+	add_state(fd);
+	add_end(fd);
+	assert_int_equal(receive_hooked(t, fd, &st, &hooks, &err), -1);
+	close(fd);
+	clean(t->dir);
+	assert_string_equal(err.msg, "cannot answer");
+}
+
+/* An ack goes from the destination to the source: the token comes back;
+ * another token, another magic or a cut ack is refused. */
+static void test_ack(void **state)
+{
+	struct error err = { 0 };
+	uint8_t raw[16];
+	int p[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+	assert_int_equal(mig_send_ack(p[1], 0x1122334455667788ull, &err), 0);
+	assert_int_equal(mig_read_ack(p[0], 0x1122334455667788ull, &err), 0);
+
+	assert_int_equal(mig_send_ack(p[1], 5, &err), 0);
+	assert_int_equal(mig_read_ack(p[0], 6, &err), -1);
+	assert_int_equal(err.input, 1);
+	assert_non_null(strstr(err.msg, "ack is malformed"));
+
+	memcpy(raw, MIG_REPLY_MAGIC, 8);        /* an answer is not an ack */
+	wr64(raw + 8, 5);
+	assert_int_equal(write(p[1], raw, 16), 16);
+	assert_int_equal(mig_read_ack(p[0], 5, &err), -1);
+	assert_non_null(strstr(err.msg, "ack is malformed"));
+
+	assert_int_equal(write(p[1], MIG_ACK_MAGIC, 8), 8);     /* cut */
+	close(p[1]);
+	assert_int_equal(mig_read_ack(p[0], 5, &err), -1);
+	assert_non_null(strstr(err.msg, "closed the connection"));
+	close(p[0]);
+}
+
 /* ---- the DISKS and DISK_DATA frames ---- */
 
 /* Disk 0 copied, its size not a multiple of a page and room for the
@@ -1362,7 +1497,7 @@ static void test_disks_malformed(void **state)
 	add_disks(fd, two_disks, 2);
 	add_state(fd);
 	add_end(fd);
-	refused_disks(t, fd, "frame type 8 where pages, disk data or the state");
+	refused_disks(t, fd, "frame type 8 where pages, disk data, a sync or the state");
 
 	fd = start();                           /* DISKS before ORIGIN */
 	add_config_only(fd);
@@ -1845,6 +1980,7 @@ int main(void)
 		T(test_abort),
 		T(test_origin),
 		T(test_prepared_hook),
+		T(test_sync),
 		T(test_disks_good),
 		T(test_disks_malformed),
 		T(test_disk_data_malformed),
@@ -1855,6 +1991,7 @@ int main(void)
 		cmocka_unit_test(test_reply_round_trip),
 		cmocka_unit_test(test_reply_longest),
 		cmocka_unit_test(test_reply_malformed),
+		cmocka_unit_test(test_ack),
 		cmocka_unit_test(test_send_errors),
 	};
 

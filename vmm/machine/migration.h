@@ -27,6 +27,7 @@
 
 #define MIG_MAGIC        "VESSELMG"
 #define MIG_REPLY_MAGIC  "VESSELMR"
+#define MIG_ACK_MAGIC    "VESSELMA"
 #define MIG_VERSION      3
 #define MIG_PAGE         4096u
 #define MIG_MAX_CONFIG   (1u << 20)     /* the definition, YAML */
@@ -45,6 +46,8 @@ enum mig_frame {
 	MIG_DISKS = 8,          /* u32 count, then per disk: u32 flags,
 				 * u64 size, u32 path length, the path */
 	MIG_DISK_DATA = 9,      /* u32 disk, u32 0, u64 offset, the bytes */
+	MIG_SYNC = 10,          /* u64 token: answer with an ack once all
+				 * before it is in */
 };
 #define MIG_MAX_NAME     255u
 #define MIG_MAX_DISKS    32u
@@ -73,6 +76,9 @@ int mig_send_origin(int fd, const char *name, const char *dir,
 /* The DISKS frame: n (1 to MIG_MAX_DISKS) disks, index 0 to n - 1. */
 int mig_send_disks(int fd, const struct mig_disk *d, unsigned n,
 		   struct error *err);
+/* Wait for the destination's ack of the SYNC frame with token: -1 if the
+ * stream broke, or the ack is malformed or for another token. */
+int mig_read_ack(int fd, uint64_t token, struct error *err);
 /* The destination's answer: 0 with *ok and msg (size bytes, terminated)
  * filled, or -1 when the stream broke or is not an answer. */
 int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err);
@@ -110,12 +116,17 @@ struct mig_rx_hooks {
 	 * storage, -1. NULL: disks are refused. */
 	int (*disk)(void *opaque, const struct mig_rx_stats *st,
 		    const struct mig_disk *d, int *fd, struct error *err);
+	/* A SYNC frame: everything before it is written; answer the source
+	 * (mig_send_ack). NULL: SYNC frames are refused. */
+	int (*synced)(void *opaque, uint64_t token, struct error *err);
 	void *opaque;
 };
 int mig_receive(int fd, const char *dir, struct mig_rx_stats *st,
 		const struct mig_rx_hooks *hooks, struct error *err);
 /* The answer to the source. */
 int mig_send_reply(int fd, bool ok, const char *msg);
+/* The ack of a SYNC frame: MIG_ACK_MAGIC, then the u64 token. */
+int mig_send_ack(int fd, uint64_t token, struct error *err);
 
 /* ---- the source side ---- */
 

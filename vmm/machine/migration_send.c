@@ -392,9 +392,30 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 	return 0;
 }
 
+/* Converged: send what is marked now, while the guest runs, and wait
+ * until the destination has written everything sent so far. What sits in
+ * the socket buffers and the destination's backlog would otherwise be
+ * received after the pause, in the downtime. */
+static int catch_up(struct mig_sender *s, struct error *err)
+{
+	uint8_t token[8];
+
+	s->round++;
+	s->round_t0 = now_ms();
+	s->round_bytes = 0;
+	if (send_dirty(s, err) < 0)
+		return -1;
+	le64(token, s->round);
+	if (mig_send_frame(s->o->fd, MIG_SYNC, token, 8, NULL, 0, err) < 0)
+		return -1;
+	s->sent += 16 + 8;
+	return mig_read_ack(s->o->fd, s->round, err);
+}
+
 int mig_precopy(struct mig_sender *s, struct error *err)
 {
 	unsigned rounds = s->o->max_rounds ? s->o->max_rounds : DEF_ROUNDS;
+	bool caught_up = false;
 
 	s->round_t0 = now_ms();
 	/* The disks first: the RAM the guest dirties meanwhile is read once,
@@ -410,8 +431,14 @@ int mig_precopy(struct mig_sender *s, struct error *err)
 		if (harvest(s, &dirty, err) < 0)
 			return -1;
 		report(s, dirty);
-		if (s->p.expected_downtime_ms <= s->max_dt)
+		if (s->p.expected_downtime_ms <= s->max_dt && caught_up)
 			return 0;
+		if (s->p.expected_downtime_ms <= s->max_dt) {
+			if (catch_up(s, err) < 0)
+				return -1;
+			caught_up = true;
+			continue;
+		}
 		if (vm_event_pending(s->vm))
 			return err_set(err, "the guest stopped or rebooted during "
 				       "the migration");

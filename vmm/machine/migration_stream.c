@@ -89,6 +89,35 @@ int mig_send_reply(int fd, bool ok, const char *msg)
 	return send_all(fd, iov, 2, &err);
 }
 
+int mig_send_ack(int fd, uint64_t token, struct error *err)
+{
+	uint8_t h[16];
+	struct iovec iov = { h, sizeof(h) };
+
+	memcpy(h, MIG_ACK_MAGIC, 8);
+	le64(h + 8, token);
+	return send_all(fd, &iov, 1, err);
+}
+
+int mig_read_ack(int fd, uint64_t token, struct error *err)
+{
+	uint8_t h[16];
+	ssize_t got = read_full(fd, h, sizeof(h));
+
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return err_set(err, "migration: the destination did not catch "
+			       "up in time");
+	if (got < 0)
+		return err_sys(err, "migration: reading the destination's ack");
+	if (got < (ssize_t)sizeof(h))
+		return err_set(err, "migration: the destination closed the "
+			       "connection");
+	if (memcmp(h, MIG_ACK_MAGIC, 8) || rd64(h + 8) != token)
+		return err_input(err, "migration: the destination's ack is "
+				 "malformed");
+	return 0;
+}
+
 int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
 {
 	uint8_t h[16];
@@ -435,6 +464,22 @@ static int rx_disk_data(struct rx *r, uint64_t len, struct error *err)
 	return 0;
 }
 
+/* u64 token: all before it is written; the hook answers the source. */
+static int rx_sync(struct rx *r, uint64_t len, struct error *err)
+{
+	uint8_t b[8];
+
+	if (len != 8)
+		return err_input(err, "migration stream: sync frame of %llu "
+				 "bytes (expected 8)", (unsigned long long)len);
+	if (rx_read(r, b, 8, "a sync frame", err) < 0)
+		return -1;
+	if (!r->hooks || !r->hooks->synced)
+		return err_input(err, "migration stream: a sync frame, which "
+				 "this receiver does not answer");
+	return r->hooks->synced(r->hooks->opaque, rd64(b), err);
+}
+
 /* All there: the copied images durable before the guest may run on them
  * (the source stops once it is told so). */
 static int rx_disks_sync(struct rx *r, struct error *err)
@@ -492,8 +537,8 @@ static int rx_abort(struct rx *r, uint64_t len, struct error *err)
 }
 
 /* Frames come in this order: CONFIG, ORIGIN, DISKS (if the guest has
- * disks), RAM, PAGES and DISK_DATA..., STATE, END; ABORT may come at any
- * point. */
+ * disks), RAM, PAGES, DISK_DATA and SYNC..., STATE, END; ABORT may come
+ * at any point. */
 enum rx_phase { WANT_CONFIG, WANT_ORIGIN, WANT_RAM, IN_PAGES, WANT_END, DONE };
 
 static int rx_frames(struct rx *r, struct error *err)
@@ -557,6 +602,9 @@ static int rx_frames(struct rx *r, struct error *err)
 		} else if (type == MIG_DISK_DATA && phase == IN_PAGES) {
 			if (rx_disk_data(r, len, err) < 0)
 				return -1;
+		} else if (type == MIG_SYNC && phase == IN_PAGES) {
+			if (rx_sync(r, len, err) < 0)
+				return -1;
 		} else if (type == MIG_STATE && phase == IN_PAGES) {
 			if (len < 1 || len > VMSTATE_MAX_SIZE)
 				return err_input(err, "migration stream: a state "
@@ -579,7 +627,8 @@ static int rx_frames(struct rx *r, struct error *err)
 			static const char *const want[] = {
 				"the definition", "the origin",
 				"the disks or the RAM size",
-				"pages, disk data or the state", "the end",
+				"pages, disk data, a sync or the state",
+				"the end",
 				"nothing",
 			};
 
