@@ -447,6 +447,11 @@ mig_qemu() { # DOWNTIME_MS or "" (QEMU's default)
 	jnum "$line" total-time M_TOTAL_S
 	jnum "$line" transferred M_MIB
 	jnum "$line" dirty-sync-count M_ROUNDS
+	# Seen once: "completed" with a downtime and total time of 0. Not a
+	# measurement: the run counts as failed rather than as 0 ms.
+	if [ "${M_DOWN:-0}" = 0 ] || [ "${M_TOTAL_S:-0}" = 0 ]; then
+		M_WHY="QEMU reported no downtime or total time: $line"
+	fi
 	M_TOTAL_S=$(awk -v v="$M_TOTAL_S" 'BEGIN { printf "%.3f", v / 1000 }')
 	M_MIB=$(awk -v v="$M_MIB" 'BEGIN { printf "%.1f", v / 1048576 }')
 	qemu_end "$qsrc"
