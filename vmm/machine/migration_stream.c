@@ -99,19 +99,31 @@ int mig_send_ack(int fd, uint64_t token, struct error *err)
 	return send_all(fd, &iov, 1, err);
 }
 
+/* The 16 bytes each message from the destination starts with; what
+ * names the message ("answer", "ack") in errors. */
+static int read_back(int fd, uint8_t h[16], const char *what,
+		     struct error *err)
+{
+	ssize_t got = read_full(fd, h, 16);
+
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return err_set(err, "migration: no %s from the destination in "
+			       "time", what);
+	if (got < 0)
+		return err_sys(err, "migration: reading the destination's %s",
+			       what);
+	if (got < 16)
+		return err_set(err, "migration: the destination closed the "
+			       "connection without an %s", what);
+	return 0;
+}
+
 int mig_read_ack(int fd, uint64_t token, struct error *err)
 {
 	uint8_t h[16];
-	ssize_t got = read_full(fd, h, sizeof(h));
 
-	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return err_set(err, "migration: the destination did not catch "
-			       "up in time");
-	if (got < 0)
-		return err_sys(err, "migration: reading the destination's ack");
-	if (got < (ssize_t)sizeof(h))
-		return err_set(err, "migration: the destination closed the "
-			       "connection");
+	if (read_back(fd, h, "ack", err) < 0)
+		return -1;
 	if (memcmp(h, MIG_ACK_MAGIC, 8) || rd64(h + 8) != token)
 		return err_input(err, "migration: the destination's ack is "
 				 "malformed");
@@ -123,16 +135,9 @@ int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
 	uint8_t h[16];
 	uint32_t status, n;
 	char text[MIG_MAX_MESSAGE + 1];
-	ssize_t got = read_full(fd, h, sizeof(h));
 
-	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return err_set(err, "migration: no answer from the destination "
-			       "in time");
-	if (got < 0)
-		return err_sys(err, "migration: reading the destination's answer");
-	if (got < (ssize_t)sizeof(h))
-		return err_set(err, "migration: the destination closed the "
-			       "connection without an answer");
+	if (read_back(fd, h, "answer", err) < 0)
+		return -1;
 	status = rd32(h + 8);
 	n = rd32(h + 12);
 	if (memcmp(h, MIG_REPLY_MAGIC, 8) || status > 1 || n > MIG_MAX_MESSAGE)
