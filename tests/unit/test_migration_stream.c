@@ -1174,7 +1174,8 @@ static void test_sync(void **state)
 }
 
 /* An ack goes from the destination to the source: the token comes back;
- * another token, another magic or a cut ack is refused. */
+ * another token, another magic or a cut ack is refused; a failure answer
+ * in its place gives the destination's reason. */
 static void test_ack(void **state)
 {
 	struct error err = { 0 };
@@ -1191,8 +1192,16 @@ static void test_ack(void **state)
 	assert_int_equal(err.input, 1);
 	assert_non_null(strstr(err.msg, "ack is malformed"));
 
-	memcpy(raw, MIG_REPLY_MAGIC, 8);        /* an answer is not an ack */
+	/* The destination failed instead: its answer, with its reason */
+	assert_int_equal(mig_send_reply(p[1], false, "disk full"), 0);
+	assert_int_equal(mig_read_ack(p[0], 5, &err), -1);
+	assert_string_equal(err.msg, "the destination failed: disk full");
+	memcpy(raw, MIG_REPLY_MAGIC, 8);        /* a malformed answer */
 	wr64(raw + 8, 5);
+	assert_int_equal(write(p[1], raw, 16), 16);
+	assert_int_equal(mig_read_ack(p[0], 5, &err), -1);
+	assert_non_null(strstr(err.msg, "answer is malformed"));
+	memcpy(raw, MIG_MAGIC, 8);              /* neither */
 	assert_int_equal(write(p[1], raw, 16), 16);
 	assert_int_equal(mig_read_ack(p[0], 5, &err), -1);
 	assert_non_null(strstr(err.msg, "ack is malformed"));

@@ -118,28 +118,13 @@ static int read_back(int fd, uint8_t h[16], const char *what,
 	return 0;
 }
 
-int mig_read_ack(int fd, uint64_t token, struct error *err)
+/* The rest of an answer whose 16 bytes h were read. */
+static int reply_rest(int fd, const uint8_t *h, bool *ok, char *msg,
+		      size_t size, struct error *err)
 {
-	uint8_t h[16];
-
-	if (read_back(fd, h, "ack", err) < 0)
-		return -1;
-	if (memcmp(h, MIG_ACK_MAGIC, 8) || rd64(h + 8) != token)
-		return err_input(err, "migration: the destination's ack is "
-				 "malformed");
-	return 0;
-}
-
-int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
-{
-	uint8_t h[16];
-	uint32_t status, n;
+	uint32_t status = rd32(h + 8), n = rd32(h + 12);
 	char text[MIG_MAX_MESSAGE + 1];
 
-	if (read_back(fd, h, "answer", err) < 0)
-		return -1;
-	status = rd32(h + 8);
-	n = rd32(h + 12);
 	if (memcmp(h, MIG_REPLY_MAGIC, 8) || status > 1 || n > MIG_MAX_MESSAGE)
 		return err_input(err, "migration: the destination's answer is "
 				 "malformed");
@@ -149,6 +134,36 @@ int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
 	sanitize(text, n);
 	*ok = status == 0;
 	snprintf(msg, size, "%s", text);
+	return 0;
+}
+
+int mig_read_reply(int fd, bool *ok, char *msg, size_t size, struct error *err)
+{
+	uint8_t h[16];
+
+	if (read_back(fd, h, "answer", err) < 0)
+		return -1;
+	return reply_rest(fd, h, ok, msg, size, err);
+}
+
+int mig_read_ack(int fd, uint64_t token, struct error *err)
+{
+	uint8_t h[16];
+
+	if (read_back(fd, h, "ack", err) < 0)
+		return -1;
+	if (!memcmp(h, MIG_REPLY_MAGIC, 8)) {
+		/* The destination failed (and said why) instead. */
+		char msg[MIG_MAX_MESSAGE + 1];
+		bool ok;
+
+		if (reply_rest(fd, h, &ok, msg, sizeof(msg), err) < 0)
+			return -1;
+		return err_set(err, "the destination failed: %s", msg);
+	}
+	if (memcmp(h, MIG_ACK_MAGIC, 8) || rd64(h + 8) != token)
+		return err_input(err, "migration: the destination's ack is "
+				 "malformed");
 	return 0;
 }
 
