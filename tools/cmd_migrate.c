@@ -434,11 +434,12 @@ static int prepare_guest(void *opaque, const struct mig_rx_stats *st,
 				 "definition has %zu", st->ndisks,
 				 rc->cfg.vm.ndisks);
 	for (size_t i = 0; i < rc->cfg.vm.ndisks; i++) {
+		char *path = strdup(rc->disk_path[i]);
+
+		if (!path)
+			return err_set(err, "out of memory");
 		free(rc->cfg.vm.disks[i].path);
-		rc->cfg.vm.disks[i].path = rc->disk_path[i];
-		rc->disk_path[i] = NULL;
-		if (rc->disk_made[i])   /* the name, to remove it */
-			rc->disk_path[i] = strdup(rc->cfg.vm.disks[i].path);
+		rc->cfg.vm.disks[i].path = path;
 	}
 	if (guest_running(rc->cfg.name))
 		return err_input(err, "%s is already running here", rc->cfg.name);

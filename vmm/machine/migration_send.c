@@ -89,6 +89,26 @@ static int send_pages(struct mig_sender *s, uint64_t off, const uint8_t *p,
 	return send_data(s, MIG_PAGES, h, sizeof(h), p, len, err);
 }
 
+/* The next run of marked bits in bm (nbits long) from *pos on, at most
+ * max long: its start in *start, its marks cleared, *pos past it; returns
+ * its length, 0 when no mark is left. RAM pages and disk blocks alike. */
+static uint64_t take_run(uint64_t *bm, uint64_t nbits, uint64_t *pos,
+			 uint64_t max, uint64_t *start)
+{
+	uint64_t b = *pos, n = 0;
+
+	while (b < nbits && !(bm[b / 64] >> (b % 64) & 1))
+		b = bm[b / 64] >> (b % 64) ? b + 1 : (b / 64 + 1) * 64;
+	*start = b;
+	while (b < nbits && (bm[b / 64] >> (b % 64) & 1) && n < max) {
+		bm[b / 64] &= ~(1ull << (b % 64));
+		b++;
+		n++;
+	}
+	*pos = b;
+	return n;
+}
+
 /* Bytes [off, off + len) of copied disk i (len at most DISK_CHUNK). */
 static int send_disk_range(struct mig_sender *s, unsigned i, uint64_t off,
 			   size_t len, struct error *err)
@@ -146,28 +166,13 @@ static int send_disk_marked(struct mig_sender *s, unsigned i,
 {
 	struct mig_send_disk *d = &s->disk[i];
 	const uint64_t blocks = (d->size + BLK_DIRTY_BLOCK - 1) >> BLK_DIRTY_SHIFT;
-	uint64_t b = 0;
+	uint64_t b = 0, start, n;
 
-	if (!d->bm)
-		return 0;
-	while (b < blocks) {
-		uint64_t start = b, off, len;
+	while (d->bm && (n = take_run(d->bm, blocks, &b,
+				      DISK_CHUNK >> BLK_DIRTY_SHIFT, &start))) {
+		uint64_t off = start << BLK_DIRTY_SHIFT;
+		uint64_t len = n << BLK_DIRTY_SHIFT;
 
-		if (!(d->bm[b / 64] >> (b % 64))) {
-			b = (b / 64 + 1) * 64;  /* nothing more in this word */
-			continue;
-		}
-		if (!(d->bm[b / 64] >> (b % 64) & 1)) {
-			b++;
-			continue;
-		}
-		while (b < blocks && (d->bm[b / 64] >> (b % 64) & 1) &&
-		       (b - start + 1) << BLK_DIRTY_SHIFT <= DISK_CHUNK) {
-			d->bm[b / 64] &= ~(1ull << (b % 64));
-			b++;
-		}
-		off = start << BLK_DIRTY_SHIFT;
-		len = ((b - start) << BLK_DIRTY_SHIFT);
 		if (len > d->size - off)
 			len = d->size - off;
 		if (send_disk_range(s, i, off, (size_t)len, err) < 0)
@@ -214,32 +219,18 @@ static int harvest(struct mig_sender *s, uint64_t *dirty, struct error *err)
 	return 0;
 }
 
-
 /* Send every page marked in s->bm, in runs, and clear the marks. */
 static int send_marked(struct mig_sender *s, struct error *err)
 {
 	const uint64_t pages = s->vm->mem.ram_size / MIG_PAGE;
 	uint8_t *base = s->vm->mem.region[0].hva;
-	uint64_t pg = 0;
+	uint64_t pg = 0, start, n;
 
-	while (pg < pages) {
-		uint64_t start, n = 0;
-
-		if (!(s->bm[pg / 64] >> (pg % 64) & 1)) {
-			pg = s->bm[pg / 64] >> (pg % 64) ? pg + 1 : (pg / 64 + 1) * 64;
-			continue;
-		}
-		start = pg;
-		while (pg < pages && (s->bm[pg / 64] >> (pg % 64) & 1) &&
-		       n < MIG_MAX_PAGES / MIG_PAGE) {
-			s->bm[pg / 64] &= ~(1ull << (pg % 64));
-			pg++;
-			n++;
-		}
+	while ((n = take_run(s->bm, pages, &pg, MIG_MAX_PAGES / MIG_PAGE,
+			     &start)))
 		if (send_pages(s, start * MIG_PAGE, base + start * MIG_PAGE,
 			       (size_t)(n * MIG_PAGE), err) < 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -369,8 +360,7 @@ int mig_begin(struct mig_sender *s, struct vm *vm, const struct mig_opts *o,
 	s->scratch = calloc((largest / MIG_PAGE + 63) / 64, sizeof(uint64_t));
 	if (!s->bm || !s->scratch)
 		return err_set(err, "out of memory");
-	for (int i = 0; i < 8; i++)
-		ram[i] = (uint8_t)(vm->mem.ram_size >> (8 * i));
+	le64(ram, vm->mem.ram_size);
 	if (disks_begin(s, err) < 0)
 		return -1;
 	if (mig_send_header(o->fd, err) < 0 ||
@@ -457,11 +447,10 @@ int mig_complete(struct mig_sender *s, const struct vm_snapshot_opts *so,
 		 struct error *err)
 {
 	struct vmstate_writer w;
+	long long t = now_ms(), t1;
 	uint64_t dirty;
 	bool ok = false;
 	int r;
-
-	long long t = now_ms(), t1;
 
 	res->pause_ms = s->paused_at ? (uint64_t)(t - s->paused_at) : 0;
 	s->round++;
