@@ -22,7 +22,8 @@
 #      NESTED_STALL_TIMEOUT (s without a heartbeat from the running host,
 #      75), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
-#      NESTED_BOOTS (boots in all, 3), NESTED_STATS (a file: "lock-wait
+#      NESTED_BOOTS (boots in all, 3), NESTED_CMDLINE (added to the host
+#      kernel's cmdline; MODULE.PARAM=VALUE words reach its modules), NESTED_STATS (a file: "lock-wait
 #      SECONDS", then one line per boot, "boot ATTEMPT SECONDS_TO_SCRIPT|-
 #      OUTCOME", are appended; for tests/run-all.sh).
 # A QEMU monitor listens on $CACHE/nested/run.*/monitor.sock.
@@ -115,6 +116,7 @@ write_cmd() {
 cmdline="console=ttyS0 quiet panic=-1 mitigations=off"
 cmdline+=" systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
 cmdline+=" vessel.run=$rundir vessel.repo=$REPO vessel.hung_task=${NESTED_HUNG_TASK:-60}"
+[ -z "${NESTED_CMDLINE:-}" ] || cmdline+=" $NESTED_CMDLINE"
 if [ "$(id -u)" -eq 0 ]; then sm=passthrough; else sm=none; fi
 virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=$sm,readonly=on,multidevs=remap"
 	-virtfs "local,path=$REPO,mount_tag=repo,security_model=$sm,multidevs=remap")

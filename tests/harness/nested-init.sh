@@ -18,8 +18,19 @@ fail() {
 	sleep 30
 }
 
+# Module parameters come from the kernel cmdline as MODULE.PARAM=VALUE, as
+# modprobe takes them (e.g. kvm_amd.npt=0 from NESTED_CMDLINE).
 while read -r m; do
-	insmod "$m" || echo "nested-init: insmod $m failed"
+	name=${m##*/}
+	name=${name%.ko}
+	name=$(echo "$name" | tr - _)
+	args=''
+	# shellcheck disable=SC2013 # words, not lines
+	for a in $(cat /proc/cmdline); do
+		case $a in "$name".*=*) args="$args ${a#"$name".}" ;; esac
+	done
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod "$m" $args || echo "nested-init: insmod $m$args failed"
 done </lib/modules/load-order
 [ -c /dev/kvm ] || echo "nested-init: warning: no /dev/kvm after loading kvm-amd"
 
