@@ -480,11 +480,12 @@ static int receive_into(int fd, const char *dir, const char *disk_dir,
 		else
 			printf("%s: received from %s (%.1f MiB of memory in "
 			       "%llu frames, %.1f MiB of disks); running %lld ms "
-			       "after the last frame (supervisor pid %d)\n",
+			       "after the last frame (supervisor pid %d; at "
+			       "%lld us of the wall clock)\n",
 			       rc.cfg.name, peer, st.page_bytes / 1048576.0,
 			       (unsigned long long)st.frames,
 			       st.disk_bytes / 1048576.0, now_ms() - t_end,
-			       (int)pid);
+			       (int)pid, wall_us());
 	}
 	if (rc.have_sv)
 		supervisor_abandon(&rc.sv);

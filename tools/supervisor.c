@@ -391,6 +391,7 @@ static void *migrate_main(void *arg)
 		add_u64(pr, "answer_ms", res.answer_ms);
 		json_object_object_add(reply, "downtime_parts", pr);
 		add_u64(reply, "total_ms", res.total_ms);
+		add_u64(reply, "paused_at_us", (uint64_t)res.paused_at_us);
 		add_u64(reply, "rounds", res.rounds);
 		add_u64(reply, "sent", res.last.sent);
 	}

@@ -168,6 +168,7 @@ struct mig_result {
 	 * destination's answer (its restore). */
 	uint64_t pause_ms, last_ms, state_ms, handover_ms, answer_ms;
 	uint64_t total_ms;
+	long long paused_at_us;         /* wall clock (wall_us) at the pause */
 	unsigned rounds;                /* the first pass, the pre-copy rounds
 					 * and the final paused pass */
 };

@@ -358,6 +358,7 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 	pthread_mutex_lock(&r->lock);
 	paused_at = now_ms();
 	s.paused_at = paused_at;
+	res->paused_at_us = wall_us();
 	if (vm_event_pending(vm)) {
 		err_set(err, "the guest stopped or rebooted during the migration");
 	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
