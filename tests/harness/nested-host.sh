@@ -223,30 +223,69 @@ boot_once() {
 	return 0
 }
 
-# monitor_dump: the hung host's vCPU state, for the log (needs python3).
+# monitor_dump: the hung host's vCPU state, for the log (needs python3):
+# each vCPU's registers, and, named with the symbols its init saved
+# ($rundir/kallsyms), its RIP and the kernel addresses found in the top of
+# its stack (a rough backtrace: stale return addresses show up too).
 monitor_dump() {
 	command -v python3 >/dev/null 2>&1 || return 0
 	log "vCPU state of the hung nested host:"
-	run_timeout 15 python3 - "$rundir/monitor.sock" <<-'PY' >&2 || true
-		import socket, sys, time
+	run_timeout 30 python3 - "$rundir/monitor.sock" "$rundir/kallsyms" "$smp" <<-'PY' >&2 || true
+		import bisect, re, socket, sys, time
 		s = socket.socket(socket.AF_UNIX)
 		s.settimeout(5)
 		s.connect(sys.argv[1])
-		for cmd in (b"info cpus\n", b"info registers -a\n"):
-		    s.sendall(cmd)
-		    time.sleep(1)
-		out = b""
+		def ask(cmd, wait=0.5):
+		    s.sendall(cmd.encode() + b"\n")
+		    time.sleep(wait)
+		    out = b""
+		    try:
+		        s.settimeout(0.5)
+		        while True:
+		            d = s.recv(65536)
+		            if not d:
+		                break
+		            out += d
+		    except OSError:
+		        pass
+		    return out.decode(errors="replace")
+		syms = []
 		try:
-		    while True:
-		        d = s.recv(65536)
-		        if not d:
-		            break
-		        out += d
+		    for line in open(sys.argv[2]):
+		        p = line.split()
+		        if len(p) >= 3:
+		            syms.append((int(p[0], 16), p[2] + (" " + p[3] if len(p) > 3 else "")))
 		except OSError:
 		    pass
-		for line in out.decode(errors="replace").splitlines():
-		    if line.startswith(("RIP", "RAX", "CPU", "*", "  CPU", "CR0")):
-		        print("   ", line)
+		syms.sort()
+		addrs = [a for a, _ in syms]
+		def name(a):
+		    i = bisect.bisect_right(addrs, a) - 1
+		    if i < 0 or a - addrs[i] > 0x10000:
+		        return None
+		    return "%s+0x%x" % (syms[i][1], a - addrs[i])
+		ask("")
+		for cpu in range(int(sys.argv[3])):
+		    ask("cpu %d" % cpu, 0.2)
+		    regs = ask("info registers", 1)
+		    for line in regs.splitlines():
+		        if line.startswith(("RIP", "RAX", "RSP", "CR0")) or " RSP=" in line:
+		            print("    CPU%d %s" % (cpu, line.strip()))
+		    m = re.search(r"RIP=([0-9a-f]+)", regs)
+		    if m and syms:
+		        print("    CPU%d at %s" % (cpu, name(int(m.group(1), 16)) or "?"))
+		    if not syms:
+		        continue
+		    seen = []
+		    for w in re.findall(r"\b([0-9a-f]{16})\b", ask("x/64gx $rsp", 1)):
+		        v = int(w, 16)
+		        n = name(v) if v >= 0xffffffff80000000 else None
+		        if n and n not in seen:
+		            seen.append(n)
+		    if seen:
+		        print("    CPU%d stack: %s" % (cpu, " < ".join(seen[:20])))
+		if not syms:
+		    print("    (no symbols: the host had not saved its kallsyms)")
 	PY
 }
 
