@@ -90,7 +90,7 @@ echo "${hung_task:-60}" >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 done) &
 # The kernel's text symbols with this boot's addresses (KASLR, modules),
 # for the outer side to name where a hung host's vCPUs are.
-(cd "$R$run" && nice -n 19 grep -i ' t ' /proc/kallsyms >kallsyms.tmp &&
+(cd "$R$run" && grep -i ' t ' /proc/kallsyms >kallsyms.tmp &&
 	mv kallsyms.tmp kallsyms) &
 echo "VESSEL-NESTED-START"
 # switch_root-style: move the prepared root onto / and chroot into it, so
