@@ -277,7 +277,8 @@ monitor_dump() {
 		    if not syms:
 		        continue
 		    seen = []
-		    for w in re.findall(r"\b([0-9a-f]{16})\b", ask("x/64gx $rsp", 1)):
+		    # HMP's x takes $esp, and shows the whole of RSP in 64-bit mode
+		    for w in re.findall(r"0x([0-9a-f]{16})\b", ask("x /64gx $esp", 1)):
 		        v = int(w, 16)
 		        n = name(v) if v >= 0xffffffff80000000 else None
 		        if n and n not in seen:
