@@ -23,7 +23,8 @@
 #      75), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
 #      NESTED_BOOTS (boots in all, 3), NESTED_NPT (kvm-amd's nested paging,
-#      0: off), NESTED_CMDLINE (added to the host
+#      0: off), NESTED_KVM_HOLD (1: a VM held open for the host's life,
+#      kvm-hold.py; 0: none), NESTED_CMDLINE (added to the host
 #      kernel's cmdline; MODULE.PARAM=VALUE words reach its modules), NESTED_STATS (a file: "lock-wait
 #      SECONDS", then one line per boot, "boot ATTEMPT SECONDS_TO_SCRIPT|-
 #      OUTCOME", are appended; for tests/run-all.sh).
@@ -107,6 +108,11 @@ write_cmd() {
 		esac
 	done < <(env)
 	printf 'cd %q || exit 125\n' "$PWD"
+	# One VM held for the host's life: the tests' VMs coming and going
+	# then flip no static key (see kvm-hold.py); detached, so that no
+	# script waits for it.
+	[ "${NESTED_KVM_HOLD:-1}" = 0 ] ||
+		printf '(setsid python3 %q </dev/null &)\n' "$HARNESS_DIR/kvm-hold.py"
 	printf 'exec %q' "$script"
 	[ $# -gt 1 ] || { echo; return; }
 	shift
