@@ -81,17 +81,20 @@ hostname vessel-nested 2>/dev/null
 echo "${hung_task:-60}" >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 
 [ -f "$R$run/cmd.sh" ] || fail "no $run/cmd.sh"
+# The helpers below work from inside the run dir: a working directory
+# survives the mount move below, a path through $R does not. So they are
+# started from there (a subshell's own cd could come after the move: seen,
+# a host with no heartbeat, killed as hung while it ran fine).
+cd "$R$run" || fail "cd $run"
 # Heartbeat for the outer side, which treats its stopping as a hung host.
-# It works from inside the run dir: a working directory survives the mount
-# move below, a path through $R does not.
-(cd "$R$run" && while :; do
+while :; do
 	date +%s >heartbeat
 	sleep 10
-done) &
+done &
 # The kernel's text symbols with this boot's addresses (KASLR, modules),
 # for the outer side to name where a hung host's vCPUs are.
-(cd "$R$run" && grep -i ' t ' /proc/kallsyms >kallsyms.tmp &&
-	mv kallsyms.tmp kallsyms) &
+(grep -i ' t ' /proc/kallsyms >kallsyms.tmp && mv kallsyms.tmp kallsyms) &
+cd /
 echo "VESSEL-NESTED-START"
 # switch_root-style: move the prepared root onto / and chroot into it, so
 # the command is not "chrooted" in the kernel's eyes (user namespaces are
