@@ -20,13 +20,14 @@ fail() {
 
 # Module parameters come from the kernel cmdline as MODULE.PARAM=VALUE, as
 # modprobe takes them (e.g. kvm_amd.npt=0 from NESTED_CMDLINE).
+cmdline=$(cat /proc/cmdline)
 while read -r m; do
 	name=${m##*/}
 	name=${name%.ko}
 	name=$(echo "$name" | tr - _)
 	args=''
-	# shellcheck disable=SC2013 # words, not lines
-	for a in $(cat /proc/cmdline); do
+	# shellcheck disable=SC2086 # words
+	for a in $cmdline; do
 		case $a in "$name".*=*) args="$args ${a#"$name".}" ;; esac
 	done
 	# shellcheck disable=SC2086 # one word per parameter
