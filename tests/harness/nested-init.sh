@@ -36,8 +36,8 @@ done </lib/modules/load-order
 [ -c /dev/kvm ] || echo "nested-init: warning: no /dev/kvm after loading kvm-amd"
 
 run='' repo='' cache=''
-# shellcheck disable=SC2013 # words, not lines
-for arg in $(cat /proc/cmdline); do
+# shellcheck disable=SC2086 # words
+for arg in $cmdline; do
 	case $arg in
 	vessel.run=*) run=${arg#*=} ;;
 	vessel.repo=*) repo=${arg#*=} ;;
