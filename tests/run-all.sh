@@ -12,9 +12,9 @@
 # what needs KVM runs in ONE boot of the nested KVM host
 # (tests/harness/nested-host.sh): the unit tests that open /dev/kvm
 # (unit:vm), kvm-test, the VM half of manage-test (manage-test:vm) and the
-# integration suite with the container tests again under cgroup v2
-# (container-test:v2); the rest runs here (unit:host, container-test,
-# manage-test:host). A nested host that hangs is booted again (up to 3
+# integration suite with the container and OCI tests again under cgroup v2
+# (container-test:v2, oci-test:v2); the rest runs here (unit:host,
+# container-test, oci-test, manage-test:host). A nested host that hangs is booted again (up to 3
 # boots); jobs that finished are not run again.
 #
 # Env: BUILD       build directory of the binaries (build; build-asan)
@@ -24,7 +24,7 @@
 #      VESSEL      the vessel binary of BUILD (default: its usual path)
 #      VESSEL_ALLOW_SKIP  "suite", or suite names: a suite that skips all
 #                  its tests (or runs none) passes; by default it fails
-#      SKIP_NESTED_CONTAINERS=1  no container-test:v2
+#      SKIP_NESTED_CONTAINERS=1  no container-test:v2, no oci-test:v2
 # Internal: `run-all.sh --jobs JOB...` runs JOBs here (nested-suite.sh, in
 # the nested host), recording results in TEST_RESULTS (a directory).
 # A JOB is BUILD/SUITE[:PART], e.g. build-asan/manage-test:vm.
@@ -115,6 +115,7 @@ suite_cmd() {
 		VESSEL=$vessel "$REPO/tests/integration/run-all.sh"
 		;;
 	oci-test)
+		[ "$part" != v2 ] || echo "# OCI tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
 		VESSEL=$vessel "$REPO/tests/oci/run.sh"
 		;;
 	backup-test)
@@ -223,7 +224,11 @@ plan() {
 			;;
 		kvm-test) nested_jobs+=("$b/kvm-test") ;;
 		container-test) here_jobs+=("$b/container-test") ;;
-		oci-test) here_jobs+=("$b/oci-test") ;;
+		oci-test)
+			here_jobs+=("$b/oci-test")
+			# podman and containerd driving vessel-runc on cgroup v2 too.
+			[ -n "${SKIP_NESTED_CONTAINERS:-}" ] || late_jobs+=("$b/oci-test:v2")
+			;;
 		backup-test) here_jobs+=("$b/backup-test") ;;
 		manage-test)
 			here_jobs+=("$b/manage-test:host")

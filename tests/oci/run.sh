@@ -49,8 +49,11 @@ cleanup() {
 	if [ -n "$CONTAINERD_PID" ]; then
 		kill "$CONTAINERD_PID" 2>/dev/null
 		wait "$CONTAINERD_PID" 2>/dev/null
-		umount -R "$T/cd/root" 2>/dev/null
 	fi
+	# What podman's overlay driver and containerd left mounted under $T,
+	# innermost first.
+	awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -565,14 +568,29 @@ test_hook_fails() {
 
 # ---- podman ---------------------------------------------------------------
 PODMAN_IMAGE=localhost/vessel-oci-busybox:test
+# overlayfs where the kernel has it (the nested test host's may not), else
+# the copying drivers: podman's vfs, containerd's native snapshotter.
+if grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null; then
+	PODMAN_DRIVER=overlay SNAP=${CTR_SNAPSHOTTER:-overlayfs}
+else
+	PODMAN_DRIVER=vfs SNAP=${CTR_SNAPSHOTTER:-native}
+fi
+# podman with its own storage under $T: the machine's podman state is left
+# alone, and it works where / is read-only (the nested test host).
+PM() {
+	podman --root "$T/podman/root" --runroot "$T/podman/run" --tmpdir "$T/podman/tmp" \
+		--network-config-dir "$T/podman/net" --storage-driver "$PODMAN_DRIVER" \
+		--events-backend file --cgroup-manager cgroupfs "$@"
+}
+P() { PM --runtime "$RUNC" "$@"; }
 podman_ready() {
 	command -v podman >/dev/null 2>&1 || return 1
 	[ -n "${PODMAN_READY:-}" ] && return 0
+	mkdir -p "$T/podman/net"
 	tar -C "$T/base/rootfs" -cf "$T/busybox.tar" . &&
-		podman import "$T/busybox.tar" "$PODMAN_IMAGE" >"$T/podman-import.log" 2>&1 || return 1
+		PM import "$T/busybox.tar" "$PODMAN_IMAGE" >"$T/podman-import.log" 2>&1 || return 1
 	PODMAN_READY=1
 }
-P() { podman --cgroup-manager cgroupfs --runtime "$RUNC" "$@"; }
 
 test_podman_exit_code() {
 	local r log=$T/podman-exit.log
@@ -594,7 +612,7 @@ test_podman_limits() {
 	if P run -d --name vessel-oci-limits --network none --memory 64m --pids-limit 77 \
 		"$PODMAN_IMAGE" sleep 1000 >>"$log" 2>&1; then
 		local pid m p
-		pid=$(podman inspect -f '{{.State.Pid}}' vessel-oci-limits)
+		pid=$(PM inspect -f '{{.State.Pid}}' vessel-oci-limits)
 		m=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' "/proc/$pid/cgroup")
 		p=$(awk -F: '$2 ~ /(^|,)pids(,|$)/ { print $3 }' "/proc/$pid/cgroup")
 		m=$(cat "/sys/fs/cgroup/memory$m/memory.limit_in_bytes" 2>/dev/null ||
@@ -640,12 +658,13 @@ test_podman_stop_rm() {
 	id=$(P run -d --name vessel-oci-stop --network none "$PODMAN_IMAGE" sleep 1000 2>"$log")
 	P stop -t 1 vessel-oci-stop >>"$log" 2>&1
 	P rm vessel-oci-stop >>"$log" 2>&1
-	if [ -z "$id" ] || podman ps -a --format '{{.Names}}' | grep -qx vessel-oci-stop; then
+	if [ -z "$id" ] || PM ps -a --format '{{.Names}}' | grep -qx vessel-oci-stop; then
 		bad podman_stop_rm "the container is still listed" "$log"; return
 	fi
 	# Nothing of it left: no cgroup, no runtime state.
 	dirs=$(find /sys/fs/cgroup -maxdepth 4 -type d -name "libpod-$id*" 2>/dev/null)
-	if [ -n "$dirs" ] || ls /run/libpod* /run/vessel-runc 2>/dev/null | grep -q "$id"; then
+	dirs="$dirs$(find "$T/podman/run" /run -maxdepth 3 -name "$id*" 2>/dev/null)"
+	if [ -n "$dirs" ]; then
 		bad podman_stop_rm "left behind: $dirs" "$log"
 	else
 		ok podman_stop_rm
@@ -654,13 +673,6 @@ test_podman_stop_rm() {
 
 # ---- containerd (ctr, the runc shim with vessel-runc as its binary) ----------
 CTR_IMAGE=localhost/vessel-oci-busybox:test
-# overlayfs where the kernel has it (the nested test host's may not):
-# else containerd's native (copying) snapshotter.
-if grep -qw overlay /proc/filesystems 2>/dev/null || modprobe overlay 2>/dev/null; then
-	SNAP=${CTR_SNAPSHOTTER:-overlayfs}
-else
-	SNAP=${CTR_SNAPSHOTTER:-native}
-fi
 # A private containerd (its own root, state and socket under $T).
 containerd_ready() {
 	command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || return 1
