@@ -23,7 +23,8 @@
 #      75), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
 #      NESTED_BOOTS (boots in all, 3), NESTED_NPT (kvm-amd's nested paging,
-#      0: off), NESTED_KVM_HOLD (1: a VM held open for the host's life,
+#      0: off), NESTED_TCG_THREAD (multi: a host thread per vCPU;
+#      single: one for all), NESTED_KVM_HOLD (1: a VM held open for the host's life,
 #      kvm-hold.py; 0: none), NESTED_CMDLINE (added to the host
 #      kernel's cmdline; MODULE.PARAM=VALUE words reach its modules), NESTED_STATS (a file: "lock-wait
 #      SECONDS", then one line per boot, "boot ATTEMPT SECONDS_TO_SCRIPT|-
@@ -128,6 +129,10 @@ cmdline+=" vessel.run=$rundir vessel.repo=$REPO vessel.hung_task=${NESTED_HUNG_T
 # that triple-fault); with shadow paging a stress loop of manage-test:vm
 # ran clean (see tests/harness/README.md). NESTED_NPT=1 turns it back on.
 cmdline+=" kvm_amd.npt=${NESTED_NPT:-0}"
+# multi: one host thread per vCPU (the default); single: QEMU runs the
+# vCPUs in turn on one thread (slower; for experiments, see README.md).
+tcg_thread=${NESTED_TCG_THREAD:-multi}
+case $tcg_thread in multi | single) ;; *) die "NESTED_TCG_THREAD must be multi or single, not '$tcg_thread'" ;; esac
 [ -z "${NESTED_CMDLINE:-}" ] || cmdline+=" $NESTED_CMDLINE"
 if [ "$(id -u)" -eq 0 ]; then sm=passthrough; else sm=none; fi
 virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=$sm,readonly=on,multidevs=remap"
@@ -156,7 +161,7 @@ boot_once() {
 	local left=$((deadline - $(date +%s)))
 	[ "$left" -gt 0 ] || return 5
 	timeout -k 10 "$left" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu EPYC,+svm -M q35 -smp "$smp" -m "$mem" \
+		-accel "tcg,thread=$tcg_thread" -cpu EPYC,+svm -M q35 -smp "$smp" -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$log" -monitor "unix:$rundir/monitor.sock,server=on,wait=off" \
 		-kernel "$KERNEL" -initrd "$initrd" -append "$cmdline" \
@@ -280,6 +285,13 @@ monitor_dump() {
 		    m = re.search(r"RIP=([0-9a-f]+)", regs)
 		    if m and syms:
 		        print("    CPU%d at %s" % (cpu, name(int(m.group(1), 16)) or "?"))
+		    if m:
+		        # What memory holds from one byte before RIP (a trap's RIP is
+		        # past its int3: a vCPU looping on an int3 that memory no
+		        # longer holds is stale code, see README.md).
+		        b = re.findall(r"0x([0-9a-f]{2})\b", ask("x /8xb 0x%x" % (int(m.group(1), 16) - 1), 1))
+		        if b:
+		            print("    CPU%d bytes from RIP-1: %s" % (cpu, " ".join(b[:8])))
 		    if not syms:
 		        continue
 		    seen = []
