@@ -286,12 +286,14 @@ monitor_dump() {
 		    if m and syms:
 		        print("    CPU%d at %s" % (cpu, name(int(m.group(1), 16)) or "?"))
 		    if m:
-		        # What memory holds from one byte before RIP (a trap's RIP is
-		        # past its int3: a vCPU looping on an int3 that memory no
-		        # longer holds is stale code, see README.md).
-		        b = re.findall(r"0x([0-9a-f]{2})\b", ask("x /8xb 0x%x" % (int(m.group(1), 16) - 1), 1))
-		        if b:
-		            print("    CPU%d bytes from RIP-1: %s" % (cpu, " ".join(b[:8])))
+		        # What memory holds around RIP: a vCPU looping on an int3 that
+		        # memory no longer holds runs stale code (see README.md).
+		        x = ask("x /16xb 0x%x" % (int(m.group(1), 16) - 8), 1)
+		        b = re.findall(r"\b0x([0-9a-f]{2})\b", x.split("\n", 1)[-1])
+		        if len(b) == 16:
+		            print("    CPU%d code: %s <%s> %s" % (cpu, " ".join(b[:8]), b[8], " ".join(b[9:])))
+		        else:
+		            print("    CPU%d code: (monitor said: %s)" % (cpu, " ".join(x.split())[:120]))
 		    if not syms:
 		        continue
 		    seen = []
