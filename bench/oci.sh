@@ -56,6 +56,11 @@ cleanup() {
 	# there, innermost first.
 	awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
 		while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+	if [ -n "${PODMAN_RUNROOT:-}" ]; then
+		awk -v w="$PODMAN_RUNROOT/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+			while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+		rm -rf "$PODMAN_RUNROOT"
+	fi
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -80,7 +85,9 @@ if grep -qw overlay /proc/filesystems 2>/dev/null || host_modprobe overlay 2>/de
 else
 	PODMAN_DRIVER=vfs SNAP=native
 fi
-PODMAN_GLOBAL=(--root "$W/podman/root" --runroot "$W/podman/run" --tmpdir "$W/podman/tmp"
+# podman refuses a run root path over 50 characters: a short one in /tmp.
+PODMAN_RUNROOT=$(mktemp -d /tmp/vob.XXXXXX)
+PODMAN_GLOBAL=(--root "$W/podman/root" --runroot "$PODMAN_RUNROOT" --tmpdir "$W/podman/tmp"
 	--network-config-dir "$W/podman/net" --storage-driver "$PODMAN_DRIVER"
 	--cgroup-manager cgroupfs --events-backend file)
 PODMAN_RUN=(run --rm --network none)
