@@ -9,6 +9,7 @@
 #include "ctl_server.h"
 #include "control.h"
 #include "guest_ops.h"
+#include "backup_live.h"
 #include "state.h"
 #include "tcp_addr.h"
 #include "../vmm/machine/migration.h"
@@ -70,6 +71,8 @@ struct sv {
 	pthread_t mig;                  /* a `vessel migrate` */
 	bool mig_started;               /* mig is to be joined */
 	bool mig_running;               /* and has not ended */
+	pthread_t bk;                   /* a live `vessel backup` */
+	bool bk_started, bk_running;    /* as for mig */
 	char *restore_owned;            /* a received migration: removed once
 					 * the guest runs (its RAM is mapped) */
 };
@@ -286,17 +289,17 @@ struct mig_job {
 
 /* One JSON line to the CLI; waits up to wait_ms for room. A CLI that went
  * away does not stop the migration. */
-static void job_send(struct mig_job *j, struct json_object *obj, int wait_ms)
+static void send_line(int *client, struct json_object *obj, int wait_ms)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(s), off = 0;
 	long long end = now_ms() + wait_ms;
 
-	while (j->client >= 0 && off <= len) {
+	while (*client >= 0 && off <= len) {
 		const char *p = off < len ? s + off : "\n";
 		size_t n = off < len ? len - off : 1;
-		ssize_t w = send(j->client, p, n, MSG_NOSIGNAL);
-		struct pollfd pf = { .fd = j->client, .events = POLLOUT };
+		ssize_t w = send(*client, p, n, MSG_NOSIGNAL);
+		struct pollfd pf = { .fd = *client, .events = POLLOUT };
 
 		if (w > 0) {
 			off += (size_t)w;
@@ -307,8 +310,8 @@ static void job_send(struct mig_job *j, struct json_object *obj, int wait_ms)
 		if (w < 0 && errno == EAGAIN && now_ms() < end &&
 		    poll(&pf, 1, (int)(end - now_ms())) > 0)
 			continue;
-		close(j->client);       /* gone or stuck: no more lines */
-		j->client = -1;
+		close(*client);       /* gone or stuck: no more lines */
+		*client = -1;
 	}
 }
 
@@ -335,7 +338,7 @@ static void job_progress(void *opaque, const struct mig_progress *p)
 
 	progress_json(pr, p);
 	json_object_object_add(o, "progress", pr);
-	job_send(opaque, o, 1000);
+	send_line(&((struct mig_job *)opaque)->client, o, 1000);
 	json_object_put(o);
 }
 
@@ -395,7 +398,7 @@ static void *migrate_main(void *arg)
 		add_u64(reply, "rounds", res.rounds);
 		add_u64(reply, "sent", res.last.sent);
 	}
-	job_send(j, reply, 5000);
+	send_line(&j->client, reply, 5000);
 	json_object_put(reply);
 	if (j->client >= 0)
 		close(j->client);
@@ -468,6 +471,8 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 		r = err_set(err, "a %s cannot be migrated", sv->ops->kind);
 	if (r == 0 && sv->mig_running)
 		r = err_set(err, "%s is being migrated already", sv->cfg->name);
+	if (r == 0 && sv->bk_running)
+		r = err_set(err, "%s is being backed up", sv->cfg->name);
 	if (r == 0 && sv->mig_started) {	/* an earlier one, ended */
 		pthread_join(sv->mig, NULL);
 		sv->mig_started = false;
@@ -490,6 +495,127 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 		free(j);
 	}
 	return r;
+}
+
+/* ---- backup (a running VM; backup_live.h) ---- */
+
+struct bk_job {
+	struct sv *sv;
+	struct guest *g;
+	int client;             /* the CLI's connection (non-blocking) */
+	char repo[PATH_MAX];
+};
+
+static void bk_progress(void *opaque, const struct progress *pg)
+{
+	struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
+
+	add_u64(pr, "total", pg->total);
+	add_u64(pr, "done", pg->done);
+	add_u64(pr, "read", pg->read);
+	add_u64(pr, "stored", pg->stored);
+	json_object_object_add(o, "progress", pr);
+	send_line(&((struct bk_job *)opaque)->client, o, 1000);
+	json_object_put(o);
+}
+
+static void *backup_main(void *arg)
+{
+	struct bk_job *j = arg;
+	struct sv *sv = j->sv;
+	struct live_backup b = {
+		.repo = j->repo, .report = bk_progress, .opaque = j,
+		.definition = sv->definition ? sv->definition : sv->cfg->path,
+	};
+	struct json_object *reply = json_object_new_object();
+	struct error err;
+	char note[1200];
+	int r;
+
+	err_clear(&err);
+	r = sv->ops->backup(j->g, &b, &err);
+	pthread_mutex_lock(&sv->lock);
+	if (r == 0)
+		snprintf(note, sizeof(note), "backup %s taken", b.id);
+	else
+		snprintf(note, sizeof(note), "backup failed: %.1000s", err.msg);
+	ctl_server_note(sv->srv, note);
+	sv->bk_running = false;
+	pthread_mutex_unlock(&sv->lock);
+	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
+	if (r < 0) {
+		json_object_object_add(reply, "error", json_object_new_string(err.msg));
+	} else {
+		json_object_object_add(reply, "id", json_object_new_string(b.id));
+		add_u64(reply, "cbw_chunks", b.st.copies);
+		add_u64(reply, "cbw_bytes", b.st.copied);
+		add_u64(reply, "cbw_waits", b.st.waits);
+	}
+	send_line(&j->client, reply, 5000);
+	json_object_put(reply);
+	if (j->client >= 0)
+		close(j->client);
+	free(j);
+	return NULL;
+}
+
+/* "backup" (ctl_server.c checked "repo"): from a thread of its own. */
+static int op_backup(void *opaque, struct json_object *req, int fd,
+		     struct error *err)
+{
+	struct sv *sv = opaque;
+	struct bk_job *j = calloc(1, sizeof(*j));
+	int r, e;
+
+	if (!j)
+		return err_set(err, "out of memory");
+	snprintf(j->repo, sizeof(j->repo), "%s", control_str(req, "repo"));
+	j->sv = sv;
+	pthread_mutex_lock(&sv->lock);
+	r = check_started(sv, err);
+	if (r == 0 && sv->state == SV_STOPPING)
+		r = err_set(err, "%s is stopping", sv->cfg->name);
+	if (r == 0 && !sv->ops->backup)
+		r = err_set(err, "a %s is not backed up by its supervisor: "
+			    "`vessel backup` reads it itself", sv->ops->kind);
+	if (r == 0 && sv->bk_running)
+		r = err_set(err, "%s is being backed up already", sv->cfg->name);
+	if (r == 0 && sv->mig_running)
+		r = err_set(err, "%s is being migrated", sv->cfg->name);
+	if (r == 0 && sv->bk_started) {	/* an earlier one, ended */
+		pthread_join(sv->bk, NULL);
+		sv->bk_started = false;
+	}
+	if (r == 0) {
+		j->g = sv->guest;
+		j->client = fd;
+		e = pthread_create(&sv->bk, NULL, backup_main, j);
+		if (e) {
+			errno = e;
+			r = err_sys(err, "starting the backup thread");
+		} else {
+			sv->bk_started = sv->bk_running = true;
+			ctl_server_note(sv->srv, "backing up");
+		}
+	}
+	pthread_mutex_unlock(&sv->lock);
+	if (r < 0)
+		free(j);
+	return r;
+}
+
+/* After run returned: the backup thread, if any, is done with the guest
+ * before it is destroyed. */
+static void join_backup(struct sv *sv)
+{
+	bool started;
+
+	pthread_mutex_lock(&sv->lock);
+	started = sv->bk_started;
+	sv->bk_started = false;
+	pthread_mutex_unlock(&sv->lock);
+	if (started)
+		pthread_join(sv->bk, NULL);
 }
 
 /* After run returned: the migration thread, if any, is done with the
@@ -529,7 +655,7 @@ static void op_resize(void *opaque, unsigned rows, unsigned cols)
 
 static const struct ctl_ops sv_ops = {
 	.status = op_status, .stop = op_stop, .pause = op_pause,
-	.snapshot = op_snapshot, .migrate = op_migrate,
+	.snapshot = op_snapshot, .migrate = op_migrate, .backup = op_backup,
 	.resize = op_resize, .tick = op_tick,
 };
 
@@ -743,6 +869,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		if (r == 0)
 			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
 		join_migration(&sv);
+		join_backup(&sv);
 		status = r < 0 ? 1 : ex.status & 0xff;
 		last = r < 0 ? err.msg : msg;
 		failed = r < 0 || ex.status != 0;
