@@ -4,7 +4,8 @@
  * write to a chunk being read waits for the read; all-zero chunks are not
  * stored; a cancel lets writes go and fails the backup; and through the
  * real block backend (both engines), with writes racing the backup's
- * reads, the backup's view equals the image as it was at the start. */
+ * reads, the backup's view equals the image as it was at the start; and
+ * disk_backup through the view, written meanwhile, restores as it was. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../container/rmtree.h"
 #include "../../devices/block/backend.h"
 #include "../../devices/block/cbw.h"
+#include "../../tools/backup/disk.h"
 #include "../../tools/base/fdio.h"
 
 #define CHUNK   (64u * 1024)
@@ -225,6 +228,18 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Claim chunk i for reading the image, then start a writer into it. */
+static void claim_then_write(struct fx *f, unsigned i, struct writer *w,
+			     pthread_t *t)
+{
+	uint8_t buf[CHUNK];
+	struct error err = { 0 };
+
+	assert_int_equal(blk_cbw_claim(&f->c, (uint64_t)i * CHUNK, buf, CHUNK,
+				       &err), BLK_CBW_IMAGE);
+	assert_int_equal(pthread_create(t, NULL, writer_main, w), 0);
+}
+
 /* A write to a chunk the backup is reading waits until it is read. */
 static void test_write_waits_for_read(void **state)
 {
@@ -236,9 +251,7 @@ static void test_write_waits_for_read(void **state)
 	pthread_t t;
 
 	start(f);
-	assert_int_equal(blk_cbw_claim(&f->c, 7 * CHUNK, buf, CHUNK, &err),
-			 BLK_CBW_IMAGE);
-	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	claim_then_write(f, 7, &w, &t);
 	sleep_ms(100);
 	assert_int_equal(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(pread_full(f->fd, buf, CHUNK, 7 * CHUNK), CHUNK);
@@ -262,9 +275,7 @@ static void test_cancel(void **state)
 	pthread_t t;
 
 	start(f);
-	assert_int_equal(blk_cbw_claim(&f->c, 9 * CHUNK, buf, CHUNK, &err),
-			 BLK_CBW_IMAGE);
-	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	claim_then_write(f, 9, &w, &t);
 	sleep_ms(50);
 	blk_cbw_cancel(&f->c, "the guest stopped");
 	pthread_join(t, NULL);
@@ -412,6 +423,103 @@ static void test_backend_none(void **state)
 	backend_race(*state, DISK_CACHE_NONE);
 }
 
+/* ---- disk_backup through the view (tools/backup/disk.c) ---- */
+
+#define BIG     (3 * DISK_CHUNK + 1234 * 512)   /* 4 chunks, the last short */
+
+/* A guest write of 8 KiB at off, as the backend does it. */
+static void scrawl(struct blk_cbw *c, int fd, uint64_t off, unsigned seed)
+{
+	uint8_t p[8192];
+
+	fill(p, sizeof(p), seed);
+	blk_cbw_before_write(c, off, sizeof(p));
+	assert_int_equal(pwrite_all(fd, p, sizeof(p), (off_t)off), 0);
+}
+
+/* The view, with the guest writing just ahead of the backup (the next
+ * chunk, not read yet) and just behind it (the chunk just read). */
+struct racing_view {
+	struct blk_cbw *c;
+	int fd;
+};
+
+static int racing_claim(void *opaque, uint64_t off, uint8_t *buf, size_t len,
+			struct error *err)
+{
+	struct racing_view *v = opaque;
+
+	if (off + DISK_CHUNK + 8192 <= BIG)
+		scrawl(v->c, v->fd, off + DISK_CHUNK + 4096, 70);
+	return blk_cbw_claim(v->c, off, buf, len, err);
+}
+
+static int racing_release(void *opaque, uint64_t off, struct error *err)
+{
+	struct racing_view *v = opaque;
+	int r = blk_cbw_release(v->c, off, err);
+
+	scrawl(v->c, v->fd, off, 71);
+	return r;
+}
+
+/* The backup of an image written meanwhile restores byte for byte as the
+ * image was when it began: whole chunks from the image or from copies. */
+static void test_disk_backup_view(void **state)
+{
+	struct fx *f = *state;
+	char img[128], repo[128], restored[160];
+	uint8_t *orig = malloc(BIG), *back = malloc(BIG);
+	struct racing_view rv = { &f->c, -1 };
+	struct disk_view view = { racing_claim, racing_release, &rv };
+	struct error err = { 0 };
+	struct progress pg;
+	struct blk_cbw_stats st;
+	struct index ix;
+	struct store s;
+	struct repo r;
+	int fd;
+
+	assert_non_null(orig);
+	assert_non_null(back);
+	snprintf(img, sizeof(img), "%s/big.img", f->dir);
+	snprintf(repo, sizeof(repo), "%s/repo", f->dir);
+	fd = open(img, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	rv.fd = fd;
+	fill(orig, BIG, 5);
+	memset(orig + DISK_CHUNK, 0, DISK_CHUNK);       /* a hole */
+	assert_int_equal(ftruncate(fd, BIG), 0);
+	assert_int_equal(pwrite_all(fd, orig, DISK_CHUNK, 0), 0);
+	assert_int_equal(pwrite_all(fd, orig + 2 * DISK_CHUNK, BIG - 2 * DISK_CHUNK,
+				    2 * DISK_CHUNK), 0);
+	assert_int_equal(blk_cbw_start(&f->c, img, f->dir, DISK_CHUNK, &err), 0);
+	assert_int_equal(repo_open(&r, repo, REPO_CREATE, &err), 0);
+	assert_int_equal(store_init(&s, &r, &err), 0);
+	progress_start(&pg, false, BIG);
+	if (disk_backup(&s, img, &view, &ix, &pg, &err) < 0)
+		fail_msg("disk_backup: %s", err.msg);
+	blk_cbw_get_stats(&f->c, &st);
+	blk_cbw_stop(&f->c);
+	assert_int_equal(st.copies, 2);         /* chunks 2 and 3; 1 was zeros */
+	assert_int_equal(ix.size, BIG);
+	assert_int_equal(disk_restore(&s, &ix, r.dirfd, "restored.img", &pg, &err), 0);
+	snprintf(restored, sizeof(restored), "%s/restored.img", repo);
+	close(fd);
+	fd = open(restored, O_RDONLY);
+	assert_int_equal(pread_full(fd, back, BIG, 0), BIG);
+	if (memcmp(back, orig, BIG))
+		fail_msg("the restored image differs from the image at the start");
+	close(fd);
+	index_free(&ix);
+	store_free(&s);
+	repo_close(&r);
+	assert_int_equal(rmtree(repo, &err), 0);
+	unlink(img);
+	free(orig);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_writeback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_backup_view, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
