@@ -291,8 +291,8 @@ static int take(const char *target, const char *repo_path, bool json,
 		else if (t.paused)
 			printf("; %s was paused already", m.guest);
 		if (t.live && t.cfg.kind == GUEST_VM)
-			printf("; as of its start, while %s ran (%llu chunks, %s, "
-			       "saved before the guest overwrote them)", m.guest,
+			printf("; live, as of its start (%llu chunks, %s, saved "
+			       "before the guest overwrote them)",
 			       (unsigned long long)live.copies,
 			       human_bytes(live.copied, a, sizeof(a)));
 		printf("\n");

@@ -41,8 +41,6 @@ dd if=/dev/urandom of=/mnt/fill bs=1M count=40 conv=fsync 2>/dev/null
 : >/mnt/log
 sync
 echo "VT-READY"
-[ -p /tmp/never ] || mkfifo /tmp/never
-exec 8<>/tmp/never
 i=0
 while [ \$i -lt $RECS ]; do
 	i=\$((i + 1))
@@ -50,7 +48,6 @@ while [ \$i -lt $RECS ]; do
 	dd if=/dev/urandom of=/mnt/f.\$((i % 8)) bs=64k count=4 2>/dev/null
 	sync
 	echo "REC \$i"
-	read -r -t 0.1 _x <&8 || :
 done
 umount /mnt
 echo "VT-DONE"
@@ -118,10 +115,11 @@ after=$(last_rec)
 [ "$(cat "$T/backup.status")" = 0 ] || snap_fail "vessel backup exited $(cat "$T/backup.status"): $(cat "$T/backup.err")"
 info "backup: $(tr '\n' ' ' <"$T/backup.out")"
 info "the guest had synced record $before when the backup began, $after when it ended"
-id=$(sed -n 's/^ *"id": "\(.*\)",\?$/\1/p' "$T/backup.out")
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$T/backup.out" "$1"; }
+id=$(field id)
 [ -n "$id" ] || snap_fail "no id in vessel backup --json's output"
-grep -q '"live": true' "$T/backup.out" || snap_fail "the backup does not say it was taken live"
-copies=$(sed -n 's/^ *"cbw_chunks": \([0-9]*\),\?$/\1/p' "$T/backup.out")
+[ "$(field live)" = True ] || snap_fail "the backup does not say it was taken live"
+copies=$(field cbw_chunks)
 [ "${copies:-0}" -gt 0 ] || snap_fail "copy-before-write saved no chunk: the guest wrote nothing the backup had not read yet (cbw_chunks '${copies:-}')"
 [ "$after" -gt "$before" ] || snap_fail "the guest synced no record during the backup ($before before, $after after)"
 
