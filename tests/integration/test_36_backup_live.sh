@@ -106,7 +106,8 @@ info "vessel backup --json $name $T/fs/repo (in the background)"
 ( rc=0; timeout -k 5 300 "$VESSEL" backup --json "$name" "$T/fs/repo" </dev/null >"$T/backup.out" 2>"$T/backup.err" || rc=$?
   echo "$rc" >"$T/backup.status" ) &
 bk_pid=$!
-snap_wait '^\[vessel: backing up\]$' 60
+# (the second "backing up" note: the first was the bad request's)
+snap_wait '^\[vessel: backing up\]$' 60 2
 r=$(snap_connect_reply "{\"op\":\"backup\",\"repo\":\"$T/fs/repo\"}")
 info "a second backup meanwhile: $r"
 case $r in *'"ok":false'*already*) ;; *) snap_fail "a second backup while one runs was not refused: $r" ;; esac
