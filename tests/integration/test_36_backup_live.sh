@@ -17,8 +17,11 @@
 #   records 1..K with no gap, no duplicate and nothing torn, and K is at
 #   least the last record the guest had synced when the backup began and
 #   at most the last it had synced when the backup ended;
+# - a second backup, cut short by `vessel stop --force`, fails saying why
+#   and is not listed;
 # - the guest wrote on during and after the backup: the live image, once
-#   the guest is done, holds records past K, and is clean as well.
+#   the guest is stopped (its journal replayed), holds records past K, and
+#   is clean as well.
 # test-timeout: 600
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -31,7 +34,7 @@ snap_init
 host_ext4_dir "$T/fs" 512
 truncate -s 96M "$T/fs/disk.img"
 name=t36
-RECS=150
+RECS=100000          # until stopped
 
 virtio_guest "$name" <<SH
 vt_wait_dev /dev/vda
@@ -49,8 +52,6 @@ while [ \$i -lt $RECS ]; do
 	sync
 	echo "REC \$i"
 done
-umount /mnt
-echo "VT-DONE"
 SH
 virtio_config "$name" 256M 1 <<YAML
 disks:
@@ -124,15 +125,30 @@ copies=$(field cbw_chunks)
 [ "${copies:-0}" -gt 0 ] || snap_fail "copy-before-write saved no chunk: the guest wrote nothing the backup had not read yet (cbw_chunks '${copies:-}')"
 [ "$after" -gt "$before" ] || snap_fail "the guest synced no record during the backup ($before before, $after after)"
 
-# The guest writes on, to its end, and powers off.
+# The guest writes on. A second backup is cut short by a hard stop of the
+# guest: it fails, and nothing of it is recorded.
 recs_grow 5 120
-snap_wait '^VT-DONE$' 400
+( rc=0; timeout -k 5 300 "$VESSEL" backup "$name" "$T/fs/repo" </dev/null >"$T/backup2.out" 2>"$T/backup2.err" || rc=$?
+  echo "$rc" >"$T/backup2.status" ) &
+bk_pid=$!
+snap_wait '^\[vessel: backing up\]$' 60 3
+snap_ok stop stop --force "$name"
+wait "$bk_pid" || true
 for ((i = 0; i < 300; i++)); do
 	[ -n "$(mig_state "$VESSEL_RUN_DIR" "$name")" ] || break
 	sleep 0.2
 done
-[ -z "$(mig_state "$VESSEL_RUN_DIR" "$name")" ] || snap_fail "the guest did not power off within 60 s"
+[ -z "$(mig_state "$VESSEL_RUN_DIR" "$name")" ] || snap_fail "the guest did not stop within 60 s"
 snap_life_end 15
+if [ "$(cat "$T/backup2.status")" = 0 ]; then
+	info "the second backup ended before the stop: not checked ($(cat "$T/backup2.out"))"
+else
+	info "the backup cut short: status $(cat "$T/backup2.status"): $(cat "$T/backup2.err")"
+	grep -qE 'during the backup|rebooting or stopping' "$T/backup2.err" || fail "the cut-short backup does not say why: $(cat "$T/backup2.err")"
+	"$VESSEL" backup list --json "$T/fs/repo" >"$T/list.json" || fail "backup list failed"
+	nb=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/list.json")
+	[ "$nb" = 1 ] || fail "$nb backups listed after the cut-short one, want 1: $(cat "$T/list.json")"
+fi
 
 # The backup: restored, its journal replayed, clean, a prefix of the records.
 snap_ok restore backup restore "$T/fs/repo" "$id" --to "$T/fs/restored"
@@ -151,7 +167,11 @@ info "the restored /log holds records 1..$k"
 [ "$k" -ge "$before" ] || fail "the backup lacks records the guest had synced before it began: $k < $before"
 [ "$k" -le "$after" ] || fail "the backup holds records synced after it ended: $k > $after"
 
-# The live disk: records past the backup's.
+# The live disk (stopped hard: its journal replayed too): records past the
+# backup's.
+rc=0
+e2fsck -p "$T/fs/disk.img" >"$T/preen-live.out" 2>&1 || rc=$?
+[ "$rc" -le 1 ] || fail "e2fsck -p finds the live image inconsistent (status $rc): $(tail -n 20 "$T/preen-live.out")"
 e2fsck -fn "$T/fs/disk.img" >"$T/fsck-live.out" 2>&1 || fail "e2fsck -fn on the live image: $(tail -n 20 "$T/fsck-live.out")"
 n=$(check_log "$T/fs/disk.img" "the live image")
 info "the live /log holds records 1..$n"
