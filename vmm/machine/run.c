@@ -134,6 +134,8 @@ static int run_once(struct runner *r, const struct machine_spec *cfg,
 	for (size_t i = 0; r->backing_up && i < vm->devices.ndisks; i++)
 		blk_cbw_cancel(&vm->disk_cbw[i], ev == VM_EVENT_REBOOT ?
 			       "the guest rebooted during the backup" :
+			       ev == VM_EVENT_CRASH ?
+			       "the guest crashed during the backup" :
 			       "the guest stopped during the backup");
 	while (r->migrating || r->backing_up)	/* they see it and give up */
 		pthread_cond_wait(&r->cond, &r->lock);
