@@ -51,6 +51,14 @@ static const char *const state_names[] = {
 #define RESTART_DELAY_FIRST_MS 100
 #define RESTART_DELAY_MAX_MS 5000
 
+/* A long operation on a thread of its own: `vessel migrate`, a live
+ * `vessel backup`. */
+struct sv_job {
+	pthread_t thread;
+	bool started;                   /* to be joined */
+	bool running;                   /* and has not ended */
+};
+
 struct sv {
 	const struct guest_config *cfg;
 	const struct guest_ops *ops;    /* the guest's kind */
@@ -68,11 +76,8 @@ struct sv {
 	unsigned restarts;              /* by the restart policy, so far */
 	bool stop_asked;                /* stop, snapshot --stop: no restart */
 	bool stop_once_running;         /* asked while a restart was starting */
-	pthread_t mig;                  /* a `vessel migrate` */
-	bool mig_started;               /* mig is to be joined */
-	bool mig_running;               /* and has not ended */
-	pthread_t bk;                   /* a live `vessel backup` */
-	bool bk_started, bk_running;    /* as for mig */
+	struct sv_job mig;              /* a `vessel migrate` */
+	struct sv_job bk;               /* a live `vessel backup` */
 	char *restore_owned;            /* a received migration: removed once
 					 * the guest runs (its RAM is mapped) */
 };
@@ -272,6 +277,37 @@ static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
 	return r;
 }
 
+/* ---- long jobs: migrate, backup ---- */
+
+/* With sv->lock held: fn(arg) on a thread of its own as job, once the
+ * guest runs and no other job does (an earlier one, ended, is joined);
+ * note goes to the console. */
+static int job_start(struct sv *sv, struct sv_job *job, void *(*fn)(void *),
+		     void *arg, const char *note, struct error *err)
+{
+	int e;
+
+	if (check_started(sv, err) < 0)
+		return -1;
+	if (sv->state == SV_STOPPING)
+		return err_set(err, "%s is stopping", sv->cfg->name);
+	if (sv->mig.running || sv->bk.running)
+		return err_set(err, "%s is being %s already", sv->cfg->name,
+			       sv->mig.running ? "migrated" : "backed up");
+	if (job->started) {
+		pthread_join(job->thread, NULL);
+		job->started = false;
+	}
+	e = pthread_create(&job->thread, NULL, fn, arg);
+	if (e) {
+		errno = e;
+		return err_sys(err, "starting a thread for it");
+	}
+	job->started = job->running = true;
+	ctl_server_note(sv->srv, note);
+	return 0;
+}
+
 /* ---- migrate ---- */
 
 /* The longest a migration waits on the destination: a write, or its
@@ -375,7 +411,7 @@ static void *migrate_main(void *arg)
 			 "on here", j->to, err.msg);
 	}
 	ctl_server_note(sv->srv, note);
-	sv->mig_running = false;
+	sv->mig.running = false;
 	pthread_mutex_unlock(&sv->lock);
 	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
@@ -439,7 +475,7 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	double dt = control_num(req, "max_downtime_ms", 0);
 	double bw = control_num(req, "bandwidth", 0);
 	double t = control_num(req, "timeout", 0);
-	int r, e;
+	int r;
 
 	if (!isfinite(dt) || dt < 0 || dt > 3600000 || !isfinite(bw) || bw < 0 ||
 	    bw > 1e15 || !isfinite(t) || t < 0 || t > 86400)
@@ -464,31 +500,10 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	}
 	j->o.config = j->config;
 	pthread_mutex_lock(&sv->lock);
-	r = check_started(sv, err);
-	if (r == 0 && sv->state == SV_STOPPING)
-		r = err_set(err, "%s is stopping", sv->cfg->name);
-	if (r == 0 && !sv->ops->migrate)
-		r = err_set(err, "a %s cannot be migrated", sv->ops->kind);
-	if (r == 0 && sv->mig_running)
-		r = err_set(err, "%s is being migrated already", sv->cfg->name);
-	if (r == 0 && sv->bk_running)
-		r = err_set(err, "%s is being backed up", sv->cfg->name);
-	if (r == 0 && sv->mig_started) {	/* an earlier one, ended */
-		pthread_join(sv->mig, NULL);
-		sv->mig_started = false;
-	}
-	if (r == 0) {
-		j->g = sv->guest;
-		j->client = fd;
-		e = pthread_create(&sv->mig, NULL, migrate_main, j);
-		if (e) {
-			errno = e;
-			r = err_sys(err, "starting the migration thread");
-		} else {
-			sv->mig_started = sv->mig_running = true;
-			ctl_server_note(sv->srv, "migrating");
-		}
-	}
+	j->g = sv->guest;
+	j->client = fd;
+	r = sv->ops->migrate ? job_start(sv, &sv->mig, migrate_main, j, "migrating", err) :
+	    err_set(err, "a %s cannot be migrated", sv->ops->kind);
 	pthread_mutex_unlock(&sv->lock);
 	if (r < 0) {
 		free(j->config);
@@ -540,7 +555,7 @@ static void *backup_main(void *arg)
 	else
 		snprintf(note, sizeof(note), "backup failed: %.1000s", err.msg);
 	ctl_server_note(sv->srv, note);
-	sv->bk_running = false;
+	sv->bk.running = false;
 	pthread_mutex_unlock(&sv->lock);
 	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
@@ -565,71 +580,36 @@ static int op_backup(void *opaque, struct json_object *req, int fd,
 {
 	struct sv *sv = opaque;
 	struct bk_job *j = calloc(1, sizeof(*j));
-	int r, e;
+	int r;
 
 	if (!j)
 		return err_set(err, "out of memory");
 	snprintf(j->repo, sizeof(j->repo), "%s", control_str(req, "repo"));
 	j->sv = sv;
 	pthread_mutex_lock(&sv->lock);
-	r = check_started(sv, err);
-	if (r == 0 && sv->state == SV_STOPPING)
-		r = err_set(err, "%s is stopping", sv->cfg->name);
-	if (r == 0 && !sv->ops->backup)
-		r = err_set(err, "a %s is not backed up by its supervisor: "
-			    "`vessel backup` reads it itself", sv->ops->kind);
-	if (r == 0 && sv->bk_running)
-		r = err_set(err, "%s is being backed up already", sv->cfg->name);
-	if (r == 0 && sv->mig_running)
-		r = err_set(err, "%s is being migrated", sv->cfg->name);
-	if (r == 0 && sv->bk_started) {	/* an earlier one, ended */
-		pthread_join(sv->bk, NULL);
-		sv->bk_started = false;
-	}
-	if (r == 0) {
-		j->g = sv->guest;
-		j->client = fd;
-		e = pthread_create(&sv->bk, NULL, backup_main, j);
-		if (e) {
-			errno = e;
-			r = err_sys(err, "starting the backup thread");
-		} else {
-			sv->bk_started = sv->bk_running = true;
-			ctl_server_note(sv->srv, "backing up");
-		}
-	}
+	j->g = sv->guest;
+	j->client = fd;
+	r = sv->ops->backup ? job_start(sv, &sv->bk, backup_main, j, "backing up", err) :
+	    err_set(err, "a %s is not backed up by its supervisor: `vessel "
+		    "backup` reads it itself", sv->ops->kind);
 	pthread_mutex_unlock(&sv->lock);
 	if (r < 0)
 		free(j);
 	return r;
 }
 
-/* After run returned: the backup thread, if any, is done with the guest
+/* After run returned: a job's thread, if any, is done with the guest
  * before it is destroyed. */
-static void join_backup(struct sv *sv)
+static void job_join(struct sv *sv, struct sv_job *job)
 {
 	bool started;
 
 	pthread_mutex_lock(&sv->lock);
-	started = sv->bk_started;
-	sv->bk_started = false;
+	started = job->started;
+	job->started = false;
 	pthread_mutex_unlock(&sv->lock);
 	if (started)
-		pthread_join(sv->bk, NULL);
-}
-
-/* After run returned: the migration thread, if any, is done with the
- * guest before it is destroyed. */
-static void join_migration(struct sv *sv)
-{
-	bool started;
-
-	pthread_mutex_lock(&sv->lock);
-	started = sv->mig_started;
-	sv->mig_started = false;
-	pthread_mutex_unlock(&sv->lock);
-	if (started)
-		pthread_join(sv->mig, NULL);
+		pthread_join(job->thread, NULL);
 }
 
 /* With sv->lock held (or single-threaded). */
@@ -868,8 +848,8 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		pthread_mutex_unlock(&sv.lock);
 		if (r == 0)
 			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
-		join_migration(&sv);
-		join_backup(&sv);
+		job_join(&sv, &sv.mig);
+		job_join(&sv, &sv.bk);
 		status = r < 0 ? 1 : ex.status & 0xff;
 		last = r < 0 ? err.msg : msg;
 		failed = r < 0 || ex.status != 0;
