@@ -368,14 +368,22 @@ static void progress_json(struct json_object *o, const struct mig_progress *p)
 	add_u64(o, "elapsed_ms", p->elapsed_ms);
 }
 
+/* A line {"progress": pr} to the CLI (pr is taken). */
+static void send_progress(int *client, struct json_object *pr)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "progress", pr);
+	send_line(client, o, 1000);
+	json_object_put(o);
+}
+
 static void job_progress(void *opaque, const struct mig_progress *p)
 {
-	struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
+	struct json_object *pr = json_object_new_object();
 
 	progress_json(pr, p);
-	json_object_object_add(o, "progress", pr);
-	send_line(&((struct mig_job *)opaque)->client, o, 1000);
-	json_object_put(o);
+	send_progress(&((struct mig_job *)opaque)->client, pr);
 }
 
 static void *migrate_main(void *arg)
@@ -523,15 +531,13 @@ struct bk_job {
 
 static void bk_progress(void *opaque, const struct progress *pg)
 {
-	struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
+	struct json_object *pr = json_object_new_object();
 
 	add_u64(pr, "total", pg->total);
 	add_u64(pr, "done", pg->done);
 	add_u64(pr, "read", pg->read);
 	add_u64(pr, "stored", pg->stored);
-	json_object_object_add(o, "progress", pr);
-	send_line(&((struct bk_job *)opaque)->client, o, 1000);
-	json_object_put(o);
+	send_progress(&((struct bk_job *)opaque)->client, pr);
 }
 
 static void *backup_main(void *arg)

@@ -134,11 +134,7 @@ bk_pid=$!
 snap_wait '^\[vessel: backing up\]$' 60 3
 snap_ok stop stop --force "$name"
 wait "$bk_pid" || true
-for ((i = 0; i < 300; i++)); do
-	[ -n "$(mig_state "$VESSEL_RUN_DIR" "$name")" ] || break
-	sleep 0.2
-done
-[ -z "$(mig_state "$VESSEL_RUN_DIR" "$name")" ] || snap_fail "the guest did not stop within 60 s"
+mig_wait_gone "$VESSEL_RUN_DIR" "$name" stop
 snap_life_end 15
 if [ "$(cat "$T/backup2.status")" = 0 ]; then
 	info "the second backup ended before the stop: not checked ($(cat "$T/backup2.out"))"
