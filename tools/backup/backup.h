@@ -25,7 +25,8 @@ struct backup_req {
 	const struct backup_source *src;
 	size_t nsrc;
 	bool progress;
-	/* Instead of the progress line: called as it would be drawn. */
+	/* Instead of the progress line: called as it would be drawn, with
+	 * opaque (below). May be NULL. */
 	void (*report)(void *opaque, const struct progress *pg);
 	/* Around reading the sources (a container's freezer): may be NULL. */
 	int (*freeze)(void *opaque, struct error *err);
