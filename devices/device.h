@@ -5,6 +5,7 @@
 #define VESSEL_DEVICE_H
 
 #include "../tools/base/error.h"
+#include "block/cbw.h"
 #include "block/dirty.h"
 #include "block/disk_spec.h"
 #include "net/nic_spec.h"
@@ -36,6 +37,9 @@ struct devices_spec {
 	/* One write log per disk (a migration copying them reads it), or
 	 * NULL. */
 	struct blk_dirty *disk_dirty;
+	/* One copy-before-write per disk (a live backup reads through it),
+	 * or NULL. */
+	struct blk_cbw *disk_cbw;
 	const struct nic_spec *nets; size_t nnets;
 	bool rng;
 	unsigned rng_slot;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "control.h"
 #include "exit_codes.h"
+#include "backup_live.h"
 #include "backup/backup.h"
 #include "backup/catalog.h"
 #include "backup/progress.h"
@@ -30,12 +31,16 @@ void usage_backup(FILE *out)
 		"       vessel backup prune [--dry-run] --keep-last N --keep-daily N REPO\n"
 		"\n"
 		"Back up a guest into the repository REPO (a directory, made a\n"
-		"repository if it does not exist or is empty): a stopped VM's disk\n"
+		"repository if it does not exist or is empty): a VM's disk\n"
 		"images, or a container's rootfs directory (a running container is\n"
 		"frozen while its tree is read; the freeze is reported). NAME is a\n"
 		"started guest, FILE a definition. Every backup is complete on its\n"
 		"own, and stores only chunks the repository does not have yet.\n"
-		"Backing up a running VM is refused: live VM backup is not built yet.\n"
+		"A running VM is backed up by its supervisor while it runs on: its\n"
+		"disks are read as they were when the backup began (a guest write\n"
+		"to a part not read yet first saves the old data for the backup);\n"
+		"if the guest stops, crashes or reboots meanwhile, the backup fails\n"
+		"and nothing is recorded.\n"
 		"\n"
 		"`vessel backup SUBCOMMAND --help` describes a subcommand.\n"
 		"\n"
@@ -206,6 +211,14 @@ static struct json_object *summary_json(const struct manifest *m)
 	return o;
 }
 
+static void live_json(struct json_object *o, const struct live_stats *st)
+{
+	json_object_object_add(o, "live", json_object_new_boolean(1));
+	json_object_object_add(o, "cbw_chunks", json_object_new_int64((int64_t)st->copies));
+	json_object_object_add(o, "cbw_bytes", json_object_new_int64((int64_t)st->copied));
+	json_object_object_add(o, "cbw_waits", json_object_new_int64((int64_t)st->waits));
+}
+
 static int take(const char *target, const char *repo_path, bool json,
 		bool progress)
 {
@@ -213,6 +226,7 @@ static int take(const char *target, const char *repo_path, bool json,
 	struct backup_req req = { .progress = progress };
 	struct error err = { 0 };
 	struct manifest m = { 0 };
+	struct live_stats live = { 0 };
 	struct target t;
 	struct repo r;
 	int rc = -1;
@@ -225,13 +239,6 @@ static int take(const char *target, const char *repo_path, bool json,
 	req.src = src;
 	if (t.cfg.kind == GUEST_VM) {
 		req.kind = "vm";
-		if (t.live) {
-			err_input(&err, "%s is running: live VM backup is not built "
-				  "yet (it needs copy-before-write in the block "
-				  "layer); stop it first, or back up a snapshot's "
-				  "disk copies", t.cfg.name);
-			goto out;
-		}
 		if (t.cfg.vm.ndisks == 0 || t.cfg.vm.ndisks > MANIFEST_ITEMS) {
 			err_input(&err, "%s has %zu disks: nothing to back up (or "
 				  "more than %d)", t.cfg.name, t.cfg.vm.ndisks,
@@ -239,11 +246,11 @@ static int take(const char *target, const char *repo_path, bool json,
 			goto out;
 		}
 		for (size_t i = 0; i < t.cfg.vm.ndisks; i++)
-			src[i] = (struct backup_source){ ITEM_DISK, t.cfg.vm.disks[i].path };
+			src[i] = (struct backup_source){ ITEM_DISK, t.cfg.vm.disks[i].path, NULL };
 		req.nsrc = t.cfg.vm.ndisks;
 	} else {
 		req.kind = "container";
-		src[0] = (struct backup_source){ ITEM_TREE, t.cfg.ct.rootfs };
+		src[0] = (struct backup_source){ ITEM_TREE, t.cfg.ct.rootfs, NULL };
 		req.nsrc = 1;
 		if (t.live && !t.paused) {
 			req.freeze = ct_freeze;
@@ -256,13 +263,18 @@ static int take(const char *target, const char *repo_path, bool json,
 		repo_close(&r);
 		goto out;
 	}
-	rc = backup_take(&r, &req, &m, &err);
+	/* A running VM: its supervisor reads the disks (backup_live.h). */
+	rc = t.live && t.cfg.kind == GUEST_VM ?
+	     live_backup_request(t.cfg.name, &r, progress, &m, &live, &err) :
+	     backup_take(&r, &req, &m, &err);
 	repo_close(&r);
 	if (rc < 0)
 		goto out;
 	if (json) {
 		struct json_object *o = summary_json(&m);
 
+		if (t.live && t.cfg.kind == GUEST_VM)
+			live_json(o, &live);
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 			JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -278,6 +290,11 @@ static int take(const char *target, const char *repo_path, bool json,
 			       m.guest, (long long)m.freeze_ms);
 		else if (t.paused)
 			printf("; %s was paused already", m.guest);
+		if (t.live && t.cfg.kind == GUEST_VM)
+			printf("; live, as of its start (%llu chunks, %s, saved "
+			       "before the guest overwrote them)",
+			       (unsigned long long)live.copies,
+			       human_bytes(live.copied, a, sizeof(a)));
 		printf("\n");
 	}
 out:

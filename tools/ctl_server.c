@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -226,6 +227,30 @@ static void op_logs(struct ctl_server *s, struct client *c,
 	free(buf);
 }
 
+/* Hand c to fn (ops->migrate, ops->backup), which answers on a copy of
+ * its socket from a thread of its own; the server leaves c alone. */
+static void hand_over(struct ctl_server *s, struct client *c,
+		      struct json_object *req,
+		      int (*fn)(void *opaque, struct json_object *req, int fd,
+				struct error *err))
+{
+	struct error err;
+	int fd;
+
+	err_clear(&err);
+	fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		reply_error(s, c, "cannot hand the connection over");
+		return;
+	}
+	if (fn(s->p.opaque, req, fd, &err) < 0) {
+		close(fd);
+		reply_error(s, c, err.msg);
+		return;
+	}
+	c->mode = C_HANDED;
+}
+
 /* "migrate" runs for long: ops->migrate answers on a copy of the
  * client's socket from its own thread (progress lines, then the reply),
  * and the server leaves the client alone from then on. */
@@ -233,11 +258,8 @@ static void op_migrate(struct ctl_server *s, struct client *c,
 		       struct json_object *req)
 {
 	const char *to = control_str(req, "to");
-	struct error err;
 	char msg[128];
-	int fd;
 
-	err_clear(&err);
 	if (!check_type(req, "max_downtime_ms", json_type_double, msg, sizeof(msg)) ||
 	    !check_type(req, "bandwidth", json_type_double, msg, sizeof(msg)) ||
 	    !check_type(req, "with_disks", json_type_boolean, msg, sizeof(msg))) {
@@ -252,17 +274,30 @@ static void op_migrate(struct ctl_server *s, struct client *c,
 		reply_error(s, c, "\"to\": expected HOST:PORT");
 		return;
 	}
-	fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		reply_error(s, c, "cannot hand the connection over");
+	hand_over(s, c, req, s->p.ops->migrate);
+}
+
+/* "backup" runs for long too, answered likewise. */
+static void op_backup(struct ctl_server *s, struct client *c,
+		      struct json_object *req)
+{
+	struct json_object *v = NULL;
+	const char *repo = NULL;
+
+	if (json_object_object_get_ex(req, "repo", &v) &&
+	    json_object_is_type(v, json_type_string))
+		repo = json_object_get_string(v);
+	if (!repo || repo[0] != '/' || strlen(repo) >= PATH_MAX ||
+	    (size_t)json_object_get_string_len(v) != strlen(repo)) {
+		reply_error(s, c, "\"repo\": expected the absolute path of a "
+			    "backup repository");
 		return;
 	}
-	if (s->p.ops->migrate(s->p.opaque, req, fd, &err) < 0) {
-		close(fd);
-		reply_error(s, c, err.msg);
+	if (!s->p.ops->backup) {
+		reply_error(s, c, "this guest is not backed up by its supervisor");
 		return;
 	}
-	c->mode = C_HANDED;
+	hand_over(s, c, req, s->p.ops->backup);
 }
 
 static void handle_request(struct ctl_server *s, struct client *c,
@@ -316,6 +351,9 @@ static void handle_request(struct ctl_server *s, struct client *c,
 	} else if (!strcmp(op, "migrate")) {
 		op_migrate(s, c, req);
 		goto out;
+	} else if (!strcmp(op, "backup")) {
+		op_backup(s, c, req);
+		goto out;
 	} else if (!strcmp(op, "console")) {
 		op_console(s, c, req, reply);
 		goto out;
@@ -324,7 +362,7 @@ static void handle_request(struct ctl_server *s, struct client *c,
 		goto out;
 	} else {
 		r = err_set(&err, "unknown op '%.64s' (ps, stop, pause, resume, "
-			    "snapshot, migrate, console, logs)", op);
+			    "snapshot, migrate, backup, console, logs)", op);
 	}
 	if (r < 0) {
 		reply_error(s, c, err.msg);

@@ -45,6 +45,10 @@ struct ctl_ops {
 	 * with err (the server replies). NULL: no migrations. */
 	int (*migrate)(void *opaque, struct json_object *req, int fd,
 		       struct error *err);
+	/* "backup" ("repo" checked: an absolute path): as migrate, a live
+	 * backup into that repository. NULL: not for this guest. */
+	int (*backup)(void *opaque, struct json_object *req, int fd,
+		      struct error *err);
 	/* A console client attached with its terminal size. */
 	void (*resize)(void *opaque, unsigned rows, unsigned cols);
 	/* Every CTL_TICK_MS or so. */

@@ -24,6 +24,7 @@ struct json_object;
 struct guest;           /* a kind's own state */
 struct mig_opts;
 struct mig_result;
+struct live_backup;
 
 /* What the supervisor lends a guest. */
 struct guest_host {
@@ -99,6 +100,11 @@ struct guest_ops {
 	 * cannot be migrated. */
 	int (*migrate)(struct guest *g, const struct mig_opts *o,
 		       struct mig_result *res, struct error *err);
+	/* Back up the running guest into a repository (backup_live.h): 0
+	 * once the backup is complete. Like migrate, from a thread of its
+	 * own without the supervisor's lock, while run runs. NULL: `vessel
+	 * backup` reads this kind of guest itself. */
+	int (*backup)(struct guest *g, struct live_backup *b, struct error *err);
 	/* After run returned and the control server finished: free g and
 	 * what the kind leaves on the host (a container's freezer cgroup). */
 	void (*destroy)(struct guest *g);

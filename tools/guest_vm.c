@@ -2,6 +2,7 @@
  * supervisor's process, driven through a vm_control; the console is a
  * pair of pipes. */
 #include "guest_ops.h"
+#include "backup_live.h"
 #include "base/fdio.h"
 #include "timings.h"
 #include "../vmm/machine/machine.h"
@@ -264,6 +265,12 @@ static int vm_migrate_guest(struct guest *g, const struct mig_opts *o,
 	return vm_control_migrate(&g->vmc, o, &so, res, err);
 }
 
+static int vm_backup_guest(struct guest *g, struct live_backup *b,
+			   struct error *err)
+{
+	return live_backup_run(&g->vmc, g->host->cfg, b, err);
+}
+
 const struct guest_ops guest_vm_ops = {
 	.kind = "vm",
 	.create = vm_create_guest,
@@ -274,5 +281,6 @@ const struct guest_ops guest_vm_ops = {
 	.pause = vm_pause,
 	.snapshot = vm_snapshot_guest,
 	.migrate = vm_migrate_guest,
+	.backup = vm_backup_guest,
 	.destroy = vm_destroy_guest,
 };

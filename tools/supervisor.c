@@ -9,6 +9,7 @@
 #include "ctl_server.h"
 #include "control.h"
 #include "guest_ops.h"
+#include "backup_live.h"
 #include "state.h"
 #include "tcp_addr.h"
 #include "../vmm/machine/migration.h"
@@ -50,6 +51,14 @@ static const char *const state_names[] = {
 #define RESTART_DELAY_FIRST_MS 100
 #define RESTART_DELAY_MAX_MS 5000
 
+/* A long operation on a thread of its own: `vessel migrate`, a live
+ * `vessel backup`. */
+struct sv_job {
+	pthread_t thread;
+	bool started;                   /* to be joined */
+	bool running;                   /* and has not ended */
+};
+
 struct sv {
 	const struct guest_config *cfg;
 	const struct guest_ops *ops;    /* the guest's kind */
@@ -67,9 +76,8 @@ struct sv {
 	unsigned restarts;              /* by the restart policy, so far */
 	bool stop_asked;                /* stop, snapshot --stop: no restart */
 	bool stop_once_running;         /* asked while a restart was starting */
-	pthread_t mig;                  /* a `vessel migrate` */
-	bool mig_started;               /* mig is to be joined */
-	bool mig_running;               /* and has not ended */
+	struct sv_job mig;              /* a `vessel migrate` */
+	struct sv_job bk;               /* a live `vessel backup` */
 	char *restore_owned;            /* a received migration: removed once
 					 * the guest runs (its RAM is mapped) */
 };
@@ -269,6 +277,37 @@ static int op_snapshot(void *opaque, const char *dir, bool stop, bool compress,
 	return r;
 }
 
+/* ---- long jobs: migrate, backup ---- */
+
+/* With sv->lock held: fn(arg) on a thread of its own as job, once the
+ * guest runs and no other job does (an earlier one, ended, is joined);
+ * note goes to the console. */
+static int job_start(struct sv *sv, struct sv_job *job, void *(*fn)(void *),
+		     void *arg, const char *note, struct error *err)
+{
+	int e;
+
+	if (check_started(sv, err) < 0)
+		return -1;
+	if (sv->state == SV_STOPPING)
+		return err_set(err, "%s is stopping", sv->cfg->name);
+	if (sv->mig.running || sv->bk.running)
+		return err_set(err, "%s is being %s already", sv->cfg->name,
+			       sv->mig.running ? "migrated" : "backed up");
+	if (job->started) {
+		pthread_join(job->thread, NULL);
+		job->started = false;
+	}
+	e = pthread_create(&job->thread, NULL, fn, arg);
+	if (e) {
+		errno = e;
+		return err_sys(err, "starting a thread for it");
+	}
+	job->started = job->running = true;
+	ctl_server_note(sv->srv, note);
+	return 0;
+}
+
 /* ---- migrate ---- */
 
 /* The longest a migration waits on the destination: a write, or its
@@ -286,17 +325,17 @@ struct mig_job {
 
 /* One JSON line to the CLI; waits up to wait_ms for room. A CLI that went
  * away does not stop the migration. */
-static void job_send(struct mig_job *j, struct json_object *obj, int wait_ms)
+static void send_line(int *client, struct json_object *obj, int wait_ms)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(s), off = 0;
 	long long end = now_ms() + wait_ms;
 
-	while (j->client >= 0 && off <= len) {
+	while (*client >= 0 && off <= len) {
 		const char *p = off < len ? s + off : "\n";
 		size_t n = off < len ? len - off : 1;
-		ssize_t w = send(j->client, p, n, MSG_NOSIGNAL);
-		struct pollfd pf = { .fd = j->client, .events = POLLOUT };
+		ssize_t w = send(*client, p, n, MSG_NOSIGNAL);
+		struct pollfd pf = { .fd = *client, .events = POLLOUT };
 
 		if (w > 0) {
 			off += (size_t)w;
@@ -307,8 +346,8 @@ static void job_send(struct mig_job *j, struct json_object *obj, int wait_ms)
 		if (w < 0 && errno == EAGAIN && now_ms() < end &&
 		    poll(&pf, 1, (int)(end - now_ms())) > 0)
 			continue;
-		close(j->client);       /* gone or stuck: no more lines */
-		j->client = -1;
+		close(*client);       /* gone or stuck: no more lines */
+		*client = -1;
 	}
 }
 
@@ -329,14 +368,22 @@ static void progress_json(struct json_object *o, const struct mig_progress *p)
 	add_u64(o, "elapsed_ms", p->elapsed_ms);
 }
 
+/* A line {"progress": pr} to the CLI (pr is taken). */
+static void send_progress(int *client, struct json_object *pr)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "progress", pr);
+	send_line(client, o, 1000);
+	json_object_put(o);
+}
+
 static void job_progress(void *opaque, const struct mig_progress *p)
 {
-	struct json_object *o = json_object_new_object(), *pr = json_object_new_object();
+	struct json_object *pr = json_object_new_object();
 
 	progress_json(pr, p);
-	json_object_object_add(o, "progress", pr);
-	job_send(opaque, o, 1000);
-	json_object_put(o);
+	send_progress(&((struct mig_job *)opaque)->client, pr);
 }
 
 static void *migrate_main(void *arg)
@@ -372,7 +419,7 @@ static void *migrate_main(void *arg)
 			 "on here", j->to, err.msg);
 	}
 	ctl_server_note(sv->srv, note);
-	sv->mig_running = false;
+	sv->mig.running = false;
 	pthread_mutex_unlock(&sv->lock);
 	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
@@ -395,7 +442,7 @@ static void *migrate_main(void *arg)
 		add_u64(reply, "rounds", res.rounds);
 		add_u64(reply, "sent", res.last.sent);
 	}
-	job_send(j, reply, 5000);
+	send_line(&j->client, reply, 5000);
 	json_object_put(reply);
 	if (j->client >= 0)
 		close(j->client);
@@ -436,7 +483,7 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	double dt = control_num(req, "max_downtime_ms", 0);
 	double bw = control_num(req, "bandwidth", 0);
 	double t = control_num(req, "timeout", 0);
-	int r, e;
+	int r;
 
 	if (!isfinite(dt) || dt < 0 || dt > 3600000 || !isfinite(bw) || bw < 0 ||
 	    bw > 1e15 || !isfinite(t) || t < 0 || t > 86400)
@@ -461,29 +508,10 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	}
 	j->o.config = j->config;
 	pthread_mutex_lock(&sv->lock);
-	r = check_started(sv, err);
-	if (r == 0 && sv->state == SV_STOPPING)
-		r = err_set(err, "%s is stopping", sv->cfg->name);
-	if (r == 0 && !sv->ops->migrate)
-		r = err_set(err, "a %s cannot be migrated", sv->ops->kind);
-	if (r == 0 && sv->mig_running)
-		r = err_set(err, "%s is being migrated already", sv->cfg->name);
-	if (r == 0 && sv->mig_started) {	/* an earlier one, ended */
-		pthread_join(sv->mig, NULL);
-		sv->mig_started = false;
-	}
-	if (r == 0) {
-		j->g = sv->guest;
-		j->client = fd;
-		e = pthread_create(&sv->mig, NULL, migrate_main, j);
-		if (e) {
-			errno = e;
-			r = err_sys(err, "starting the migration thread");
-		} else {
-			sv->mig_started = sv->mig_running = true;
-			ctl_server_note(sv->srv, "migrating");
-		}
-	}
+	j->g = sv->guest;
+	j->client = fd;
+	r = sv->ops->migrate ? job_start(sv, &sv->mig, migrate_main, j, "migrating", err) :
+	    err_set(err, "a %s cannot be migrated", sv->ops->kind);
 	pthread_mutex_unlock(&sv->lock);
 	if (r < 0) {
 		free(j->config);
@@ -492,18 +520,102 @@ static int op_migrate(void *opaque, struct json_object *req, int fd,
 	return r;
 }
 
-/* After run returned: the migration thread, if any, is done with the
- * guest before it is destroyed. */
-static void join_migration(struct sv *sv)
+/* ---- backup (a running VM; backup_live.h) ---- */
+
+struct bk_job {
+	struct sv *sv;
+	struct guest *g;
+	int client;             /* the CLI's connection (non-blocking) */
+	char repo[PATH_MAX];
+};
+
+static void bk_progress(void *opaque, const struct progress *pg)
+{
+	struct json_object *pr = json_object_new_object();
+
+	add_u64(pr, "total", pg->total);
+	add_u64(pr, "done", pg->done);
+	add_u64(pr, "read", pg->read);
+	add_u64(pr, "stored", pg->stored);
+	send_progress(&((struct bk_job *)opaque)->client, pr);
+}
+
+static void *backup_main(void *arg)
+{
+	struct bk_job *j = arg;
+	struct sv *sv = j->sv;
+	struct live_backup b = {
+		.repo = j->repo, .report = bk_progress, .opaque = j,
+		.definition = sv->definition ? sv->definition : sv->cfg->path,
+	};
+	struct json_object *reply = json_object_new_object();
+	struct error err;
+	char note[1200];
+	int r;
+
+	err_clear(&err);
+	r = sv->ops->backup(j->g, &b, &err);
+	pthread_mutex_lock(&sv->lock);
+	if (r == 0)
+		snprintf(note, sizeof(note), "backup %s taken", b.id);
+	else
+		snprintf(note, sizeof(note), "backup failed: %.1000s", err.msg);
+	ctl_server_note(sv->srv, note);
+	sv->bk.running = false;
+	pthread_mutex_unlock(&sv->lock);
+	json_object_object_add(reply, "ok", json_object_new_boolean(r == 0));
+	if (r < 0) {
+		json_object_object_add(reply, "error", json_object_new_string(err.msg));
+	} else {
+		json_object_object_add(reply, "id", json_object_new_string(b.id));
+		add_u64(reply, "cbw_chunks", b.st.copies);
+		add_u64(reply, "cbw_bytes", b.st.copied);
+		add_u64(reply, "cbw_waits", b.st.waits);
+	}
+	send_line(&j->client, reply, 5000);
+	json_object_put(reply);
+	if (j->client >= 0)
+		close(j->client);
+	free(j);
+	return NULL;
+}
+
+/* "backup" (ctl_server.c checked "repo"): from a thread of its own. */
+static int op_backup(void *opaque, struct json_object *req, int fd,
+		     struct error *err)
+{
+	struct sv *sv = opaque;
+	struct bk_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return err_set(err, "out of memory");
+	snprintf(j->repo, sizeof(j->repo), "%s", control_str(req, "repo"));
+	j->sv = sv;
+	pthread_mutex_lock(&sv->lock);
+	j->g = sv->guest;
+	j->client = fd;
+	r = sv->ops->backup ? job_start(sv, &sv->bk, backup_main, j, "backing up", err) :
+	    err_set(err, "a %s is not backed up by its supervisor: `vessel "
+		    "backup` reads it itself", sv->ops->kind);
+	pthread_mutex_unlock(&sv->lock);
+	if (r < 0)
+		free(j);
+	return r;
+}
+
+/* After run returned: a job's thread, if any, is done with the guest
+ * before it is destroyed. */
+static void job_join(struct sv *sv, struct sv_job *job)
 {
 	bool started;
 
 	pthread_mutex_lock(&sv->lock);
-	started = sv->mig_started;
-	sv->mig_started = false;
+	started = job->started;
+	job->started = false;
 	pthread_mutex_unlock(&sv->lock);
 	if (started)
-		pthread_join(sv->mig, NULL);
+		pthread_join(job->thread, NULL);
 }
 
 /* With sv->lock held (or single-threaded). */
@@ -529,7 +641,7 @@ static void op_resize(void *opaque, unsigned rows, unsigned cols)
 
 static const struct ctl_ops sv_ops = {
 	.status = op_status, .stop = op_stop, .pause = op_pause,
-	.snapshot = op_snapshot, .migrate = op_migrate,
+	.snapshot = op_snapshot, .migrate = op_migrate, .backup = op_backup,
 	.resize = op_resize, .tick = op_tick,
 };
 
@@ -742,7 +854,8 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 		pthread_mutex_unlock(&sv.lock);
 		if (r == 0)
 			r = sv.ops->run(sv.guest, msg, sizeof(msg), &ex, &err);
-		join_migration(&sv);
+		job_join(&sv, &sv.mig);
+		job_join(&sv, &sv.bk);
 		status = r < 0 ? 1 : ex.status & 0xff;
 		last = r < 0 ? err.msg : msg;
 		failed = r < 0 || ex.status != 0;

@@ -54,6 +54,7 @@ struct vm {
 	struct vm_core_spec core;       /* vCPUs, what a triple fault does */
 	struct devices_spec devices;    /* what env.spec points to */
 	struct blk_dirty *disk_dirty;   /* devices.ndisks write logs (board.c) */
+	struct blk_cbw *disk_cbw;       /* devices.ndisks, for live backups */
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	struct gmem mem;

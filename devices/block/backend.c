@@ -92,7 +92,10 @@ void blk_backend_submit(struct blk_backend *b, struct blk_io *io)
 		blk_wake(b);
 		return;
 	}
-	if (!blk_aio_submit(b, io))
+	/* Old data a live backup still needs: a worker saves it first. */
+	if ((b->cbw && blk_io_changes(io) &&
+	     blk_cbw_pending(b->cbw, io->offset, io->len)) ||
+	    !blk_aio_submit(b, io))
 		blk_worker_enqueue(b, io);
 }
 
@@ -146,6 +149,7 @@ int blk_backend_open(struct blk_backend **out, const struct blk_backend_opts *o,
 	b->loop = loop;
 	b->complete = fn;
 	b->opaque = opaque;
+	b->cbw = o->cbw;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->aio_lock, NULL);
 	pthread_cond_init(&b->work, NULL);

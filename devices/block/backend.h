@@ -62,6 +62,10 @@ struct blk_backend_opts {
 	enum disk_cache cache;
 	unsigned workers;               /* 0: a default for the mode */
 	bool unlocked;                  /* no lock until blk_backend_handover */
+	/* A live backup's copy-before-write (cbw.h): writes to chunks it
+	 * has not settled go through a worker, which calls it first. NULL:
+	 * none. */
+	struct blk_cbw *cbw;
 };
 
 /* Open the image and start the engine. Errors carry the failing step

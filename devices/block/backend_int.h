@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "cbw.h"
 
 #define BLK_BOUNCE_SIZE (1U << 20)      /* per worker, for O_DIRECT */
 #define BLK_AIO_DEPTH   256             /* a queue's worth of requests */
@@ -43,6 +44,7 @@ struct blk_backend {
 	bool efd_watched;
 	blk_complete_fn complete;
 	void *opaque;
+	struct blk_cbw *cbw;            /* or NULL: see blk_backend_opts */
 
 	pthread_mutex_t lock;
 	pthread_cond_t work;            /* the worker queue is not empty */
@@ -72,6 +74,12 @@ void blk_image_close(struct blk_image *img);
 /* Take the image's lock (shared when readonly), or sync it and let go. */
 int blk_image_lock(struct blk_image *img, bool readonly, bool lock,
 		   struct error *err);
+/* Does this request change the image (a live backup must see it first)? */
+static inline bool blk_io_changes(const struct blk_io *io)
+{
+	return io->op == BLK_OP_WRITE || io->op == BLK_OP_WRITE_ZEROES ||
+	       io->op == BLK_OP_DISCARD;
+}
 /* Can this request go to O_DIRECT as it is? */
 bool blk_image_aligned(const struct blk_image *img, const struct blk_io *io);
 

@@ -148,6 +148,7 @@ int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 		.cache = o->disk->cache,
 		.workers = o->workers,
 		.unlocked = o->unlocked,
+		.cbw = o->cbw,
 	};
 
 	*out = NULL;

@@ -66,6 +66,7 @@ struct blk_engine_opts {
 	unsigned workers;               /* 0: the backend's default */
 	bool unlocked;                  /* no image lock until handover */
 	struct blk_dirty *dirty;        /* marked as writes complete; or NULL */
+	struct blk_cbw *cbw;            /* a live backup's; or NULL */
 };
 
 /* Open the image. Errors read "cannot open: No such file or directory";

@@ -174,6 +174,8 @@ static void *worker_main(void *arg)
 			b->stats.bounce++;
 		pthread_mutex_unlock(&b->lock);
 
+		if (b->cbw && blk_io_changes(io))
+			blk_cbw_before_write(b->cbw, io->offset, io->len);
 		io->result = blk_execute(&b->img, io, w->bounce);
 
 		pthread_mutex_lock(&b->lock);

@@ -324,6 +324,17 @@ snap_exchange() {
 	info "sent '$1', got '$reply'"
 }
 
+# mig_wait_gone RUNDIR NAME WHAT: waits (60 s) until NAME is no longer
+# listed in that run directory; fails saying the guest did not WHAT.
+mig_wait_gone() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -n "$(mig_state "$1" "$2")" ] || return 0
+		sleep 0.2
+	done
+	snap_fail "the guest did not $3 within 60 s"
+}
+
 # mig_state RUNDIR NAME: NAME's state in that run directory's `vessel ps`
 # (nothing if it is not listed).
 mig_state() {

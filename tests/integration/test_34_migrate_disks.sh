@@ -172,11 +172,7 @@ cat "$src_con" "$SNAP_CON" | awk '$1 == "SUM" { s[$3] = $4 } $1 == "REREAD" { r[
 info "all 16 files read back from the destination's disk as last written"
 
 # The guest powers off after its script.
-for ((i = 0; i < 300; i++)); do
-	[ -n "$(mig_state "$DST_RUN" "$name")" ] || break
-	sleep 0.2
-done
-[ -z "$(mig_state "$DST_RUN" "$name")" ] || snap_fail "the guest did not power off on the destination within 60 s"
+mig_wait_gone "$DST_RUN" "$name" "power off on the destination"
 snap_life_end 15
 [ -f "$T/fs/dst/disk.img" ] || fail "no image in dst/ after the migration"
 [ "$(stat -c %s "$T/fs/dst/disk.img")" = $((64 << 20)) ] || fail "dst/disk.img is $(stat -c %s "$T/fs/dst/disk.img") bytes, want 64 MiB"

@@ -604,10 +604,11 @@ t_hostile() {
 	# garbage, one error reply per line
 	printf '%s\n' 'garbage' '{"op":1}' '{"op":"nope"}' '[1,2]' '{"op":"ps"' \
 		'{"op":"stop","timeout":"soon"}' '{"op":"stop","timeout":-1}' \
-		'{"op":"ps"} trailing' '"just a string"' '{}' |
+		'{"op":"ps"} trailing' '"just a string"' '{}' \
+		'{"op":"backup"}' '{"op":"backup","repo":7}' '{"op":"backup","repo":"rel/repo"}' |
 		"$T/sockpoke" "$s" 1500 > "$T/h.garbage"
 	n=$(grep -c '"ok":false' "$T/h.garbage")
-	if [ "$n" -ne 10 ]; then bad hostile_garbage "$n error replies, want 10" "$T/h.garbage"
+	if [ "$n" -ne 13 ]; then bad hostile_garbage "$n error replies, want 13" "$T/h.garbage"
 	elif ! grep -q "unknown op" "$T/h.garbage"; then bad hostile_garbage "no unknown-op message" "$T/h.garbage"
 	else ok hostile_garbage; fi
 	# half-written: a request without its end, then the client vanishes

@@ -127,7 +127,7 @@ static int read_sources(struct repo *r, const struct backup_req *req,
 		if (!it->source)
 			return err_set(err, "out of memory");
 		rc = it->type == ITEM_DISK ?
-		     disk_backup(s, it->source, &ix, pg, err) :
+		     disk_backup(s, it->source, req->src[i].view, &ix, pg, err) :
 		     tree_backup(s, it->source, &ix, pg, &ts, err);
 		if (rc == 0) {
 			it->size = ix.size;
@@ -182,6 +182,8 @@ int backup_take(struct repo *r, const struct backup_req *req,
 		goto out;
 	snprintf(m->id, sizeof(m->id), "%s/%s", req->guest, stamp);
 	progress_start(&pg, req->progress, total);
+	pg.report = req->report;
+	pg.report_opaque = req->opaque;
 	if (req->freeze) {
 		if (req->freeze(req->opaque, err) < 0)
 			goto out;

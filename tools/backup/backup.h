@@ -15,6 +15,7 @@
 struct backup_source {
 	enum item_type type;
 	const char *path;       /* a disk image, or a rootfs directory */
+	const struct disk_view *view;   /* a running VM's disk; or NULL */
 };
 
 struct backup_req {
@@ -24,6 +25,9 @@ struct backup_req {
 	const struct backup_source *src;
 	size_t nsrc;
 	bool progress;
+	/* Instead of the progress line: called as it would be drawn, with
+	 * opaque (below). May be NULL. */
+	void (*report)(void *opaque, const struct progress *pg);
 	/* Around reading the sources (a container's freezer): may be NULL. */
 	int (*freeze)(void *opaque, struct error *err);
 	int (*thaw)(void *opaque, struct error *err);

@@ -100,8 +100,23 @@ static int read_chunk(int fd, bool seekable, uint8_t *buf, uint64_t off,
 	return 0;
 }
 
-int disk_backup(struct store *s, const char *path, struct index *ix,
-		struct progress *pg, struct error *err)
+/* read_chunk, through a running VM's view. */
+static int read_view(const struct disk_view *v, int fd, bool seekable,
+		     uint8_t *buf, uint64_t off, size_t len, uint64_t *read,
+		     struct error *err)
+{
+	int r = v->claim(v->opaque, off, buf, len, err);
+
+	if (r == 1)
+		*read += len;
+	if (r != 0)
+		return r < 0 ? -1 : r == 2;
+	r = read_chunk(fd, seekable, buf, off, len, read, err);
+	return v->release(v->opaque, off, err) < 0 ? -1 : r;
+}
+
+int disk_backup(struct store *s, const char *path, const struct disk_view *view,
+		struct index *ix, struct progress *pg, struct error *err)
 {
 	uint8_t digest[SHA256_LEN], *buf = NULL;
 	uint64_t size, off;
@@ -126,7 +141,9 @@ int disk_backup(struct store *s, const char *path, struct index *ix,
 	for (off = 0; off < size; off += DISK_CHUNK) {
 		size_t len = size - off < DISK_CHUNK ? size - off : DISK_CHUNK;
 		uint64_t before = s->st.bytes_new;
-		int hole = read_chunk(fd, seekable, buf, off, len, &pg->read, err);
+		int hole = view ? read_view(view, fd, seekable, buf, off, len,
+					    &pg->read, err) :
+				  read_chunk(fd, seekable, buf, off, len, &pg->read, err);
 
 		if (hole < 0)
 			goto out;

@@ -10,9 +10,22 @@
 
 #define DISK_CHUNK (4u << 20)
 
-/* Back up the image or block device at path into ix (made here). */
-int disk_backup(struct store *s, const char *path, struct index *ix,
-		struct progress *pg, struct error *err);
+/* A running VM's disk, seen as it was when its backup began (copy-before-
+ * write, devices/block/cbw.h): before reading the chunk at off (len
+ * bytes), claim returns 0 (read it from the image now, then call
+ * release), 1 (buf holds it: a copy saved before the guest overwrote it)
+ * or 2 (it was all zeros), or -1 with err. */
+struct disk_view {
+	int (*claim)(void *opaque, uint64_t off, uint8_t *buf, size_t len,
+		     struct error *err);
+	int (*release)(void *opaque, uint64_t off, struct error *err);
+	void *opaque;
+};
+
+/* Back up the image or block device at path into ix (made here); through
+ * view if not NULL. */
+int disk_backup(struct store *s, const char *path, const struct disk_view *view,
+		struct index *ix, struct progress *pg, struct error *err);
 /* Write the image of ix into the new file dirfd/name (it must not
  * exist), fsynced. On failure the file is removed. */
 int disk_restore(struct store *s, const struct index *ix, int dirfd,

@@ -30,9 +30,13 @@ void progress_show(struct progress *p, bool final)
 	long long now = now_ms(), ms = now - p->t0;
 	double rate;
 
-	if (!p->on || (!final && now - p->last < 200))
+	if ((!p->on && !p->report) || (!final && now - p->last < 200))
 		return;
 	p->last = now;
+	if (p->report) {
+		p->report(p->report_opaque, p);
+		return;
+	}
 	rate = ms > 0 ? (double)p->done * 1000.0 / (double)ms : 0;
 	fprintf(stderr, "\rread %s", human_bytes(p->read, a, sizeof(a)));
 	if (p->total)

@@ -14,6 +14,9 @@ struct progress {
 	uint64_t done;          /* bytes of total passed (read or skipped) */
 	uint64_t read;          /* bytes actually read */
 	uint64_t stored;        /* bytes written to the repository */
+	/* Set: called instead of drawing the line (on or not). */
+	void (*report)(void *opaque, const struct progress *p);
+	void *report_opaque;
 };
 
 void progress_start(struct progress *p, bool on, uint64_t total);

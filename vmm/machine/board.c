@@ -130,6 +130,12 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 		for (size_t i = 0; i < cfg->ndisks; i++)
 			blk_dirty_init(&vm->disk_dirty[i]);
 		vm->devices.disk_dirty = vm->disk_dirty;
+		vm->disk_cbw = calloc(cfg->ndisks, sizeof(*vm->disk_cbw));
+		if (!vm->disk_cbw)
+			return err_set(err, "out of memory");
+		for (size_t i = 0; i < cfg->ndisks; i++)
+			blk_cbw_init(&vm->disk_cbw[i]);
+		vm->devices.disk_cbw = vm->disk_cbw;
 	}
 	r = incoming ? map_incoming(vm, incoming, err)
 		: snap ? vm_snapshot_map_memory(snap, vm, err)
@@ -174,6 +180,10 @@ void vm_destroy(struct vm *vm)
 		blk_dirty_destroy(&vm->disk_dirty[i]);
 	free(vm->disk_dirty);
 	vm->disk_dirty = NULL;
+	for (size_t i = 0; vm->disk_cbw && i < vm->devices.ndisks; i++)
+		blk_cbw_destroy(&vm->disk_cbw[i]);
+	free(vm->disk_cbw);
+	vm->disk_cbw = NULL;
 	vm_core_destroy(vm);
 }
 

@@ -72,6 +72,22 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 		       const struct vm_snapshot_opts *so, struct mig_result *res,
 		       struct error *err);
 
+struct blk_cbw;
+/* A live backup of the running VM's disks: with the VM held still for a
+ * moment (vCPUs parked, no disk request in flight), copy-before-write
+ * (devices/block/cbw.h, chunks of chunk bytes, copies in unnamed files in
+ * tmp_dir) starts on every writable disk; the VM runs on (or stays
+ * paused), and fn reads the disks through cbw[i] (NULL for a read-only
+ * disk: read the image) as they were at that moment; then it stops. The
+ * VM stays meanwhile: a stop, crash or reboot cancels the copy-before-
+ * write, so that fn's reads fail, and ends the run once fn returned.
+ * Refused during a migration or another backup. fn's result, or -1 with
+ * err. */
+int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
+		      int (*fn)(void *opaque, struct blk_cbw *const *cbw,
+				size_t n, struct error *err),
+		      void *opaque, struct error *err);
+
 struct vm_run_opts {
 	int in_fd, out_fd;      /* console: usually 0 and 1 */
 	bool stats;             /* print exit/bus counters to stderr at the end */

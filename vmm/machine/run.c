@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 
 #include "migration_send.h"
+#include "../../devices/block/cbw.h"
 #include "../../tools/base/clock.h"
 #include "snapshot.h"
 
@@ -32,7 +33,8 @@ struct runner {
 	struct vm_snapshot *restore;    /* the first boot continues it */
 	const struct vm_incoming *incoming;     /* or a migration does */
 	bool migrating;         /* vm_control_migrate() uses vm: keep it */
-	pthread_cond_t cond;    /* signalled when migrating clears */
+	bool backing_up;        /* vm_control_backup() uses vm: keep it */
+	pthread_cond_t cond;    /* signalled when either clears */
 };
 
 static void runner_stop(struct runner *r)
@@ -129,7 +131,13 @@ static int run_once(struct runner *r, const struct machine_spec *cfg,
 
 	pthread_mutex_lock(&r->lock);
 	r->vm = NULL;
-	while (r->migrating)	/* it sees the event and gives up */
+	for (size_t i = 0; r->backing_up && i < vm->devices.ndisks; i++)
+		blk_cbw_cancel(&vm->disk_cbw[i], ev == VM_EVENT_REBOOT ?
+			       "the guest rebooted during the backup" :
+			       ev == VM_EVENT_CRASH ?
+			       "the guest crashed during the backup" :
+			       "the guest stopped during the backup");
+	while (r->migrating || r->backing_up)	/* they see it and give up */
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -336,10 +344,11 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 	memset(res, 0, sizeof(*res));
 	if (lock_vm(c, &r, &vm, err) < 0)
 		return -1;
-	if (r->migrating) {
+	if (r->migrating || r->backing_up) {
 		pthread_mutex_unlock(&r->lock);
 		pthread_mutex_unlock(&c->lock);
-		return err_set(err, "a migration is under way");
+		return err_set(err, "a %s is under way", r->migrating ?
+			       "migration" : "backup");
 	}
 	r->migrating = true;
 	pthread_mutex_unlock(&r->lock);
@@ -390,6 +399,80 @@ out:
 	r->migrating = false;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* Copy-before-write on every writable disk of the quiesced vm. r->lock
+ * held. */
+static int backup_start(struct vm *vm, const char *tmp_dir, uint32_t chunk,
+			struct blk_cbw **cbw, struct error *err)
+{
+	const struct devices_spec *dv = &vm->devices;
+
+	for (size_t i = 0; i < dv->ndisks; i++) {
+		if (dv->disks[i].readonly)
+			continue;
+		if (blk_cbw_start(&vm->disk_cbw[i], dv->disks[i].path, tmp_dir,
+				  chunk, err) < 0) {
+			err_prefix(err, "disk %zu", i);
+			while (i-- > 0)
+				blk_cbw_stop(&vm->disk_cbw[i]);
+			return -1;
+		}
+		cbw[i] = &vm->disk_cbw[i];
+	}
+	return 0;
+}
+
+int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
+		      int (*fn)(void *opaque, struct blk_cbw *const *cbw,
+				size_t n, struct error *err),
+		      void *opaque, struct error *err)
+{
+	struct blk_cbw **cbw = NULL;
+	struct runner *r;
+	struct vm *vm;
+	size_t n;
+	int ret = -1;
+
+	if (lock_vm(c, &r, &vm, err) < 0)
+		return -1;
+	n = vm->devices.ndisks;
+	if (r->migrating || r->backing_up) {
+		err_set(err, "a %s is under way", r->migrating ? "migration" :
+			"backup");
+	} else if (!(cbw = calloc(n ? n : 1, sizeof(*cbw)))) {
+		err_set(err, "out of memory");
+	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
+		err_set(err, "a vCPU did not stop within 5 s (stuck in the "
+			"host?): no backup taken");
+		vm_set_paused(vm, false);
+	} else {
+		/* Held still: nothing in flight, every later write passes
+		 * the copy-before-write. */
+		ret = backup_start(vm, tmp_dir, chunk, cbw, err);
+		if (!r->paused)
+			vm_set_paused(vm, false);
+	}
+	r->backing_up = ret == 0;
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&c->lock);
+	if (ret < 0) {
+		free(cbw);
+		return -1;
+	}
+
+	/* The VM stays (run_once waits for backing_up to clear). */
+	ret = fn(opaque, cbw, n, err);
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++)
+		if (cbw[i])
+			blk_cbw_stop(cbw[i]);
+	r->backing_up = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	free(cbw);
 	return ret;
 }
 
