@@ -253,6 +253,8 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 	done
 done
 log "oci: rounds took $(($(date +%s) - t_start)) s"
+# Every runtime call with its time, for a closer look (oci-calls-SIDE.log).
+for side in "${BENCH_CT_SIDES[@]}"; do cp "$W/calls-$side" "$BENCH_OUT/oci-calls-$side.log" 2>/dev/null || true; done
 
 # ---- failures and the goal -------------------------------------------------
 # median VALUES: the median of the space-separated VALUES, or nothing.
