@@ -4,14 +4,17 @@
 #ifndef VESSEL_BACKUP_DISK_H
 #define VESSEL_BACKUP_DISK_H
 
+#include "disk_bitmap.h"
 #include "index.h"
 #include "progress.h"
 #include "store.h"
 
 #define DISK_CHUNK (4u << 20)
 
-/* Back up the image or block device at path into ix (made here). */
-int disk_backup(struct store *s, const char *path, struct index *ix,
+/* Back up the image or block device of plan (open, locked) into ix
+ * (made here): every chunk, or only those its bitmap marks when the plan
+ * is incremental (the others from the previous backup's index). */
+int disk_backup(struct store *s, const struct disk_plan *p, struct index *ix,
 		struct progress *pg, struct error *err);
 /* Write the image of ix into the new file dirfd/name (it must not
  * exist), fsynced. On failure the file is removed. */
