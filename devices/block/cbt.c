@@ -32,11 +32,9 @@ static int load(struct blk_cbt *c, const struct stat *st, struct error *err)
 		blk_bitmap_free(&c->file);
 	} else if (r > 0) {
 		why = BLK_BM_MISSING;
-	} else if (e.input) {
-		why = BLK_BM_BAD;
 	} else {
-		*err = e;
-		return -1;
+		/* Bad, or unreadable: replaced below, never trusted. */
+		why = BLK_BM_BAD;
 	}
 	if (blk_bitmap_init(&c->file, size, err) < 0)
 		return -1;
