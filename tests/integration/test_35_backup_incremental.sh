@@ -49,7 +49,8 @@ restored() {
 	rm -rf "$T/out$1"
 }
 
-# guest NAME SCRIPT: the guest runs SCRIPT (its disk is /dev/vda).
+# guest NAME SCRIPT: the guest runs SCRIPT (its disk is /dev/vda); one
+# guest name for all (its backups follow each other).
 guest() {
 	virtio_guest "$1"
 	virtio_config "$1" 256M <<YAML
@@ -57,6 +58,7 @@ disks:
   - path: fs/d.img
     cache: none
 YAML
+	sed -i 's/^name: .*/name: t35/' "$CFG"
 }
 
 # 1. 10 MiB at 300 MiB (chunks 75..77), then a poweroff.
