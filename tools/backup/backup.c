@@ -175,6 +175,14 @@ static int read_sources(struct repo *r, const struct backup_req *req,
 		if (!it->source)
 			return err_set(err, "out of memory");
 		if (it->type == ITEM_DISK) {
+			if (pg->on && plan[i].incremental)
+				fprintf(stderr, "\r%s %s: incremental, %llu of %llu "
+					"chunks marked\n", it->name, it->source,
+					(unsigned long long)blk_bitmap_count(&plan[i].bm),
+					(unsigned long long)plan[i].bm.chunks);
+			else if (pg->on)
+				fprintf(stderr, "\r%s %s: full read: %s\n", it->name,
+					it->source, plan[i].reason);
 			rc = disk_backup(s, &plan[i], &ix, pg, err);
 			it->bytes_read = pg->read - read0;
 			it->incremental = plan[i].incremental;
