@@ -192,6 +192,9 @@ FUZZ_modules_dep := tools/appliance/modules.c tools/base/error.c
 FUZZ_TARGETS += modules_dep
 FUZZ_appliance_boot := tools/appliance/init_modules.c tools/appliance/init_data.c tools/base/error.c
 FUZZ_TARGETS += appliance_boot
+FUZZ_blk_bitmap := devices/block/bitmap_file.c tools/base/fdio.c tools/base/error.c
+FUZZ_LIBS_blk_bitmap := -lz
+FUZZ_TARGETS += blk_bitmap
 FUZZ_migration_stream := vmm/machine/migration_stream.c tools/base/fdio.c tools/base/error.c
 FUZZ_TARGETS += migration_stream
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h

@@ -41,6 +41,10 @@ void usage_backup(FILE *out)
 		"to a part not read yet first saves the old data for the backup);\n"
 		"if the guest stops, crashes or reboots meanwhile, the backup fails\n"
 		"and nothing is recorded.\n"
+		"A stopped VM's disk is read only where its dirty bitmap\n"
+		"(IMAGE.vbitmap, kept by the VM across clean stops) marks changes\n"
+		"since the guest's last backup in REPO; otherwise in full, and the\n"
+		"summary says why (a running VM's disks are read in full).\n"
 		"\n"
 		"`vessel backup SUBCOMMAND --help` describes a subcommand.\n"
 		"\n"
@@ -192,7 +196,7 @@ static int ct_thaw(void *opaque, struct error *err)
 
 static struct json_object *summary_json(const struct manifest *m)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *disks;
 	char when[32];
 	time_t t = (time_t)m->started;
 
@@ -208,6 +212,25 @@ static struct json_object *summary_json(const struct manifest *m)
 	json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)m->chunks_new));
 	json_object_object_add(o, "duration_ms", json_object_new_int64(m->duration_ms));
 	json_object_object_add(o, "freeze_ms", json_object_new_int64(m->freeze_ms));
+	disks = json_object_new_array();
+	for (size_t i = 0; i < m->nitems; i++) {
+		const struct manifest_item *it = &m->item[i];
+		struct json_object *d;
+
+		if (it->type != ITEM_DISK)
+			continue;
+		d = json_object_new_object();
+		json_object_object_add(d, "name", json_object_new_string(it->name));
+		json_object_object_add(d, "source", json_object_new_string(it->source));
+		json_object_object_add(d, "size", json_object_new_int64((int64_t)it->size));
+		json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)it->bytes_read));
+		json_object_object_add(d, "incremental", json_object_new_boolean(it->incremental));
+		if (!it->incremental)
+			json_object_object_add(d, "full_reason",
+					       json_object_new_string(it->full_reason));
+		json_object_array_add(disks, d);
+	}
+	json_object_object_add(o, "disks", disks);
 	return o;
 }
 
@@ -296,7 +319,22 @@ static int take(const char *target, const char *repo_path, bool json,
 			       (unsigned long long)live.copies,
 			       human_bytes(live.copied, a, sizeof(a)));
 		printf("\n");
+		for (size_t i = 0; i < m.nitems; i++) {
+			const struct manifest_item *it = &m.item[i];
+
+			if (it->type != ITEM_DISK)
+				continue;
+			printf("  %s %s: read %s of %s, ", it->name, it->source,
+			       human_bytes(it->bytes_read, a, sizeof(a)),
+			       human_bytes(it->size, b, sizeof(b)));
+			if (it->incremental)
+				printf("incremental (its dirty bitmap)\n");
+			else
+				printf("full read: %s\n", it->full_reason);
+		}
 	}
+	if (m.notes[0])
+		fprintf(stderr, "vessel backup: warning: %s", m.notes);
 out:
 	manifest_free(&m);
 	if (t.loaded)

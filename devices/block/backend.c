@@ -206,6 +206,11 @@ uint64_t blk_backend_size(const struct blk_backend *b)
 	return b->img.size;
 }
 
+int blk_backend_fd(const struct blk_backend *b)
+{
+	return b->img.fd;
+}
+
 unsigned blk_backend_block_size(const struct blk_backend *b)
 {
 	return b->img.direct ? b->img.off_align : 512;

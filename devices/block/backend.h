@@ -92,6 +92,8 @@ int blk_backend_handover(struct blk_backend *b, bool release, struct error *err)
 void blk_backend_close(struct blk_backend *b);
 
 uint64_t blk_backend_size(const struct blk_backend *b);       /* bytes */
+/* The image's descriptor (to flush it, fstat it): never closed by caller. */
+int blk_backend_fd(const struct blk_backend *b);
 /* The smallest I/O unit that goes through without a bounce: 512, or the
  * host's logical block size under O_DIRECT. */
 unsigned blk_backend_block_size(const struct blk_backend *b);

@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,9 @@ static void complete(void *opaque, struct blk_io *list)
 				 f->io.op == BLK_OP_WRITE_ZEROES ||
 				 f->io.op == BLK_OP_DISCARD))
 			blk_dirty_mark(e->dirty, f->io.offset, f->io.len);
+		if (f->io.op == BLK_OP_WRITE || f->io.op == BLK_OP_WRITE_ZEROES ||
+		    f->io.op == BLK_OP_DISCARD)
+			blk_cbt_mark(e->cbt, f->io.offset, f->io.len);
 		/* From before a reset: the ring it came from is gone. */
 		if (e->lock && f->gen == e->gen && !e->dead) {
 			e->inflight--;
@@ -165,6 +169,12 @@ int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 		.max_write_zeroes_sectors = BLK_MAX_WRITE_ZEROES_SECTORS,
 		.max_discard_seg = BLK_MAX_DISCARD_SEG,
 	};
+	if (!o->disk->readonly && !o->unlocked &&
+	    blk_cbt_open(&e->cbt, o->disk->path, blk_backend_fd(e->be), err) < 0) {
+		blk_backend_close(e->be);
+		free(e);
+		return -1;
+	}
 	blk_make_id(e->id, o->name, o->index);
 	e->dirty = o->dirty;
 	*out = e;
@@ -212,8 +222,17 @@ int blk_engine_resume(struct blk_engine *e, struct error *err)
 	return blk_backend_resume(e->be, err);
 }
 
+int blk_engine_handover(struct blk_engine *e, bool release, struct error *err)
+{
+	if (release)
+		blk_cbt_forget(e->cbt);
+	return blk_backend_handover(e->be, release, err);
+}
+
 void blk_engine_close(struct blk_engine *e)
 {
+	struct error err = { 0 };
+
 	if (!e)
 		return;
 	if (e->lock) {
@@ -222,6 +241,15 @@ void blk_engine_close(struct blk_engine *e)
 		e->gen++;
 		blk_backend_drain(e->be);
 		pthread_mutex_unlock(e->lock);
+	}
+	if (e->cbt) {
+		/* Every write completed and marked, then the bitmap. */
+		blk_backend_pause(e->be);
+		if (blk_cbt_close(e->cbt, blk_backend_fd(e->be), &err) < 0)
+			fprintf(stderr, "vessel: the backup's dirty bitmap is "
+				"not saved (the next backup reads everything): "
+				"%s\n", err.msg);
+		e->cbt = NULL;
 	}
 	/* What is still queued for the loop comes back here, stale. */
 	blk_backend_close(e->be);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include "backend.h"
+#include "cbt.h"
 #include "dirty.h"
 #include "request.h"
 
@@ -36,6 +37,7 @@ struct blk_engine_ops {
 struct blk_engine {
 	struct blk_backend *be;
 	struct blk_dirty *dirty;        /* NULL: writes go unrecorded */
+	struct blk_cbt *cbt;            /* the backup's marks; or NULL */
 	struct blk_limits lim;
 	char id[VIRTIO_BLK_ID_BYTES];
 	/* From blk_engine_attach() */
@@ -69,7 +71,8 @@ struct blk_engine_opts {
 	struct blk_cbw *cbw;            /* a live backup's; or NULL */
 };
 
-/* Open the image. Errors read "cannot open: No such file or directory";
+/* Open the image; a writable one that is locked gets its backup bitmap
+ * (cbt.h), written clean again by blk_engine_close. Errors read "cannot open: No such file or directory";
  * the caller says which disk. */
 int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 		    struct loop *loop, struct error *err);
@@ -85,7 +88,11 @@ void blk_engine_reset(struct blk_engine *e);
  * nothing completes. Idempotent. */
 void blk_engine_quiesce(struct blk_engine *e);
 int blk_engine_resume(struct blk_engine *e, struct error *err);
-/* Lock not held. Waits for in-flight I/O, then closes the image. */
+/* Paused: let go of the image (for a migration's destination; its
+ * backup bitmap stays not clean), or take it back. */
+int blk_engine_handover(struct blk_engine *e, bool release, struct error *err);
+/* Lock not held. Waits for in-flight I/O, saves the backup bitmap (a
+ * clean stop), then closes the image. */
 void blk_engine_close(struct blk_engine *e);
 
 #endif

@@ -338,7 +338,7 @@ static int blk_handover(void *state, bool release, struct error *err)
 	struct blk_set *s = state;
 
 	for (size_t i = 0; s && i < s->n; i++)
-		if (blk_backend_handover(s->disk[i].eng->be, release, err) < 0)
+		if (blk_engine_handover(s->disk[i].eng, release, err) < 0)
 			return err_prefix(err, "disk %zu", i);
 	return 0;
 }

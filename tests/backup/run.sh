@@ -14,7 +14,7 @@ VESSEL=${VESSEL:-$HERE/../../vessel}
 # shellcheck source=tests/lib/report.sh
 . "$(dirname "$0")/../lib/report.sh"
 
-ALL_TESTS="help roundtrip_sparse dedup_clones incremental errors running_vm_unreachable
+ALL_TESTS="help roundtrip_sparse dedup_clones incremental bitmap_incremental bitmap_untrusted errors running_vm_unreachable
 no_space flipped_byte sigkill half_made concurrent prune container_stopped container_running"
 
 T=$(mktemp -d /tmp/vessel-backup.XXXXXX)
@@ -120,6 +120,106 @@ t_incremental() {
 	[ "$(jfield "$T/i2.json" bytes_read)" = "$size" ] || { bad incremental "read $(jfield "$T/i2.json" bytes_read) of $size"; return; }
 	[ "$n2" -lt "$n1" ] || { bad incremental "second stored $n2 >= first $n1"; return; }
 	ok incremental
+}
+
+# vbitmap IMAGE CLEAN CHUNK...: rewrite IMAGE.vbitmap (docs/backup-format.md)
+# as a VM's clean stop would: its generation kept, these chunks marked, the
+# image's identity now; CLEAN 0 writes it as a killed VM leaves it.
+vbitmap() {
+	python3 - "$@" <<'PY'
+import os, struct, sys, zlib
+img, clean, marks = sys.argv[1], int(sys.argv[2]), [int(c) for c in sys.argv[3:]]
+old = open(img + ".vbitmap", "rb").read()
+gen = struct.unpack_from("<Q", old, 24)[0]
+st = os.stat(img)
+n = (st.st_size + (4 << 20) - 1) >> 22
+words = [0] * ((n + 63) // 64)
+for c in marks:
+    words[c // 64] |= 1 << (c % 64)
+b = b"VBM1" + struct.pack("<BBHIIQQQqqQ", 1, clean, 0, 22, 0, st.st_size, gen,
+                          st.st_ino, st.st_mtime_ns, st.st_ctime_ns, n)
+b += b"".join(struct.pack("<Q", w) for w in words)
+open(img + ".vbitmap", "wb").write(b + struct.pack("<I", zlib.crc32(b)))
+PY
+}
+
+# jdisk FILE KEY: a field of the first disk in a backup's --json.
+jdisk() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disks"][0].get(sys.argv[2], ""))' "$1" "$2"; }
+
+t_bitmap_incremental() {
+	local R=$T/rb size=$((256 << 20)) id
+	dd if=/dev/urandom of="$T/bm.img" bs=1M count=256 status=none
+	vmdef bm "$T/bm.img"
+	"$VESSEL" backup --json "$T/bm.yaml" "$R" >"$T/b1.json" 2>&1 || { bad bitmap_incremental "first failed" "$T/b1.json"; return; }
+	[ "$(jdisk "$T/b1.json" incremental)" = False ] && [ -s "$T/bm.img.vbitmap" ] || { bad bitmap_incremental "first backup: incremental, or no bitmap made" "$T/b1.json"; return; }
+	# What a VM would do: change chunks 3 and 40, stop cleanly.
+	dd if=/dev/urandom of="$T/bm.img" bs=64k count=2 seek=$((3 * 64 + 5)) conv=notrunc status=none
+	dd if=/dev/urandom of="$T/bm.img" bs=4k count=1 seek=$((40 * 1024)) conv=notrunc status=none
+	vbitmap "$T/bm.img" 1 3 40
+	"$VESSEL" backup --json "$T/bm.yaml" "$R" >"$T/b2.json" 2>&1 || { bad bitmap_incremental "second failed" "$T/b2.json"; return; }
+	[ "$(jdisk "$T/b2.json" incremental)" = True ] || { bad bitmap_incremental "second not incremental" "$T/b2.json"; return; }
+	[ "$(jfield "$T/b2.json" bytes_read)" = $((8 << 20)) ] || { bad bitmap_incremental "read $(jfield "$T/b2.json" bytes_read), not the two 4 MiB chunks" "$T/b2.json"; return; }
+	[ "$(jfield "$T/b2.json" chunks_new)" = 2 ] && [ "$(jfield "$T/b2.json" chunks)" = 64 ] || { bad bitmap_incremental "chunks $(jfield "$T/b2.json" chunks_new) new of $(jfield "$T/b2.json" chunks)" "$T/b2.json"; return; }
+	id=$(jfield "$T/b2.json" id)
+	"$VESSEL" backup restore "$R" "$id" --to "$T/bm.out" >/dev/null 2>"$T/bm.err" || { bad bitmap_incremental "restore failed" "$T/bm.err"; return; }
+	cmp -s "$T/bm.img" "$T/bm.out/bm.img" || { bad bitmap_incremental "restored image differs"; return; }
+	# Nothing changed since: nothing read.
+	"$VESSEL" backup --json "$T/bm.yaml" "$R" >"$T/b3.json" 2>&1 || { bad bitmap_incremental "third failed" "$T/b3.json"; return; }
+	[ "$(jfield "$T/b3.json" bytes_read)" = 0 ] && [ "$(jfield "$T/b3.json" bytes_logical)" = "$size" ] || { bad bitmap_incremental "third read $(jfield "$T/b3.json" bytes_read)" "$T/b3.json"; return; }
+	# The text summary says it too.
+	vbitmap "$T/bm.img" 1 0
+	"$VESSEL" backup "$T/bm.yaml" "$R" >"$T/b4.out" 2>&1 && grep -q "disk0 .*read 4.0 MiB of 256.0 MiB, incremental" "$T/b4.out" || { bad bitmap_incremental "summary" "$T/b4.out"; return; }
+	"$VESSEL" backup verify "$R" >"$T/bm.v" 2>&1 || { bad bitmap_incremental "verify failed" "$T/bm.v"; return; }
+	ok bitmap_incremental
+}
+
+# bm_full NAME OUT PATTERN: back up bm2 into $T/rb2 (--json): a full read
+# whose reason matches PATTERN.
+bm_full() {
+	"$VESSEL" backup --json "$T/bm2.yaml" "$T/rb2" >"$T/$2.json" 2>&1 || { bad bitmap_untrusted "$1: backup failed" "$T/$2.json"; return 1; }
+	[ "$(jdisk "$T/$2.json" incremental)" = False ] && [ "$(jfield "$T/$2.json" bytes_read)" = $((64 << 20)) ] && jdisk "$T/$2.json" full_reason | grep -q "$3" || { bad bitmap_untrusted "$1: not a full read for '$3'" "$T/$2.json"; return 1; }
+}
+
+t_bitmap_untrusted() {
+	local lk rc
+	dd if=/dev/urandom of="$T/bm2.img" bs=1M count=64 status=none
+	vmdef bm2 "$T/bm2.img"
+	bm_full first u0 "no dirty bitmap" || return
+	# A killed VM leaves it not clean.
+	vbitmap "$T/bm2.img" 0 1
+	bm_full unclean u1 "did not stop cleanly" || return
+	vbitmap "$T/bm2.img" 0 1
+	"$VESSEL" backup "$T/bm2.yaml" "$T/rb2" >"$T/u1.out" 2>&1 && grep -q "disk0 .*read 64.0 MiB of 64.0 MiB, full read: the VM did not stop cleanly" "$T/u1.out" || { bad bitmap_untrusted "reason not printed" "$T/u1.out"; return; }
+	# Changed outside vessel after a clean stop.
+	vbitmap "$T/bm2.img" 1 1
+	sleep 0.01
+	dd if=/dev/urandom of="$T/bm2.img" bs=4k count=1 seek=100 conv=notrunc status=none
+	bm_full touched u2 "changed outside vessel" || return
+	# Damaged: named, not trusted, no crash.
+	printf 'X' | dd of="$T/bm2.img.vbitmap" bs=1 seek=70 conv=notrunc status=none
+	bm_full damaged u3 "bm2.img.vbitmap: bad CRC" || return
+	head -c 30 /dev/urandom >"$T/bm2.img.vbitmap"
+	bm_full garbage u4 "bm2.img.vbitmap: truncated" || return
+	# Another repository's backup in between: its generation moved on.
+	"$VESSEL" backup --json "$T/bm2.yaml" "$T/rb3" >"$T/u5.json" 2>&1 || { bad bitmap_untrusted "other repository" "$T/u5.json"; return; }
+	bm_full generation u6 "generation mismatch" || return
+	# Resized.
+	vbitmap "$T/bm2.img" 1
+	truncate -s 68M "$T/bm2.img"
+	"$VESSEL" backup --json "$T/bm2.yaml" "$T/rb2" >"$T/u7.json" 2>&1 && jdisk "$T/u7.json" full_reason | grep -q "changed outside vessel\|size changed" || { bad bitmap_untrusted "resized" "$T/u7.json"; return; }
+	# Locked by a VM: refused, and nothing changed.
+	cp "$T/bm2.img.vbitmap" "$T/bm2.saved"
+	flock -x "$T/bm2.img" sleep 5 &
+	lk=$!
+	BG="$BG $lk"
+	sleep 0.3
+	"$VESSEL" backup "$T/bm2.yaml" "$T/rb2" >"$T/u8.out" 2>&1
+	rc=$?
+	kill "$lk"
+	{ wait "$lk"; } 2>/dev/null
+	if [ "$rc" = 0 ] || ! grep -q "locked" "$T/u8.out"; then bad bitmap_untrusted "a locked image was backed up" "$T/u8.out"; return; fi
+	cmp -s "$T/bm2.saved" "$T/bm2.img.vbitmap" || { bad bitmap_untrusted "a refused backup changed the bitmap"; return; }
+	ok bitmap_untrusted
 }
 
 t_errors() {

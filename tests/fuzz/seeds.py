@@ -278,6 +278,19 @@ stream += b"e"
 with open(os.path.join(out, "backup_tree", "tree"), "wb") as f:
     f.write(stream)
 
+# A disk's backup bitmap (fuzz_blk_bitmap, docs/backup-format.md): clean
+# with marks over 70 chunks; not clean, after a lost history; an empty image.
+os.makedirs(os.path.join(out, "blk_bitmap"), exist_ok=True)
+for name, flags, lost, size, words in (("clean", 1, 0, 70 << 22, [0x8000000000000005, 0x21]),
+                                       ("unclean", 0, 2, (3 << 22) + 1, [0b1010]),
+                                       ("empty", 1, 1, 0, [])):
+    b = b"VBM1" + struct.pack("<BBHIIQQQqqQ", 1, flags, 0, 22, lost, size, 99, 12345,
+                              1700000000123456789, 1700000001000000001,
+                              (size + (1 << 22) - 1) >> 22)
+    b += b"".join(struct.pack("<Q", w) for w in words)
+    with open(os.path.join(out, "blk_bitmap", name), "wb") as f:
+        f.write(b + struct.pack("<I", zlib.crc32(b)))
+
 # host.yaml seeds (fuzz_host_config): the appliance's host file.
 os.makedirs(os.path.join(out, "host_config"), exist_ok=True)
 host_seeds = {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unlink_image.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -663,7 +665,7 @@ static int bfx_teardown(void **state)
 
 	loop_destroy(&f->loop);
 	close(f->fd);
-	unlink(f->path);
+	unlink_image(f->path);
 	pthread_cond_destroy(&f->col.c);
 	pthread_mutex_destroy(&f->col.m);
 	free(f);

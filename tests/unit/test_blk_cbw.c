@@ -475,6 +475,7 @@ static void test_disk_backup_view(void **state)
 	struct error err = { 0 };
 	struct progress pg;
 	struct blk_cbw_stats st;
+	struct disk_plan plan;
 	struct index ix;
 	struct store s;
 	struct repo r;
@@ -497,8 +498,10 @@ static void test_disk_backup_view(void **state)
 	assert_int_equal(repo_open(&r, repo, REPO_CREATE, &err), 0);
 	assert_int_equal(store_init(&s, &r, &err), 0);
 	progress_start(&pg, false, BIG);
-	if (disk_backup(&s, img, &view, &ix, &pg, &err) < 0)
+	assert_int_equal(disk_plan_live(&plan, img, &err), 0);
+	if (disk_backup(&s, &plan, &view, &ix, &pg, &err) < 0)
 		fail_msg("disk_backup: %s", err.msg);
+	disk_plan_close(&plan);
 	blk_cbw_get_stats(&f->c, &st);
 	blk_cbw_stop(&f->c);
 	assert_int_equal(st.copies, 2);         /* chunks 2 and 3; 1 was zeros */

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unlink_image.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,8 +202,8 @@ static void test_devices_any_order(void **state)
 	}
 	close(f0);
 	close(f1);
-	unlink(p0);
-	unlink(p1);
+	unlink_image(p0);
+	unlink_image(p1);
 }
 
 int main(void)

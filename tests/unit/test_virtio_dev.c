@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unlink_image.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -460,7 +462,7 @@ static void test_blk_teardown_kicked(void **state)
 	}
 	assert_true(kicks > 0);
 	close(img);
-	unlink(path);
+	unlink_image(path);
 }
 
 /* ================= save, restore, quiesce ================= */
@@ -559,7 +561,7 @@ static void side_close(struct side *x)
 {
 	x->ops->destroy(x->st);
 	board_close(&x->b);
-	unlink(x->path);
+	unlink_image(x->path);
 }
 
 /* The driver: features, queue 0 at vector 1, config at vector 0, both

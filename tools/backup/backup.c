@@ -1,6 +1,7 @@
 /* Taking a backup (backup.h). */
 #include "backup.h"
 #include "disk.h"
+#include "disk_bitmap.h"
 #include "store.h"
 #include "tree_backup.h"
 #include "../base/clock.h"
@@ -110,14 +111,63 @@ static int write_index(int dirfd, struct manifest_item *it,
 	return r;
 }
 
+/* Each disk's plan (disk_bitmap.h), against the guest's last backup:
+ * every image locked from here on. */
+static int open_plans(struct repo *r, const struct backup_req *req,
+		      struct disk_plan *plan, struct error *err)
+{
+	struct catalog c = { 0 };
+	const struct manifest *prev = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < req->nsrc; i++)
+		plan[i].fd = -1;
+	if (catalog_load(r, req->guest, &c, err) < 0)
+		return -1;
+	for (size_t i = c.n; i-- > 0 && !prev;)
+		if (!strcmp(c.m[i].guest, req->guest))
+			prev = &c.m[i];
+	for (size_t i = 0; i < req->nsrc && rc == 0; i++) {
+		char name[32];
+
+		if (req->src[i].type != ITEM_DISK)
+			continue;
+		snprintf(name, sizeof(name), "disk%zu", i);
+		rc = req->src[i].view ?
+		     disk_plan_live(&plan[i], req->src[i].path, err) :
+		     disk_plan_open(&plan[i], r, req->src[i].path, name, prev, err);
+	}
+	catalog_free(&c);
+	return rc;
+}
+
+/* The backup is committed: each disk's bitmap starts again from it. A
+ * failure here costs the next backup a full read, nothing more. */
+static void commit_plans(const struct backup_req *req, struct disk_plan *plan,
+			 struct manifest *m)
+{
+	for (size_t i = 0; i < req->nsrc; i++) {
+		struct error e = { 0 };
+		size_t n = strlen(m->notes);
+
+		if (req->src[i].type == ITEM_DISK &&
+		    disk_plan_commit(&plan[i], &e) < 0)
+			snprintf(m->notes + n, sizeof(m->notes) - n,
+				 "%s: its dirty bitmap is not renewed (the next "
+				 "backup reads it all): %s\n", plan[i].path, e.msg);
+	}
+}
+
 static int read_sources(struct repo *r, const struct backup_req *req,
 			struct store *s, struct progress *pg, int bfd,
-			struct manifest *m, struct error *err)
+			struct disk_plan *plan, struct manifest *m,
+			struct error *err)
 {
 	for (size_t i = 0; i < req->nsrc; i++) {
 		struct manifest_item *it = &m->item[i];
 		struct tree_stats ts;
 		struct index ix;
+		uint64_t read0 = pg->read;
 		int rc;
 
 		it->type = req->src[i].type;
@@ -126,9 +176,24 @@ static int read_sources(struct repo *r, const struct backup_req *req,
 		m->nitems++;
 		if (!it->source)
 			return err_set(err, "out of memory");
-		rc = it->type == ITEM_DISK ?
-		     disk_backup(s, it->source, req->src[i].view, &ix, pg, err) :
-		     tree_backup(s, it->source, &ix, pg, &ts, err);
+		if (it->type == ITEM_DISK) {
+			if (pg->on && plan[i].incremental)
+				fprintf(stderr, "\r%s %s: incremental, %llu of %llu "
+					"chunks marked\n", it->name, it->source,
+					(unsigned long long)blk_bitmap_count(&plan[i].bm),
+					(unsigned long long)plan[i].bm.chunks);
+			else if (pg->on)
+				fprintf(stderr, "\r%s %s: full read: %s\n", it->name,
+					it->source, plan[i].reason);
+			rc = disk_backup(s, &plan[i], req->src[i].view, &ix, pg, err);
+			it->bytes_read = pg->read - read0;
+			it->incremental = plan[i].incremental;
+			snprintf(it->full_reason, sizeof(it->full_reason), "%s",
+				 plan[i].reason);
+			it->bitmap_gen = plan[i].regular ? plan[i].new_gen : 0;
+		} else {
+			rc = tree_backup(s, it->source, &ix, pg, &ts, err);
+		}
 		if (rc == 0) {
 			it->size = ix.size;
 			rc = write_index(bfd, it, &ix, err);
@@ -145,6 +210,7 @@ int backup_take(struct repo *r, const struct backup_req *req,
 		struct manifest *m, struct error *err)
 {
 	char stamp[BACKUP_STAMP_MAX + 1];
+	struct disk_plan *plan = NULL;
 	long long t0 = now_ms(), tf = 0;
 	struct progress pg;
 	struct store s;
@@ -172,9 +238,18 @@ int backup_take(struct repo *r, const struct backup_req *req,
 					 "directory to be backed up",
 					 req->src[i].path);
 	}
+	plan = calloc(req->nsrc ? req->nsrc : 1, sizeof(*plan));
+	if (!plan)
+		return err_set(err, "out of memory");
+	for (size_t i = 0; i < req->nsrc; i++)
+		plan[i].fd = -1;
 	if (read_definition(req->definition_path, m, err) < 0 ||
-	    store_init(&s, r, err) < 0)
+	    store_init(&s, r, err) < 0) {
+		free(plan);
 		return -1;
+	}
+	if (open_plans(r, req, plan, err) < 0)
+		goto out;
 	snprintf(m->guest, sizeof(m->guest), "%s", req->guest);
 	snprintf(m->kind, sizeof(m->kind), "%s", req->kind);
 	m->started = time(NULL);
@@ -190,7 +265,7 @@ int backup_take(struct repo *r, const struct backup_req *req,
 		frozen = true;
 		tf = now_ms();
 	}
-	rc = read_sources(r, req, &s, &pg, bfd, m, err);
+	rc = read_sources(r, req, &s, &pg, bfd, plan, m, err);
 	if (frozen) {
 		struct error e2 = { 0 };
 
@@ -222,7 +297,13 @@ int backup_take(struct repo *r, const struct backup_req *req,
 		goto out;
 	}
 	rc = repo_write_atomic(bfd, MANIFEST_FILE, text, strlen(text), err);
+	if (rc == 0)
+		commit_plans(req, plan, m);
 out:
+	for (size_t i = 0; i < req->nsrc; i++)
+		if (req->src[i].type == ITEM_DISK)
+			disk_plan_close(&plan[i]);
+	free(plan);
 	free(text);
 	store_free(&s);
 	if (bfd >= 0)

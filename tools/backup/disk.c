@@ -115,24 +115,35 @@ static int read_view(const struct disk_view *v, int fd, bool seekable,
 	return v->release(v->opaque, off, err) < 0 ? -1 : r;
 }
 
-int disk_backup(struct store *s, const char *path, const struct disk_view *view,
-		struct index *ix, struct progress *pg, struct error *err)
+/* Chunk c as the previous backup had it: the bitmap says it is unchanged. */
+static int reuse(struct store *s, const struct disk_plan *p, uint64_t c,
+		 size_t len, struct index *ix, struct error *err)
+{
+	const struct index_entry *e = &p->prev.e[c];
+
+	if (e->len != len)
+		return err_input(err, "the last backup's chunk %llu has %u bytes, "
+				 "not %zu", (unsigned long long)c, e->len, len);
+	if (!(e->flags & INDEX_ZERO))
+		s->st.chunks++;
+	return index_add(ix, e->digest, e->len, e->flags, err);
+}
+
+int disk_backup(struct store *s, const struct disk_plan *p,
+		const struct disk_view *view, struct index *ix,
+		struct progress *pg, struct error *err)
 {
 	uint8_t digest[SHA256_LEN], *buf = NULL;
 	uint64_t size, off;
 	bool seekable;
-	int fd, r = -1;
+	int fd = p->fd, r = -1;
 
 	index_init(ix, INDEX_DISK, DISK_CHUNK);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(err, "%s", path);
-	if (disk_size(fd, &size, err) < 0) {
-		close(fd);
-		return err_prefix(err, "%s", path);
-	}
+	if (disk_size(fd, &size, err) < 0)
+		return err_prefix(err, "%s", p->path);
 	seekable = lseek(fd, 0, SEEK_DATA) >= 0 || errno == ENXIO;
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	posix_fadvise(fd, 0, 0, p->incremental ? POSIX_FADV_RANDOM :
+			       POSIX_FADV_SEQUENTIAL);
 	buf = malloc(DISK_CHUNK);
 	if (!buf) {
 		err_set(err, "out of memory");
@@ -140,11 +151,18 @@ int disk_backup(struct store *s, const char *path, const struct disk_view *view,
 	}
 	for (off = 0; off < size; off += DISK_CHUNK) {
 		size_t len = size - off < DISK_CHUNK ? size - off : DISK_CHUNK;
-		uint64_t before = s->st.bytes_new;
-		int hole = view ? read_view(view, fd, seekable, buf, off, len,
-					    &pg->read, err) :
-				  read_chunk(fd, seekable, buf, off, len, &pg->read, err);
+		uint64_t before = s->st.bytes_new, c = off / DISK_CHUNK;
+		int hole;
 
+		if (p->incremental && !blk_bitmap_test(&p->bm, c)) {
+			if (reuse(s, p, c, len, ix, err) < 0)
+				goto out;
+			pg->done += len;
+			continue;
+		}
+		hole = view ? read_view(view, fd, seekable, buf, off, len,
+					&pg->read, err) :
+			      read_chunk(fd, seekable, buf, off, len, &pg->read, err);
 		if (hole < 0)
 			goto out;
 		if (hole || all_zero(buf, len)) {
@@ -161,9 +179,8 @@ int disk_backup(struct store *s, const char *path, const struct disk_view *view,
 	r = 0;
 out:
 	if (r < 0)
-		err_prefix(err, "%s", path);
+		err_prefix(err, "%s", p->path);
 	free(buf);
-	close(fd);
 	return r;
 }
 

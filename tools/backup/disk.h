@@ -4,6 +4,7 @@
 #ifndef VESSEL_BACKUP_DISK_H
 #define VESSEL_BACKUP_DISK_H
 
+#include "disk_bitmap.h"
 #include "index.h"
 #include "progress.h"
 #include "store.h"
@@ -22,10 +23,13 @@ struct disk_view {
 	void *opaque;
 };
 
-/* Back up the image or block device at path into ix (made here); through
- * view if not NULL. */
-int disk_backup(struct store *s, const char *path, const struct disk_view *view,
-		struct index *ix, struct progress *pg, struct error *err);
+/* Back up the image or block device of plan (open; locked unless it is
+ * a running VM's) into ix (made here): every chunk, or only those its
+ * bitmap marks when the plan is incremental (the others from the previous
+ * backup's index); through view (a running VM's, or NULL). */
+int disk_backup(struct store *s, const struct disk_plan *p,
+		const struct disk_view *view, struct index *ix,
+		struct progress *pg, struct error *err);
 /* Write the image of ix into the new file dirfd/name (it must not
  * exist), fsynced. On failure the file is removed. */
 int disk_restore(struct store *s, const struct index *ix, int dirfd,

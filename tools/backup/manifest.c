@@ -82,6 +82,14 @@ char *manifest_encode(const struct manifest *m, bool pretty)
 		add_str(j, "index_sha256", hex);
 		add_str(j, "source", it->source);
 		add_int(j, "size", (int64_t)it->size);
+		if (it->type == ITEM_DISK) {
+			add_int(j, "bitmap_generation", (int64_t)it->bitmap_gen);
+			add_int(j, "bytes_read", (int64_t)it->bytes_read);
+			json_object_object_add(j, "incremental",
+					       json_object_new_boolean(it->incremental));
+			if (!it->incremental)
+				add_str(j, "full_reason", it->full_reason);
+		}
 		json_object_array_add(items, j);
 	}
 	json_object_object_add(o, "items", items);
@@ -138,6 +146,32 @@ static int copy_str(char *dst, size_t cap, struct json_object *o,
 	return 0;
 }
 
+/* The fields a later vessel added: absent is fine, wrong is not. */
+static int parse_disk_extras(struct json_object *j, struct manifest_item *it,
+			     struct error *err)
+{
+	struct json_object *v;
+	int64_t gen = 0, rd = 0;
+
+	if ((json_object_object_get_ex(j, "bitmap_generation", &v) &&
+	     get_int(j, "bitmap_generation", 0, &gen, err) < 0) ||
+	    (json_object_object_get_ex(j, "bytes_read", &v) &&
+	     get_int(j, "bytes_read", 0, &rd, err) < 0))
+		return -1;
+	it->bitmap_gen = (uint64_t)gen;
+	it->bytes_read = (uint64_t)rd;
+	if (json_object_object_get_ex(j, "incremental", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return err_input(err, "manifest: \"incremental\" not a "
+					 "boolean");
+		it->incremental = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(j, "full_reason", &v))
+		return copy_str(it->full_reason, sizeof(it->full_reason), j,
+				"full_reason", err);
+	return 0;
+}
+
 static int parse_item(struct json_object *j, struct manifest_item *it,
 		      struct error *err)
 {
@@ -168,6 +202,8 @@ static int parse_item(struct json_object *j, struct manifest_item *it,
 	if (strlen(hex) != 64 || hex_digest(hex, it->index_sha) < 0)
 		return err_input(err, "manifest: bad index_sha256");
 	it->size = (uint64_t)size;
+	if (it->type == ITEM_DISK && parse_disk_extras(j, it, err) < 0)
+		return -1;
 	it->source = strdup(src);
 	return it->source ? 0 : err_set(err, "out of memory");
 }

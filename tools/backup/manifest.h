@@ -31,6 +31,12 @@ struct manifest_item {
 	uint8_t index_sha[SHA256_LEN];
 	char *source;           /* the image or directory backed up */
 	uint64_t size;          /* logical bytes (the image, the stream) */
+	/* Disks (each optional when parsed: older manifests lack them) */
+	uint64_t bitmap_gen;    /* the image's dirty bitmap since this
+				 * backup; 0: none */
+	uint64_t bytes_read;    /* of the image */
+	bool incremental;       /* only the bitmap's dirty chunks were read */
+	char full_reason[256];  /* else why not ("": a tree, or unknown) */
 };
 
 struct manifest {
@@ -45,6 +51,7 @@ struct manifest {
 	uint64_t bytes_read, bytes_logical, bytes_new, chunks, chunks_new;
 	struct manifest_item item[MANIFEST_ITEMS];
 	size_t nitems;
+	char notes[1024];               /* for the user, never stored */
 };
 
 void manifest_free(struct manifest *m);
