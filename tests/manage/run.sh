@@ -25,6 +25,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 T=$(mktemp -d /tmp/vessel-manage.XXXXXX)
 export VESSEL_RUN_DIR=$T/run
+# A supervisor's stderr is /dev/null: under ASan its report goes to files
+# here instead (printed where a test reads a guest's death).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/asan"
 BG_PIDS=""
 
 REPORT_TAIL=1
@@ -624,14 +627,25 @@ t_hostile() {
 		"$T/sockpoke" "$s" 1500 > "$T/h.bin"
 	# more clients than allowed at once
 	"$T/sockpoke" "$s" 1000 100 < /dev/null > "$T/h.many"
-	if ! grep -q "too many clients" "$T/h.many"; then bad hostile_many "no refusal past the limit" "$T/h.many"
+	if ! grep -q "too many clients" "$T/h.many"; then
+		cat "$T"/asan.* >> "$T/h.many" 2>/dev/null
+		bad hostile_many "no refusal past the limit" "$T/h.many"
 	else ok hostile_many; fi
 	local a b
 	a=$(logsize m-target)
 	sleep 0.5
 	b=$(logsize m-target)
 	psj
-	if ! listed m-target || [ "$(field m-target state)" != running ]; then bad hostile "the guest did not survive" "$T/ps.json"
+	if ! listed m-target || [ "$(field m-target state)" != running ]; then
+		# What is left to say how it died: its run directory, the end of
+		# its console, the kernel's last words, any ASan report.
+		{
+			ls -la "$VESSEL_RUN_DIR/m-target" 2>&1
+			tail -n 5 "$VESSEL_RUN_DIR/m-target/console.log" 2>&1
+			dmesg 2>/dev/null | tail -n 5
+			cat "$T"/asan.* 2>/dev/null | head -n 60
+		} >> "$T/ps.json"
+		bad hostile "the guest did not survive" "$T/ps.json"
 	elif [ "$b" -le "$a" ]; then bad hostile "the guest stopped making progress"
 	else ok hostile; fi
 	# SO_PEERCRED: another uid that can reach the socket is refused
