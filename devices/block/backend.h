@@ -50,6 +50,14 @@ struct blk_io {
 
 #define BLK_MAX_IOV 1024        /* IOV_MAX */
 
+/* Does this request change the image (a live backup must see it first;
+ * the dirty logs mark it)? */
+static inline bool blk_io_changes(const struct blk_io *io)
+{
+	return io->op == BLK_OP_WRITE || io->op == BLK_OP_WRITE_ZEROES ||
+	       io->op == BLK_OP_DISCARD;
+}
+
 /* Called on the loop thread with a list (linked by ->next) of completed
  * requests. The callee owns them from then on. */
 typedef void (*blk_complete_fn)(void *opaque, struct blk_io *list);

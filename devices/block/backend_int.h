@@ -74,12 +74,6 @@ void blk_image_close(struct blk_image *img);
 /* Take the image's lock (shared when readonly), or sync it and let go. */
 int blk_image_lock(struct blk_image *img, bool readonly, bool lock,
 		   struct error *err);
-/* Does this request change the image (a live backup must see it first)? */
-static inline bool blk_io_changes(const struct blk_io *io)
-{
-	return io->op == BLK_OP_WRITE || io->op == BLK_OP_WRITE_ZEROES ||
-	       io->op == BLK_OP_DISCARD;
-}
 /* Can this request go to O_DIRECT as it is? */
 bool blk_image_aligned(const struct blk_image *img, const struct blk_io *io);
 

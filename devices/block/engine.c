@@ -117,13 +117,11 @@ static void complete(void *opaque, struct blk_io *list)
 		list = list->next;
 		/* The image changed (or may have: a failed write): a copy
 		 * made before must be made again. */
-		if (e->dirty && (f->io.op == BLK_OP_WRITE ||
-				 f->io.op == BLK_OP_WRITE_ZEROES ||
-				 f->io.op == BLK_OP_DISCARD))
-			blk_dirty_mark(e->dirty, f->io.offset, f->io.len);
-		if (f->io.op == BLK_OP_WRITE || f->io.op == BLK_OP_WRITE_ZEROES ||
-		    f->io.op == BLK_OP_DISCARD)
+		if (blk_io_changes(&f->io)) {
+			if (e->dirty)
+				blk_dirty_mark(e->dirty, f->io.offset, f->io.len);
 			blk_cbt_mark(e->cbt, f->io.offset, f->io.len);
+		}
 		/* From before a reset: the ring it came from is gone. */
 		if (e->lock && f->gen == e->gen && !e->dead) {
 			e->inflight--;
