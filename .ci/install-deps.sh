@@ -28,3 +28,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The nested KVM host's emulator must be QEMU 8 or newer. Debian 12's QEMU
+# 7.2 keeps running a stale translation of an int3 after another vCPU has
+# live-patched the code under multi-threaded TCG: the nested host hangs,
+# and its guests die of "Oops: int3" (issue #11; tests/harness/README.md,
+# "Stale code after live patching"). bookworm-backports has QEMU 10.
+# VESSEL_QEMU_BACKPORTS=0 keeps the QEMU there is.
+qemu_major() {
+	dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | sed 's/^[0-9]*://; s/\..*//; s/[^0-9].*//'
+}
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+if [ "${VESSEL_QEMU_BACKPORTS:-1}" != 0 ] && [ "$codename" = bookworm ] && [ "$(qemu_major)" -lt 8 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "deb http://deb.debian.org/debian bookworm-backports main" |
+			$SUDO tee /etc/apt/sources.list.d/vessel-bookworm-backports.list >/dev/null
+	fi
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86/bookworm-backports \
+		qemu-system-common/bookworm-backports qemu-system-data/bookworm-backports
+	[ "$(qemu_major)" -ge 8 ] || {
+		echo "install-deps: qemu-system-x86 is still $(dpkg-query -W -f='${Version}' qemu-system-x86) after installing it from bookworm-backports" >&2
+		exit 1
+	}
+fi

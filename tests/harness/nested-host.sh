@@ -59,6 +59,14 @@ mem=${NESTED_MEM:-6144}
 smp=${NESTED_SMP:-2}
 
 ensure_cmds qemu-system-x86:qemu-system-x86_64
+# QEMU before 8 (Debian 12's 7.2) runs stale code after live patching
+# under multi-threaded TCG (README.md, "Stale code after live patching"):
+# its hosts hang and their guests oops. `make deps` installs QEMU 10 from
+# bookworm-backports.
+qemu_version=$(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([0-9.]*\).*/\1/p')
+if [ "${qemu_version%%.*}" -lt 8 ] 2>/dev/null && [ "${NESTED_TCG_THREAD:-multi}" = multi ]; then
+	log "WARNING: QEMU $qemu_version's multi-threaded TCG runs stale code after live patching (hung hosts, guests' \"Oops: int3\"); run 'make deps' for QEMU 10 from bookworm-backports, or NESTED_TCG_THREAD=single"
+fi
 eval "$("$HARNESS_DIR/fetch-kernel.sh")"
 
 lock=${NESTED_LOCK:-/tmp/vessel-nested-host.lock}
@@ -313,7 +321,7 @@ monitor_dump() {
 qrc=0 brc=0 up_s=-
 boots=${NESTED_BOOTS:-3}
 for attempt in $(seq "$boots"); do
-	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION)"
+	log "booting the nested KVM host (attempt $attempt; kernel $KVERSION; QEMU $qemu_version, tcg thread=$tcg_thread)"
 	write_cmd $((boots - attempt)) "$@" >"$rundir/cmd.sh"
 	up_s=-
 	boot_once && brc=0 || brc=$?
