@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "payload.h"
 #include "../tools/base/fdio.h"
@@ -193,8 +194,9 @@ int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
 {
 	static unsigned seq;
 	char name[KCACHE_NAME_MAX], tmp[KCACHE_NAME_MAX + 48];
+	struct iovec iov[2];
 	uint8_t *h;
-	int fd;
+	int r;
 
 	if (len == 0 || len > PAYLOAD_MAX_SIZE)
 		return err_set(err, "kernel cache: bad entry size %zu", len);
@@ -211,36 +213,9 @@ int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
 	kcache_entry_name(key, name);
 	snprintf(tmp, sizeof(tmp), ".%.16s.%d.%u.tmp", name, (int)getpid(),
 		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
-	if (fd < 0) {
-		free(h);
-		return err_sys(err, "kernel cache: creating %s", tmp);
-	}
-	if (write_all(fd, h, KCACHE_HEADER_SIZE) < 0 ||
-	    write_all(fd, elf, len) < 0 || fsync(fd) < 0) {
-		err_sys(err, "kernel cache: writing %s", tmp);
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_sys(err, "kernel cache: writing %s", tmp);
-		goto fail;
-	}
-	fd = -1;
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		err_sys(err, "kernel cache: renaming %s to %s", tmp, name);
-		goto fail;
-	}
+	iov[0] = (struct iovec){ .iov_base = h, .iov_len = KCACHE_HEADER_SIZE };
+	iov[1] = (struct iovec){ .iov_base = (void *)elf, .iov_len = len };
+	r = write_file_atomic(dirfd, name, tmp, iov, 2, 0644, err);
 	free(h);
-	/* The rename itself must reach the disk before we call it cached. */
-	if (fsync(dirfd) < 0)
-		return err_sys(err, "kernel cache: fsync of the directory");
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, tmp, 0);
-	free(h);
-	return -1;
+	return r < 0 ? err_prefix(err, "kernel cache") : 0;
 }

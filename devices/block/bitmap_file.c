@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <zlib.h>
 
 #include "../../tools/base/fdio.h"
@@ -237,73 +238,71 @@ out:
 	return r;
 }
 
-static int sync_dir(const char *path, struct error *err)
+/* The directory of path, opened (O_DIRECTORY), and path's last part in
+ * *base: a descriptor, or -1 with err set. */
+static int open_parent(const char *path, const char **base,
+		       struct error *err)
 {
 	char dir[PATH_MAX];
-	char *slash;
-	int fd, r;
+	const char *slash = strrchr(path, '/');
+	int fd;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
+	if (!slash) {
+		*base = path;
 		snprintf(dir, sizeof(dir), ".");
+	} else {
+		*base = slash + 1;
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(err, "%s", dir);
-	r = fsync(fd) < 0 ? err_sys(err, "fsync %s", dir) : 0;
-	close(fd);
-	return r;
+	return fd < 0 ? err_sys(err, "%s", dir) : fd;
 }
 
 int blk_bitmap_save(const char *image, const struct blk_bitmap *b,
 		    struct error *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX], tmp[NAME_MAX + 1];
+	const char *base;
+	struct iovec iov;
 	uint8_t *buf;
 	size_t len;
-	int fd, e;
+	int dirfd, r;
 
 	if (blk_bitmap_path(image, path, sizeof(path)) < 0)
 		return err_input(err, "%s: path too long", image);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (blk_bitmap_encode(b, &buf, &len, err) < 0)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0) {
+	dirfd = open_parent(path, &base, err);
+	if (dirfd < 0) {
 		free(buf);
-		return err_sys(err, "creating %s", tmp);
+		return -1;
 	}
-	if (write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		unlink(tmp);
-		free(buf);
-		errno = e;
-		return err_sys(err, "writing %s", tmp);
-	}
-	close(fd);
+	/* One writer per image (the VM or the backup holds its lock): a
+	 * temporary file left by a crash is stale. */
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp", NAME_MAX - 4, base);
+	unlinkat(dirfd, tmp, 0);
+	iov = (struct iovec){ .iov_base = buf, .iov_len = len };
+	r = write_file_atomic(dirfd, base, tmp, &iov, 1, 0600, err);
+	close(dirfd);
 	free(buf);
-	if (rename(tmp, path) < 0) {
-		e = errno;
-		unlink(tmp);
-		errno = e;
-		return err_sys(err, "renaming %s", tmp);
-	}
-	return sync_dir(path, err);
+	return r;
 }
 
 int blk_bitmap_remove(const char *image, struct error *err)
 {
 	char path[PATH_MAX];
+	const char *base;
+	int dirfd, r = 0;
 
 	if (blk_bitmap_path(image, path, sizeof(path)) < 0)
 		return err_input(err, "%s: path too long", image);
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : err_sys(err, "removing %s", path);
-	return sync_dir(path, err);
+	dirfd = open_parent(path, &base, err);
+	if (dirfd < 0)
+		return -1;
+	if (unlinkat(dirfd, base, 0) < 0)
+		r = errno == ENOENT ? 0 : err_sys(err, "removing %s", path);
+	else if (fsync(dirfd) < 0)
+		r = err_sys(err, "fsync of the directory of %s", path);
+	close(dirfd);
+	return r;
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,30 +183,11 @@ void repo_tmp_name(char *buf, size_t len, const char *name)
 int repo_write_atomic(int dirfd, const char *name, const void *buf,
 		      size_t len, struct error *err)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	char tmp[128];
-	int fd, e;
 
 	repo_tmp_name(tmp, sizeof(tmp), name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_sys(err, "creating %s", tmp);
-	if (write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
-		errno = e;
-		return err_sys(err, "writing %s", name);
-	}
-	close(fd);
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		e = errno;
-		unlinkat(dirfd, tmp, 0);
-		errno = e;
-		return err_sys(err, "renaming %s", name);
-	}
-	if (fsync(dirfd) < 0)
-		return err_sys(err, "fsync of the directory of %s", name);
-	return 0;
+	return write_file_atomic(dirfd, name, tmp, &iov, 1, 0600, err);
 }
 
 int repo_read_file(int dirfd, const char *name, size_t max, uint8_t **buf,

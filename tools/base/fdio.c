@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -97,4 +98,36 @@ int copy_file(const char *from, const char *to, bool excl, struct error *err)
 	close(in);
 	close(out);
 	return ret;
+}
+
+int write_file_atomic(int dirfd, const char *name, const char *tmp,
+		      const struct iovec *iov, int n, mode_t mode,
+		      struct error *err)
+{
+	int fd, e, i;
+
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			O_CLOEXEC, mode);
+	if (fd < 0)
+		return err_sys(err, "creating %s", tmp);
+	for (i = 0; i < n; i++)
+		if (write_all(fd, iov[i].iov_base, iov[i].iov_len) < 0)
+			break;
+	e = i < n || fsync(fd) < 0 ? errno : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e) {
+		unlinkat(dirfd, tmp, 0);
+		errno = e;
+		return err_sys(err, "writing %s", tmp);
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		e = errno;
+		unlinkat(dirfd, tmp, 0);
+		errno = e;
+		return err_sys(err, "renaming %s to %s", tmp, name);
+	}
+	if (fsync(dirfd) < 0)
+		return err_sys(err, "fsync of the directory of %s", name);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 struct error;
+struct iovec;
 
 /* Write all of buf (retrying short writes and EINTR): 0, or -1 with errno
  * (a write of 0 bytes counts as an error: EIO). */
@@ -26,5 +27,15 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
 /* Copy the file from to a new file to (mode 0600; excl: it must not exist
  * yet, else it is truncated), fsynced. On error to may be left partial. */
 int copy_file(const char *from, const char *to, bool excl, struct error *err);
+
+/* Replace dirfd/name with the bytes of iov[0..n), so that a crash at any
+ * moment leaves either the old file or the new one: written to tmp in the
+ * same directory (a name the caller makes unique; created O_EXCL with
+ * mode), fsynced, renamed over name, then the directory fsynced. On error
+ * tmp is gone and name is as it was, unless only the directory's fsync
+ * failed. */
+int write_file_atomic(int dirfd, const char *name, const char *tmp,
+		      const struct iovec *iov, int n, mode_t mode,
+		      struct error *err);
 
 #endif
