@@ -66,12 +66,14 @@ static void now_rfc3339(char *buf, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
-	char base[32];
 
+	/* Not strftime: it loads the local time zone (/etc/localtime),
+	 * which UTC does not need. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 /* Field 22 of /proc/PID/stat, and the state letter (field 3). */
