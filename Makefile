@@ -20,6 +20,12 @@ CFLAGS  ?= -O2 -g
 # Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
 WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
 LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -llz4
+# The vessel binary links those libraries in and only libc shared: each
+# shared library costs every run its loading and the binding of all its
+# symbols (Debian builds them with -z now), about three quarters of the
+# instructions of a short vessel-runc call, which engines make several of
+# per container (#15). The unit tests link them shared.
+VESSEL_LDLIBS := -Wl,-Bstatic $(filter-out -lpthread,$(LDLIBS)) -Wl,-Bdynamic -lpthread
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
@@ -54,7 +60,7 @@ $(BUILD)/libvessel.a: $(LIB_OBJ)
 # Linked from objects, not the archive: device files register themselves in
 # a linker section and nothing else references them.
 $(VESSEL): $(BUILD)/tools/main.o $(LIB_OBJ)
-	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(VESSEL_LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libvessel.a
 	@mkdir -p $(dir $@)

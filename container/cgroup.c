@@ -172,6 +172,9 @@ int cg_mkdir_p(const char *dir, struct error *err)
 	char path[CG_PATH_MAX];
 	char *p;
 
+	/* Mostly there already, or only the last one missing. */
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		return 0;
 	snprintf(path, sizeof(path), "%s", dir);
 	for (p = path + 1; *p; p++) {
 		if (*p != '/')
@@ -211,6 +214,11 @@ static int rmdir_tree(char *path)
 	struct dirent *d;
 	DIR *dir;
 
+	/* No cgroup below: no need to list the control files. */
+	if (rmdir(path) == 0)
+		return 0;
+	if (errno != EBUSY && errno != ENOTEMPTY)
+		return -1;
 	dir = opendir(path);
 	if (dir) {
 		while ((d = readdir(dir))) {
@@ -585,16 +593,35 @@ static void kill_procs(const char *dir)
 	fclose(f);
 }
 
-/* The shared <...>/vessel directory, if no other container uses it. */
+/* The shared <...>/vessel directory, if no other container uses it.
+ * Another parent (an OCI cgroupsPath's, such as containerd's /default or
+ * podman's) is its caller's: left for the next container, as runc and
+ * crun leave it, not removed and made again each time. */
 static void remove_parent(char *dir)
 {
-	char *slash = strrchr(dir, '/');
+	char *slash = strrchr(dir, '/'), *prev;
 
 	if (!slash)
 		return;
 	*slash = '\0';
-	rmdir(dir);
+	prev = strrchr(dir, '/');
+	if (prev && !strcmp(prev + 1, "vessel"))
+		rmdir(dir);
 	*slash = '/';
+}
+
+/* rmdir the cgroup at dir: 0, or -1 with errno. An empty one (the
+ * container's processes gone, as usual by delete) goes at once; the
+ * kernel refuses a populated one (EBUSY): its processes are killed
+ * first, and it is tried again. */
+static int remove_cgroup(const char *dir)
+{
+	if (rmdir_cgroup(dir) == 0)
+		return 0;
+	if (errno != EBUSY)
+		return -1;
+	kill_procs(dir);
+	return rmdir_cgroup(dir);
 }
 
 int cgroup_destroy(struct cgroup *cg, struct error *err)
@@ -610,8 +637,7 @@ int cgroup_destroy(struct cgroup *cg, struct error *err)
 		for (i = 0; i < cg->ndirs; i++) {
 			if (!cg->dirs[i])
 				continue;
-			kill_procs(cg->dirs[i]);
-			if (rmdir_cgroup(cg->dirs[i]) == 0 || errno == ENOENT) {
+			if (remove_cgroup(cg->dirs[i]) == 0 || errno == ENOENT) {
 				remove_parent(cg->dirs[i]);
 				free(cg->dirs[i]);
 				cg->dirs[i] = NULL;

@@ -63,11 +63,17 @@ static bool wanted(const struct container_config *ct, const char *ctl)
 static int delegate(const char *dir, const char *avail,
 		    const struct container_config *ct, struct error *err)
 {
-	char val[32];
+	char val[32], path[4096], on[512] = "";
 	size_t i;
 
+	/* Only what is not enabled yet: the parents are shared, and
+	 * usually done by the first container. */
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	if (cg_read(path, on, sizeof(on)) < 0)
+		on[0] = '\0';
 	for (i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
-		if (!cg_list_has(avail, controllers[i]))
+		if (!cg_list_has(avail, controllers[i]) ||
+		    cg_list_has(on, controllers[i]))
 			continue;
 		snprintf(val, sizeof(val), "+%s", controllers[i]);
 		if (cg_write(dir, "cgroup.subtree_control", val, err) < 0 &&

@@ -48,6 +48,10 @@ struct ct {
 	int lock_fd;			/* flock()ed state_dir, or -1 */
 	char *id_buf, *rootfs_buf, *bundle, *created, *annotations; /* owned */
 	unsigned long long starttime;	/* of pid, from /proc/PID/stat */
+	/* Whether the config had poststart or poststop hooks when it was
+	 * created (state.json's lateHooks): 1, 0, or -1 when not known (a
+	 * state written before vessel kept it). */
+	int late_hooks;
 };
 
 /* Undo everything ct holds on the host: kill what is left in the cgroup,

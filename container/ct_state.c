@@ -3,6 +3,7 @@
 #include "ct.h"
 #include "freezer.h"
 #include "oci_json.h"
+#include "oci_hooks.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,12 +66,14 @@ static void now_rfc3339(char *buf, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
-	char base[32];
 
+	/* Not strftime: it loads the local time zone (/etc/localtime),
+	 * which UTC does not need. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 /* Field 22 of /proc/PID/stat, and the state letter (field 3). */
@@ -226,6 +229,10 @@ int ct_state_save(struct ct *ct, struct error *err)
 			       json_tokener_parse(ct->annotations) :
 			       json_object_new_object());
 	json_object_object_add(o, "cgroup", cgroup_json(ct));
+	json_object_object_add(o, "lateHooks", json_object_new_boolean(
+				       ct->spec && ct->spec->hooks &&
+				       (ct->spec->hooks->n[HOOK_POSTSTART] ||
+					ct->spec->hooks->n[HOOK_POSTSTOP])));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	path = join(ct->state_dir, "state.json");
 	tmp = join(ct->state_dir, "state.json.tmp");
@@ -306,7 +313,8 @@ out:
 
 static int load_json(struct ct *ct, json_object *o, struct error *err)
 {
-	json_object *ann;
+	json_object *ann, *late = oj_get(o, "lateHooks");
+	bool late_hooks = true;
 	int64_t pid = 0;
 	uint64_t st = 0;
 	char *id = NULL;
@@ -323,6 +331,7 @@ static int load_json(struct ct *ct, json_object *o, struct error *err)
 		      err) < 0 ||
 	    oj_string(oj_get(o, "created"), "state: created", &ct->created,
 		      err) < 0 ||
+	    oj_bool(late, "state: lateHooks", &late_hooks, err) < 0 ||
 	    load_cgroup(ct, oj_get(o, "cgroup"), err) < 0) {
 		free(id);
 		return o ? -1 : err_input(err, "state: not an object");
@@ -338,6 +347,7 @@ static int load_json(struct ct *ct, json_object *o, struct error *err)
 						 ann, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	ct->pid = (pid_t)pid;
 	ct->starttime = st;
+	ct->late_hooks = late ? late_hooks : -1;
 	ct->rootfs = ct->rootfs_buf;
 	return 0;
 }

@@ -223,7 +223,7 @@ static int child_setup(struct ct *ct, const struct rootfs_spec *rs,
 	     child_recv(ct, &kind, err) != 1 ||
 	     kind != SYNC_GO))
 		_exit(1);
-	if ((s->oci || !ct->c->userns) && rootfs_prepare(rs, err) < 0)
+	if (!s->oci && !ct->c->userns && rootfs_prepare(rs, err) < 0)
 		return -1;
 	return rootfs_setup(rs, err);
 }
@@ -517,6 +517,7 @@ static struct ct *ct_new(void)
 		return NULL;
 	ct->pty_master = ct->pty_slave = ct->sock = ct->child_sock = -1;
 	ct->pidfd = ct->console_socket = ct->fifo_fd = ct->lock_fd = -1;
+	ct->late_hooks = -1;
 	return ct;
 }
 
@@ -755,10 +756,14 @@ static void kill_child(struct ct *ct)
 
 int container_destroy(struct ct *ct, struct error *err)
 {
+	bool v2;
 	int ret = 0;
 
 	if (!ct)
 		return 0;
+	/* A v1 freezer cgroup is made only for a container without a v2
+	 * one (container_pause): none to look for otherwise. */
+	v2 = ct->cg && cgroup_is_v2(ct->cg);
 	/* A paused container must thaw to die (cgroup v1). */
 	if (ct->state_dir && container_status(ct) == CT_PAUSED) {
 		struct error ignored;
@@ -770,7 +775,8 @@ int container_destroy(struct ct *ct, struct error *err)
 		ret = -1;
 	janitor_dismiss(&ct->jan);
 	if (ct->state_dir) {
-		freezer_remove(ct->name);
+		if (!v2)
+			freezer_remove(ct->name);
 		ct_state_remove(ct);
 	}
 	container_release(ct);

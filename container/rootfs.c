@@ -107,14 +107,6 @@ int rootfs_prepare(const struct rootfs_spec *s, struct error *err)
 	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
 		return -1;
-	if (s->spec->oci) {
-		/* An image's setuid programs keep working (no_new_privs is
-		 * the spec's choice); device nodes stay inert. */
-		ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV,
-				     "the rootfs", err);
-		close(rootfd);
-		return ret;
-	}
 	/* Device nodes and setuid files in the rootfs (an image's, or
 	 * ones its root makes) are inert. */
 	ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV |
@@ -172,12 +164,19 @@ int rootfs_setup(const struct rootfs_spec *s, struct error *err)
 
 	/* Again, in this namespace: a mount copied from a more privileged
 	 * namespace is locked in place and cannot be pivoted into; a new
-	 * bind of it can, and keeps the locked flags. */
+	 * bind of it can, and keeps the locked flags. With an OCI spec
+	 * this is the only bind (the child's own namespace: nothing was
+	 * prepared before the clone). */
 	rootfd = bind_rootfs(s, err);
 	if (rootfd < 0)
 		return -1;
 	if (s->spec->oci) {
-		ret = oci_setup(rootfd, s, err);
+		/* An image's setuid programs keep working (no_new_privs is
+		 * the spec's choice); device nodes stay inert. */
+		ret = mount_attr_set(rootfd, true, MOUNT_ATTR_NODEV,
+				     "the rootfs", err);
+		if (!ret)
+			ret = oci_setup(rootfd, s, err);
 		close(rootfd);
 		return ret;
 	}

@@ -32,9 +32,9 @@
 #include "ct_config.h"
 #include "spec.h"
 
-/* With an OCI spec (spec->oci) the steps differ: rootfs_prepare only
- * binds the rootfs (nodev); rootfs_setup mounts the spec's mounts in
- * order (oci_mounts.h) instead of vessel's /proc, /sys, /dev and /run,
+/* With an OCI spec (spec->oci) the steps differ: rootfs_prepare is not
+ * used; rootfs_setup binds the rootfs once (nodev), mounts the spec's
+ * mounts in order (oci_mounts.h) instead of vessel's /proc, /sys, /dev and /run,
  * makes the device nodes if the spec put a tmpfs on /dev, pivots, writes
  * the sysctls, applies the spec's masked and read-only paths, and makes
  * the root read-only last (root.readonly). */

@@ -250,14 +250,16 @@ static const char *only_id(const struct oci_cli *g, int argc, char **argv)
 }
 
 /* The hooks of the container's config.json (read again from its
- * bundle), or NULL; *oc to free. */
+ * bundle), or NULL; *oc to free. Not read when its state says the
+ * config had no poststart or poststop hooks when it was created. */
 static const struct oci_hooks *bundle_hooks(const struct ct *ct,
 					    struct oci_config *oc)
 {
 	struct error err = { 0 };
 
 	memset(oc, 0, sizeof(*oc));
-	if (!ct->bundle || oci_spec_load(ct->bundle, oc, NULL, &err) < 0)
+	if (!ct->bundle || !ct->late_hooks ||
+	    oci_spec_load(ct->bundle, oc, NULL, &err) < 0)
 		return NULL;
 	return oc->spec.hooks;
 }
