@@ -269,11 +269,13 @@ static int take(const char *target, const char *repo_path, bool json,
 			goto out;
 		}
 		for (size_t i = 0; i < t.cfg.vm.ndisks; i++)
-			src[i] = (struct backup_source){ ITEM_DISK, t.cfg.vm.disks[i].path, NULL };
+			src[i] = (struct backup_source){ .type = ITEM_DISK,
+							 .path = t.cfg.vm.disks[i].path };
 		req.nsrc = t.cfg.vm.ndisks;
 	} else {
 		req.kind = "container";
-		src[0] = (struct backup_source){ ITEM_TREE, t.cfg.ct.rootfs, NULL };
+		src[0] = (struct backup_source){ .type = ITEM_TREE,
+						 .path = t.cfg.ct.rootfs };
 		req.nsrc = 1;
 		if (t.live && !t.paused) {
 			req.freeze = ct_freeze;
