@@ -2,7 +2,10 @@
  * (tools/backup/disk_bitmap.c, disk_plan_decide): only with a bitmap that
  * loaded, is clean, lost nothing, matches the image, follows the very
  * backup the guest's last manifest recorded (its generation), and whose
- * previous index fits the image; otherwise the reason, one per fault. */
+ * previous index fits the image; otherwise the reason, one per fault.
+ * A running VM's marks (disk_plan_decide_live): only if the VM trusted
+ * its bitmap at start, the size is the image's, and they follow the last
+ * backup as above. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -124,6 +127,55 @@ static void test_previous_backup(void **state)
 	assert_true(decide());
 }
 
+/* A running VM's marks, taken at the backup's point in time. */
+static bool decide_live(void)
+{
+	return disk_plan_decide_live(&bm, &st, &prev, &ix, why, sizeof(why));
+}
+
+static void expect_live_full(const char *what)
+{
+	assert_false(decide_live());
+	if (!strstr(why, what))
+		fail_msg("reason '%s' lacks '%s'", why, what);
+}
+
+static void test_live(void **state)
+{
+	(void)state;
+	/* The file flag and identity are the running VM's business: a
+	 * not-clean file with another mtime still counts. */
+	bm.clean = false;
+	st.st_mtim.tv_nsec = 7;
+	assert_true(decide_live());
+	assert_string_equal(why, "");
+	assert_false(disk_plan_decide_live(NULL, &st, &prev, &ix, why,
+					   sizeof(why)));
+	assert_non_null(strstr(why, "does not track"));
+	bm.lost = BLK_BM_UNCLEAN;
+	expect_live_full("the VM's bitmap was not trusted at start");
+	expect_live_full("did not stop cleanly");
+	bm.lost = BLK_BM_MISSING;
+	expect_live_full("no dirty bitmap");
+	bm.lost = 0;
+	st.st_size = SIZE + 4096;
+	expect_live_full("size changed");
+	st.st_size = SIZE;
+	prev.bitmap_gen = 41;
+	expect_live_full("generation mismatch");
+	prev.bitmap_gen = 0;
+	expect_live_full("generation mismatch");
+	prev.bitmap_gen = 42;
+	assert_false(disk_plan_decide_live(&bm, &st, NULL, &ix, why, sizeof(why)));
+	assert_non_null(strstr(why, "no earlier backup"));
+	assert_false(disk_plan_decide_live(&bm, &st, &prev, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "index does not fit"));
+	ix.n = 4;
+	expect_live_full("index does not fit");
+	ix.n = 3;
+	assert_true(decide_live());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_bitmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_previous_backup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
