@@ -40,14 +40,6 @@ dd if=/dev/urandom of="$img" bs=1M count=32 seek=64 conv=notrunc status=none
 MIB=$((1 << 20))
 max_read=$(((1 << 30) / 50))    # 2%
 
-# jget FILE KEY [disk]: a field of a backup's --json (of its first disk).
-jget() {
-	python3 -c 'import json,sys
-o = json.load(open(sys.argv[1]))
-o = o["disks"][0] if len(sys.argv) > 3 else o
-print(o.get(sys.argv[2], ""))' "$@"
-}
-
 # backup N TARGET [REPO]: `vessel backup --json TARGET REPO` as $T/bN.json.
 backup() {
 	info "vessel backup $2 (#$1)"
