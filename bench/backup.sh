@@ -123,14 +123,14 @@ dd if=/dev/urandom of="$W/clone.img" bs=1M count=4 seek=1000 conv=notrunc status
 printf 'kind: vm\nname: clone\nkernel: %s\ndisks:\n  - path: %s\n' "$W/vmlinuz" "$W/clone.img" >"$W/clone.yaml"
 bench_metric backup_clone_new_pct "second of two clones: stored / first's stored (goal: <= 5%)" %
 "$VESSEL" backup --json "$W/clone.yaml" "$W/repo" >"$W/clone.json"
-rm -f "$W/clone.img"
+rm -f "$W/clone.img" "$img"
 clone_pct=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["bytes_new"]; b=json.load(open(sys.argv[2]))["bytes_new"]; print(round(100 * b / a, 2))' "$W/full.json" "$W/clone.json")
 bench_sample backup_clone_new_pct vessel "$clone_pct"
 
 bench_metric restore_mibs "restore throughput (2 GiB image)" MiB/s
 id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/full.json")
 timed tr "$VESSEL" backup restore "$W/repo" "$id" --to "$W/out"
-rm -rf "$W/out" "$W/repo" "$img"
+rm -rf "$W/out" "$W/repo"
 timed tu sh -c "gunzip -c '$W/img.gz' >'$W/gunzip.img'"
 rm -f "$W/gunzip.img"
 bench_sample restore_mibs vessel "$(mibs "$tr")"
