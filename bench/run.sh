@@ -174,9 +174,10 @@ export BENCH_GUEST_DIR
 watcher=''
 trap 'rm -rf "$BENCH_GUEST_DIR"; [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true' EXIT
 ! wants_guest || bench_guest_build "$BENCH_GUEST_DIR"
-# blk and net: the virtio guests' initramfs with the load generators
+# blk, net, snapshot, migrate, backup: the virtio guests' initramfs with the load generators
 # (bench/blkload.c, bench/netload.c, compiled static here).
-if bench_selected blk || bench_selected net || bench_selected snapshot || bench_selected migrate; then
+if bench_selected blk || bench_selected net || bench_selected snapshot || bench_selected migrate ||
+	bench_selected backup; then
 	ensure_cmds gcc:gcc e2fsprogs:mkfs.ext4 iproute2:ip
 	bench_virtio_guest_build "$BENCH_GUEST_DIR"
 fi

@@ -40,6 +40,9 @@ struct devices_spec {
 	/* One copy-before-write per disk (a live backup reads through it),
 	 * or NULL. */
 	struct blk_cbw *disk_cbw;
+	/* One slot per disk where its engine puts its backup marks (a live
+	 * backup takes them, devices/block/cbt.h), or NULL. */
+	struct blk_cbt **disk_cbt;
 	const struct nic_spec *nets; size_t nnets;
 	bool rng;
 	unsigned rng_slot;

@@ -28,8 +28,9 @@ struct live_ctx {
 	struct repo *r;
 };
 
-/* vm_control_backup's fn: the disks, through their copy-before-write. */
-static int read_disks(void *opaque, struct blk_cbw *const *cbw, size_t n,
+/* vm_control_backup's fn: the disks, through their copy-before-write,
+ * with the marks taken at the point in time. */
+static int read_disks(void *opaque, const struct vm_backup_disk *d, size_t n,
 		      struct error *err)
 {
 	struct live_ctx *x = opaque;
@@ -47,9 +48,14 @@ static int read_disks(void *opaque, struct blk_cbw *const *cbw, size_t n,
 		return err_input(err, "%s has %zu disks: nothing to back up (or "
 				 "more than %d)", x->cfg->name, n, MANIFEST_ITEMS);
 	for (size_t i = 0; i < n; i++) {
-		view[i] = (struct disk_view){ blk_cbw_claim, blk_cbw_release, cbw[i] };
-		src[i] = (struct backup_source){ ITEM_DISK, x->cfg->vm.disks[i].path,
-						 cbw[i] ? &view[i] : NULL };
+		view[i] = (struct disk_view){ blk_cbw_claim, blk_cbw_release,
+					      d[i].cbw };
+		src[i] = (struct backup_source){
+			.type = ITEM_DISK, .path = x->cfg->vm.disks[i].path,
+			.view = d[i].cbw ? &view[i] : NULL, .live = true,
+			.marks = d[i].tracked ? &d[i].marks : NULL,
+			.marks_gen = d[i].new_gen,
+		};
 	}
 	rc = backup_take(x->r, &req, &m, err);
 	if (rc == 0)
@@ -58,9 +64,9 @@ static int read_disks(void *opaque, struct blk_cbw *const *cbw, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct blk_cbw_stats st;
 
-		if (!cbw[i])
+		if (!d[i].cbw)
 			continue;
-		blk_cbw_get_stats(cbw[i], &st);
+		blk_cbw_get_stats(d[i].cbw, &st);
 		x->b->st.copies += st.copies;
 		x->b->st.copied += st.copied;
 		x->b->st.waits += st.waits;

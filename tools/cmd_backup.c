@@ -40,11 +40,12 @@ void usage_backup(FILE *out)
 		"disks are read as they were when the backup began (a guest write\n"
 		"to a part not read yet first saves the old data for the backup);\n"
 		"if the guest stops, crashes or reboots meanwhile, the backup fails\n"
-		"and nothing is recorded.\n"
-		"A stopped VM's disk is read only where its dirty bitmap\n"
-		"(IMAGE.vbitmap, kept by the VM across clean stops) marks changes\n"
-		"since the guest's last backup in REPO; otherwise in full, and the\n"
-		"summary says why (a running VM's disks are read in full).\n"
+		"and nothing is recorded (the changes it would have covered count\n"
+		"for the next one).\n"
+		"A VM's disk is read only where its dirty bitmap marks changes\n"
+		"since the guest's last backup in REPO (a running VM's marks in its\n"
+		"memory, a stopped VM's in IMAGE.vbitmap, kept across clean stops);\n"
+		"otherwise in full, and the summary says why.\n"
 		"\n"
 		"`vessel backup SUBCOMMAND --help` describes a subcommand.\n"
 		"\n"
@@ -269,11 +270,13 @@ static int take(const char *target, const char *repo_path, bool json,
 			goto out;
 		}
 		for (size_t i = 0; i < t.cfg.vm.ndisks; i++)
-			src[i] = (struct backup_source){ ITEM_DISK, t.cfg.vm.disks[i].path, NULL };
+			src[i] = (struct backup_source){ .type = ITEM_DISK,
+							 .path = t.cfg.vm.disks[i].path };
 		req.nsrc = t.cfg.vm.ndisks;
 	} else {
 		req.kind = "container";
-		src[0] = (struct backup_source){ ITEM_TREE, t.cfg.ct.rootfs, NULL };
+		src[0] = (struct backup_source){ .type = ITEM_TREE,
+						 .path = t.cfg.ct.rootfs };
 		req.nsrc = 1;
 		if (t.live && !t.paused) {
 			req.freeze = ct_freeze;

@@ -55,6 +55,7 @@ struct vm {
 	struct devices_spec devices;    /* what env.spec points to */
 	struct blk_dirty *disk_dirty;   /* devices.ndisks write logs (board.c) */
 	struct blk_cbw *disk_cbw;       /* devices.ndisks, for live backups */
+	struct blk_cbt **disk_cbt;      /* devices.ndisks: each disk's marks */
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	struct gmem mem;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <sys/uio.h>
 #include <zlib.h>
@@ -54,6 +55,16 @@ int blk_bitmap_init(struct blk_bitmap *b, uint64_t size, struct error *err)
 	b->chunks = chunks_of(size);
 	b->bm = calloc(blk_bitmap_words(size) + 1, sizeof(uint64_t));
 	return b->bm ? 0 : err_set(err, "out of memory");
+}
+
+int blk_bitmap_new_generation(uint64_t *gen, struct error *err)
+{
+	do {
+		if (getrandom(gen, sizeof(*gen), 0) != sizeof(*gen))
+			return err_sys(err, "getrandom");
+		*gen &= INT64_MAX;      /* a JSON integer */
+	} while (!*gen);
+	return 0;
 }
 
 void blk_bitmap_free(struct blk_bitmap *b)

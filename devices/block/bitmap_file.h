@@ -54,6 +54,8 @@ size_t blk_bitmap_words(uint64_t size);
 /* Nothing marked, not clean, no identity, generation 0. */
 int blk_bitmap_init(struct blk_bitmap *b, uint64_t size, struct error *err);
 void blk_bitmap_free(struct blk_bitmap *b);
+/* A new random generation: non-zero, < 2^63. */
+int blk_bitmap_new_generation(uint64_t *gen, struct error *err);
 bool blk_bitmap_test(const struct blk_bitmap *b, uint64_t chunk);
 uint64_t blk_bitmap_count(const struct blk_bitmap *b);
 /* The image's identity, from its fstat after the last flush. */

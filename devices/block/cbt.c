@@ -11,6 +11,7 @@ static void cbt_free(struct blk_cbt *c)
 {
 	blk_dirty_destroy(&c->marks);
 	blk_bitmap_free(&c->file);
+	free(c->held);
 	free(c->image);
 	free(c);
 }
@@ -95,6 +96,51 @@ void blk_cbt_mark(struct blk_cbt *c, uint64_t off, uint64_t len)
 		blk_dirty_mark(&c->marks, off, len);
 }
 
+int blk_cbt_take(struct blk_cbt *c, uint64_t new_gen, struct blk_bitmap *out,
+		 struct error *err)
+{
+	size_t words = blk_bitmap_words(c->file.size);
+
+	memset(out, 0, sizeof(*out));
+	if (c->taken)
+		return err_set(err, "%s: a backup has taken its dirty marks "
+			       "already", c->image);
+	if (blk_bitmap_init(out, c->file.size, err) < 0)
+		return -1;
+	c->held = calloc(words + 1, sizeof(uint64_t));
+	if (!c->held) {
+		blk_bitmap_free(out);
+		return err_set(err, "out of memory");
+	}
+	/* Earlier runs' marks (nothing if the file was not trusted), then
+	 * this run's, which restart empty. */
+	memcpy(out->bm, c->file.bm, words * sizeof(uint64_t));
+	blk_dirty_take(&c->marks, out->bm);
+	memcpy(c->held, out->bm, words * sizeof(uint64_t));
+	out->generation = c->held_gen = c->file.generation;
+	out->lost = c->held_lost = c->file.lost;
+	memset(c->file.bm, 0, words * sizeof(uint64_t));
+	c->file.generation = new_gen;
+	c->file.lost = 0;
+	c->taken = true;
+	return 0;
+}
+
+void blk_cbt_settle(struct blk_cbt *c, bool ok)
+{
+	if (!c || !c->taken)
+		return;
+	if (!ok) {
+		for (size_t i = 0; i < blk_bitmap_words(c->file.size); i++)
+			c->file.bm[i] |= c->held[i];
+		c->file.generation = c->held_gen;
+		c->file.lost = c->held_lost;
+	}
+	free(c->held);
+	c->held = NULL;
+	c->taken = false;
+}
+
 void blk_cbt_forget(struct blk_cbt *c)
 {
 	if (c)
@@ -121,6 +167,7 @@ int blk_cbt_close(struct blk_cbt *c, int fd, struct error *err)
 		err_set(err, "%s: its size changed while it was in use", c->image);
 		goto out;
 	}
+	blk_cbt_settle(c, false);
 	blk_dirty_take(&c->marks, c->file.bm);
 	blk_bitmap_identify(&c->file, &st);
 	c->file.clean = true;

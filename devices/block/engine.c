@@ -175,6 +175,9 @@ int blk_engine_open(struct blk_engine **out, const struct blk_engine_opts *o,
 	}
 	blk_make_id(e->id, o->name, o->index);
 	e->dirty = o->dirty;
+	e->cbt_slot = o->cbt_slot;
+	if (e->cbt_slot)
+		*e->cbt_slot = e->cbt;
 	*out = e;
 	return 0;
 }
@@ -240,6 +243,8 @@ void blk_engine_close(struct blk_engine *e)
 		blk_backend_drain(e->be);
 		pthread_mutex_unlock(e->lock);
 	}
+	if (e->cbt_slot)
+		*e->cbt_slot = NULL;
 	if (e->cbt) {
 		/* Every write completed and marked, then the bitmap. */
 		blk_backend_pause(e->be);

@@ -38,6 +38,7 @@ struct blk_engine {
 	struct blk_backend *be;
 	struct blk_dirty *dirty;        /* NULL: writes go unrecorded */
 	struct blk_cbt *cbt;            /* the backup's marks; or NULL */
+	struct blk_cbt **cbt_slot;      /* where cbt is published; or NULL */
 	struct blk_limits lim;
 	char id[VIRTIO_BLK_ID_BYTES];
 	/* From blk_engine_attach() */
@@ -69,6 +70,9 @@ struct blk_engine_opts {
 	bool unlocked;                  /* no image lock until handover */
 	struct blk_dirty *dirty;        /* marked as writes complete; or NULL */
 	struct blk_cbw *cbw;            /* a live backup's; or NULL */
+	/* Set to the disk's backup marks (NULL: none) from open to close,
+	 * for a live backup to take them (cbt.h); or NULL. */
+	struct blk_cbt **cbt_slot;
 };
 
 /* Open the image; a writable one that is locked gets its backup bitmap

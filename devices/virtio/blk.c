@@ -199,6 +199,7 @@ static int disk_create(struct device_env *env, struct blk_disk *k, unsigned i,
 		.unlocked = env->spec->incoming,
 		.dirty = env->spec->disk_dirty ? &env->spec->disk_dirty[i] : NULL,
 		.cbw = env->spec->disk_cbw ? &env->spec->disk_cbw[i] : NULL,
+		.cbt_slot = env->spec->disk_cbt ? &env->spec->disk_cbt[i] : NULL,
 	};
 
 	if (blk_engine_open(&k->eng, &o, env->loop, err) < 0)

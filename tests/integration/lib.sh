@@ -355,6 +355,14 @@ host_ext4_dir() {
 	at_exit "umount $(printf %q "$dir") 2>/dev/null || umount -l $(printf %q "$dir")"
 }
 
+# jget FILE KEY [disk]: a field of a backup's --json (of its first disk).
+jget() {
+	python3 -c 'import json,sys
+o = json.load(open(sys.argv[1]))
+o = o["disks"][0] if len(sys.argv) > 3 else o
+print(o.get(sys.argv[2], ""))' "$@"
+}
+
 # skip WHY: ends the test without running it, because something it needs is
 # missing here (not a failure of vessel): prints "SKIP: WHY" and exits 0.
 # run-all.sh reports it as `SKIP NAME: WHY` and counts it skipped.

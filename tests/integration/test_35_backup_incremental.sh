@@ -23,14 +23,6 @@ truncate -s 1G "$img"
 dd if=/dev/urandom of="$img" bs=1M count=32 seek=64 conv=notrunc status=none
 size=$((1 << 30)) max_read=$(((1 << 30) / 50))
 
-# jget FILE KEY [disk]: a field of a backup's --json (of its first disk).
-jget() {
-	python3 -c 'import json,sys
-o = json.load(open(sys.argv[1]))
-o = o["disks"][0] if len(sys.argv) > 3 else o
-print(o.get(sys.argv[2], ""))' "$@"
-}
-
 # backup N: `vessel backup --json` into $R as $T/bN.json.
 backup() {
 	info "vessel backup (#$1)"

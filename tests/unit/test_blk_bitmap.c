@@ -5,7 +5,11 @@
  * image's fstat; and the VM's side: at open a file is loaded and at once
  * written not clean, at a clean close written clean with the marks and
  * the image's identity; a file that is not the truth starts over with
- * the reason kept; a forgotten disk stays not clean. */
+ * the reason kept; a forgotten disk stays not clean. A live backup's
+ * take of the marks: every chunk changed since the old generation, the
+ * marks restarting under the new one; settled done, the new generation
+ * and only the later marks reach the file; failed (or not settled at
+ * close), the taken marks merge back under the old generation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -362,6 +366,154 @@ static void test_cbt_bad_file(void **state)
 	blk_bitmap_free(&b);
 }
 
+/* The file as a backup renews it: clean, nothing lost, generation gen,
+ * chunks marked. */
+static void renew(uint64_t gen, const uint64_t *chunk, size_t n)
+{
+	struct error err = { 0 };
+	struct blk_bitmap b;
+	struct stat st;
+
+	assert_int_equal(stat(image, &st), 0);
+	assert_int_equal(blk_bitmap_init(&b, (uint64_t)st.st_size, &err), 0);
+	b.clean = true;
+	b.generation = gen;
+	for (size_t i = 0; i < n; i++)
+		b.bm[chunk[i] / 64] |= 1ull << (chunk[i] % 64);
+	blk_bitmap_identify(&b, &st);
+	assert_int_equal(blk_bitmap_save(image, &b, &err), 0);
+	blk_bitmap_free(&b);
+}
+
+static uint64_t word0(void)
+{
+	struct blk_bitmap b;
+	uint64_t w;
+
+	load(&b);
+	w = b.bm[0];
+	blk_bitmap_free(&b);
+	return w;
+}
+
+static void expect_file(uint64_t gen, uint32_t lost, uint64_t w)
+{
+	struct blk_bitmap b;
+	struct stat st;
+
+	load(&b);
+	assert_true(b.clean);
+	assert_int_equal(b.generation, gen);
+	assert_int_equal(b.lost, lost);
+	assert_int_equal(stat(image, &st), 0);
+	assert_int_equal(blk_bitmap_trust(&b, &st), lost);
+	blk_bitmap_free(&b);
+	assert_int_equal(word0(), w);
+}
+
+static struct blk_cbt *cbt_open(int *fd)
+{
+	struct error err = { 0 };
+	struct blk_cbt *c;
+
+	*fd = open(image, O_RDWR);
+	assert_true(*fd >= 0);
+	assert_int_equal(blk_cbt_open(&c, image, *fd, &err), 0);
+	assert_non_null(c);
+	return c;
+}
+
+static void cbt_close(struct blk_cbt *c, int fd)
+{
+	struct error err = { 0 };
+
+	assert_int_equal(blk_cbt_close(c, fd, &err), 0);
+	close(fd);
+}
+
+static void test_cbt_take(void **state)
+{
+	const uint64_t three[] = { 3 };
+	struct error err = { 0 };
+	struct blk_bitmap t, t2;
+	struct blk_cbt *c;
+	int fd;
+
+	(void)state;
+	/* Trusted at open (generation 7, chunk 3); chunk 5 written: the
+	 * take has both, under 7; chunk 6 written after it. Done: the file
+	 * has generation 9 and only chunk 6. */
+	renew(7, three, 1);
+	c = cbt_open(&fd);
+	blk_cbt_mark(c, 5 * BLK_BITMAP_CHUNK + 10, 1);
+	assert_int_equal(blk_cbt_take(c, 9, &t, &err), 0);
+	assert_int_equal(t.generation, 7);
+	assert_int_equal(t.lost, 0);
+	assert_int_equal(t.chunks, 10);
+	assert_int_equal(t.bm[0], (1ull << 3) | (1ull << 5));
+	/* One take at a time. */
+	assert_int_equal(blk_cbt_take(c, 10, &t2, &err), -1);
+	assert_non_null(strstr(err.msg, "already"));
+	assert_null(t2.bm);
+	blk_cbt_mark(c, 6 * BLK_BITMAP_CHUNK, BLK_BITMAP_CHUNK);
+	blk_cbt_settle(c, true);
+	blk_bitmap_free(&t);
+	cbt_close(c, fd);
+	expect_file(9, 0, 1ull << 6);
+
+	/* Failed: the taken marks (1, 6) merge back with the later one (2),
+	 * under the old generation 9. */
+	c = cbt_open(&fd);
+	blk_cbt_mark(c, 1 * BLK_BITMAP_CHUNK, 1);
+	assert_int_equal(blk_cbt_take(c, 11, &t, &err), 0);
+	assert_int_equal(t.generation, 9);
+	assert_int_equal(t.bm[0], (1ull << 1) | (1ull << 6));
+	blk_bitmap_free(&t);
+	blk_cbt_mark(c, 2 * BLK_BITMAP_CHUNK, 1);
+	blk_cbt_settle(c, false);
+	/* Settled: another take may come, and may fail too. */
+	assert_int_equal(blk_cbt_take(c, 12, &t, &err), 0);
+	assert_int_equal(t.generation, 9);
+	assert_int_equal(t.bm[0], (1ull << 1) | (1ull << 2) | (1ull << 6));
+	blk_bitmap_free(&t);
+	blk_cbt_mark(c, 8 * BLK_BITMAP_CHUNK, 1);
+	/* Not settled at the close (the VM stopped under it): failed. */
+	cbt_close(c, fd);
+	expect_file(9, 0, (1ull << 1) | (1ull << 2) | (1ull << 6) | (1ull << 8));
+	blk_cbt_settle(NULL, true);
+}
+
+static void test_cbt_take_untrusted(void **state)
+{
+	struct error err = { 0 };
+	struct blk_bitmap t;
+	struct blk_cbt *c;
+	int fd;
+
+	(void)state;
+	/* No file at open: the take says why, with generation 0. */
+	c = cbt_open(&fd);
+	blk_cbt_mark(c, 0, 1);
+	assert_int_equal(blk_cbt_take(c, 21, &t, &err), 0);
+	assert_int_equal(t.lost, BLK_BM_MISSING);
+	assert_int_equal(t.generation, 0);
+	assert_int_equal(t.bm[0], 1);
+	blk_bitmap_free(&t);
+	/* Failed: still untrusted. */
+	blk_cbt_settle(c, false);
+	cbt_close(c, fd);
+	expect_file(0, BLK_BM_MISSING, 1);
+	/* Done (the backup read it all): trusted from then on. */
+	c = cbt_open(&fd);
+	assert_int_equal(blk_cbt_take(c, 22, &t, &err), 0);
+	assert_int_equal(t.lost, BLK_BM_MISSING);
+	blk_bitmap_free(&t);
+	blk_cbt_mark(c, 4 * BLK_BITMAP_CHUNK, 1);
+	blk_cbt_settle(c, true);
+	cbt_close(c, fd);
+	expect_file(22, 0, 1ull << 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +522,9 @@ int main(void)
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test_setup_teardown(test_cbt_runs, make_image, remove_image),
 		cmocka_unit_test_setup_teardown(test_cbt_bad_file, make_image, remove_image),
+		cmocka_unit_test_setup_teardown(test_cbt_take, make_image, remove_image),
+		cmocka_unit_test_setup_teardown(test_cbt_take_untrusted, make_image,
+						remove_image),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

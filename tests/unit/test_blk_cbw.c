@@ -498,7 +498,8 @@ static void test_disk_backup_view(void **state)
 	assert_int_equal(repo_open(&r, repo, REPO_CREATE, &err), 0);
 	assert_int_equal(store_init(&s, &r, &err), 0);
 	progress_start(&pg, false, BIG);
-	assert_int_equal(disk_plan_live(&plan, img, &err), 0);
+	assert_int_equal(disk_plan_live(&plan, &r, img, "disk0", NULL, NULL, 0,
+					 &err), 0);
 	if (disk_backup(&s, &plan, &view, &ix, &pg, &err) < 0)
 		fail_msg("disk_backup: %s", err.msg);
 	disk_plan_close(&plan);

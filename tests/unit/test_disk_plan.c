@@ -2,7 +2,10 @@
  * (tools/backup/disk_bitmap.c, disk_plan_decide): only with a bitmap that
  * loaded, is clean, lost nothing, matches the image, follows the very
  * backup the guest's last manifest recorded (its generation), and whose
- * previous index fits the image; otherwise the reason, one per fault. */
+ * previous index fits the image; otherwise the reason, one per fault.
+ * A running VM's marks (disk_plan_decide_live): only if the VM trusted
+ * its bitmap at start, the size is the image's, and they follow the last
+ * backup as above. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,12 +24,16 @@ static struct stat st;
 static struct manifest_item prev;
 static struct index ix;
 static char why[256];
+/* bm as a running VM's marks, taken at the backup's point in time
+ * (disk_plan_decide_live), or as a stopped VM's file. */
+static bool live;
 
 static int setup(void **state)
 {
 	struct error err = { 0 };
 
 	(void)state;
+	live = false;
 	assert_int_equal(blk_bitmap_init(&bm, SIZE, &err), 0);
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFREG | 0600;
@@ -56,7 +63,8 @@ static int teardown(void **state)
 
 static bool decide(void)
 {
-	return disk_plan_decide(&bm, NULL, &st, &prev, &ix, why, sizeof(why));
+	return live ? disk_plan_decide_live(&bm, &st, &prev, &ix, why, sizeof(why)) :
+		      disk_plan_decide(&bm, NULL, &st, &prev, &ix, why, sizeof(why));
 }
 
 static void expect_full(const char *what)
@@ -124,6 +132,43 @@ static void test_previous_backup(void **state)
 	assert_true(decide());
 }
 
+static void test_live(void **state)
+{
+	(void)state;
+	live = true;
+	/* The file flag and identity are the running VM's business: a
+	 * not-clean file with another mtime still counts. */
+	bm.clean = false;
+	st.st_mtim.tv_nsec = 7;
+	assert_true(decide());
+	assert_string_equal(why, "");
+	assert_false(disk_plan_decide_live(NULL, &st, &prev, &ix, why,
+					   sizeof(why)));
+	assert_non_null(strstr(why, "does not track"));
+	bm.lost = BLK_BM_UNCLEAN;
+	expect_full("the VM's bitmap was not trusted at start");
+	expect_full("did not stop cleanly");
+	bm.lost = BLK_BM_MISSING;
+	expect_full("no dirty bitmap");
+	bm.lost = 0;
+	st.st_size = SIZE + 4096;
+	expect_full("size changed");
+	st.st_size = SIZE;
+	prev.bitmap_gen = 41;
+	expect_full("generation mismatch");
+	prev.bitmap_gen = 0;
+	expect_full("generation mismatch");
+	prev.bitmap_gen = 42;
+	assert_false(disk_plan_decide_live(&bm, &st, NULL, &ix, why, sizeof(why)));
+	assert_non_null(strstr(why, "no earlier backup"));
+	assert_false(disk_plan_decide_live(&bm, &st, &prev, NULL, why, sizeof(why)));
+	assert_non_null(strstr(why, "index does not fit"));
+	ix.n = 4;
+	expect_full("index does not fit");
+	ix.n = 3;
+	assert_true(decide());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_bitmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_previous_backup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,8 +133,10 @@ static int open_plans(struct repo *r, const struct backup_req *req,
 		if (req->src[i].type != ITEM_DISK)
 			continue;
 		snprintf(name, sizeof(name), "disk%zu", i);
-		rc = req->src[i].view ?
-		     disk_plan_live(&plan[i], req->src[i].path, err) :
+		rc = req->src[i].live ?
+		     disk_plan_live(&plan[i], r, req->src[i].path, name, prev,
+				    req->src[i].marks, req->src[i].marks_gen,
+				    err) :
 		     disk_plan_open(&plan[i], r, req->src[i].path, name, prev, err);
 	}
 	catalog_free(&c);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "../../devices/block/bitmap_file.h"
 #include "manifest.h"
 #include "progress.h"
 #include "repo.h"
@@ -16,6 +17,14 @@ struct backup_source {
 	enum item_type type;
 	const char *path;       /* a disk image, or a rootfs directory */
 	const struct disk_view *view;   /* a running VM's disk; or NULL */
+	/* A running VM's disk (read through view, or as it is if read-only):
+	 * not locked, its dirty bitmap the VM's. marks: the chunks the VM
+	 * marked as changed up to the backup's point in time, taken out as
+	 * the marks restarted under generation marks_gen (recorded if the
+	 * backup commits); NULL: the VM does not track the disk. */
+	bool live;
+	const struct blk_bitmap *marks;
+	uint64_t marks_gen;
 };
 
 struct backup_req {

@@ -119,8 +119,14 @@ static int read_view(const struct disk_view *v, int fd, bool seekable,
 static int reuse(struct store *s, const struct disk_plan *p, uint64_t c,
 		 size_t len, struct index *ix, struct error *err)
 {
-	const struct index_entry *e = &p->prev.e[c];
+	const struct index_entry *e;
 
+	/* The image grew since the plan (outside vessel): not ours to
+	 * guess. */
+	if (c >= p->prev.n)
+		return err_input(err, "the image is larger than when the backup "
+				 "began");
+	e = &p->prev.e[c];
 	if (e->len != len)
 		return err_input(err, "the last backup's chunk %llu has %u bytes, "
 				 "not %zu", (unsigned long long)c, e->len, len);

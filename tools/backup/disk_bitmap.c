@@ -9,11 +9,37 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 _Static_assert(DISK_CHUNK == BLK_BITMAP_CHUNK,
 	       "a bitmap's chunk is a backup's chunk");
+
+/* Do marks of generation gen, for an image of size bytes in chunks
+ * chunks, follow the previous backup prev (its index prev_ix)? */
+static bool follows(uint64_t gen, uint64_t size, uint64_t chunks,
+		    const struct manifest_item *prev, const struct index *prev_ix,
+		    char *why, size_t n)
+{
+	if (!prev) {
+		snprintf(why, n, "no earlier backup of this disk in this "
+			 "repository");
+		return false;
+	}
+	if (!prev->bitmap_gen || prev->bitmap_gen != gen) {
+		snprintf(why, n, "generation mismatch: the dirty bitmap (generation "
+			 "%" PRIu64 ") follows another backup than the last one "
+			 "here (generation %" PRIu64 ")", gen, prev->bitmap_gen);
+		return false;
+	}
+	if (!prev_ix || prev_ix->kind != INDEX_DISK ||
+	    prev_ix->chunk_size != DISK_CHUNK || prev_ix->size != size ||
+	    prev_ix->n != chunks) {
+		snprintf(why, n, "the last backup's index does not fit the image");
+		return false;
+	}
+	why[0] = '\0';
+	return true;
+}
 
 bool disk_plan_decide(const struct blk_bitmap *bm, const char *problem,
 		      const struct stat *st, const struct manifest_item *prev,
@@ -36,26 +62,32 @@ bool disk_plan_decide(const struct blk_bitmap *bm, const char *problem,
 			 "", blk_bitmap_why_text(w));
 		return false;
 	}
-	if (!prev) {
-		snprintf(why, n, "no earlier backup of this disk in this "
-			 "repository");
+	return follows(bm->generation, bm->size, bm->chunks, prev, prev_ix, why, n);
+}
+
+bool disk_plan_decide_live(const struct blk_bitmap *marks,
+			   const struct stat *st,
+			   const struct manifest_item *prev,
+			   const struct index *prev_ix, char *why, size_t n)
+{
+	if (!marks) {
+		snprintf(why, n, "the VM does not track this disk's changes "
+			 "(read-only, not a regular file, or its dirty bitmap "
+			 "file cannot be written)");
 		return false;
 	}
-	if (!prev->bitmap_gen || prev->bitmap_gen != bm->generation) {
-		snprintf(why, n, "generation mismatch: the dirty bitmap (generation "
-			 "%" PRIu64 ") follows another backup than the last one "
-			 "here (generation %" PRIu64 ")", bm->generation,
-			 prev->bitmap_gen);
+	if (marks->lost) {
+		snprintf(why, n, "the VM's bitmap was not trusted at start (and "
+			 "no backup since): %s",
+			 blk_bitmap_why_text((enum blk_bitmap_why)marks->lost));
 		return false;
 	}
-	if (!prev_ix || prev_ix->kind != INDEX_DISK ||
-	    prev_ix->chunk_size != DISK_CHUNK || prev_ix->size != bm->size ||
-	    prev_ix->n != bm->chunks) {
-		snprintf(why, n, "the last backup's index does not fit the image");
+	if (marks->size != (uint64_t)st->st_size) {
+		snprintf(why, n, "%s", blk_bitmap_why_text(BLK_BM_RESIZED));
 		return false;
 	}
-	why[0] = '\0';
-	return true;
+	return follows(marks->generation, marks->size, marks->chunks, prev,
+		       prev_ix, why, n);
 }
 
 /* The item of the previous backup that this disk was: same name, same
@@ -74,13 +106,26 @@ static const struct manifest_item *prev_item(const struct manifest *prev,
 	return NULL;
 }
 
-static int new_generation(uint64_t *gen, struct error *err)
+/* prev's item of this disk (*it, NULL: none) and, if the marks in p->bm
+ * (when have_bm) follow it, its index in p->prev (*have_ix). A damaged
+ * index is only a reason to read everything. */
+static int load_prev(struct disk_plan *p, struct repo *r,
+		     const struct manifest *prev, const char *name, bool have_bm,
+		     const struct manifest_item **it, bool *have_ix,
+		     struct error *err)
 {
-	do {
-		if (getrandom(gen, sizeof(*gen), 0) != sizeof(*gen))
-			return err_sys(err, "getrandom");
-		*gen &= INT64_MAX;      /* a JSON integer */
-	} while (!*gen);
+	struct error e2 = { 0 };
+	size_t at = 0;
+
+	*have_ix = false;
+	*it = prev_item(prev, name, p->path, &at);
+	if (!have_bm || !*it || (*it)->bitmap_gen != p->bm.generation)
+		return 0;
+	*have_ix = catalog_index(r, prev, at, &p->prev, &e2) == 0;
+	if (!*have_ix && e2.input == 0) {
+		*err = e2;
+		return -1;
+	}
 	return 0;
 }
 
@@ -92,7 +137,6 @@ int disk_plan_open(struct disk_plan *p, struct repo *r, const char *path,
 	struct error e = { 0 };
 	bool have_ix = false;
 	const char *problem = NULL;
-	size_t at = 0;
 	int lr = 1;
 
 	memset(p, 0, sizeof(*p));
@@ -114,7 +158,7 @@ int disk_plan_open(struct disk_plan *p, struct repo *r, const char *path,
 		err_sys(err, "%s", path);
 		goto fail;
 	}
-	if (new_generation(&p->new_gen, err) < 0)
+	if (blk_bitmap_new_generation(&p->new_gen, err) < 0)
 		goto fail;
 	p->regular = S_ISREG(p->st.st_mode);
 	if (!p->regular) {
@@ -125,16 +169,8 @@ int disk_plan_open(struct disk_plan *p, struct repo *r, const char *path,
 	lr = blk_bitmap_load(path, &p->bm, &e);
 	if (lr < 0)
 		problem = e.msg;        /* names the file */
-	it = prev_item(prev, name, path, &at);
-	if (lr == 0 && it && it->bitmap_gen == p->bm.generation) {
-		struct error e2 = { 0 };
-
-		have_ix = catalog_index(r, prev, at, &p->prev, &e2) == 0;
-		if (!have_ix && e2.input == 0) {
-			*err = e2;
-			goto fail;
-		}
-	}
+	if (load_prev(p, r, prev, name, lr == 0, &it, &have_ix, err) < 0)
+		goto fail;
 	p->incremental = disk_plan_decide(lr == 0 ? &p->bm : NULL, problem,
 					  &p->st, it, have_ix ? &p->prev : NULL,
 					  p->reason, sizeof(p->reason));
@@ -144,21 +180,45 @@ fail:
 	return -1;
 }
 
-int disk_plan_live(struct disk_plan *p, const char *path, struct error *err)
+int disk_plan_live(struct disk_plan *p, struct repo *r, const char *path,
+		   const char *name, const struct manifest *prev,
+		   const struct blk_bitmap *marks, uint64_t new_gen,
+		   struct error *err)
 {
+	const struct manifest_item *it;
+	bool have_ix = false;
+
 	memset(p, 0, sizeof(*p));
 	p->path = path;
+	p->live = true;
+	index_init(&p->prev, INDEX_DISK, DISK_CHUNK);
 	p->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0)
 		return err_sys(err, "%s", path);
 	if (fstat(p->fd, &p->st) < 0) {
 		err_sys(err, "fstat %s", path);
-		disk_plan_close(p);
-		return -1;
+		goto fail;
 	}
-	snprintf(p->reason, sizeof(p->reason), "a live backup of a running VM "
-		 "reads its disks in full (it does not use the dirty bitmap yet)");
+	p->regular = S_ISREG(p->st.st_mode);
+	if (marks) {
+		/* A copy of the caller's: the plan's to free. */
+		if (blk_bitmap_init(&p->bm, marks->size, err) < 0)
+			goto fail;
+		memcpy(p->bm.bm, marks->bm,
+		       blk_bitmap_words(marks->size) * sizeof(uint64_t));
+		p->bm.generation = marks->generation;
+		p->bm.lost = marks->lost;
+		p->new_gen = new_gen;
+	}
+	if (load_prev(p, r, prev, name, marks != NULL, &it, &have_ix, err) < 0)
+		goto fail;
+	p->incremental = disk_plan_decide_live(marks ? &p->bm : NULL, &p->st, it,
+					       have_ix ? &p->prev : NULL,
+					       p->reason, sizeof(p->reason));
 	return 0;
+fail:
+	disk_plan_close(p);
+	return -1;
 }
 
 int disk_plan_commit(struct disk_plan *p, struct error *err)
@@ -167,7 +227,7 @@ int disk_plan_commit(struct disk_plan *p, struct error *err)
 	struct stat st;
 	int r;
 
-	if (!p->regular)
+	if (!p->regular || p->live)     /* a VM's: it settles its own */
 		return 0;
 	if (fstat(p->fd, &st) < 0)
 		return err_sys(err, "fstat");

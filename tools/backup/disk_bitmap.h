@@ -25,11 +25,12 @@ struct disk_plan {
 	int fd;                 /* the image, locked; -1 */
 	struct stat st;
 	bool regular;           /* a file: it has a bitmap beside it */
+	bool live;              /* a running VM's (disk_plan_live) */
 	struct blk_bitmap bm;   /* as loaded (bm.bm NULL: none) */
 	struct index prev;      /* the previous backup's index of the disk */
 	bool incremental;       /* read only bm's marked chunks */
 	char reason[256];       /* else why not */
-	uint64_t new_gen;       /* what the bitmap is renewed to */
+	uint64_t new_gen;       /* what the bitmap is renewed to (0: none) */
 };
 
 /* Is the bitmap bm (NULL: none; problem: why it did not load) of the
@@ -47,12 +48,27 @@ bool disk_plan_decide(const struct blk_bitmap *bm, const char *problem,
 int disk_plan_open(struct disk_plan *p, struct repo *r, const char *path,
 		   const char *name, const struct manifest *prev,
 		   struct error *err);
+/* The same for a running VM's disk, whose marks (NULL: the VM does not
+ * track it) the VM took out at the backup's point in time: they replace
+ * reading only if the VM trusted its bitmap when it started (or a backup
+ * since settled: marks->lost 0), the image has their size, and they
+ * follow prev's item as above. */
+bool disk_plan_decide_live(const struct blk_bitmap *marks,
+			   const struct stat *st,
+			   const struct manifest_item *prev,
+			   const struct index *prev_ix, char *why, size_t n);
+
 /* A running VM's disk (its supervisor backs it up through copy-before-
- * write): opened for reading, not locked (the VM holds the lock), read in
- * full; its bitmap is the VM's while it runs, neither used nor renewed. */
-int disk_plan_live(struct disk_plan *p, const char *path, struct error *err);
+ * write): opened for reading, not locked (the VM holds the lock); marks
+ * and new_gen as in struct backup_source (backup.h): decided as
+ * disk_plan_decide_live says, against prev as disk_plan_open. */
+int disk_plan_live(struct disk_plan *p, struct repo *r, const char *path,
+		   const char *name, const struct manifest *prev,
+		   const struct blk_bitmap *marks, uint64_t new_gen,
+		   struct error *err);
 /* The backup is committed: renew the bitmap (clean, nothing marked,
- * generation new_gen). */
+ * generation new_gen); nothing for a running VM's disk (the VM settles
+ * its marks itself, vmm/machine/machine.h). */
 int disk_plan_commit(struct disk_plan *p, struct error *err);
 void disk_plan_close(struct disk_plan *p);
 

@@ -136,6 +136,10 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 		for (size_t i = 0; i < cfg->ndisks; i++)
 			blk_cbw_init(&vm->disk_cbw[i]);
 		vm->devices.disk_cbw = vm->disk_cbw;
+		vm->disk_cbt = calloc(cfg->ndisks, sizeof(*vm->disk_cbt));
+		if (!vm->disk_cbt)
+			return err_set(err, "out of memory");
+		vm->devices.disk_cbt = vm->disk_cbt;
 	}
 	r = incoming ? map_incoming(vm, incoming, err)
 		: snap ? vm_snapshot_map_memory(snap, vm, err)
@@ -184,6 +188,8 @@ void vm_destroy(struct vm *vm)
 		blk_cbw_destroy(&vm->disk_cbw[i]);
 	free(vm->disk_cbw);
 	vm->disk_cbw = NULL;
+	free(vm->disk_cbt);
+	vm->disk_cbt = NULL;
 	vm_core_destroy(vm);
 }
 

@@ -9,6 +9,7 @@
 
 #include "spec.h"
 #include "../vm.h"
+#include "../../devices/block/bitmap_file.h"
 
 struct vm_snapshot;
 
@@ -73,18 +74,33 @@ int vm_control_migrate(struct vm_control *c, const struct mig_opts *o,
 		       struct error *err);
 
 struct blk_cbw;
+/* One disk of a live backup, at its point in time. */
+struct vm_backup_disk {
+	struct blk_cbw *cbw;            /* NULL: read-only: read the image */
+	/* The VM tracks the disk's changes (devices/block/cbt.h): marks are
+	 * the chunks changed since the backup of generation
+	 * marks.generation, unless marks.lost says why they miss some; the
+	 * marks restarted as generation new_gen, which a committed backup
+	 * records. */
+	bool tracked;
+	struct blk_bitmap marks;
+	uint64_t new_gen;
+};
 /* A live backup of the running VM's disks: with the VM held still for a
  * moment (vCPUs parked, no disk request in flight), copy-before-write
  * (devices/block/cbw.h, chunks of chunk bytes, copies in unnamed files in
- * tmp_dir) starts on every writable disk; the VM runs on (or stays
- * paused), and fn reads the disks through cbw[i] (NULL for a read-only
- * disk: read the image) as they were at that moment; then it stops. The
- * VM stays meanwhile: a stop, crash or reboot cancels the copy-before-
- * write, so that fn's reads fail, and ends the run once fn returned.
- * Refused during a migration or another backup. fn's result, or -1 with
- * err. */
+ * tmp_dir) starts on every writable disk and its dirty marks are taken
+ * out (a new generation begins); the VM runs on (or stays paused), and
+ * fn reads the disks through d[i].cbw as they were at that moment; then
+ * copy-before-write stops. fn returns 0 only once the backup is
+ * committed: the new generations stand; otherwise the marks taken merge
+ * back and the old generations return (no change is lost to the next
+ * backup). The VM stays meanwhile: a stop, crash or reboot cancels the
+ * copy-before-write, so that fn's reads fail, and ends the run once fn
+ * returned. Refused during a migration or another backup. fn's result,
+ * or -1 with err. */
 int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
-		      int (*fn)(void *opaque, struct blk_cbw *const *cbw,
+		      int (*fn)(void *opaque, const struct vm_backup_disk *d,
 				size_t n, struct error *err),
 		      void *opaque, struct error *err);
 

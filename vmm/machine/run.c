@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 
 #include "migration_send.h"
+#include "../../devices/block/cbt.h"
 #include "../../devices/block/cbw.h"
 #include "../../tools/base/clock.h"
 #include "snapshot.h"
@@ -402,34 +403,57 @@ out:
 	return ret;
 }
 
-/* Copy-before-write on every writable disk of the quiesced vm. r->lock
- * held. */
+/* Settle the marks taken from each disk (ok: the backup is committed)
+ * and let go of them. */
+static void backup_settle(struct vm *vm, struct vm_backup_disk *d, size_t n,
+			  bool ok)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].tracked)
+			blk_cbt_settle(vm->disk_cbt[i], ok);
+		blk_bitmap_free(&d[i].marks);
+		d[i].tracked = false;
+	}
+}
+
+/* Copy-before-write on every writable disk of the quiesced vm, and its
+ * marks taken out at the same instant. r->lock held. */
 static int backup_start(struct vm *vm, const char *tmp_dir, uint32_t chunk,
-			struct blk_cbw **cbw, struct error *err)
+			struct vm_backup_disk *d, struct error *err)
 {
 	const struct devices_spec *dv = &vm->devices;
+	size_t i;
 
-	for (size_t i = 0; i < dv->ndisks; i++) {
+	for (i = 0; i < dv->ndisks; i++) {
+		struct blk_cbt *t = vm->disk_cbt ? vm->disk_cbt[i] : NULL;
+
 		if (dv->disks[i].readonly)
 			continue;
+		if (t && (blk_bitmap_new_generation(&d[i].new_gen, err) < 0 ||
+			  blk_cbt_take(t, d[i].new_gen, &d[i].marks, err) < 0))
+			break;
+		d[i].tracked = t != NULL;
 		if (blk_cbw_start(&vm->disk_cbw[i], dv->disks[i].path, tmp_dir,
-				  chunk, err) < 0) {
-			err_prefix(err, "disk %zu", i);
-			while (i-- > 0)
-				blk_cbw_stop(&vm->disk_cbw[i]);
-			return -1;
-		}
-		cbw[i] = &vm->disk_cbw[i];
+				  chunk, err) < 0)
+			break;
+		d[i].cbw = &vm->disk_cbw[i];
 	}
-	return 0;
+	if (i == dv->ndisks)
+		return 0;
+	err_prefix(err, "disk %zu", i);
+	for (size_t j = 0; j < i; j++)
+		if (d[j].cbw)
+			blk_cbw_stop(d[j].cbw);
+	backup_settle(vm, d, dv->ndisks, false);
+	return -1;
 }
 
 int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
-		      int (*fn)(void *opaque, struct blk_cbw *const *cbw,
+		      int (*fn)(void *opaque, const struct vm_backup_disk *d,
 				size_t n, struct error *err),
 		      void *opaque, struct error *err)
 {
-	struct blk_cbw **cbw = NULL;
+	struct vm_backup_disk *d = NULL;
 	struct runner *r;
 	struct vm *vm;
 	size_t n;
@@ -441,7 +465,7 @@ int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
 	if (r->migrating || r->backing_up) {
 		err_set(err, "a %s is under way", r->migrating ? "migration" :
 			"backup");
-	} else if (!(cbw = calloc(n ? n : 1, sizeof(*cbw)))) {
+	} else if (!(d = calloc(n ? n : 1, sizeof(*d)))) {
 		err_set(err, "out of memory");
 	} else if (!r->paused && vm_set_paused(vm, true) < 0) {
 		err_set(err, "a vCPU did not stop within 5 s (stuck in the "
@@ -449,8 +473,8 @@ int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
 		vm_set_paused(vm, false);
 	} else {
 		/* Held still: nothing in flight, every later write passes
-		 * the copy-before-write. */
-		ret = backup_start(vm, tmp_dir, chunk, cbw, err);
+		 * the copy-before-write and marks the new set. */
+		ret = backup_start(vm, tmp_dir, chunk, d, err);
 		if (!r->paused)
 			vm_set_paused(vm, false);
 	}
@@ -458,21 +482,23 @@ int vm_control_backup(struct vm_control *c, const char *tmp_dir, uint32_t chunk,
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_unlock(&c->lock);
 	if (ret < 0) {
-		free(cbw);
+		free(d);
 		return -1;
 	}
 
-	/* The VM stays (run_once waits for backing_up to clear). */
-	ret = fn(opaque, cbw, n, err);
+	/* The VM stays (run_once waits for backing_up to clear), and its
+	 * disks with it: their marks are settled before they close. */
+	ret = fn(opaque, d, n, err);
 
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < n; i++)
-		if (cbw[i])
-			blk_cbw_stop(cbw[i]);
+		if (d[i].cbw)
+			blk_cbw_stop(d[i].cbw);
+	backup_settle(vm, d, n, ret == 0);
 	r->backing_up = false;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-	free(cbw);
+	free(d);
 	return ret;
 }
 
