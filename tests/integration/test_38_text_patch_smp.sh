@@ -10,10 +10,13 @@
 #
 # This is the "Oops: int3" of the PREEMPT_RT guest (test_18) made
 # reproducible: under QEMU 7.2's multi-threaded TCG, the emulator the
-# nested host ran on before, a vCPU could keep running a stale
+# nested host runs on, a vCPU can keep running a stale
 # translation of the int3 after memory held the new jump (see
 # tests/harness/README.md, "Stale code after live patching", and
 # tcg-smc.sh, the same check on the nested host's own kernel).
+# In a nested host on QEMU before 8 with multi-threaded TCG (Debian 12's
+# 7.2, the harness's default) the guest hangs in about 1 run of 3: there
+# it skips, saying so, unless TEST_PATCH_FORCE=1 (to see the fault).
 # A stall is what this test looks for, so it is not retried:
 # test-retry: no
 # test-timeout: 240
@@ -26,6 +29,12 @@ min=${TEST_PATCH_MIN:-100}
 for v in "$flips" "$secs" "$min"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || fail "TEST_PATCH_FLIPS, _SECONDS and _MIN must be positive integers, not '$v'"
 done
+
+qv=${NESTED_QEMU_VERSION:-}
+if [ "${VESSEL_NESTED:-0}" = 1 ] && [ "${TEST_PATCH_FORCE:-0}" != 1 ] &&
+	[ "${NESTED_TCG_THREAD:-multi}" = multi ] && [ "${qv%%.*}" -lt 8 ] 2>/dev/null; then
+	skip "the nested host runs on QEMU $qv with multi-threaded TCG, which runs stale code after live patching (tests/harness/README.md); TEST_PATCH_FORCE=1 runs it anyway"
+fi
 
 virtio_guest t38 <<SH
 ctl=/proc/sys/kernel/sched_schedstats
