@@ -605,7 +605,7 @@ static void remove_parent(char *dir)
 		return;
 	*slash = '\0';
 	prev = strrchr(dir, '/');
-	if (prev && !strcmp(prev + 1, "vessel"))
+	if (prev && !strcmp(prev + 1, CG_VESSEL_DIR))
 		rmdir(dir);
 	*slash = '/';
 }

@@ -10,6 +10,9 @@
 
 #define CG_MAX_DIRS 8
 #define CG_PATH_MAX 4352	/* buffers for cgroup paths */
+/* vessel's own parent of its containers' cgroups, under the mount (or
+ * under the cgroup vessel runs in): shared, removed when it is empty. */
+#define CG_VESSEL_DIR "vessel"
 
 struct cgroup {
 	bool v2;

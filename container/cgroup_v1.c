@@ -135,7 +135,7 @@ static int make_leaf_in(struct cgroup *cg, const struct cg_mount *m,
 	rel = own;
 	if (strcmp(m->root, "/") && !strncmp(own, m->root, strlen(m->root)))
 		rel = own + strlen(m->root);
-	snprintf(base, sizeof(base), "%s%s%s/vessel", m->dir,
+	snprintf(base, sizeof(base), "%s%s%s/" CG_VESSEL_DIR, m->dir,
 		 rel[0] == '/' ? "" : "/", strcmp(rel, "/") ? rel : "");
 	return cg_make_leaf(cg, base, name, err);
 }

@@ -164,7 +164,7 @@ int cg_v2_create(struct cgroup *cg, const struct cg_mount *mounts, size_t n,
 				       avail[0] ? strtok(avail, "\n") :
 				       "empty");
 	if (!path)
-		snprintf(base, sizeof(base), "%s/vessel", m->dir);
+		snprintf(base, sizeof(base), "%s/" CG_VESSEL_DIR, m->dir);
 	if ((path && cg_split_path(m->dir, path, base, sizeof(base), &leaf,
 				   err) < 0) ||
 	    delegate_down(m->dir, base, avail, ct, err) < 0 ||
