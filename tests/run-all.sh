@@ -12,14 +12,17 @@
 # what needs KVM runs in ONE boot of the nested KVM host
 # (tests/harness/nested-host.sh): the unit tests that open /dev/kvm
 # (unit:vm), kvm-test, the VM half of manage-test (manage-test:vm) and the
-# integration suite with the container and OCI tests again under cgroup v2
-# (container-test:v2, oci-test:v2); the rest runs here (unit:host,
+# integration suite with the container and OCI tests that depend on the
+# cgroup hierarchy again under cgroup v2 (container-test:v2, oci-test:v2;
+# TEST_V2_SET=all: every test of both); the rest runs here (unit:host,
 # container-test, oci-test, manage-test:host). A nested host that hangs is booted again (up to 3
 # boots); jobs that finished are not run again.
 #
 # Env: BUILD       build directory of the binaries (build; build-asan)
 #      TEST_ASAN   suites to run again from build-asan/ (built already), in
-#                  the same nested boot: CI's ASan pass
+#                  the same nested boot: CI's ASan pass. Their VM-side jobs
+#                  in the nested host run from build-asan only
+#                  (TEST_NESTED_BOTH=1: from both builds)
 #      TEST_KVM_MODE  direct|nested: force where the KVM jobs run
 #      VESSEL      the vessel binary of BUILD (default: its usual path)
 #      VESSEL_ALLOW_SKIP  "suite", or suite names: a suite that skips all
@@ -93,13 +96,13 @@ suite_cmd() {
 		;;
 	container-test)
 		if [ "$part" = v2 ]; then
-			echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
+			echo "# container tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup)): ${TEST_V2_SET:-cgroup} tests"
 			# / is read-only in the nested host: unpacked rootfs caches go
 			# to a tmpfs that mapped ids (userns) can pass through, not list (0711).
 			local cache
 			cache=$(mktemp -d /tmp/vessel-cache.XXXXXX)
 			chmod 711 "$cache"
-			VESSEL=$vessel VESSEL_CACHE_DIR=$cache "$REPO/tests/container/run.sh"
+			VESSEL=$vessel VESSEL_CACHE_DIR=$cache TEST_SET=${TEST_V2_SET:-cgroup} "$REPO/tests/container/run.sh"
 		else
 			VESSEL=$vessel "$REPO/tests/container/run.sh"
 		fi
@@ -115,8 +118,12 @@ suite_cmd() {
 		VESSEL=$vessel "$REPO/tests/integration/run-all.sh"
 		;;
 	oci-test)
-		[ "$part" != v2 ] || echo "# OCI tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup))"
-		VESSEL=$vessel "$REPO/tests/oci/run.sh"
+		if [ "$part" = v2 ]; then
+			echo "# OCI tests under cgroup v2 ($(stat -fc %T /sys/fs/cgroup)): ${TEST_V2_SET:-cgroup} tests"
+			VESSEL=$vessel TEST_SET=${TEST_V2_SET:-cgroup} "$REPO/tests/oci/run.sh"
+		else
+			VESSEL=$vessel "$REPO/tests/oci/run.sh"
+		fi
 		;;
 	backup-test)
 		VESSEL=$vessel "$REPO/tests/backup/run.sh"
@@ -247,6 +254,21 @@ plan() {
 plan "$BUILD" $suites
 # shellcheck disable=SC2086
 [ -z "${TEST_ASAN:-}" ] || plan build-asan $TEST_ASAN
+# In the nested host, a VM-side job planned for both builds (unit:vm,
+# kvm-test, manage-test:vm) runs once, from build-asan: the same tests
+# with ASan+UBSan watching, and the nested host's time is CI's scarcest
+# (TEST_NESTED_BOTH=1 runs both). The plain build's binary still runs
+# every integration test.
+if [ "${TEST_NESTED_BOTH:-0}" != 1 ] && [ -n "${TEST_ASAN:-}" ]; then
+	kept=()
+	for job in ${nested_jobs[@]+"${nested_jobs[@]}"}; do
+		case " ${nested_jobs[*]} " in
+		*" build-asan/${job#*/} "*) [ "${job%%/*}" = build-asan ] || continue ;;
+		esac
+		kept+=("$job")
+	done
+	nested_jobs=(${kept[@]+"${kept[@]}"})
+fi
 nested_jobs+=(${late_jobs[@]+"${late_jobs[@]}"})
 
 # On the repo share, not $CACHE/tmp (a fresh tmpfs in the nested host).

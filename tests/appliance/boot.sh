@@ -170,6 +170,13 @@ kill_qemu() {
 	qemu_gone 10 || { kill -9 "$qpid" 2>/dev/null; qemu_gone 10; }
 }
 lines() { wc -l <"$LOG"; }
+# reader_done SECS: waits up to SECS for the console reader (stamp) to end.
+reader_done() {
+	local end=$((SECONDS + $1))
+	while [ -n "${rpid:-}" ] && kill -0 "$rpid" 2>/dev/null && [ $SECONDS -lt "$end" ]; do
+		sleep 0.2
+	done
+}
 # wait_line REGEX FROM SECS: the first console line after line FROM whose
 # text matches REGEX (extended), within SECS: sets MATCH (the text) and
 # MATCH_MS (its time). Returns 1 on a hang, 2 if QEMU exited; $WHY says so.
@@ -182,6 +189,14 @@ wait_line() {
 			return 0
 		fi
 		if ! kill -0 "$qpid" 2>/dev/null; then
+			# Its last lines may still be on their way to $LOG: the
+			# reader ends at the pipe's end, then one more look.
+			reader_done 5
+			l=$(tail -n +"$((from + 1))" "$LOG" | grep -m1 -E "^[0-9]+ ($re)")
+			if [ -n "$l" ]; then
+				MATCH_MS=${l%% *} MATCH=${l#* }
+				return 0
+			fi
 			WHY="QEMU exited before the console showed /$re/"
 			return 2
 		fi

@@ -31,6 +31,13 @@ error_no_controller error_setup_killed userns_security userns_poweroff
 userns_cgroup systemd"
 ALL_TESTS="$ALL_TESTS ro_locked_userns ro_submount dev_cgroup seccomp_allowlist cve_proc_exe cve_mount_symlink cve_fd_leak"
 ALL_TESTS="$ALL_TESTS tar_device_nodes tar_setuid_host tar_malformed"
+# The tests whose outcome depends on the cgroup hierarchy (limits, device
+# rules, cgroup removal, cgroup namespaces, systemd as PID 1): with
+# TEST_SET=cgroup only these run (run-all.sh's container-test:v2, the
+# suite again under cgroup v2; TEST_V2_SET=all there runs every test).
+CGROUP_TESTS="pid1 memory_limit pids_limit cpu_limit no_devices cleanup_normal
+cleanup_sigkill already_running error_no_controller error_setup_killed
+userns_poweroff userns_cgroup systemd dev_cgroup"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -1486,7 +1493,13 @@ EOF
 	fi
 }
 
-tests=${*:-$ALL_TESTS}
+if [ $# -gt 0 ]; then
+	tests=$*
+elif [ "${TEST_SET:-all}" = cgroup ]; then
+	tests=$CGROUP_TESTS
+else
+	tests=$ALL_TESTS
+fi
 for t in $tests; do
 	"t_$t"
 done

@@ -8,7 +8,7 @@
 # console is streamed to stdout. Exits with SCRIPT's status, or:
 #   125  harness failure: the nested host hung (during boot, or while SCRIPT
 #        ran: its heartbeat stopped) or died without reporting SCRIPT's
-#        status. A hang or a panic of the host's kernel boots it again, up
+#        status. A hang, a panic or a silent death of the host boots it again, up
 #        to NESTED_BOOTS (3) attempts in all while NESTED_TIMEOUT allows; SCRIPT then runs
 #        again (run-all.sh skips the tests that already passed).
 #   124  harness failure: NESTED_TIMEOUT (default 1500 s) ran out
@@ -228,9 +228,14 @@ boot_once() {
 	# The nested host's own kernel died (seen under load: a stack overflow
 	# in its page-fault path while running KVM on TCG's SVM model). That is
 	# the harness failing, not SCRIPT: no status was written.
-	if [ ! -s "$rundir/status" ] && ! grep -aq 'VESSEL-NESTED-EXIT=' "$log" &&
-		grep -aq 'Kernel panic' "$log"; then
-		return 6
+	if [ ! -s "$rundir/status" ] && ! grep -aq 'VESSEL-NESTED-EXIT=' "$log"; then
+		grep -aq 'Kernel panic' "$log" && return 6
+		# QEMU ended with no word from the host's kernel (seen in CI:
+		# 115 s into a run, no panic, no status; a triple fault of
+		# the host ends QEMU silently under -no-reboot): the harness
+		# failed, and the host is booted again like a hung one.
+		log "the nested host ended (QEMU status $qrc) without a word from its kernel or the script's status"
+		return 8
 	fi
 	if [ "$(cat "$rundir/status" 2>/dev/null)" = "$NESTED_EXIT_FRESH" ] &&
 		[ "$attempt" -lt "$boots" ]; then
@@ -323,7 +328,7 @@ for attempt in $(seq "$boots"); do
 	up_s=-
 	boot_once && brc=0 || brc=$?
 	if [ -n "${NESTED_STATS:-}" ]; then
-		outcome=(ok ? boot-hang exited-early hung timeout host-panic fresh-host-asked)
+		outcome=(ok ? boot-hang exited-early hung timeout host-panic fresh-host-asked host-died)
 		echo "boot $attempt $up_s ${outcome[$brc]:-status-$brc}" >>"$NESTED_STATS"
 	fi
 	case $brc in
@@ -333,6 +338,7 @@ for attempt in $(seq "$boots"); do
 	4) log "harness: nested host hung while running the script" ;;
 	6) log "harness: the nested host's kernel panicked while running the script" ;;
 	7) log "harness: the script asked for a fresh nested host (status $NESTED_EXIT_FRESH)" ;;
+	8) log "harness: the nested host died while running the script" ;;
 	esac
 	if [ $((deadline - $(date +%s))) -lt $((boot_timeout + 60)) ]; then break; fi
 	[ "$attempt" -eq "$boots" ] || log "harness: booting it again (attempt $((attempt + 1)) of $boots, within NESTED_TIMEOUT)"
@@ -344,6 +350,7 @@ case $brc in
 3) harness_fail "nested host exited (QEMU status $qrc) before starting the script" ;;
 4) harness_fail "nested host hung while running the script (no heartbeat for $stall_timeout s)" ;;
 6) harness_fail "the nested host's kernel panicked while running the script" ;;
+8) harness_fail "the nested host died (QEMU status $qrc) while running the script" ;;
 5)
 	log "harness failure: nested host timed out after $total_timeout s (NESTED_TIMEOUT)"
 	exit "$H_EXIT_TIMEOUT"

@@ -41,12 +41,13 @@ static int board_no_ioeventfd(struct device_env *env, uint64_t addr,
 	return 0;
 }
 
-static inline void board_open(struct board *b, size_t ram_size)
+/* board_open with RAM as given (owned by the board from then on) */
+static inline void board_open_ram(struct board *b, uint8_t *ram, size_t ram_size)
 {
 	struct error err;
 
 	memset(b, 0, sizeof(*b));
-	b->ram = guest_ram_new(ram_size);
+	b->ram = ram;
 	assert_non_null(b->ram);
 	gmem_init_fake(&b->mem, b->ram, ram_size);
 	bus_init(&b->pio, "pio");
@@ -61,6 +62,19 @@ static inline void board_open(struct board *b, size_t ram_size)
 		.loop = &b->loop, .pci = &b->pci, .msi = &b->msi,
 		.ioeventfd = board_no_ioeventfd,
 	};
+}
+
+/* A board whose RAM holds guest_ram_new's pattern */
+static inline void board_open(struct board *b, size_t ram_size)
+{
+	board_open_ram(b, guest_ram_new(ram_size), ram_size);
+}
+
+/* A board whose RAM is untouched zeros (pages come only when used): for
+ * tests that open hundreds of boards and read little of their RAM. */
+static inline void board_open_blank(struct board *b, size_t ram_size)
+{
+	board_open_ram(b, calloc(1, ram_size), ram_size);
 }
 
 static inline void board_close(struct board *b)

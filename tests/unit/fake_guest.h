@@ -49,10 +49,21 @@ static inline uint32_t guest_get32(const uint8_t *ram, uint64_t gpa)
 static inline uint8_t *guest_ram_new(size_t size)
 {
 	uint8_t *ram = aligned_alloc(4096, size);
+	size_t done;
 
-	if (ram)
-		for (size_t i = 0; i < size; i++)
-			ram[i] = (uint8_t)(i * 131 + 7);
+	if (!ram)
+		return NULL;
+	/* The pattern repeats every 256 bytes: one period, then copies of
+	 * what is done (a byte loop over 16 MiB made test_restore_hostile,
+	 * with hundreds of boards, take 25 s). */
+	for (done = 0; done < size && done < 256; done++)
+		ram[done] = (uint8_t)(done * 131 + 7);
+	while (done < size) {
+		size_t n = done < size - done ? done : size - done;
+
+		memcpy(ram + done, ram, n);
+		done += n;
+	}
 	return ram;
 }
 

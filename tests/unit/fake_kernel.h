@@ -78,6 +78,9 @@ static inline void fake_vm_init(struct fake_vm *v, uint64_t size)
 	uint64_t low = size < MMIO_HOLE_START ? size : MMIO_HOLE_START;
 
 	fenced_alloc(&v->ram, size, FENCE_END);
+	/* Huge pages where the kernel gives them: a fault per 2 MiB, not per
+	 * 4 KiB, for the memset (the suite took 20 s in page faults). */
+	(void)madvise(v->ram.map, v->ram.map_len, MADV_HUGEPAGE);
 	if (size <= 256ULL << 20)
 		memset(v->ram.p, GARBAGE, low);
 	v->size = size;

@@ -875,7 +875,7 @@ static int rng_restore_payload(const uint8_t *p, size_t len, struct error *err)
 	int ret;
 
 	assert_non_null(b);
-	board_open(b, RAM);
+	board_open_blank(b, RAM);
 	b->cfg.rng = true;
 	ops = board_device("virtio-rng");
 	assert_int_equal(ops->create(&b->env, &st, err), 0);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -93,11 +94,27 @@ static void open_console(const char *tty)
 		close(fd);
 }
 
+/* Waits (up to 2 s) until the console has sent what was written to it:
+ * reboot(2) does not drain a tty, so the last lines would be lost (seen:
+ * "powering off" never reached the serial console). */
+static void drain_console(void)
+{
+	struct timespec ms10 = {.tv_nsec = 10 * 1000 * 1000};
+	int queued;
+
+	for (int i = 0; i < 200; i++) {
+		if (ioctl(2, TIOCOUTQ, &queued) < 0 || queued <= 0)
+			return;
+		nanosleep(&ms10, NULL);
+	}
+}
+
 /* Nothing can be stopped yet (or anymore): straight to reboot(2). */
 static __attribute__((noreturn)) void final_reboot(int action)
 {
 	sync();
 	init_log("%s", action == RB_POWER_OFF ? "powering off" : "rebooting");
+	drain_console();
 	reboot(action);
 	init_log("reboot: %s", strerror(errno));
 	for (;;)
