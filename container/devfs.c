@@ -2,10 +2,12 @@
 #include "mounts.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static const char *const devices[] = {
@@ -51,14 +53,49 @@ static int submount(int devfd, const char *name, const char *fstype,
 	return 0;
 }
 
+/* A node of its own for the host's src: the same device number, mode
+ * 0666. 1 if made, 0 if this process may not make device nodes (in a user
+ * namespace: the caller binds instead), -1 on error. */
+static int make_node(int devfd, const char *name, const char *src,
+		     struct error *err)
+{
+	struct stat st;
+
+	if (stat(src, &st) < 0)
+		return err_sys(err, "%s", src);
+	if (!S_ISCHR(st.st_mode))
+		return err_set(err, "%s is not a character device", src);
+	if (mknodat(devfd, name, S_IFCHR | 0666, st.st_rdev) < 0)
+		return errno == EPERM ? 0 : err_sys(err, "creating /dev/%s", name);
+	/* The umask took bits off. */
+	if (fchmodat(devfd, name, 0666, 0) < 0)
+		return err_sys(err, "chmod /dev/%s", name);
+	return 1;
+}
+
 int devfs_nodes(int devfd, const char *console, struct error *err)
 {
 	char src[64];
+	struct statvfs vfs;
+	bool mknod_ok;
 	size_t i;
 
+	/* Nodes of their own where allowed (a mount each would cost the
+	 * container's start more, and its teardown: issue #15); binds of
+	 * the host's nodes in a user namespace, where mknod is refused, and
+	 * on a /dev mounted nodev (an OCI spec's), where nodes would not open. */
+	mknod_ok = fstatvfs(devfd, &vfs) == 0 && !(vfs.f_flag & ST_NODEV);
 	for (i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		int made = 0;
+
 		snprintf(src, sizeof(src), "/dev/%s", devices[i]);
-		if (bind_node(devfd, devices[i], src, err) < 0)
+		if (mknod_ok) {
+			made = make_node(devfd, devices[i], src, err);
+			if (made < 0)
+				return -1;
+			mknod_ok = made;
+		}
+		if (!made && bind_node(devfd, devices[i], src, err) < 0)
 			return -1;
 	}
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)

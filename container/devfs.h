@@ -1,6 +1,7 @@
 /* The container's /dev: a small tmpfs with the usual device nodes
- * (null zero full random urandom tty, bind-mounted from the host, which
- * also works inside a user namespace where mknod does not), a private
+ * (null zero full random urandom tty: made with mknod where allowed,
+ * else bind-mounted from the host, which also works inside a user
+ * namespace where mknod does not), a private
  * devpts with /dev/ptmx, /dev/shm, /dev/mqueue, the /proc/self/fd
  * symlinks, and /dev/console: the container's pty (pty.h), if any. */
 #ifndef VESSEL_DEVFS_H

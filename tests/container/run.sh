@@ -24,7 +24,7 @@ TIMEOUT=${TIMEOUT:-120}
 
 ALL_TESTS="pid1 hostname host_files_invisible readonly_root exit_status
 signal_status exec_error env_and_user bind_mount memory_limit pids_limit
-cpu_limit caps no_devices seccomp masked_paths userns tarball tarball_userns veth
+cpu_limit caps no_devices dev_nodes seccomp masked_paths userns tarball tarball_userns veth
 cleanup_normal cleanup_sigkill sigterm_forwarded sigterm_grace pty
 already_running error_missing_rootfs error_not_root error_no_bridge
 error_no_controller error_setup_killed userns_security userns_poweroff
@@ -37,7 +37,7 @@ ALL_TESTS="$ALL_TESTS tar_device_nodes tar_setuid_host tar_malformed"
 # suite again under cgroup v2; TEST_V2_SET=all there runs every test).
 CGROUP_TESTS="pid1 memory_limit pids_limit cpu_limit no_devices cleanup_normal
 cleanup_sigkill already_running error_no_controller error_setup_killed
-userns_poweroff userns_cgroup systemd dev_cgroup"
+userns_poweroff userns_cgroup systemd dev_cgroup dev_nodes"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -437,6 +437,43 @@ readonly: false"
 	else
 		ok no_devices
 	fi
+}
+
+# /dev's nodes work, and are nodes of their own (mknod, not bind mounts of
+# the host's: a mount each costs the start and the teardown, issue #15)
+# outside a user namespace; inside one they are binds and work too.
+t_dev_nodes() {
+	local why='' probe
+	probe='for d in null zero full random urandom tty; do set -- $(ls -l /dev/$d); echo "node $d $1 $5$6"; done
+echo x >/dev/null && echo null-write-ok
+[ "$(head -c 7 /dev/zero | wc -c)" = 7 ] && echo zero-ok
+[ "$(head -c 9 /dev/urandom | wc -c)" = 9 ] && echo urandom-ok
+echo x >/dev/full || echo full-enospc
+echo "dev-mounts $(grep -cE " /dev/(null|zero|full|random|urandom|tty) " /proc/self/mountinfo)"'
+	printf '%s\n' "$probe" >"$T/rootfs/devprobe.sh"
+	cfg dev_nodes <<<"command: [/bin/sh, /devprobe.sh]"
+	run dev_nodes
+	for want in "node null crw-rw-rw- 1,3" "node zero crw-rw-rw- 1,5" "node full crw-rw-rw- 1,7" \
+		"node random crw-rw-rw- 1,8" "node urandom crw-rw-rw- 1,9" "node tty crw-rw-rw- 5,0" \
+		null-write-ok zero-ok urandom-ok full-enospc "dev-mounts 0"; do
+		has dev_nodes "^$want\$" || why="$why missing '$want';"
+	done
+	[ "$rc" = 0 ] || why="$why exit $rc;"
+	if ! no_userns; then
+		rm -rf "$T/drootfs"
+		cp -a "$T/rootfs" "$T/drootfs"
+		chown -R 100000:100000 "$T/drootfs"
+		cfg dev_nodes_userns <<<"rootfs: drootfs
+userns: true
+command: [/bin/sh, /devprobe.sh]"
+		run dev_nodes_userns
+		for want in null-write-ok zero-ok urandom-ok full-enospc "dev-mounts 6"; do
+			has dev_nodes_userns "^$want\$" || why="$why userns: missing '$want';"
+		done
+		[ "$rc" = 0 ] || why="$why userns: exit $rc;"
+	fi
+	rm -f "$T/rootfs/devprobe.sh"
+	if [ -z "$why" ]; then ok dev_nodes; else bad dev_nodes "$why" "$T/dev_nodes.out"; fi
 }
 
 t_seccomp() {
