@@ -1530,14 +1530,7 @@ EOF
 	fi
 }
 
-if [ $# -gt 0 ]; then
-	tests=$*
-elif [ "${TEST_SET:-all}" = cgroup ]; then
-	tests=$CGROUP_TESTS
-else
-	tests=$ALL_TESTS
-fi
-for t in $tests; do
+for t in $(pick_tests "$ALL_TESTS" "$CGROUP_TESTS" "$@"); do
 	"t_$t"
 done
 finish

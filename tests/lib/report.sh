@@ -18,6 +18,20 @@ bad() {
 	fi
 }
 skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
+# pick_tests ALL CGROUP [NAME...]: the tests to run: the NAMEs given, else
+# CGROUP (the tests that depend on the cgroup hierarchy) with
+# TEST_SET=cgroup, else ALL.
+pick_tests() {
+	local all=$1 cgroup=$2
+	shift 2
+	if [ $# -gt 0 ]; then
+		echo "$*"
+	elif [ "${TEST_SET:-all}" = cgroup ]; then
+		echo "$cgroup"
+	else
+		echo "$all"
+	fi
+}
 finish() {
 	if [ "$skip" -gt 0 ]; then
 		echo "$pass passed, $fail failed, $skip skipped"

@@ -733,14 +733,7 @@ test_containerd_exec_kill() {
 	if [ -z "$fails" ]; then ok containerd_exec_kill; else bad containerd_exec_kill "$fails" "$log"; fi
 }
 
-if [ $# -gt 0 ]; then
-	tests=$*
-elif [ "${TEST_SET:-all}" = cgroup ]; then
-	tests=$CGROUP_TESTS
-else
-	tests=$ALL_TESTS
-fi
-for t in $tests; do
+for t in $(pick_tests "$ALL_TESTS" "$CGROUP_TESTS" "$@"); do
 	"test_$t"
 done
 finish
