@@ -26,14 +26,6 @@ hooks_container create_container_fails start_container_fails
 start_container_timeout update
 podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm
 containerd_run containerd_exec_kill"
-# The tests whose outcome depends on the cgroup hierarchy (resources,
-# freezer, cgroup paths, kill --all, cleanup, the engines' limits): with
-# TEST_SET=cgroup only these run (run-all.sh's oci-test:v2, the suite
-# again under cgroup v2; TEST_V2_SET=all there runs every test).
-CGROUP_TESTS="lifecycle pause_resume kill_all delete_running
-delete_after_sigkill resources cgroups_path systemd_cgroup exec update
-podman_exit_code podman_limits podman_stop_rm containerd_run
-containerd_exec_kill"
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in $ALL_TESTS; do skipped "$t" "needs root"; done
@@ -733,7 +725,8 @@ test_containerd_exec_kill() {
 	if [ -z "$fails" ]; then ok containerd_exec_kill; else bad containerd_exec_kill "$fails" "$log"; fi
 }
 
-for t in $(pick_tests "$ALL_TESTS" "$CGROUP_TESTS" "$@"); do
+tests=${*:-$ALL_TESTS}
+for t in $tests; do
 	"test_$t"
 done
 finish
