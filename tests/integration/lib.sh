@@ -38,6 +38,9 @@ _t_cleanup() {
 	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
 trap _t_cleanup EXIT
+# run-all.sh's limit for the whole test (SIGTERM, then SIGKILL 10 s
+# later): say so with the console and stderr, as a wait that ran out does.
+trap 'trap - TERM; fail "no result within the test'"'"'s limit of ${TEST_LIMIT:-?}s"' TERM
 
 # info MSG: a progress line in the test's log.
 info() { printf '# %s\n' "$*"; }

@@ -78,7 +78,7 @@ for t in "${tests[@]}"; do
 	if [ -n "$limit" ] && [ "$limit" -gt "$TEST_TIMEOUT" ]; then vm_limit=$((limit - 30)); else limit=$TEST_TIMEOUT; fi
 	t0=$(now_ms)
 	rc=0
-	TMPDIR=$work VM_TIMEOUT=$vm_limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
+	TMPDIR=$work VM_TIMEOUT=$vm_limit TEST_LIMIT=$limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
 	# A guest that crashed (vessel's exit status 4, a triple fault) or went
 	# silent (a wait for its output ran out, or vessel hung) gets one more
 	# try, and the first attempt is shown: inside the nested host the
@@ -91,7 +91,7 @@ for t in "${tests[@]}"; do
 		echo "retry $name: the guest crashed or stalled; the first attempt's log:"
 		sed 's/^/    | /' "$tlog"
 		rc=0
-		TMPDIR=$work VM_TIMEOUT=$vm_limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
+		TMPDIR=$work VM_TIMEOUT=$vm_limit TEST_LIMIT=$limit timeout -k 10 "$limit" bash "$t" >"$tlog" 2>&1 </dev/null || rc=$?
 		# Twice in this host: a fresh nested host, if nested-host.sh has
 		# one to give (and nothing failed here for other reasons), runs
 		# this test and the ones not yet passed. Once per test: a test
