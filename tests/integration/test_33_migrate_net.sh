@@ -4,10 +4,10 @@
 # a veth pair for the migration stream, 10.86.1.1 and 10.86.1.2:
 # mig_two_hosts), each with
 # a bridge of the same name the guest's tap joins, and the client (this
-# script's namespace), whose bridge (10.87.0.1/24) has one veth port to
+# script's namespace), whose bridge (10.88.0.1/24) has one veth port to
 # each host's bridge: one Ethernet segment, as two hosts on one switch.
 # The guest (1 vCPU, 256 MiB, NIC with a fixed MAC, vhost: auto) sets
-# 10.87.0.2 on eth0 at boot (IPv6 off: no multicast reports of its own)
+# 10.88.0.2 on eth0 at boot (IPv6 off: no multicast reports of its own)
 # and serves a line echo on port 7000; the
 # client holds one connection (a bash /dev/tcp descriptor) and exchanges
 # lines with it.
@@ -44,7 +44,7 @@ tap=vnmt0 mac=52:54:00:33:00:01
 at_exit "VESSEL_RUN_DIR=$DST_RUN timeout 60 $VESSEL stop --force $name >/dev/null 2>&1; ip link del vnmcs-$sfx 2>/dev/null; ip link del vnmcd-$sfx 2>/dev/null; ip link del $brc 2>/dev/null"
 # The guests' segment: the client's bridge, a port to each host's bridge.
 ip link add "$brc" type bridge forward_delay 0
-ip addr add 10.87.0.1/24 dev "$brc"
+ip addr add 10.88.0.1/24 dev "$brc"
 ip link set "$brc" up
 for side in s d; do
 	ns=$ns_src
@@ -64,7 +64,7 @@ echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/eth0/disable_ipv6
 ip link set lo up
-ip addr add 10.87.0.2/24 dev eth0
+ip addr add 10.88.0.2/24 dev eth0
 ip link set eth0 up
 echo "VT-NET-CONFIGURED"
 $SNAP_ECHO_SERVICE
@@ -84,12 +84,12 @@ fdb_port() {
 
 mig_start_on_source "$CFG" "$name"
 snap_wait '^VT-SERVICE-UP$'
-snap_connect 10.87.0.2
+snap_connect 10.88.0.2
 for i in 1 2 3; do snap_exchange "before-$i" 60; done
 [ "$(fdb_port)" = "vnmcs-$sfx" ] ||
 	snap_fail "before the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcs-$sfx (towards the source)"
-sport=$(ss -Htn state established dst 10.87.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
-info "the connection: ${sport:-?} -> 10.87.0.2:7000, the MAC towards the source"
+sport=$(ss -Htn state established dst 10.88.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+info "the connection: ${sport:-?} -> 10.88.0.2:7000, the MAC towards the source"
 
 # A destination killed midway: it had made the guest's tap already (the
 # VM is made while the pages arrive); once it is gone, so is the tap, and
@@ -136,7 +136,7 @@ done
 	snap_fail "2 s after the move the client's bridge has the guest's MAC on '$(fdb_port)', want vnmcd-$sfx (towards the destination): no announce"
 info "the client's bridge learnt the guest's MAC towards the destination"
 for i in 1 2 3 4 5; do snap_exchange "after-$i" 10; done
-sport2=$(ss -Htn state established dst 10.87.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+sport2=$(ss -Htn state established dst 10.88.0.2 dport = :7000 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 [ -z "$sport" ] || [ "$sport2" = "$sport" ] || snap_fail "the connection is now '$sport2', was '$sport'"
 snap_follow "$name"
 snap_wait_ticks 2 60
