@@ -130,6 +130,15 @@ vm_send() {
 # wait_output REGEX [TIMEOUT] [COUNT]: waits until COUNT (default 1)
 # console lines match REGEX (grep -E). Fails if vessel exits first or time
 # runs out.
+# guest_panic_check WHAT: fails at once if the guest's kernel panicked
+# (without panic= it would hang until a wait runs out), with its Oops.
+guest_panic_check() {
+	grep -q 'Kernel panic - not syncing' "$T/console" 2>/dev/null || return 0
+	echo "--- guest console from its first Oops/BUG (at most 60 lines):"
+	sed -n '/Oops\|BUG:\|general protection\|Kernel panic/,$p' "$T/console" | head -n 60
+	fail "the guest's kernel panicked (waiting for $1)"
+}
+
 wait_output() {
 	local re=$1 secs=${2:-$VM_TIMEOUT} want=${3:-1} end n
 	end=$(($(date +%s) + secs))
@@ -147,6 +156,7 @@ wait_output() {
 			_t_console
 			fail "vessel exited (status $RC) before printing '$re' ($n of $want seen)"
 		fi
+		guest_panic_check "'$re'"
 		[ "$(date +%s)" -lt "$end" ] || fail "no '$re' ($n of $want seen) within ${secs}s"
 		sleep 0.2
 	done

@@ -146,6 +146,8 @@ t_last=$t_start
 end=$((SECONDS + 240))
 while ! grep -q '^VT-DONE' "$T/stdout" 2>/dev/null && kill -0 "$VM_PID" 2>/dev/null; do
 	[ $SECONDS -lt $end ] || fail "no '^VT-DONE' within 240s"
+	_t_console
+	guest_panic_check "'^VT-DONE'"
 	vhost_ticks
 	[ -z "$VHOST_SUM" ] || t_last=$VHOST_SUM
 	sleep 0.5
