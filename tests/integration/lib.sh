@@ -135,7 +135,9 @@ vm_send() {
 guest_panic_check() {
 	grep -q 'Kernel panic - not syncing' "$T/console" 2>/dev/null || return 0
 	echo "--- guest console from its first Oops/BUG (at most 60 lines):"
-	sed -n '/Oops\|BUG:\|general protection\|Kernel panic/,$p' "$T/console" | head -n 60
+	# awk reads to the end: `sed | head` dies of SIGPIPE under pipefail
+	# (status 141, before fail could say anything: seen in CI28).
+	awk '/Oops|BUG:|general protection|Kernel panic/ { on = 1 } on && n++ < 60' "$T/console"
 	fail "the guest's kernel panicked (waiting for $1)"
 }
 
@@ -258,7 +260,7 @@ vfail() {
 	if [ -f "$T/stdout" ]; then
 		_t_console
 		echo "--- guest console from VESSEL-USERSPACE-OK (at most 150 lines):"
-		sed -n '/^VESSEL-USERSPACE-OK$/,$p' "$T/console" | head -n 150
+		awk '/^VESSEL-USERSPACE-OK$/ { on = 1 } on && n++ < 150' "$T/console"
 	fi
 	fail "$@"
 }
