@@ -127,20 +127,26 @@ vm_send() {
 	printf '%s\n' "$1" >&"$VM_IN" || fail "writing to vessel's stdin failed"
 }
 
-# wait_output REGEX [TIMEOUT] [COUNT]: waits until COUNT (default 1)
-# console lines match REGEX (grep -E). Fails if vessel exits first or time
-# runs out.
+# console_excerpt REGEX MAX [FILE]: FILE's lines (default the console) from
+# the first that matches REGEX (awk), at most MAX. awk reads to the end:
+# `sed | head` dies of SIGPIPE under pipefail (status 141, before fail
+# could say anything: seen in CI28).
+console_excerpt() {
+	awk -v re="$1" -v max="$2" '$0 ~ re { on = 1 } on && n++ < max' "${3:-$T/console}"
+}
+
 # guest_panic_check WHAT: fails at once if the guest's kernel panicked
 # (without panic= it would hang until a wait runs out), with its Oops.
 guest_panic_check() {
 	grep -q 'Kernel panic - not syncing' "$T/console" 2>/dev/null || return 0
 	echo "--- guest console from its first Oops/BUG (at most 60 lines):"
-	# awk reads to the end: `sed | head` dies of SIGPIPE under pipefail
-	# (status 141, before fail could say anything: seen in CI28).
-	awk '/Oops|BUG:|general protection|Kernel panic/ { on = 1 } on && n++ < 60' "$T/console"
+	console_excerpt 'Oops|BUG:|general protection|Kernel panic' 60
 	fail "the guest's kernel panicked (waiting for $1)"
 }
 
+# wait_output REGEX [TIMEOUT] [COUNT]: waits until COUNT (default 1)
+# console lines match REGEX (grep -E). Fails if vessel exits first or time
+# runs out.
 wait_output() {
 	local re=$1 secs=${2:-$VM_TIMEOUT} want=${3:-1} end n
 	end=$(($(date +%s) + secs))
@@ -260,7 +266,7 @@ vfail() {
 	if [ -f "$T/stdout" ]; then
 		_t_console
 		echo "--- guest console from VESSEL-USERSPACE-OK (at most 150 lines):"
-		awk '/^VESSEL-USERSPACE-OK$/ { on = 1 } on && n++ < 150' "$T/console"
+		console_excerpt '^VESSEL-USERSPACE-OK$' 150
 	fi
 	fail "$@"
 }

@@ -98,7 +98,7 @@ info "rt smp tally: $((boots - failed)) of $boots boots ok, $failed failed"
 if [ "$failed" -gt 0 ]; then
 	echo "--- guest console of the first failed boot (from the first Oops/panic or the last 60 lines):"
 	if grep -qE 'Oops|BUG:|Kernel panic' "$T/first-failed-console"; then
-		awk '/Oops|BUG:|Kernel panic/ { on = 1 } on && n++ < 120' "$T/first-failed-console"
+		console_excerpt 'Oops|BUG:|Kernel panic' 120 "$T/first-failed-console"
 	else
 		tail -n 60 "$T/first-failed-console"
 	fi

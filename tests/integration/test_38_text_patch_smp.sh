@@ -60,7 +60,7 @@ virtio_config t38 256M 2 </dev/null
 vm_run "$CFG" $((secs + 120))
 if grep -qE 'Oops|BUG:|Kernel panic|general protection' "$T/console"; then
 	echo "--- guest console from the first Oops/BUG/panic:"
-	awk '/Oops|BUG:|Kernel panic|general protection/ { on = 1 } on && n++ < 80' "$T/console"
+	console_excerpt 'Oops|BUG:|Kernel panic|general protection' 80
 	vfail "the guest oopsed while patching its text: $(grep -m1 -E 'Oops|BUG:|Kernel panic|general protection' "$T/console")"
 fi
 expect_booted
