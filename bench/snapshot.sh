@@ -13,7 +13,7 @@
 #     save, resume; timed around the command); restore: `vessel restore
 #     DIR` (foreground, console on stdout).
 #   vessel-z: the same running guest, saved with `vessel snapshot
-#     --compress` (memory.z, zlib); restored from that.
+#     --compress` (memory.z, zstd level 1); restored from that.
 #   qemu-q35: the same guest under `qemu-system-x86_64 -accel kvm -cpu
 #     host -M q35 ...` with QMP on a pipe; save: `migrate` to "exec:cat >
 #     FILE" (timed from the command until the MIGRATION event says
@@ -81,7 +81,7 @@ while :; do
 done
 SH
 bench_q35_guest "$d" "$name" "$mem_mib" "$cmdline"
-bench_note vessel-z "snapshot: the vessel side's running guest, saved with \`vessel snapshot --compress NAME DIR\` (memory.z: zlib level 1) and restored from that"
+bench_note vessel-z "snapshot: the vessel side's running guest, saved with \`vessel snapshot --compress NAME DIR\` (memory.z: zstd level 1, two threads) and restored from that"
 bench_note vessel "snapshot: \`vessel start\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: 1, memory: ${mem_mib}M, rng: false, the virtio initramfs plus the script; save: \`vessel snapshot NAME DIR\`, timed around the command (its process start included); size: \`du\` of DIR (config.yaml, state, the sparse memory file); restore: \`vessel restore DIR\`"
 bench_note qemu-q35 "snapshot: $("$BENCH_QEMU" --version | head -n1 | sed 's/ *Copyright.*//'): \`$qargs\`; save: QMP migrate-set-capabilities events=on, migrate-set-parameters max-bandwidth=$((64 << 30)) (default 128 MiB/s), then \`migrate\` to \"exec:cat > FILE\" timed until the MIGRATION event \"completed\", then \`cont\`; size: \`du\` of FILE; restore: the same command line plus -incoming \"exec:cat FILE\""
 

@@ -23,21 +23,31 @@ cfg=$2
 dir=$(cd "$(dirname "$cfg")" && pwd)
 
 name='' vcpus=1 memory=512M kernel='' initrd='' cmdline='' on_reboot=exit
-# nets: a list of {tap, mac} (vessel's keys), each a virtio-net-pci on that
-# existing tap (vhost off, as vessel's user-space path).
-net_args=() in_nets='' nnet=0
+# nets: a list of {tap, mac, vhost, bridge} (vessel's keys), each a
+# virtio-net-pci on that tap: vhost off unless `vhost: true` (vessel's
+# user-space path); with `bridge:` the tap is made here, as a port of that
+# bridge, and removed at exit (as vessel does), else it must exist.
+net_args=() in_nets='' nnet=0 made_taps=()
 add_net() {
 	[ -z "${ntap:-}" ] && return 0
-	net_args+=(-netdev "tap,id=n$nnet,ifname=$ntap,script=no,downscript=no,vhost=off"
+	local vh=off
+	[ "${nvhost:-false}" != true ] || vh=on
+	net_args+=(-netdev "tap,id=n$nnet,ifname=$ntap,script=no,downscript=no,vhost=$vh"
 		-device "virtio-net-pci,netdev=n$nnet${nmac:+,mac=$nmac}")
-	nnet=$((nnet + 1)) ntap='' nmac=''
+	[ -z "${nbridge:-}" ] || made_taps+=("$ntap:$nbridge")
+	nnet=$((nnet + 1)) ntap='' nmac='' nvhost='' nbridge=''
 }
 while IFS= read -r line || [ -n "$line" ]; do
 	line=${line%%#*}
 	[ -n "${line//[[:space:]]/}" ] || continue
-	if [ -n "$in_nets" ] && [[ $line =~ ^[[:space:]]+(-[[:space:]]+)?(tap|mac):[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
+	if [ -n "$in_nets" ] && [[ $line =~ ^[[:space:]]+(-[[:space:]]+)?(tap|mac|vhost|bridge):[[:space:]]*([^[:space:]]+)[[:space:]]*$ ]]; then
 		[ -z "${BASH_REMATCH[1]}" ] || add_net
-		case ${BASH_REMATCH[2]} in tap) ntap=${BASH_REMATCH[3]} ;; mac) nmac=${BASH_REMATCH[3]} ;; esac
+		case ${BASH_REMATCH[2]} in
+		tap) ntap=${BASH_REMATCH[3]} ;;
+		mac) nmac=${BASH_REMATCH[3]} ;;
+		vhost) nvhost=${BASH_REMATCH[3]} ;;
+		bridge) nbridge=${BASH_REMATCH[3]} ;;
+		esac
 		continue
 	fi
 	in_nets=''
@@ -83,7 +93,17 @@ stop() {
 	if [ -n "$qpid" ]; then kill -TERM "$qpid" 2>/dev/null || true; fi
 }
 trap stop TERM INT
-trap 'rm -f "$log"' EXIT
+# shellcheck disable=SC2317 # invoked by trap
+del_taps() {
+	local t
+	for t in "${made_taps[@]}"; do ip link del "${t%%:*}" 2>/dev/null || true; done
+	rm -f "$log"
+}
+trap del_taps EXIT
+for t in "${made_taps[@]}"; do
+	ip tuntap add dev "${t%%:*}" mode tap || { echo "qemu-vessel: cannot make tap ${t%%:*}" >&2; exit 1; }
+	ip link set "${t%%:*}" master "${t#*:}" up || { echo "qemu-vessel: cannot put ${t%%:*} on bridge ${t#*:}" >&2; exit 1; }
+done
 reboot_args=()
 [ "$on_reboot" = restart ] || reboot_args=(-no-reboot)
 qemu-system-x86_64 -accel kvm -cpu host -M "${QEMU_MACHINE:-q35}" \
