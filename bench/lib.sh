@@ -862,7 +862,15 @@ bench_shvm_cmd() {
 	case $rc in
 	0) ;;
 	1) SHVM_WHY="the VMM exited while the guest ran '$cmd'" ;;
-	*) SHVM_WHY="no answer within ${secs}s from the guest running '$cmd'" ;;
+	*)
+		SHVM_WHY="no answer within ${secs}s from the guest running '$cmd'"
+		# What the VMM's threads are doing (vCPUs halted or running, a
+		# thread stuck on a lock): kept beside the console.
+		if [ -n "${BENCH_OUT:-}" ] && mkdir -p "$BENCH_OUT/logs"; then
+			proc_threads "${SHVM_PID[$id]}" >"$BENCH_OUT/logs/$id.threads" 2>&1 || true
+			SHVM_WHY+="; the VMM's threads then: run/logs/$id.threads"
+		fi
+		;;
 	esac
 	# One fork (they are slow in the nested host): the output, then the
 	# status as a last line "=N" when the end marker is there.

@@ -47,6 +47,43 @@ cpu_busy() {
 	echo $(((b1 - b0) * 100 / (a1 - a0)))
 }
 
+# proc_threads PID: every thread of PID and of its descendants, one line
+# each: pid/tid, name, state, CPU ticks used over one second, wchan, and
+# the top of its kernel stack (readable by root): what a VMM is doing when
+# its guest stops answering (a vCPU halted in kvm_vcpu_block waiting for
+# an interrupt, a vCPU running, a thread stuck on a futex).
+proc_threads() {
+	local todo=("$1") pids=() p c t f st name wchan stack
+	local -A t0
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		[ -d "/proc/$p" ] || continue
+		pids+=("$p")
+		# shellcheck disable=SC2013 # pids, one or more a line
+		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo+=("$c"); done
+	done
+	for p in "${pids[@]}"; do
+		for t in /proc/"$p"/task/*; do
+			read -ra f <<<"$(sed 's/.*) //' "$t/stat" 2>/dev/null)"
+			t0[$t]=$((${f[11]:-0} + ${f[12]:-0}))
+		done
+	done
+	sleep 1
+	for p in "${pids[@]}"; do
+		for t in /proc/"$p"/task/*; do
+			read -ra f <<<"$(sed 's/.*) //' "$t/stat" 2>/dev/null)" || continue
+			[ ${#f[@]} -gt 12 ] || continue
+			st=${f[0]}
+			name=$(cat "$t/comm" 2>/dev/null)
+			wchan=$(cat "$t/wchan" 2>/dev/null)
+			stack=$(awk '{ sub(/\+0x.*/, "", $2); printf "%s%s", (NR > 1 ? " < " : ""), $2 } NR == 6 { exit }' "$t/stack" 2>/dev/null)
+			printf '%s/%s %s state %s cpu %s ticks/s wchan %s stack %s\n' "$p" "${t##*/}" "$name" "$st" \
+				"$((f[11] + f[12] - ${t0[$t]:-0}))" "${wchan:-?}" "${stack:-?}"
+		done
+	done
+}
+
 # run_timeout SECS CMD...: CMD with a time limit; SIGTERM at SECS, SIGKILL
 # 10 s later. Returns CMD's status, or 124 if it timed out (137 if killed).
 run_timeout() {

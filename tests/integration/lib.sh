@@ -40,7 +40,15 @@ _t_cleanup() {
 trap _t_cleanup EXIT
 # run-all.sh's limit for the whole test (SIGTERM, then SIGKILL 10 s
 # later): say so with the console and stderr, as a wait that ran out does.
-trap 'trap - TERM; fail "no result within the test'"'"'s limit of ${TEST_LIMIT:-?}s"' TERM
+trap 'trap - TERM; _t_threads; fail "no result within the test'"'"'s limit of ${TEST_LIMIT:-?}s"' TERM
+
+# _t_threads: at a stall, what vessel's threads are doing (vCPUs halted in
+# kvm_vcpu_block, running, or a thread stuck on a lock), while it runs.
+_t_threads() {
+	[ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null || return 0
+	info "vessel's threads (pid/tid name state cpu wchan stack):"
+	proc_threads "$VM_PID" 2>&1 | sed 's/^/#   /' || true
+}
 
 # info MSG: a progress line in the test's log.
 info() { printf '# %s\n' "$*"; }
@@ -165,7 +173,10 @@ wait_output() {
 			fail "vessel exited (status $RC) before printing '$re' ($n of $want seen)"
 		fi
 		guest_panic_check "'$re'"
-		[ "$(date +%s)" -lt "$end" ] || fail "no '$re' ($n of $want seen) within ${secs}s"
+		if [ "$(date +%s)" -ge "$end" ]; then
+			_t_threads
+			fail "no '$re' ($n of $want seen) within ${secs}s"
+		fi
 		sleep 0.2
 	done
 }
