@@ -224,6 +224,13 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 				bench_line "$(<"$d/host.out")" 'NETLOAD ' line
 				bench_line "$SHVM_OUT" 'NETLOAD ' gline
 				if [ -z "$SHVM_RC" ]; then
+					# Is the guest's kernel still there (it answers
+					# pings), only its console silent?
+					if ping -c 3 -W 2 "${net[$side]}.2" >/dev/null 2>&1; then
+						SHVM_WHY+="; the guest still answers pings"
+					else
+						SHVM_WHY+="; the guest answers no pings either"
+					fi
 					dead[$side]="stopped answering: $SHVM_WHY"
 					err=${dead[$side]}
 					log "net: $side ${dead[$side]}; console tail:"

@@ -49,8 +49,8 @@ cpu_busy() {
 
 # proc_threads PID: every thread of PID and of its descendants, one line
 # each: pid/tid, name, state, CPU ticks used over one second, wchan, and
-# the top of its kernel stack (readable by root): what a VMM is doing when
-# its guest stops answering (a vCPU halted in kvm_vcpu_block waiting for
+# the top of its kernel stack (readable by root), with the vhost workers
+# the processes own: what a VMM is doing when its guest stops answering (a vCPU halted in kvm_vcpu_block waiting for
 # an interrupt, a vCPU running, a thread stuck on a futex).
 proc_threads() {
 	local todo=("$1") pids=() p c t f st name wchan stack
@@ -62,6 +62,8 @@ proc_threads() {
 		pids+=("$p")
 		# shellcheck disable=SC2013 # pids, one or more a line
 		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo+=("$c"); done
+		# vhost's workers, kernel threads named after their owner (Linux < 6.4)
+		for c in $(pgrep -x "vhost-$p" 2>/dev/null); do pids+=("$c"); done
 	done
 	for p in "${pids[@]}"; do
 		for t in /proc/"$p"/task/*; do
