@@ -189,16 +189,12 @@ bench_note_sides() {
 # vmm_pid ROOT EXE: the pid of the first descendant of ROOT (or ROOT itself)
 # running EXE, or nothing.
 vmm_pid() {
-	local todo=("$1") p c
-	while [ ${#todo[@]} -gt 0 ]; do
-		p=${todo[0]}
-		todo=("${todo[@]:1}")
+	local p
+	for p in $(proc_tree "$1"); do
 		if [[ /proc/$p/exe -ef $2 ]]; then
 			echo "$p"
 			return 0
 		fi
-		# shellcheck disable=SC2013 # pids, one or more a line
-		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo+=("$c"); done
 	done
 	return 0
 }

@@ -47,21 +47,30 @@ cpu_busy() {
 	echo $(((b1 - b0) * 100 / (a1 - a0)))
 }
 
-# proc_threads PID: every thread of PID and of its descendants, one line
-# each: pid/tid, name, state, CPU ticks used over one second, wchan, and
-# the top of its kernel stack (readable by root), with the vhost workers
-# the processes own: what a VMM is doing when its guest stops answering (a vCPU halted in kvm_vcpu_block waiting for
-# an interrupt, a vCPU running, a thread stuck on a futex).
-proc_threads() {
-	local todo=("$1") pids=() p c t f st name wchan stack
-	local -A t0
+# proc_tree PID: PID and its descendants, one a line, breadth first.
+proc_tree() {
+	local todo=("$1") p c
 	while [ ${#todo[@]} -gt 0 ]; do
 		p=${todo[0]}
 		todo=("${todo[@]:1}")
 		[ -d "/proc/$p" ] || continue
-		pids+=("$p")
+		echo "$p"
 		# shellcheck disable=SC2013 # pids, one or more a line
 		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do todo+=("$c"); done
+	done
+}
+
+# proc_threads PID: every thread of PID and of its descendants (proc_tree),
+# and of the vhost workers they own, one line each: pid/tid, name, state,
+# CPU ticks used over one second, wchan, and the top of its kernel stack
+# (readable by root). What a VMM is doing when its guest stops answering:
+# a vCPU halted in kvm_vcpu_block waiting for an interrupt, a vCPU running,
+# a thread stuck on a futex.
+proc_threads() {
+	local pids=() p c t f st name wchan stack
+	local -A t0
+	for p in $(proc_tree "$1"); do
+		pids+=("$p")
 		# vhost's workers, kernel threads named after their owner (Linux < 6.4)
 		for c in $(pgrep -x "vhost-$p" 2>/dev/null); do pids+=("$c"); done
 	done
