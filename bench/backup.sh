@@ -20,7 +20,7 @@
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-tv='' tg='' tt='' ti='' ts='' tl='' tls='' tr='' tu='' INCR_S=''   # set by timed()
+tv='' tg='' tt='' ti='' ts='' tl='' tls='' tr='' tu=''   # set by timed()
 bench_virtio_setup
 W=$(mktemp -d "${BENCH_WORK:-/tmp}/backup.XXXXXX")
 export VESSEL_RUN_DIR=$W/run
@@ -91,12 +91,12 @@ bench_sample backup_full_mibs vessel "$(mibs "$tv")"
 bench_sample backup_full_mibs gzip-1 "$(mibs "$tg")"
 bench_sample backup_full_mibs tar-Sz "$(mibs "$tt")"
 
-# incremental ID LABEL MODE CMDLINE: the VM writes its 1% (CMDLINE: where),
-# then the backup of the stopped image (MODE stopped: the VM powered off, a
-# clean stop, the bitmap written clean) or of the running VM (live), timed
-# as ID; sets INCR_S to its seconds.
+# incremental VAR ID LABEL MODE CMDLINE: the VM writes its 1% (CMDLINE:
+# where), then the backup of the stopped image (MODE stopped: the VM powered
+# off, a clean stop, the bitmap written clean) or of the running VM (live),
+# timed as ID; VAR = its seconds.
 incremental() {
-	local id=$1 label=$2 mode=$3 cmdline=$4 j=$W/$1.json
+	local var=$1 id=$2 label=$3 mode=$4 cmdline=$5 j=$W/$2.json
 	bench_metric "$id" "$label" s
 	bench_metric "${id}_read_mib" "  read by it" MiB
 	bench_metric "${id}_new_mib" "  stored by it" MiB
@@ -105,7 +105,7 @@ incremental() {
 		timeout -k 5 "${BENCH_VM_TIMEOUT:-180}" "$VESSEL" run "$W/run.yaml" </dev/null >"$W/run.console" 2>&1 ||
 			die "the guest writing 1% failed: $(tail -n 5 "$W/run.console")"
 		grep -q BENCH-WROTE "$W/run.console" || die "the guest did not write its 1%: $(tail -n 5 "$W/run.console")"
-		timed INCR_S "$VESSEL" backup --json "$W/g.yaml" "$W/repo" >"$j"
+		timed "$var" "$VESSEL" backup --json "$W/g.yaml" "$W/repo" >"$j"
 	else
 		yaml "$W/run.yaml" "$cmdline bench_hold=1"
 		"$VESSEL" start "$W/run.yaml" >/dev/null 2>"$W/start.err" || die "vessel start: $(cat "$W/start.err")"
@@ -114,27 +114,23 @@ incremental() {
 			sleep 1
 		done
 		"$VESSEL" logs g 2>/dev/null | grep -q BENCH-WROTE || die "the running guest did not write its 1%"
-		timed INCR_S "$VESSEL" backup --json g "$W/repo" >"$j"
+		timed "$var" "$VESSEL" backup --json g "$W/repo" >"$j"
 		"$VESSEL" stop --force g >/dev/null 2>&1 || true
 	fi
 	[ "$(jdisk "$j" incremental)" = True ] || die "the $mode incremental backup read in full: $(jdisk "$j" full_reason)"
-	bench_sample "$id" vessel "$INCR_S"
+	bench_sample "$id" vessel "${!var}"
 	bench_sample "${id}_read_mib" vessel "$(jmib "$j" bytes_read)"
 	bench_sample "${id}_new_mib" vessel "$(jmib "$j" bytes_new)"
 }
 # The 20 MiB in one run start 6 MiB into a chunk of random data (6 chunks).
-incremental backup_incr_s "incremental backup, 1% (20 MiB in one run) changed by the VM, stopped image (goal: <= 0.05x full)" \
+incremental ti backup_incr_s "incremental backup, 1% (20 MiB in one run) changed by the VM, stopped image (goal: <= 0.05x full)" \
 	stopped "bench_off=6 bench_step=1"
-ti=$INCR_S
-incremental backup_incr_scat_s "incremental backup, 1% scattered (20 x 1 MiB, one per 100 MiB), stopped image" \
+incremental ts backup_incr_scat_s "incremental backup, 1% scattered (20 x 1 MiB, one per 100 MiB), stopped image" \
 	stopped "bench_off=0 bench_step=100"
-ts=$INCR_S
-incremental backup_incr_live_s "incremental backup, 1% (20 MiB in one run), of the running VM (goal: <= 0.05x full)" \
+incremental tl backup_incr_live_s "incremental backup, 1% (20 MiB in one run), of the running VM (goal: <= 0.05x full)" \
 	live "bench_off=1030 bench_step=1"
-tl=$INCR_S
-incremental backup_incr_live_scat_s "incremental backup, 1% scattered, of the running VM" \
+incremental tls backup_incr_live_scat_s "incremental backup, 1% scattered, of the running VM" \
 	live "bench_off=50 bench_step=100"
-tls=$INCR_S
 
 cp --sparse=always "$img" "$W/clone.img"
 dd if=/dev/urandom of="$W/clone.img" bs=1M count=4 seek=1000 conv=notrunc status=none
