@@ -155,9 +155,18 @@ guest_panic_check() {
 # wait_output REGEX [TIMEOUT] [COUNT]: waits until COUNT (default 1)
 # console lines match REGEX (grep -E). Fails if vessel exits first or time
 # runs out.
-wait_output() {
-	local re=$1 secs=${2:-$VM_TIMEOUT} want=${3:-1} end n
+wait_output() { _t_wait "$1" "${2:-$VM_TIMEOUT}" "${3:-1}" '' 0; }
+
+# wait_progress REGEX PROGRESS STALL [TIMEOUT]: wait_output for a long
+# run that prints lines matching PROGRESS as it goes (a soak): it also
+# fails, as a stall, once STALL seconds pass without a new one, instead
+# of waiting out the whole TIMEOUT.
+wait_progress() { _t_wait "$1" "${4:-$VM_TIMEOUT}" 1 "$2" "$3"; }
+
+_t_wait() {
+	local re=$1 secs=$2 want=$3 prog_re=$4 stall=$5 end n now p seen=0 last
 	end=$(($(date +%s) + secs))
+	last=$(date +%s)
 	while :; do
 		_t_console
 		n=$(grep -cE -- "$re" "$T/console" || true)
@@ -173,7 +182,16 @@ wait_output() {
 			fail "vessel exited (status $RC) before printing '$re' ($n of $want seen)"
 		fi
 		guest_panic_check "'$re'"
-		if [ "$(date +%s)" -ge "$end" ]; then
+		now=$(date +%s)
+		if [ -n "$prog_re" ]; then
+			p=$(grep -cE -- "$prog_re" "$T/console" || true)
+			[ "$p" -eq "$seen" ] || { seen=$p last=$now; }
+			if [ $((now - last)) -ge "$stall" ]; then
+				_t_threads
+				fail "no '$re', and no new '$prog_re' line for ${stall}s ($seen so far): the guest stalled"
+			fi
+		fi
+		if [ "$now" -ge "$end" ]; then
 			_t_threads
 			fail "no '$re' ($n of $want seen) within ${secs}s"
 		fi

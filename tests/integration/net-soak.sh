@@ -131,7 +131,10 @@ nets:
 YAML
 
 	vm_start
-	wait_output '^VESSEL-TEST-EXIT=' "$VM_TIMEOUT"
+	# The guest prints a VT- line at least every 25 transfers (about 20 s
+	# apart, 40 s before the first): two minutes without one is a stall,
+	# reported then rather than at the end of VM_TIMEOUT.
+	wait_progress '^VESSEL-TEST-EXIT=' '^VT-' "${SOAK_STALL_S:-120}" "$VM_TIMEOUT"
 	vm_wait 60
 	expect_booted
 	[ "$(soak_value VT-PING-RC)" = 0 ] || vfail "the guest could not ping the host ($(soak_value VT-PING-TRIES) tries)"

@@ -62,7 +62,7 @@ log "vessel: $VESSEL; guest kernel: $KVERSION; ${#tests[@]} tests, ${TEST_TIMEOU
 # again; each test that passes now is added to it.
 passed=0 failed=0 skipped=0
 # What a crashed or stalled guest leaves in a test's log.
-crash_re='vessel exit status:? 4([^0-9]|$)|triple fault \(KVM_EXIT_SHUTDOWN\)|^ *last [0-9]+ exits \(of|^FAIL: no .* within [0-9]+s$|^FAIL: vessel hung|^FAIL: the guest.s kernel panicked'
+crash_re='vessel exit status:? 4([^0-9]|$)|triple fault \(KVM_EXIT_SHUTDOWN\)|^ *last [0-9]+ exits \(of|^FAIL: no .* within [0-9]+s$|^FAIL: no .*: the guest stalled$|^FAIL: vessel hung|^FAIL: the guest.s kernel panicked'
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	if [ -n "${TEST_PASSED_FILE:-}" ] && grep -qx "$name" "$TEST_PASSED_FILE" 2>/dev/null; then
