@@ -203,6 +203,10 @@ FUZZ_LIBS_blk_bitmap := -lz
 FUZZ_TARGETS += blk_bitmap
 FUZZ_migration_stream := vmm/machine/migration_stream.c tools/base/fdio.c tools/base/error.c
 FUZZ_TARGETS += migration_stream
+FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c boot/sha256.c boot/sha256_x86.c \
+                     tools/base/fdio.c tools/base/error.c
+FUZZ_LIBS_kernel_cache := -lz
+FUZZ_TARGETS += kernel_cache
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)

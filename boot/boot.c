@@ -24,9 +24,22 @@
 
 #define MAX_KERNEL_SIZE (512ULL << 20)
 
-static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err)
+static bool same_file(const struct stat *a, const struct stat *b)
 {
-	struct stat st;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Reads the kernel file whole. *stable: st (its fstat before the read)
+ * still held after it, so st names what was read. */
+static int slurp(const char *path, uint8_t **buf, size_t *len,
+		 struct stat *st_out, bool *stable, struct error *err)
+{
+	struct stat st, after;
 	size_t done = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -62,6 +75,8 @@ static int slurp(const char *path, uint8_t **buf, size_t *len, struct error *err
 		}
 		done += n;
 	}
+	*stable = fstat(fd, &after) == 0 && same_file(&st, &after);
+	*st_out = st;
 	close(fd);
 	*len = done;
 	return 0;
@@ -95,10 +110,12 @@ static void vmlinux_free(struct vmlinux *v)
 }
 
 /* The ELF vmlinux of a bzImage, from the cache or decompressed into it.
- * Returns 1 with *v set (vmlinux_free it), or 0: boot the bzImage itself.
- * Either way how says what happened, for the timeline. */
-static int cached_vmlinux(const uint8_t *img, size_t len, struct vmlinux *v,
-			  char *how, size_t how_len)
+ * st: the kernel file img was read from (NULL if it changed during the
+ * read), for its remembered key. Returns 1 with *v set (vmlinux_free it),
+ * or 0: boot the bzImage itself. Either way how says what happened, for
+ * the timeline. */
+static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
+			  struct vmlinux *v, char *how, size_t how_len)
 {
 	char dir[PATH_MAX], rebuilt[sizeof(((struct error *)0)->msg) + 16] = "";
 	char name[KCACHE_NAME_MAX];
@@ -106,7 +123,9 @@ static int cached_vmlinux(const uint8_t *img, size_t len, struct vmlinux *v,
 	struct payload pl;
 	struct error err = { 0 };
 	long long t0, t_key, t_io;
+	enum kcache_state state;
 	int dirfd, ok = 0;
+	bool recalled;
 
 	if (bzimage_payload(img, len, PAYLOAD_MAX_SIZE, &pl, &err) < 0) {
 		note(how, how_len, "bzImage (not cached: %s)", err.msg);
@@ -124,16 +143,31 @@ static int cached_vmlinux(const uint8_t *img, size_t len, struct vmlinux *v,
 		return 0;
 	}
 	t0 = now_ms();
-	sha256(img, len, key);
+	recalled = st && kcache_key_recall(dirfd, st, key);
+	if (!recalled)
+		sha256(img, len, key);
 	t_key = now_ms();
-	switch (kcache_get(dirfd, key, &v->map, &err)) {
+	state = kcache_get(dirfd, key, &v->map, &err);
+	if (recalled && state != KCACHE_VALID) {
+		/* A remembered key that finds no valid entry decides nothing:
+		 * the bzImage's own hash names what is decompressed and
+		 * stored. */
+		recalled = false;
+		t0 = now_ms();
+		sha256(img, len, key);
+		t_key = now_ms();
+		state = kcache_get(dirfd, key, &v->map, &err);
+	}
+	switch (state) {
 	case KCACHE_VALID:
 		v->elf = v->map.elf;
 		v->len = v->map.len;
 		t_io = now_ms();
-		note(how, how_len, "cache hit: %s ELF, key %lld ms, "
+		if (!recalled && st)
+			kcache_key_remember(dirfd, st, key);
+		note(how, how_len, "cache hit: %s ELF, key %s%lld ms, "
 			      "read and check %lld ms", payload_format_name(pl.format),
-			      t_key - t0, t_io - t_key);
+			      recalled ? "remembered, " : "", t_key - t0, t_io - t_key);
 		close(dirfd);
 		return 1;
 	case KCACHE_BAD:
@@ -169,6 +203,8 @@ static int cached_vmlinux(const uint8_t *img, size_t len, struct vmlinux *v,
 			      err.msg);
 		goto out;
 	}
+	if (st)
+		kcache_key_remember(dirfd, st, key);
 	note(how, how_len, "cache miss%s: %s decompressed and "
 		      "stored in %lld ms, key %lld ms", rebuilt,
 		      payload_format_name(pl.format), now_ms() - t_io, t_key - t0);
@@ -186,16 +222,19 @@ static int load_kernel(struct gmem *m, const struct boot_spec *spec,
 	size_t len = 0;
 	char how[TIMELINE_DETAIL_MAX - 20] = "";
 	uint32_t pvh_entry;
+	struct stat st;
+	bool stable = false;
 	int ret;
 
-	if (slurp(spec->kernel, &img, &len, err) < 0)
+	if (slurp(spec->kernel, &img, &len, &st, &stable, err) < 0)
 		return -1;
 	bi->kernel = img;
 	bi->kernel_len = len;
 	if (bzimage_probe(img, len)) {
 		if (!spec->kernel_cache)
 			note(how, sizeof(how), "bzImage (kernel_cache: false)");
-		else if (cached_vmlinux(img, len, &v, how, sizeof(how))) {
+		else if (cached_vmlinux(img, len, stable ? &st : NULL, &v,
+					how, sizeof(how))) {
 			bi->kernel = v.elf;
 			bi->kernel_len = v.len;
 			bi->setup = img;

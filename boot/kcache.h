@@ -1,7 +1,7 @@
 /* The kernel cache: the ELF vmlinux decompressed from a bzImage's payload,
  * kept on disk under the SHA-256 of the bzImage, so that later boots skip
  * the decompression. One file per kernel, "<sha256>.vmlinux": a 4 KiB
- * header (magic, version, the key, the ELF's size and CRC-64), then the
+ * header (magic, version, the key, the ELF's size and CRC-32), then the
  * ELF. Entries are written atomically (a temporary file, fsync, rename)
  * and checked on every use; a damaged one is reported, never returned.
  *
@@ -14,8 +14,10 @@
 #ifndef VESSEL_KCACHE_H
 #define VESSEL_KCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "sha256.h"
@@ -63,5 +65,28 @@ void kcache_unmap(struct kcache_map *e);
 /* Write (or replace) the entry for key atomically. */
 int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
 	       size_t len, struct error *err);
+
+/* ---- The key without hashing again (kcache_key.c) ----
+ * Hashing the bzImage costs a boot more than anything else vessel does
+ * (a quarter of a second in the nested test host). A key is remembered by
+ * the kernel file's identity: device, inode, size, and its modification
+ * and change times to the nanosecond. Rewriting the file in place changes
+ * its times; replacing it makes a new inode with a new change time, which
+ * no user can set back. A file changed within 2 s of being remembered
+ * could keep its times (a coarse timestamp tick), so such a file is not
+ * remembered until it is older. Whoever can write the cache directory can
+ * plant kernels anyway: memos live there, under the same rules. */
+
+/* Fills key from a memo of the file st describes: true if there is one
+ * for exactly this identity. */
+bool kcache_key_recall(int dirfd, const struct stat *st, uint8_t key[SHA256_LEN]);
+/* Remembers key for the file st describes, if its times are 2 s or more
+ * before now_ns (the racy rule above): 1 stored, 0 not yet, -1 failed
+ * (nothing lost: the next boot hashes again). */
+int kcache_key_remember_at(int dirfd, const struct stat *st,
+			   const uint8_t key[SHA256_LEN], int64_t now_ns);
+/* The same at CLOCK_REALTIME's now. */
+int kcache_key_remember(int dirfd, const struct stat *st,
+			const uint8_t key[SHA256_LEN]);
 
 #endif

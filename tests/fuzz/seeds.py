@@ -386,3 +386,16 @@ mig_seeds = {
 for name, data in mig_seeds.items():
     with open(os.path.join(out, "migration_stream", name), "wb") as f:
         f.write(data)
+
+# A kernel cache entry (fuzz_kernel_cache, boot/kcache.c): the 4 KiB
+# header (magic, version 2, header size, ELF size, zlib CRC-32 of the ELF,
+# key) and a small ELF-like body; and an 80-byte remembered key
+# (boot/kcache_key.c). The fuzzer fixes the key and the CRCs itself.
+os.makedirs(os.path.join(out, "kernel_cache"), exist_ok=True)
+body = b"\x7fELF\x02\x01\x01" + bytes(57) + bytes(range(256)) * 4
+hdr = (b"VESSELKC" + struct.pack("<IIQQ", 2, 4096, len(body), zlib.crc32(body))).ljust(4096, b"\0")
+memo = b"VESSELKK" + struct.pack("<IIQQQ", 1, 0, 8 << 20, 1700000000 * 10**9, 1700000001 * 10**9) + bytes(32)
+memo += struct.pack("<Q", zlib.crc32(memo))
+for name, data in {"entry": hdr + body, "memo": memo, "header-only": hdr}.items():
+    with open(os.path.join(out, "kernel_cache", name), "wb") as f:
+        f.write(data)

@@ -48,6 +48,10 @@ _t_threads() {
 	[ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null || return 0
 	info "vessel's threads (pid/tid name state cpu wchan stack):"
 	proc_threads "$VM_PID" 2>&1 | sed 's/^/#   /' || true
+	# and a second of what KVM does for them, the guest's RIPs named from
+	# the kernel package's System.map (run-all.sh)
+	timeout 30 python3 "$INTEG_DIR/../harness/kvm-trace.py" "$VM_PID" 1 \
+		"${GUEST_SYSTEM_MAP:-}" 2>&1 | sed 's/^/#   /' || true
 }
 
 # info MSG: a progress line in the test's log.

@@ -48,6 +48,8 @@ eval "$("$HARNESS_DIR/fetch-kernel.sh")" || abort_all "fetching the guest kernel
 # A private copy: read once per test, and 9p (nested host) is slow.
 cp "$KERNEL" "$work/vmlinuz"
 export GUEST_KERNEL=$work/vmlinuz
+# its symbols, for the guest RIPs in a stalled test's KVM trace (lib.sh)
+export GUEST_SYSTEM_MAP=${KERNEL%/*}/System.map-$KVERSION
 export GUEST_TOKEN
 GUEST_TOKEN=$(random_token)
 export GUEST_INITRD=$work/guest-initrd.cpio.gz

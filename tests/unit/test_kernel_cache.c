@@ -734,6 +734,10 @@ static void test_entry_damage(void **state)
 	patch_file(c.path, 0, 1);
 	expect_bad_entry(&c, "version");
 	put_ok(&c);
+	/* an entry of version 1 (its checksum a CRC-64): rebuilt */
+	patch_file(c.path, 8, 2 ^ 1);
+	expect_bad_entry(&c, "not a version 2 entry");
+	put_ok(&c);
 	patch_file(c.path, 24, 0x80);
 	expect_bad_entry(&c, "checksum");
 	put_ok(&c);
@@ -862,6 +866,85 @@ static void boot_free(struct boot *b)
 	free(b->cache);
 	td_free(&b->td);
 	unsetenv("VESSEL_KERNEL_CACHE");
+}
+
+/* ---- The remembered key (kcache_key.c) ---- */
+
+static int64_t ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* A memo is found only for exactly the identity it was written for, only
+ * once the file is 2 s old, and never when damaged. */
+static void test_key_memo(void **state)
+{
+	struct cache c;
+	char kpath[600], mpath[700];
+	uint8_t got[SHA256_LEN];
+	struct stat st, other;
+	struct dirent *de;
+	int64_t old;
+	DIR *d;
+	FILE *f;
+
+	(void)state;
+	cache_init(&c, 100);
+	snprintf(kpath, sizeof(kpath), "%s.kernel", c.dir);
+	f = fopen(kpath, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite("bzImage bytes", 1, 13, f), 13);
+	fclose(f);
+	assert_int_equal(stat(kpath, &st), 0);
+	old = ns(&st.st_ctim) > ns(&st.st_mtim) ? ns(&st.st_ctim) : ns(&st.st_mtim);
+	assert_false(kcache_key_recall(c.fd, &st, got));
+
+	/* changed 1 s ago: may still change unseen, not remembered */
+	assert_int_equal(kcache_key_remember_at(c.fd, &st, c.key, old + 1000000000LL), 0);
+	assert_false(kcache_key_recall(c.fd, &st, got));
+	assert_int_equal(count_files(c.dir), 0);
+	/* 3 s later it is */
+	assert_int_equal(kcache_key_remember_at(c.fd, &st, c.key, old + 3000000000LL), 1);
+	memset(got, 0, sizeof(got));
+	assert_true(kcache_key_recall(c.fd, &st, got));
+	assert_memory_equal(got, c.key, SHA256_LEN);
+
+	/* any other identity finds nothing */
+	other = st;
+	other.st_size++;
+	assert_false(kcache_key_recall(c.fd, &other, got));
+	other = st;
+	other.st_mtim.tv_nsec ^= 1;
+	assert_false(kcache_key_recall(c.fd, &other, got));
+	other = st;
+	other.st_ctim.tv_sec++;
+	assert_false(kcache_key_recall(c.fd, &other, got));
+	other = st;
+	other.st_ino++;
+	assert_false(kcache_key_recall(c.fd, &other, got));
+
+	/* the memo's file, damaged in its key, or cut short: not believed */
+	d = opendir(c.dir);
+	assert_non_null(d);
+	mpath[0] = '\0';
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "key-", 4))
+			snprintf(mpath, sizeof(mpath), "%s/%s", c.dir, de->d_name);
+	closedir(d);
+	assert_true(mpath[0]);
+	patch_file(mpath, 50, 0x01);
+	assert_false(kcache_key_recall(c.fd, &st, got));
+	patch_file(mpath, 50, 0x01);
+	assert_true(kcache_key_recall(c.fd, &st, got));
+	assert_int_equal(truncate(mpath, 79), 0);
+	assert_false(kcache_key_recall(c.fd, &st, got));
+	/* a symlink in its place is not followed */
+	assert_int_equal(unlink(mpath), 0);
+	assert_int_equal(symlink(kpath, mpath), 0);
+	assert_false(kcache_key_recall(c.fd, &st, got));
+	assert_int_equal(unlink(mpath), 0);
+	unlink(kpath);
+	cache_free(&c);
 }
 
 /* The ELF's segment is where it asks, byte for byte. */
@@ -1048,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_dir_rules),
 		cmocka_unit_test(test_entry_roundtrip),
 		cmocka_unit_test(test_entry_damage),
+		cmocka_unit_test(test_key_memo),
 		cmocka_unit_test(test_boot_cache_paths),
 		cmocka_unit_test(test_boot_vmlinux64),
 		cmocka_unit_test(test_vmlinux64_reject),
