@@ -118,6 +118,10 @@ def main():
         print("kvm-trace: no KVM tracepoints here (needs root, tracefs and kvm)")
         return
     tids = tids_of(pid)
+    with open(f"{tr}/tracing_on") as f:
+        was_on = f.read().strip()
+    with open(f"{tr}/buffer_size_kb") as f:
+        was_kb = f.read().split()[0]
     try:
         put(f"{tr}/tracing_on", "0")
         put(f"{tr}/buffer_size_kb", "8192")
@@ -135,6 +139,8 @@ def main():
             if os.path.isdir(f"{tr}/events/kvm/{e}"):
                 put(f"{tr}/events/kvm/{e}/enable", "0")
         put(f"{tr}/trace", "")
+        put(f"{tr}/buffer_size_kb", was_kb)
+        put(f"{tr}/tracing_on", was_on)
     mine = [(p, ln) for ln in lines if (p := parse(ln)) and p[0] in tids]
     print(f"kvm-trace: {len(mine)} events of pid {pid}'s threads in {secs:g} s "
           f"({len(lines)} in all)")
