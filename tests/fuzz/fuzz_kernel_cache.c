@@ -19,9 +19,22 @@ static uint8_t key[SHA256_LEN];
 static char entry[KCACHE_NAME_MAX];
 static struct stat ident;       /* a fake kernel file's identity */
 
+static char dir[] = "/tmp/fuzz-kcache-XXXXXX";
+
+/* At exit: the two files and the directory go. */
+static void cleanup(void)
+{
+	char memo[64];
+
+	snprintf(memo, sizeof(memo), "key-%llx-%llx",
+		 (unsigned long long)ident.st_dev, (unsigned long long)ident.st_ino);
+	unlinkat(dirfd_, entry, 0);
+	unlinkat(dirfd_, memo, 0);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
-	char dir[] = "/tmp/fuzz-kcache-XXXXXX";
 	struct error err = { 0 };
 
 	if (!mkdtemp(dir))
@@ -37,6 +50,7 @@ static void setup(void)
 	ident.st_size = 8 << 20;
 	ident.st_mtim.tv_sec = 1700000000;
 	ident.st_ctim.tv_sec = 1700000001;
+	atexit(cleanup);
 }
 
 static void put_file(const char *name, const uint8_t *data, size_t size)
