@@ -17,6 +17,7 @@
 
 #include "payload.h"
 #include "../tools/base/fdio.h"
+#include "../tools/base/le.h"
 
 #define MAGIC   "VESSELKC"
 /* 2: the ELF's checksum is zlib's CRC-32 (1 had xz's CRC-64: as fast on
@@ -33,21 +34,6 @@
 #define H_ELFCRC   24   /* u64: zlib's CRC-32 of the ELF */
 #define H_KEY      32   /* SHA-256 of the bzImage */
 #define H_USED     64
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static int set_path(char *buf, size_t len, struct error *err,
 		    const char *a, const char *b)
@@ -162,9 +148,9 @@ enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 		return KCACHE_BAD;
 	}
 	h = map;
-	size = get_le(h + H_ELFSIZE, 8);
-	if (memcmp(h + H_MAGIC, MAGIC, 8) || get_le(h + H_VERSION, 4) != VERSION ||
-	    get_le(h + H_HDRSIZE, 4) != KCACHE_HEADER_SIZE)
+	size = rd64(h + H_ELFSIZE);
+	if (memcmp(h + H_MAGIC, MAGIC, 8) || rd32(h + H_VERSION) != VERSION ||
+	    rd32(h + H_HDRSIZE) != KCACHE_HEADER_SIZE)
 		err_set(why, "not a version %d entry", VERSION);
 	else if (memcmp(h + H_KEY, key, SHA256_LEN))
 		err_set(why, "its key does not match its name");
@@ -172,7 +158,7 @@ enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 		err_set(why, "%lld bytes, its header says %llu + %d",
 			(long long)st.st_size, (unsigned long long)size,
 			KCACHE_HEADER_SIZE);
-	else if (crc32_z(0, h + KCACHE_HEADER_SIZE, size) != get_le(h + H_ELFCRC, 8))
+	else if (crc32_z(0, h + KCACHE_HEADER_SIZE, size) != rd64(h + H_ELFCRC))
 		err_set(why, "checksum mismatch");
 	else {
 		e->map = map;
@@ -207,10 +193,10 @@ int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,
 	if (!h)
 		return err_set(err, "kernel cache: out of memory");
 	memcpy(h + H_MAGIC, MAGIC, 8);
-	put_le(h + H_VERSION, VERSION, 4);
-	put_le(h + H_HDRSIZE, KCACHE_HEADER_SIZE, 4);
-	put_le(h + H_ELFSIZE, len, 8);
-	put_le(h + H_ELFCRC, crc32_z(0, elf, len), 8);
+	le32(h + H_VERSION, VERSION);
+	le32(h + H_HDRSIZE, KCACHE_HEADER_SIZE);
+	le64(h + H_ELFSIZE, len);
+	le64(h + H_ELFCRC, crc32_z(0, elf, len));
 	memcpy(h + H_KEY, key, SHA256_LEN);
 
 	kcache_entry_name(key, name);

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "../tools/base/fdio.h"
+#include "../tools/base/le.h"
 
 #define K_MAGIC   "VESSELKK"
 #define K_VERSION 1
@@ -31,12 +32,6 @@
  * same timestamp tick (coarse kernel clock, or 2 s on FAT) without its
  * times changing: it is not remembered yet (git's "racy clean" rule). */
 #define RACY_NS (2LL * 1000000000LL)
-
-static void put_le(uint8_t *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static int64_t ns_of(const struct timespec *t)
 {
@@ -56,11 +51,11 @@ static void memo_fill(uint8_t rec[K_LEN], const struct stat *st,
 	memset(rec, 0, K_LEN);
 	memcpy(rec + K_OFF_MAGIC, K_MAGIC, 8);
 	rec[K_OFF_VERSION] = K_VERSION;
-	put_le(rec + K_OFF_SIZE, (uint64_t)st->st_size);
-	put_le(rec + K_OFF_MTIME, (uint64_t)ns_of(&st->st_mtim));
-	put_le(rec + K_OFF_CTIME, (uint64_t)ns_of(&st->st_ctim));
+	le64(rec + K_OFF_SIZE, (uint64_t)st->st_size);
+	le64(rec + K_OFF_MTIME, (uint64_t)ns_of(&st->st_mtim));
+	le64(rec + K_OFF_CTIME, (uint64_t)ns_of(&st->st_ctim));
 	memcpy(rec + K_OFF_KEY, key, SHA256_LEN);
-	put_le(rec + K_OFF_CRC, crc32_z(0, rec, K_OFF_CRC));
+	le64(rec + K_OFF_CRC, crc32_z(0, rec, K_OFF_CRC));
 }
 
 bool kcache_key_recall(int dirfd, const struct stat *st, uint8_t key[SHA256_LEN])

@@ -13,6 +13,7 @@
 
 #include "../../boot/kcache.h"
 #include "../../tools/base/fdio.h"
+#include "../../tools/base/le.h"
 
 static int dirfd_ = -1;
 static uint8_t key[SHA256_LEN];
@@ -86,12 +87,6 @@ static void check(const uint8_t *data, size_t size)
 		abort();
 }
 
-static void le(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *copy;
@@ -108,16 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy + KCACHE_HEADER_SIZE, data, size);
 	memcpy(copy + 32, key, SHA256_LEN);
 	if (size && (data[0] & 1))
-		le(copy + 16, size);
-	le(copy + 24, crc32_z(0, copy + KCACHE_HEADER_SIZE, size));
+		le64(copy + 16, size);
+	le64(copy + 24, crc32_z(0, copy + KCACHE_HEADER_SIZE, size));
 	check(copy, size + KCACHE_HEADER_SIZE);
 	/* as a memo: its identity and CRC made right */
 	if (size >= 80) {
 		memcpy(copy, data, 80);
-		le(copy + 16, (uint64_t)ident.st_size);
-		le(copy + 24, (uint64_t)ident.st_mtim.tv_sec * 1000000000ull);
-		le(copy + 32, (uint64_t)ident.st_ctim.tv_sec * 1000000000ull);
-		le(copy + 72, crc32_z(0, copy, 72));
+		le64(copy + 16, (uint64_t)ident.st_size);
+		le64(copy + 24, (uint64_t)ident.st_mtim.tv_sec * 1000000000ull);
+		le64(copy + 32, (uint64_t)ident.st_ctim.tv_sec * 1000000000ull);
+		le64(copy + 72, crc32_z(0, copy, 72));
 		check(copy, 80);
 	}
 	free(copy);
