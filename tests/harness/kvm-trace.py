@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""kvm-trace.py PID [SECONDS] [SYSTEM_MAP]: what KVM does for a VMM's
-guest, recorded from KVM's tracepoints for SECONDS (1) and summed up per
-thread of PID and its descendants (and their vhost workers): every exit
+"""kvm-trace.py PID[,PID...] [SECONDS] [SYSTEM_MAP]: what KVM does for a
+VMM's guest, recorded from KVM's tracepoints for SECONDS (1) and summed
+up per thread of the VMM's processes (lib.sh's vmm_pids gives them: the
+VMM, its descendants and their vhost workers): every exit
 by reason, the guest RIPs it exited at most (named from SYSTEM_MAP, the
 guest kernel's System.map, when given and real: Debian ships a one-line
 placeholder, the symbols are in its -dbg package; a kernel booted from
@@ -41,30 +42,16 @@ def put(path, text):
         f.write(text)
 
 
-def tids_of(pid):
-    """pid -> {tid: name} for pid, its descendants and their vhost workers."""
-    out, todo, seen = {}, [pid], set()
-    while todo:
-        p = todo.pop(0)
-        if p in seen or not os.path.isdir(f"/proc/{p}"):
-            continue
-        seen.add(p)
-        for t in os.listdir(f"/proc/{p}/task"):
-            try:
+def tids_of(pids):
+    """{tid: name} of every thread of the processes pids."""
+    out = {}
+    for p in pids:
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{t}/comm") as f:
                     out[int(t)] = f.read().strip()
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-            except OSError:
-                pass
-        for q in os.listdir("/proc"):
-            if q.isdigit():
-                try:
-                    with open(f"/proc/{q}/comm") as f:
-                        if f.read().strip() == f"vhost-{p}":
-                            todo.append(int(q))
-                except OSError:
-                    pass
+        except OSError:
+            pass
     return out
 
 
@@ -111,13 +98,14 @@ def parse(line):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    pid, secs = int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    pids = [int(p) for p in sys.argv[1].split(",") if p]
+    secs = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     syms = load_map(sys.argv[3]) if len(sys.argv) > 3 else []
     tr = tracefs()
     if os.geteuid() != 0 or not tr or not os.path.isdir(f"{tr}/events/kvm"):
         print("kvm-trace: no KVM tracepoints here (needs root, tracefs and kvm)")
         return
-    tids = tids_of(pid)
+    tids = tids_of(pids)
     with open(f"{tr}/tracing_on") as f:
         was_on = f.read().strip()
     with open(f"{tr}/buffer_size_kb") as f:
@@ -142,7 +130,7 @@ def main():
         put(f"{tr}/buffer_size_kb", was_kb)
         put(f"{tr}/tracing_on", was_on)
     mine = [(p, ln) for ln in lines if (p := parse(ln)) and p[0] in tids]
-    print(f"kvm-trace: {len(mine)} events of pid {pid}'s threads in {secs:g} s "
+    print(f"kvm-trace: {len(mine)} events of pids {sys.argv[1]}'s threads in {secs:g} s "
           f"({len(lines)} in all)")
     per = collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
     for (tid, ev, text), _ in mine:

@@ -60,20 +60,26 @@ proc_tree() {
 	done
 }
 
-# proc_threads PID: every thread of PID and of its descendants (proc_tree),
-# and of the vhost workers they own, one line each: pid/tid, name, state,
-# CPU ticks used over one second, wchan, and the top of its kernel stack
-# (readable by root). What a VMM is doing when its guest stops answering:
-# a vCPU halted in kvm_vcpu_block waiting for an interrupt, a vCPU running,
-# a thread stuck on a futex.
-proc_threads() {
-	local pids=() p c t f st name wchan stack
-	local -A t0
+# vmm_pids PID: a VMM's processes, one a line: PID, its descendants
+# (proc_tree), and the vhost workers they own (kernel threads named after
+# their owner, Linux < 6.4).
+vmm_pids() {
+	local p
 	for p in $(proc_tree "$1"); do
-		pids+=("$p")
-		# vhost's workers, kernel threads named after their owner (Linux < 6.4)
-		for c in $(pgrep -x "vhost-$p" 2>/dev/null); do pids+=("$c"); done
+		echo "$p"
+		pgrep -x "vhost-$p" 2>/dev/null || true
 	done
+}
+
+# proc_threads PID: every thread of the VMM PID (vmm_pids), one line each:
+# pid/tid, name, state, CPU ticks used over one second, wchan, and the top
+# of its kernel stack (readable by root). What a VMM is doing when its
+# guest stops answering: a vCPU halted in kvm_vcpu_block waiting for an
+# interrupt, a vCPU running, a thread stuck on a futex.
+proc_threads() {
+	local pids p t f st name wchan stack
+	local -A t0
+	mapfile -t pids < <(vmm_pids "$1")
 	for p in "${pids[@]}"; do
 		for t in /proc/"$p"/task/*; do
 			read -ra f <<<"$(sed 's/.*) //' "$t/stat" 2>/dev/null)"

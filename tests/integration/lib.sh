@@ -50,7 +50,8 @@ _t_threads() {
 	proc_threads "$VM_PID" 2>&1 | sed 's/^/#   /' || true
 	# and a second of what KVM does for them, the guest's RIPs named from
 	# the kernel package's System.map (run-all.sh)
-	timeout 30 python3 "$INTEG_DIR/../harness/kvm-trace.py" "$VM_PID" 1 \
+	timeout 30 python3 "$INTEG_DIR/../harness/kvm-trace.py" \
+		"$(vmm_pids "$VM_PID" | paste -sd,)" 1 \
 		"${GUEST_SYSTEM_MAP:-}" 2>&1 | sed 's/^/#   /' || true
 }
 
