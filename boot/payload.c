@@ -14,6 +14,7 @@
 #include <zstd_errors.h>
 
 #include "bootparams.h"
+#include "../tools/base/le.h"
 
 #define BP_PAYLOAD_OFFSET 0x248         /* u32, protocol 2.08+ */
 #define BP_PAYLOAD_LENGTH 0x24c         /* u32 */
@@ -50,12 +51,6 @@ const char *payload_format_name(enum payload_format f)
 	return "unknown";
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 int payload_parse(const uint8_t *p, size_t len, uint32_t max_size,
 		  struct payload *pl, struct error *err)
 {
@@ -69,7 +64,7 @@ int payload_parse(const uint8_t *p, size_t len, uint32_t max_size,
 	if (!pl->format)
 		return err_set(err, "payload compressed in an unknown format "
 			       "(%02x %02x %02x %02x)", p[0], p[1], p[2], p[3]);
-	pl->size = le32(p + len - 4);
+	pl->size = rd32(p + len - 4);
 	if (pl->size == 0 || pl->size > max_size)
 		return err_set(err, "%s payload declares %u bytes (limit %u)",
 			       payload_format_name(pl->format), pl->size, max_size);
@@ -213,7 +208,7 @@ static int inflate_lz4(const struct payload *pl, uint8_t *out, struct error *err
 
 		if (pl->len - pos < 4)
 			return err_set(err, "lz4 payload: truncated block header");
-		n = le32(pl->data + pos);
+		n = rd32(pl->data + pos);
 		pos += 4;
 		if (n == LZ4_LEGACY_MAGIC)
 			continue;

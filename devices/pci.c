@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../boot/layout.h"
+#include "../tools/base/le.h"
 
 #define CF8_ENABLE 0x80000000u
 
@@ -47,9 +48,7 @@ unsigned pci_add_cap(struct pci_func *f, const void *cap, unsigned len)
 
 static uint32_t bar_reg(const struct pci_func *f, unsigned i)
 {
-	const uint8_t *p = &f->cfg[PCI_BAR0 + 4 * i];
-
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+	return rd32(&f->cfg[PCI_BAR0 + 4 * i]);
 }
 
 /* Map or unmap BAR i to follow its register and the memory-enable bit. */

@@ -1,6 +1,7 @@
 /* The data partition: the block device whose ext4 label is vessel-data
  * (a whole disk or a partition), checked and mounted at /data. */
 #include "init.h"
+#include "../base/le.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,16 +26,6 @@
 #define STATE_ERROR      0x0002	/* errors detected */
 #define INCOMPAT_RECOVER 0x0004	/* the journal needs replaying */
 
-static unsigned le16(const unsigned char *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int ext4_probe(int fd, struct ext4_info *info, struct error *err)
 {
 	unsigned char sb[SB_SIZE];
@@ -44,13 +35,13 @@ int ext4_probe(int fd, struct ext4_info *info, struct error *err)
 	n = pread(fd, sb, sizeof(sb), SB_OFFSET);
 	if (n < 0)
 		return err_sys(err, "reading the superblock");
-	if ((size_t)n < sizeof(sb) || le16(sb + SB_MAGIC_OFF) != EXT4_MAGIC)
+	if ((size_t)n < sizeof(sb) || rd16(sb + SB_MAGIC_OFF) != EXT4_MAGIC)
 		return 0;
 	memcpy(info->label, sb + SB_LABEL_OFF, 16);
 	info->label[16] = '\0';
-	state = le16(sb + SB_STATE_OFF);
+	state = rd16(sb + SB_STATE_OFF);
 	info->clean = (state & STATE_VALID) && !(state & STATE_ERROR) &&
-		      !(le32(sb + SB_INCOMPAT_OFF) & INCOMPAT_RECOVER);
+		      !(rd32(sb + SB_INCOMPAT_OFF) & INCOMPAT_RECOVER);
 	return 1;
 }
 

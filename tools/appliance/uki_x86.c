@@ -10,18 +10,9 @@
 
 #include "tool_run.h"
 #include "uki_x86.h"
+#include "../base/le.h"
 
 #define SECTION_ALIGN 0x1000u
-
-static uint32_t rd32(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 int pe_image_end(const unsigned char *buf, size_t len, uint64_t *end,
 		 struct error *err)

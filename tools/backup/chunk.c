@@ -1,6 +1,6 @@
 /* The chunk file's encoding (chunk.h). */
 #include "chunk.h"
-#include "le.h"
+#include "../base/le.h"
 
 #include <string.h>
 #include <zlib.h>
@@ -41,10 +41,10 @@ int chunk_encode(const void *raw, size_t len, uint8_t *out, size_t *outlen,
 	memcpy(out, CHUNK_MAGIC, 4);
 	out[4] = 1;
 	out[5] = (uint8_t)comp;
-	put16(out + 6, 0);
-	put32(out + 8, (uint32_t)len);
-	put32(out + 12, (uint32_t)n);
-	put32(out + 16, (uint32_t)crc32(0, payload, (uInt)n));
+	le16(out + 6, 0);
+	le32(out + 8, (uint32_t)len);
+	le32(out + 12, (uint32_t)n);
+	le32(out + 16, (uint32_t)crc32(0, payload, (uInt)n));
 	*outlen = CHUNK_HDR + n;
 	return 0;
 }
@@ -59,10 +59,10 @@ int chunk_check(const uint8_t *file, size_t len, uint32_t *raw_len,
 	if (file[4] != 1)
 		return err_input(err, "chunk format version %u (this vessel reads 1)",
 				 file[4]);
-	if (file[5] > CHUNK_ZLIB || get16(file + 6))
+	if (file[5] > CHUNK_ZLIB || rd16(file + 6))
 		return err_input(err, "chunk header: unknown compression or flags");
-	raw = get32(file + 8);
-	plen = get32(file + 12);
+	raw = rd32(file + 8);
+	plen = rd32(file + 12);
 	if (raw == 0 || raw > CHUNK_MAX)
 		return err_input(err, "chunk header: raw length %u", raw);
 	if (plen != len - CHUNK_HDR)
@@ -70,7 +70,7 @@ int chunk_check(const uint8_t *file, size_t len, uint32_t *raw_len,
 				 len - CHUNK_HDR, plen);
 	if (file[5] == CHUNK_STORED && plen != raw)
 		return err_input(err, "stored chunk: lengths differ");
-	if ((uint32_t)crc32(0, file + CHUNK_HDR, plen) != get32(file + 16))
+	if ((uint32_t)crc32(0, file + CHUNK_HDR, plen) != rd32(file + 16))
 		return err_input(err, "chunk CRC mismatch");
 	*raw_len = raw;
 	return 0;

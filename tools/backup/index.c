@@ -1,7 +1,7 @@
 /* The index file (index.h). */
 #include "index.h"
 #include "chunk.h"
-#include "le.h"
+#include "../base/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +58,14 @@ int index_encode(const struct index *ix, uint8_t **buf, size_t *len,
 	memcpy(p, INDEX_MAGIC, 4);
 	p[4] = 1;
 	p[5] = (uint8_t)ix->kind;
-	put32(p + 8, ix->chunk_size);
-	put64(p + 16, ix->size);
-	put64(p + 24, ix->n);
+	le32(p + 8, ix->chunk_size);
+	le64(p + 16, ix->size);
+	le64(p + 24, ix->n);
 	q = p + INDEX_HDR;
 	for (size_t i = 0; i < ix->n; i++, q += INDEX_ENTRY) {
 		memcpy(q, ix->e[i].digest, SHA256_LEN);
-		put32(q + 32, ix->e[i].len);
-		put32(q + 36, ix->e[i].flags);
+		le32(q + 32, ix->e[i].len);
+		le32(q + 36, ix->e[i].flags);
 	}
 	sha256(p, n - SHA256_LEN, q);
 	*buf = p;
@@ -105,20 +105,20 @@ int index_parse(const uint8_t *buf, size_t len, struct index *ix,
 	if (buf[4] != 1)
 		return err_input(err, "index format version %u (this vessel "
 				 "reads 1)", buf[4]);
-	if ((buf[5] != INDEX_DISK && buf[5] != INDEX_TREE) || get16(buf + 6) ||
-	    get32(buf + 12))
+	if ((buf[5] != INDEX_DISK && buf[5] != INDEX_TREE) || rd16(buf + 6) ||
+	    rd32(buf + 12))
 		return err_input(err, "index header: bad kind or reserved field");
 	sha256(buf, len - SHA256_LEN, sum);
 	if (memcmp(sum, buf + len - SHA256_LEN, SHA256_LEN))
 		return err_input(err, "index checksum mismatch");
-	n = get64(buf + 24);
-	size = get64(buf + 16);
+	n = rd64(buf + 24);
+	size = rd64(buf + 16);
 	if (n > INDEX_MAX_ENTRIES ||
 	    n != (len - INDEX_HDR - SHA256_LEN) / INDEX_ENTRY ||
 	    (len - INDEX_HDR - SHA256_LEN) % INDEX_ENTRY)
 		return err_input(err, "index: entry count %llu does not match "
 				 "its size", (unsigned long long)n);
-	index_init(ix, (enum index_kind)buf[5], get32(buf + 8));
+	index_init(ix, (enum index_kind)buf[5], rd32(buf + 8));
 	if (ix->kind == INDEX_DISK ? ix->chunk_size == 0 ||
 	    ix->chunk_size > CHUNK_MAX : ix->chunk_size != 0)
 		return err_input(err, "index: chunk size %u", ix->chunk_size);
@@ -129,8 +129,8 @@ int index_parse(const uint8_t *buf, size_t len, struct index *ix,
 	q = buf + INDEX_HDR;
 	for (size_t i = 0; i < n; i++, q += INDEX_ENTRY) {
 		memcpy(ix->e[i].digest, q, SHA256_LEN);
-		ix->e[i].len = get32(q + 32);
-		ix->e[i].flags = get32(q + 36);
+		ix->e[i].len = rd32(q + 32);
+		ix->e[i].flags = rd32(q + 36);
 		if (check_entry(ix, &ix->e[i], i, n, err) < 0) {
 			index_free(ix);
 			return -1;

@@ -1,6 +1,6 @@
 /* The container tree's archive stream (tree_format.h). */
 #include "tree_format.h"
-#include "le.h"
+#include "../base/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +78,7 @@ int tree_put_header(struct stream_out *o, struct error *err)
 	uint8_t h[8];
 
 	memcpy(h, TREE_MAGIC, 4);
-	put32(h + 4, 1);
+	le32(h + 4, 1);
 	return stream_write(o, h, sizeof(h), err);
 }
 
@@ -96,15 +96,15 @@ int tree_put_entry(struct stream_out *o, const struct tree_entry *e,
 	if (!strchr(types, e->type) || !e->type || !tree_path_ok(e->path))
 		return err_set(err, "%s: cannot archive this entry", e->path);
 	*q++ = (uint8_t)e->type;
-	put16(q, (uint16_t)plen);
+	le16(q, (uint16_t)plen);
 	memcpy(q + 2, e->path, plen);
 	q += 2 + plen;
-	put32(q, e->mode);
-	put32(q + 4, e->uid);
-	put32(q + 8, e->gid);
-	put64(q + 12, (uint64_t)e->mtime);
-	put32(q + 20, e->mtime_ns);
-	put16(q + 24, (uint16_t)e->nx);
+	le32(q, e->mode);
+	le32(q + 4, e->uid);
+	le32(q + 8, e->gid);
+	le64(q + 12, (uint64_t)e->mtime);
+	le32(q + 20, e->mtime_ns);
+	le16(q + 24, (uint16_t)e->nx);
 	q += 26;
 	if (stream_write(o, h, (size_t)(q - h), err) < 0)
 		return -1;
@@ -114,24 +114,24 @@ int tree_put_entry(struct stream_out *o, const struct tree_entry *e,
 
 		xh[0] = (uint8_t)n;
 		memcpy(xh + 1, e->x[i].name, n);
-		put32(xh + 1 + n, e->x[i].len);
+		le32(xh + 1 + n, e->x[i].len);
 		if (stream_write(o, xh, n + 5, err) < 0 ||
 		    stream_write(o, e->pool + e->x[i].off, e->x[i].len, err) < 0)
 			return -1;
 	}
 	q = h;
 	if (e->type == 'f') {
-		put64(q, e->size);
+		le64(q, e->size);
 		q += 8;
 	} else if (e->type == 'l' || e->type == 'h') {
 		size_t n = strlen(e->target);
 
-		put16(q, (uint16_t)n);
+		le16(q, (uint16_t)n);
 		memcpy(q + 2, e->target, n);
 		q += 2 + n;
 	} else if (e->type == 'c' || e->type == 'b') {
-		put32(q, e->major);
-		put32(q + 4, e->minor);
+		le32(q, e->major);
+		le32(q + 4, e->minor);
 		q += 8;
 	}
 	return stream_write(o, h, (size_t)(q - h), err);
@@ -145,9 +145,9 @@ int tree_get_header(struct byte_src *src, struct error *err)
 		return -1;
 	if (memcmp(h, TREE_MAGIC, 4))
 		return err_input(err, "not a tree archive (bad magic)");
-	if (get32(h + 4) != 1)
+	if (rd32(h + 4) != 1)
 		return err_input(err, "tree archive version %u (this vessel "
-				 "reads 1)", get32(h + 4));
+				 "reads 1)", rd32(h + 4));
 	return 0;
 }
 
@@ -160,7 +160,7 @@ static int get_string(struct byte_src *src, char *buf, const char *what,
 
 	if (src->read(src, l, 2, err) < 0)
 		return -1;
-	n = get16(l);
+	n = rd16(l);
 	if (n == 0 || n > TREE_PATH_MAX)
 		return err_input(err, "tree archive: %s of %u bytes", what, n);
 	if (src->read(src, buf, n, err) < 0)
@@ -188,7 +188,7 @@ static int get_xattrs(struct byte_src *src, struct tree_entry *e,
 			return err_input(err, "tree archive: xattr name with a NUL");
 		if (src->read(src, b, 4, err) < 0)
 			return -1;
-		x->len = get32(b);
+		x->len = rd32(b);
 		if (x->len > TREE_XATTR_VALUE ||
 		    x->len > TREE_XATTR_POOL - e->pool_used)
 			return err_input(err, "tree archive: %s: xattr %s too large",
@@ -225,12 +225,12 @@ int tree_get_entry(struct byte_src *src, struct tree_entry *e,
 		return err_input(err, "tree archive: bad path \"%.200s\"", e->path);
 	if (src->read(src, h, sizeof(h), err) < 0)
 		return -1;
-	e->mode = get32(h);
-	e->uid = get32(h + 4);
-	e->gid = get32(h + 8);
-	e->mtime = (int64_t)get64(h + 12);
-	e->mtime_ns = get32(h + 20);
-	nx = get16(h + 24);
+	e->mode = rd32(h);
+	e->uid = rd32(h + 4);
+	e->gid = rd32(h + 8);
+	e->mtime = (int64_t)rd64(h + 12);
+	e->mtime_ns = rd32(h + 20);
+	nx = rd16(h + 24);
 	if ((e->mode & S_IFMT) != type_bits(e->type) || e->mtime_ns >= 1000000000u)
 		return err_input(err, "tree archive: %.200s: mode or time does "
 				 "not fit its type", e->path);
@@ -241,7 +241,7 @@ int tree_get_entry(struct byte_src *src, struct tree_entry *e,
 	if (t == 'f') {
 		if (src->read(src, h, 8, err) < 0)
 			return -1;
-		e->size = get64(h);
+		e->size = rd64(h);
 		if (e->size > (1ULL << 50))
 			return err_input(err, "tree archive: %.200s: size %llu",
 					 e->path, (unsigned long long)e->size);
@@ -253,8 +253,8 @@ int tree_get_entry(struct byte_src *src, struct tree_entry *e,
 	} else if (t == 'c' || t == 'b') {
 		if (src->read(src, h, 8, err) < 0)
 			return -1;
-		e->major = get32(h);
-		e->minor = get32(h + 4);
+		e->major = rd32(h);
+		e->minor = rd32(h + 4);
 	}
 	return 0;
 }
