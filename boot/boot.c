@@ -100,7 +100,20 @@ struct vmlinux {
 	uint8_t *buf;
 	const uint8_t *elf;
 	size_t len;
+	bool bad;               /* a hit whose checksum failed during the load */
 };
+
+/* boot_image.kernel_check of a hit: the entry's checksum, computed while
+ * the loader copied it. */
+static int vmlinux_check(void *arg, struct error *err)
+{
+	struct vmlinux *v = arg;
+
+	if (kcache_check(&v->map, err) == 0)
+		return 0;
+	v->bad = true;
+	return -1;
+}
 
 static void vmlinux_free(struct vmlinux *v)
 {
@@ -111,11 +124,13 @@ static void vmlinux_free(struct vmlinux *v)
 
 /* The ELF vmlinux of a bzImage, from the cache or decompressed into it.
  * st: the kernel file img was read from (NULL if it changed during the
- * read), for its remembered key. Returns 1 with *v set (vmlinux_free it),
- * or 0: boot the bzImage itself. Either way how says what happened, for
- * the timeline. */
+ * read), for its remembered key. bad: NULL, or why the entry a first try
+ * returned failed its check: it is rebuilt. Returns 1 with *v set
+ * (vmlinux_free it; a hit is still being checked: v->map), or 0: boot the
+ * bzImage itself. Either way how says what happened, for the timeline. */
 static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
-			  struct vmlinux *v, char *how, size_t how_len)
+			  const char *bad, struct vmlinux *v, char *how,
+			  size_t how_len)
 {
 	char dir[PATH_MAX], rebuilt[sizeof(((struct error *)0)->msg) + 16] = "";
 	char name[KCACHE_NAME_MAX];
@@ -143,11 +158,16 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 		return 0;
 	}
 	t0 = now_ms();
-	recalled = st && kcache_key_recall(dirfd, st, key);
+	recalled = !bad && st && kcache_key_recall(dirfd, st, key);
 	if (!recalled)
 		sha256(img, len, key);
 	t_key = now_ms();
-	state = kcache_get(dirfd, key, &v->map, &err);
+	if (bad) {
+		state = KCACHE_BAD;
+		err_set(&err, "%s", bad);
+	} else {
+		state = kcache_get_deferred(dirfd, key, &v->map, &err);
+	}
 	if (recalled && state != KCACHE_VALID) {
 		/* A remembered key that finds no valid entry decides nothing:
 		 * the bzImage's own hash names what is decompressed and
@@ -156,7 +176,7 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 		t0 = now_ms();
 		sha256(img, len, key);
 		t_key = now_ms();
-		state = kcache_get(dirfd, key, &v->map, &err);
+		state = kcache_get_deferred(dirfd, key, &v->map, &err);
 	}
 	switch (state) {
 	case KCACHE_VALID:
@@ -166,7 +186,8 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 		if (!recalled && st)
 			kcache_key_remember(dirfd, st, key);
 		note(how, how_len, "cache hit: %s ELF, key %s%lld ms, "
-			      "read and check %lld ms", payload_format_name(pl.format),
+			      "mapped %lld ms, checked while copied",
+			      payload_format_name(pl.format),
 			      recalled ? "remembered, " : "", t_key - t0, t_io - t_key);
 		close(dirfd);
 		return 1;
@@ -213,52 +234,85 @@ out:
 	return ok;
 }
 
-static int load_kernel(struct gmem *m, const struct boot_spec *spec,
-		       struct boot_image *bi, struct boot_entry *entry,
-		       struct error *err)
+/* One try at loading the kernel file img: a bzImage as it is or from its
+ * cached ELF (v), or an ELF vmlinux. bad: as for cached_vmlinux. */
+static int load_once(struct gmem *m, const struct boot_spec *spec,
+		     const uint8_t *img, size_t len, const struct stat *st,
+		     const char *bad, struct vmlinux *v, struct boot_image *bi,
+		     struct boot_entry *entry, struct error *err)
 {
-	struct vmlinux v = { 0 };
-	uint8_t *img = NULL;
-	size_t len = 0;
 	char how[TIMELINE_DETAIL_MAX - 20] = "";
 	uint32_t pvh_entry;
-	struct stat st;
-	bool stable = false;
-	int ret;
 
-	if (slurp(spec->kernel, &img, &len, &st, &stable, err) < 0)
-		return -1;
 	bi->kernel = img;
 	bi->kernel_len = len;
+	bi->setup = NULL;
+	bi->kernel_check = NULL;
 	if (bzimage_probe(img, len)) {
-		if (!spec->kernel_cache)
+		if (!spec->kernel_cache) {
 			note(how, sizeof(how), "bzImage (kernel_cache: false)");
-		else if (cached_vmlinux(img, len, stable ? &st : NULL, &v,
-					how, sizeof(how))) {
-			bi->kernel = v.elf;
-			bi->kernel_len = v.len;
+		} else if (cached_vmlinux(img, len, st, bad, v, how, sizeof(how))) {
+			bi->kernel = v->elf;
+			bi->kernel_len = v->len;
 			bi->setup = img;
 			bi->setup_len = len;
+			if (v->map.map) {
+				bi->kernel_check = vmlinux_check;
+				bi->kernel_check_arg = v;
+			}
 		}
 	} else {
 		note(how, sizeof(how), "ELF");
 	}
 	if (bi->kernel == img && bzimage_probe(img, len)) {
 		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
-		ret = bzimage_load(m, bi, entry, err);
-	} else if (!pvh_probe(bi->kernel, bi->kernel_len)) {
-		ret = err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
-			      spec->kernel);
-	} else if (elf_pvh_entry(bi, &pvh_entry) == 0 || !bi->setup) {
+		return bzimage_load(m, bi, entry, err);
+	}
+	if (!pvh_probe(bi->kernel, bi->kernel_len))
+		return err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
+			       spec->kernel);
+	if (elf_pvh_entry(bi, &pvh_entry) == 0 || !bi->setup) {
 		timeline_note(MS_KERNEL_LOADED, "%s, PVH entry", how);
-		ret = pvh_load(m, bi, entry, err);
-	} else {
-		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
-		ret = vmlinux64_load(m, bi, entry, err);
+		return pvh_load(m, bi, entry, err);
+	}
+	timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
+	return vmlinux64_load(m, bi, entry, err);
+}
+
+static int load_kernel(struct gmem *m, const struct boot_spec *spec,
+		       struct boot_image *bi, struct boot_entry *entry,
+		       struct error *err)
+{
+	char bad[sizeof(err->msg)];
+	struct vmlinux v = { 0 };
+	uint8_t *img = NULL;
+	size_t len = 0;
+	struct stat st;
+	bool stable = false;
+	int ret;
+
+	if (slurp(spec->kernel, &img, &len, &st, &stable, err) < 0)
+		return -1;
+	ret = load_once(m, spec, img, len, stable ? &st : NULL, NULL, &v, bi,
+			entry, err);
+	/* A hit that failed to load, whether its checksum failed at the end
+	 * of the copy or its ELF was refused before: is it damaged? */
+	if (ret < 0 && v.map.map && !v.bad)
+		vmlinux_check(&v, err);
+	if (v.bad) {
+		/* Then it never ran: what it wrote is wiped, and the entry is
+		 * rebuilt from the bzImage and loaded again. */
+		snprintf(bad, sizeof(bad), "%s", err->msg);
+		if (pvh_probe(bi->kernel, bi->kernel_len))
+			elf_wipe_segments(m, bi);
+		vmlinux_free(&v);
+		ret = load_once(m, spec, img, len, stable ? &st : NULL, bad, &v,
+				bi, entry, err);
 	}
 	vmlinux_free(&v);
 	free(img);
 	bi->kernel = bi->setup = NULL;
+	bi->kernel_check = NULL;
 	return ret;
 }
 

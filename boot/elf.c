@@ -155,5 +155,17 @@ int elf_load_segments(struct gmem *m, const struct boot_image *bi,
 		memcpy(dst, bi->kernel + ph.p_offset, ph.p_filesz);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 	}
-	return 0;
+	return bi->kernel_check ? bi->kernel_check(bi->kernel_check_arg, err) : 0;
+}
+
+void elf_wipe_segments(struct gmem *m, const struct boot_image *bi)
+{
+	Elf64_Ehdr eh = ehdr(bi);
+	Elf64_Phdr ph;
+	uint8_t *dst;
+	struct error err;
+
+	for (unsigned i = 0; i < eh.e_phnum; i++)
+		if (check_segment(m, bi, i, &ph, &dst, &err) == 0 && dst)
+			memset(dst, 0, ph.p_memsz);
 }

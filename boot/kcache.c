@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +112,17 @@ void kcache_entry_name(const uint8_t key[SHA256_LEN], char name[KCACHE_NAME_MAX]
 	strcpy(name + 2 * SHA256_LEN, ".vmlinux");
 }
 
-enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
-			     struct kcache_map *e, struct error *why)
+/* The content check, on its own thread or the caller's. */
+static void *check_crc(void *arg)
+{
+	struct kcache_map *e = arg;
+
+	e->crc_ok = crc32_z(0, e->elf, e->len) == e->crc;
+	return NULL;
+}
+
+enum kcache_state kcache_get_deferred(int dirfd, const uint8_t key[SHA256_LEN],
+				      struct kcache_map *e, struct error *why)
 {
 	char name[KCACHE_NAME_MAX];
 	const uint8_t *h;
@@ -158,21 +168,49 @@ enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 		err_set(why, "%lld bytes, its header says %llu + %d",
 			(long long)st.st_size, (unsigned long long)size,
 			KCACHE_HEADER_SIZE);
-	else if (crc32_z(0, h + KCACHE_HEADER_SIZE, size) != rd64(h + H_ELFCRC))
+	else if (rd64(h + H_ELFCRC) > UINT32_MAX)
 		err_set(why, "checksum mismatch");
 	else {
 		e->map = map;
 		e->map_len = st.st_size;
 		e->elf = h + KCACHE_HEADER_SIZE;
 		e->len = size;
+		e->crc = (uint32_t)rd64(h + H_ELFCRC);
+		/* Without a thread, the check is done here instead. */
+		e->checking = pthread_create(&e->checker, NULL, check_crc, e) == 0;
+		if (!e->checking)
+			check_crc(e);
 		return KCACHE_VALID;
 	}
 	munmap(map, st.st_size);
 	return KCACHE_BAD;
 }
 
+int kcache_check(struct kcache_map *e, struct error *why)
+{
+	if (e->checking) {
+		pthread_join(e->checker, NULL);
+		e->checking = false;
+	}
+	return e->crc_ok ? 0 : err_set(why, "checksum mismatch");
+}
+
+enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
+			     struct kcache_map *e, struct error *why)
+{
+	enum kcache_state st = kcache_get_deferred(dirfd, key, e, why);
+
+	if (st == KCACHE_VALID && kcache_check(e, why) < 0) {
+		kcache_unmap(e);
+		return KCACHE_BAD;
+	}
+	return st;
+}
+
 void kcache_unmap(struct kcache_map *e)
 {
+	if (e->checking)
+		pthread_join(e->checker, NULL);
 	if (e->map)
 		munmap(e->map, e->map_len);
 	memset(e, 0, sizeof(*e));

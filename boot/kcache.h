@@ -14,6 +14,7 @@
 #ifndef VESSEL_KCACHE_H
 #define VESSEL_KCACHE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,10 +58,26 @@ struct kcache_map {
 	size_t map_len;
 	const uint8_t *elf;     /* map + KCACHE_HEADER_SIZE */
 	size_t len;
+	/* the content check (kcache_get_deferred) */
+	uint32_t crc;           /* the header's */
+	bool crc_ok;
+	bool checking;          /* checker runs: join it (kcache_check) */
+	pthread_t checker;
 };
 
+/* The entry for key, checked whole: its header, size and checksum. */
 enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 			     struct kcache_map *e, struct error *why);
+/* The same, except that KCACHE_VALID means only that the header and the
+ * size are right: the checksum of the 66 MB a stock kernel has is being
+ * computed on another thread meanwhile, so that the loader can copy the
+ * ELF into guest RAM at the same time. Nothing may run from it before
+ * kcache_check says 0; until then the ELF is hostile input like any
+ * kernel file (its parser bounds-checks everything). */
+enum kcache_state kcache_get_deferred(int dirfd, const uint8_t key[SHA256_LEN],
+				      struct kcache_map *e, struct error *why);
+/* Waits for the check: 0, or -1 with why = "checksum mismatch". */
+int kcache_check(struct kcache_map *e, struct error *why);
 void kcache_unmap(struct kcache_map *e);
 /* Write (or replace) the entry for key atomically. */
 int kcache_put(int dirfd, const uint8_t key[SHA256_LEN], const uint8_t *elf,

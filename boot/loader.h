@@ -18,6 +18,11 @@ struct boot_image {
 	const char *initrd_path;        /* NULL: no initrd */
 	const char *cmdline;
 	uint64_t rsdp;                  /* ACPI RSDP guest address, 0 if none */
+	/* If set, called once the kernel's segments are in guest RAM, before
+	 * the load counts as done: the kernel cache's checksum, computed
+	 * meanwhile on another thread. A failure fails the load. */
+	int (*kernel_check)(void *arg, struct error *err);
+	void *kernel_check_arg;
 };
 
 /* Which loader understands this image? */
@@ -45,9 +50,13 @@ uint64_t elf_entry(const struct boot_image *bi);
 int elf_span(struct gmem *m, const struct boot_image *bi, uint64_t *start,
 	     uint64_t *end, struct error *err);
 /* Copy the PT_LOAD segments to their physical addresses, zeroing each one's
- * bss; [*start, *end) spans them. All are checked before any is written. */
+ * bss; [*start, *end) spans them. All are checked before any is written;
+ * then bi->kernel_check, if any. */
 int elf_load_segments(struct gmem *m, const struct boot_image *bi,
 		      uint64_t *start, uint64_t *end, struct error *err);
+/* Zero what elf_load_segments wrote, or would have: each PT_LOAD segment
+ * that passes its checks. */
+void elf_wipe_segments(struct gmem *m, const struct boot_image *bi);
 
 /* Shared by the loaders: place the initrd file as high as possible in
  * [min_addr, max_end) and return where; size 0 when there is none. */

@@ -1002,6 +1002,38 @@ static void test_boot_cache_paths(void **state)
 	boot_ok(&b, "cache hit");
 	fake_vm_free(&b.v);
 
+	/* a damaged entry that loads elsewhere (its segment's p_paddr 2 MiB
+	 * higher): its checksum fails only after the copy, which runs
+	 * beside the check; what it wrote is wiped before the rebuilt
+	 * kernel is loaded */
+	assert_true(k.e.filesz < 2 * MiB);
+	patch_file(path, 4096 + FELF_PH_LOAD + 24 + 2, 0x20);
+	boot_ok(&b, "cache miss (rebuilt: checksum mismatch)");
+	check_segment(&b, &k);
+	{
+		const uint8_t *moved = gpa_ptr(&b.v, k.e.paddr + 2 * MiB,
+					       k.e.filesz);
+
+		for (size_t i = 0; i < k.e.filesz; i++)
+			if (moved[i])
+				fail_msg("byte %zu of the damaged entry's "
+					 "segment is still in guest RAM", i);
+	}
+	fake_vm_free(&b.v);
+	boot_ok(&b, "cache hit");
+	fake_vm_free(&b.v);
+
+	/* damage the ELF parser refuses before any copy (its magic; a
+	 * segment beyond the file): still a damaged entry, rebuilt */
+	patch_file(path, 4096 + 1, 0x01);
+	boot_ok(&b, "cache miss (rebuilt: checksum mismatch)");
+	check_segment(&b, &k);
+	fake_vm_free(&b.v);
+	patch_file(path, 4096 + FELF_PH_LOAD + 32 + 3, 0x40);
+	boot_ok(&b, "cache miss (rebuilt: checksum mismatch)");
+	check_segment(&b, &k);
+	fake_vm_free(&b.v);
+
 	/* an unusable directory: the bzImage boots as it is */
 	assert_int_equal(chmod(b.cache, 0777), 0);
 	boot_ok(&b, "bzImage (cache unavailable");
