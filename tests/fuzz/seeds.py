@@ -7,10 +7,12 @@ format the kernel's build writes (gzip, xz with the x86 BCJ filter, lzma,
 and zstd and lz4 -l when their tools are installed), bare and inside a
 minimal bzImage header; device and vCPU state sections; OCI config.json.
 Usage: seeds.py OUTDIR (one subdirectory per fuzz target)."""
-import glob, gzip, io, lzma, os, shutil, struct, subprocess, sys, tarfile, zlib
+import glob, gzip, io, os, struct, sys, tarfile, zlib
 
 out = sys.argv[1]
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(root, "tests", "lib"))
+import kpayload  # noqa: E402
 os.makedirs(os.path.join(out, "tar"), exist_ok=True)
 os.makedirs(os.path.join(out, "config"), exist_ok=True)
 
@@ -135,32 +137,16 @@ for name, data in {"valid": b"\x01", "valid-nq": b"\x01" + b"\0" * 256 + b"\x01"
                    "raw-empty": b"\x00", "raw-zero": b"\x00" * 700}.items():
     with open(os.path.join(out, "device_restore", name), "wb") as f:
         f.write(data)
-# Kernel payloads: a small fake ELF, compressed as the kernel's build does,
-# each followed by its size (gzip's trailer already ends in it).
+# Kernel payloads: a small fake ELF, compressed as the kernel's build does
+# (tests/lib/kpayload.py; zstd and lz4 when their tools are installed).
 kp = os.path.join(out, "kernel_payload")
 os.makedirs(kp, exist_ok=True)
 elf = b"\x7fELF\x02\x01\x01" + bytes(57) + bytes(range(256)) * 16
-size = struct.pack("<I", len(elf))
-
-
-def tool(cmd):
-    if not shutil.which(cmd[0]):
-        return None
-    return subprocess.run(cmd, input=elf, stdout=subprocess.PIPE, check=True).stdout
-
-
-payloads = {
-    "gzip": gzip.compress(elf, 9),
-    "xz": lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
-                        filters=[{"id": lzma.FILTER_X86}, {"id": lzma.FILTER_LZMA2}]) + size,
-    "lzma": lzma.compress(elf, format=lzma.FORMAT_ALONE) + size,
-}
-z = tool(["zstd", "-19", "-c", "-q"])
-if z:
-    payloads["zstd"] = z + size
-l4 = tool(["lz4", "-l", "-9", "-c", "-q"])
-if l4:
-    payloads["lz4"] = l4 + size
+payloads = {}
+for fmt in kpayload.FORMATS:
+    data = kpayload.compress(fmt, elf)
+    if data is not None:
+        payloads[fmt] = data
 
 
 def bzimage(payload):

@@ -6,6 +6,7 @@
 #   env: VESSEL (the binary), GUESTS (the directory of built *.bin guests)
 set -u
 : "${VESSEL:?}" "${GUESTS:?}"
+lib=$(dirname "$(readlink -f "$0")")/../lib    # kpayload.py
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pass=0 fail=0 skip=0
@@ -136,25 +137,15 @@ t_formats() {
 	export VESSEL_KERNEL_CACHE=$work/kcache
 	for f in gzip xz lzma zstd lz4; do
 		tok=$f-$$
-		if ! python3 - "$GUESTS/serial.bin" "$GUESTS/pvh.elf" "$work/bz-$f" "$f" >"$work/out" 2>&1 <<'PY'
-import gzip, lzma, struct, subprocess, sys
+		if ! python3 - "$GUESTS/serial.bin" "$GUESTS/pvh.elf" "$work/bz-$f" "$f" \
+			"$lib" >"$work/out" 2>&1 <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[5])
+import kpayload  # noqa: E402
 setup = bytearray(open(sys.argv[1], "rb").read()[:0x400])  # setup_sects 1
-elf = open(sys.argv[2], "rb").read()
-size = struct.pack("<I", len(elf))     # appended by the kernel's build
-
-
-def tool(cmd):
-    return subprocess.run(cmd, input=elf, stdout=subprocess.PIPE, check=True).stdout
-
-
-comp = {
-    "gzip": lambda: gzip.compress(elf, 9),  # its trailer ends in the size
-    "xz": lambda: lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
-                                filters=[{"id": lzma.FILTER_X86}, {"id": lzma.FILTER_LZMA2}]) + size,
-    "lzma": lambda: lzma.compress(elf, format=lzma.FORMAT_ALONE) + size,
-    "zstd": lambda: tool(["zstd", "-19", "-c", "-q"]) + size,
-    "lz4": lambda: tool(["lz4", "-l", "-9", "-c", "-q"]) + size,
-}[sys.argv[4]]()
+comp = kpayload.compress(sys.argv[4], open(sys.argv[2], "rb").read())
+if comp is None:
+    sys.exit(f"no {sys.argv[4]} tool to compress with")
 struct.pack_into("<II", setup, 0x248, 0, len(comp))  # payload offset, length
 open(sys.argv[3], "wb").write(setup + comp)
 PY
