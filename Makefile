@@ -203,6 +203,11 @@ FUZZ_LIBS_blk_bitmap := -lz
 FUZZ_TARGETS += blk_bitmap
 FUZZ_migration_stream := vmm/machine/migration_stream.c tools/base/fdio.c tools/base/error.c
 FUZZ_TARGETS += migration_stream
+FUZZ_kernel_image := boot/bzimage.c boot/pvh.c boot/elf.c boot/initrd.c boot/cmdline.c \
+                     boot/cpu_tables.c boot/e820.c vmm/memory.c vmm/timeline.c tools/base/fdio.c \
+                     tools/base/error.c
+FUZZ_LIBS_kernel_image := -lz -lzstd
+FUZZ_TARGETS += kernel_image
 FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c boot/sha256.c boot/sha256_x86.c \
                      tools/base/fdio.c tools/base/error.c
 FUZZ_LIBS_kernel_cache := -lz

@@ -165,6 +165,44 @@ for name, data in payloads.items():
         f.write(data)
     with open(os.path.join(kp, "bz-" + name), "wb") as f:
         f.write(bzimage(data))
+# Kernel images (fuzz_kernel_image): the first byte picks the loader (0
+# bzImage, 1 ELF through PVH, 2 ELF with a setup header of 2-byte length).
+def setup_header(setup_sects=4):
+    h = bytearray((setup_sects + 1) * 512)
+    h[0x1f1] = setup_sects
+    h[0x201] = 0x6a                                  # header ends at 0x26c
+    h[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", h, 0x206, 0x020f)         # boot protocol 2.15
+    struct.pack_into("<I", h, 0x22c, 0x7fffffff)     # initrd_addr_max
+    struct.pack_into("<H", h, 0x236, 1)              # XLF_KERNEL_64
+    struct.pack_into("<I", h, 0x238, 2047)           # cmdline_size
+    struct.pack_into("<I", h, 0x260, 0x200000)       # init_size
+    return bytes(h)
+
+
+def elf_image(pvh=True, paddr=16 << 20, seg=0x3000):
+    notes = struct.pack("<III4sI", 4, 4, 18, b"Xen\0", paddr + 0x40) if pvh else b""
+    phnum = 2 if pvh else 1
+    eh = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 2, 62, 1,
+                     paddr, 64, 0, 0, 64, 56, phnum, 0, 0, 0)
+    ph = struct.pack("<IIQQQQQQ", 1, 7, 0x1000, 0xffffffff81000000, paddr, seg,
+                     seg + 0x1000, 0x200000)
+    if pvh:
+        ph += struct.pack("<IIQQQQQQ", 4, 4, 0x1000 + seg, 0, 0, len(notes), len(notes), 4)
+    img = bytearray(eh + ph)
+    img += bytes(0x1000 - len(img))
+    img += bytes(range(256)) * (seg // 256)
+    return bytes(img) + notes
+
+
+ki = os.path.join(out, "kernel_image")
+os.makedirs(ki, exist_ok=True)
+for name, data in {"bzimage": b"\0" + setup_header() + bytes(range(256)) * 16,
+                   "pvh": b"\1" + elf_image(),
+                   "vmlinux64": b"\2" + struct.pack("<H", 0x400) + setup_header()[:0x400] +
+                                elf_image(pvh=False)}.items():
+    with open(os.path.join(ki, name), "wb") as f:
+        f.write(data)
 # OCI config.json seeds (fuzz_oci_spec): the bundle is "/".
 import json
 os.makedirs(os.path.join(out, "oci_spec"), exist_ok=True)
