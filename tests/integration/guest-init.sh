@@ -7,6 +7,9 @@
 #   halt                halt -f (no power-off, no reboot)
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
+# The kernel's uptime as /init begins (a builtin read, no fork): printed
+# later as VESSEL-UPTIME, the kernel's own part of the boot.
+read -r uptime_at_init _ </proc/uptime
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
@@ -24,7 +27,7 @@ echo "VESSEL-CPUINFO=$(grep -c '^processor' /proc/cpuinfo)"
 echo "VESSEL-MEMTOTAL-KB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 echo "VESSEL-CMDLINE=$(cat /proc/cmdline)"
 echo "VESSEL-INITRD-TOKEN=$(cat /etc/vessel-token 2>/dev/null || echo missing)"
-echo "VESSEL-UPTIME=$(cut -d' ' -f1 /proc/uptime)"
+echo "VESSEL-UPTIME=$uptime_at_init"
 echo "VESSEL-CPUFLAGS=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 echo "VESSEL-CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
 
