@@ -149,13 +149,24 @@ for fmt in kpayload.FORMATS:
         payloads[fmt] = data
 
 
+def setup_header(setup_sects=4):
+    """A bzImage's setup (setup_sects sectors + the boot sector) whose
+    header the loaders accept: protocol 2.15, a 64-bit entry."""
+    h = bytearray((setup_sects + 1) * 512)
+    h[0x1f1] = setup_sects
+    h[0x201] = 0x6a                                  # header ends at 0x26c
+    h[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", h, 0x206, 0x020f)         # boot protocol 2.15
+    struct.pack_into("<I", h, 0x22c, 0x7fffffff)     # initrd_addr_max
+    struct.pack_into("<H", h, 0x236, 1)              # XLF_KERNEL_64
+    struct.pack_into("<I", h, 0x238, 2047)           # cmdline_size
+    struct.pack_into("<I", h, 0x260, 0x200000)       # init_size
+    return h
+
+
 def bzimage(payload):
-    """setup (4 sectors + boot sector), a 0x40-byte stub, the payload."""
-    setup = bytearray(5 * 512)
-    setup[0x1f1] = 4
-    setup[0x201] = 0x6a
-    setup[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", setup, 0x206, 0x020f)
+    """setup_header(), a 0x40-byte stub, the payload."""
+    setup = setup_header()
     struct.pack_into("<II", setup, 0x248, 0x40, len(payload))
     return bytes(setup) + bytes(0x40) + payload
 
@@ -167,19 +178,6 @@ for name, data in payloads.items():
         f.write(bzimage(data))
 # Kernel images (fuzz_kernel_image): the first byte picks the loader (0
 # bzImage, 1 ELF through PVH, 2 ELF with a setup header of 2-byte length).
-def setup_header(setup_sects=4):
-    h = bytearray((setup_sects + 1) * 512)
-    h[0x1f1] = setup_sects
-    h[0x201] = 0x6a                                  # header ends at 0x26c
-    h[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", h, 0x206, 0x020f)         # boot protocol 2.15
-    struct.pack_into("<I", h, 0x22c, 0x7fffffff)     # initrd_addr_max
-    struct.pack_into("<H", h, 0x236, 1)              # XLF_KERNEL_64
-    struct.pack_into("<I", h, 0x238, 2047)           # cmdline_size
-    struct.pack_into("<I", h, 0x260, 0x200000)       # init_size
-    return bytes(h)
-
-
 def elf_image(pvh=True, paddr=16 << 20, seg=0x3000):
     notes = struct.pack("<III4sI", 4, 4, 18, b"Xen\0", paddr + 0x40) if pvh else b""
     phnum = 2 if pvh else 1
@@ -197,9 +195,9 @@ def elf_image(pvh=True, paddr=16 << 20, seg=0x3000):
 
 ki = os.path.join(out, "kernel_image")
 os.makedirs(ki, exist_ok=True)
-for name, data in {"bzimage": b"\0" + setup_header() + bytes(range(256)) * 16,
+for name, data in {"bzimage": b"\0" + bytes(setup_header()) + bytes(range(256)) * 16,
                    "pvh": b"\1" + elf_image(),
-                   "vmlinux64": b"\2" + struct.pack("<H", 0x400) + setup_header()[:0x400] +
+                   "vmlinux64": b"\2" + struct.pack("<H", 0x400) + bytes(setup_header()[:0x400]) +
                                 elf_image(pvh=False)}.items():
     with open(os.path.join(ki, name), "wb") as f:
         f.write(data)
