@@ -212,6 +212,10 @@ FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c boot/sha256.c boot/sha256_x
                      tools/base/fdio.c tools/base/error.c
 FUZZ_LIBS_kernel_cache := -lz
 FUZZ_TARGETS += kernel_cache
+FUZZ_virtq := devices/virtio/queue.c devices/virtio/iov.c vmm/memory.c tools/base/error.c \
+              tools/base/fdio.c
+FUZZ_LIBS_virtq := -lz -lzstd
+FUZZ_TARGETS += virtq
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)

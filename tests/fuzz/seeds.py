@@ -421,3 +421,66 @@ memo += struct.pack("<Q", zlib.crc32(memo))
 for name, data in {"entry": hdr + body, "memo": memo, "header-only": hdr}.items():
     with open(os.path.join(out, "kernel_cache", name), "wb") as f:
         f.write(data)
+
+# fuzz_virtq (devices/virtio/queue.c): a header (queue size selector, flags:
+# 1 EVENT_IDX, 2 two RAM regions, 4 dirty tracking, 8 device writes, 16 a
+# second round; push batch, copy offset, piece size, 3 unused, then desc,
+# avail and used addresses as u32: below 2^30 a plain gpa, 2 << 30 | x is
+# 4 GiB - 4 KiB + x), then guest RAM from gpa 0: rings at 0x100 (desc),
+# 0x400 (avail), 0x1000 (used: its own page, the only one a device that
+# only reads lets the queue write), an indirect table at 0x700 (at 0x1100
+# if large), buffers from 0x800.
+os.makedirs(os.path.join(out, "virtq"), exist_ok=True)
+
+
+def vdesc(addr, n, flags=0, nxt=0):   # flags: 1 NEXT, 2 WRITE, 4 INDIRECT
+    return struct.pack("<QIHH", addr, n, flags, nxt)
+
+
+def virtq(descs, heads, qsel=3, flags=8, batch=0, itab=(), rings=(0x100, 0x400, 0x1000),
+          base=0):
+    size = 1 << (qsel % 9)
+    r = bytearray(0x1100)
+    d = b"".join(descs)
+    r[0x100:0x100 + len(d)] = d
+    avail = struct.pack("<HH", 0, len(heads)) + b"".join(struct.pack("<H", h) for h in heads)
+    r[0x400:0x400 + len(avail)] = avail
+    r[0x400 + 4 + 2 * size:0x400 + 6 + 2 * size] = struct.pack("<H", 1)  # used_event
+    t = b"".join(itab)
+    if len(t) > 0x100:   # a big table: after the rest
+        r += t
+    else:
+        r[0x700:0x700 + len(t)] = t
+    r[0x800:0xa00] = bytes(range(256)) * 2
+    hdr = bytes([qsel, flags, batch, 0, 15, 0, 0, 0]) + struct.pack("<III", *(base + a for a in rings))
+    return hdr + bytes(r)
+
+
+HI = (2 << 30) | 0x1000   # ring_gpa(): 4 GiB + what follows
+virtq_seeds = {
+    # two chains: out+in, then out, out, in
+    "two-chains": virtq([vdesc(0x800, 16, 1, 1), vdesc(0x900, 64, 2),
+                         vdesc(0xa00, 8, 1, 3), vdesc(0xa10, 8, 1, 4), vdesc(0xa20, 32, 2)],
+                        [0, 2]),
+    # the same with EVENT_IDX, dirty tracking, pushes two at a time, two rounds
+    "event-idx": virtq([vdesc(0x800, 16, 1, 1), vdesc(0x900, 64, 2),
+                        vdesc(0xa00, 8, 1, 3), vdesc(0xa10, 8, 1, 4), vdesc(0xa20, 32, 2)],
+                       [0, 2], flags=1 | 4 | 8 | 16, batch=2),
+    # an indirect table of three (out, in, in) after a direct one-buffer chain
+    "indirect": virtq([vdesc(0x800, 32), vdesc(0x700, 48, 4)], [0, 1], flags=0,
+                      itab=[vdesc(0x800, 16, 1, 1), vdesc(0x900, 32, 3, 2), vdesc(0x940, 32, 2)]),
+    # VIRTQ_MAX_IOV readable buffers and one writable, through a table of 1025
+    "indirect-max": virtq([vdesc(0x1100, 16 * 1025, 4)], [0],
+                          itab=[vdesc(0x800 + i % 256, 1, 1, i + 1) for i in range(1024)] +
+                               [vdesc(0x900, 64, 2)]),
+    # a loop: 0 -> 1 -> 0
+    "loop": virtq([vdesc(0x800, 16, 1, 1), vdesc(0x900, 16, 3, 0)], [0], flags=0),
+    # rings and a buffer in the second region, at 4 GiB
+    "high": virtq([vdesc((1 << 32) + 0x800, 16, 1, 1), vdesc(0x900, 64, 2)], [0],
+                  flags=2 | 8, base=HI),
+    # an invalid size (6): virtq_activate refuses it
+    "bad-size": virtq([vdesc(0x800, 16)], [0], qsel=0xf3, flags=0),
+}
+for name, data in virtq_seeds.items():
+    with open(os.path.join(out, "virtq", name), "wb") as f:
+        f.write(data)
