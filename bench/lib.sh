@@ -109,6 +109,7 @@ bench_guest_setup() {
 	BENCH_WORK=$(mktemp_dir bench)
 	if [ -s "${BENCH_GUEST_DIR:-}/vmlinuz" ] && [ -s "${BENCH_GUEST_DIR:-}/initrd.cpio.gz" ]; then
 		cp "$BENCH_GUEST_DIR/vmlinuz" "$BENCH_GUEST_DIR/initrd.cpio.gz" "$BENCH_WORK/"
+		[ ! -s "$BENCH_GUEST_DIR/System.map" ] || cp "$BENCH_GUEST_DIR/System.map" "$BENCH_WORK/"
 	else
 		bench_guest_build "$BENCH_WORK"
 	fi
@@ -119,12 +120,14 @@ bench_guest_setup() {
 	export BENCH_WORK BENCH_KERNEL BENCH_INITRD
 }
 
-# bench_guest_build DIR: DIR/vmlinuz (Debian's kernel) and DIR/initrd.cpio.gz
-# (the test guests' busybox initramfs); exports BENCH_KVERSION.
+# bench_guest_build DIR: DIR/vmlinuz (Debian's kernel), DIR/System.map (its
+# symbols, for a stalled guest's KVM trace) and DIR/initrd.cpio.gz (the test
+# guests' busybox initramfs); exports BENCH_KVERSION.
 bench_guest_build() {
 	local dir=$1 token
 	eval "$("$HARNESS_DIR/fetch-kernel.sh")" || die "fetching the guest kernel failed"
 	cp "$KERNEL" "$dir/vmlinuz"
+	cp "${KERNEL%/*}/System.map-$KVERSION" "$dir/System.map" 2>/dev/null || true
 	token=$(random_token)
 	build_guest_initrd "$dir/initrd.cpio.gz" "$token" || die "building the guest initramfs failed"
 	export BENCH_KVERSION=$KVERSION
@@ -861,10 +864,16 @@ bench_shvm_cmd() {
 	*)
 		SHVM_WHY="no answer within ${secs}s from the guest running '$cmd'"
 		# What the VMM's threads are doing (vCPUs halted or running, a
-		# thread stuck on a lock): kept beside the console.
+		# thread stuck on a lock) and a second of what KVM does for them
+		# (exits, interrupts injected, wake-ups): kept beside the console.
 		if [ -n "${BENCH_OUT:-}" ] && mkdir -p "$BENCH_OUT/logs"; then
-			proc_threads "${SHVM_PID[$id]}" >"$BENCH_OUT/logs/$id.threads" 2>&1 || true
-			SHVM_WHY+="; the VMM's threads then: run/logs/$id.threads"
+			{
+				proc_threads "${SHVM_PID[$id]}"
+				echo "--- KVM, one second:"
+				timeout 30 python3 "$HARNESS_DIR/kvm-trace.py" \
+					"$(vmm_pids "${SHVM_PID[$id]}" | paste -sd,)" 1 "${BENCH_WORK:-}/System.map"
+			} >"$BENCH_OUT/logs/$id.threads" 2>&1 || true
+			SHVM_WHY+="; the VMM's threads and a KVM trace then: run/logs/$id.threads"
 		fi
 		;;
 	esac

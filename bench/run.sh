@@ -18,7 +18,8 @@
 #      container run, 60), BENCH_OCI_RUNS (podman and ctr runs per side,
 #      30), BENCH_MODE (direct|nested: force a mode),
 #      BENCH_VM_TIMEOUT (s per VM run, 180),
-#      NESTED_TIMEOUT (s for the whole nested run, 1440), BENCH_WAIT_IDLE
+#      NESTED_TIMEOUT (s for the whole nested run; the selected
+#      benchmarks' time limits plus 600), BENCH_WAIT_IDLE
 #      (s to wait for other QEMUs, which skew the numbers, to finish; 0).
 # Exit status: 0 whatever the numbers; 124/125 if the harness failed (the
 # nested host, or a benchmark script that crashed or ran out of time).
@@ -27,7 +28,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # The benchmarks, in order: "NAME SECONDS" runs bench/NAME.sh under that
-# time limit. A new benchmark is one more line here.
+# time limit (for the default run counts; see bench_limit). A new benchmark
+# is one more line here.
 BENCHMARKS=(
 	"boot 900"
 	"footprint 600"
@@ -49,6 +51,25 @@ wants_guest() {
 		! bench_selected "${b%% *}" || return 0
 	done
 	return 1
+}
+
+# bench_limit SECONDS: a benchmark's time limit for this run. The limits
+# above fit the default run counts; BENCH_RUNS above its default 5
+# stretches every limit in proportion (rounded up), so that a longer run
+# is not cut short.
+bench_limit() {
+	local runs=${BENCH_RUNS:-5}
+	[[ $runs =~ ^[1-9][0-9]*$ ]] && [ "$runs" -gt 5 ] || runs=5
+	echo $(($1 * runs / 5 + ($1 * runs % 5 > 0)))
+}
+
+# selected_limits: the sum of the selected benchmarks' time limits.
+selected_limits() {
+	local b total=0
+	for b in "${BENCHMARKS[@]}"; do
+		! bench_selected "${b%% *}" || total=$((total + $(bench_limit "${b##* }")))
+	done
+	echo "$total"
 }
 
 # ---- inside: run the selected benchmarks (needs hardware KVM) -----------
@@ -79,6 +100,7 @@ if [ "${1:-}" = --inner ]; then
 	for b in "${BENCHMARKS[@]}"; do
 		read -r name limit <<<"$b"
 		bench_selected "$name" || continue
+		limit=$(bench_limit "$limit")
 		log "benchmark $name (time limit ${limit}s)"
 		t0=$(date +%s) rc=0
 		run_timeout "$limit" bash "$BENCH_DIR/$name.sh" </dev/null || rc=$?
@@ -188,15 +210,15 @@ rc=0
 case $mode in
 direct)
 	log "running the benchmarks directly on this machine's /dev/kvm"
-	total=0
-	for b in "${BENCHMARKS[@]}"; do total=$((total + ${b##* })); done
-	run_timeout $((total + 300)) "$BENCH_DIR/run.sh" --inner || rc=$?
+	run_timeout $(($(selected_limits) + 300)) "$BENCH_DIR/run.sh" --inner || rc=$?
 	;;
 nested)
 	[ -z "${VESSEL_NESTED:-}" ] || harness_fail "already inside the nested host, yet no hardware-backed /dev/kvm"
 	log "no hardware-backed /dev/kvm here: running the benchmarks in one nested KVM host (QEMU TCG); absolute numbers are slow, compare ratios"
 	bench_note all "measured inside a nested KVM host (QEMU TCG emulating SVM on this machine): absolute times are far slower than on hardware; compare the ratios"
-	NESTED_TIMEOUT=${NESTED_TIMEOUT:-1440} "$HARNESS_DIR/nested-host.sh" "$BENCH_DIR/run.sh" --inner || rc=$?
+	# the selected benchmarks' limits, plus the nested host's boots and
+	# the guest's build inside it
+	NESTED_TIMEOUT=${NESTED_TIMEOUT:-$(($(selected_limits) + 600))} "$HARNESS_DIR/nested-host.sh" "$BENCH_DIR/run.sh" --inner || rc=$?
 	;;
 *) die "BENCH_MODE must be direct or nested, not $mode" ;;
 esac
