@@ -33,3 +33,29 @@ def compress(fmt, elf):
     cmd = {"zstd": ["zstd", "-19", "-c", "-q"], "lz4": ["lz4", "-l", "-9", "-c", "-q"]}[fmt]
     out = _tool(cmd, elf)
     return None if out is None else out + size
+
+
+def vmlinux(image):
+    """The ELF inside a bzImage (its payload decompressed), or image itself
+    when it is an ELF already. Raises ValueError for anything else."""
+    if image[:4] == b"\x7fELF":
+        return image
+    if len(image) < 0x250 or image[0x202:0x206] != b"HdrS":
+        raise ValueError("not a bzImage or an ELF")
+    setup = ((image[0x1f1] or 4) + 1) * 512
+    off, length = struct.unpack_from("<II", image, 0x248)
+    payload = image[setup + off:setup + off + length]
+    if payload[:2] == b"\x1f\x8b":
+        return gzip.decompress(payload)
+    if payload[:6] == b"\xfd7zXZ\x00":
+        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(payload)
+    if payload[:3] == b"\x5d\x00\x00":
+        return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE).decompress(payload[:-4])
+    for magic, cmd in ((b"\x28\xb5\x2f\xfd", ["zstd", "-d", "-c", "-q"]),
+                       (b"\x02\x21\x4c\x18", ["lz4", "-d", "-c", "-q"])):
+        if payload[:4] == magic:
+            out = _tool(cmd, payload[:-4])
+            if out is None:
+                raise ValueError(f"{cmd[0]} is needed for this payload")
+            return out
+    raise ValueError("unknown payload format")
