@@ -864,14 +864,22 @@ bench_shvm_cmd() {
 	*)
 		SHVM_WHY="no answer within ${secs}s from the guest running '$cmd'"
 		# What the VMM's threads are doing (vCPUs halted or running, a
-		# thread stuck on a lock) and a second of what KVM does for them
-		# (exits, interrupts injected, wake-ups): kept beside the console.
+		# thread stuck on a lock), a second of what KVM does for them
+		# (exits, interrupts injected, wake-ups) and, from vessel, its
+		# vCPUs' registers and stacks (SIGUSR2 to it, the child of
+		# timeout): kept beside the console.
 		if [ -n "${BENCH_OUT:-}" ] && mkdir -p "$BENCH_OUT/logs"; then
 			{
 				proc_threads "${SHVM_PID[$id]}"
 				echo "--- KVM, one second:"
 				timeout 30 python3 "$HARNESS_DIR/kvm-trace.py" \
 					"$(vmm_pids "${SHVM_PID[$id]}" | paste -sd,)" 1 "${BENCH_WORK:-}/System.map"
+				case $id in *vessel*)
+					pkill -USR2 -P "${SHVM_PID[$id]}" && sleep 3
+					echo "--- vessel's vCPUs (SIGUSR2):"
+					sed -n '/state on request/,$p' "$BENCH_WORK/$id.err"
+					;;
+				esac
 			} >"$BENCH_OUT/logs/$id.threads" 2>&1 || true
 			SHVM_WHY+="; the VMM's threads and a KVM trace then: run/logs/$id.threads"
 		fi

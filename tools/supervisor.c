@@ -834,6 +834,7 @@ static void __attribute__((noreturn)) supervise(const struct guest_config *cfg,
 	sigaddset(&block, SIGQUIT);
 	sigaddset(&block, SIGWINCH);
 	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);     /* a VM's runner reads it: a dump */
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
 	sv.host = (struct guest_host){

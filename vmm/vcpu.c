@@ -172,32 +172,15 @@ static void vcpu_dump_trace(const struct vcpu *v)
 
 void vcpu_dump(struct vcpu *v, const char *why)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	uint64_t rsp;
 
 	if (v->vm->env.console)
 		console_flush(v->vm->env.console);  /* what the guest said first */
+	pthread_mutex_lock(&v->vm->dump_lock);
 	fprintf(stderr, "vessel: vCPU %u: %s\n", v->id, why);
-	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0) {
-		fprintf(stderr,
-			" rip %016llx rsp %016llx rflags %08llx\n"
-			" rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
-			" rsi %016llx rdi %016llx rbp %016llx\n"
-			" r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
-			" r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n",
-			r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
-			r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11,
-			r.r12, r.r13, r.r14, r.r15);
-	}
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0) {
-		fprintf(stderr,
-			" cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx\n"
-			" efer %llx cs %04x ss %04x gdt %llx+%x idt %llx+%x\n",
-			s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector,
-			s.ss.selector, s.gdt.base, s.gdt.limit, s.idt.base,
-			s.idt.limit);
-	}
+	vcpu_dump_regs(v, &rsp);
 	vcpu_dump_trace(v);
+	pthread_mutex_unlock(&v->vm->dump_lock);
 }
 
 static void vcpu_crash(struct vcpu *v, const char *why)
@@ -307,6 +290,20 @@ void vcpu_complete_io(struct vcpu *v)
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
+/* On request (vm_dump_vcpus): registers, stack and last exits, while the
+ * guest goes on. Its own thread, out of KVM_RUN. */
+static void vcpu_dump_now(struct vcpu *v)
+{
+	uint64_t rsp;
+
+	pthread_mutex_lock(&v->vm->dump_lock);
+	fprintf(stderr, "vessel: vCPU %u: state on request (the guest runs on)\n", v->id);
+	vcpu_dump_regs(v, &rsp);
+	vcpu_dump_stack(v, rsp);
+	vcpu_dump_trace(v);
+	pthread_mutex_unlock(&v->vm->dump_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -320,6 +317,8 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				if (__atomic_exchange_n(&v->dump, false, __ATOMIC_ACQ_REL))
+					vcpu_dump_now(v);
 				continue;
 			}
 			vcpu_run_failed(v);
@@ -341,6 +340,14 @@ int vcpu_start(struct vcpu *v, struct error *err)
 	}
 	v->started = true;
 	return 0;
+}
+
+void vm_dump_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		__atomic_store_n(&vm->vcpu[i].dump, true, __ATOMIC_RELEASE);
+		vcpu_kick(&vm->vcpu[i]);
+	}
 }
 
 void vcpu_kick(struct vcpu *v)

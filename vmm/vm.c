@@ -199,6 +199,7 @@ int vm_core_init(struct vm *vm, const struct vm_core_spec *core,
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->nvcpus = core->vcpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->dump_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -245,4 +246,5 @@ void vm_core_destroy(struct vm *vm)
 	bus_destroy(&vm->mmio);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->dump_lock);
 }

@@ -44,6 +44,7 @@ struct vcpu {
 	/* A ring of the last exits (written by this vCPU's thread only). */
 	struct exit_record trace[VCPU_TRACE_LEN];
 	unsigned trace_next;
+	bool dump;              /* vm_dump_vcpus asked; its thread dumps */
 };
 
 struct vm_stats {
@@ -75,6 +76,7 @@ struct vm {
 	struct boot_entry entry;
 
 	pthread_mutex_t lock;
+	pthread_mutex_t dump_lock;      /* one vCPU's dump at a time on stderr */
 	pthread_cond_t cond;
 	enum vm_event event;            /* first event wins; NONE while running */
 	bool triple_fault;
@@ -125,6 +127,14 @@ void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_dump(struct vcpu *v, const char *why);
+/* Each vCPU's registers, the words of its stack and its last exits, on
+ * stderr, printed by its own thread at its next exit; the guest goes on
+ * (SIGUSR2 to vessel, vmm/machine/run.c). */
+void vm_dump_vcpus(struct vm *vm);
+/* x86 (vmm/vcpu_dump_x86.c): the registers (*rsp: the stack pointer, 0
+ * if unknown), and the guest's stack from rsp through its page tables. */
+void vcpu_dump_regs(const struct vcpu *v, uint64_t *rsp);
+void vcpu_dump_stack(const struct vcpu *v, uint64_t rsp);
 void vcpu_signals_init(void);
 /* Finish the vCPU's last I/O or MMIO exit inside KVM (a KVM_RUN with
  * immediate_exit): until then its registers are not final. Its own

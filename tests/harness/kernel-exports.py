@@ -21,7 +21,7 @@ import kpayload  # noqa: E402
 
 
 def sections(elf):
-    """name -> (address, file offset, size) of an ELF64's sections."""
+    """name -> (address, file offset, size, flags) of an ELF64's sections."""
     shoff, = struct.unpack_from("<Q", elf, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3a)
 
@@ -30,18 +30,20 @@ def sections(elf):
     strtab = sh(shstrndx)[4]
     out = {}
     for i in range(shnum):
-        name, _, _, addr, off, size = sh(i)
+        name, _, flags, addr, off, size = sh(i)
         end = elf.index(b"\0", strtab + name)
-        out[elf[strtab + name:end].decode()] = (addr, off, size)
+        out[elf[strtab + name:end].decode()] = (addr, off, size, flags)
     return out
 
 
 def exports(elf):
-    """Sorted (address, name) of the exported symbols."""
+    """Sorted (address, name) of the exported functions (symbols in an
+    executable section), and the executable sections' (start, end)."""
     secs = sections(elf)
+    text = [(a, a + size) for a, _, size, flags in secs.values() if flags & 4]
 
     def at(addr):
-        for a, off, size in secs.values():
+        for a, off, size, _ in secs.values():
             if off and a <= addr < a + size:
                 return off + addr - a
         return None
@@ -49,15 +51,16 @@ def exports(elf):
     for name in ("__ksymtab", "__ksymtab_gpl"):
         if name not in secs:
             continue
-        a, off, size = secs[name]
+        a, off, size, _ = secs[name]
         for i in range(0, size - size % 12, 12):
             value, name_off = struct.unpack_from("<ii", elf, off + i)
             p = at((a + i + 4 + name_off) % 2**64)
-            if p is None:
+            addr = (a + i + value) % 2**64
+            if p is None or not any(lo <= addr < hi for lo, hi in text):
                 continue
-            syms.append(((a + i + value) % 2**64, elf[p:elf.index(b"\0", p)].decode()))
+            syms.append((addr, elf[p:elf.index(b"\0", p)].decode()))
     syms.sort()
-    return syms
+    return syms, text
 
 
 def main():
@@ -65,12 +68,15 @@ def main():
         sys.exit(__doc__)
     with open(sys.argv[1], "rb") as f:
         elf = kpayload.vmlinux(f.read())
-    syms = exports(elf)
+    syms, text = exports(elf)
     if not syms:
         sys.exit(f"{sys.argv[1]}: no export table")
     addrs = [a for a, _ in syms]
     for arg in sys.argv[2:]:
         rip = int(arg, 16)
+        if not any(lo <= rip < hi for lo, hi in text):
+            print(f"{rip:#x} not in the kernel's text")
+            continue
         i = bisect.bisect_right(addrs, rip) - 1
         below = f"{syms[i][1]}+{rip - syms[i][0]:#x}" if i >= 0 else "?"
         above = f", next export {syms[i + 1][1]} at +{syms[i + 1][0] - rip:#x}" if i + 1 < len(syms) else ""

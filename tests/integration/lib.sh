@@ -53,6 +53,14 @@ _t_threads() {
 	timeout 30 python3 "$INTEG_DIR/../harness/kvm-trace.py" \
 		"$(vmm_pids "$VM_PID" | paste -sd,)" 1 \
 		"${GUEST_SYSTEM_MAP:-}" 2>&1 | sed 's/^/#   /' || true
+	# and each vCPU's registers and stack (vessel's SIGUSR2 dump; a
+	# stand-in VMM such as qemu-vessel.sh is left alone)
+	if [ "$(cat "/proc/$VM_PID/comm" 2>/dev/null)" = vessel ] &&
+		kill -USR2 "$VM_PID" 2>/dev/null; then
+		sleep 3
+		info "vessel's vCPUs (SIGUSR2):"
+		sed -n '/state on request/,$p' "$T/stderr" | sed 's/^/#   /'
+	fi
 }
 
 # info MSG: a progress line in the test's log.

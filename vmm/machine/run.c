@@ -56,6 +56,13 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *opaque)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	pthread_mutex_lock(&r->lock);
+	if (si.ssi_signo == SIGUSR2) {
+		/* a diagnosis, not a stop: each vCPU's state on stderr */
+		if (r->vm)
+			vm_dump_vcpus(r->vm);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
 	if (!r->stop_signal)
 		r->stop_signal = si.ssi_signo;
 	pthread_mutex_unlock(&r->lock);
@@ -169,6 +176,7 @@ static int runner_init(struct runner *r, sigset_t *old, const struct vm_run_opts
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);       /* vm_dump_vcpus */
 	sigaddset(&set, SIGUSR1);       /* only vCPU threads take the kick */
 	pthread_sigmask(SIG_BLOCK, &set, old);
 	signal(SIGPIPE, SIG_IGN);
