@@ -235,6 +235,16 @@ vm_wait() {
 	info "vessel exited with status $RC after $(($(now_ms) - VM_T0)) ms"
 }
 
+# shell_poweroff: ends a shell guest's shell (vessel_test=shell), whose
+# init then powers off: vessel must exit 0 after a whole boot.
+shell_poweroff() {
+	vm_send "exit"
+	wait_output '^VESSEL-SHELL-EXITED$' 60
+	vm_wait 60
+	expect_booted
+	expect_rc 0 "guest powered off after the shell exited"
+}
+
 # vm_signal SIG: sends SIG to the background vessel.
 vm_signal() {
 	info "sending SIG$1 to vessel"

@@ -12,9 +12,5 @@ wait_output '^VESSEL-SHELL-READY$'
 sleep 2 # let sh start reading the console
 vm_send "echo hel''lo-\$((6*7))"
 wait_output '^hello-42$' 60
-vm_send "exit"
-wait_output '^VESSEL-SHELL-EXITED$' 60
-vm_wait 60
-expect_booted
-expect_rc 0 "guest powered off after the shell exited"
+shell_poweroff
 pass

@@ -36,9 +36,5 @@ info "$(grep -c '^  ffff' "$T/stderr") stack lines"
 # The guest runs on.
 vm_send "echo ali''ve-\$((6*7))"
 wait_output '^alive-42$' 60
-vm_send "exit"
-wait_output '^VESSEL-SHELL-EXITED$' 60
-vm_wait 60
-expect_booted
-expect_rc 0 "guest powered off after the shell exited"
+shell_poweroff
 pass
