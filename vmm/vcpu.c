@@ -170,17 +170,26 @@ static void vcpu_dump_trace(const struct vcpu *v)
 	}
 }
 
-void vcpu_dump(struct vcpu *v, const char *why)
+/* why, the registers, the stack if asked, the last exits: one vCPU's dump
+ * at a time on stderr. */
+static void dump(struct vcpu *v, const char *why, bool stack)
 {
 	uint64_t rsp;
 
-	if (v->vm->env.console)
-		console_flush(v->vm->env.console);  /* what the guest said first */
 	pthread_mutex_lock(&v->vm->dump_lock);
 	fprintf(stderr, "vessel: vCPU %u: %s\n", v->id, why);
 	vcpu_dump_regs(v, &rsp);
+	if (stack)
+		vcpu_dump_stack(v, rsp);
 	vcpu_dump_trace(v);
 	pthread_mutex_unlock(&v->vm->dump_lock);
+}
+
+void vcpu_dump(struct vcpu *v, const char *why)
+{
+	if (v->vm->env.console)
+		console_flush(v->vm->env.console);  /* what the guest said first */
+	dump(v, why, false);
 }
 
 static void vcpu_crash(struct vcpu *v, const char *why)
@@ -290,20 +299,6 @@ void vcpu_complete_io(struct vcpu *v)
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
-/* On request (vm_dump_vcpus): registers, stack and last exits, while the
- * guest goes on. Its own thread, out of KVM_RUN. */
-static void vcpu_dump_now(struct vcpu *v)
-{
-	uint64_t rsp;
-
-	pthread_mutex_lock(&v->vm->dump_lock);
-	fprintf(stderr, "vessel: vCPU %u: state on request (the guest runs on)\n", v->id);
-	vcpu_dump_regs(v, &rsp);
-	vcpu_dump_stack(v, rsp);
-	vcpu_dump_trace(v);
-	pthread_mutex_unlock(&v->vm->dump_lock);
-}
-
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -317,8 +312,9 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				/* vm_dump_vcpus asked; the guest goes on */
 				if (__atomic_exchange_n(&v->dump, false, __ATOMIC_ACQ_REL))
-					vcpu_dump_now(v);
+					dump(v, "state on request (the guest runs on)", true);
 				continue;
 			}
 			vcpu_run_failed(v);

@@ -36,6 +36,10 @@ def sections(elf):
     return out
 
 
+def in_text(addr, text):
+    return any(lo <= addr < hi for lo, hi in text)
+
+
 def exports(elf):
     """Sorted (address, name) of the exported functions (symbols in an
     executable section), and the executable sections' (start, end)."""
@@ -56,7 +60,7 @@ def exports(elf):
             value, name_off = struct.unpack_from("<ii", elf, off + i)
             p = at((a + i + 4 + name_off) % 2**64)
             addr = (a + i + value) % 2**64
-            if p is None or not any(lo <= addr < hi for lo, hi in text):
+            if p is None or not in_text(addr, text):
                 continue
             syms.append((addr, elf[p:elf.index(b"\0", p)].decode()))
     syms.sort()
@@ -74,7 +78,7 @@ def main():
     addrs = [a for a, _ in syms]
     for arg in sys.argv[2:]:
         rip = int(arg, 16)
-        if not any(lo <= rip < hi for lo, hi in text):
+        if not in_text(rip, text):
             print(f"{rip:#x} not in the kernel's text")
             continue
         i = bisect.bisect_right(addrs, rip) - 1
