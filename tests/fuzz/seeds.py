@@ -484,3 +484,57 @@ virtq_seeds = {
 for name, data in virtq_seeds.items():
     with open(os.path.join(out, "virtq", name), "wb") as f:
         f.write(data)
+
+# fuzz_pci_regs (the PCI host and a virtio-rng in slot 3): n accesses of 8
+# bytes (where | write << 2 | log2(size) << 3, offset u16, slot or offset
+# bits 16-23, value u32), then guest RAM from gpa 0. where: 0 0xcf8/0xcfc,
+# 1 ECAM, 2 BAR0 as the guest finds it, 3 a port from 0xcf8.
+os.makedirs(os.path.join(out, "pci_regs"), exist_ok=True)
+CFG, ECAM, BAR, PORT = 0, 1, 2, 3
+SIZE = {1: 0, 2: 1, 4: 2, 8: 3}
+
+
+def acc(where, off, val=0, write=False, size=4, hi=3):
+    return struct.pack("<BHBI", where | (4 if write else 0) | SIZE[size] << 3, off, hi, val)
+
+
+def regs(ops, ram=b""):
+    return struct.pack("<H", len(ops)) + b"".join(ops) + ram
+
+
+def bar(off, val=0, size=4, write=True):
+    return acc(BAR, off & 0xffff, val, write, size, off >> 16)
+
+
+# a driver's set-up of virtio-rng: memory decoding on, features, one queue
+# of 16 at 0x1000 (desc), 0x2000 (avail), 0x3000 (used), DRIVER_OK, an
+# MSI-X entry, then a request (64 bytes at 0x8000) and its notify
+rng_setup = [
+    acc(CFG, 0x00), acc(CFG, 0x10), acc(CFG, 0x04, 0x0006, True, 2),
+    bar(0x14, 1, 1), bar(0x14, 3, 1), bar(0x00, 1), bar(0x04, 0, 4, False),
+    bar(0x08, 1), bar(0x0c, 1), bar(0x14, 0xb, 1), bar(0x16, 0, 2),
+    bar(0x18, 16, 2), bar(0x1a, 0, 2), bar(0x10, 0, 2), bar(0x20, 0x1000),
+    bar(0x28, 0x2000), bar(0x30, 0x3000), bar(0x1c, 1, 2), bar(0x14, 0xf, 1),
+    bar(0x4000, 0xfee00000), bar(0x4008, 0x41), bar(0x400c, 0),
+]
+ram = bytearray(0x9000)
+ram[0x1000:0x1010] = struct.pack("<QIHH", 0x8000, 64, 2, 0)
+ram[0x2000:0x2006] = struct.pack("<HHH", 0, 1, 0)
+pci_seeds = {
+    # every slot's vendor ID, by both mechanisms
+    "probe": regs([acc(CFG, 0, hi=s) for s in range(32)] + [acc(ECAM, 0, hi=s) for s in range(32)]),
+    # BAR0 sized (all ones, read back, restored) and moved, then read
+    "bar-size": regs([acc(CFG, 0x04, 0, True, 2), acc(CFG, 0x10, 0xffffffff, True),
+                      acc(CFG, 0x10), acc(CFG, 0x14, 0xffffffff, True), acc(CFG, 0x14),
+                      acc(CFG, 0x10, 0xc0000000, True), acc(CFG, 0x14, 0, True),
+                      acc(CFG, 0x04, 0x0006, True, 2), bar(0x14, 0, 1, False)]),
+    # the set-up and a notify: the request is answered, ISR read
+    "rng-request": regs(rng_setup + [bar(0x3000, 0, 2), bar(0x1000, 0, 1, False)], bytes(ram)),
+    # the same, then the device reset and 8-byte and odd-sized accesses
+    "rng-reset": regs(rng_setup + [bar(0x3000, 0, 2), bar(0x14, 0, 1), bar(0x20, 0, 8, False),
+                                   bar(0x4000, 0, 8, False), bar(0x6000, 0, 8, False),
+                                   acc(PORT, 1, 0, False, 1), acc(PORT, 5, 0, True, 2)], bytes(ram)),
+}
+for name, data in pci_seeds.items():
+    with open(os.path.join(out, "pci_regs", name), "wb") as f:
+        f.write(data)
