@@ -219,6 +219,8 @@ FUZZ_TARGETS += virtq
 FUZZ_pci_regs := $(FUZZ_device_restore) devices/virtio/pci.c devices/virtio/iov.c
 FUZZ_LIBS_pci_regs := $(FUZZ_LIBS_device_restore)
 FUZZ_TARGETS += pci_regs
+FUZZ_blk_request := devices/block/request.c devices/virtio/iov.c
+FUZZ_TARGETS += blk_request
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)

@@ -538,3 +538,36 @@ pci_seeds = {
 for name, data in pci_seeds.items():
     with open(os.path.join(out, "pci_regs", name), "wb") as f:
         f.write(data)
+
+# fuzz_blk_request (devices/block/request.c): nout, nin, flags (1
+# read-only), max segments, capacity u64, max discard and write-zeroes
+# sectors u32, a u16 per buffer (its length less one), then the readable
+# bytes.
+os.makedirs(os.path.join(out, "blk_request"), exist_ok=True)
+
+
+def blk(outs, ins, data, ro=0, segs=1, cap=1 << 21, mdisc=1 << 16, mwz=1 << 16):
+    h = bytes([len(outs), len(ins), ro, segs]) + struct.pack("<QII", cap, mdisc, mwz)
+    return h + b"".join(struct.pack("<H", n - 1) for n in outs + ins) + data
+
+
+def bhdr(t, sector):
+    return struct.pack("<IIQ", t, 0, sector)
+
+
+blk_seeds = {
+    "read": blk([16], [4096, 1], bhdr(0, 8)),
+    "write": blk([16, 4096], [1], bhdr(1, 0) + bytes(4096)),
+    "write-split-hdr": blk([10, 6, 512], [1], bhdr(1, 2) + bytes(512)),
+    "write-ro": blk([16, 512], [1], bhdr(1, 0) + bytes(512), ro=1),
+    "flush": blk([16], [1], bhdr(4, 0)),
+    "get-id": blk([16], [20, 1], bhdr(8, 0)),
+    "get-id-short": blk([16], [7, 1], bhdr(8, 0)),
+    "discard": blk([32], [1], bhdr(11, 0) + struct.pack("<QII", 64, 8, 0)),
+    "write-zeroes-unmap": blk([32], [1], bhdr(13, 0) + struct.pack("<QII", 64, 8, 1)),
+    "read-past-end": blk([16], [1024, 1], bhdr(0, 15), cap=16),
+    "read-huge-sector": blk([16], [512, 1], bhdr(0, (1 << 64) - 1), cap=(0xf << 60) | 1),
+}
+for name, data in blk_seeds.items():
+    with open(os.path.join(out, "blk_request", name), "wb") as f:
+        f.write(data)
