@@ -223,7 +223,7 @@ FUZZ_blk_request := devices/block/request.c devices/virtio/iov.c
 FUZZ_TARGETS += blk_request
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h tests/lib/board.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

@@ -12,18 +12,12 @@
 #include <stdlib.h>
 
 #include "../../boot/layout.h"
+#include "../lib/board.h"
 
 #define RAM (1u << 20)
 
 struct fz {
-	struct bus pio, mmio;
-	struct pci_host pci;
-	struct msi_router msi;
-	struct loop loop;
-	struct devices_spec cfg;
-	struct device_env env;
-	uint8_t *ram;
-	struct gmem mem;
+	struct board b;
 	struct virtio_dev *d;
 };
 
@@ -48,46 +42,19 @@ static const struct virtio_ops fz_ops = {
 	.queue_notify = fz_notify,
 };
 
-static int fz_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
-			int fd, bool assign, struct error *err)
-{
-	(void)env; (void)addr; (void)len; (void)fd; (void)assign; (void)err;
-	return 0;
-}
-
 static int fz_open(struct fz *z)
 {
 	struct error err;
 
-	memset(z, 0, sizeof(*z));
-	z->ram = calloc(1, RAM);
-	if (!z->ram)
+	if (board_init(&z->b, calloc(1, RAM), RAM, "fuzz", &err) < 0)
 		return -1;
-	gmem_init_fake(&z->mem, z->ram, RAM);
-	bus_init(&z->pio, "pio");
-	bus_init(&z->mmio, "mmio");
-	if (pci_host_init(&z->pci, &z->pio, &z->mmio, &err) < 0 ||
-	    msi_router_init(&z->msi, -1, &err) < 0 ||
-	    loop_init(&z->loop, &err) < 0)
-		return -1;
-	z->cfg.name = "fuzz";
-	z->env = (struct device_env){
-		.spec = &z->cfg, .pio = &z->pio, .mmio = &z->mmio, .mem = &z->mem,
-		.loop = &z->loop, .pci = &z->pci, .msi = &z->msi,
-		.ioeventfd = fz_ioeventfd,
-	};
-	return virtio_pci_create(&z->env, &fz_ops, NULL, &z->d, &err);
+	return virtio_pci_create(&z->b.env, &fz_ops, NULL, &z->d, &err);
 }
 
 static void fz_close(struct fz *z)
 {
 	virtio_pci_destroy(z->d);
-	loop_destroy(&z->loop);
-	msi_router_destroy(&z->msi);
-	pci_host_destroy(&z->pci);
-	bus_destroy(&z->pio);
-	bus_destroy(&z->mmio);
-	free(z->ram);
+	board_close(&z->b);
 }
 
 static void bar_w(struct fz *z, uint64_t off, uint32_t v, unsigned len)
@@ -95,7 +62,7 @@ static void bar_w(struct fz *z, uint64_t off, uint32_t v, unsigned len)
 	uint8_t d[4];
 
 	memcpy(d, &v, 4);
-	bus_dispatch(&z->mmio, to_vp(z->d)->func.bar[0].mapped_at + off, d, len, true);
+	bus_dispatch(&z->b.mmio, to_vp(z->d)->func.bar[0].mapped_at + off, d, len, true);
 }
 
 /* A driver's set-up: features, both queues, vectors, MSI-X on */
@@ -206,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		bar_w(&z, 0x16, q, 2);
 		for (unsigned off = 0; off < 0x38; off += 4)
-			bus_dispatch(&z.mmio, to_vp(z.d)->func.bar[0].mapped_at + off,
+			bus_dispatch(&z.b.mmio, to_vp(z.d)->func.bar[0].mapped_at + off,
 				     d, 4, false);
 	}
 	fz_close(&z);

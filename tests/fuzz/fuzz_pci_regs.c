@@ -27,70 +27,22 @@
 #include <string.h>
 
 #include "../../boot/layout.h"
-#include "../../devices/pci.h"
-#include "../../vmm/bus.h"
-#include "../../vmm/loop.h"
-#include "../../vmm/memory.h"
-#include "../../vmm/msi.h"
+#include "../lib/board.h"
 
 #define RAM       (1u << 20)
 #define MAX_OPS   512
 #define RNG_SLOT  3
 
-struct board {
-	struct bus pio, mmio;
-	struct pci_host pci;
-	struct msi_router msi;
-	struct loop loop;
-	struct devices_spec spec;
-	struct device_env env;
-	uint8_t *ram;
-	struct gmem mem;
-	void *rng;
-};
-
-static int no_ioeventfd(struct device_env *env, uint64_t addr, unsigned len,
-			int fd, bool assign, struct error *err)
-{
-	(void)env; (void)addr; (void)len; (void)fd; (void)assign; (void)err;
-	return 0;       /* "assigned": notifies still reach the bus here */
-}
-
-static int board_open(struct board *b)
+/* The board and its virtio-rng in slot RNG_SLOT. */
+static int open_rng(struct board *b, void **rng)
 {
 	struct error err;
 
-	memset(b, 0, sizeof(*b));
-	b->ram = calloc(1, RAM);
-	if (!b->ram)
+	if (board_init(b, calloc(1, RAM), RAM, "fuzz", &err) < 0)
 		return -1;
-	gmem_init_fake(&b->mem, b->ram, RAM);
-	bus_init(&b->pio, "pio");
-	bus_init(&b->mmio, "mmio");
-	if (pci_host_init(&b->pci, &b->pio, &b->mmio, &err) < 0 ||
-	    msi_router_init(&b->msi, -1, &err) < 0 ||
-	    loop_init(&b->loop, &err) < 0)
-		return -1;
-	b->spec.name = "fuzz";
-	b->spec.rng = true;
-	b->spec.rng_slot = RNG_SLOT;
-	b->env = (struct device_env){
-		.spec = &b->spec, .pio = &b->pio, .mmio = &b->mmio, .mem = &b->mem,
-		.loop = &b->loop, .pci = &b->pci, .msi = &b->msi,
-		.ioeventfd = no_ioeventfd,
-	};
-	return rng_ops.create(&b->env, &b->rng, &err);
-}
-
-static void board_close(struct board *b)
-{
-	rng_ops.destroy(b->rng);
-	loop_destroy(&b->loop);
-	msi_router_destroy(&b->msi);
-	pci_host_destroy(&b->pci);
-	bus_destroy(&b->pio);
-	bus_destroy(&b->mmio);
-	free(b->ram);
+	b->cfg.rng = true;
+	b->cfg.rng_slot = RNG_SLOT;
+	return rng_ops.create(&b->env, rng, &err);
 }
 
 /* Config space, the way a guest reads it: through 0xcf8/0xcfc. */
@@ -155,6 +107,7 @@ static void guest_access(struct board *b, const uint8_t *op)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct board b;
+	void *rng = NULL;
 	size_t n, at;
 
 	if (size < 2)
@@ -162,14 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = data[0] | data[1] << 8;
 	if (n > MAX_OPS || 2 + 8 * n > size)
 		return 0;
-	if (board_open(&b) < 0)
+	if (open_rng(&b, &rng) < 0)
 		__builtin_trap();
 	at = 2 + 8 * n;
 	memcpy(b.ram, data + at, size - at < RAM ? size - at : RAM);
 	for (size_t i = 0; i < n; i++)
 		guest_access(&b, data + 2 + 8 * i);
-	rng_ops.quiesce(b.rng);
-	rng_ops.resume(b.rng);
+	rng_ops.quiesce(rng);
+	rng_ops.resume(rng);
+	rng_ops.destroy(rng);
 	board_close(&b);
 	return 0;
 }

@@ -1,9 +1,7 @@
-/* A board without KVM for the tests that drive a whole virtio-pci device
- * the way a guest would: buses, the PCI host (ECAM for config space), an
- * MSI router without a VM (each vector's eventfd counts what was fired),
- * a running event loop, and fake guest RAM. No ioeventfds: a test kicks a
- * queue through the notify BAR (on its own thread, as a vCPU would) or by
- * writing the queue's notify eventfd (as KVM would). Include after
+/* tests/lib/board.h for the unit tests that drive a whole virtio-pci
+ * device the way a guest would, with its event loop running: a test kicks
+ * a queue through the notify BAR (on its own thread, as a vCPU would) or
+ * by writing the queue's notify eventfd (as KVM would). Include after
  * <cmocka.h> and fake_guest.h. */
 #ifndef VESSEL_TEST_FAKE_BOARD_H
 #define VESSEL_TEST_FAKE_BOARD_H
@@ -16,52 +14,16 @@
 #include "../../devices/device.h"
 #include "../../devices/pci.h"
 #include "../../devices/virtio/virtio.h"
-
-struct board {
-	struct bus pio, mmio;
-	struct pci_host pci;
-	struct msi_router msi;
-	struct loop loop;
-	struct devices_spec cfg;
-	struct device_env env;
-	uint8_t *ram;
-	struct gmem mem;
-};
-
-static int board_no_ioeventfd(struct device_env *env, uint64_t addr,
-			      unsigned len, int fd, bool assign,
-			      struct error *err)
-{
-	(void)env;
-	(void)addr;
-	(void)len;
-	(void)fd;
-	(void)assign;
-	(void)err;
-	return 0;
-}
+#include "../lib/board.h"
 
 /* board_open with RAM as given (owned by the board from then on) */
 static inline void board_open_ram(struct board *b, uint8_t *ram, size_t ram_size)
 {
 	struct error err;
 
-	memset(b, 0, sizeof(*b));
-	b->ram = ram;
-	assert_non_null(b->ram);
-	gmem_init_fake(&b->mem, b->ram, ram_size);
-	bus_init(&b->pio, "pio");
-	bus_init(&b->mmio, "mmio");
-	assert_int_equal(pci_host_init(&b->pci, &b->pio, &b->mmio, &err), 0);
-	assert_int_equal(msi_router_init(&b->msi, -1, &err), 0);
-	assert_int_equal(loop_init(&b->loop, &err), 0);
+	assert_non_null(ram);
+	assert_int_equal(board_init(b, ram, ram_size, "boardtest", &err), 0);
 	assert_int_equal(loop_start(&b->loop, &err), 0);
-	b->cfg.name = "boardtest";
-	b->env = (struct device_env){
-		.spec = &b->cfg, .pio = &b->pio, .mmio = &b->mmio, .mem = &b->mem,
-		.loop = &b->loop, .pci = &b->pci, .msi = &b->msi,
-		.ioeventfd = board_no_ioeventfd,
-	};
 }
 
 /* A board whose RAM holds guest_ram_new's pattern */
@@ -75,16 +37,6 @@ static inline void board_open(struct board *b, size_t ram_size)
 static inline void board_open_blank(struct board *b, size_t ram_size)
 {
 	board_open_ram(b, calloc(1, ram_size), ram_size);
-}
-
-static inline void board_close(struct board *b)
-{
-	loop_destroy(&b->loop);
-	msi_router_destroy(&b->msi);
-	pci_host_destroy(&b->pci);
-	bus_destroy(&b->pio);
-	bus_destroy(&b->mmio);
-	free(b->ram);
 }
 
 /* The device ops registered under name (the test includes its file) */
