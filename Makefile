@@ -221,9 +221,13 @@ FUZZ_LIBS_pci_regs := $(FUZZ_LIBS_device_restore)
 FUZZ_TARGETS += pci_regs
 FUZZ_blk_request := devices/block/request.c devices/virtio/iov.c
 FUZZ_TARGETS += blk_request
+FUZZ_legacy_io := devices/pci.c vmm/bus.c vmm/msi.c vmm/loop.c vmm/memory.c vmm/vmstate.c vmm/console.c vmm/timeline.c \
+                  tools/base/error.c tools/base/fdio.c
+FUZZ_LIBS_legacy_io := -lz -lzstd -lpthread
+FUZZ_TARGETS += legacy_io
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h tests/lib/board.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/virtio/*.c vmm/*.h boot/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h tests/lib/board.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/*.c devices/virtio/*.c vmm/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
 

@@ -571,3 +571,47 @@ blk_seeds = {
 for name, data in blk_seeds.items():
     with open(os.path.join(out, "blk_request", name), "wb") as f:
         f.write(data)
+
+# fuzz_legacy_io: accesses of 4 bytes: range (0 serial, 1 RTC, 2 i8042
+# data, 3 i8042 command, 4 ACPI PM, 5 reset, 6 POST, 7 0xcf8) | write << 3 |
+# log2(size) << 4, or 0x40 console input; offset; value u16.
+os.makedirs(os.path.join(out, "legacy_io"), exist_ok=True)
+
+
+def pio(rng, off=0, val=0, write=False, size=1):
+    return struct.pack("<BBH", rng | (8 if write else 0) | {1: 0, 2: 1, 4: 2}[size] << 4, off, val)
+
+
+def con(byte, times=1):
+    return struct.pack("<BBH", 0x40, times - 1, byte)
+
+
+legacy_seeds = {
+    # the 8250 set up as Linux does (DLAB, divisor, 8N1, FIFO, IER, MCR),
+    # output, loopback, input from the console, LSR/IIR/RBR read
+    "serial": b"".join([pio(0, 3, 0x80, True), pio(0, 0, 1, True), pio(0, 1, 0, True),
+                        pio(0, 3, 3, True), pio(0, 2, 0xc7, True), pio(0, 1, 0x0f, True),
+                        pio(0, 4, 0x0b, True), pio(0, 0, 0x41, True), pio(0, 5), pio(0, 2),
+                        con(0x62, 4), pio(0, 5), pio(0, 0), pio(0, 0), pio(0, 2), pio(0, 6),
+                        pio(0, 4, 0x1b, True), pio(0, 0, 0x42, True), pio(0, 0), pio(0, 7, 9, True),
+                        pio(0, 7), pio(0, 8)]),
+    # every CMOS register read, status B written, NMI bit set in the index
+    "rtc": b"".join([pio(1, 0, i, True) + pio(1, 1) for i in range(0, 0x80, 3)] +
+                    [pio(1, 0, 0x0b, True), pio(1, 1, 0x06, True), pio(1, 0, 0x8c, True), pio(1, 1)]),
+    # i8042: the command byte read and written, output port, self-test, reset
+    "i8042": b"".join([pio(3), pio(3, 0, 0x20, True), pio(2), pio(3, 0, 0x60, True),
+                       pio(2, 0, 0x45, True), pio(3, 0, 0xaa, True), pio(2), pio(3, 0, 0xd1, True),
+                       pio(2, 0, 0xdf, True), pio(3, 0, 0xd4, True), pio(2, 0, 0xff, True),
+                       pio(3, 0, 0xfe, True)]),
+    # ACPI PM: status, enables, the timer, GPE, sleep, and the reset port
+    "pm": b"".join([pio(4, 0, 0, False, 2), pio(4, 2, 0x0100, True, 2), pio(4, 0, 0xffff, True, 2),
+                    pio(4, 8, 0, False, 4), pio(4, 0x10, 0, False, 2), pio(4, 0x12, 1, True, 2),
+                    pio(4, 4, 0, False, 2), pio(4, 4, 0x2001, True, 2), pio(4, 0x13, 0, False, 4),
+                    pio(5, 0, 0x06, True), pio(6, 0, 0x12, True)]),
+    # config space through 0xcf8/0xcfc, then sizes that do not fit a port
+    "pci-ports": b"".join([pio(7, 0, 0x0000, True, 2), pio(7, 2, 0x8000, True, 2),
+                           pio(7, 4, 0, False, 4), pio(7, 6, 0, False, 2), pio(7, 8, 0, False, 4)]),
+}
+for name, data in legacy_seeds.items():
+    with open(os.path.join(out, "legacy_io", name), "wb") as f:
+        f.write(data)
