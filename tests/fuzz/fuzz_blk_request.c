@@ -14,8 +14,7 @@
  * What it checks beyond the sanitizers: the status byte is the last
  * writable byte; a submitted read or write covers whole sectors inside
  * the disk, with data iovecs that are exactly io.len bytes of the
- * request's own buffers (a read's never the status byte, a write's never
- * the header); discard and write zeroes stay within the disk and the
+ * request's own buffers (a read's never the status byte); discard and write zeroes stay within the disk and the
  * limits; nothing is submitted to a read-only disk but a flush-free read;
  * GET_ID writes at most 20 bytes, inside the buffers, before the status. */
 #include <stdlib.h>
@@ -112,14 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lens[i] = 1 + lens[i] % 8192;   /* the queue makes no empty iovec */
 		*(i < vr.nout ? &out_total : &in_total) += lens[i];
 	}
-	/* Each buffer its own allocation: ASan sees a step past its end. */
-	out_mem = malloc(out_total + 1);
-	in_mem = malloc(in_total + 1);
+	/* The readable buffers back to back in one allocation, the writable
+	 * in another, each exactly its size: ASan sees a step past either. */
+	out_mem = malloc(out_total ? out_total : 1);
+	in_mem = malloc(in_total ? in_total : 1);
 	if (!out_mem || !in_mem)
 		goto out;
-	memset(out_mem, 0, out_total + 1);
+	memset(out_mem, 0, out_total ? out_total : 1);
 	memcpy(out_mem, in.p, in.n < out_total ? in.n : out_total);
-	memset(in_mem, 0x5a, in_total + 1);
+	memset(in_mem, 0x5a, in_total ? in_total : 1);
 	off = 0;
 	for (unsigned i = 0; i < vr.nout; i++) {
 		vr.out[i] = (struct iovec){ out_mem + off, lens[i] };
