@@ -2,7 +2,7 @@
  * 16550 serial port, the RTC/CMOS, the i8042, the ACPI PM block and reset
  * port, the POST port) and the PCI host's 0xcf8/0xcfc, with console input
  * arriving in between. No KVM: tests/lib/board.h with a console (input
- * from a pipe, output to /dev/null) and IRQ lines that only count. The
+ * from a pipe, output to /dev/null) and IRQ lines that go nowhere. The
  * input is accesses of 4 bytes each:
  *   byte 0   bits 0-2 which port range (the table below), bit 3 write,
  *            bits 4-5 size 1, 2, 4 (3: 1), bit 6 instead: console input,
@@ -30,9 +30,9 @@
 #define RAM (64u << 10)
 
 static const struct { uint16_t port, len; } ranges[8] = {
-	{ COM1_PORT, 8 }, { 0x70, 2 }, { I8042_DATA_PORT, 1 },
+	{ COM1_PORT, 8 }, { RTC_PORT, 2 }, { I8042_DATA_PORT, 1 },
 	{ I8042_CMD_PORT, 1 }, { PM_BASE_PORT, 0x14 }, { RESET_PORT, 1 },
-	{ 0x80, 1 }, { PCI_CONFIG_ADDR_PORT, 8 },
+	{ DEBUG_PORT, 1 }, { PCI_CONFIG_ADDR_PORT, 8 },
 };
 
 static const struct device_ops *const devs[] = {
@@ -47,7 +47,7 @@ struct lb {
 	void *st[NDEVS];
 };
 
-static void count_irq(struct irq_line *line, int level)
+static void no_irq(struct irq_line *line, int level)
 {
 	(void)line;
 	(void)level;
@@ -57,7 +57,7 @@ static void lines_init(struct device_env *env, struct irq_line *line,
 		       unsigned gsi)
 {
 	(void)env;
-	line->set = count_irq;
+	line->set = no_irq;
 	line->vm_fd = -1;
 	line->gsi = gsi;
 }
@@ -104,7 +104,7 @@ static void guest_io(struct lb *x, const uint8_t *op)
 {
 	unsigned r = op[0] & 7, len = 1u << (op[0] >> 4 & 3);
 	uint16_t port = ranges[r].port + op[1] % (ranges[r].len + 1);
-	uint8_t d[4 + 4];
+	uint64_t v16 = op[2] | op[3] << 8;
 
 	if (op[0] & 0x40) {
 		for (unsigned i = 0; i <= op[1] % 4u; i++)
@@ -114,13 +114,9 @@ static void guest_io(struct lb *x, const uint8_t *op)
 	}
 	if (len > 4)
 		len = 1;
-	memcpy(d, op + 2, 2);
-	memcpy(d + 2, op + 2, 2);
-	memset(d + len, 0xa5, sizeof(d) - len);
-	bus_dispatch(&x->b.pio, port, d, len, op[0] & 8);
-	for (unsigned i = len; i < sizeof(d); i++)
-		if (d[i] != 0xa5)
-			__builtin_trap();       /* written past the access */
+	if (!board_access(&x->b.pio, port, v16 * 0x0001000100010001ull, len,
+			  op[0] & 8))
+		__builtin_trap();       /* written past the access */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -66,6 +66,23 @@ static inline int board_init(struct board *b, uint8_t *ram, size_t ram_size,
 	return 0;
 }
 
+/* A guest's access of len bytes (1 to 8) at addr on bus, a write's bytes
+ * taken from value (little-endian). False if the device wrote into the
+ * buffer past the access's len bytes. */
+static inline bool board_access(struct bus *bus, uint64_t addr, uint64_t value,
+				unsigned len, bool write)
+{
+	uint8_t d[16];
+
+	memcpy(d, &value, 8);
+	memset(d + len, 0xa5, sizeof(d) - len);
+	bus_dispatch(bus, addr, d, len, write);
+	for (unsigned i = len; i < sizeof(d); i++)
+		if (d[i] != 0xa5)
+			return false;
+	return true;
+}
+
 static inline void board_close(struct board *b)
 {
 	loop_destroy(&b->loop);
