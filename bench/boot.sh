@@ -5,7 +5,9 @@
 # kernel_cache: false) and under QEMU/KVM (microvm, q35).
 # Per run: time from launching the VMM until the guest's /init prints
 # VESSEL-USERSPACE-OK, until the VMM has exited after the guest's poweroff,
-# and the guest kernel's own uptime at /init (VESSEL-UPTIME). Runs are
+# the guest kernel's own uptime at /init (VESSEL-UPTIME) and its kvm-clock
+# there (the uptime plus the ticks it lost before switching to kvm-clock,
+# VESSEL-SCHED-CLOCK-OFFSET-NS; only where kvm-clock is stable). Runs are
 # interleaved (vessel, microvm, q35, vessel, ...) after BENCH_WARMUP (1)
 # unmeasured rounds; BENCH_RUNS (5) measured rounds.
 # Needs a hardware-backed /dev/kvm: run it through bench/run.sh, which
@@ -27,6 +29,7 @@ bench_note_sides
 bench_metric boot.userspace "boot: VMM launch → guest /init (VESSEL-USERSPACE-OK)" ms
 bench_metric boot.exit "boot + poweroff: VMM launch → VMM exited" ms
 bench_metric boot.guest_uptime "guest kernel's uptime at /init (VESSEL-UPTIME)" ms
+bench_metric boot.guest_kclock "guest kernel's kvm-clock at /init (uptime + ticks lost early)" ms
 
 declare -A failed why
 for side in "${BENCH_SIDES[@]}"; do failed[$side]=0 why[$side]=''; done
@@ -36,7 +39,7 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 		if [ "$r" -le 0 ]; then tag=boot-warmup$((1 - r))-$side; else tag=boot-$r-$side; fi
 		bench_vm_run "$side" poweroff "$tag"
 		if [ "$VM_OK" -eq 1 ]; then
-			log "$tag: userspace $(us_to_ms "$VM_MARKER_US") ms, exit $(us_to_ms "$VM_EXIT_US") ms, guest uptime ${VM_UPTIME_MS:-?} ms"
+			log "$tag: userspace $(us_to_ms "$VM_MARKER_US") ms, exit $(us_to_ms "$VM_EXIT_US") ms, guest uptime ${VM_UPTIME_MS:-?} ms, kvm-clock ${VM_KCLOCK_MS:-?} ms"
 		else
 			log "$tag: FAILED ($VM_WHY) after $(us_to_ms "$VM_EXIT_US") ms"
 		fi
@@ -49,11 +52,12 @@ for ((r = 1 - warmup; r <= runs; r++)); do
 		bench_sample boot.userspace "$side" "$(us_to_ms "$VM_MARKER_US")"
 		bench_sample boot.exit "$side" "$(us_to_ms "$VM_EXIT_US")"
 		[ -z "$VM_UPTIME_MS" ] || bench_sample boot.guest_uptime "$side" "$VM_UPTIME_MS"
+		[ -z "$VM_KCLOCK_MS" ] || bench_sample boot.guest_kclock "$side" "$VM_KCLOCK_MS"
 	done
 done
 
 for side in "${BENCH_SIDES[@]}"; do
 	bench_run_fail_note boot "$side" "${failed[$side]}" "$runs" "${why[$side]}"
 done
-bench_note all "boot: $runs measured runs per side after $warmup warm-up round(s), interleaved; guest kernel ${BENCH_KVERSION:-?}, busybox initramfs, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; times from the host's clock, stdout of each VMM read through a pipe; VESSEL-UPTIME has 10 ms resolution and does not count firmware (SeaBIOS on q35) or the VMM's own setup"
+bench_note all "boot: $runs measured runs per side after $warmup warm-up round(s), interleaved; guest kernel ${BENCH_KVERSION:-?}, busybox initramfs, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; times from the host's clock, stdout of each VMM read through a pipe; VESSEL-UPTIME has 10 ms resolution, counts timer ticks until the kernel switches to kvm-clock (the kvm-clock row adds the ticks it lost: VESSEL-SCHED-CLOCK-OFFSET-NS, sched_clock's offset as it marks itself stable) and neither counts firmware (SeaBIOS on q35) or the VMM's own setup"
 exit 0

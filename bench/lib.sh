@@ -245,7 +245,9 @@ smaps_split() {
 #                  sent and the guest powers off.
 # Sets VM_RC (VMM status; 124: timed out), VM_MARKER_US (launch to
 # VESSEL-USERSPACE-OK, -1 if not seen), VM_EXIT_US (launch to the VMM's
-# exit), VM_UPTIME_MS (the guest's VESSEL-UPTIME), VM_OK (1 if the run did
+# exit), VM_UPTIME_MS (the guest's VESSEL-UPTIME), VM_KCLOCK_MS (its
+# kvm-clock at /init: the uptime plus the ticks it lost early in the boot,
+# VESSEL-SCHED-CLOCK-OFFSET-NS; empty where kvm-clock is not stable), VM_OK (1 if the run did
 # what it should), VM_WHY (else why not), VM_CONSOLE (the console, \r
 # removed), VM_PEAK_KB and VM_THREADS_MAX (sample and shell modes).
 bench_vm_run() {
@@ -256,7 +258,7 @@ bench_vm_run() {
 	: >"$out"
 	rm -f "$fifo"
 	mkfifo "$fifo"
-	VM_PEAK_KB='' VM_THREADS_MAX=0 VM_UPTIME_MS='' VM_WHY=''
+	VM_PEAK_KB='' VM_THREADS_MAX=0 VM_UPTIME_MS='' VM_KCLOCK_MS='' VM_WHY=''
 	if [ "$mode" = poweroff ]; then
 		bench_now t0
 		timeout -k 5 "$BENCH_VM_TIMEOUT" "${BENCH_CMD[@]}" </dev/null >"$fifo" 2>"$err" &
@@ -328,9 +330,12 @@ bench_vm_run() {
 	VM_RC=$rc VM_CONSOLE=$out
 	VM_EXIT_US=$((t1 - t0))
 	if [ -n "$tm" ]; then VM_MARKER_US=$((tm - t0)); else VM_MARKER_US=-1; fi
-	local up cpus
+	local up off cpus
 	up=$(grep -a -m1 '^VESSEL-UPTIME=' "$out" | cut -d= -f2 || true)
 	[ -z "$up" ] || VM_UPTIME_MS=$(awk -v s="$up" 'BEGIN { printf "%.0f", s * 1000 }')
+	off=$(grep -a -m1 '^VESSEL-SCHED-CLOCK-OFFSET-NS=' "$out" | cut -d= -f2 | tr -d '\r' || true)
+	[ -z "$up" ] || [[ ! $off =~ ^-?[0-9]+$ ]] ||
+		VM_KCLOCK_MS=$(awk -v s="$up" -v o="$off" 'BEGIN { printf "%.0f", s * 1000 - o / 1e6 }')
 	cpus=$(grep -a -m1 '^VESSEL-CPUINFO=' "$out" | cut -d= -f2 || true)
 	if [ "$rc" -ne 0 ]; then
 		VM_WHY="exit status $rc${VM_WHY:+; $VM_WHY}"

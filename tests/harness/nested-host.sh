@@ -23,7 +23,8 @@
 #      75), NESTED_MEM (MiB, 6144), NESTED_SMP (2), NESTED_LOG (console log
 #      path), NESTED_LOCK_WAIT (s to wait for another nested host, 3600),
 #      NESTED_BOOTS (boots in all, 3), NESTED_NPT (kvm-amd's nested paging,
-#      0: off), NESTED_TCG_THREAD (multi: a host thread per vCPU;
+#      0: off), NESTED_TSC (reliable: the host's kernel trusts its TSC,
+#      tsc=reliable; check: its own check decides), NESTED_TCG_THREAD (multi: a host thread per vCPU;
 #      single: one for all), NESTED_KVM_HOLD (1: a VM held open for the host's life,
 #      kvm-hold.py; 0: none), NESTED_CMDLINE (added to the host
 #      kernel's cmdline; MODULE.PARAM=VALUE words reach its modules), NESTED_STATS (a file: "lock-wait
@@ -134,6 +135,19 @@ cmdline+=" vessel.run=$rundir vessel.repo=$REPO vessel.hung_task=${NESTED_HUNG_T
 # that triple-fault); with shadow paging a stress loop of manage-test:vm
 # ran clean (see tests/harness/README.md). NESTED_NPT=1 turns it back on.
 cmdline+=" kvm_amd.npt=${NESTED_NPT:-0}"
+# The host's TSC is this machine's (TCG answers RDTSC from it): constant,
+# one counter for both vCPUs. Yet the kernel's boot-time check finds the
+# emulated vCPUs' TSCs "unsynchronized" and falls back to HPET, where every
+# clock read is an emulated MMIO access and KVM has no master clock (guests
+# get a kvm-clock without its stable bit). tsc=reliable skips that check:
+# the host runs on its TSC and its guests' kvm-clock is stable, as on
+# hardware (tests/harness/README.md, "The host's clock"). NESTED_TSC=check
+# leaves the kernel's check in place.
+case ${NESTED_TSC:-reliable} in
+reliable) cmdline+=" tsc=reliable" ;;
+check) ;;
+*) die "NESTED_TSC must be reliable or check, not '$NESTED_TSC'" ;;
+esac
 # multi: one host thread per vCPU (the default); single: QEMU runs the
 # vCPUs in turn on one thread (slower; for experiments, see README.md).
 tcg_thread=${NESTED_TCG_THREAD:-multi}

@@ -28,6 +28,12 @@ echo "VESSEL-MEMTOTAL-KB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 echo "VESSEL-CMDLINE=$(cat /proc/cmdline)"
 echo "VESSEL-INITRD-TOKEN=$(cat /etc/vessel-token 2>/dev/null || echo missing)"
 echo "VESSEL-UPTIME=$uptime_at_init"
+# The uptime counts timer ticks until the kernel switches its clocksource
+# to kvm-clock (an fs_initcall), so ticks lost before then (a slow,
+# emulated boot loses many) are missing from it. Where kvm-clock is stable,
+# sched_clock prints by how much when it marks itself stable:
+# "(gtod, gtod offset)->(kvm-clock, offset)", offset = tick clock - kvm-clock.
+echo "VESSEL-SCHED-CLOCK-OFFSET-NS=$(dmesg | sed -n 's/.*sched_clock: Marking stable (.*)->([0-9]*, *\(-\{0,1\}[0-9]*\)).*/\1/p' | head -n1)"
 echo "VESSEL-CPUFLAGS=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 echo "VESSEL-CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
 
