@@ -415,13 +415,66 @@ static int restore_tsc_khz(struct vcpu *v, uint32_t khz, struct error *err)
 	return 0;
 }
 
+static int set_msrs(struct vcpu *v, struct kvm_msr_entry *e, unsigned n,
+		    struct error *err)
+{
+	int r = msrs_io(v, KVM_SET_MSRS, e, n, err);
+
+	if (r < 0)
+		return -1;
+	if ((unsigned)r < n)
+		return err_input(err, "vcpu.%u: KVM refuses MSR 0x%x = 0x%llx", v->id,
+				 e[r].index, (unsigned long long)e[r].data);
+	return 0;
+}
+
+/* The guest's TSC goes on from the saved value. KVM takes a written
+ * IA32_TSC that lands within a second of what it expects (its last write
+ * plus the time since) for an attempt to line vCPUs up, and on a host
+ * with a stable TSC keeps the offset it has: a guest saved less than a
+ * second into its life would get the new VM's TSC, counted from when its
+ * vCPUs were made, and see its TSC run backwards. Where KVM lets the
+ * offset be set (KVM_VCPU_TSC_OFFSET, Linux 5.16), vCPU 0's is chosen so
+ * that its TSC goes on from its saved value, and every other vCPU gets the
+ * same offset, the TSCs in step as KVM's own matching keeps them. */
+static int restore_tsc(struct vcpu *v, struct kvm_msr_entry *tsc, struct error *err)
+{
+	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL,
+				     .attr = KVM_VCPU_TSC_OFFSET };
+	struct kvm_msr_entry now = { .index = MSR_IA32_TSC };
+	uint64_t off;
+	int r;
+
+	if (set_msrs(v, tsc, 1, err) < 0)
+		return -1;
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) < 0)
+		return 0;       /* an older KVM: the write stands as it took */
+	a.addr = (uintptr_t)&off;
+	if (v->id == 0 || !v->vm->tsc_restore.set) {
+		if (ioctl(v->fd, KVM_GET_DEVICE_ATTR, &a) < 0)
+			return err_sys(err, "vcpu.%u: KVM_GET_DEVICE_ATTR (TSC offset)", v->id);
+		r = msrs_io(v, KVM_GET_MSRS, &now, 1, err);
+		if (r < 0)
+			return -1;
+		if (r != 1)
+			return err_set(err, "vcpu.%u: KVM refuses to read IA32_TSC", v->id);
+		/* guest TSC = host TSC (scaled) + offset: the same host
+		 * instant, moved to the saved value. */
+		v->vm->tsc_restore.offset = off + (tsc->data - now.data);
+		v->vm->tsc_restore.set = true;
+	}
+	off = v->vm->tsc_restore.offset;
+	if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+		return err_sys(err, "vcpu.%u: KVM_SET_DEVICE_ATTR (TSC offset)", v->id);
+	return 0;
+}
+
 /* The IA32_TSC first, wherever the file has it, then the others in order
  * (the saver put TSC_DEADLINE last). */
 static int restore_msrs(struct vcpu *v, struct vcpu_image *im, struct error *err)
 {
 	struct kvm_msr_entry *e = im->msrs;
 	unsigned n = im->nmsrs;
-	int r;
 
 	for (unsigned i = 1; i < n; i++)
 		if (e[i].index == MSR_IA32_TSC) {
@@ -433,13 +486,13 @@ static int restore_msrs(struct vcpu *v, struct vcpu_image *im, struct error *err
 		}
 	for (unsigned i = 0; i < n; i++)
 		e[i].reserved = 0;
-	r = msrs_io(v, KVM_SET_MSRS, e, n, err);
-	if (r < 0)
-		return -1;
-	if ((unsigned)r < n)
-		return err_input(err, "vcpu.%u: KVM refuses MSR 0x%x = 0x%llx", v->id,
-				 e[r].index, (unsigned long long)e[r].data);
-	return 0;
+	if (n > 0 && e[0].index == MSR_IA32_TSC) {
+		if (restore_tsc(v, e, err) < 0)
+			return -1;
+		e++;
+		n--;
+	}
+	return set_msrs(v, e, n, err);
 }
 
 /* Flags KVM_GET_VCPU_EVENTS sets that need a capability vessel does not

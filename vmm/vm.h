@@ -85,6 +85,10 @@ struct vm {
 	bool paused;                    /* vCPUs park in vm_stopping() */
 	unsigned parked;                /* vCPU threads parked there now */
 	bool quiesced;                  /* devices quiesced (paused) */
+	struct {                        /* vcpu_state_x86.c: the TSC offset */
+		bool set;               /* vCPU 0's restore chose, given to */
+		uint64_t offset;        /* the others */
+	} tsc_restore;
 };
 
 /* The KVM core (vm.c). vm_core_init opens /dev/kvm, makes the VM, the

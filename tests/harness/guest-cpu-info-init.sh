@@ -19,7 +19,7 @@ while read -r m; do [ -z "$m" ] || insmod "$m" 2>/dev/null; done </lib/modules/l
 	for c in /sys/devices/system/clockevents/clockevent*; do
 		echo "clockevent ${c##*/}: $(cat "$c/current_device")"
 	done
-	dmesg | grep -iE 'kvm|hypervisor|pv |paravirt|steal|x2apic|tsc|deadline|apic timer|clocksource|clockevent|hpet|smpboot|Brought up'
+	dmesg | grep -iE 'kvm|hypervisor|pv |paravirt|steal|x2apic|tsc|deadline|apic timer|clocksource|clockevent|hpet|smpboot|Brought up|xsave|xstate|fpu|cpuid\[|warning'
 	grep -E '^ *(LOC|CAL|RES|TLB|HYP|PIN|NMI|  0):' /proc/interrupts
 	echo "END"
 } 2>&1 | sed 's/^/CI /'
