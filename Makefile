@@ -212,6 +212,9 @@ FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c boot/sha256.c boot/sha256_x
                      tools/base/fdio.c tools/base/error.c
 FUZZ_LIBS_kernel_cache := -lz
 FUZZ_TARGETS += kernel_cache
+FUZZ_elf_compact := boot/elf_compact.c boot/elf.c vmm/memory.c tools/base/fdio.c tools/base/error.c
+FUZZ_LIBS_elf_compact := -lz -lzstd
+FUZZ_TARGETS += elf_compact
 FUZZ_virtq := devices/virtio/queue.c devices/virtio/iov.c vmm/memory.c tools/base/error.c \
               tools/base/fdio.c
 FUZZ_LIBS_virtq := -lz -lzstd

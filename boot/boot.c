@@ -141,6 +141,8 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 	enum kcache_state state;
 	int dirfd, ok = 0;
 	bool recalled;
+	uint8_t *compact;
+	size_t compact_len;
 
 	if (bzimage_payload(img, len, PAYLOAD_MAX_SIZE, &pl, &err) < 0) {
 		note(how, how_len, "bzImage (not cached: %s)", err.msg);
@@ -215,6 +217,19 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 		vmlinux_free(v);
 		goto out;
 	}
+	/* Stored and booted in the cache's form, the trailing zeros of its
+	 * segments left to the bss: about half the bytes to copy and check
+	 * on each later boot. */
+	if (elf_compact(v->buf, pl.size, &compact, &compact_len, &err) < 0) {
+		note(how, how_len, "bzImage (not cached: its %s payload: %s)",
+		     payload_format_name(pl.format), err.msg);
+		vmlinux_free(v);
+		goto out;
+	}
+	free(v->buf);
+	v->buf = compact;
+	v->elf = compact;
+	v->len = compact_len;
 	ok = 1;
 	if (kcache_put(dirfd, key, v->elf, v->len, &err) < 0) {
 		fprintf(stderr, "vessel: %s\n", err.msg);
@@ -330,6 +345,7 @@ int boot_setup(struct gmem *m, const struct boot_spec *spec,
 	struct boot_image bi = {
 		.initrd_path = spec->initrd,
 		.cmdline = spec->cmdline,
+		.ram_zeroed = spec->ram_zeroed,
 	};
 
 	if (acpi_build(m, &acpi, &bi.rsdp, err) < 0)

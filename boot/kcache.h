@@ -69,7 +69,7 @@ struct kcache_map {
 enum kcache_state kcache_get(int dirfd, const uint8_t key[SHA256_LEN],
 			     struct kcache_map *e, struct error *why);
 /* The same, except that KCACHE_VALID means only that the header and the
- * size are right: the checksum of the 66 MB a stock kernel has is being
+ * size are right: the checksum of the 35 MB a stock kernel has is being
  * computed on another thread meanwhile, so that the loader can copy the
  * ELF into guest RAM at the same time. Nothing may run from it before
  * kcache_check says 0; until then the ELF is hostile input like any

@@ -23,6 +23,9 @@ struct boot_image {
 	 * meanwhile on another thread. A failure fails the load. */
 	int (*kernel_check)(void *arg, struct error *err);
 	void *kernel_check_arg;
+	/* Guest RAM is all zero where the kernel goes (a fresh board): the
+	 * loader need not write a segment's bss. */
+	bool ram_zeroed;
 };
 
 /* Which loader understands this image? */
@@ -58,6 +61,13 @@ int elf_load_segments(struct gmem *m, const struct boot_image *bi,
  * that passes its checks. */
 void elf_wipe_segments(struct gmem *m, const struct boot_image *bi);
 
+/* The kernel cache's form of an ELF vmlinux (elf_compact.c): each PT_LOAD
+ * without its trailing zeros (bss instead), the other segments' bytes, no
+ * section headers; it loads exactly as img does. *out is malloc'd. */
+#define ELF_COMPACT_MAX_PHDRS 64
+int elf_compact(const uint8_t *img, size_t len, uint8_t **out, size_t *out_len,
+		struct error *err);
+
 /* Shared by the loaders: place the initrd file as high as possible in
  * [min_addr, max_end) and return where; size 0 when there is none. */
 int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
@@ -73,6 +83,7 @@ struct boot_spec {
 	const char *cmdline;
 	unsigned vcpus;                 /* for the MP and ACPI tables */
 	bool kernel_cache;              /* boot a bzImage's cached ELF */
+	bool ram_zeroed;                /* guest RAM is fresh: all zero */
 };
 
 /* The whole boot: tables, kernel, initrd. Reads the files it names. */

@@ -193,6 +193,20 @@ def elf_image(pvh=True, paddr=16 << 20, seg=0x3000):
     return bytes(img) + notes
 
 
+# ELF vmlinux images (fuzz_elf_compact): with and without the PVH note, one
+# whose segment ends in zeros, one whose note lies inside its segment.
+ec = os.path.join(out, "elf_compact")
+os.makedirs(ec, exist_ok=True)
+zeros_tail = bytearray(elf_image())
+zeros_tail[0x1000 + 0x2000:0x1000 + 0x3000] = bytes(0x1000)
+note_inside = bytearray(elf_image(seg=0x3000))
+struct.pack_into("<Q", note_inside, 64 + 56 + 8, 0x1800)
+note_inside[0x1800:0x1814] = struct.pack("<III4sI", 4, 4, 18, b"Xen\0", 0x1000040)
+for name, data in {"pvh": elf_image(), "nopvh": elf_image(pvh=False),
+                   "zeros-tail": bytes(zeros_tail), "note-inside": bytes(note_inside)}.items():
+    with open(os.path.join(ec, name), "wb") as f:
+        f.write(data)
+
 ki = os.path.join(out, "kernel_image")
 os.makedirs(ki, exist_ok=True)
 for name, data in {"bzimage": b"\0" + bytes(setup_header()) + bytes(range(256)) * 16,

@@ -734,9 +734,9 @@ static void test_entry_damage(void **state)
 	patch_file(c.path, 0, 1);
 	expect_bad_entry(&c, "version");
 	put_ok(&c);
-	/* an entry of version 1 (its checksum a CRC-64): rebuilt */
-	patch_file(c.path, 8, 2 ^ 1);
-	expect_bad_entry(&c, "not a version 2 entry");
+	/* an entry of version 2 (its ELF not compacted): rebuilt */
+	patch_file(c.path, 8, 3 ^ 2);
+	expect_bad_entry(&c, "not a version 3 entry");
 	put_ok(&c);
 	patch_file(c.path, 24, 0x80);
 	expect_bad_entry(&c, "checksum");
@@ -1062,6 +1062,52 @@ static void test_boot_cache_paths(void **state)
 	kimg_free(&k);
 }
 
+/* The cache keeps an ELF whose segment ends in zeros without them (they
+ * load as bss): the entry is smaller than the ELF, and the guest gets the
+ * same bytes from a miss and a hit, its bss zeroed over RAM that held
+ * garbage. */
+static void test_boot_cache_compact(void **state)
+{
+	const uint64_t tail = 0x1800;   /* zeros at the end of the segment */
+	struct kimg k;
+	struct boot b;
+	char path[600], name[KCACHE_NAME_MAX];
+	uint8_t key[SHA256_LEN];
+	struct stat st;
+	size_t len;
+	uint8_t *p;
+
+	(void)state;
+	kimg_make(&k, true, PAYLOAD_GZIP);
+	memset(k.elf + FELF_SEG_OFF + k.e.filesz - tail, 0, tail);
+	p = make_payload(PAYLOAD_GZIP, k.elf, k.elf_len, (uint32_t)k.elf_len, &len);
+	fenced_free(&k.bz);
+	bz_with_payload(&k.bz, p, len);
+	free(p);
+	boot_init(&b, &k);
+	sha256(k.bz.p, k.bz.len, key);
+	kcache_entry_name(key, name);
+	snprintf(path, sizeof(path), "%s/%s", b.cache, name);
+
+	for (int hit = 0; hit < 2; hit++) {
+		const uint8_t *ram;
+
+		boot_ok(&b, hit ? "cache hit: gzip ELF" : "cache miss: gzip");
+		assert_int_equal(b.entry.rip, PVH_ENTRY);
+		ram = gpa_ptr(&b.v, k.e.paddr, k.e.memsz);
+		assert_memory_equal(ram, k.elf + FELF_SEG_OFF, k.e.filesz);
+		for (uint64_t i = k.e.filesz - tail; i < k.e.memsz; i++)
+			if (ram[i])
+				fail_msg("byte 0x%llx of the segment is 0x%02x, not 0",
+					 (unsigned long long)i, ram[i]);
+		fake_vm_free(&b.v);
+	}
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_size <= 4096 + k.elf_len - tail);
+	boot_free(&b);
+	kimg_free(&k);
+}
+
 /* No PVH note: the 64-bit boot protocol at the ELF's entry, with a zero
  * page made from the bzImage's setup header. */
 static void test_boot_vmlinux64(void **state)
@@ -1165,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_entry_damage),
 		cmocka_unit_test(test_key_memo),
 		cmocka_unit_test(test_boot_cache_paths),
+		cmocka_unit_test(test_boot_cache_compact),
 		cmocka_unit_test(test_boot_vmlinux64),
 		cmocka_unit_test(test_vmlinux64_reject),
 	};

@@ -116,6 +116,7 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 		.kernel = cfg->kernel, .initrd = cfg->initrd,
 		.cmdline = cfg->cmdline, .vcpus = cfg->vcpus,
 		.kernel_cache = cfg->kernel_cache,
+		.ram_zeroed = true,     /* boot_setup runs on a fresh gmem_alloc */
 	};
 	int r;
 
