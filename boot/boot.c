@@ -188,7 +188,7 @@ static int cached_vmlinux(const uint8_t *img, size_t len, const struct stat *st,
 		if (!recalled && st)
 			kcache_key_remember(dirfd, st, key);
 		note(how, how_len, "cache hit: %s ELF, key %s%lld ms, "
-			      "mapped %lld ms, checked while copied",
+			      "mapped %lld ms, checked in parallel",
 			      payload_format_name(pl.format),
 			      recalled ? "remembered, " : "", t_key - t0, t_io - t_key);
 		close(dirfd);
@@ -249,90 +249,127 @@ out:
 	return ok;
 }
 
-/* One try at loading the kernel file img: a bzImage as it is or from its
- * cached ELF (v), or an ELF vmlinux. bad: as for cached_vmlinux. */
+/* The kernel file, read, and for a bzImage its ELF from the cache (its
+ * checksum running on another thread) or decompressed: boot_kernel_open,
+ * which the machine calls before it creates the VM, so that the check
+ * runs while KVM sets the VM up. */
+struct boot_kernel {
+	uint8_t *img;
+	size_t len;
+	struct stat st;
+	bool stable;            /* st names what was read */
+	struct vmlinux v;
+	bool cached;            /* v holds the ELF to boot */
+	char how[TIMELINE_DETAIL_MAX - 20];
+};
+
+/* Pick what boots from k's file: the bzImage as it is, its cached ELF, or
+ * an ELF vmlinux. bad: as for cached_vmlinux. */
+static void kernel_pick(struct boot_kernel *k, const struct boot_spec *spec,
+			const char *bad)
+{
+	k->cached = false;
+	if (!bzimage_probe(k->img, k->len))
+		note(k->how, sizeof(k->how), "ELF");
+	else if (!spec->kernel_cache)
+		note(k->how, sizeof(k->how), "bzImage (kernel_cache: false)");
+	else
+		k->cached = cached_vmlinux(k->img, k->len,
+					   k->stable ? &k->st : NULL, bad,
+					   &k->v, k->how, sizeof(k->how));
+}
+
+struct boot_kernel *boot_kernel_open(const struct boot_spec *spec,
+				     struct error *err)
+{
+	struct boot_kernel *k = calloc(1, sizeof(*k));
+
+	if (!k) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	if (slurp(spec->kernel, &k->img, &k->len, &k->st, &k->stable, err) < 0) {
+		free(k);
+		return NULL;
+	}
+	kernel_pick(k, spec, NULL);
+	return k;
+}
+
+void boot_kernel_close(struct boot_kernel *k)
+{
+	if (!k)
+		return;
+	vmlinux_free(&k->v);
+	free(k->img);
+	free(k);
+}
+
+/* One try at loading what kernel_pick chose. */
 static int load_once(struct gmem *m, const struct boot_spec *spec,
-		     const uint8_t *img, size_t len, const struct stat *st,
-		     const char *bad, struct vmlinux *v, struct boot_image *bi,
+		     struct boot_kernel *k, struct boot_image *bi,
 		     struct boot_entry *entry, struct error *err)
 {
-	char how[TIMELINE_DETAIL_MAX - 20] = "";
 	uint32_t pvh_entry;
 
-	bi->kernel = img;
-	bi->kernel_len = len;
+	bi->kernel = k->img;
+	bi->kernel_len = k->len;
 	bi->setup = NULL;
 	bi->kernel_check = NULL;
-	if (bzimage_probe(img, len)) {
-		if (!spec->kernel_cache) {
-			note(how, sizeof(how), "bzImage (kernel_cache: false)");
-		} else if (cached_vmlinux(img, len, st, bad, v, how, sizeof(how))) {
-			bi->kernel = v->elf;
-			bi->kernel_len = v->len;
-			bi->setup = img;
-			bi->setup_len = len;
-			if (v->map.map) {
-				bi->kernel_check = vmlinux_check;
-				bi->kernel_check_arg = v;
-			}
+	if (k->cached) {
+		bi->kernel = k->v.elf;
+		bi->kernel_len = k->v.len;
+		bi->setup = k->img;
+		bi->setup_len = k->len;
+		if (k->v.map.map) {
+			bi->kernel_check = vmlinux_check;
+			bi->kernel_check_arg = &k->v;
 		}
-	} else {
-		note(how, sizeof(how), "ELF");
-	}
-	if (bi->kernel == img && bzimage_probe(img, len)) {
-		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
+	} else if (bzimage_probe(k->img, k->len)) {
+		timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", k->how);
 		return bzimage_load(m, bi, entry, err);
 	}
 	if (!pvh_probe(bi->kernel, bi->kernel_len))
 		return err_set(err, "%s: not a bzImage or an x86_64 ELF vmlinux",
 			       spec->kernel);
 	if (elf_pvh_entry(bi, &pvh_entry) == 0 || !bi->setup) {
-		timeline_note(MS_KERNEL_LOADED, "%s, PVH entry", how);
+		timeline_note(MS_KERNEL_LOADED, "%s, PVH entry", k->how);
 		return pvh_load(m, bi, entry, err);
 	}
-	timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", how);
+	timeline_note(MS_KERNEL_LOADED, "%s, 64-bit entry", k->how);
 	return vmlinux64_load(m, bi, entry, err);
 }
 
 static int load_kernel(struct gmem *m, const struct boot_spec *spec,
-		       struct boot_image *bi, struct boot_entry *entry,
-		       struct error *err)
+		       struct boot_kernel *k, struct boot_image *bi,
+		       struct boot_entry *entry, struct error *err)
 {
 	char bad[sizeof(err->msg)];
-	struct vmlinux v = { 0 };
-	uint8_t *img = NULL;
-	size_t len = 0;
-	struct stat st;
-	bool stable = false;
 	int ret;
 
-	if (slurp(spec->kernel, &img, &len, &st, &stable, err) < 0)
-		return -1;
-	ret = load_once(m, spec, img, len, stable ? &st : NULL, NULL, &v, bi,
-			entry, err);
+	ret = load_once(m, spec, k, bi, entry, err);
 	/* A hit that failed to load, whether its checksum failed at the end
 	 * of the copy or its ELF was refused before: is it damaged? */
-	if (ret < 0 && v.map.map && !v.bad)
-		vmlinux_check(&v, err);
-	if (v.bad) {
+	if (ret < 0 && k->v.map.map && !k->v.bad)
+		vmlinux_check(&k->v, err);
+	if (k->v.bad) {
 		/* Then it never ran: what it wrote is wiped, and the entry is
 		 * rebuilt from the bzImage and loaded again. */
 		snprintf(bad, sizeof(bad), "%s", err->msg);
 		if (pvh_probe(bi->kernel, bi->kernel_len))
 			elf_wipe_segments(m, bi);
-		vmlinux_free(&v);
-		ret = load_once(m, spec, img, len, stable ? &st : NULL, bad, &v,
-				bi, entry, err);
+		vmlinux_free(&k->v);
+		kernel_pick(k, spec, bad);
+		ret = load_once(m, spec, k, bi, entry, err);
 	}
-	vmlinux_free(&v);
-	free(img);
 	bi->kernel = bi->setup = NULL;
 	bi->kernel_check = NULL;
 	return ret;
 }
 
 int boot_setup(struct gmem *m, const struct boot_spec *spec,
-	       struct boot_entry *entry, struct error *err)
+	       struct boot_kernel *opened, struct boot_entry *entry,
+	       struct error *err)
 {
 	struct acpi_config acpi = {
 		.ncpus = spec->vcpus,
@@ -347,12 +384,19 @@ int boot_setup(struct gmem *m, const struct boot_spec *spec,
 		.cmdline = spec->cmdline,
 		.ram_zeroed = spec->ram_zeroed,
 	};
+	struct boot_kernel *k = opened;
+	int r;
 
 	if (acpi_build(m, &acpi, &bi.rsdp, err) < 0)
 		return err_prefix(err, "ACPI tables");
 	if (mptable_build(m, spec->vcpus, true, err) < 0)
 		return err_prefix(err, "MP table");
-	if (load_kernel(m, spec, &bi, entry, err) < 0)
+	if (!opened && !(k = boot_kernel_open(spec, err)))
+		return -1;
+	r = load_kernel(m, spec, k, &bi, entry, err);
+	if (!opened)
+		boot_kernel_close(k);
+	if (r < 0)
 		return -1;
 	/* ACPI, MP, memory map, boot information, GDT and page tables */
 	timeline_mark(MS_TABLES_WRITTEN);

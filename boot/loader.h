@@ -86,8 +86,20 @@ struct boot_spec {
 	bool ram_zeroed;                /* guest RAM is fresh: all zero */
 };
 
-/* The whole boot: tables, kernel, initrd. Reads the files it names. */
+/* The kernel file of spec, read, and for a bzImage its ELF from the kernel
+ * cache (whose checksum then runs on another thread) or decompressed into
+ * it. Opened before the VM is created, the check runs while KVM sets the
+ * VM up. NULL with err set if the file cannot be read. */
+struct boot_kernel;
+struct boot_kernel *boot_kernel_open(const struct boot_spec *spec,
+				     struct error *err);
+void boot_kernel_close(struct boot_kernel *k);
+
+/* The whole boot: tables, kernel, initrd. Reads the files it names; the
+ * kernel from k (boot_kernel_open of the same spec; close it after), or,
+ * if k is NULL, opened and closed here. */
 int boot_setup(struct gmem *m, const struct boot_spec *spec,
-	       struct boot_entry *entry, struct error *err);
+	       struct boot_kernel *k, struct boot_entry *entry,
+	       struct error *err);
 
 #endif

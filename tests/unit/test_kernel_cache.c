@@ -836,16 +836,24 @@ static void boot_init(struct boot *b, const struct kimg *k)
 	setenv("VESSEL_KERNEL_CACHE", b->cache, 1);
 }
 
+/* Whether boot_run opens the kernel before the RAM exists, as the machine
+ * does (boot_kernel_open), or lets boot_setup open it. */
+static bool open_first;
+
 /* One boot_setup() on fresh RAM: 0 or -1; the timeline's kernel line. */
 static int boot_run(struct boot *b)
 {
+	struct boot_kernel *k = NULL;
 	int r;
 
-	fake_vm_init(&b->v, 128 * MiB);
 	timeline_reset();
 	err_clear(&b->err);
+	if (open_first && !(k = boot_kernel_open(&b->cfg, &b->err)))
+		return -1;
+	fake_vm_init(&b->v, 128 * MiB);
 	b->entry.rip = 0x5a5a5a5a;
-	r = boot_setup(&b->v.m, &b->cfg, &b->entry, &b->err);
+	r = boot_setup(&b->v.m, &b->cfg, k, &b->entry, &b->err);
+	boot_kernel_close(k);
 	timeline_get(MS_KERNEL_LOADED, &b->kernel);
 	return r;
 }
@@ -1108,6 +1116,22 @@ static void test_boot_cache_compact(void **state)
 	kimg_free(&k);
 }
 
+/* The same paths with the kernel opened before the VM's RAM exists, as
+ * vm_create does; and a kernel file that is not there fails the open. */
+static void test_boot_cache_paths_opened(void **state)
+{
+	struct boot_spec spec = { .kernel = "/nonexistent/bzImage", .vcpus = 1,
+				  .kernel_cache = true };
+	struct error err = { 0 };
+
+	open_first = true;
+	test_boot_cache_paths(state);
+	test_boot_cache_compact(state);
+	open_first = false;
+	assert_null(boot_kernel_open(&spec, &err));
+	assert_non_null(strstr(err.msg, "/nonexistent/bzImage"));
+}
+
 /* No PVH note: the 64-bit boot protocol at the ELF's entry, with a zero
  * page made from the bzImage's setup header. */
 static void test_boot_vmlinux64(void **state)
@@ -1212,6 +1236,7 @@ int main(void)
 		cmocka_unit_test(test_key_memo),
 		cmocka_unit_test(test_boot_cache_paths),
 		cmocka_unit_test(test_boot_cache_compact),
+		cmocka_unit_test(test_boot_cache_paths_opened),
 		cmocka_unit_test(test_boot_vmlinux64),
 		cmocka_unit_test(test_vmlinux64_reject),
 	};

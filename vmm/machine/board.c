@@ -105,18 +105,14 @@ static int map_incoming(struct vm *vm, const struct vm_incoming *in,
 	return gmem_map_file(&vm->mem, in->ram_size, fd, err);
 }
 
-int vm_create(struct vm *vm, const struct machine_spec *cfg,
-	      struct vm_snapshot *snap, const struct vm_incoming *incoming,
-	      struct loop *loop, struct console *console, struct error *err)
+/* vm_create's board; kernel: the kernel file, opened, for a boot. */
+static int create(struct vm *vm, const struct machine_spec *cfg,
+		  const struct boot_spec *boot, struct boot_kernel *kernel,
+		  struct vm_snapshot *snap, const struct vm_incoming *incoming,
+		  struct loop *loop, struct console *console, struct error *err)
 {
 	const struct vm_core_spec core = {
 		.vcpus = cfg->vcpus, .on_triple_fault = cfg->on_triple_fault,
-	};
-	const struct boot_spec boot = {
-		.kernel = cfg->kernel, .initrd = cfg->initrd,
-		.cmdline = cfg->cmdline, .vcpus = cfg->vcpus,
-		.kernel_cache = cfg->kernel_cache,
-		.ram_zeroed = true,     /* boot_setup runs on a fresh gmem_alloc */
 	};
 	int r;
 
@@ -164,12 +160,34 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 		vm_devices_quiesce(vm, false);
 		return 0;
 	}
-	if (boot_setup(&vm->mem, &boot, &vm->entry, err) < 0)
+	if (boot_setup(&vm->mem, boot, kernel, &vm->entry, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_create(vm, i, err) < 0)
 			return -1;
 	return vcpu_setup_boot(&vm->vcpu[0], &vm->entry, err);
+}
+
+int vm_create(struct vm *vm, const struct machine_spec *cfg,
+	      struct vm_snapshot *snap, const struct vm_incoming *incoming,
+	      struct loop *loop, struct console *console, struct error *err)
+{
+	const struct boot_spec boot = {
+		.kernel = cfg->kernel, .initrd = cfg->initrd,
+		.cmdline = cfg->cmdline, .vcpus = cfg->vcpus,
+		.kernel_cache = cfg->kernel_cache,
+		.ram_zeroed = true,     /* boot_setup runs on a fresh gmem_alloc */
+	};
+	struct boot_kernel *kernel = NULL;
+	int r;
+
+	/* A boot reads its kernel first: a cached one's checksum then runs
+	 * while KVM creates the VM and its memory (#18). */
+	if (!snap && !incoming && !(kernel = boot_kernel_open(&boot, err)))
+		return -1;
+	r = create(vm, cfg, &boot, kernel, snap, incoming, loop, console, err);
+	boot_kernel_close(kernel);
+	return r;
 }
 
 void vm_destroy(struct vm *vm)
