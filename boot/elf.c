@@ -35,8 +35,7 @@ uint64_t elf_entry(const struct boot_image *bi)
 	return ehdr(bi).e_entry;
 }
 
-/* Bounds-checked copy of program header i; false if it is not in the file. */
-static bool phdr(const struct boot_image *bi, unsigned i, Elf64_Phdr *ph)
+bool elf_phdr(const struct boot_image *bi, unsigned i, Elf64_Phdr *ph)
 {
 	Elf64_Ehdr eh = ehdr(bi);
 	uint64_t len = bi->kernel_len;
@@ -57,7 +56,7 @@ int elf_pvh_entry(const struct boot_image *bi, uint32_t *entry)
 		Elf64_Phdr ph;
 		uint64_t off, end;
 
-		if (!phdr(bi, i, &ph))
+		if (!elf_phdr(bi, i, &ph))
 			return -1;
 		if (ph.p_type != PT_NOTE)
 			continue;
@@ -95,7 +94,7 @@ static int check_segment(struct gmem *m, const struct boot_image *bi,
 			 struct error *err)
 {
 	*dst = NULL;
-	if (!phdr(bi, i, ph))
+	if (!elf_phdr(bi, i, ph))
 		return err_set(err, "bad ELF program headers");
 	if (ph->p_type != PT_LOAD)
 		return 0;

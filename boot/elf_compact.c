@@ -54,6 +54,7 @@ int elf_compact(const uint8_t *img, size_t len, uint8_t **out, size_t *out_len,
 {
 	Elf64_Phdr ph[ELF_COMPACT_MAX_PHDRS], nph[ELF_COMPACT_MAX_PHDRS];
 	int host[ELF_COMPACT_MAX_PHDRS];   /* the PT_LOAD a segment lies in */
+	const struct boot_image bi = { .kernel = img, .kernel_len = len };
 	Elf64_Ehdr eh;
 	uint64_t pos;
 	uint8_t *o;
@@ -65,14 +66,11 @@ int elf_compact(const uint8_t *img, size_t len, uint8_t **out, size_t *out_len,
 		return err_set(err, "not an x86_64 ELF");
 	memcpy(&eh, img, sizeof(eh));
 	n = eh.e_phnum;
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || n == 0 ||
-	    n > ELF_COMPACT_MAX_PHDRS)
-		return err_set(err, "ELF with %u program headers of %u bytes",
-			       n, (unsigned)eh.e_phentsize);
-	if (eh.e_phoff > len || n * sizeof(Elf64_Phdr) > len - eh.e_phoff)
-		return err_set(err, "ELF program headers outside the file");
-	memcpy(ph, img + eh.e_phoff, n * sizeof(Elf64_Phdr));
+	if (n == 0 || n > ELF_COMPACT_MAX_PHDRS)
+		return err_set(err, "ELF with %u program headers", n);
 	for (unsigned i = 0; i < n; i++) {
+		if (!elf_phdr(&bi, i, &ph[i]))
+			return err_set(err, "bad ELF program headers");
 		if (ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset)
 			return err_set(err, "ELF segment %u lies outside the file", i);
 		if (ph[i].p_type == PT_LOAD && ph[i].p_filesz > ph[i].p_memsz)

@@ -4,6 +4,7 @@
 #ifndef VESSEL_LOADER_H
 #define VESSEL_LOADER_H
 
+#include <elf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,9 @@ int vmlinux64_load(struct gmem *m, const struct boot_image *bi,
 /* The PVH entry point from the notes; -1 if there is none. */
 int elf_pvh_entry(const struct boot_image *bi, uint32_t *entry);
 uint64_t elf_entry(const struct boot_image *bi);
+/* Bounds-checked copy of program header i; false if it is not in the
+ * file (or the headers are not 64-bit ones). */
+bool elf_phdr(const struct boot_image *bi, unsigned i, Elf64_Phdr *ph);
 /* [*start, *end): the span of the PT_LOAD segments, each checked against
  * the file and guest RAM; nothing is written. */
 int elf_span(struct gmem *m, const struct boot_image *bi, uint64_t *start,
