@@ -787,11 +787,21 @@ struct kimg {
 	struct fenced bz;
 };
 
+/* k->bz: a bzImage whose payload is k->elf as it is now, compressed with f. */
+static void kimg_pack(struct kimg *k, enum payload_format f)
+{
+	size_t len;
+	uint8_t *p = make_payload(f, k->elf, k->elf_len, (uint32_t)k->elf_len, &len);
+
+	if (k->bz.map)
+		fenced_free(&k->bz);
+	bz_with_payload(&k->bz, p, len);
+	free(p);
+}
+
 static void kimg_make(struct kimg *k, bool pvh_note, enum payload_format f)
 {
-	uint8_t *p;
-	size_t len;
-
+	memset(&k->bz, 0, sizeof(k->bz));
 	felf_defaults(&k->e, PVH_ENTRY);
 	k->e.paddr = 16 * MiB;
 	if (!pvh_note) {
@@ -803,9 +813,7 @@ static void kimg_make(struct kimg *k, bool pvh_note, enum payload_format f)
 	assert_non_null(k->elf);
 	felf_write(&k->e, k->elf);
 	set64(k->elf + 24, 16 * MiB);           /* e_entry: physical startup_64 */
-	p = make_payload(f, k->elf, k->elf_len, (uint32_t)k->elf_len, &len);
-	bz_with_payload(&k->bz, p, len);
-	free(p);
+	kimg_pack(k, f);
 }
 
 static void kimg_free(struct kimg *k)
@@ -1054,14 +1062,7 @@ static void test_boot_cache_paths(void **state)
 	kimg_free(&k);
 	kimg_make(&k, true, PAYLOAD_XZ);
 	memset(k.elf, 0, 4);
-	{
-		size_t len;
-		uint8_t *p = make_payload(PAYLOAD_XZ, k.elf, k.elf_len,
-					  (uint32_t)k.elf_len, &len);
-		fenced_free(&k.bz);
-		bz_with_payload(&k.bz, p, len);
-		free(p);
-	}
+	kimg_pack(&k, PAYLOAD_XZ);
 	boot_init(&b, &k);
 	boot_ok(&b, "not an x86_64 ELF");
 	assert_int_equal(b.entry.mode, BOOT_LONG64);
@@ -1082,16 +1083,11 @@ static void test_boot_cache_compact(void **state)
 	char path[600], name[KCACHE_NAME_MAX];
 	uint8_t key[SHA256_LEN];
 	struct stat st;
-	size_t len;
-	uint8_t *p;
 
 	(void)state;
 	kimg_make(&k, true, PAYLOAD_GZIP);
 	memset(k.elf + FELF_SEG_OFF + k.e.filesz - tail, 0, tail);
-	p = make_payload(PAYLOAD_GZIP, k.elf, k.elf_len, (uint32_t)k.elf_len, &len);
-	fenced_free(&k.bz);
-	bz_with_payload(&k.bz, p, len);
-	free(p);
+	kimg_pack(&k, PAYLOAD_GZIP);
 	boot_init(&b, &k);
 	sha256(k.bz.p, k.bz.len, key);
 	kcache_entry_name(key, name);
