@@ -963,6 +963,18 @@ static void test_key_memo(void **state)
 	cache_free(&c);
 }
 
+/* Where the cache keeps the entry for k's bzImage. */
+static void entry_path(const struct boot *b, const struct kimg *k,
+		       char *path, size_t size)
+{
+	char name[KCACHE_NAME_MAX];
+	uint8_t key[SHA256_LEN];
+
+	sha256(k->bz.p, k->bz.len, key);
+	kcache_entry_name(key, name);
+	snprintf(path, size, "%s/%s", b->cache, name);
+}
+
 /* The ELF's segment is where it asks, byte for byte. */
 static void check_segment(struct boot *b, const struct kimg *k)
 {
@@ -974,16 +986,13 @@ static void test_boot_cache_paths(void **state)
 {
 	struct kimg k;
 	struct boot b;
-	char path[600], name[KCACHE_NAME_MAX];
-	uint8_t key[SHA256_LEN];
+	char path[600];
 	struct stat st;
 
 	(void)state;
 	kimg_make(&k, true, PAYLOAD_GZIP);
 	boot_init(&b, &k);
-	sha256(k.bz.p, k.bz.len, key);
-	kcache_entry_name(key, name);
-	snprintf(path, sizeof(path), "%s/%s", b.cache, name);
+	entry_path(&b, &k, path, sizeof(path));
 
 	/* kernel_cache: false: the bzImage, the cache untouched */
 	b.cfg.kernel_cache = false;
@@ -1080,8 +1089,7 @@ static void test_boot_cache_compact(void **state)
 	const uint64_t tail = 0x1800;   /* zeros at the end of the segment */
 	struct kimg k;
 	struct boot b;
-	char path[600], name[KCACHE_NAME_MAX];
-	uint8_t key[SHA256_LEN];
+	char path[600];
 	struct stat st;
 
 	(void)state;
@@ -1089,9 +1097,7 @@ static void test_boot_cache_compact(void **state)
 	memset(k.elf + FELF_SEG_OFF + k.e.filesz - tail, 0, tail);
 	kimg_pack(&k, PAYLOAD_GZIP);
 	boot_init(&b, &k);
-	sha256(k.bz.p, k.bz.len, key);
-	kcache_entry_name(key, name);
-	snprintf(path, sizeof(path), "%s/%s", b.cache, name);
+	entry_path(&b, &k, path, sizeof(path));
 
 	for (int hit = 0; hit < 2; hit++) {
 		const uint8_t *ram;
