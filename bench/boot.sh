@@ -10,6 +10,12 @@
 # VESSEL-SCHED-CLOCK-OFFSET-NS; only where kvm-clock is stable). Runs are
 # interleaved (vessel, microvm, q35, vessel, ...) after BENCH_WARMUP (1)
 # unmeasured rounds; BENCH_RUNS (5) measured rounds.
+# BENCH_BOOT_INITCALLS=1 adds "initcall_debug log_buf_len=8M vessel_klog"
+# to the command line (the guest's /init then prints its kernel log) and
+# writes initcalls.md: per side, the median over the measured runs of the
+# kernel's time at "Run /init", of all initcalls, and of the initcalls
+# whose medians differ most between the sides. initcall_debug slows the
+# boot a little, on every side alike.
 # Needs a hardware-backed /dev/kvm: run it through bench/run.sh, which
 # provides one (nested host) and BENCH_OUT.
 set -euo pipefail
@@ -21,6 +27,9 @@ runs=${BENCH_RUNS:-5}
 warmup=${BENCH_WARMUP:-1}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a number, not '$warmup'"
+initcalls=${BENCH_BOOT_INITCALLS:-0}
+[[ $initcalls =~ ^[01]$ ]] || die "BENCH_BOOT_INITCALLS must be 0 or 1, not '$initcalls'"
+[ "$initcalls" = 0 ] || BENCH_CMDLINE_BASE+=" initcall_debug log_buf_len=8M vessel_klog"
 bench_guest_setup
 # vessel twice: from its kernel cache, and without it.
 BENCH_SIDES=(vessel vessel-nocache qemu-microvm qemu-q35)
@@ -59,5 +68,16 @@ done
 for side in "${BENCH_SIDES[@]}"; do
 	bench_run_fail_note boot "$side" "${failed[$side]}" "$runs" "${why[$side]}"
 done
+if [ "$initcalls" = 1 ]; then
+	# Each console's VESSEL-KLOG lines, tagged with its side and run.
+	for side in "${BENCH_SIDES[@]}"; do
+		for ((r = 1; r <= runs; r++)); do
+			f=$BENCH_OUT/logs/boot-$r-$side.console
+			[ -f "$f" ] || continue
+			sed -n "s/^VESSEL-KLOG /$side $r /p" "$f"
+		done
+	done | awk -v sides="${BENCH_SIDES[*]}" -f "$(dirname "$0")/initcalls.awk" >"$BENCH_OUT/initcalls.md"
+	bench_note all "boot: with initcall_debug (BENCH_BOOT_INITCALLS=1); the guest kernel's own times per initcall, medians per side, are in initcalls.md"
+fi
 bench_note all "boot: $runs measured runs per side after $warmup warm-up round(s), interleaved; guest kernel ${BENCH_KVERSION:-?}, busybox initramfs, $BENCH_VCPUS vCPU, $BENCH_MEM_MIB MiB; times from the host's clock, stdout of each VMM read through a pipe; VESSEL-UPTIME has 10 ms resolution, counts timer ticks until the kernel switches to kvm-clock (the kvm-clock row adds the ticks it lost: VESSEL-SCHED-CLOCK-OFFSET-NS, sched_clock's offset as it marks itself stable) and neither counts firmware (SeaBIOS on q35) or the VMM's own setup"
 exit 0

@@ -5,6 +5,10 @@
 #   reboot              reboot -f (every boot: a restarted guest reboots again)
 #   shell               an sh on the console; when it exits, poweroff -f
 #   halt                halt -f (no power-off, no reboot)
+# and with vessel_klog, first prints the lines of the kernel's log that
+# bench/boot.sh's initcall table reads (BENCH_BOOT_INITCALLS=1), each
+# prefixed VESSEL-KLOG: "Run /init" and every initcall that took 100 us or
+# more (a slow serial console takes long for the whole log).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 # The kernel's uptime as /init begins (a builtin read, no fork): printed
@@ -14,10 +18,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
 mode=poweroff
+klog=
 # shellcheck disable=SC2013 # words, not lines
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vessel_test=*) mode=${arg#*=} ;;
+	vessel_klog) klog=1 ;;
 	esac
 done
 
@@ -36,6 +42,8 @@ echo "VESSEL-UPTIME=$uptime_at_init"
 echo "VESSEL-SCHED-CLOCK-OFFSET-NS=$(dmesg | sed -n 's/.*sched_clock: Marking stable (.*)->([0-9]*, *\(-\{0,1\}[0-9]*\)).*/\1/p' | head -n1)"
 echo "VESSEL-CPUFLAGS=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 echo "VESSEL-CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
+[ -z "$klog" ] || dmesg | sed -n -e '/ Run \/init /s/^/VESSEL-KLOG /p' \
+	-e '/ initcall .* returned .* after [0-9][0-9][0-9][0-9]* usecs$/s/^/VESSEL-KLOG /p'
 
 case $mode in
 reboot)
