@@ -228,6 +228,9 @@ FUZZ_legacy_io := devices/pci.c vmm/bus.c vmm/msi.c vmm/loop.c vmm/memory.c vmm/
                   tools/base/error.c tools/base/fdio.c
 FUZZ_LIBS_legacy_io := -lz -lzstd -lpthread
 FUZZ_TARGETS += legacy_io
+FUZZ_cmdline := boot/cmdline.c vmm/memory.c tools/base/fdio.c tools/base/error.c
+FUZZ_LIBS_cmdline := -lz -lzstd
+FUZZ_TARGETS += cmdline
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h tests/lib/board.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/*.c devices/virtio/*.c vmm/*.h boot/*.h)

@@ -24,7 +24,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_SIDES=(vessel qemu-microvm qemu-q35)
 BENCH_MEM_MIB=256
 BENCH_VCPUS=1
-BENCH_CMDLINE_BASE="console=ttyS0 quiet"
+# BENCH_CMDLINE_EXTRA: kernel parameters for every side (default none).
+BENCH_CMDLINE_BASE="console=ttyS0 quiet${BENCH_CMDLINE_EXTRA:+ $BENCH_CMDLINE_EXTRA}"
 BENCH_QEMU=${BENCH_QEMU:-qemu-system-x86_64}
 BENCH_MICROVM_OPTS=microvm,x-option-roms=off,pit=on,pic=on,rtc=on,isa-serial=on
 BENCH_VM_TIMEOUT=${BENCH_VM_TIMEOUT:-180}
@@ -174,7 +175,7 @@ bench_note_sides() {
 		bench_cmd "$side" poweroff
 		case $side in
 		vessel)
-			bench_note vessel "\`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, kernel + initrd, on_reboot: exit, cmdline \"$BENCH_CMDLINE_BASE vessel_test=MODE\"; the kernel from the kernel cache (filled by the warm-up round)"
+			bench_note vessel "\`vessel run\` ($("$VESSEL" version 2>/dev/null | head -n1 || echo '?')): vcpus: $BENCH_VCPUS, memory: ${BENCH_MEM_MIB}M, kernel + initrd, on_reboot: exit, cmdline \"$BENCH_CMDLINE_BASE vessel_test=MODE\" (to which vessel adds noreplace-smp for 1 vCPU, cmdline_auto's default, unless it is there); the kernel from the kernel cache (filled by the warm-up round)"
 			;;
 		vessel-nocache)
 			bench_note vessel-nocache "the same with kernel_cache: false: the bzImage decompresses itself in the guest"

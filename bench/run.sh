@@ -17,7 +17,8 @@
 #      BENCH_CT_RUNS (container runs per side, 30), BENCH_CT_TIMEOUT (s per
 #      container run, 60), BENCH_OCI_RUNS (podman and ctr runs per side,
 #      30), BENCH_MODE (direct|nested: force a mode),
-#      BENCH_VM_TIMEOUT (s per VM run, 180),
+#      BENCH_VM_TIMEOUT (s per VM run, 180), BENCH_CMDLINE_EXTRA (kernel
+#      parameters added to every side's guest command line; none),
 #      NESTED_TIMEOUT (s for the whole nested run; the selected
 #      benchmarks' time limits plus 600), BENCH_WAIT_IDLE
 #      (s to wait for other QEMUs, which skew the numbers, to finish; 0).

@@ -382,6 +382,7 @@ int boot_setup(struct gmem *m, const struct boot_spec *spec,
 	struct boot_image bi = {
 		.initrd_path = spec->initrd,
 		.cmdline = spec->cmdline,
+		.cmdline_extra = spec->cmdline_auto ? cmdline_board_params(spec) : NULL,
 		.ram_zeroed = spec->ram_zeroed,
 	};
 	struct boot_kernel *k = opened;

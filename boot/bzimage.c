@@ -64,7 +64,7 @@ static int zero_page(struct gmem *m, const struct boot_image *bi,
 	put16(zp, BP_HEAP_END_PTR, 0xfe00);
 	put32(zp, BP_CODE32_START, (uint32_t)load);
 
-	if (cmdline_write(m, bi->cmdline, get32(img, BP_CMDLINE_SIZE), err) < 0)
+	if (cmdline_write(m, bi->cmdline, bi->cmdline_extra, get32(img, BP_CMDLINE_SIZE), err) < 0)
 		return -1;
 	put32(zp, BP_CMD_LINE_PTR, (uint32_t)CMDLINE_ADDR);
 

@@ -18,6 +18,9 @@ struct boot_image {
 	const uint8_t *setup; size_t setup_len;
 	const char *initrd_path;        /* NULL: no initrd */
 	const char *cmdline;
+	/* Parameters the board adds to cmdline (cmdline_board_params), each
+	 * unless cmdline sets it; NULL or "": none. */
+	const char *cmdline_extra;
 	uint64_t rsdp;                  /* ACPI RSDP guest address, 0 if none */
 	/* If set, called once the kernel's segments are in guest RAM, before
 	 * the load counts as done: the kernel cache's checksum, computed
@@ -77,8 +80,16 @@ int elf_compact(const uint8_t *img, size_t len, uint8_t **out, size_t *out_len,
 int initrd_load(struct gmem *m, const char *path, uint64_t min_addr,
 		uint64_t max_end, uint64_t *addr, uint64_t *size,
 		struct error *err);
-int cmdline_write(struct gmem *m, const char *cmdline, uint64_t max_len,
-		  struct error *err);
+/* cmdline (NULL: empty) at CMDLINE_ADDR, with the words of extra that it
+ * does not set (by name, up to '=') added before its "--", if any; extra
+ * only if all of it fits in max_len (0: the most CMDLINE_ADDR holds). An
+ * error if cmdline alone does not fit. */
+int cmdline_write(struct gmem *m, const char *cmdline, const char *extra,
+		  uint64_t max_len, struct error *err);
+/* What cmdline_write writes, in out[cap]: its length, or 0 if it does not
+ * fit (line alone then). */
+size_t cmdline_add_params(const char *line, const char *extra, char *out,
+			  size_t cap);
 
 /* What boot/ takes from the machine. */
 struct boot_spec {
@@ -86,9 +97,13 @@ struct boot_spec {
 	const char *initrd;             /* NULL: none */
 	const char *cmdline;
 	unsigned vcpus;                 /* for the MP and ACPI tables */
+	bool cmdline_auto;              /* add cmdline_board_params */
 	bool kernel_cache;              /* boot a bzImage's cached ELF */
 	bool ram_zeroed;                /* guest RAM is fresh: all zero */
 };
+
+/* The kernel parameters the board calls for (cmdline_x86.c): "" if none. */
+const char *cmdline_board_params(const struct boot_spec *spec);
 
 /* The kernel file of spec, read, and for a bzImage its ELF from the kernel
  * cache (whose checksum then runs on another thread) or decompressed into

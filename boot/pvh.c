@@ -46,7 +46,7 @@ int pvh_load(struct gmem *m, const struct boot_image *bi,
 		return -1;
 	timeline_mark(MS_KERNEL_LOADED);
 
-	if (cmdline_write(m, bi->cmdline, 0, err) < 0)
+	if (cmdline_write(m, bi->cmdline, bi->cmdline_extra, 0, err) < 0)
 		return -1;
 	low_end = m->region[0].gpa + m->region[0].size;
 	if (initrd_load(m, bi->initrd_path, (kernel_end + 0xfff) & ~0xfffULL,

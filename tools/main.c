@@ -340,6 +340,7 @@ static void print_vm_devices(const struct guest_config *cfg)
 	}
 	printf("rng: %s\n", vm->rng ? "true" : "false");
 	printf("kernel_cache: %s\n", vm->kernel_cache ? "true" : "false");
+	printf("cmdline_auto: %s\n", vm->cmdline_auto ? "true" : "false");
 }
 
 static void print_ct_extras(const struct container_config *ct)

@@ -337,6 +337,12 @@ static const struct key vm_keys[] = {
 	  .help = "Initial ramdisk, relative to this file." },
 	{ .name = "cmdline", .type = KT_STRING, G(vm.cmdline),
 	  .def = "console=ttyS0", .help = "Kernel command line." },
+	{ .name = "cmdline_auto", .type = KT_BOOL, G(vm.cmdline_auto),
+	  .def = "true",
+	  .help = "Add the kernel parameters vessel's board calls for to "
+		  "cmdline, each unless cmdline sets it: noreplace-smp with "
+		  "1 vCPU (Linux then keeps its SMP lock prefixes instead of "
+		  "rewriting thousands of them as it boots)." },
 	{ .name = "on_reboot", .type = KT_ENUM, G(vm.on_reboot),
 	  .choices = reboot_choices, .def = "restart",
 	  .help = "What a guest reboot does: restart the VM or exit vessel." },

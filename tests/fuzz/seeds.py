@@ -5,7 +5,8 @@ headers; guest files from examples/ plus anchors and aliases; state images
 (docs/state-format.md) and compressed memory files; kernel payloads in each
 format the kernel's build writes (gzip, xz with the x86 BCJ filter, lzma,
 and zstd and lz4 -l when their tools are installed), bare and inside a
-minimal bzImage header; device and vCPU state sections; OCI config.json.
+minimal bzImage header; device and vCPU state sections; OCI config.json;
+kernel command lines.
 Usage: seeds.py OUTDIR (one subdirectory per fuzz target)."""
 import glob, gzip, io, os, struct, sys, tarfile, zlib
 
@@ -629,3 +630,17 @@ legacy_seeds = {
 for name, data in legacy_seeds.items():
     with open(os.path.join(out, "legacy_io", name), "wb") as f:
         f.write(data)
+
+# Kernel command lines (fuzz_cmdline): the first byte is the output's size
+# less one, the rest the user's line.
+os.makedirs(os.path.join(out, "cmdline"), exist_ok=True)
+cmdline_seeds = {
+    "plain": b"console=ttyS0 quiet",
+    "init-args": b"console=ttyS0 -- single x",
+    "quoted": b'a="b -- c" d -- e',
+    "open-quote": b'a="b c',
+    "set": b"noreplace_smp foo=2 -- foo=3",
+}
+for name, line in cmdline_seeds.items():
+    with open(os.path.join(out, "cmdline", name), "wb") as f:
+        f.write(bytes([200]) + line)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # memory: 4G (more than fits below the 32-bit PCI hole): the guest's
 # MemTotal is within -8%/+0 of 4 GiB (the kernel keeps some for itself).
+# With cmdline_auto: false, the guest's command line is the file's alone.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 guest_config mem4g 1 4G poweroff
+echo "cmdline_auto: false" >>"$CFG"
 vm_run
 expect_booted
+[[ " $(guest_value VESSEL-CMDLINE) " != *" noreplace-smp "* ]] ||
+	fail "cmdline_auto: false, yet guest /proc/cmdline '$(guest_value VESSEL-CMDLINE)' has noreplace-smp"
 kb=$(guest_value VESSEL-MEMTOTAL-KB)
 [[ $kb =~ ^[0-9]+$ ]] || fail "no MemTotal from the guest (got '$kb')"
 want=$((4 * 1024 * 1024))

@@ -34,6 +34,7 @@
 struct run {
 	struct fake_vm v;
 	struct fenced img;
+	const char *want_cmdline;       /* NULL: bi.cmdline as it is */
 	struct tmpdir td;
 	uint8_t *initrd;
 	size_t initrd_len;
@@ -282,9 +283,17 @@ static void check_cpu_tables(const struct run *r)
 	assert_int_equal(translate(r, 4 * GiB), ~0ULL);
 }
 
+/* The command line the guest must see. */
+static const char *want_cmdline(const struct run *r)
+{
+	if (r->want_cmdline)
+		return r->want_cmdline;
+	return r->bi.cmdline ? r->bi.cmdline : "";
+}
+
 static void check_cmdline(const struct run *r)
 {
-	const char *want = r->bi.cmdline ? r->bi.cmdline : "";
+	const char *want = want_cmdline(r);
 	size_t len = strlen(want) + 1;
 
 	assert_memory_equal(gpa_ptr(&r->v, CMDLINE_ADDR, len), want, len);
@@ -411,7 +420,7 @@ static void check_bz(struct run *r, const struct fake_bz *k, uint64_t load)
 	s[n++] = (struct span){ PDPT_ADDR, PDPT_ADDR + 4096, "PDPT" };
 	s[n++] = (struct span){ PD_ADDR, PD_ADDR + 4 * 4096, "PDs" };
 	s[n++] = (struct span){ CMDLINE_ADDR, CMDLINE_ADDR +
-		strlen(r->bi.cmdline ? r->bi.cmdline : "") + 1, "cmdline" };
+		strlen(want_cmdline(r)) + 1, "cmdline" };
 	s[n++] = (struct span){ load, init_end, "kernel" };
 	if (rd_size)
 		s[n++] = (struct span){ rd, rd + rd_size, "initrd" };
@@ -971,7 +980,7 @@ static void check_pvh(struct run *r, const struct fake_elf *e, uint32_t entry)
 	s[ns++] = (struct span){ PDPT_ADDR, PDPT_ADDR + 4096, "PDPT" };
 	s[ns++] = (struct span){ PD_ADDR, PD_ADDR + 4 * 4096, "PDs" };
 	s[ns++] = (struct span){ CMDLINE_ADDR, CMDLINE_ADDR +
-		strlen(r->bi.cmdline ? r->bi.cmdline : "") + 1, "cmdline" };
+		strlen(want_cmdline(r)) + 1, "cmdline" };
 	s[ns++] = (struct span){ e->paddr, kend, "kernel" };
 	if (rd_size)
 		s[ns++] = (struct span){ rd, rd + rd_size, "initrd" };
@@ -1464,6 +1473,125 @@ static void test_probe(void **state)
 	fenced_free(&f);
 }
 
+/* ---- The board's parameters on the command line ---- */
+
+/* cmdline_add_params(line, extra) into a buffer of cap bytes. */
+static void add_params(const char *line, const char *extra, size_t cap,
+		       const char *want)
+{
+	char out[256] = "untouched";
+	size_t n;
+
+	assert_true(cap <= sizeof(out));
+	n = cmdline_add_params(line, extra, out, cap);
+	if (!want) {
+		if (n != 0)
+			fail_msg("'%s' + '%s' in %zu bytes: got '%s', want no fit",
+				 line, extra, cap, out);
+		return;
+	}
+	if (n != strlen(want) || strcmp(out, want))
+		fail_msg("'%s' + '%s': got '%s' (%zu), want '%s'", line, extra,
+			 out, n, want);
+}
+
+static void test_cmdline_add_params(void **state)
+{
+	(void)state;
+	add_params("console=ttyS0 quiet", "noreplace-smp", 64,
+		   "console=ttyS0 quiet noreplace-smp");
+	add_params("", "noreplace-smp", 64, "noreplace-smp");
+	add_params("quiet ", "noreplace-smp", 64, "quiet noreplace-smp");
+	/* Before "--": what follows it goes to init. */
+	add_params("quiet -- single x", "noreplace-smp", 64,
+		   "quiet noreplace-smp -- single x");
+	add_params("-- x", "noreplace-smp", 64, "noreplace-smp -- x");
+	add_params("quiet --x", "noreplace-smp", 64, "quiet --x noreplace-smp");
+	/* A "--" inside quotes is a value, not the separator. */
+	add_params("a=\"b -- c\" d", "noreplace-smp", 64,
+		   "a=\"b -- c\" d noreplace-smp");
+	/* A quote left open: nothing can go after it. */
+	add_params("a=\"b c", "noreplace-smp", 64, NULL);
+	add_params("a=\"b\" c=\"d", "noreplace-smp", 64, NULL);
+	add_params("a=\"b\" c=\"d\"", "noreplace-smp", 64,
+		   "a=\"b\" c=\"d\" noreplace-smp");
+	/* What the user set stays as it is: by name, '-' and '_' alike. */
+	add_params("noreplace-smp quiet", "noreplace-smp", 64, "noreplace-smp quiet");
+	add_params("noreplace_smp", "noreplace-smp", 64, "noreplace_smp");
+	add_params("foo=2 bar", "foo=1 baz", 64, "foo=2 bar baz");
+	/* ...but only the kernel's part counts. */
+	add_params("q -- noreplace-smp", "noreplace-smp", 64,
+		   "q noreplace-smp -- noreplace-smp");
+	/* Whole or not at all: "quiet noreplace-smp" is 19 bytes and a NUL. */
+	add_params("quiet", "noreplace-smp", 20, "quiet noreplace-smp");
+	add_params("quiet", "noreplace-smp", 19, NULL);
+	add_params("quiet", "a b", 8, NULL);
+	add_params("quiet", "", 8, "quiet");
+}
+
+/* Through a loader: the parameter goes in where it fits in the kernel's
+ * cmdline_size, and the user's line alone where it does not. */
+static void test_bz_cmdline_extra(void **state)
+{
+	static char line[128];
+	static char want[128];
+	struct fake_bz k;
+	struct run *r;
+
+	(void)state;
+	fake_bz_defaults(&k);
+	k.cmdline_size = 100;
+	memset(line, 'x', 86);
+	line[86] = '\0';
+	memcpy(want, line, 86);
+	strcpy(want + 86, " noreplace-smp");
+	assert_int_equal(strlen(want), 100);
+	r = run_new(RAM_64M);
+	bz_image(r, &k);
+	r->bi.cmdline = line;
+	r->bi.cmdline_extra = "noreplace-smp";
+	r->want_cmdline = want;
+	bz_ok(r);
+	check_bz(r, &k, k.pref_address);
+	run_free(r);
+
+	line[86] = 'x';
+	line[87] = '\0';
+	r = run_new(RAM_64M);
+	bz_image(r, &k);
+	r->bi.cmdline = line;
+	r->bi.cmdline_extra = "noreplace-smp";
+	bz_ok(r);
+	check_bz(r, &k, k.pref_address);        /* the line as it is */
+	run_free(r);
+}
+
+static void test_pvh_cmdline_extra(void **state)
+{
+	struct fake_elf e;
+	struct run *r;
+
+	(void)state;
+	felf_defaults(&e, PVH_ENTRY);
+	r = run_new(RAM_64M);
+	pvh_image(r, &e, FENCE_END);
+	r->bi.cmdline_extra = "noreplace-smp";
+	r->want_cmdline = CMDLINE " noreplace-smp";
+	pvh_ok(r);
+	check_pvh(r, &e, PVH_ENTRY);
+	run_free(r);
+}
+
+/* The board asks for noreplace-smp with one vCPU only. */
+static void test_board_params(void **state)
+{
+	struct boot_spec one = { .vcpus = 1 }, two = { .vcpus = 2 };
+
+	(void)state;
+	assert_string_equal(cmdline_board_params(&one), "noreplace-smp");
+	assert_string_equal(cmdline_board_params(&two), "");
+}
+
 /* Every test releases what a failure left behind */
 #define T(fn) cmocka_unit_test_teardown(fn, run_cleanup)
 
@@ -1483,6 +1611,9 @@ int main(void)
 		T(test_bz_initrd_empty),
 		T(test_bz_cmdline_size),
 		T(test_bz_cmdline_area),
+		T(test_bz_cmdline_extra),
+		T(test_cmdline_add_params),
+		T(test_board_params),
 		T(test_bz_memory_too_small),
 		T(test_bz_pref_address_wraps),
 		T(test_bz_reject_no_hdrs),
@@ -1494,6 +1625,7 @@ int main(void)
 		T(test_bz_5g),
 		T(test_pvh_load),
 		T(test_pvh_no_initrd_no_cmdline),
+		T(test_pvh_cmdline_extra),
 		T(test_pvh_segment_at_ram_end),
 		T(test_pvh_5g),
 		T(test_pvh_reject_not_elf),

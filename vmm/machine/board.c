@@ -174,7 +174,8 @@ int vm_create(struct vm *vm, const struct machine_spec *cfg,
 {
 	const struct boot_spec boot = {
 		.kernel = cfg->kernel, .initrd = cfg->initrd,
-		.cmdline = cfg->cmdline, .vcpus = cfg->vcpus,
+		.cmdline = cfg->cmdline, .cmdline_auto = cfg->cmdline_auto,
+		.vcpus = cfg->vcpus,
 		.kernel_cache = cfg->kernel_cache,
 		.ram_zeroed = true,     /* boot_setup runs on a fresh gmem_alloc */
 	};

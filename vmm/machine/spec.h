@@ -26,6 +26,7 @@ struct machine_spec {
 	char *kernel;                   /* required: bzImage or ELF vmlinux */
 	char *initrd;                   /* optional */
 	char *cmdline;                  /* default "console=ttyS0" */
+	bool cmdline_auto;              /* add the board's parameters; default true */
 	enum on_reboot on_reboot;       /* default restart */
 	enum on_triple_fault on_triple_fault; /* default crash */
 	struct disk_spec *disks; size_t ndisks;  /* /dev/vda, vdb, ... in order */
