@@ -20,12 +20,19 @@ CFLAGS  ?= -O2 -g
 # Always on, whatever CFLAGS the command line gives (make asan sets CFLAGS).
 WFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -MMD -MP
 LDLIBS  += -lyaml -lz -laio -lfdt -lseccomp -ljson-c -lpthread -llzma -lzstd -llz4
-# The vessel binary links those libraries in and only libc shared: each
-# shared library costs every run its loading and the binding of all its
-# symbols (Debian builds them with -z now), about three quarters of the
-# instructions of a short vessel-runc call, which engines make several of
-# per container (#15). The unit tests link them shared.
+# The vessel binary is linked static-pie: no dynamic loader and no shared
+# library, whose loading and symbol binding (Debian builds them with -z
+# now) would be most of a short vessel-runc call, which engines make
+# several of per container (#15); position-independent, so ASLR stays.
+# glibc's getaddrinfo (migration's HOST:PORT) still reads /etc/hosts and
+# DNS statically; the linker warns about the other NSS modules it would
+# load. Sanitizer builds cannot be static: they link the libraries in and
+# libc shared. The unit tests link everything shared.
+ifeq ($(findstring -fsanitize,$(CFLAGS)),)
+VESSEL_LDLIBS := -static-pie $(filter-out -lpthread,$(LDLIBS)) -lpthread
+else
 VESSEL_LDLIBS := -Wl,-Bstatic $(filter-out -lpthread,$(LDLIBS)) -Wl,-Bdynamic -lpthread
+endif
 VESSEL  := $(if $(filter build,$(BUILD)),vessel,$(BUILD)/vessel)
 
 LIB_SRC := $(sort $(wildcard vmm/*.c vmm/*/*.c devices/*.c devices/*/*.c boot/*.c \
@@ -179,15 +186,15 @@ FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp
                  container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
                  container/devfs.c container/mounts.c container/pathres.c tools/base/error.c
 FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
-FUZZ_backup_chunk    := tools/backup/chunk.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_backup_chunk    := tools/backup/chunk.c tools/base/sha256.c tools/base/sha256_x86.c tools/base/error.c
 FUZZ_LIBS_backup_chunk := -lz
-FUZZ_backup_index    := tools/backup/index.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+FUZZ_backup_index    := tools/backup/index.c tools/base/sha256.c tools/base/sha256_x86.c tools/base/error.c
 FUZZ_backup_manifest := tools/backup/manifest.c tools/backup/store.c tools/backup/chunk.c tools/backup/repo.c \
-                        tools/base/fdio.c boot/sha256.c boot/sha256_x86.c tools/base/error.c
+                        tools/base/fdio.c tools/base/sha256.c tools/base/sha256_x86.c tools/base/error.c
 FUZZ_LIBS_backup_manifest := -ljson-c -lz
 FUZZ_backup_tree     := tools/backup/tree_format.c tools/backup/stream.c tools/backup/store.c tools/backup/cdc.c \
                         tools/backup/chunk.c tools/backup/index.c tools/backup/repo.c tools/base/fdio.c \
-                        boot/sha256.c boot/sha256_x86.c tools/base/error.c
+                        tools/base/sha256.c tools/base/sha256_x86.c tools/base/error.c
 FUZZ_LIBS_backup_tree := -lz -lpthread
 FUZZ_TARGETS := tar config vmstate memz vcpu_state device_restore kernel_payload oci_spec \
                 backup_chunk backup_index backup_manifest backup_tree
@@ -208,7 +215,7 @@ FUZZ_kernel_image := boot/bzimage.c boot/pvh.c boot/elf.c boot/initrd.c boot/cmd
                      tools/base/error.c
 FUZZ_LIBS_kernel_image := -lz -lzstd
 FUZZ_TARGETS += kernel_image
-FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c boot/sha256.c boot/sha256_x86.c \
+FUZZ_kernel_cache := boot/kcache.c boot/kcache_key.c tools/base/sha256.c tools/base/sha256_x86.c \
                      tools/base/fdio.c tools/base/error.c
 FUZZ_LIBS_kernel_cache := -lz
 FUZZ_TARGETS += kernel_cache
@@ -231,6 +238,8 @@ FUZZ_TARGETS += legacy_io
 FUZZ_cmdline := boot/cmdline.c vmm/memory.c tools/base/fdio.c tools/base/error.c
 FUZZ_LIBS_cmdline := -lz -lzstd
 FUZZ_TARGETS += cmdline
+FUZZ_seccomp_prog := container/seccomp_prog.c tools/base/error.c
+FUZZ_TARGETS += seccomp_prog
 $(FUZZ_DIR)/fuzz_migration_stream: vmm/machine/migration.h vmm/machine/snapshot.h
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input.h tests/lib/board.h $$(FUZZ_$$*) $$(wildcard container/*.h tools/*.h tools/backup/*.h devices/*.h devices/*/*.h devices/*.c devices/virtio/*.c vmm/*.h boot/*.h)

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "sha256.h"
+#include "../tools/base/sha256.h"
 #include "../tools/base/error.h"
 
 #define KCACHE_HEADER_SIZE 4096

@@ -12,6 +12,7 @@
 #include "../tools/base/error.h"
 #include "ct_config.h"
 #include "janitor.h"
+#include "seccomp_prog.h"
 #include "spec.h"
 
 struct cgroup;
@@ -52,6 +53,9 @@ struct ct {
 	 * created (state.json's lateHooks): 1, 0, or -1 when not known (a
 	 * state written before vessel kept it). */
 	int late_hooks;
+	/* Detached with an OCI profile: the filter, compiled at create for
+	 * PID 1 to load (seccomp_cache.h). */
+	struct seccomp_prog seccomp;
 };
 
 /* Undo everything ct holds on the host: kill what is left in the cgroup,

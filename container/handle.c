@@ -10,6 +10,7 @@
 #include "freezer.h"
 #include "idmap.h"
 #include "janitor.h"
+#include "seccomp_cache.h"
 #include "namespaces.h"
 #include "oci_hooks.h"
 #include "process.h"
@@ -275,8 +276,10 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 		.tty_fd = ct->tty ? ct->pty_slave : -1,
 		.sigmask = &ct->child_mask, .sync_fd = ct->child_sock,
 		.detached = ct->detached, .preserve_fds = ct->preserve_fds,
+		.filter = ct->seccomp.insns ? &ct->seccomp : NULL,
 	};
 	int fd = ct->child_sock;
+	struct process_prep prep;
 	enum sync_kind kind;
 	struct error err;
 
@@ -303,18 +306,23 @@ static void __attribute__((noreturn)) child(struct ct *ct)
 	 * creator dies before it says so, the recv sees end-of-file. */
 	if (ct->detached)
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	/* Detached, all that can be done before start is done now, in
+	 * create's time, as crun and runc do: start then only lets the
+	 * command run. */
+	if (ct->detached && process_prepare(&ps, &prep, &err) < 0)
+		sync_fail(fd, &err);
 	if (sync_send(fd, SYNC_READY, NULL) < 0 ||
 	    child_recv(ct, &kind, &err) != 1)
 		_exit(1);
-	if (kind == SYNC_DETACH) {
+	if (kind == SYNC_DETACH && ct->detached) {
 		close(fd);
 		ps.sync_fd = -1;
 		if (wait_fifo(ct, &err) == 0)
-			process_exec(&ps, &err);
+			process_exec_prepared(&ps, &prep, &err);
 		fprintf(stderr, "vessel-runc: %s\n", err.msg);
 		_exit(err.errnum == ENOENT ? 127 : 126);
 	}
-	if (kind != SYNC_GO)
+	if (kind != SYNC_GO || ct->detached)
 		_exit(1);
 	if (child_hooks(ct, HOOK_START_CONTAINER, "created", &err) == 0)
 		process_exec(&ps, &err);
@@ -560,6 +568,12 @@ int container_create(const struct container_config *c,
 		return -1;
 	}
 	if (o->detached && ct_state_prepare(ct, o, err) < 0)
+		goto fail;
+	/* Compiled in the state root's cache: engines give most containers
+	 * the same profile. */
+	if (o->detached && ct->spec->seccomp == CT_SECCOMP_PROFILE &&
+	    seccomp_cache_get(o->state_root, ct->spec->seccomp_profile,
+			      &ct->seccomp, err) < 0)
 		goto fail;
 	if (!ct->spec->oci) {
 		tarball_sweep();
@@ -811,6 +825,7 @@ void container_release(struct ct *ct)
 	free(ct->bundle);
 	free(ct->created);
 	free(ct->annotations);
+	seccomp_prog_free(&ct->seccomp);
 	free(ct);
 }
 

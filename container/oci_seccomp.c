@@ -1,11 +1,19 @@
 #include "oci_seccomp.h"
 #include "oci_json.h"
 
+#include "../tools/base/fdio.h"
+#include "../tools/base/sha256.h"
+#include "seccomp_prog.h"
+
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_ARGS 6
 #define MAX_ARCHES 16
@@ -293,21 +301,68 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t dflt,
 	return 0;
 }
 
-int oci_seccomp_apply(const struct oci_seccomp *p, struct error *err)
+/* The filter as libseccomp builds it, exported to a memfd and read back:
+ * what seccomp_load() would have loaded. */
+static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *out,
+		      struct error *err)
+{
+	int fd = memfd_create("vessel-seccomp", MFD_CLOEXEC), rc;
+	struct sock_filter *insns;
+	struct stat st;
+	size_t len;
+
+	if (fd < 0)
+		return err_sys(err, "seccomp: memfd_create");
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0) {
+		close(fd);
+		errno = -rc;
+		return err_sys(err, "seccomp: compiling the filter");
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return err_sys(err, "seccomp: the compiled filter");
+	}
+	len = (size_t)st.st_size / sizeof(*insns);
+	if (st.st_size % (off_t)sizeof(*insns) || !len ||
+	    len > BPF_MAXINSNS) {
+		close(fd);
+		return err_set(err, "seccomp: the filter compiles to %lld "
+			       "bytes (at most %d instructions of %zu)",
+			       (long long)st.st_size, BPF_MAXINSNS,
+			       sizeof(*insns));
+	}
+	insns = malloc(len * sizeof(*insns));
+	if (!insns) {
+		close(fd);
+		return err_set(err, "out of memory");
+	}
+	if (pread_full(fd, insns, len * sizeof(*insns), 0) !=
+	    (ssize_t)(len * sizeof(*insns))) {
+		free(insns);
+		close(fd);
+		return err_sys(err, "seccomp: reading the compiled filter");
+	}
+	close(fd);
+	out->insns = insns;
+	out->len = (unsigned short)len;
+	out->owned = true;
+	return 0;
+}
+
+int oci_seccomp_compile(const struct oci_seccomp *p, struct seccomp_prog *out,
+			struct error *err)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
 	int rc = 0;
 
+	*out = (struct seccomp_prog){ 0 };
 	ctx = seccomp_init(p->default_action);
 	if (!ctx)
 		return err_set(err, "seccomp: seccomp_init failed");
 	/* no_new_privs is the caller's decision (process.noNewPrivileges). */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (p->flag_log)
-		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
-	if (p->flag_spec_allow)
-		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
 	for (i = 0; !rc && i < p->narches; i++) {
 		rc = seccomp_arch_add(ctx, p->arches[i]);
 		if (rc == -EEXIST)
@@ -323,11 +378,53 @@ int oci_seccomp_apply(const struct oci_seccomp *p, struct error *err)
 			seccomp_release(ctx);
 			return -1;
 		}
-	rc = seccomp_load(ctx);
+	rc = export_bpf(ctx, out, err);
 	seccomp_release(ctx);
-	if (rc < 0) {
-		errno = -rc;
-		return err_sys(err, "seccomp: loading the filter");
-	}
+	if (rc < 0)
+		return -1;
+	/* What seccomp_load() passes for SCMP_FLTATR_CTL_LOG and _SSB. */
+	out->flags = (p->flag_log ? SECCOMP_FILTER_FLAG_LOG : 0) |
+		     (p->flag_spec_allow ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0);
 	return 0;
+}
+
+static void digest_u32(struct sha256 *h, uint32_t v)
+{
+	sha256_update(h, &v, sizeof(v));
+}
+
+static void digest_str(struct sha256 *h, const char *s)
+{
+	size_t n = strlen(s) + 1;	/* with the NUL: "ab","c" != "a","bc" */
+
+	sha256_update(h, s, n);
+}
+
+void oci_seccomp_digest(const struct oci_seccomp *p, struct sha256 *h)
+{
+	size_t i, k;
+
+	digest_u32(h, p->default_action);
+	digest_u32(h, (uint32_t)p->narches);
+	for (i = 0; i < p->narches; i++)
+		digest_u32(h, p->arches[i]);
+	digest_u32(h, p->flag_log | p->flag_spec_allow << 1);
+	digest_u32(h, (uint32_t)p->nrules);
+	for (i = 0; i < p->nrules; i++) {
+		const struct sc_rule *r = &p->rules[i];
+
+		digest_u32(h, r->action);
+		digest_u32(h, (uint32_t)r->nnames);
+		for (k = 0; k < r->nnames; k++)
+			digest_str(h, r->names[k]);
+		digest_u32(h, (uint32_t)r->nargs);
+		for (k = 0; k < r->nargs; k++) {
+			digest_u32(h, r->args[k].arg);
+			digest_u32(h, (uint32_t)r->args[k].op);
+			sha256_update(h, &r->args[k].datum_a,
+				      sizeof(r->args[k].datum_a));
+			sha256_update(h, &r->args[k].datum_b,
+				      sizeof(r->args[k].datum_b));
+		}
+	}
 }

@@ -16,11 +16,18 @@
 #include "../tools/base/error.h"
 
 struct oci_seccomp;
+struct seccomp_prog;
+struct sha256;
 
 int oci_seccomp_parse(json_object *obj, struct oci_seccomp **out,
 		      struct error *err);
-/* In the container, right before exec (no_new_privs or CAP_SYS_ADMIN). */
-int oci_seccomp_apply(const struct oci_seccomp *p, struct error *err);
+/* The filter libseccomp builds from p, as classic BPF (what its
+ * seccomp_load() would load), with its flags. */
+int oci_seccomp_compile(const struct oci_seccomp *p, struct seccomp_prog *out,
+			struct error *err);
+/* Everything the compiled filter depends on in p, into h (the cache's
+ * key, seccomp_cache.h). */
+void oci_seccomp_digest(const struct oci_seccomp *p, struct sha256 *h);
 void oci_seccomp_free(struct oci_seccomp *p);
 
 #endif

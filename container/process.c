@@ -2,6 +2,7 @@
 #include "caps.h"
 #include "oci_seccomp.h"
 #include "seccomp_filter.h"
+#include "seccomp_prog.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -162,17 +163,61 @@ static char **build_argv(const struct container_config *c, struct error *err)
 	return argv;
 }
 
-static int load_seccomp(const struct process_spec *p, struct error *err)
+/* The filter: the one compiled at create, or built here. */
+static int filter_build(const struct process_spec *p, struct seccomp_prog *out,
+			struct error *err)
 {
+	struct sock_fprog fprog;
+
+	*out = (struct seccomp_prog){ 0 };
+	if (p->filter) {
+		*out = *p->filter;
+		out->owned = false;
+		return 0;
+	}
 	switch (p->spec->seccomp) {
 	case CT_SECCOMP_DEFAULT:
-		return seccomp_apply(p->c->userns, err);
+		if (seccomp_build(p->c->userns, &fprog, err) < 0)
+			return -1;
+		out->insns = fprog.filter;
+		out->len = fprog.len;
+		return 0;
 	case CT_SECCOMP_PROFILE:
-		return oci_seccomp_apply(p->spec->seccomp_profile, err);
+		return oci_seccomp_compile(p->spec->seccomp_profile, out, err);
 	case CT_SECCOMP_NONE:
 		break;
 	}
 	return 0;
+}
+
+/* name as execvp would find it in env's PATH: the first regular file
+ * there that may be executed, or NULL (none, or a name with a slash). A
+ * shortcut only: should exec fail, execvp searches again. */
+static char *find_command(const char *name, char *const *env)
+{
+	const char *path = NULL, *dir, *end;
+	char buf[4096];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; env[i]; i++)
+		if (!strncmp(env[i], "PATH=", 5))
+			path = env[i] + 5;
+	if (!path || !*name || strchr(name, '/'))
+		return NULL;
+	for (dir = path; ; dir = end + 1) {
+		int dl;
+
+		end = strchrnul(dir, ':');
+		dl = (int)(end - dir);
+		if ((size_t)snprintf(buf, sizeof(buf), "%.*s/%s", dl ? dl : 1,
+				     dl ? dir : ".", name) < sizeof(buf) &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return strdup(buf);
+		if (!*end)
+			return NULL;
+	}
 }
 
 /* Capabilities around the switch to the container's user. */
@@ -194,39 +239,63 @@ static int credentials(const struct process_spec *p, struct error *err)
 			s->cap_inheritable, s->cap_ambient, err);
 }
 
-int process_exec(const struct process_spec *p, struct error *err)
+int process_prepare(const struct process_spec *p, struct process_prep *pp,
+		    struct error *err)
 {
 	const struct container_config *c = p->c;
 	const struct ct_spec *s = p->spec;
-	char **env, **argv;
 
+	*pp = (struct process_prep){ 0 };
 	if (stdio(p->tty_fd, err) < 0)
 		return -1;
 	close_range(3 + (unsigned)p->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (rlimits(s, err) < 0)
 		return -1;
-	env = build_env(p, err);
-	argv = build_argv(c, err);
-	if (!env || !argv)
+	pp->env = build_env(p, err);
+	pp->argv = build_argv(c, err);
+	if (!pp->env || !pp->argv)
 		return -1;
 	if (s->oci)
 		umask(s->has_umask ? s->umask : 022);
 	if (s->cwd && chdir(s->cwd) < 0)
 		return err_sys(err, "process.cwd '%s'", s->cwd);
+	if (filter_build(p, &pp->filter, err) < 0)
+		return -1;
+	pp->path = find_command(pp->argv[0], pp->env);
+	return 0;
+}
+
+int process_exec_prepared(const struct process_spec *p,
+			  struct process_prep *pp, struct error *err)
+{
+	const struct ct_spec *s = p->spec;
+
 	/* Without no_new_privs loading a filter takes CAP_SYS_ADMIN: load
 	 * it while the process still has it. */
-	if (!s->no_new_privs && load_seccomp(p, err) < 0)
+	if (!s->no_new_privs && seccomp_prog_load(&pp->filter, err) < 0)
 		return -1;
 	if (credentials(p, err) < 0)
 		return -1;
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return err_sys(err, "PR_SET_NO_NEW_PRIVS");
-	if (s->no_new_privs && load_seccomp(p, err) < 0)
+	if (s->no_new_privs && seccomp_prog_load(&pp->filter, err) < 0)
 		return -1;
 	default_signals(p->sigmask);
-	environ = env;
+	environ = pp->env;
 	if (p->sync_fd >= 0)
 		sync_send(p->sync_fd, SYNC_EXEC, NULL);
-	execvp(argv[0], argv);
-	return err_sys(err, "executing '%s' in the container", c->command[0]);
+	if (pp->path)
+		execv(pp->path, pp->argv);
+	execvp(pp->argv[0], pp->argv);
+	return err_sys(err, "executing '%s' in the container",
+		       p->c->command[0]);
+}
+
+int process_exec(const struct process_spec *p, struct error *err)
+{
+	struct process_prep pp;
+
+	if (process_prepare(p, &pp, err) < 0)
+		return -1;
+	return process_exec_prepared(p, &pp, err);
 }

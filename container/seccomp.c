@@ -322,15 +322,3 @@ int seccomp_build(bool userns, struct sock_fprog *out, struct error *err)
 	out->filter = p.f;
 	return 0;
 }
-
-int seccomp_apply(bool userns, struct error *err)
-{
-	struct sock_fprog fprog;
-
-	if (seccomp_build(userns, &fprog, err) < 0)
-		return -1;
-	/* no_new_privs is set by the caller. */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
-		return err_sys(err, "loading the seccomp filter");
-	return 0;
-}

@@ -53,8 +53,8 @@
 
 struct sock_fprog;
 
-int seccomp_apply(bool userns, struct error *err);
-/* The program seccomp_apply() loads, in a static buffer (for tests). */
+/* The program, in a static buffer; loaded right before exec
+ * (process.h). */
 int seccomp_build(bool userns, struct sock_fprog *out, struct error *err);
 /* How many system calls the allowlist names (those this libseccomp
  * knows, on any of the ABIs), for vessel check. */

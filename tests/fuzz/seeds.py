@@ -644,3 +644,22 @@ cmdline_seeds = {
 for name, line in cmdline_seeds.items():
     with open(os.path.join(out, "cmdline", name), "wb") as f:
         f.write(bytes([200]) + line)
+
+# Compiled seccomp filters (fuzz_seccomp_prog): instructions (code u16, jt,
+# jf, k u32), then the flags (u32).
+def bpf(*insns, flags=0):
+    return b"".join(struct.pack("<HBBI", *i) for i in insns) + struct.pack("<I", flags)
+os.makedirs(os.path.join(out, "seccomp_prog"), exist_ok=True)
+seccomp_seeds = {
+    # ld [4] (arch); jeq x86_64 ? next : kill; ld [0] (nr); jeq mkdir ?
+    # errno 38 : allow
+    "mkdir": bpf((0x20, 0, 0, 4), (0x15, 1, 0, 0xc000003e), (0x06, 0, 0, 0),
+                 (0x20, 0, 0, 0), (0x15, 0, 1, 83), (0x06, 0, 0, 0x50026),
+                 (0x06, 0, 0, 0x7fff0000)),
+    "allow-log": bpf((0x06, 0, 0, 0x7fff0000), flags=2),
+    "mem": bpf((0x00, 0, 0, 7), (0x02, 0, 0, 3), (0x61, 0, 0, 3),
+               (0x05, 0, 0, 0), (0x16, 0, 0, 0)),
+}
+for name, data in seccomp_seeds.items():
+    with open(os.path.join(out, "seccomp_prog", name), "wb") as f:
+        f.write(data)

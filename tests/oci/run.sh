@@ -23,7 +23,7 @@ ALL_TESTS="version lifecycle pause_resume kill_all delete_running
 delete_after_sigkill exit_codes resources cgroups_path hostile_spec
 exists_twice systemd_cgroup features list_json exec hooks hook_fails
 hooks_container create_container_fails start_container_fails
-start_container_timeout update
+start_container_timeout update seccomp
 podman_exit_code podman_limits podman_tty podman_exec podman_stop_rm
 containerd_run containerd_exec_kill"
 
@@ -564,6 +564,42 @@ test_hook_fails() {
 	! find /sys/fs/cgroup -maxdepth 3 -path '*vessel-oci-test/hookfail' 2>/dev/null | grep -q . || fails="$fails cgroup-left"
 	if [ -z "$fails" ]; then ok hook_fails; else bad hook_fails "$fails" "$log"; fi
 	find /sys/fs/cgroup -maxdepth 2 -type d -name vessel-oci-test -exec rmdir {} + 2>/dev/null
+}
+
+# linux.seccomp is what the container runs under: mkdir fails with the
+# profile's errnoRet (ENOSYS) while touch works. The filter compiled at the
+# first create is kept in ROOT/.seccomp and read back by the second (the
+# same file, not rewritten); a damaged file is compiled again and replaced.
+test_seccomp() {
+	local b log=$T/seccomp.log fails='' r f ino='' ino2
+	b=$(bundle seccomp '["sh", "-c", "mkdir /tmp/d 2>/out/seccomp.err; echo mkdir=$? > /out/seccomp; touch /tmp/f && echo touch=ok >> /out/seccomp"]' \
+		'"seccomp": { "defaultAction": "SCMP_ACT_ALLOW", "architectures": [ "SCMP_ARCH_X86_64" ], "syscalls": [ { "names": [ "mkdir", "mkdirat" ], "action": "SCMP_ACT_ERRNO", "errnoRet": 38 } ] }')
+	rm -rf "$ROOT/.seccomp"
+	: >"$log"
+	for r in 1 2 3; do
+		rm -f "$T/out/seccomp" "$T/out/seccomp.err"
+		if [ "$r" = 3 ]; then
+			for f in "$ROOT"/.seccomp/*; do printf 'bad' >"$f"; done
+		fi
+		(cd "$b" && R create "sc$r" && R start "sc$r") >>"$log" 2>&1 || fails="$fails create-or-start-$r"
+		wait_state "sc$r" stopped || fails="$fails not-stopped-$r"
+		[ "$(tr '\n' ' ' <"$T/out/seccomp" 2>/dev/null)" = "mkdir=1 touch=ok " ] &&
+			grep -q 'Function not implemented' "$T/out/seccomp.err" 2>/dev/null ||
+			fails="$fails not-filtered-$r:'$(cat "$T/out/seccomp" "$T/out/seccomp.err" 2>&1 | tr '\n' ' ')'"
+		R delete "sc$r" >>"$log" 2>&1 || fails="$fails delete-$r"
+		set -- "$ROOT"/.seccomp/[!.]*
+		if [ $# != 1 ] || [ ! -f "$1" ] || [ $(($(stat -c %s "$1") % 8)) != 4 ]; then
+			fails="$fails cache-$r:'$*'"
+			continue
+		fi
+		ino2=$(stat -c %i "$1")
+		case $r in
+		2) [ "$ino2" = "$ino" ] || fails="$fails rewritten" ;;
+		3) [ "$ino2" != "$ino" ] || fails="$fails damaged-kept" ;;
+		esac
+		ino=$ino2
+	done
+	if [ -z "$fails" ]; then ok seccomp; else bad seccomp "$fails" "$log"; fi
 }
 
 # ---- podman ---------------------------------------------------------------

@@ -30,7 +30,7 @@
 #include "../../boot/layout.h"
 #include "../../boot/loader.h"
 #include "../../boot/payload.h"
-#include "../../boot/sha256.h"
+#include "../../tools/base/sha256.h"
 #include "../../tools/config.h"
 #include "../../vmm/timeline.h"
 #include "fake_kernel.h"

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../boot/sha256.h"
+#include "../base/sha256.h"
 #include "../base/error.h"
 
 #define INDEX_MAGIC     "VBI1"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../boot/sha256.h"
+#include "../base/sha256.h"
 #include "../base/error.h"
 
 #define MANIFEST_FILE     "manifest.json"

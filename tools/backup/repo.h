@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <limits.h>
 
-#include "../../boot/sha256.h"
+#include "../base/sha256.h"
 #include "../base/error.h"
 
 #define REPO_MARKER     "vessel-backup"

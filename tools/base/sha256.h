@@ -1,5 +1,6 @@
-/* SHA-256 (FIPS 180-4), for the kernel cache's keys and entry checks:
- * vessel links no crypto library. */
+/* SHA-256 (FIPS 180-4), for the kernel cache's keys and entry checks,
+ * the backup repository's chunks and the seccomp cache's keys: vessel
+ * links no crypto library. */
 #ifndef VESSEL_SHA256_H
 #define VESSEL_SHA256_H
 
