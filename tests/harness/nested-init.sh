@@ -88,7 +88,14 @@ echo "${hung_task:-60}" >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 # a host with no heartbeat, killed as hung while it ran fine).
 cd "$R$run" || fail "cd $run"
 # Heartbeat for the outer side, which treats its stopping as a hung host.
+# Each beat first sleeps briefly on every online CPU in turn: a CPU whose
+# timers have died (seen: an RCU "timer wakeup didn't happen" on CPU 0,
+# the tests on it frozen, while this loop beat on on CPU 1) stops it.
 while :; do
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		[ "$(cat "$c/online" 2>/dev/null || echo 1)" = 1 ] || continue
+		taskset -c "${c##*/cpu}" sleep 0.1
+	done
 	date +%s >heartbeat
 	sleep 10
 done &
