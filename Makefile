@@ -184,7 +184,8 @@ FUZZ_kernel_payload      := boot/payload.c tools/base/error.c
 FUZZ_LIBS_kernel_payload := -lz -llzma -lzstd -llz4
 FUZZ_oci_spec := container/oci_spec.c container/oci_json.c container/oci_seccomp.c \
                  container/oci_mounts.c container/oci_hooks.c container/sysctl.c container/spec.c container/caps.c \
-                 container/devfs.c container/mounts.c container/pathres.c tools/base/error.c
+                 container/devfs.c container/mounts.c container/pathres.c tools/base/error.c \
+                 tools/base/fdio.c tools/base/sha256.c tools/base/sha256_x86.c
 FUZZ_LIBS_oci_spec := -ljson-c -lseccomp
 FUZZ_backup_chunk    := tools/backup/chunk.c tools/base/sha256.c tools/base/sha256_x86.c tools/base/error.c
 FUZZ_LIBS_backup_chunk := -lz
