@@ -13,7 +13,11 @@
 #           the end
 # Podman's storage and containerd's root live in the scratch directory
 # (tmpfs in the nested host), overlay where the kernel has it.
-# Per round each engine runs each side in turn (vessel, crun, runc), timed
+# Per round each engine runs each side in turn, the order rotated from
+# round to round (vessel, crun, runc; then crun, runc, vessel; then runc,
+# vessel, crun): the first run after the other engine's is slower (the
+# nested host's TCG translates the engine's code again), and a fixed order
+# put that on one side; a note gives each side's median by position. Timed
 # like bench/container.sh's runs (bench_ct_run: from just before this shell
 # forks the engine's client until `wait` returns; the time limit a `sleep`
 # started beforehand). BENCH_WARMUP (1) unmeasured rounds, then
@@ -211,10 +215,11 @@ for ENGINE in "${ENGINES[@]}"; do
 	done
 done
 
-declare -A rtvals
-# oci_one SIDE TAG MEASURED: one run of $ENGINE with SIDE's runtime.
+declare -A rtvals posvals
+# oci_one SIDE TAG MEASURED POS: one run of $ENGINE with SIDE's runtime,
+# the POSth (1-3) of the round's.
 oci_one() {
-	local side=$1 tag=$2 measured=$3 k=$ENGINE/$1 v before rt_us
+	local side=$1 tag=$2 measured=$3 pos=$4 k=$ENGINE/$1 v before rt_us
 	if [ "${streak[$k]}" -ge 3 ]; then
 		[ "$measured" -eq 0 ] || failed[$k]=$((failed[$k] + 1))
 		res+=" $side=skipped"
@@ -240,20 +245,23 @@ oci_one() {
 	[ "$measured" -eq 1 ] || return 0
 	bench_sample_fast "oci.$ENGINE" "$side" "$v"
 	vals[$k]+=" $v"
+	posvals[$k/$pos]+=" $v"
 	us_fmt_ms "$rt_us" v
 	res+="(runtime ${v}ms)"
 	bench_sample_fast "oci.$ENGINE.runtime" "$side" "$v"
 	rtvals[$k]+=" $v"
 }
 
-log "oci: $warmup warm-up and $runs measured rounds of podman, then ctr, each with vessel-runc, crun, runc"
+nsides=${#BENCH_CT_SIDES[@]}
+log "oci: $warmup warm-up and $runs measured rounds of podman, then ctr, each with vessel-runc, crun, runc (the order rotated each round)"
 t_start=$(date +%s)
 for ((r = 1 - warmup; r <= runs; r++)); do
 	if [ "$r" -le 0 ]; then round=warmup$((1 - r)) measured=0; else round=$r measured=1; fi
 	for ENGINE in "${ENGINES[@]}"; do
 		res=''
-		for side in "${BENCH_CT_SIDES[@]}"; do
-			oci_one "$side" "$ENGINE-$round-$side" "$measured"
+		for ((p = 0; p < nsides; p++)); do
+			side=${BENCH_CT_SIDES[$(((p + r + nsides * warmup) % nsides))]}
+			oci_one "$side" "$ENGINE-$round-$side" "$measured" $((p + 1))
 		done
 		log "oci-$round $ENGINE:$res"
 	done
@@ -272,6 +280,13 @@ median() {
 }
 goal=()
 for ENGINE in "${ENGINES[@]}"; do
+	bypos=''
+	for side in "${BENCH_CT_SIDES[@]}"; do
+		ms=''
+		for ((p = 1; p <= nsides; p++)); do ms+="${ms:+ / }$(median "${posvals[$ENGINE/$side/$p]:-}")"; done
+		bypos+="${bypos:+; }$side $ms"
+	done
+	bench_note all "oci ($ENGINE): launch → exit medians by the run's position in its round (1st / 2nd / 3rd, ms): $bypos"
 	for side in "${BENCH_CT_SIDES[@]}"; do
 		k=$ENGINE/$side
 		[ "${streak[$k]}" -lt 3 ] || why[$k]+="${why[$k]:+; }given up after 3 failed runs in a row"
@@ -297,7 +312,7 @@ for ENGINE in "${ENGINES[@]}"; do
 		fi
 	done
 done
-bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn, then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up"
+bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn (vessel, crun, runc in the first, crun, runc, vessel in the second, and so on), then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up"
 bench_note all "oci: the runtime's own calls: every runtime ran behind the same bash wrapper, which timed each call (from just before it ran the runtime to just after it returned, \$EPOCHREALTIME) and logged it; the row sums one container's calls. The wrapper's own start (a bash per call) is in launch → exit for every side alike"
 goals=$(printf '%s; ' "${goal[@]}")
 bench_note all "oci: the goal of issue #15, vessel ≤ 0.9× crun (medians): ${goals%; }"
