@@ -13,11 +13,13 @@
 #           the end
 # Podman's storage and containerd's root live in the scratch directory
 # (tmpfs in the nested host), overlay where the kernel has it.
-# Per round each engine runs each side in turn, the order rotated from
-# round to round (vessel, crun, runc; then crun, runc, vessel; then runc,
-# vessel, crun): the first run after the other engine's is slower (the
-# nested host's TCG translates the engine's code again), and a fixed order
-# put that on one side; a note gives each side's median by position. Timed
+# Per round each engine runs each side in turn, in an order that changes
+# from round to round through all six (vessel, crun, runc; vessel, runc,
+# crun; crun, vessel, runc; ...): the first run after the other engine's
+# is slower in the nested host, and a run may pay for what the one before
+# it left to the kernel, so a fixed order (or a rotated one, where each
+# side always follows the same other) would put either on one side. Notes
+# give each side's medians by position and by the side just before. Timed
 # like bench/container.sh's runs (bench_ct_run: from just before this shell
 # forks the engine's client until `wait` returns; the time limit a `sleep`
 # started beforehand). BENCH_WARMUP (1) unmeasured rounds, then
@@ -215,11 +217,11 @@ for ENGINE in "${ENGINES[@]}"; do
 	done
 done
 
-declare -A rtvals posvals
+declare -A rtvals posvals aftervals
 # oci_one SIDE TAG MEASURED POS: one run of $ENGINE with SIDE's runtime,
 # the POSth (1-3) of the round's.
 oci_one() {
-	local side=$1 tag=$2 measured=$3 pos=$4 k=$ENGINE/$1 v before rt_us
+	local side=$1 tag=$2 measured=$3 pos=$4 prev=$5 k=$ENGINE/$1 v before rt_us
 	if [ "${streak[$k]}" -ge 3 ]; then
 		[ "$measured" -eq 0 ] || failed[$k]=$((failed[$k] + 1))
 		res+=" $side=skipped"
@@ -246,6 +248,7 @@ oci_one() {
 	bench_sample_fast "oci.$ENGINE" "$side" "$v"
 	vals[$k]+=" $v"
 	posvals[$k/$pos]+=" $v"
+	[ -z "$prev" ] || aftervals[$k/$prev]+=" $v"
 	us_fmt_ms "$rt_us" v
 	res+="(runtime ${v}ms)"
 	bench_sample_fast "oci.$ENGINE.runtime" "$side" "$v"
@@ -253,15 +256,27 @@ oci_one() {
 }
 
 nsides=${#BENCH_CT_SIDES[@]}
-log "oci: $warmup warm-up and $runs measured rounds of podman, then ctr, each with vessel-runc, crun, runc (the order rotated each round)"
+# perms PREFIX REST...: every order of REST after PREFIX, one a line.
+perms() {
+	local pre=$1 i
+	shift
+	[ $# -gt 0 ] || { echo "$pre"; return; }
+	for ((i = 1; i <= $#; i++)); do
+		perms "$pre ${!i}" "${@:1:i-1}" "${@:i+1}"
+	done
+}
+mapfile -t ORDERS < <(perms '' "${BENCH_CT_SIDES[@]}")
+log "oci: $warmup warm-up and $runs measured rounds of podman, then ctr, each with vessel-runc, crun, runc (in the ${#ORDERS[@]} orders in turn)"
 t_start=$(date +%s)
 for ((r = 1 - warmup; r <= runs; r++)); do
 	if [ "$r" -le 0 ]; then round=warmup$((1 - r)) measured=0; else round=$r measured=1; fi
+	read -ra order <<<"${ORDERS[$(((r - 1 + ${#ORDERS[@]} * warmup) % ${#ORDERS[@]}))]}"
 	for ENGINE in "${ENGINES[@]}"; do
-		res=''
+		res='' prev=''
 		for ((p = 0; p < nsides; p++)); do
-			side=${BENCH_CT_SIDES[$(((p + r + nsides * warmup) % nsides))]}
-			oci_one "$side" "$ENGINE-$round-$side" "$measured" $((p + 1))
+			side=${order[$p]}
+			oci_one "$side" "$ENGINE-$round-$side" "$measured" $((p + 1)) "$prev"
+			prev=$side
 		done
 		log "oci-$round $ENGINE:$res"
 	done
@@ -287,6 +302,14 @@ for ENGINE in "${ENGINES[@]}"; do
 		bypos+="${bypos:+; }$side $ms"
 	done
 	bench_note all "oci ($ENGINE): launch → exit medians by the run's position in its round (1st / 2nd / 3rd, ms): $bypos"
+	byprev=''
+	for side in "${BENCH_CT_SIDES[@]}"; do
+		for o in "${BENCH_CT_SIDES[@]}"; do
+			[ "$o" != "$side" ] || continue
+			byprev+="${byprev:+; }$side after $o $(median "${aftervals[$ENGINE/$side/$o]:-}")"
+		done
+	done
+	bench_note all "oci ($ENGINE): launch → exit medians by the runtime that ran just before, under the same engine (ms): $byprev"
 	for side in "${BENCH_CT_SIDES[@]}"; do
 		k=$ENGINE/$side
 		[ "${streak[$k]}" -lt 3 ] || why[$k]+="${why[$k]:+; }given up after 3 failed runs in a row"
@@ -312,7 +335,7 @@ for ENGINE in "${ENGINES[@]}"; do
 		fi
 	done
 done
-bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn (vessel, crun, runc in the first, crun, runc, vessel in the second, and so on), then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up"
+bench_note all "oci: $runs measured rounds after $warmup warm-up round(s); in each, podman runs the container with vessel-runc, crun and runc in turn, in each of the six orders in turn from round to round (vessel, crun, runc in the first, vessel, runc, crun in the second, and so on), then ctr does; stdin /dev/null, stdout and stderr to files (any output counts as a failed run). launch → exit: from just before this shell forks podman (or ctr) until \`wait\` returns: the engine's client, conmon or the shim, the runtime's create, start and delete, and the engine's own clean-up"
 bench_note all "oci: the runtime's own calls: every runtime ran behind the same bash wrapper, which timed each call (from just before it ran the runtime to just after it returned, \$EPOCHREALTIME) and logged it; the row sums one container's calls. The wrapper's own start (a bash per call) is in launch → exit for every side alike"
 goals=$(printf '%s; ' "${goal[@]}")
 bench_note all "oci: the goal of issue #15, vessel ≤ 0.9× crun (medians): ${goals%; }"

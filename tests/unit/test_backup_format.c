@@ -86,6 +86,40 @@ static void test_chunk_roundtrip_and_damage(void **state)
 	free(out);
 }
 
+/* Data that does not shrink is stored: the payload is the caller's data
+ * itself (never copied), and header + payload make a valid chunk file. */
+static void test_chunk_parts_stored(void **state)
+{
+	size_t len = CHUNK_MAX, plen, n;
+	uint8_t *raw = random_bytes(len, 5), *zbuf = malloc(CHUNK_ENC_MAX),
+		*file = malloc(CHUNK_ENC_MAX), *out = malloc(CHUNK_MAX),
+		hdr[CHUNK_HDR], digest[SHA256_LEN];
+	const uint8_t *payload;
+	struct error err = { 0 };
+
+	(void)state;
+	sha256(raw, len, digest);
+	assert_int_equal(chunk_encode_parts(raw, len, hdr, zbuf, &payload, &plen,
+					    &err), 0);
+	assert_ptr_equal(payload, raw);
+	assert_int_equal(plen, len);
+	assert_int_equal(hdr[5], CHUNK_STORED);
+	memcpy(file, hdr, CHUNK_HDR);
+	memcpy(file + CHUNK_HDR, payload, plen);
+	assert_int_equal(chunk_decode(file, CHUNK_HDR + plen, out, CHUNK_MAX, &n,
+				      digest, &err), 0);
+	assert_int_equal(n, len);
+	assert_memory_equal(out, raw, len);
+	/* The one-buffer form writes the same file. */
+	assert_int_equal(chunk_encode(raw, len, zbuf, &n, &err), 0);
+	assert_int_equal(n, CHUNK_HDR + plen);
+	assert_memory_equal(zbuf, file, n);
+	free(raw);
+	free(zbuf);
+	free(file);
+	free(out);
+}
+
 static void test_index_roundtrip_and_hostile(void **state)
 {
 	uint8_t d[SHA256_LEN], *buf;
@@ -243,6 +277,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cdc_bounds_and_shift),
 		cmocka_unit_test(test_chunk_roundtrip_and_damage),
+		cmocka_unit_test(test_chunk_parts_stored),
 		cmocka_unit_test(test_index_roundtrip_and_hostile),
 		cmocka_unit_test(test_manifest_roundtrip_and_hostile),
 		cmocka_unit_test(test_tree_paths),

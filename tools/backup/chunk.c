@@ -20,31 +20,45 @@ static int deflate_into(const void *raw, size_t len, uint8_t *out,
 	return 0;
 }
 
-int chunk_encode(const void *raw, size_t len, uint8_t *out, size_t *outlen,
-		 struct error *err)
+int chunk_encode_parts(const void *raw, size_t len, uint8_t hdr[CHUNK_HDR],
+		       uint8_t *zbuf, const uint8_t **payload, size_t *plen,
+		       struct error *err)
 {
-	uint8_t *payload = out + CHUNK_HDR;
 	size_t cap = CHUNK_ENC_MAX - CHUNK_HDR, n = 0;
 	int comp = CHUNK_STORED;
 
 	if (len == 0 || len > CHUNK_MAX)
 		return err_set(err, "chunk of %zu bytes (1 to %u)", len, CHUNK_MAX);
-	if (len > PROBE_LEN && (deflate_into(raw, PROBE_LEN, payload, cap, &n) < 0 ||
+	if (len > PROBE_LEN && (deflate_into(raw, PROBE_LEN, zbuf, cap, &n) < 0 ||
 				n >= PROBE_LEN - PROBE_LEN / 16))
 		n = len;        /* does not shrink: store */
-	else if (deflate_into(raw, len, payload, cap, &n) == 0 && n < len)
+	else if (deflate_into(raw, len, zbuf, cap, &n) == 0 && n < len)
 		comp = CHUNK_ZLIB;
-	if (comp == CHUNK_STORED) {
-		memcpy(payload, raw, len);
+	if (comp == CHUNK_STORED)
 		n = len;
-	}
-	memcpy(out, CHUNK_MAGIC, 4);
-	out[4] = 1;
-	out[5] = (uint8_t)comp;
-	le16(out + 6, 0);
-	le32(out + 8, (uint32_t)len);
-	le32(out + 12, (uint32_t)n);
-	le32(out + 16, (uint32_t)crc32(0, payload, (uInt)n));
+	*payload = comp == CHUNK_STORED ? raw : zbuf;
+	*plen = n;
+	memcpy(hdr, CHUNK_MAGIC, 4);
+	hdr[4] = 1;
+	hdr[5] = (uint8_t)comp;
+	le16(hdr + 6, 0);
+	le32(hdr + 8, (uint32_t)len);
+	le32(hdr + 12, (uint32_t)n);
+	le32(hdr + 16, (uint32_t)crc32(0, *payload, (uInt)n));
+	return 0;
+}
+
+int chunk_encode(const void *raw, size_t len, uint8_t *out, size_t *outlen,
+		 struct error *err)
+{
+	const uint8_t *payload;
+	size_t n;
+
+	if (chunk_encode_parts(raw, len, out, out + CHUNK_HDR, &payload, &n,
+			       err) < 0)
+		return -1;
+	if (payload != out + CHUNK_HDR)
+		memcpy(out + CHUNK_HDR, payload, n);
 	*outlen = CHUNK_HDR + n;
 	return 0;
 }

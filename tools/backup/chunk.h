@@ -20,9 +20,16 @@
 
 enum chunk_comp { CHUNK_STORED = 0, CHUNK_ZLIB = 1 };
 
-/* Encode raw (1..CHUNK_MAX bytes) into out (CHUNK_ENC_MAX bytes): zlib
- * unless a probe shows the data does not shrink, then stored. *outlen is
- * the file's size. */
+/* Encode raw (1..CHUNK_MAX bytes) as a chunk file in two parts: its
+ * header into hdr, and *payload (*plen bytes), which is raw itself when
+ * the data is stored (a probe shows it does not shrink) and otherwise
+ * zbuf (CHUNK_ENC_MAX - CHUNK_HDR bytes) holding it deflated. The file is
+ * hdr then the payload: stored data is never copied. */
+int chunk_encode_parts(const void *raw, size_t len, uint8_t hdr[CHUNK_HDR],
+		       uint8_t *zbuf, const uint8_t **payload, size_t *plen,
+		       struct error *err);
+/* The same into one buffer out (CHUNK_ENC_MAX bytes); *outlen is the
+ * file's size. */
 int chunk_encode(const void *raw, size_t len, uint8_t *out, size_t *outlen,
 		 struct error *err);
 /* Quick check: header sane and CRC right. *raw_len: the raw length. */

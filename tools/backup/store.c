@@ -53,7 +53,8 @@ int hex_digest(const char *hex, uint8_t digest[SHA256_LEN])
 	return hex[2 * SHA256_LEN] ? -1 : 0;
 }
 
-static int write_chunk(struct store *s, const char *name, const uint8_t *buf,
+static int write_chunk(struct store *s, const char *name,
+		       const uint8_t hdr[CHUNK_HDR], const uint8_t *payload,
 		       size_t len, struct error *err)
 {
 	char sub[3] = { name[0], name[1], 0 }, tmp[160];
@@ -71,7 +72,8 @@ static int write_chunk(struct store *s, const char *name, const uint8_t *buf,
 		close(dfd);
 		return -1;
 	}
-	if (write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, hdr, CHUNK_HDR) < 0 ||
+	    write_all(fd, payload, len) < 0 || fsync(fd) < 0) {
 		e = errno;
 		close(fd);
 		unlinkat(dfd, tmp, 0);
@@ -95,6 +97,8 @@ static int write_chunk(struct store *s, const char *name, const uint8_t *buf,
 int store_put(struct store *s, const void *data, size_t len,
 	      uint8_t digest[SHA256_LEN], struct error *err)
 {
+	uint8_t hdr[CHUNK_HDR];
+	const uint8_t *payload;
 	char name[68];
 	size_t n;
 
@@ -106,11 +110,11 @@ int store_put(struct store *s, const void *data, size_t len,
 	s->st.bytes += len;
 	if (faccessat(s->repo->chunks, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	if (chunk_encode(data, len, s->buf, &n, err) < 0 ||
-	    write_chunk(s, name, s->buf, n, err) < 0)
+	if (chunk_encode_parts(data, len, hdr, s->buf, &payload, &n, err) < 0 ||
+	    write_chunk(s, name, hdr, payload, n, err) < 0)
 		return -1;
 	s->st.chunks_new++;
-	s->st.bytes_new += n;
+	s->st.bytes_new += CHUNK_HDR + n;
 	return 0;
 }
 
