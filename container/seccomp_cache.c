@@ -5,8 +5,10 @@
 #include "oci_seccomp.h"
 #include "seccomp_prog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +69,42 @@ static int cache_read(int dirfd, const char *name, struct seccomp_prog *out)
 	return r;
 }
 
+/* Remove what writers that died left: ".HEX.PID.tmp" whose PID is gone
+ * (a create killed between its write and its rename). A live PID's file
+ * is left alone, even when the PID was reused: it is never read. */
+static void sweep_tmp(int dirfd)
+{
+	int fd = dup(dirfd);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		const char *n = e->d_name, *pid = n + 1 + 2 * SHA256_LEN + 1;
+		char *end;
+		long v;
+
+		if (n[0] != '.' || strlen(n) <= 2 + 2 * SHA256_LEN + 4 ||
+		    strspn(n + 1, "0123456789abcdef") != 2 * SHA256_LEN ||
+		    pid[-1] != '.')
+			continue;
+		errno = 0;
+		v = strtol(pid, &end, 10);
+		if (errno || v <= 0 || v > INT32_MAX || strcmp(end, ".tmp") ||
+		    v == getpid())
+			continue;
+		if (kill((pid_t)v, 0) < 0 && errno == ESRCH)
+			unlinkat(dirfd, n, 0);
+	}
+	closedir(d);
+}
+
 static void cache_write(int dirfd, const char *name,
 			const struct seccomp_prog *p)
 {
@@ -78,6 +116,7 @@ static void cache_write(int dirfd, const char *name,
 	struct error ignored;
 	char tmp[2 * SHA256_LEN + 32];
 
+	sweep_tmp(dirfd);
 	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
 	write_file_atomic(dirfd, name, tmp, iov, 2, 0600, &ignored);
 }

@@ -14,7 +14,9 @@
  * replaced. The directory is root's, like the container states beside it.
  * Writing is best effort: a cache that cannot be written costs the
  * compile, never the create. Files are written whole and renamed into
- * place, so concurrent creates read either nothing or a whole program. */
+ * place, so concurrent creates read either nothing or a whole program;
+ * a writer's temporary file (.HEX.PID.tmp) that its PID, no longer
+ * alive, left behind is removed by the next write. */
 #ifndef VESSEL_SECCOMP_CACHE_H
 #define VESSEL_SECCOMP_CACHE_H
 

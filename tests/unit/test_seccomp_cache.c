@@ -253,6 +253,49 @@ static void cache_reuse_and_repair(void **state)
 	oci_seccomp_free(q);
 }
 
+/* A temporary file whose writer died is removed at the next write; one
+ * whose writer lives (PID 1), and names that only look alike, are not. */
+static void cache_sweeps_dead_writers(void **state)
+{
+	static const char hex[] = "0123456789abcdef0123456789abcdef"
+				  "0123456789abcdef0123456789abcdef";
+	struct oci_seccomp *p = profile(7, false);
+	char f[4][256], dir[128];
+	struct seccomp_prog c;
+	struct error err;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	err_clear(&err);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	snprintf(dir, sizeof(dir), "%s/.seccomp", root);
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(f[0], sizeof(f[0]), "%s/.%s.%d.tmp", dir, hex, (int)pid);
+	snprintf(f[1], sizeof(f[1]), "%s/.%s.1.tmp", dir, hex);
+	snprintf(f[2], sizeof(f[2]), "%s/.%s.%dx.tmp", dir, hex, (int)pid);
+	snprintf(f[3], sizeof(f[3]), "%s/.%.60s.%d.tmp", dir, hex, (int)pid);
+	for (int i = 0; i < 4; i++) {
+		fd = open(f[i], O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	/* A profile not cached yet: compiled, written, and the sweep. */
+	assert_int_equal(seccomp_cache_get(root, p, &c, &err), 0);
+	assert_int_equal(access(f[0], F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	for (int i = 1; i < 4; i++) {
+		assert_int_equal(access(f[i], F_OK), 0);
+		unlink(f[i]);
+	}
+	seccomp_prog_free(&c);
+	oci_seccomp_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +303,7 @@ int main(void)
 		cmocka_unit_test(check),
 		cmocka_unit_test(flags),
 		cmocka_unit_test(cache_reuse_and_repair),
+		cmocka_unit_test(cache_sweeps_dead_writers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
